@@ -1,0 +1,123 @@
+"""Pydantic schemas of the catalog data files (hardware, precisions, engines).
+
+Data lives in ``catalog/data/*.yaml``; this module only says what a valid entry is and derives
+quantities (ridge point, usable capacity) in one place. All numbers are SI: bytes, bytes/s,
+FLOP/s, watts, seconds, USD.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HardwareClass = Literal["gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc"]
+ComputeType = Literal["fp32", "bf16", "fp16", "fp8", "int8", "fp4"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Strict):
+    """A data link between devices or to host memory (bandwidth per device, one direction)."""
+
+    name: str
+    bw_bytes_s: float = Field(gt=0, description="per device, per direction")
+    latency_s: float = Field(ge=0, description="one message, software + wire")
+    domain_devices: int = Field(default=1, ge=1, description="devices reachable at this bandwidth")
+    source: str = ""
+
+
+class Price(_Strict):
+    usd_per_hour: float | None = Field(default=None, gt=0, description="per device, on demand")
+    purchase_usd: float | None = Field(default=None, gt=0, description="per device")
+    source: str = ""
+
+
+class HardwareSpec(_Strict):
+    """One device: the unit that `devices` counts (a GPU, a chip, a wafer system, a CPU socket)."""
+
+    id: str
+    name: str
+    vendor: str
+    hw_class: HardwareClass
+    aliases: list[str] = []
+    release_year: int | None = None
+    memory_bytes: float | None = Field(default=None, gt=0)
+    memory_type: str = ""
+    memory_bw_bytes_s: float = Field(gt=0, description="peak theoretical")
+    memory_bw_reachable_bytes_s: float | None = Field(
+        default=None, gt=0, description="measured ceiling reachable by this device's cores, if lower"
+    )
+    sram_bytes: float | None = Field(default=None, gt=0)
+    sram_bw_bytes_s: float | None = Field(default=None, gt=0)
+    sram_only: bool = Field(default=False, description="weights and KV live in on-chip SRAM")
+    peak_flops: dict[ComputeType, float] = Field(
+        default_factory=dict, description="dense peak ops/s per arithmetic type"
+    )
+    peak_flops_derived: bool = Field(
+        default=False, description="peaks derived (cores x ops/cycle x clock), not vendor-stated"
+    )
+    vector_flops: float | None = Field(
+        default=None, gt=0, description="vector/SIMD ops/s used for unpacking quantized weights"
+    )
+    scale_up: Link | None = None
+    scale_out: Link | None = None
+    host_link: Link | None = None
+    host_memory_bytes: float | None = Field(default=None, gt=0)
+    tdp_w: float | None = Field(default=None, gt=0)
+    idle_w: float | None = Field(default=None, ge=0)
+    price: Price = Price()
+    default_engine: str | None = None
+    cores: int | None = None
+    spec_source: str
+    notes: str = ""
+
+    @property
+    def usable_bw_bytes_s(self) -> float:
+        """Peak bandwidth the device's cores can reach (reachable ceiling where sourced)."""
+        if self.memory_bw_reachable_bytes_s:
+            return min(self.memory_bw_reachable_bytes_s, self.memory_bw_bytes_s)
+        return self.memory_bw_bytes_s
+
+    def peak_for(self, preferences: list[str]) -> tuple[str, float]:
+        """First compute type in `preferences` the device has a peak for: (type, ops/s)."""
+        for t in preferences:
+            if t in self.peak_flops:
+                return t, self.peak_flops[t]  # type: ignore[index]
+        if self.peak_flops:
+            t = max(self.peak_flops, key=lambda k: self.peak_flops[k])  # type: ignore[index]
+            return t, self.peak_flops[t]  # type: ignore[index]
+        return "none", float("nan")
+
+
+class Precision(_Strict):
+    id: str
+    description: str
+    bits_per_weight: float = Field(gt=0)
+    kind: Literal["float", "int", "ternary"]
+    compute: list[ComputeType]
+    dequant_ops_per_weight: float = Field(ge=0)
+    head_bits: float = Field(gt=0)
+    source: str
+
+    @property
+    def bytes_per_element(self) -> float:
+        return self.bits_per_weight / 8
+
+
+class EngineSpec(_Strict):
+    """A serving engine and the defaults that shape its performance."""
+
+    id: str
+    description: str
+    aliases: list[str] = []
+    hardware_classes: list[HardwareClass]
+    vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
+    graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
+    continuous_batching: bool = True
+    max_num_seqs: int = Field(ge=1)
+    memory_utilization: float = Field(gt=0, le=1, description="share of device memory it may use")
+    default_kv_precision: str = Field(description="'auto' = the weights' activation float type")
+    source: str
