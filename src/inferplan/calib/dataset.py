@@ -1,0 +1,141 @@
+"""Measurement rows in the canonical CSV schema (shared/calibration/README.md) -> estimate plans.
+
+Each row becomes exactly the :func:`~inferplan.perf.estimate.plan_estimate` call that
+``inferplan estimate`` would make for its settings, so validation and calibration score the same
+code path users run.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inferplan.errors import InferplanError, InputError
+from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
+from inferplan.perf.step import Factors
+
+COLUMNS = ("id", "source", "model_id", "hardware_id", "num_devices", "tp", "pp", "ep",
+           "weight_precision", "kv_precision", "engine", "mode", "batch", "input_len",
+           "output_len", "metric", "value", "reliability", "notes")
+
+# metric id -> (estimate field, scale from SI to the metric's unit)
+METRICS: dict[str, tuple[str, float]] = {
+    "decode_tok_s_per_user": ("decode_tok_s_per_user", 1.0),
+    "tpot_ms": ("tpot_s", 1e3),
+    "ttft_ms": ("ttft_s", 1e3),
+    "prefill_tok_s": ("prefill_tok_s", 1.0),
+    "output_tok_s": ("output_tok_s", 1.0),
+    "total_tok_s": ("total_tok_s", 1.0),
+    "e2e_latency_s": ("e2e_latency_s", 1.0),
+    "requests_per_s": ("requests_per_s", 1.0),
+}
+MODES = {"batch": "batch", "concurrency": "concurrency", "offline_max": "offline", "offline": "offline"}
+# Hosted services do not disclose prompt or output lengths; the per-user decode speed they
+# report depends little on them. Assumed when the row leaves them empty:
+ASSUMED_INPUT_LEN = 512
+ASSUMED_OUTPUT_LEN = 512
+
+
+@dataclass
+class Row:
+    raw: dict[str, str]
+    plan: EstimatePlan | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.raw["id"]
+
+    @property
+    def metric(self) -> str:
+        return self.raw["metric"]
+
+    @property
+    def measured(self) -> float:
+        return float(self.raw["value"])
+
+    @property
+    def source(self) -> str:
+        return self.raw.get("source", "")
+
+    def predict(self, f: Factors) -> float | None:
+        if self.plan is None:
+            return None
+        fld, scale = METRICS[self.metric]
+        v = evaluate_plan(self.plan, f).get(fld)
+        return None if v is None else v * scale
+
+
+def _int(s: str | None) -> int | None:
+    s = (s or "").strip()
+    if not s:
+        return None
+    try:
+        return int(float(s))
+    except ValueError:
+        raise InputError(f"not a number: {s!r}") from None
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("id", "model_id", "hardware_id", "metric", "value")
+                       if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: missing columns {', '.join(missing)} "
+                                 f"(expected the schema of shared/calibration/published.csv)")
+            return list(reader)
+    except FileNotFoundError:
+        raise InputError(f"file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 CSV file") from None
+
+
+def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] = ()) -> Row:
+    row = Row(raw)
+    try:
+        if raw["metric"] not in METRICS:
+            raise InputError(f"unknown metric '{raw['metric']}' (known: {', '.join(METRICS)})")
+        float(raw["value"])
+        model = raw["model_id"].strip()
+        if model.endswith(".json") or "/" in model:
+            p = (base / model)
+            model = str(p if p.exists() else Path(raw["model_id"]))
+        mode = MODES.get((raw.get("mode") or "batch").strip())
+        if mode is None:
+            raise InputError(f"unknown mode '{raw.get('mode')}'")
+        I, O = _int(raw.get("input_len")), _int(raw.get("output_len"))
+        if I is None:
+            I = ASSUMED_INPUT_LEN
+            row.notes.append(f"input_len not stated: assumed {I}")
+        if O is None:
+            O = ASSUMED_OUTPUT_LEN
+            row.notes.append(f"output_len not stated: assumed {O}")
+        tp, pp, ep = _int(raw.get("tp")), _int(raw.get("pp")), _int(raw.get("ep"))
+        n = _int(raw.get("num_devices"))
+        if n is not None and tp is None and pp is None:
+            tp, pp = n, 1  # engines shard across all stated devices by default
+        row.plan = plan_estimate(
+            model, raw["hardware_id"].strip(), devices=n, tp=tp, pp=pp, ep=ep,
+            precision=(raw.get("weight_precision") or "").strip() or None,
+            kv_precision=(raw.get("kv_precision") or "").strip() or None,
+            engine=(raw.get("engine") or "").strip() or None, mode=mode,  # type: ignore[arg-type]
+            batch=_int(raw.get("batch")) or 1, input_len=I, output_len=O,
+            hardware_files=hardware_files,
+        )
+        if not row.plan.fits:
+            row.error = f"does not fit: {row.plan.reason}"
+            row.plan = None
+    except InferplanError as e:
+        row.error = str(e)
+    except (ValueError, KeyError) as e:
+        row.error = f"bad row: {e}"
+    return row
+
+
+def load_dataset(path: Path, hardware_files: tuple[Path, ...] = ()) -> list[Row]:
+    base = path.resolve().parent
+    return [plan_row(r, base, hardware_files) for r in read_rows(path)]

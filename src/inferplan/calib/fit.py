@@ -1,0 +1,117 @@
+"""Fit the named efficiency factors to measured rows (robust, in log space, with priors).
+
+Model: for row i, ``log(predicted_i(theta) / measured_i)`` should be 0. Each fitted factor has a
+log-normal prior around its documented prior value (``calib/data/default.yaml``), so a factor
+that the data cannot identify stays at its prior instead of drifting. The loss is soft-L1
+(Huber-like) so one odd source cannot drag every factor. Reliability grades weight the rows
+(A 1.0, B 0.8, C 0.5).
+
+Which factors are fitted: for each row, the scopes it resolves to (hardware family, engine,
+engine@class, non-native precision). Step overheads and link efficiency stay at their priors:
+with these data they are not separable from the per-layer overhead and TP traffic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferplan.calib.dataset import Row
+from inferplan.perf.efficiency import FACTORS, Efficiency, hw_family
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.step import Factors
+
+PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior before it costs
+    "bw_eff": 0.25,
+    "compute_eff": 0.4,
+    "engine_bw": 0.3,
+    "engine_compute": 0.3,
+    "layer_overhead_s": 1.5,
+    "dequant_ops_per_weight": 0.8,
+}
+RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
+MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05}
+
+
+@dataclass
+class FitResult:
+    values: dict[tuple[str, str], float]  # (factor, scope) -> fitted value
+    priors: dict[tuple[str, str], float]
+    rows_used: int
+    success: bool
+    message: str
+
+
+def _row_keys(row: Row, eff: Efficiency) -> dict[str, tuple[str, str]]:
+    """The (factor, scope) each tunable slot of this row's Factors maps to."""
+    dep = row.plan.dep  # type: ignore[union-attr]
+    e, cls, fam = dep.engine.id, dep.hw.hw_class, hw_family(dep.hw)
+    _, used = resolve_factors(dep, eff)
+    keys = {
+        "bw_eff": ("bw_eff", fam),
+        "compute_eff": ("compute_eff", fam),
+        "engine_bw": ("engine_bw", e),
+        "engine_compute": ("engine_compute", e),
+        "layer_overhead_s": ("layer_overhead_s", used["layer_overhead_s"].scope
+                             if used["layer_overhead_s"].scope != "default" else e),
+    }
+    native = "native format, no unpack"
+    if used["dequant_w"].source != native:
+        keys["dequant_w"] = ("dequant_ops_per_weight", dep.weight_precision.id)
+    if used["dequant_e"].source != native:
+        keys["dequant_e"] = ("dequant_ops_per_weight", dep.expert_precision.id)
+    return keys
+
+
+def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 200) -> FitResult:
+    from scipy.optimize import least_squares
+
+    rows = [r for r in rows if r.plan is not None]
+    if not rows:
+        return FitResult({}, {}, 0, False, "no predictable rows")
+    base = [resolve_factors(r.plan.dep, eff) for r in rows]  # type: ignore[union-attr]
+    row_keys = [_row_keys(r, eff) for r in rows]
+    params: list[tuple[str, str]] = sorted({k for rk in row_keys for k in rk.values()})
+    index = {k: i for i, k in enumerate(params)}
+    prior_of: dict[tuple[str, str], float] = {}
+    for rk, (_, used) in zip(row_keys, base, strict=True):
+        for slot, key in rk.items():
+            prior_of.setdefault(key, used[slot].value)
+    prior = np.array([max(prior_of[k], MIN_POSITIVE.get(k[0], 1e-6)) for k in params])
+    lo = np.array([math.log(max(FACTORS[n][0], MIN_POSITIVE.get(n, 1e-6))) for n, _ in params])
+    hi = np.array([math.log(FACTORS[n][1]) for n, _ in params])
+    x0 = np.clip(np.log(prior), lo + 1e-9, hi - 1e-9)
+    sigma = np.array([PRIOR_LOG_SIGMA[n] for n, _ in params])
+    meas = np.array([r.measured for r in rows])
+    weight = np.array([RELIABILITY_WEIGHT.get(r.raw.get("reliability", "B"), 0.8) for r in rows])
+
+    def factors_for(j: int, theta: np.ndarray) -> Factors:
+        f0 = base[j][0]
+        rk = row_keys[j]
+
+        def v(slot: str, default: float) -> float:
+            return float(theta[index[rk[slot]]]) if slot in rk else default
+
+        return Factors(
+            bw_eff=min(1.0, v("bw_eff", 0) * v("engine_bw", 0)),
+            compute_eff=min(1.0, v("compute_eff", 0) * v("engine_compute", 0)),
+            layer_overhead_s=v("layer_overhead_s", f0.layer_overhead_s),
+            step_overhead_s=f0.step_overhead_s,
+            dequant_ops_w=v("dequant_w", f0.dequant_ops_w),
+            dequant_ops_e=v("dequant_e", f0.dequant_ops_e),
+            comm_eff=f0.comm_eff,
+        )
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        theta = np.exp(x)
+        pred = np.array([rows[j].predict(factors_for(j, theta)) or np.nan for j in range(len(rows))])
+        r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.maximum(pred, 1e-30) / meas), 3.0)
+        return np.concatenate([r * weight, (x - np.log(prior)) / sigma])
+
+    sol = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.15,
+                        max_nfev=max_nfev, x_scale=1.0)
+    fitted = {k: float(np.exp(sol.x[i])) for k, i in index.items()}
+    return FitResult(fitted, {k: float(prior[i]) for k, i in index.items()}, len(rows),
+                     bool(sol.success), str(sol.message))

@@ -1,0 +1,45 @@
+"""Number formats for weights and KV cache: bits per weight, native compute, unpack cost."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
+from inferplan.catalog.schema import Precision
+from inferplan.errors import CatalogError
+
+_ALIASES = {
+    "bf16": ["bfloat16"],
+    "fp16": ["float16", "half"],
+    "fp32": ["float32", "f32"],
+    "fp8": ["fp8_e4m3", "e4m3", "float8"],
+    "fp4": ["nvfp4"],
+    "int4": ["w4a16", "awq", "gptq"],
+    "int8": ["w8a8", "w8a16"],
+    "q4_0": ["q4"],
+    "q8_0": ["q8"],
+}
+
+
+@lru_cache(maxsize=1)
+def precision_catalog() -> dict[str, Precision]:
+    raw = load_yaml(data_path("precisions.yaml"))
+    out: dict[str, Precision] = {}
+    for entry in raw:
+        try:
+            p = Precision(**entry)
+        except Exception as e:  # pydantic.ValidationError: keep the message short
+            raise CatalogError(f"precisions.yaml entry {entry.get('id')!r}: {e}") from e
+        out[p.id] = p
+    return out
+
+
+@lru_cache(maxsize=1)
+def _alias_index() -> dict[str, set[str]]:
+    return build_alias_index({k: _ALIASES.get(k, []) for k in precision_catalog()})
+
+
+def get_precision(name: str) -> Precision:
+    """Look up a precision id or alias (``unknown`` is handled by callers, not here)."""
+    cat = precision_catalog()
+    return cat[resolve_id("precision", name, cat, _alias_index())]

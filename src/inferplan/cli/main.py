@@ -1,0 +1,283 @@
+"""The `inferplan` command: parse, call the library, print. Errors become exit codes here only.
+
+Exit codes: 0 success, 1 a negative answer (does not fit), 2 bad input. Data goes to stdout
+(``--json`` prints one JSON object), messages and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from inferplan.errors import InferplanError
+
+app = typer.Typer(
+    name="inferplan",
+    help="Which hardware should serve this LLM, how fast, at what cost.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+hardware_app = typer.Typer(help="List or show catalog hardware.", no_args_is_help=False)
+app.add_typer(hardware_app, name="hardware")
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Catalog model id/alias, or a config.json path or folder")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")]
+HwFileOpt = Annotated[Optional[list[Path]], typer.Option("--hardware-file", help="YAML with extra or overriding hardware")]
+CalibOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration profile YAML (default: bundled)")]
+
+
+def fail(err: InferplanError) -> None:
+    typer.echo(f"Error: {err}", err=True)
+    raise typer.Exit(err.exit_code)
+
+
+def _parse_devices(devices: str) -> int | None:
+    from inferplan.errors import InputError
+
+    if devices in ("auto", ""):
+        return None
+    try:
+        n = int(devices)
+    except ValueError:
+        raise InputError(f"--devices must be a positive integer or 'auto', not {devices!r}") from None
+    if n < 1:
+        raise InputError("--devices must be >= 1")
+    return n
+
+
+def _mode(batch: int | None, concurrency: int | None, offline: bool) -> tuple[str, int]:
+    from inferplan.errors import InputError
+
+    given = [x for x in (batch is not None, concurrency is not None, offline) if x]
+    if len(given) > 1:
+        raise InputError("choose one of --batch, --concurrency, --offline")
+    if concurrency is not None:
+        return "concurrency", concurrency
+    if offline:
+        return "offline", 0
+    return "batch", 1 if batch is None else batch
+
+
+@app.command()
+def estimate(
+    model: ModelOpt,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Catalog hardware id or alias")],
+    input_len: Annotated[int, typer.Option("--input-len", help="Prompt tokens")],
+    output_len: Annotated[int, typer.Option("--output-len", help="Generated tokens")],
+    devices: Annotated[str, typer.Option("--devices", help="N or 'auto' (fewest that fit)")] = "auto",
+    tp: Annotated[Optional[int], typer.Option("--tp")] = None,
+    pp: Annotated[Optional[int], typer.Option("--pp")] = None,
+    ep: Annotated[Optional[int], typer.Option("--ep")] = None,
+    precision: Annotated[Optional[str], typer.Option("--precision", help="Weight precision id")] = None,
+    kv_precision: Annotated[Optional[str], typer.Option("--kv-precision")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine")] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", help="Static batch size (default 1)")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Closed-loop clients")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Saturated throughput")] = False,
+    usd_per_hour: Annotated[Optional[float], typer.Option("--usd-per-hour", help="Price per device")] = None,
+    calibration: CalibOpt = None,
+    hardware_file: HwFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""
+    from inferplan.perf.estimate import CostAssumptions
+    from inferplan.perf.estimate import estimate as run_estimate
+
+    try:
+        mode, n = _mode(batch, concurrency, offline)
+        est = run_estimate(
+            model, hardware, calibration=calibration,
+            cost=CostAssumptions(usd_per_hour=usd_per_hour),
+            devices=_parse_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
+            kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
+            input_len=input_len, output_len=output_len,
+            hardware_files=tuple(hardware_file or ()),
+        )
+    except InferplanError as e:
+        fail(e)
+        return
+    if json_out:
+        typer.echo(est.model_dump_json(indent=2, exclude={"why", "hardware_class", "dp"}))
+    else:
+        from inferplan.cli import render
+
+        render.print_estimate(est)
+    if not est.fits:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    model: ModelOpt,
+    hardware: Annotated[Optional[str], typer.Option("--hardware", "-H", help="Comma-separated ids")] = None,
+    all_hw: Annotated[bool, typer.Option("--all", help="Every catalog hardware")] = False,
+    hw_class: Annotated[Optional[str], typer.Option("--class", help="Only this class (gpu, cpu, ...)")] = None,
+    input_len: Annotated[int, typer.Option("--input-len")] = 1024,
+    output_len: Annotated[int, typer.Option("--output-len")] = 256,
+    precision: Annotated[Optional[str], typer.Option("--precision")] = None,
+    kv_precision: Annotated[Optional[str], typer.Option("--kv-precision")] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency")] = None,
+    offline: Annotated[bool, typer.Option("--offline")] = False,
+    sort: Annotated[str, typer.Option("--sort", help="cost | speed | throughput | energy | devices | ttft")] = "cost",
+    show_unfit: Annotated[bool, typer.Option("--show-unfit", help="Also list hardware that cannot run it")] = False,
+    calibration: CalibOpt = None,
+    hardware_file: HwFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """One workload across hardware: a ranked table with what bounds each."""
+    from inferplan.compare import compare as run_compare
+
+    try:
+        mode, n = _mode(batch, concurrency, offline)
+        if not hardware and not all_hw and not hw_class:
+            all_hw = True
+        res = run_compare(
+            model, hardware=None if all_hw or not hardware else hardware.split(","),
+            hw_class=hw_class, mode=mode, batch=n, input_len=input_len, output_len=output_len,
+            precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
+            hardware_files=tuple(hardware_file or ()),
+        )
+    except InferplanError as e:
+        fail(e)
+        return
+    if json_out:
+        typer.echo(res.model_dump_json(indent=2))
+    else:
+        from inferplan.cli import render
+
+        render.print_compare(res, show_unfit=show_unfit)
+    if not any(r.fits for r in res.rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def fit(
+    model: ModelOpt,
+    context: Annotated[int, typer.Option("--context", help="Tokens per sequence (prompt + output)")] = 4096,
+    batch: Annotated[int, typer.Option("--batch", help="Sequences held at once")] = 1,
+    precision: Annotated[Optional[str], typer.Option("--precision")] = None,
+    kv_precision: Annotated[Optional[str], typer.Option("--kv-precision")] = None,
+    hw_class: Annotated[Optional[str], typer.Option("--class")] = None,
+    hardware_file: HwFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Which hardware can hold the model (and the KV of `batch` sequences), on how many devices."""
+    from inferplan.compare import fit as run_fit
+
+    try:
+        res = run_fit(model, context=context, batch=batch, precision=precision,
+                      kv_precision=kv_precision, hw_class=hw_class,
+                      hardware_files=tuple(hardware_file or ()))
+    except InferplanError as e:
+        fail(e)
+        return
+    if json_out:
+        typer.echo(res.model_dump_json(indent=2))
+    else:
+        from inferplan.cli import render
+
+        render.print_fit(res)
+    if not any(r.fits for r in res.rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="CSV in the canonical calibration schema")],
+    calibration: CalibOpt = None,
+    hardware_file: HwFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict every row of a measurement CSV and report the error."""
+    from inferplan.calib.validate import validate_csv
+
+    try:
+        rep = validate_csv(data, calibration=calibration, hardware_files=tuple(hardware_file or ()))
+    except InferplanError as e:
+        fail(e)
+        return
+    if json_out:
+        typer.echo(rep.model_dump_json(indent=2))
+    else:
+        from inferplan.cli import render
+
+        render.print_validation(rep)
+
+
+@app.command()
+def models(json_out: JsonOpt = False) -> None:
+    """List the bundled models."""
+    from inferplan.cli import render
+
+    try:
+        render.print_models(json_out)
+    except InferplanError as e:
+        fail(e)
+
+
+@hardware_app.callback(invoke_without_command=True)
+def hardware_list(
+    ctx: typer.Context,
+    hw_class: Annotated[Optional[str], typer.Option("--class")] = None,
+    hardware_file: HwFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List catalog hardware (``inferplan hardware show ID`` for one entry with sources)."""
+    if ctx.invoked_subcommand:
+        return
+    from inferplan.cli import render
+
+    try:
+        render.print_hardware_list(hw_class, tuple(hardware_file or ()), json_out)
+    except InferplanError as e:
+        fail(e)
+
+
+@hardware_app.command("show")
+def hardware_show(
+    hw_id: Annotated[str, typer.Argument(help="Hardware id or alias")],
+    hardware_file: HwFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one hardware entry with its sources."""
+    from inferplan.cli import render
+
+    try:
+        render.print_hardware(hw_id, tuple(hardware_file or ()), json_out)
+    except InferplanError as e:
+        fail(e)
+
+
+@app.command()
+def precisions(json_out: JsonOpt = False) -> None:
+    """List weight/KV precisions (bits per weight, native compute)."""
+    from inferplan.cli import render
+
+    render.print_precisions(json_out)
+
+
+@app.command()
+def engines(json_out: JsonOpt = False) -> None:
+    """List serving engines and their defaults."""
+    from inferplan.cli import render
+
+    render.print_engines(json_out)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except InferplanError as e:  # pragma: no cover - commands catch their own
+        typer.echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    run()

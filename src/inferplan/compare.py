@@ -1,0 +1,151 @@
+"""One workload across many hardware entries (`compare`), and what holds a model (`fit`)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from inferplan.catalog.hardware import get_hardware, hardware_catalog
+from inferplan.catalog.schema import HardwareSpec
+from inferplan.errors import InferplanError, InputError
+from inferplan.models.registry import get_model
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.estimate import Estimate, Mode, estimate_from_plan, plan_estimate
+
+SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
+CLASSES = ("gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc")
+
+
+class CompareRow(BaseModel):
+    hardware: str
+    hardware_class: str
+    fits: bool
+    reason: str | None = None
+    estimate: Estimate | None = None
+
+
+class CompareResult(BaseModel):
+    model: str
+    mode: str
+    input_len: int
+    output_len: int
+    sort: str
+    rows: list[CompareRow]
+
+
+def _select(hardware: list[str] | None, hw_class: str | None,
+            files: tuple[Path, ...]) -> list[HardwareSpec]:
+    if hw_class and hw_class not in CLASSES:
+        raise InputError(f"unknown class '{hw_class}' (known: {', '.join(CLASSES)})")
+    if hardware:
+        hws = [get_hardware(h.strip(), files) for h in hardware if h.strip()]
+    else:
+        hws = list(hardware_catalog(files).values())
+    return [h for h in hws if not hw_class or h.hw_class == hw_class]
+
+
+def _sort_key(sort: str):
+    def val(x: float | None, sign: float = 1.0) -> float:
+        return sign * x if x is not None and math.isfinite(x) else math.inf
+
+    def key(r: CompareRow):
+        e = r.estimate
+        if not r.fits or e is None:
+            return (1, math.inf, r.hardware)
+        k = {
+            "cost": val(e.usd_per_1m_output_tokens),
+            "speed": val(e.decode_tok_s_per_user, -1),
+            "throughput": val(e.output_tok_s, -1),
+            "energy": val(e.joules_per_output_token),
+            "devices": float(e.devices),
+            "ttft": val(e.ttft_s),
+        }[sort]
+        return (0, k, -(e.decode_tok_s_per_user or 0))
+
+    return key
+
+
+def compare(model: str, *, hardware: list[str] | None = None, hw_class: str | None = None,
+            mode: Mode = "batch", batch: int = 1, input_len: int = 1024, output_len: int = 256,
+            precision: str | None = None, kv_precision: str | None = None, sort: str = "cost",
+            calibration: Path | None = None, hardware_files: tuple[Path, ...] = ()) -> CompareResult:
+    """Estimate the workload on each selected device (fewest devices that fit) and rank."""
+    if sort not in SORT_KEYS:
+        raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
+    spec = get_model(model)
+    eff = load_efficiency(calibration)
+    rows: list[CompareRow] = []
+    for hw in _select(hardware, hw_class, hardware_files):
+        try:
+            plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
+                                 output_len=output_len, precision=precision,
+                                 kv_precision=kv_precision)
+            est = estimate_from_plan(plan, eff)
+            rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
+                                   reason=est.reason, estimate=est))
+        except InferplanError as e:
+            if hardware:  # the user named it: a bad request, not a row
+                raise
+            rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
+                                   reason=str(e)))
+    rows.sort(key=_sort_key(sort))
+    return CompareResult(model=spec.id, mode=mode, input_len=input_len, output_len=output_len,
+                         sort=sort, rows=rows)
+
+
+class FitRow(BaseModel):
+    hardware: str
+    hardware_class: str
+    fits: bool
+    devices: int | None
+    tp: int | None
+    pp: int | None
+    weights_bytes_per_device: float | None
+    kv_bytes_per_device: float | None
+    capacity_bytes_per_device: float | None
+    max_batch_at_context: int | None
+    reason: str | None
+
+
+class FitResult(BaseModel):
+    model: str
+    context: int
+    batch: int
+    weight_precision: str
+    rows: list[FitRow]
+
+
+def fit(model: str, *, context: int = 4096, batch: int = 1, precision: str | None = None,
+        kv_precision: str | None = None, hw_class: str | None = None,
+        hardware_files: tuple[Path, ...] = ()) -> FitResult:
+    """Fewest devices of each hardware that hold weights + KV for `batch` x `context` tokens."""
+    from inferplan.perf.memory import max_sequences
+
+    if context < 1 or batch < 1:
+        raise InputError("--context and --batch must be >= 1")
+    spec = get_model(model)
+    rows: list[FitRow] = []
+    wp = ""
+    for hw in _select(None, hw_class, hardware_files):
+        try:
+            plan = plan_estimate(spec, hw, mode="batch", batch=batch, input_len=context,
+                                 output_len=0, precision=precision, kv_precision=kv_precision)
+        except InferplanError as e:
+            rows.append(FitRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False, devices=None,
+                               tp=None, pp=None, weights_bytes_per_device=None, kv_bytes_per_device=None,
+                               capacity_bytes_per_device=None, max_batch_at_context=None, reason=str(e)))
+            continue
+        dep, mem = plan.dep, plan.mem
+        wp = dep.weight_precision.id
+        rows.append(FitRow(
+            hardware=hw.id, hardware_class=hw.hw_class, fits=plan.fits,
+            devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp,
+            weights_bytes_per_device=mem.weights_bytes, kv_bytes_per_device=mem.kv_cache_bytes,
+            capacity_bytes_per_device=mem.capacity_bytes,
+            max_batch_at_context=max_sequences(dep, context, context) if plan.fits else None,
+            reason=plan.reason,
+        ))
+    rows.sort(key=lambda r: (not r.fits, r.devices or 1e9, r.hardware))
+    return FitResult(model=spec.id, context=context, batch=batch, weight_precision=wp, rows=rows)

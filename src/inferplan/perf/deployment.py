@@ -1,0 +1,162 @@
+"""A deployment: model x hardware x engine x precisions x layout, with per-device constants.
+
+Everything here is fixed for a deployment and independent of the batch and of efficiency
+factors: element counts per device, bytes per element, peak rates the operators run at, and
+the links collectives use. :mod:`inferplan.perf.step` turns these into step times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
+from inferplan.errors import InputError
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.layout import Layout
+
+# A stand-in link for devices without a scale-up or scale-out entry: PCIe Gen4 x16 through host.
+FALLBACK_LINK = Link(name="PCIe Gen4 x16 via host (assumed)", bw_bytes_s=25e9, latency_s=15e-6,
+                     source="PCIe 4.0 x16: 32 GB/s raw per direction, ~25 GB/s achieved")
+
+
+@dataclass(frozen=True)
+class GroupConsts:
+    """Per-layer element counts on one device, for one layer group."""
+
+    name: str
+    layers: int  # layers of this group in the replica
+    mixer_kind: str
+    dense_elems_dev: float  # attention/conv projections + dense FFN + shared experts + router
+    expert_elems_dev: float  # routed expert weights held by one device
+    active_expert_elems: float  # top_k * one expert's weights (per token, whole replica)
+    num_experts: int
+    top_k: int
+    kv_elems_dev: float  # cached elements per token on one device
+    state_elems_dev: float  # constant recurrent state elements per sequence on one device
+    attn_flops_pair_dev: float  # FLOPs per (query, key) pair on one device
+    conv_flops_dev: float  # short-conv FLOPs per token on one device
+    window_tokens: float  # inf for full attention
+
+
+@dataclass(frozen=True)
+class Deployment:
+    model: ModelSpec
+    hw: HardwareSpec
+    engine: EngineSpec
+    layout: Layout
+    weight_precision: Precision
+    expert_precision: Precision
+    kv_precision: Precision
+    act_precision: str  # compute float type of activations: bf16, fp16 or fp32
+
+    # ---- bytes per element -------------------------------------------------------------
+    @property
+    def weight_bytes_per_elem(self) -> float:
+        return self.weight_precision.bits_per_weight / 8
+
+    @property
+    def expert_bytes_per_elem(self) -> float:
+        return self.expert_precision.bits_per_weight / 8
+
+    @property
+    def head_bytes_per_elem(self) -> float:
+        return self.weight_precision.head_bits / 8
+
+    @property
+    def kv_bytes_per_elem(self) -> float:
+        return self.kv_precision.bits_per_weight / 8
+
+    @property
+    def act_bytes(self) -> float:
+        return 4.0 if self.act_precision == "fp32" else 2.0
+
+    # ---- peak rates ----------------------------------------------------------------------
+    @cached_property
+    def linear_compute_type(self) -> str:
+        return self.hw.peak_for(list(self.weight_precision.compute))[0]
+
+    @cached_property
+    def peak_linear_flops(self) -> float:
+        return self._peak(list(self.weight_precision.compute))
+
+    @cached_property
+    def peak_expert_flops(self) -> float:
+        return self._peak(list(self.expert_precision.compute))
+
+    @cached_property
+    def peak_attention_flops(self) -> float:
+        return self._peak([self.act_precision, "bf16", "fp16", "fp32"])
+
+    def _peak(self, prefs: list[str]) -> float:
+        t, v = self.hw.peak_for(prefs)
+        if not math.isfinite(v):
+            raise InputError(f"{self.hw.id} has no peak FLOP/s in the catalog; add peak_flops "
+                             f"with --hardware-file to estimate on it")
+        return v
+
+    @property
+    def vector_ops_s(self) -> float:
+        """Vector/SIMD rate used to unpack quantized weights (fp32 rate; bf16 peak / 16 if unknown)."""
+        if self.hw.vector_flops:
+            return self.hw.vector_flops
+        if "fp32" in self.hw.peak_flops:
+            return self.hw.peak_flops["fp32"]
+        return self.peak_attention_flops / 16
+
+    @property
+    def memory_bw_bytes_s(self) -> float:
+        return self.hw.usable_bw_bytes_s
+
+    # ---- links -----------------------------------------------------------------------------
+    @property
+    def tp_link(self) -> Link:
+        """Link for TP/EP collectives: scale-up if the stage fits its domain, else scale-out."""
+        up = self.hw.scale_up
+        if up and self.layout.stage_devices <= up.domain_devices:
+            return up
+        return self.hw.scale_out or up or FALLBACK_LINK
+
+    @property
+    def pp_link(self) -> Link:
+        up = self.hw.scale_up
+        if up and self.layout.replica_devices <= up.domain_devices:
+            return up
+        return self.hw.scale_out or up or FALLBACK_LINK
+
+    # ---- per-device element counts -------------------------------------------------------
+    @cached_property
+    def groups(self) -> tuple[GroupConsts, ...]:
+        lay = self.layout
+        out = []
+        for i, g in enumerate(self.model.groups):
+            m, f = g.mixer, g.ffn
+            norms = g.norms_per_layer * m.hidden_size
+            dense = m.params + norms + (f.params if f.kind == "dense" else f.shared_params)
+            if m.kind == "attention":
+                kv_dev = m.kv_elems_per_token / min(lay.tp, m.num_kv_heads)
+            else:  # MLA's latent is replicated on every TP rank; conv has no KV
+                kv_dev = m.kv_elems_per_token
+            experts = f.num_experts * f.expert_params if f.kind == "moe" else 0
+            name = f"g{i}" if len(self.model.groups) > 1 else "layer"
+            out.append(GroupConsts(
+                name=name,
+                layers=g.count,
+                mixer_kind=m.kind,
+                dense_elems_dev=dense / lay.tp,
+                expert_elems_dev=experts / lay.expert_shards,
+                active_expert_elems=f.top_k * f.expert_params if f.kind == "moe" else 0,
+                num_experts=max(f.num_experts, 1),
+                top_k=f.top_k,
+                kv_elems_dev=kv_dev,
+                state_elems_dev=m.state_elems_per_seq / lay.tp,
+                attn_flops_pair_dev=m.attn_flops_per_token_per_ctx / lay.tp,
+                conv_flops_dev=m.conv_flops_per_token / lay.tp,
+                window_tokens=float(m.window_tokens) if m.window_tokens else math.inf,
+            ))
+        return tuple(out)
+
+    @property
+    def head_elems_dev(self) -> float:
+        return self.model.lm_head_params / self.layout.tp

@@ -1,0 +1,105 @@
+"""Named efficiency factors: what fraction of a peak real engines reach, and fixed overheads.
+
+Values come from a YAML profile (bundled ``calib/data/default.yaml`` or one written by
+``inferplan calibrate``). Each factor is keyed by a *scope* (a hardware family, an engine, an
+engine on a hardware class, a precision); lookups try the most specific scope first and fall back
+to ``default``. Every lookup returns where the value came from, so estimates can state it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from inferplan.catalog._load import load_yaml
+from inferplan.catalog.schema import HardwareSpec
+from inferplan.errors import CatalogError
+
+FACTORS: dict[str, tuple[float, float, str]] = {
+    # name: (lower bound, upper bound, unit)
+    "bw_eff": (0.02, 1.0, "fraction of usable peak memory bandwidth"),
+    "compute_eff": (0.01, 1.0, "fraction of dense peak FLOP/s"),
+    "engine_bw": (0.1, 2.0, "multiplier on bw_eff"),
+    "engine_compute": (0.1, 2.0, "multiplier on compute_eff"),
+    "layer_overhead_s": (0.0, 5e-3, "seconds per layer per step"),
+    "step_overhead_s": (0.0, 0.1, "seconds per step"),
+    "dequant_ops_per_weight": (0.0, 200.0, "vector ops per weight element unpacked"),
+    "comm_eff": (0.05, 1.0, "fraction of link bandwidth"),
+}
+
+
+def hw_family(hw: HardwareSpec) -> str:
+    """Family used to share efficiency factors: ``gpu-nvidia``, ``soc-apple``, or the class."""
+    if hw.hw_class in ("gpu", "soc"):
+        return f"{hw.hw_class}-{hw.vendor.lower().split()[0]}"
+    return hw.hw_class
+
+
+@dataclass(frozen=True)
+class FactorValue:
+    name: str
+    scope: str
+    value: float
+    source: str
+
+
+@dataclass
+class Efficiency:
+    """A set of factor values: ``table[name][scope] = (value, source)``."""
+
+    table: dict[str, dict[str, tuple[float, str]]]
+    profile: str = "default"
+    provenance: dict = field(default_factory=dict)
+
+    def lookup(self, name: str, scopes: list[str], prior: float | None = None,
+               prior_source: str = "") -> FactorValue:
+        entries = self.table.get(name, {})
+        for s in [*scopes, "default"]:
+            if s in entries:
+                v, src = entries[s]
+                return FactorValue(name, s, v, src)
+        if prior is not None:
+            return FactorValue(name, scopes[0] if scopes else "default", prior, prior_source)
+        raise CatalogError(f"efficiency profile '{self.profile}' has no value for {name}")
+
+    def with_values(self, values: dict[tuple[str, str], float], source: str) -> Efficiency:
+        """A copy with some (name, scope) values replaced (used by calibration)."""
+        table = {k: dict(v) for k, v in self.table.items()}
+        for (name, scope), v in values.items():
+            table.setdefault(name, {})[scope] = (float(v), source)
+        return Efficiency(table, self.profile, dict(self.provenance))
+
+
+def efficiency_from_dict(raw: dict, profile: str) -> Efficiency:
+    table: dict[str, dict[str, tuple[float, str]]] = {}
+    for name, scopes in (raw.get("factors") or {}).items():
+        if name not in FACTORS:
+            raise CatalogError(f"{profile}: unknown efficiency factor '{name}' (known: {', '.join(FACTORS)})")
+        lo, hi, _ = FACTORS[name]
+        for scope, entry in (scopes or {}).items():
+            value = entry.get("value", entry.get("prior"))
+            if value is None or not (lo <= float(value) <= hi):
+                raise CatalogError(f"{profile}: {name}[{scope}] = {value!r} outside [{lo}, {hi}]")
+            src = entry.get("fit_source") if "value" in entry else entry.get("source", "")
+            table.setdefault(name, {})[scope] = (float(value), src or entry.get("source", ""))
+    return Efficiency(table, profile, raw.get("provenance") or {})
+
+
+def default_profile_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "calib" / "data" / "default.yaml"
+
+
+@lru_cache(maxsize=8)
+def _load_profile(path: str, mtime: float) -> Efficiency:
+    raw = load_yaml(Path(path))
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: not an efficiency profile")
+    return efficiency_from_dict(raw, Path(path).stem)
+
+
+def load_efficiency(path: Path | None = None) -> Efficiency:
+    p = (path or default_profile_path()).resolve()
+    if not p.exists():
+        raise CatalogError(f"calibration profile not found: {p}")
+    return _load_profile(str(p), p.stat().st_mtime)

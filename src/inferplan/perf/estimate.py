@@ -1,0 +1,467 @@
+"""Estimate one workload on one hardware: fit, layout, TTFT, TPOT, throughput, cost, energy.
+
+Two phases keep calibration cheap and every feature on one code path:
+
+- :func:`plan_estimate` resolves ids, picks precisions and the layout, checks memory and builds
+  the step compositions the mode needs (:class:`EstimatePlan`). No efficiency factor is used.
+- :func:`evaluate_plan` times those steps with a set of :class:`~inferplan.perf.step.Factors`
+  and derives the metrics (formulas in ``docs/metrics.md``).
+
+:func:`estimate` does both and returns the :class:`Estimate` the CLI prints (the JSON contract of
+``shared/spec/cli-contract.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
+from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.precisions import get_precision
+from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
+from inferplan.errors import InputError, LayoutError
+from inferplan.models.registry import get_model
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.deployment import Deployment
+from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.layout import Layout, check_layout, valid_tps
+from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
+from inferplan.perf.step import Factors, StepWork, step_work
+
+Mode = Literal["batch", "concurrency", "offline"]
+IDLE_FRACTION_OF_TDP = 0.2  # idle power where no measurement is published (assumed; GPUs idle ~10-20%)
+
+
+class CostAssumptions(BaseModel):
+    """How $ figures are computed when a device has no hourly price (all overridable)."""
+
+    model_config = ConfigDict(extra="forbid")
+    usd_per_hour: float | None = None  # overrides the catalog price per device
+    amortization_years: float = 3.0
+    usd_per_kwh: float = 0.12
+    pue: float = 1.3
+
+
+class MemoryReport(BaseModel):
+    weights_bytes: float
+    kv_cache_bytes: float
+    activation_bytes: float
+    reserved_bytes: float
+    used_bytes_per_device: float
+    capacity_bytes_per_device: float
+
+
+class Estimate(BaseModel):
+    """One prediction (cli-contract.md). Per-device memory; throughput for all `devices`."""
+
+    model: str
+    hardware: str
+    engine: str
+    devices: int
+    tp: int
+    pp: int
+    ep: int
+    weight_precision: str
+    kv_precision: str
+    mode: Mode
+    batch: int
+    input_len: int
+    output_len: int
+    fits: bool
+    reason: str | None
+    memory: MemoryReport
+    ttft_s: float | None
+    tpot_s: float | None
+    e2e_latency_s: float | None
+    decode_tok_s_per_user: float | None
+    prefill_tok_s: float | None
+    output_tok_s: float | None
+    total_tok_s: float | None
+    requests_per_s: float | None
+    usd_per_1m_input_tokens: float | None
+    usd_per_1m_output_tokens: float | None
+    joules_per_output_token: float | None
+    power_w: float | None
+    bound: dict[str, str | None]
+    assumptions: dict
+    dp: int = 1
+    hardware_class: str = ""
+    why: str = ""
+
+
+@dataclass
+class EstimatePlan:
+    """Everything of an estimate that does not depend on efficiency factors."""
+
+    dep: Deployment
+    mode: Mode
+    batch: int  # sequences per step across the system (batch, concurrency or offline max)
+    input_len: int
+    output_len: int
+    mem: MemoryBreakdown
+    fits: bool
+    reason: str | None
+    works: dict[str, StepWork] = field(default_factory=dict)
+    seqs_per_replica: float = 1.0  # sequences in flight per replica
+    microbatches: int = 1
+    queue_factor: float = 1.0  # closed-loop clients per engine slot (>1: requests wait)
+    notes: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# resolution
+
+
+def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
+                       precision: str | None, kv_precision: str | None):
+    """(weights, experts, kv, activation type, notes) with the defaults the engine would use."""
+    notes = {}
+    if precision in (None, "", "unknown"):
+        w = get_precision(model.native_precision)
+        e = get_precision(model.native_expert_precision or model.native_precision)
+        notes["weight_precision"] = f"model native ({w.id}" + (f", experts {e.id})" if e.id != w.id else ")")
+    else:
+        w = e = get_precision(precision)
+    act = next((t for t in ("bf16", "fp16") if t in hw.peak_flops), "fp32")
+    if hw.hw_class == "cpu" or (hw.hw_class == "soc" and engine.id == "llama.cpp"):
+        act = "fp32" if hw.hw_class == "cpu" else "fp16"
+    if kv_precision in (None, "", "unknown"):
+        kv_id = engine.default_kv_precision
+        if kv_id == "auto":
+            kv_id = "bf16" if act == "bf16" else "fp16"
+        kv = get_precision(kv_id)
+        notes["kv_precision"] = f"engine default ({engine.id}: {engine.default_kv_precision} -> {kv.id})"
+    else:
+        kv = get_precision(kv_precision)
+    return w, e, kv, act, notes
+
+
+def _deployment(model, hw, engine, layout, w, e, kv, act) -> Deployment:
+    return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
+                      expert_precision=e, kv_precision=kv, act_precision=act)
+
+
+def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: int):
+    """Memory for the mode; offline needs room for at least one sequence."""
+    if mode == "offline":
+        mem = memory_breakdown(dep, 1, ctx, input_len)
+    else:
+        mem = memory_breakdown(dep, seqs_rep, ctx, seqs_rep * input_len)
+    return mem
+
+
+def _domain(hw: HardwareSpec) -> int:
+    if hw.sram_only:
+        return 64  # SRAM machines shard each layer across many chips (Groq: 8+ per layer)
+    return hw.scale_up.domain_devices if hw.scale_up else 1
+
+
+def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: Mode, devices: int | None,
+                  make_dep, seqs: int, ctx: float, input_len: int) -> tuple[Layout, str]:
+    """The layout a good serving engine would pick (see docs/model.md, 'Layout').
+
+    devices=None: the fewest devices that fit, TP inside the scale-up domain first, then PP
+    stages. devices=N: batch/concurrency maximize TP (latency), offline uses the smallest model
+    group that fits and replicates it (throughput).
+    """
+    tps = valid_tps(model, _domain(hw))
+    cap = (hw.sram_bytes if hw.sram_only else hw.memory_bytes) or 0.0
+    if cap <= 0:
+        raise InputError(f"{hw.id} has no memory capacity in the catalog; set memory_bytes with --hardware-file")
+    # lower bound on pp for each tp from the weights alone
+    dep1 = make_dep(Layout())
+    from inferplan.perf.memory import weight_bytes_per_device
+
+    w_total = weight_bytes_per_device(dep1)
+    cands: list[Layout] = []
+    for tp in tps:
+        pp_min = max(1, math.ceil(w_total / tp / (cap * 0.95)))
+        for pp in range(pp_min, min(model.num_layers, pp_min + 4) + 1):
+            cands.append(Layout(tp=tp, pp=pp))
+    if devices is not None:
+        cands = [c for c in cands if devices % c.replica_devices == 0]
+        if mode == "offline":
+            cands.sort(key=lambda c: (c.replica_devices, c.pp))
+        else:
+            cands.sort(key=lambda c: (-c.tp, c.pp))
+    else:
+        cands.sort(key=lambda c: (c.replica_devices, c.pp))
+    for lay in cands:
+        dp = devices // lay.replica_devices if devices else 1
+        lay = Layout(tp=lay.tp, pp=lay.pp, dp=dp)
+        dep = make_dep(lay)
+        seqs_rep = seqs / dp
+        if _needs(dep, mode, seqs_rep, ctx, input_len).fits:
+            how = "fewest devices that fit" if devices is None else f"{devices} devices given"
+            return lay, f"auto ({how}: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
+    # nothing fits: report on the largest candidate
+    lay = max(cands, key=lambda c: c.replica_devices) if cands else Layout()
+    dp = max(1, devices // lay.replica_devices) if devices else 1
+    return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
+
+
+def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
+                  devices: int | None = None, tp: int | None = None, pp: int | None = None,
+                  ep: int | None = None, precision: str | None = None,
+                  kv_precision: str | None = None, engine: str | None = None,
+                  mode: Mode = "batch", batch: int = 1, input_len: int = 1024,
+                  output_len: int = 128, hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
+    """Resolve everything and build the step work for the mode (no efficiency factors)."""
+    if input_len < 0 or output_len < 0:
+        raise InputError("input and output lengths must be >= 0")
+    if input_len + output_len == 0:
+        raise InputError("input_len + output_len must be > 0")
+    if batch < 1 and mode != "offline":
+        raise InputError(f"{'concurrency' if mode == 'concurrency' else 'batch'} must be >= 1")
+    if devices is not None and devices < 1:
+        raise InputError("devices must be >= 1")
+    m = model if isinstance(model, ModelSpec) else get_model(model)
+    hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
+    eng = get_engine(engine) if engine else default_engine(hw)
+    check_engine_runs_on(eng, hw)
+    w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+
+    def make_dep(lay: Layout) -> Deployment:
+        return _deployment(m, hw, eng, lay, w, e, kv, act)
+
+    ctx_mean = input_len + output_len / 2  # mean cached tokens over the generation
+    ctx_max = input_len + output_len
+    seqs = 1 if mode == "offline" else batch
+    if any(x is not None for x in (tp, pp, ep)):
+        t, p, x = tp or 1, pp or 1, ep or 1
+        rep = p * max(t, x)
+        n = devices or rep
+        if n % rep:
+            raise LayoutError(f"devices={n} is not a multiple of the replica size pp*max(tp,ep)={rep}")
+        layout = Layout(tp=t, pp=p, ep=x, dp=n // rep)
+        check_layout(m, layout)
+        notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
+    else:
+        layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len)
+        notes["layout"] = how
+    dep = make_dep(layout)
+    dp = layout.dp
+    plan = EstimatePlan(dep=dep, mode=mode, batch=batch, input_len=input_len,
+                        output_len=output_len, mem=None, fits=True, reason=None, notes=notes)  # type: ignore[arg-type]
+
+    if mode == "offline":
+        reserve = ctx_max if not dep.engine.continuous_batching else ctx_mean
+        per_rep = min(dep.engine.max_num_seqs, max_sequences(dep, reserve, input_len))
+        plan.batch = per_rep * dp
+        seqs_rep = float(per_rep)
+        ctx_max = reserve
+        notes["offline_batch"] = (f"largest batch that fits: {per_rep} sequences per replica "
+                                  f"(KV for {reserve:.0f} tokens each, cap max_num_seqs={dep.engine.max_num_seqs})")
+    else:
+        seqs_rep = batch / dp
+    mem = memory_breakdown(dep, max(seqs_rep, 1), ctx_max, max(seqs_rep, 1) * input_len)
+    plan.mem = mem
+    if mode == "offline" and seqs_rep < 1 or not mem.fits:
+        plan.fits = False
+        plan.reason = _why_not(dep, mem, seqs_rep, ctx_max)
+        return plan
+
+    # ---- the step compositions this mode needs ------------------------------------------
+    in_flight = seqs_rep
+    if mode == "concurrency" and in_flight > dep.engine.max_num_seqs:
+        plan.queue_factor = in_flight / dep.engine.max_num_seqs
+        in_flight = dep.engine.max_num_seqs
+        notes["queueing"] = (f"{dep.engine.id} runs at most {dep.engine.max_num_seqs} sequences; "
+                             f"the other clients wait (FCFS)")
+    mb = int(min(max(in_flight, 1), layout.pp))
+    plan.microbatches, plan.seqs_per_replica = mb, in_flight
+    b = in_flight / mb  # sequences per microbatch step
+    I, O = input_len, output_len
+    if mode == "batch":
+        if I > 0:
+            plan.works["prefill"] = step_work(dep, prefill_tokens=b * I, prefill_seqs=b)
+        else:  # no prompt: the first token is a plain decode step
+            plan.works["prefill"] = step_work(dep, decode_seqs=b, decode_ctx=0)
+        if O > 1 or I == 0:
+            plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean)
+    else:
+        if O > 0:
+            plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean)
+            plan.works["mixed"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean,
+                                            prefill_tokens=b * I / O, prefill_seqs=b / O)
+        plan.works["prefill"] = step_work(dep, decode_seqs=max(b - 1 / mb, 0), decode_ctx=ctx_mean,
+                                          prefill_tokens=I, prefill_seqs=1)
+    return plan
+
+
+def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
+    gb = 1e9
+    cap = mem.capacity_bytes
+    if mem.weights_bytes > cap * dep.engine.memory_utilization:
+        return (f"weights need {mem.weights_bytes / gb:.1f} GB per device but {dep.hw.id} has "
+                f"{cap / gb:.1f} GB ({dep.engine.memory_utilization:.0%} usable by {dep.engine.id}) "
+                f"with tp={dep.layout.tp}, pp={dep.layout.pp}; use more devices or a smaller precision")
+    return (f"weights {mem.weights_bytes / gb:.1f} GB + KV cache {mem.kv_cache_bytes / gb:.1f} GB "
+            f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {mem.activation_bytes / gb:.1f} GB "
+            f"+ reserve {mem.reserved_bytes / gb:.1f} GB exceed {cap / gb:.1f} GB per device")
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
+    """Metrics of a plan under factors `f` (docs/metrics.md). Undefined metrics are None."""
+    if not plan.fits:
+        return {}
+    dep, I, O = plan.dep, plan.input_len, plan.output_len
+    dp = dep.layout.dp
+    t = {k: float(w.time_s(f)) for k, w in plan.works.items()}
+    out: dict[str, float | None] = {}
+    if plan.mode == "batch":
+        B = plan.seqs_per_replica * dp
+        ttft = t["prefill"]
+        tpot = t.get("decode")
+        e2e = ttft + (O - 1) * tpot if O > 1 and tpot is not None else ttft
+        out.update(ttft_s=ttft, tpot_s=tpot if O > 1 or I == 0 else None, e2e_latency_s=e2e,
+                   prefill_tok_s=B * I / ttft if I > 0 else None,
+                   output_tok_s=B * O / e2e if O > 0 else None,
+                   total_tok_s=B * (I + O) / e2e, requests_per_s=B / e2e)
+        out["decode_time_share"] = (e2e - ttft) / e2e
+    else:
+        n = plan.seqs_per_replica  # sequences in flight per replica
+        ttft = t["prefill"]
+        if O > 0:
+            tpot = t["mixed"]
+            e2e = ttft + (O - 1) * tpot
+        else:
+            tpot, e2e = None, ttft
+        rps_rep = n / e2e
+        wait = (plan.queue_factor - 1) * e2e
+        out.update(ttft_s=ttft + wait, tpot_s=tpot if O > 1 else None, e2e_latency_s=e2e + wait,
+                   requests_per_s=rps_rep * dp, prefill_tok_s=rps_rep * dp * I if I > 0 else None,
+                   output_tok_s=rps_rep * dp * O if O > 0 else None,
+                   total_tok_s=rps_rep * dp * (I + O))
+        if O > 0:
+            share = t["decode"] / t["mixed"]
+            out["decode_time_share"] = min(1.0, share)
+        else:
+            out["decode_time_share"] = 0.0
+    tp_ = out.get("tpot_s")
+    out["decode_tok_s_per_user"] = 1 / tp_ if tp_ else None
+    return out
+
+
+def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None, str]:
+    """Power of the whole system: idle + (TDP - idle) x utilization, per device (docs/metrics.md)."""
+    hw = dep.hw
+    if not hw.tdp_w:
+        return None, "no TDP in the catalog"
+    idle = hw.idle_w if hw.idle_w is not None else IDLE_FRACTION_OF_TDP * hw.tdp_w
+    cu, bu = work.utilization(f)
+    util = float(min(1.0, max(cu, bu)))
+    src = "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
+    return dep.layout.devices * (idle + (hw.tdp_w - idle) * util), src
+
+
+def _usd_per_s(dep: Deployment, power_w: float | None, cost: CostAssumptions) -> tuple[float | None, str]:
+    n = dep.layout.devices
+    price = dep.hw.price
+    if cost.usd_per_hour is not None:
+        return n * cost.usd_per_hour / 3600, f"given ${cost.usd_per_hour}/h per device"
+    if price.usd_per_hour is not None:
+        return n * price.usd_per_hour / 3600, f"catalog ${price.usd_per_hour}/h per device ({price.source})"
+    if price.purchase_usd is not None:
+        capex = price.purchase_usd / (cost.amortization_years * 365 * 24 * 3600)
+        energy = (power_w or 0) / n * cost.pue * cost.usd_per_kwh / 3.6e6
+        return n * (capex + energy), (
+            f"purchase ${price.purchase_usd:,.0f} over {cost.amortization_years:g} years + power x PUE "
+            f"{cost.pue} x ${cost.usd_per_kwh}/kWh ({price.source})")
+    return None, "no price for this hardware (set --usd-per-hour)"
+
+
+def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
+                       cost: CostAssumptions | None = None) -> Estimate:
+    cost = cost or CostAssumptions()
+    dep = plan.dep
+    f, used = resolve_factors(dep, eff)
+    met = evaluate_plan(plan, f)
+    assumptions: dict = {k: {"value": v.value, "scope": v.scope, "source": v.source}
+                         for k, v in used.items()}
+    assumptions["efficiency_profile"] = eff.profile
+    assumptions.update(plan.notes)
+    assumptions["decode_context_tokens"] = plan.input_len + plan.output_len / 2
+    assumptions["compute_type"] = dep.linear_compute_type
+    assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"
+    bound: dict[str, str | None] = {"prefill": None, "decode": None}
+    power = usd_in = usd_out = jpt = None
+    if plan.fits:
+        if "prefill" in plan.works:
+            bound["prefill"] = str(plan.works["prefill"].bound(f))
+        dec = plan.works.get("decode") or plan.works.get("mixed")
+        if dec is not None:
+            bound["decode"] = str(dec.bound(f))
+        main = plan.works.get("mixed") or plan.works.get("decode") or plan.works["prefill"]
+        power, psrc = _power_w(dep, main, f)
+        assumptions["power"] = psrc
+        usd_s, csrc = _usd_per_s(dep, power, cost)
+        assumptions["cost"] = csrc
+        e2e, out_tok = met.get("e2e_latency_s"), met.get("output_tok_s")
+        share = met.get("decode_time_share", 1.0) or 0.0
+        rps = met.get("requests_per_s") or 0.0
+        I, O = plan.input_len, plan.output_len
+        if usd_s is not None and rps:
+            # split device time between prompt and output tokens by the time each phase takes
+            if I > 0:
+                usd_in = usd_s * (1 - share) / (rps * I) * 1e6
+            if O > 0:
+                usd_out = usd_s * share / (rps * O) * 1e6 if share > 0 else None
+        if power is not None and out_tok:
+            jpt = power / out_tok
+        del e2e
+    mem = plan.mem
+    return Estimate(
+        model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
+        devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
+        dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
+        kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,
+        input_len=plan.input_len, output_len=plan.output_len, fits=plan.fits, reason=plan.reason,
+        memory=MemoryReport(
+            weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
+            activation_bytes=mem.activation_bytes, reserved_bytes=mem.reserved_bytes,
+            used_bytes_per_device=mem.used_bytes, capacity_bytes_per_device=mem.capacity_bytes),
+        ttft_s=met.get("ttft_s"), tpot_s=met.get("tpot_s"), e2e_latency_s=met.get("e2e_latency_s"),
+        decode_tok_s_per_user=met.get("decode_tok_s_per_user"),
+        prefill_tok_s=met.get("prefill_tok_s"), output_tok_s=met.get("output_tok_s"),
+        total_tok_s=met.get("total_tok_s"), requests_per_s=met.get("requests_per_s"),
+        usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
+        joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
+        hardware_class=dep.hw.hw_class, why=explain(plan, bound) if plan.fits else (plan.reason or ""),
+    )
+
+
+def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
+    """One line saying what limits decode on this hardware."""
+    dep = plan.dep
+    d = bound.get("decode") or bound.get("prefill")
+    lay = dep.layout
+    par = f"tp{lay.tp}" + (f" pp{lay.pp}" if lay.pp > 1 else "") + (f" x{lay.dp} replicas" if lay.dp > 1 else "")
+    if d == "memory":
+        bw = dep.memory_bw_bytes_s / 1e12
+        return f"decode reads weights+KV at {bw:.3g} TB/s per device ({par})"
+    if d == "compute":
+        return f"decode is compute bound at batch {plan.batch} ({dep.linear_compute_type}, {par})"
+    if d == "communication":
+        return f"TP/PP traffic over {dep.tp_link.name} dominates ({par})"
+    if d == "overhead":
+        return f"fixed per-layer/step overheads of {dep.engine.id} dominate at this size ({par})"
+    return par
+
+
+def estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
+             calibration: Path | None = None, cost: CostAssumptions | None = None,
+             **kwargs) -> Estimate:
+    """Predict one workload on one hardware (see :func:`plan_estimate` for the arguments)."""
+    plan = plan_estimate(model, hardware, **kwargs)
+    return estimate_from_plan(plan, load_efficiency(calibration), cost)

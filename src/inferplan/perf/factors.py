@@ -1,0 +1,52 @@
+"""Resolve the named efficiency factors that apply to one deployment."""
+
+from __future__ import annotations
+
+from inferplan.perf.deployment import Deployment
+from inferplan.perf.efficiency import Efficiency, FactorValue, hw_family
+from inferplan.perf.step import Factors
+
+
+def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
+    """Lookup order of scopes for each factor (most specific first; 'default' is implied)."""
+    e, cls, fam = dep.engine.id, dep.hw.hw_class, hw_family(dep.hw)
+    return {
+        "bw_eff": [fam, cls],
+        "compute_eff": [fam, cls],
+        "engine_bw": [f"{e}@{cls}", e],
+        "engine_compute": [f"{e}@{cls}", e],
+        "layer_overhead_s": [f"{e}@{cls}", e],
+        "step_overhead_s": [f"{e}@{cls}", e],
+        "dequant_w": [dep.weight_precision.id],
+        "dequant_e": [dep.expert_precision.id],
+        "comm_eff": [],
+    }
+
+
+def _native(dep: Deployment, prec) -> bool:
+    """True when the tensor cores consume the format directly (no unpack step)."""
+    return prec.kind == "float" and dep.hw.peak_for(list(prec.compute))[0] == prec.compute[0]
+
+
+def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str, FactorValue]]:
+    sc = factor_scopes(dep)
+    used: dict[str, FactorValue] = {}
+    for name in ("bw_eff", "compute_eff", "engine_bw", "engine_compute", "layer_overhead_s",
+                 "step_overhead_s", "comm_eff"):
+        used[name] = eff.lookup(name, sc[name])
+    for key, prec in (("dequant_w", dep.weight_precision), ("dequant_e", dep.expert_precision)):
+        if _native(dep, prec):
+            used[key] = FactorValue("dequant_ops_per_weight", prec.id, 0.0, "native format, no unpack")
+        else:
+            used[key] = eff.lookup("dequant_ops_per_weight", sc[key], prior=prec.dequant_ops_per_weight,
+                                   prior_source=f"precisions.yaml prior for {prec.id}")
+    f = Factors(
+        bw_eff=min(1.0, used["bw_eff"].value * used["engine_bw"].value),
+        compute_eff=min(1.0, used["compute_eff"].value * used["engine_compute"].value),
+        layer_overhead_s=used["layer_overhead_s"].value,
+        step_overhead_s=used["step_overhead_s"].value,
+        dequant_ops_w=used["dequant_w"].value,
+        dequant_ops_e=used["dequant_e"].value,
+        comm_eff=used["comm_eff"].value,
+    )
+    return f, used

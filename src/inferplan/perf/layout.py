@@ -1,0 +1,88 @@
+"""Parallel layouts: tensor (tp), pipeline (pp), expert (ep) and data (dp) parallelism.
+
+A *replica* is one copy of the model: ``pp`` stages, each of ``max(tp, ep)`` devices. Attention
+and dense weights are split ``tp`` ways; routed experts are split over all ``max(tp, ep)`` devices
+of a stage. When ``ep > tp`` the attention runs data-parallel inside the stage
+(``attn_dp = ep / tp``; "attention-DP + EP", as DeepSeek and TensorRT-LLM serve MoE models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inferplan.errors import LayoutError
+from inferplan.models.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Layout:
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    dp: int = 1
+
+    @property
+    def stage_devices(self) -> int:
+        return max(self.tp, self.ep)
+
+    @property
+    def replica_devices(self) -> int:
+        return self.pp * self.stage_devices
+
+    @property
+    def devices(self) -> int:
+        return self.dp * self.replica_devices
+
+    @property
+    def attn_dp(self) -> int:
+        return self.stage_devices // self.tp
+
+    @property
+    def expert_shards(self) -> int:
+        return self.stage_devices
+
+
+def check_layout(model: ModelSpec, layout: Layout) -> None:
+    """Raise LayoutError for layouts no engine can run, saying why and what would work."""
+    for name in ("tp", "pp", "ep", "dp"):
+        if getattr(layout, name) < 1:
+            raise LayoutError(f"{name} must be >= 1")
+    mixers = [g.mixer for g in model.groups if g.mixer.kind in ("attention", "mla")]
+    tp = layout.tp
+    for m in mixers:
+        if m.num_q_heads % tp:
+            ok = [d for d in range(1, m.num_q_heads + 1) if m.num_q_heads % d == 0 and d <= 64]
+            raise LayoutError(
+                f"tp={tp} must divide the {m.num_q_heads} attention heads of {model.id} "
+                f"(valid tp: {', '.join(map(str, ok))})"
+            )
+        if m.kind == "attention" and m.num_kv_heads % tp and tp % m.num_kv_heads:
+            raise LayoutError(
+                f"tp={tp} must divide the {m.num_kv_heads} KV heads of {model.id} or be a "
+                f"multiple of it (KV heads are then replicated)"
+            )
+    if layout.pp > model.num_layers:
+        raise LayoutError(f"pp={layout.pp} exceeds the {model.num_layers} layers of {model.id}")
+    if layout.ep > 1:
+        moe = [g.ffn for g in model.groups if g.ffn.kind == "moe"]
+        if not moe:
+            raise LayoutError(f"ep={layout.ep} needs a mixture-of-experts model; {model.id} is dense")
+        n_exp = moe[0].num_experts
+        if n_exp % layout.ep:
+            raise LayoutError(f"ep={layout.ep} must divide the {n_exp} experts of {model.id}")
+        if layout.ep % layout.tp and layout.tp % layout.ep:
+            raise LayoutError(f"ep={layout.ep} and tp={tp} must divide one another")
+
+
+def valid_tps(model: ModelSpec, limit: int) -> list[int]:
+    """Tensor-parallel degrees (powers of two up to `limit`) that `model` admits."""
+    out = []
+    t = 1
+    while t <= limit:
+        try:
+            check_layout(model, Layout(tp=t))
+            out.append(t)
+        except LayoutError:
+            pass
+        t *= 2
+    return out or [1]

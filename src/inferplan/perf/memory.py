@@ -1,0 +1,111 @@
+"""Memory per device: weights, KV cache, activations, engine reservation; what fits.
+
+All quantities are bytes on the most loaded device of a replica. Sliding-window layers stop
+growing at their window; short-conv layers keep a constant state per sequence; MLA caches its
+compressed latent (replicated on every TP rank).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from inferplan.perf.deployment import Deployment
+
+PREFILL_CHUNK_TOKENS = 8192  # vLLM V1 / TRT-LLM default max tokens per step (max_num_batched_tokens)
+LOGIT_BYTES = 4  # logits are materialized in fp32 for sampling
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    weights_bytes: float
+    kv_cache_bytes: float
+    activation_bytes: float
+    reserved_bytes: float
+    capacity_bytes: float
+
+    @property
+    def used_bytes(self) -> float:
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.reserved_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.used_bytes <= self.capacity_bytes
+
+
+def weight_bytes_per_device(dep: Deployment) -> float:
+    """Weights on the most loaded device: its share of the layers plus embedding/LM head."""
+    lay, m = dep.layout, dep.model
+    layer_bytes = sum(
+        g.layers * (g.dense_elems_dev * dep.weight_bytes_per_elem
+                    + g.expert_elems_dev * dep.expert_bytes_per_elem)
+        for g in dep.groups
+    ) / lay.pp
+    emb = m.embedding_params / lay.tp * dep.head_bytes_per_elem
+    head = 0.0 if m.tie_word_embeddings else m.lm_head_params / lay.tp * dep.head_bytes_per_elem
+    ends = emb + head if lay.pp == 1 else max(emb, head)
+    return layer_bytes + ends
+
+
+def kv_bytes_per_sequence_device(dep: Deployment, ctx_tokens: float) -> float:
+    """KV cache + recurrent state of one sequence of `ctx_tokens` tokens on one device."""
+    lay = dep.layout
+    total = 0.0
+    for g in dep.groups:
+        cached = min(ctx_tokens, g.window_tokens)
+        total += g.layers * (g.kv_elems_dev * dep.kv_bytes_per_elem * cached
+                             + g.state_elems_dev * dep.act_bytes)
+    return total / lay.pp
+
+
+def activation_bytes_per_device(dep: Deployment, prefill_tokens: float, seqs: float) -> float:
+    """Peak transient activations of the largest step: the prefill chunk's hidden states and FFN
+    intermediates (~4*d + 3*ffn_width per token, fused kernels) plus fp32 logits per sequence."""
+    m, lay = dep.model, dep.layout
+    chunk = prefill_tokens
+    if dep.engine.continuous_batching:
+        chunk = min(chunk, PREFILL_CHUNK_TOKENS)
+    chunk /= lay.attn_dp
+    widths = []
+    for g in m.groups:
+        f = g.ffn
+        w = f.intermediate_size * (f.top_k if f.kind == "moe" else 1) + f.shared_intermediate_size
+        widths.append(w / lay.tp)
+    per_token = (4 * m.hidden_size + 3 * max(widths)) * dep.act_bytes
+    logits = seqs / lay.attn_dp * m.vocab_size / lay.tp * LOGIT_BYTES
+    return chunk * per_token + logits
+
+
+def capacity_bytes(dep: Deployment) -> float:
+    hw = dep.hw
+    if hw.sram_only and hw.sram_bytes:
+        return hw.sram_bytes
+    return hw.memory_bytes or 0.0
+
+
+def memory_breakdown(dep: Deployment, seqs_per_replica: float, ctx_tokens: float,
+                     prefill_tokens: float) -> MemoryBreakdown:
+    cap = capacity_bytes(dep)
+    seqs_dev = seqs_per_replica / dep.layout.attn_dp
+    return MemoryBreakdown(
+        weights_bytes=weight_bytes_per_device(dep),
+        kv_cache_bytes=seqs_dev * kv_bytes_per_sequence_device(dep, ctx_tokens),
+        activation_bytes=activation_bytes_per_device(dep, prefill_tokens, seqs_per_replica),
+        reserved_bytes=cap * (1 - dep.engine.memory_utilization),
+        capacity_bytes=cap,
+    )
+
+
+def max_sequences(dep: Deployment, ctx_tokens: float, prefill_tokens_per_seq: float) -> int:
+    """Largest number of sequences of `ctx_tokens` a replica can hold (0 if weights alone overflow)."""
+    cap = capacity_bytes(dep)
+    free = cap * dep.engine.memory_utilization - weight_bytes_per_device(dep)
+    per_seq = kv_bytes_per_sequence_device(dep, ctx_tokens)
+    if free <= 0:
+        return 0
+    if per_seq <= 0:
+        return dep.engine.max_num_seqs
+    # activations grow with the batch only through logits and the (capped) prefill chunk
+    act = activation_bytes_per_device(dep, PREFILL_CHUNK_TOKENS, 1)
+    n = math.floor((free - act) / per_seq * dep.layout.attn_dp)
+    return max(0, n)

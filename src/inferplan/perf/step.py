@@ -1,0 +1,206 @@
+"""The one cost function: time of one engine step for a given batch composition.
+
+A step processes ``decode_seqs`` sequences generating one token each (each with ``decode_ctx``
+tokens already cached) plus ``prefill_tokens`` prompt tokens belonging to ``prefill_seqs``
+sequences (chunked prefill mixes both, as vLLM and TensorRT-LLM do). Inputs may be numpy
+arrays (broadcast together): the same code evaluates one step or a whole sweep of batch sizes.
+
+The cost is built in two stages so that calibration stays cheap:
+
+1. :func:`step_work` turns the composition into *work at peak*: for each operator the seconds it
+   would take at the device's peak FLOP/s (``t_compute``), peak memory bandwidth (``t_memory``)
+   and peak vector rate for unpacking quantized weights (``t_unpack_*``), plus link seconds and
+   counts of fixed overheads. Pure physics, no efficiency factors.
+2. :meth:`StepWork.time_s` applies the named efficiency factors (:class:`Factors`): each operator
+   takes ``max((t_compute + dq * t_unpack) / compute_eff, t_memory / bw_eff)`` (a roofline per
+   operator), operators run back to back, then communication and overheads are added.
+
+All times are per device of a stage; a step traverses all layers of the replica (pipeline
+stages in sequence), which is the latency one token sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferplan.perf.deployment import Deployment
+
+DEQUANT_TILE_TOKENS = 128  # tokens sharing one unpack of a weight tile in a GEMM (typical M tile)
+ALLREDUCES_PER_LAYER = 2  # after attention and after the FFN (Megatron-style TP)
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Resolved efficiency factors for one deployment (dimensionless unless named _s)."""
+
+    bw_eff: float
+    compute_eff: float
+    layer_overhead_s: float
+    step_overhead_s: float
+    dequant_ops_w: float  # unpack ops per weight element, dense/attention/head weights
+    dequant_ops_e: float  # unpack ops per weight element, routed experts
+    comm_eff: float
+
+
+@dataclass
+class StepWork:
+    """Work of one step at peak rates; arrays have the broadcast shape of the composition."""
+
+    t_compute: np.ndarray  # (n_ops, ...) seconds at peak FLOP/s
+    t_memory: np.ndarray  # (n_ops, ...) seconds at peak bandwidth
+    t_unpack_w: np.ndarray  # (n_ops, ...) seconds at peak vector rate per unpack op/weight
+    t_unpack_e: np.ndarray
+    t_link: np.ndarray  # (...) seconds of link transfer at peak link bandwidth
+    t_link_latency: np.ndarray  # (...) seconds of message latency
+    layers: int  # layers traversed per step (whole replica)
+    op_names: tuple[str, ...]
+
+    def op_times_s(self, f: Factors) -> np.ndarray:
+        compute = (self.t_compute + f.dequant_ops_w * self.t_unpack_w
+                   + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
+        memory = self.t_memory / f.bw_eff
+        return np.maximum(compute, memory)
+
+    def time_s(self, f: Factors) -> np.ndarray:
+        """Wall time of the step in seconds."""
+        return (self.op_times_s(f).sum(axis=0)
+                + self.t_link / f.comm_eff + self.t_link_latency
+                + self.layers * f.layer_overhead_s + f.step_overhead_s)
+
+    def bound(self, f: Factors) -> np.ndarray:
+        """What bounds the step: 'compute', 'memory', 'communication' or 'overhead'."""
+        compute = ((self.t_compute + f.dequant_ops_w * self.t_unpack_w
+                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff).sum(axis=0)
+        memory = (self.t_memory / f.bw_eff).sum(axis=0)
+        comm = self.t_link / f.comm_eff + self.t_link_latency
+        overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + 0 * compute
+        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead))
+        names = np.array(["compute", "memory", "communication", "overhead"])
+        return names[np.argmax(parts, axis=0)]
+
+    def utilization(self, f: Factors) -> tuple[np.ndarray, np.ndarray]:
+        """(compute, bandwidth) utilization of the device's peaks over the step, 0..1."""
+        t = self.time_s(f)
+        return self.t_compute.sum(axis=0) / t, self.t_memory.sum(axis=0) / t
+
+
+def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
+    """Query-key pairs of causal self-attention over a fresh chunk of `tokens`, capped by a window.
+
+    Full attention: t^2/2. Sliding window w: each query sees at most w keys, so
+    w*t - w^2/2 once t > w.
+    """
+    t = np.asarray(tokens, dtype=float)
+    if not np.isfinite(window):
+        return t * t / 2
+    return np.where(t <= window, t * t / 2, window * t - window * window / 2)
+
+
+def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0.0,
+              prefill_seqs=0.0, prefill_ctx=0.0) -> StepWork:
+    """Work of one step of one replica (see module docstring). Counts are per replica.
+
+    decode_seqs: sequences generating one token; decode_ctx: tokens each has cached (mean).
+    prefill_tokens: prompt tokens processed this step, over prefill_seqs sequences that had
+    prefill_ctx tokens cached before the chunk (0 for a fresh prompt).
+    """
+    b = np.asarray(decode_seqs, dtype=float)
+    c = np.asarray(decode_ctx, dtype=float)
+    p = np.asarray(prefill_tokens, dtype=float)
+    s = np.asarray(prefill_seqs, dtype=float)
+    c0 = np.asarray(prefill_ctx, dtype=float)
+    lay = dep.layout
+    tokens = b + p  # tokens through the replica's weights this step
+    tokens_dev = tokens / lay.attn_dp  # tokens one device's attention/dense weights see
+    zero = 0 * (tokens + c + s + c0)
+
+    peak_lin = dep.peak_linear_flops
+    peak_exp = dep.peak_expert_flops
+    peak_attn = dep.peak_attention_flops
+    bw = dep.memory_bw_bytes_s
+    vec = dep.vector_ops_s
+    unpack_tiles = np.maximum(1.0, tokens_dev / DEQUANT_TILE_TOKENS)
+
+    tc, tm, tuw, tue, names = [], [], [], [], []
+    for g in dep.groups:
+        n = g.layers  # layers of this group in the whole replica
+        # Dense linear weights (attention projections, dense FFN, shared experts, router).
+        tc.append(n * 2 * g.dense_elems_dev * tokens_dev / peak_lin)
+        tm.append(n * g.dense_elems_dev * dep.weight_bytes_per_elem / bw + zero)
+        tuw.append(n * g.dense_elems_dev * unpack_tiles / vec)
+        tue.append(zero)
+        names.append(f"{g.name}.linear")
+        if g.expert_elems_dev:
+            # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
+            touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
+            tc.append(n * 2 * g.active_expert_elems * tokens / lay.expert_shards / peak_exp)
+            tm.append(n * g.expert_elems_dev * touched * dep.expert_bytes_per_elem / bw + zero)
+            tuw.append(zero)
+            tue.append(n * g.expert_elems_dev * touched * unpack_tiles / vec)
+            names.append(f"{g.name}.experts")
+        if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
+            w = g.window_tokens
+            cached = np.minimum(c, w)
+            pairs = (b * cached + p * np.minimum(c0, w)
+                     + s * causal_pairs(p / np.maximum(s, 1e-9), w)) / lay.attn_dp
+            kv_read = (b * cached + s * np.minimum(c0, w)) / lay.attn_dp
+            kv_bytes = g.kv_elems_dev * dep.kv_bytes_per_elem * (kv_read + tokens_dev)
+            state_bytes = 2 * g.state_elems_dev * dep.act_bytes * (b + s) / lay.attn_dp
+            tc.append(n * (g.attn_flops_pair_dev * pairs + g.conv_flops_dev * tokens_dev) / peak_attn)
+            tm.append(n * (kv_bytes + state_bytes) / bw)
+            tuw.append(zero)
+            tue.append(zero)
+            names.append(f"{g.name}.{g.mixer_kind}")
+    # LM head: one logits row per sequence that emits a token this step.
+    rows = (b + s) / lay.attn_dp
+    tc.append(2 * dep.head_elems_dev * rows / peak_lin)
+    tm.append(dep.head_elems_dev * dep.head_bytes_per_elem / bw + zero)
+    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / DEQUANT_TILE_TOKENS) / vec)
+    tue.append(zero)
+    names.append("lm_head")
+
+    link_s, lat_s = _communication(dep, tokens_dev, zero)
+    return StepWork(
+        t_compute=np.stack(np.broadcast_arrays(*tc)),
+        t_memory=np.stack(np.broadcast_arrays(*tm)),
+        t_unpack_w=np.stack(np.broadcast_arrays(*tuw)),
+        t_unpack_e=np.stack(np.broadcast_arrays(*tue)),
+        t_link=link_s,
+        t_link_latency=lat_s,
+        layers=dep.model.num_layers,
+        op_names=tuple(names),
+    )
+
+
+def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray):
+    """Link seconds (at peak link bandwidth) and message latency of one step.
+
+    TP: two ring all-reduces per layer of tokens*d activations: each device sends and receives
+    2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009). EP: all-to-all dispatch and combine of
+    tokens*top_k*d activations, (ep-1)/ep of them leaving the device. PP: one activation send per
+    stage boundary.
+    """
+    lay, m = dep.layout, dep.model
+    act = tokens_dev * m.hidden_size * dep.act_bytes  # bytes of one activation tensor
+    link_s = zero.copy()
+    lat_s = zero.copy()
+    if lay.tp > 1:
+        link = dep.tp_link
+        per_ar = 2 * (lay.tp - 1) / lay.tp * act / link.bw_bytes_s
+        n_ar = ALLREDUCES_PER_LAYER * m.num_layers
+        link_s = link_s + n_ar * per_ar
+        lat_s = lat_s + n_ar * link.latency_s
+    if lay.ep > 1:
+        link = dep.tp_link
+        moe_layers = sum(g.layers for g in dep.groups if g.expert_elems_dev)
+        k = max((g.top_k for g in dep.groups), default=1)
+        a2a = act * k * (lay.ep - 1) / lay.ep / link.bw_bytes_s
+        link_s = link_s + 2 * moe_layers * a2a  # dispatch + combine
+        lat_s = lat_s + 2 * moe_layers * link.latency_s
+    if lay.pp > 1:
+        link = dep.pp_link
+        link_s = link_s + (lay.pp - 1) * act / link.bw_bytes_s
+        lat_s = lat_s + (lay.pp - 1) * link.latency_s
+    return link_s, lat_s

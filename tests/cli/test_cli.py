@@ -1,0 +1,122 @@
+"""The CLI contract (shared/spec/cli-contract.md): JSON shapes, exit codes, error messages."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from inferplan.cli.main import app
+
+from ..conftest import PUBLISHED
+
+runner = CliRunner()
+
+ESTIMATE_KEYS = {
+    "model", "hardware", "engine", "devices", "tp", "pp", "ep", "weight_precision",
+    "kv_precision", "mode", "batch", "input_len", "output_len", "fits", "reason", "memory",
+    "ttft_s", "tpot_s", "e2e_latency_s", "decode_tok_s_per_user", "prefill_tok_s",
+    "output_tok_s", "total_tok_s", "requests_per_s", "usd_per_1m_input_tokens",
+    "usd_per_1m_output_tokens", "joules_per_output_token", "power_w", "bound", "assumptions",
+}
+MEMORY_KEYS = {"weights_bytes", "kv_cache_bytes", "activation_bytes", "reserved_bytes",
+               "used_bytes_per_device", "capacity_bytes_per_device"}
+
+
+def run(*args):
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_estimate_json_has_every_contract_field():
+    code, out, _ = run("estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm",
+                       "--input-len", "1024", "--output-len", "128", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert ESTIMATE_KEYS <= set(d)
+    assert MEMORY_KEYS <= set(d["memory"])
+    assert d["mode"] == "batch" and d["batch"] == 1 and d["fits"] is True
+    assert set(d["bound"]) == {"prefill", "decode"}
+    assert d["assumptions"]["bw_eff"]["source"]
+
+
+def test_estimate_that_does_not_fit_exits_1_with_json():
+    code, out, _ = run("estimate", "-m", "llama-3.1-405b", "-H", "h100-sxm", "--devices", "1",
+                       "--input-len", "128", "--output-len", "16", "--json")
+    assert code == 1
+    d = json.loads(out)
+    assert d["fits"] is False and d["reason"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["-m", "llama-3.1-8b", "-H", "h100"], "ambiguous"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxn"], "did you mean"),
+    (["-m", "llama-3.1-8", "-H", "h100-sxm"], "did you mean"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "warp-drive"], "known engines"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--tp", "3"], "tp=3"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--batch", "2", "--offline"], "one of"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--devices", "many"], "--devices"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--precision", "fp9"], "unknown precision"),
+    (["-m", "llama-3.1-8b", "-H", "mi300x", "--engine", "tensorrt-llm"], "does not run on"),
+])
+def test_bad_input_exits_2_with_a_message_not_a_traceback(args, needle):
+    code, out, err = run("estimate", *args, "--input-len", "64", "--output-len", "8")
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err + out
+
+
+def test_compare_all_ranks_and_explains():
+    code, out, _ = run("compare", "--model", "llama-3.1-8b", "--all", "--json")
+    assert code == 0
+    d = json.loads(out)
+    fits = [r for r in d["rows"] if r["fits"]]
+    assert len(fits) > 20
+    costs = [r["estimate"]["usd_per_1m_output_tokens"] for r in fits
+             if r["estimate"]["usd_per_1m_output_tokens"] is not None]
+    assert costs == sorted(costs)
+    assert all(r["estimate"]["why"] for r in fits)
+
+
+def test_compare_table_renders():
+    code, out, _ = run("compare", "-m", "llama-3.1-70b", "-H", "h100-sxm,mi300x,b200")
+    assert code == 0
+    assert "mi300x" in out and "h100-sxm" in out
+
+
+def test_fit_lists_hardware_with_device_counts():
+    code, out, _ = run("fit", "-m", "llama-3.1-70b", "--context", "8192", "--batch", "8", "--json")
+    assert code == 0
+    d = json.loads(out)
+    rows = {r["hardware"]: r for r in d["rows"]}
+    assert rows["mi300x"]["fits"] and rows["mi300x"]["devices"] == 1
+    assert rows["h100-sxm"]["devices"] >= 2
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="shared/calibration not present")
+def test_validate_json_covers_every_row():
+    code, out, _ = run("validate", str(PUBLISHED), "--json")
+    assert code == 0
+    d = json.loads(out)
+    n = sum(1 for _ in open(PUBLISHED)) - 1
+    assert d["summary"]["rows"] == n == len(d["rows"])
+    assert {"id", "metric", "measured", "predicted", "ape", "status", "error"} <= set(d["rows"][0])
+    assert d["summary"]["coverage"] == 1.0
+
+
+def test_listing_commands_work():
+    for cmd in (["models"], ["hardware"], ["hardware", "show", "mi300x"], ["precisions"], ["engines"]):
+        code, out, err = run(*cmd)
+        assert code == 0, err
+        assert out.strip()
+    code, out, _ = run("hardware", "show", "mi300x", "--json")
+    assert "spec_source" in json.loads(out)
+
+
+def test_python_dash_m_entry_point():
+    r = subprocess.run([sys.executable, "-m", "inferplan", "estimate", "-m", "llama-3.1-8b", "-H",
+                        "mi300x", "--input-len", "16", "--output-len", "4", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hardware"] == "mi300x"

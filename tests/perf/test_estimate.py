@@ -1,0 +1,101 @@
+import math
+
+import pytest
+
+from inferplan.errors import DoesNotFitError, LayoutError, UnknownIdError
+from inferplan.models.registry import list_model_ids
+from inferplan.perf.estimate import estimate
+
+TARGETS = [
+    ("h100-sxm", {}),
+    ("mi300x", {}),
+    ("cerebras-cs3", {}),
+    ("groq-lpu-v1", {}),
+    ("ryzen-9-7950x", {"precision": "q4_0"}),
+    ("lunar-lake-npu", {"precision": "int8"}),
+]
+
+
+def _finite_pos(x):
+    return x is not None and math.isfinite(x) and x > 0
+
+
+@pytest.mark.parametrize("hw,kw", TARGETS, ids=[t[0] for t in TARGETS])
+@pytest.mark.parametrize("model", list_model_ids())
+def test_every_catalog_model_gives_sane_answers(model, hw, kw):
+    e = estimate(model, hw, input_len=512, output_len=64, **kw)
+    if not e.fits:
+        assert e.reason and "GB" in e.reason
+        return
+    assert _finite_pos(e.ttft_s) and _finite_pos(e.tpot_s)
+    assert e.e2e_latency_s >= e.ttft_s
+    assert math.isclose(e.decode_tok_s_per_user, 1 / e.tpot_s)
+    assert e.memory.used_bytes_per_device <= e.memory.capacity_bytes_per_device
+    assert e.devices == e.tp * e.pp * e.dp * max(1, e.ep // e.tp)
+    assert e.bound["decode"] in {"compute", "memory", "communication", "overhead"}
+
+
+def test_ternary_cpu_decode_is_faster_than_f16():
+    tern = estimate("bitnet-b1.58-2b-4t", "ryzen-9-7950x", precision="i2_s", engine="bitnet.cpp",
+                    input_len=128, output_len=128)
+    f16 = estimate("bitnet-b1.58-2b-4t", "ryzen-9-7950x", precision="f16", input_len=128,
+                   output_len=128)
+    assert tern.decode_tok_s_per_user > f16.decode_tok_s_per_user
+
+
+def test_a_model_too_big_for_one_device_reports_why():
+    e = estimate("llama-3.1-405b", "h100-sxm", devices=1, input_len=128, output_len=16)
+    assert not e.fits
+    assert "weights need" in e.reason
+    assert e.ttft_s is None and e.usd_per_1m_output_tokens is None
+
+
+def test_auto_devices_picks_the_fewest_that_fit():
+    e = estimate("llama-3.1-70b", "h100-sxm", input_len=1024, output_len=128)
+    assert e.fits and e.devices == 2 and e.tp == 2
+    e8 = estimate("llama-3.1-70b", "mi300x", input_len=1024, output_len=128)
+    assert e8.devices == 1
+
+
+def test_wafer_pipelines_several_systems_when_the_model_exceeds_sram():
+    e = estimate("llama-3.1-70b", "cerebras-cs3", input_len=512, output_len=128)
+    assert e.fits and e.devices >= 4  # 141 GB of bf16 weights over 44 GB wafers
+
+
+def test_tp_must_divide_kv_heads():
+    with pytest.raises(LayoutError, match="KV heads"):
+        estimate("llama-3.1-8b", "h100-sxm", tp=3, input_len=10, output_len=10)
+
+
+def test_unknown_hardware_suggests_close_ids():
+    with pytest.raises(UnknownIdError, match="did you mean"):
+        estimate("llama-3.1-8b", "h100-sxn", input_len=10, output_len=10)
+
+
+def test_cost_is_null_not_zero_without_a_price():
+    e = estimate("llama-3.2-1b", "raspberry-pi-5", precision="q4_0", input_len=64, output_len=16)
+    assert e.fits
+    if e.usd_per_1m_output_tokens is not None:
+        assert e.usd_per_1m_output_tokens > 0  # a purchase price was catalogued
+    e2 = estimate("llama-3.1-8b", "cerebras-cs3", input_len=64, output_len=16)
+    assert e2.usd_per_1m_output_tokens is None
+
+
+def test_concurrency_beyond_engine_slots_queues():
+    one = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", batch=1,
+                   mode="concurrency", input_len=64, output_len=32)
+    four = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", batch=4,
+                    mode="concurrency", input_len=64, output_len=32)
+    assert four.ttft_s > 3 * one.ttft_s  # llama.cpp serves one request at a time
+    assert math.isclose(four.output_tok_s, one.output_tok_s, rel_tol=0.05)
+
+
+def test_offline_batch_is_bounded_by_kv_capacity():
+    e = estimate("llama-3.1-8b", "h100-sxm", mode="offline", input_len=20000, output_len=2000)
+    short = estimate("llama-3.1-8b", "h100-sxm", mode="offline", input_len=128, output_len=128)
+    assert e.batch < short.batch
+    assert short.output_tok_s > e.output_tok_s
+
+
+def test_does_not_fit_error_class_exit_code():
+    assert DoesNotFitError.exit_code == 1

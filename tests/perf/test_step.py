@@ -1,0 +1,113 @@
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.precisions import get_precision
+from inferplan.models.registry import get_model
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.estimate import plan_estimate
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.memory import kv_bytes_per_sequence_device, weight_bytes_per_device
+from inferplan.perf.step import causal_pairs, step_work
+
+
+def _dep(model="llama-3.1-8b", hw="h100-sxm", **kw):
+    return plan_estimate(model, hw, input_len=kw.pop("input_len", 1024),
+                         output_len=kw.pop("output_len", 128), **kw).dep
+
+
+def _time(dep, **comp):
+    f, _ = resolve_factors(dep, load_efficiency())
+    w = step_work(dep, **comp)
+    return w, f
+
+
+def test_decode_is_bandwidth_bound_at_batch_1():
+    w, f = _time(_dep(), decode_seqs=1, decode_ctx=1024)
+    assert w.bound(f) == "memory"
+
+
+def test_long_prefill_is_compute_bound():
+    w, f = _time(_dep(), prefill_tokens=4096, prefill_seqs=1)
+    assert w.bound(f) == "compute"
+
+
+def test_batch_1_decode_time_is_at_least_weights_over_bandwidth():
+    dep = _dep()
+    w, f = _time(dep, decode_seqs=1, decode_ctx=10)
+    floor_s = weight_bytes_per_device(dep) * 0.9 / dep.hw.memory_bw_bytes_s
+    assert float(w.time_s(f)) > floor_s
+
+
+@settings(max_examples=25, deadline=None)
+@given(scale=st.floats(min_value=1.0, max_value=8.0), batch=st.integers(1, 256))
+def test_more_bandwidth_never_slows_decode(scale, batch):
+    dep = _dep()
+    faster_hw = dep.hw.model_copy(update={"memory_bw_bytes_s": dep.hw.memory_bw_bytes_s * scale})
+    faster = _dep(hw=faster_hw)
+    w0, f = _time(dep, decode_seqs=batch, decode_ctx=2048)
+    w1, _ = _time(faster, decode_seqs=batch, decode_ctx=2048)
+    assert float(w1.time_s(f)) <= float(w0.time_s(f)) * (1 + 1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(b=st.integers(1, 512), model=st.sampled_from(["llama-3.1-8b", "qwen3-30b-a3b", "gpt-oss-20b"]))
+def test_bigger_batch_never_lowers_total_throughput(b, model):
+    dep = _dep(model=model)
+    batches = np.array([b, b + 1, 2 * b], dtype=float)
+    w, f = _time(dep, decode_seqs=batches, decode_ctx=1024)
+    tput = batches / w.time_s(f)
+    assert np.all(np.diff(tput) >= -1e-9 * tput[:-1])
+
+
+def test_throughput_saturates_at_the_compute_roof():
+    dep = _dep()
+    w, f = _time(dep, decode_seqs=np.array([1.0, 64, 4096, 65536]), decode_ctx=16)
+    tput = np.array([1, 64, 4096, 65536]) / w.time_s(f)
+    roof = dep.peak_linear_flops * f.compute_eff / (2 * dep.model.active_params)
+    assert tput[-1] <= roof * 1.0001
+    assert tput[-1] > 0.5 * roof
+
+
+def test_ternary_weights_use_fewer_bytes_than_int4():
+    m = "bitnet-b1.58-2b-4t"
+    tern = _dep(model=m, hw="ryzen-9-7950x", precision="i2_s")
+    int4 = _dep(model=m, hw="ryzen-9-7950x", precision="q4_0")
+    assert weight_bytes_per_device(tern) < weight_bytes_per_device(int4)
+    assert get_precision("tq1_0").bits_per_weight < get_precision("int4").bits_per_weight
+
+
+def test_moe_batch_touches_expected_distinct_experts():
+    dep = _dep(model="qwen3-30b-a3b")
+    g = next(g for g in dep.groups if g.expert_elems_dev)
+    w1, f = _time(dep, decode_seqs=1, decode_ctx=1)
+    w64, _ = _time(dep, decode_seqs=64, decode_ctx=1)
+    i = [k for k, n in enumerate(w1.op_names) if n.endswith("experts")][0]
+    k, E = g.top_k, g.num_experts
+    ratio = float(w64.t_memory[i] / w1.t_memory[i])
+    expected = (1 - (1 - k / E) ** 64) / (1 - (1 - k / E))
+    assert math.isclose(ratio, expected, rel_tol=1e-9)
+
+
+def test_causal_pairs_respect_the_window():
+    assert causal_pairs(np.array(100.0), math.inf) == 5000
+    assert causal_pairs(np.array(1000.0), 128.0) == 128 * 1000 - 128 * 128 / 2
+
+
+def test_sliding_window_kv_stops_growing():
+    dep = _dep(model="gpt-oss-20b")
+    full = _dep(model="llama-3.1-8b")
+    r_window = kv_bytes_per_sequence_device(dep, 100_000) / kv_bytes_per_sequence_device(dep, 10_000)
+    r_full = kv_bytes_per_sequence_device(full, 100_000) / kv_bytes_per_sequence_device(full, 10_000)
+    assert r_full == 10
+    assert r_window < 10  # half the layers stop at 128 tokens
+
+
+def test_mla_caches_less_than_an_equivalent_mha():
+    dep = _dep(model="deepseek-v3", hw="h200-sxm", devices=8)
+    per_tok = kv_bytes_per_sequence_device(dep, 1) * dep.layout.pp
+    mha = dep.model.num_layers * 2 * 128 * 128 * dep.kv_bytes_per_elem  # 128 heads of 128 (K,V)
+    assert per_tok < mha / 20
