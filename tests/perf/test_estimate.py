@@ -63,7 +63,9 @@ def test_wafer_pipelines_several_systems_when_the_model_exceeds_sram():
 
 
 def test_tp_must_divide_kv_heads():
-    with pytest.raises(LayoutError, match="KV heads"):
+    with pytest.raises(LayoutError, match="5 KV heads"):  # 20 query heads, 5 KV heads
+        estimate("bitnet-b1.58-2b-4t", "h100-sxm", tp=4, input_len=10, output_len=10)
+    with pytest.raises(LayoutError, match="attention heads"):
         estimate("llama-3.1-8b", "h100-sxm", tp=3, input_len=10, output_len=10)
 
 

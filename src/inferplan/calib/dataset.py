@@ -118,12 +118,16 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         n = _int(raw.get("num_devices"))
         if n is not None and tp is None and pp is None:
             tp, pp = n, 1  # engines shard across all stated devices by default
+        threads = None
+        for part in (raw.get("notes") or "").replace(";", " ").split():
+            if part.startswith("threads="):
+                threads = _int(part.split("=", 1)[1])
         row.plan = plan_estimate(
             model, raw["hardware_id"].strip(), devices=n, tp=tp, pp=pp, ep=ep,
             precision=(raw.get("weight_precision") or "").strip() or None,
             kv_precision=(raw.get("kv_precision") or "").strip() or None,
             engine=(raw.get("engine") or "").strip() or None, mode=mode,  # type: ignore[arg-type]
-            batch=_int(raw.get("batch")) or 1, input_len=I, output_len=O,
+            batch=_int(raw.get("batch")) or 1, input_len=I, output_len=O, threads=threads,
             hardware_files=hardware_files,
         )
         if not row.plan.fits:

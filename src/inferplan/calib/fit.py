@@ -26,10 +26,10 @@ from inferplan.perf.step import Factors
 PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior before it costs
     "bw_eff": 0.25,
     "compute_eff": 0.4,
-    "engine_bw": 0.3,
-    "engine_compute": 0.3,
+    "engine_bw": 0.5,
+    "engine_compute": 0.7,
     "layer_overhead_s": 1.5,
-    "dequant_ops_per_weight": 0.8,
+    "dequant_ops_per_weight": 1.0,
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05}
@@ -52,8 +52,8 @@ def _row_keys(row: Row, eff: Efficiency) -> dict[str, tuple[str, str]]:
     keys = {
         "bw_eff": ("bw_eff", fam),
         "compute_eff": ("compute_eff", fam),
-        "engine_bw": ("engine_bw", e),
-        "engine_compute": ("engine_compute", e),
+        "engine_bw": ("engine_bw", f"{e}@{cls}"),
+        "engine_compute": ("engine_compute", f"{e}@{cls}"),
         "layer_overhead_s": ("layer_overhead_s", used["layer_overhead_s"].scope
                              if used["layer_overhead_s"].scope != "default" else e),
     }
@@ -65,7 +65,10 @@ def _row_keys(row: Row, eff: Efficiency) -> dict[str, tuple[str, str]]:
     return keys
 
 
-def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 200) -> FitResult:
+def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 200,
+                prior_strength: float = 1.0) -> FitResult:
+    """Fit the factors the rows use. `prior_strength` scales the pull toward the priors
+    (1 = the documented sigmas; small values let noise-free synthetic data speak)."""
     from scipy.optimize import least_squares
 
     rows = [r for r in rows if r.plan is not None]
@@ -108,9 +111,9 @@ def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 200) -> FitRes
         theta = np.exp(x)
         pred = np.array([rows[j].predict(factors_for(j, theta)) or np.nan for j in range(len(rows))])
         r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.maximum(pred, 1e-30) / meas), 3.0)
-        return np.concatenate([r * weight, (x - np.log(prior)) / sigma])
+        return np.concatenate([r * weight, prior_strength * (x - np.log(prior)) / sigma])
 
-    sol = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.15,
+    sol = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.3,
                         max_nfev=max_nfev, x_scale=1.0)
     fitted = {k: float(np.exp(sol.x[i])) for k, i in index.items()}
     return FitResult(fitted, {k: float(prior[i]) for k, i in index.items()}, len(rows),

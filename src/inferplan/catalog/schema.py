@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 HardwareClass = Literal["gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc"]
 ComputeType = Literal["fp32", "bf16", "fp16", "fp8", "int8", "fp4"]
+# Kernel compute paths that are not a catalog peak but derive from one:
+#   int8_simd: int8 dot products on the vector units (dp4a on NVIDIA/AMD CUDA/stream cores,
+#   VNNI / sdot on CPUs): 4 int8 MACs per 32-bit lane, i.e. 4 x the fp32 rate (CPUs: their
+#   catalogued int8 rate). llama.cpp's quantized GEMM kernels (MMQ) run this way.
+KernelCompute = Literal["fp32", "bf16", "fp16", "fp8", "int8", "fp4", "int8_simd"]
 
 
 class _Strict(BaseModel):
@@ -72,6 +77,10 @@ class HardwareSpec(_Strict):
     default_engine: str | None = None
     cores: int | None = None
     spec_source: str
+    field_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="field -> source or stated assumption, for values not taken from spec_source",
+    )
     notes: str = ""
 
     @property
@@ -84,6 +93,12 @@ class HardwareSpec(_Strict):
     def peak_for(self, preferences: list[str]) -> tuple[str, float]:
         """First compute type in `preferences` the device has a peak for: (type, ops/s)."""
         for t in preferences:
+            if t == "int8_simd":
+                if self.hw_class == "cpu" and "int8" in self.peak_flops:
+                    return t, self.peak_flops["int8"]
+                if self.hw_class == "gpu" and self.vendor in ("NVIDIA", "AMD") and "fp32" in self.peak_flops:
+                    return t, 4 * self.peak_flops["fp32"]
+                continue
             if t in self.peak_flops:
                 return t, self.peak_flops[t]  # type: ignore[index]
         if self.peak_flops:
@@ -97,7 +112,7 @@ class Precision(_Strict):
     description: str
     bits_per_weight: float = Field(gt=0)
     kind: Literal["float", "int", "ternary"]
-    compute: list[ComputeType]
+    compute: list[KernelCompute]
     dequant_ops_per_weight: float = Field(ge=0)
     head_bits: float = Field(gt=0)
     source: str
@@ -120,4 +135,7 @@ class EngineSpec(_Strict):
     max_num_seqs: int = Field(ge=1)
     memory_utilization: float = Field(gt=0, le=1, description="share of device memory it may use")
     default_kv_precision: str = Field(description="'auto' = the weights' activation float type")
+    prefill_chunk_tokens: int = Field(default=8192, ge=1, description="max prompt tokens per step")
+    kv_reservation: Literal["on_demand", "full_sequence"] = Field(
+        default="on_demand", description="KV blocks allocated as tokens arrive, or for I+O up front")
     source: str

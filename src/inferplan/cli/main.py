@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,8 +27,8 @@ app.add_typer(hardware_app, name="hardware")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Catalog model id/alias, or a config.json path or folder")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")]
-HwFileOpt = Annotated[Optional[list[Path]], typer.Option("--hardware-file", help="YAML with extra or overriding hardware")]
-CalibOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration profile YAML (default: bundled)")]
+HwFileOpt = Annotated[list[Path] | None, typer.Option("--hardware-file", help="YAML with extra or overriding hardware")]
+CalibOpt = Annotated[Path | None, typer.Option("--calibration", help="Calibration profile YAML (default: bundled)")]
 
 
 def fail(err: InferplanError) -> None:
@@ -70,16 +70,16 @@ def estimate(
     input_len: Annotated[int, typer.Option("--input-len", help="Prompt tokens")],
     output_len: Annotated[int, typer.Option("--output-len", help="Generated tokens")],
     devices: Annotated[str, typer.Option("--devices", help="N or 'auto' (fewest that fit)")] = "auto",
-    tp: Annotated[Optional[int], typer.Option("--tp")] = None,
-    pp: Annotated[Optional[int], typer.Option("--pp")] = None,
-    ep: Annotated[Optional[int], typer.Option("--ep")] = None,
-    precision: Annotated[Optional[str], typer.Option("--precision", help="Weight precision id")] = None,
-    kv_precision: Annotated[Optional[str], typer.Option("--kv-precision")] = None,
-    engine: Annotated[Optional[str], typer.Option("--engine")] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", help="Static batch size (default 1)")] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Closed-loop clients")] = None,
+    tp: Annotated[int | None, typer.Option("--tp")] = None,
+    pp: Annotated[int | None, typer.Option("--pp")] = None,
+    ep: Annotated[int | None, typer.Option("--ep")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="Weight precision id")] = None,
+    kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
+    engine: Annotated[str | None, typer.Option("--engine")] = None,
+    batch: Annotated[int | None, typer.Option("--batch", help="Static batch size (default 1)")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", help="Closed-loop clients")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Saturated throughput")] = False,
-    usd_per_hour: Annotated[Optional[float], typer.Option("--usd-per-hour", help="Price per device")] = None,
+    usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
@@ -114,15 +114,15 @@ def estimate(
 @app.command()
 def compare(
     model: ModelOpt,
-    hardware: Annotated[Optional[str], typer.Option("--hardware", "-H", help="Comma-separated ids")] = None,
+    hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Comma-separated ids")] = None,
     all_hw: Annotated[bool, typer.Option("--all", help="Every catalog hardware")] = False,
-    hw_class: Annotated[Optional[str], typer.Option("--class", help="Only this class (gpu, cpu, ...)")] = None,
+    hw_class: Annotated[str | None, typer.Option("--class", help="Only this class (gpu, cpu, ...)")] = None,
     input_len: Annotated[int, typer.Option("--input-len")] = 1024,
     output_len: Annotated[int, typer.Option("--output-len")] = 256,
-    precision: Annotated[Optional[str], typer.Option("--precision")] = None,
-    kv_precision: Annotated[Optional[str], typer.Option("--kv-precision")] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch")] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency")] = None,
+    precision: Annotated[str | None, typer.Option("--precision")] = None,
+    kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
+    batch: Annotated[int | None, typer.Option("--batch")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency")] = None,
     offline: Annotated[bool, typer.Option("--offline")] = False,
     sort: Annotated[str, typer.Option("--sort", help="cost | speed | throughput | energy | devices | ttft")] = "cost",
     show_unfit: Annotated[bool, typer.Option("--show-unfit", help="Also list hardware that cannot run it")] = False,
@@ -161,9 +161,9 @@ def fit(
     model: ModelOpt,
     context: Annotated[int, typer.Option("--context", help="Tokens per sequence (prompt + output)")] = 4096,
     batch: Annotated[int, typer.Option("--batch", help="Sequences held at once")] = 1,
-    precision: Annotated[Optional[str], typer.Option("--precision")] = None,
-    kv_precision: Annotated[Optional[str], typer.Option("--kv-precision")] = None,
-    hw_class: Annotated[Optional[str], typer.Option("--class")] = None,
+    precision: Annotated[str | None, typer.Option("--precision")] = None,
+    kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
+    hw_class: Annotated[str | None, typer.Option("--class")] = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -224,7 +224,7 @@ def models(json_out: JsonOpt = False) -> None:
 @hardware_app.callback(invoke_without_command=True)
 def hardware_list(
     ctx: typer.Context,
-    hw_class: Annotated[Optional[str], typer.Option("--class")] = None,
+    hw_class: Annotated[str | None, typer.Option("--class")] = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

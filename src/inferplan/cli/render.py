@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -10,7 +11,8 @@ from rich.table import Table
 
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
 
-out = Console(highlight=False)
+# Tables are wide: when piped or captured, do not squeeze them into 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _usd(x: float | None) -> str:
@@ -110,9 +112,11 @@ def print_validation(rep) -> None:
         t.add_column(c)
     for r in rep.rows:
         t.add_row(r.id, r.model_id, r.hardware_id, r.metric, fmt_num(r.measured),
-                  fmt_num(r.predicted), f"{r.ape:.0%}" if r.ape is not None else "-",
-                  r.status if r.status == "ok" else f"{r.status}: {r.error}")
+                  fmt_num(r.predicted), f"{r.ape:.0%}" if r.ape is not None else "-", r.status)
     out.print(t)
+    for r in rep.rows:
+        if r.status != "ok":
+            out.print(f"[yellow]{r.id} {r.status}[/]: {r.error}")
     out.print(f"rows {s.rows}, predicted {s.predicted}, coverage {s.coverage:.0%}, "
               f"median APE {_pct(s.median_ape)}, p90 APE {_pct(s.p90_ape)}, "
               f"within 25% {_pct(s.within_25pct)}, over 2x {_pct(s.over_2x)}")

@@ -16,6 +16,11 @@ from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.layout import Layout
 
+# Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
+# ~100 GB/s for an Apple P-core (AnandTech, M1 Max review, 2021), ~30 GB/s for x86 and other
+# Arm cores (chipsandcheese single-core DRAM bandwidth, Zen 4 / Golden Cove, 2023).
+SINGLE_CORE_BW_BYTES_S = {"Apple": 100e9, "default": 30e9}
+
 # A stand-in link for devices without a scale-up or scale-out entry: PCIe Gen4 x16 through host.
 FALLBACK_LINK = Link(name="PCIe Gen4 x16 via host (assumed)", bw_bytes_s=25e9, latency_s=15e-6,
                      source="PCIe 4.0 x16: 32 GB/s raw per direction, ~25 GB/s achieved")
@@ -50,6 +55,14 @@ class Deployment:
     expert_precision: Precision
     kv_precision: Precision
     act_precision: str  # compute float type of activations: bf16, fp16 or fp32
+    threads: int | None = None  # CPU threads the engine uses (None: all cores)
+
+    @property
+    def core_share(self) -> float:
+        """Share of the CPU's cores in use (1 for accelerators or when threads is unset)."""
+        if self.hw.hw_class != "cpu" or not self.threads or not self.hw.cores:
+            return 1.0
+        return min(1.0, self.threads / self.hw.cores)
 
     # ---- bytes per element -------------------------------------------------------------
     @property
@@ -94,20 +107,31 @@ class Deployment:
         if not math.isfinite(v):
             raise InputError(f"{self.hw.id} has no peak FLOP/s in the catalog; add peak_flops "
                              f"with --hardware-file to estimate on it")
-        return v
+        return v * self.core_share
 
     @property
     def vector_ops_s(self) -> float:
-        """Vector/SIMD rate used to unpack quantized weights (fp32 rate; bf16 peak / 16 if unknown)."""
+        """Vector/SIMD rate used to unpack quantized weights.
+
+        CPUs unpack in 8-bit SIMD lanes (4x the fp32 lane count), so their int8 rate is used;
+        GPUs unpack in 32-bit registers at their fp32 (CUDA-core) rate; bf16 peak / 16 if unknown.
+        """
+        if self.hw.hw_class == "cpu" and "int8" in self.hw.peak_flops:
+            return self.hw.peak_flops["int8"] * self.core_share
         if self.hw.vector_flops:
-            return self.hw.vector_flops
+            return self.hw.vector_flops * self.core_share
         if "fp32" in self.hw.peak_flops:
-            return self.hw.peak_flops["fp32"]
+            return self.hw.peak_flops["fp32"] * self.core_share
         return self.peak_attention_flops / 16
 
     @property
     def memory_bw_bytes_s(self) -> float:
-        return self.hw.usable_bw_bytes_s
+        """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
+        bw = self.hw.usable_bw_bytes_s
+        if self.core_share < 1.0 and self.threads:
+            per_core = SINGLE_CORE_BW_BYTES_S.get(self.hw.vendor, SINGLE_CORE_BW_BYTES_S["default"])
+            bw = min(bw, self.threads * per_core)
+        return bw
 
     # ---- links -----------------------------------------------------------------------------
     @property

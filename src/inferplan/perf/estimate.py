@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
-from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
+from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
@@ -142,9 +142,9 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
     return w, e, kv, act, notes
 
 
-def _deployment(model, hw, engine, layout, w, e, kv, act) -> Deployment:
+def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None) -> Deployment:
     return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
-                      expert_precision=e, kv_precision=kv, act_precision=act)
+                      expert_precision=e, kv_precision=kv, act_precision=act, threads=threads)
 
 
 def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: int):
@@ -156,9 +156,14 @@ def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: 
     return mem
 
 
+MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")  # served across a scale-out network
+
+
 def _domain(hw: HardwareSpec) -> int:
+    if hw.hw_class == "wafer":
+        return 1  # Cerebras pipelines whole layers across wafers; no tensor parallelism
     if hw.sram_only:
-        return 64  # SRAM machines shard each layer across many chips (Groq: 8+ per layer)
+        return 16  # SRAM chips shard each layer over one or two GroqNodes (8 chips each)
     return hw.scale_up.domain_devices if hw.scale_up else 1
 
 
@@ -178,12 +183,19 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: Mode, devices: int |
     dep1 = make_dep(Layout())
     from inferplan.perf.memory import weight_bytes_per_device
 
-    w_total = weight_bytes_per_device(dep1)
+    end_bytes = dep1.model.embedding_params * dep1.head_bytes_per_elem
+    layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
+    usable = cap * dep1.engine.memory_utilization
+    # devices beyond one scale-up domain need a scale-out network (and a class that uses one)
+    max_rep = devices or (10**6 if hw.hw_class in MULTI_NODE_CLASSES else _domain(hw))
     cands: list[Layout] = []
     for tp in tps:
-        pp_min = max(1, math.ceil(w_total / tp / (cap * 0.95)))
-        for pp in range(pp_min, min(model.num_layers, pp_min + 4) + 1):
-            cands.append(Layout(tp=tp, pp=pp))
+        ends = end_bytes / tp  # embedding (first stage) or LM head (last stage)
+        room = usable - ends
+        pp_min = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
+        for pp in range(pp_min, min(model.num_layers, pp_min + (8 if hw.sram_only else 4)) + 1):
+            if tp * pp <= max_rep:
+                cands.append(Layout(tp=tp, pp=pp))
     if devices is not None:
         cands = [c for c in cands if devices % c.replica_devices == 0]
         if mode == "offline":
@@ -211,7 +223,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   ep: int | None = None, precision: str | None = None,
                   kv_precision: str | None = None, engine: str | None = None,
                   mode: Mode = "batch", batch: int = 1, input_len: int = 1024,
-                  output_len: int = 128, hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
+                  output_len: int = 128, threads: int | None = None,
+                  hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
     """Resolve everything and build the step work for the mode (no efficiency factors)."""
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
@@ -221,14 +234,21 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         raise InputError(f"{'concurrency' if mode == 'concurrency' else 'batch'} must be >= 1")
     if devices is not None and devices < 1:
         raise InputError("devices must be >= 1")
+    if threads is not None and threads < 1:
+        raise InputError("threads must be >= 1")
     m = model if isinstance(model, ModelSpec) else get_model(model)
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
     eng = get_engine(engine) if engine else default_engine(hw)
     check_engine_runs_on(eng, hw)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
 
+    if threads is not None and hw.hw_class != "cpu":
+        raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
+    if threads:
+        notes["threads"] = f"{threads} of {hw.cores or '?'} cores"
+
     def make_dep(lay: Layout) -> Deployment:
-        return _deployment(m, hw, eng, lay, w, e, kv, act)
+        return _deployment(m, hw, eng, lay, w, e, kv, act, threads)
 
     ctx_mean = input_len + output_len / 2  # mean cached tokens over the generation
     ctx_max = input_len + output_len
@@ -251,7 +271,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                         output_len=output_len, mem=None, fits=True, reason=None, notes=notes)  # type: ignore[arg-type]
 
     if mode == "offline":
-        reserve = ctx_max if not dep.engine.continuous_batching else ctx_mean
+        reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
         per_rep = min(dep.engine.max_num_seqs, max_sequences(dep, reserve, input_len))
         plan.batch = per_rep * dp
         seqs_rep = float(per_rep)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from inferplan.perf.deployment import Deployment
 
-PREFILL_CHUNK_TOKENS = 8192  # vLLM V1 / TRT-LLM default max tokens per step (max_num_batched_tokens)
 LOGIT_BYTES = 4  # logits are materialized in fp32 for sampling
 
 
@@ -62,10 +61,7 @@ def activation_bytes_per_device(dep: Deployment, prefill_tokens: float, seqs: fl
     """Peak transient activations of the largest step: the prefill chunk's hidden states and FFN
     intermediates (~4*d + 3*ffn_width per token, fused kernels) plus fp32 logits per sequence."""
     m, lay = dep.model, dep.layout
-    chunk = prefill_tokens
-    if dep.engine.continuous_batching:
-        chunk = min(chunk, PREFILL_CHUNK_TOKENS)
-    chunk /= lay.attn_dp
+    chunk = min(prefill_tokens, dep.engine.prefill_chunk_tokens) / lay.attn_dp
     widths = []
     for g in m.groups:
         f = g.ffn
@@ -100,12 +96,14 @@ def max_sequences(dep: Deployment, ctx_tokens: float, prefill_tokens_per_seq: fl
     """Largest number of sequences of `ctx_tokens` a replica can hold (0 if weights alone overflow)."""
     cap = capacity_bytes(dep)
     free = cap * dep.engine.memory_utilization - weight_bytes_per_device(dep)
-    per_seq = kv_bytes_per_sequence_device(dep, ctx_tokens)
+    lay = dep.layout
+    logits = dep.model.vocab_size / lay.tp * LOGIT_BYTES  # one fp32 logits row per sequence
+    per_seq = kv_bytes_per_sequence_device(dep, ctx_tokens) + logits
     if free <= 0:
         return 0
     if per_seq <= 0:
         return dep.engine.max_num_seqs
     # activations grow with the batch only through logits and the (capped) prefill chunk
-    act = activation_bytes_per_device(dep, PREFILL_CHUNK_TOKENS, 1)
-    n = math.floor((free - act) / per_seq * dep.layout.attn_dp)
+    act = activation_bytes_per_device(dep, dep.engine.prefill_chunk_tokens, 0)
+    n = math.floor((free - act) / per_seq * lay.attn_dp)
     return max(0, n)

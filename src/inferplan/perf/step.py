@@ -21,6 +21,7 @@ stages in sequence), which is the latency one token sees.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,10 +178,12 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
 def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray):
     """Link seconds (at peak link bandwidth) and message latency of one step.
 
-    TP: two ring all-reduces per layer of tokens*d activations: each device sends and receives
-    2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009). EP: all-to-all dispatch and combine of
-    tokens*top_k*d activations, (ep-1)/ep of them leaving the device. PP: one activation send per
-    stage boundary.
+    TP: two all-reduces per layer of tokens*d activations. Bandwidth term of a ring: each device
+    sends and receives 2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009); latency term of
+    recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
+    latencies (Thakur, Rabenseifner & Gropp 2005). EP: all-to-all dispatch and combine of
+    tokens*top_k*d activations, (ep-1)/ep of them leaving the device. PP: one activation send
+    per stage boundary.
     """
     lay, m = dep.layout, dep.model
     act = tokens_dev * m.hidden_size * dep.act_bytes  # bytes of one activation tensor
@@ -191,14 +194,14 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray):
         per_ar = 2 * (lay.tp - 1) / lay.tp * act / link.bw_bytes_s
         n_ar = ALLREDUCES_PER_LAYER * m.num_layers
         link_s = link_s + n_ar * per_ar
-        lat_s = lat_s + n_ar * link.latency_s
+        lat_s = lat_s + n_ar * link.latency_s * math.ceil(math.log2(lay.tp))
     if lay.ep > 1:
         link = dep.tp_link
         moe_layers = sum(g.layers for g in dep.groups if g.expert_elems_dev)
         k = max((g.top_k for g in dep.groups), default=1)
         a2a = act * k * (lay.ep - 1) / lay.ep / link.bw_bytes_s
         link_s = link_s + 2 * moe_layers * a2a  # dispatch + combine
-        lat_s = lat_s + 2 * moe_layers * link.latency_s
+        lat_s = lat_s + 2 * moe_layers * link.latency_s * math.ceil(math.log2(lay.ep))
     if lay.pp > 1:
         link = dep.pp_link
         link_s = link_s + (lay.pp - 1) * act / link.bw_bytes_s
