@@ -46,6 +46,16 @@ def priors_only(raw: dict) -> dict:
     return raw
 
 
+def _leading_comments(path: Path) -> str:
+    """The comment block a profile file opens with (kept when the file is rewritten)."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def _key(k: tuple[str, str]) -> str:
     return f"{k[0]}[{k[1]}]"
 
@@ -77,7 +87,8 @@ def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source"
 
 
 def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
-                  before: Summary, after: Summary, cv: Summary, cv_method: str) -> None:
+                  before: Summary, after: Summary, cv: Summary, cv_method: str,
+                  header: str = "") -> None:
     raw = copy.deepcopy(base_raw)
     facs = raw.setdefault("factors", {})
     date = dt.date.today().isoformat()
@@ -100,8 +111,8 @@ def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    header = ("# Efficiency profile written by inferplan calibrate; see calib/data/default.yaml for\n"
-              "# the meaning of each factor. `prior` + `source`: before fitting; `value`: fitted.\n")
+    header = header or ("# Efficiency profile written by inferplan calibrate; see calib/data/default.yaml\n"
+                        "# for the meaning of each factor. `prior` + `source`: before fitting; `value`: fitted.\n")
     tmp.write_text(header + yaml.safe_dump(raw, sort_keys=False, width=100), encoding="utf-8")
     tmp.replace(path)  # atomic: a crash never leaves half a profile
 
@@ -126,7 +137,8 @@ def calibrate(data: list[Path], out: Path | None, base: Path | None = None, fold
     skipped = [v for v in score_rows([r for r in rows if r.plan is None], prior_eff)]
     cv = summarize(cv_rows + skipped)
     if out is not None:
-        write_profile(out, priors_only(base_raw), fit, data, before, after, cv, method)
+        write_profile(out, priors_only(base_raw), fit, data, before, after, cv, method,
+                      header=_leading_comments(base or default_profile_path()))
     return CalibrationReport(
         data=[str(p) for p in data], rows=len(rows),
         fitted={_key(k): v for k, v in sorted(fit.values.items())},

@@ -135,6 +135,8 @@ class EngineSpec(_Strict):
     max_num_seqs: int = Field(ge=1)
     memory_utilization: float = Field(gt=0, le=1, description="share of device memory it may use")
     default_kv_precision: str = Field(description="'auto' = the weights' activation float type")
+    fp8_kv_with_fp8_weights: bool = Field(
+        default=False, description="checkpoints quantized to fp8/fp4 also carry an fp8 KV cache")
     prefill_chunk_tokens: int = Field(default=8192, ge=1, description="max prompt tokens per step")
     kv_reservation: Literal["on_demand", "full_sequence"] = Field(
         default="on_demand", description="KV blocks allocated as tokens arrive, or for I+O up front")

@@ -79,6 +79,7 @@ def estimate(
     batch: Annotated[int | None, typer.Option("--batch", help="Static batch size (default 1)")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", help="Closed-loop clients")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Saturated throughput")] = False,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
     usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
@@ -95,7 +96,7 @@ def estimate(
             cost=CostAssumptions(usd_per_hour=usd_per_hour),
             devices=_parse_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
             kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
-            input_len=input_len, output_len=output_len,
+            input_len=input_len, output_len=output_len, threads=threads,
             hardware_files=tuple(hardware_file or ()),
         )
     except InferplanError as e:
@@ -268,6 +269,27 @@ def engines(json_out: JsonOpt = False) -> None:
     from inferplan.cli import render
 
     render.print_engines(json_out)
+
+
+# Command groups that live in their own modules (kept light at import: typer only). Each
+# module exposes ``register(app)``; heavy imports happen inside the command functions.
+COMMAND_MODULES = ("cmd_calibrate", "cmd_bench", "cmd_sim", "cmd_report", "cmd_audit")
+
+
+def _register_modules() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"inferplan.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"inferplan.cli.{name}":
+                continue  # not built yet
+            raise
+        mod.register(app)
+
+
+_register_modules()
 
 
 def run() -> None:

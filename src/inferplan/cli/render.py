@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
@@ -59,9 +60,10 @@ def print_estimate(e) -> None:
     out.print(t)
     out.print(f"[dim]why: {e.why}[/]")
     a = e.assumptions
-    eff = ", ".join(f"{k}={a[k]['value']:.3g} [{a[k]['scope']}]" for k in
+    eff = ", ".join(f"{k}={a[k]['value']:.3g} ({a[k]['scope']})" for k in
                     ("bw_eff", "compute_eff", "layer_overhead_s", "step_overhead_s") if k in a)
-    out.print(f"[dim]assumptions: {eff}; profile {a.get('efficiency_profile')}; {a.get('layout')}[/]")
+    out.print(f"[dim]assumptions: {escape(eff)}; profile {a.get('efficiency_profile')}; "
+              f"{escape(str(a.get('layout')))}[/]")
 
 
 def print_compare(res, show_unfit: bool = False) -> None:

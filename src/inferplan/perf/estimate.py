@@ -133,7 +133,9 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
         act = "fp32" if hw.hw_class == "cpu" else "fp16"
     if kv_precision in (None, "", "unknown"):
         kv_id = engine.default_kv_precision
-        if kv_id == "auto":
+        if engine.fp8_kv_with_fp8_weights and w.id in ("fp8", "fp4") and "fp8" in hw.peak_flops:
+            kv_id = "fp8"
+        elif kv_id == "auto":
             kv_id = "bf16" if act == "bf16" else "fp16"
         kv = get_precision(kv_id)
         notes["kv_precision"] = f"engine default ({engine.id}: {engine.default_kv_precision} -> {kv.id})"
