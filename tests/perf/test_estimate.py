@@ -101,3 +101,20 @@ def test_offline_batch_is_bounded_by_kv_capacity():
 
 def test_does_not_fit_error_class_exit_code():
     assert DoesNotFitError.exit_code == 1
+
+
+def test_offload_tier_lets_an_oversized_model_run_bounded_by_the_host_link():
+    plain = estimate("llama-3.1-70b", "h100-sxm", devices=1, input_len=256, output_len=16)
+    off = estimate("llama-3.1-70b", "h100-sxm", devices=1, input_len=256, output_len=16, offload=True)
+    assert not plain.fits and off.fits
+    assert off.bound["decode"] == "offload"
+    # every step streams the offloaded weights over PCIe Gen5 (~50 GB/s): seconds, not ms
+    assert off.tpot_s > 0.5
+    assert "host DRAM" in off.assumptions["offload"]
+
+
+def test_mla_prefill_uses_the_cheaper_non_absorbed_attention():
+    from inferplan.models.registry import get_model
+
+    mla = next(g.mixer for g in get_model("deepseek-v3").groups)
+    assert mla.attn_prefill_flops_per_token_per_ctx < mla.attn_flops_per_token_per_ctx / 3

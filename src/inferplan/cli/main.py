@@ -80,6 +80,7 @@ def estimate(
     concurrency: Annotated[int | None, typer.Option("--concurrency", help="Closed-loop clients")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Saturated throughput")] = False,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
+    offload: Annotated[bool, typer.Option("--offload", help="Put what does not fit in host DRAM")] = False,
     usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
@@ -96,7 +97,7 @@ def estimate(
             cost=CostAssumptions(usd_per_hour=usd_per_hour),
             devices=_parse_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
             kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
-            input_len=input_len, output_len=output_len, threads=threads,
+            input_len=input_len, output_len=output_len, threads=threads, offload=offload,
             hardware_files=tuple(hardware_file or ()),
         )
     except InferplanError as e:

@@ -106,6 +106,15 @@ class Mixer:
         return 0
 
     @property
+    def attn_prefill_flops_per_token_per_ctx(self) -> int:
+        """FLOPs per (query, key) pair in prefill. MLA prefill decompresses K and V and runs
+        ordinary multi-head attention: 2*h*(d_nope + d_rope) + 2*h*d_v (DeepSeek-V2 paper)."""
+        if self.kind == "mla":
+            h = self.num_q_heads
+            return 2 * h * (self.qk_nope_head_dim + self.qk_rope_head_dim) + 2 * h * self.v_head_dim
+        return self.attn_flops_per_token_per_ctx
+
+    @property
     def conv_flops_per_token(self) -> int:
         return 2 * self.hidden_size * self.conv_kernel if self.kind == "conv" else 0
 

@@ -40,7 +40,8 @@ class GroupConsts:
     top_k: int
     kv_elems_dev: float  # cached elements per token on one device
     state_elems_dev: float  # constant recurrent state elements per sequence on one device
-    attn_flops_pair_dev: float  # FLOPs per (query, key) pair on one device
+    attn_flops_pair_dev: float  # FLOPs per (query, key) pair on one device, decode path
+    attn_prefill_flops_pair_dev: float  # same for prompt tokens (MLA: non-absorbed form)
     conv_flops_dev: float  # short-conv FLOPs per token on one device
     window_tokens: float  # inf for full attention
 
@@ -56,6 +57,14 @@ class Deployment:
     kv_precision: Precision
     act_precision: str  # compute float type of activations: bf16, fp16 or fp32
     threads: int | None = None  # CPU threads the engine uses (None: all cores)
+    # Host-memory offload tier: weight bytes per device kept in host DRAM and streamed over the
+    # host link every step, and the share of each sequence's KV cache kept in host DRAM.
+    offload_weight_bytes: float = 0.0
+    offload_kv_fraction: float = 0.0
+
+    @property
+    def host_link(self) -> Link:
+        return self.hw.host_link or FALLBACK_LINK
 
     @property
     def core_share(self) -> float:
@@ -176,6 +185,7 @@ class Deployment:
                 kv_elems_dev=kv_dev,
                 state_elems_dev=m.state_elems_per_seq / lay.tp,
                 attn_flops_pair_dev=m.attn_flops_per_token_per_ctx / lay.tp,
+                attn_prefill_flops_pair_dev=m.attn_prefill_flops_per_token_per_ctx / lay.tp,
                 conv_flops_dev=m.conv_flops_per_token / lay.tp,
                 window_tokens=float(m.window_tokens) if m.window_tokens else math.inf,
             ))

@@ -225,7 +225,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   ep: int | None = None, precision: str | None = None,
                   kv_precision: str | None = None, engine: str | None = None,
                   mode: Mode = "batch", batch: int = 1, input_len: int = 1024,
-                  output_len: int = 128, threads: int | None = None,
+                  output_len: int = 128, threads: int | None = None, offload: bool = False,
                   hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
     """Resolve everything and build the step work for the mode (no efficiency factors)."""
     if input_len < 0 or output_len < 0:
@@ -283,6 +283,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     else:
         seqs_rep = batch / dp
     mem = memory_breakdown(dep, max(seqs_rep, 1), ctx_max, max(seqs_rep, 1) * input_len)
+    if offload and not mem.fits and mode != "offline":
+        dep, mem = _offload(dep, mem, notes)
+        plan.dep = dep
     plan.mem = mem
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
@@ -315,6 +318,38 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         plan.works["prefill"] = step_work(dep, decode_seqs=max(b - 1 / mb, 0), decode_ctx=ctx_mean,
                                           prefill_tokens=I, prefill_seqs=1)
     return plan
+
+
+def _offload(dep: Deployment, mem: MemoryBreakdown, notes: dict) -> tuple[Deployment, MemoryBreakdown]:
+    """Move what does not fit to host DRAM: weights first if they alone overflow, else KV."""
+    from dataclasses import replace
+
+    hw = dep.hw
+    if not hw.host_link or not hw.host_memory_bytes:
+        notes["offload"] = f"{hw.id} has no host link/host memory in the catalog; nothing offloaded"
+        return dep, mem
+    room = mem.capacity_bytes - mem.reserved_bytes - mem.activation_bytes
+    excess = mem.used_bytes - mem.capacity_bytes
+    if mem.weights_bytes + 0.0 > room * 0.9:  # keep ~10% of the device for KV
+        w_off = min(mem.weights_bytes, excess + 0.1 * room)
+        dep = replace(dep, offload_weight_bytes=w_off)
+        new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes, mem.activation_bytes,
+                              mem.reserved_bytes, mem.capacity_bytes)
+        host = w_off
+        notes["offload"] = (f"{w_off / 1e9:.1f} GB of weights per device in host DRAM, streamed over "
+                            f"{dep.host_link.name} each step")
+    else:
+        frac = min(1.0, excess / mem.kv_cache_bytes) if mem.kv_cache_bytes else 0.0
+        dep = replace(dep, offload_kv_fraction=frac)
+        new = MemoryBreakdown(mem.weights_bytes, mem.kv_cache_bytes * (1 - frac), mem.activation_bytes,
+                              mem.reserved_bytes, mem.capacity_bytes)
+        host = mem.kv_cache_bytes * frac
+        notes["offload"] = (f"{frac:.0%} of the KV cache ({host / 1e9:.1f} GB per device) in host DRAM, "
+                            f"read over {dep.host_link.name}")
+    if host > hw.host_memory_bytes:
+        notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
+        return dep, mem
+    return dep, new
 
 
 def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
@@ -476,6 +511,8 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         return f"decode is compute bound at batch {plan.batch} ({dep.linear_compute_type}, {par})"
     if d == "communication":
         return f"TP/PP traffic over {dep.tp_link.name} dominates ({par})"
+    if d == "offload":
+        return f"streams offloaded weights/KV over {dep.host_link.name} every step ({par})"
     if d == "overhead":
         return f"fixed per-layer/step overheads of {dep.engine.id} dominate at this size ({par})"
     return par

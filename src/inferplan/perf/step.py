@@ -61,6 +61,7 @@ class StepWork:
     t_unpack_e: np.ndarray
     t_link: np.ndarray  # (...) seconds of link transfer at peak link bandwidth
     t_link_latency: np.ndarray  # (...) seconds of message latency
+    t_offload: np.ndarray  # (...) seconds streaming offloaded weights/KV over the host link
     layers: int  # layers traversed per step (whole replica)
     op_names: tuple[str, ...]
 
@@ -74,9 +75,10 @@ class StepWork:
 
     def time_s(self, f: Factors) -> np.ndarray:
         """Wall time of the step in seconds."""
-        return (self.op_times_s(f).sum(axis=0)
-                + self.t_link / f.comm_eff + self.t_link_latency
-                + self.layers * f.layer_overhead_s + f.step_overhead_s)
+        # offloaded transfers are prefetched layer by layer, overlapping the device's own work
+        device = (self.op_times_s(f).sum(axis=0) + self.t_link / f.comm_eff + self.t_link_latency
+                  + self.layers * f.layer_overhead_s + f.step_overhead_s)
+        return np.maximum(device, self.t_offload / f.comm_eff)
 
     def bound(self, f: Factors) -> np.ndarray:
         """What bounds the step: 'compute', 'memory', 'communication' or 'overhead'."""
@@ -85,8 +87,9 @@ class StepWork:
         memory = (self.t_memory / f.bw_eff).sum(axis=0)
         comm = self.t_link / f.comm_eff + self.t_link_latency
         overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + 0 * compute
-        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead))
-        names = np.array(["compute", "memory", "communication", "overhead"])
+        offload = self.t_offload / f.comm_eff
+        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload))
+        names = np.array(["compute", "memory", "communication", "overhead", "offload"])
         return names[np.argmax(parts, axis=0)]
 
     def utilization(self, f: Factors) -> tuple[np.ndarray, np.ndarray]:
@@ -152,12 +155,15 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
             w = g.window_tokens
             cached = np.minimum(c, w)
-            pairs = (b * cached + p * np.minimum(c0, w)
-                     + s * causal_pairs(p / np.maximum(s, 1e-9), w)) / lay.attn_dp
+            decode_pairs = b * cached / lay.attn_dp
+            prefill_pairs = (p * np.minimum(c0, w)
+                             + s * causal_pairs(p / np.maximum(s, 1e-9), w)) / lay.attn_dp
             kv_read = (b * cached + s * np.minimum(c0, w)) / lay.attn_dp
             kv_bytes = g.kv_elems_dev * dep.kv_bytes_per_elem * (kv_read + tokens_dev)
             state_bytes = 2 * g.state_elems_dev * dep.act_bytes * (b + s) / lay.attn_dp
-            tc.append(n * (g.attn_flops_pair_dev * pairs + g.conv_flops_dev * tokens_dev) / peak_attn)
+            attn_flops = (g.attn_flops_pair_dev * decode_pairs
+                          + g.attn_prefill_flops_pair_dev * prefill_pairs)
+            tc.append(n * (attn_flops + g.conv_flops_dev * tokens_dev) / peak_attn)
             tm.append(n * (kv_bytes + state_bytes) / bw)
             tuw.append(zero)
             tue.append(zero)
@@ -171,6 +177,13 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
     names.append("lm_head")
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
+    offload_s = zero
+    if dep.offload_weight_bytes or dep.offload_kv_fraction:
+        # Host tier: offloaded weights cross the host link every step (vLLM cpu_offload_gb);
+        # offloaded KV crosses it for every token attended to (LMCache-style KV offload).
+        kv_host = sum(g.layers * g.kv_elems_dev * dep.kv_bytes_per_elem for g in dep.groups) * (
+            (b * c + s * c0) / lay.attn_dp) * dep.offload_kv_fraction
+        offload_s = (dep.offload_weight_bytes * lay.pp + kv_host) / dep.host_link.bw_bytes_s + zero
     return StepWork(
         t_compute=np.stack(np.broadcast_arrays(*tc)),
         t_memory=np.stack(np.broadcast_arrays(*tm)),
@@ -178,6 +191,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         t_unpack_e=np.stack(np.broadcast_arrays(*tue)),
         t_link=link_s,
         t_link_latency=lat_s,
+        t_offload=offload_s,
         layers=dep.model.num_layers,
         op_names=tuple(names),
     )
