@@ -120,3 +120,26 @@ def test_python_dash_m_entry_point():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["hardware"] == "mi300x"
+
+
+def test_estimate_accepts_a_config_json_path_and_folder(tmp_path):
+    from inferplan.catalog._load import data_path
+
+    cfg = (data_path("models", "qwen2.5-7b.json")).read_text()
+    folder = tmp_path / "my-qwen"
+    folder.mkdir()
+    (folder / "config.json").write_text(cfg)
+    for target in (str(folder), str(folder / "config.json")):
+        code, out, err = run("estimate", "-m", target, "-H", "h100-sxm", "--input-len", "64",
+                             "--output-len", "8", "--json")
+        assert code == 0, err
+        assert json.loads(out)["model"] == "my-qwen"
+
+
+def test_unsupported_config_names_the_problem(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"model_type": "rwkv", "architectures": ["RwkvForCausalLM"]}))
+    code, out, err = run("estimate", "-m", str(p), "-H", "h100-sxm", "--input-len", "64",
+                         "--output-len", "8")
+    assert code == 2
+    assert "rwkv" in err and "Traceback" not in err

@@ -12,6 +12,7 @@ TARGETS = [
     ("cerebras-cs3", {}),
     ("groq-lpu-v1", {}),
     ("ryzen-9-7950x", {"precision": "q4_0"}),
+    ("ryzen-9-7950x", {"precision": "tq2_0"}),  # ternary kernels (llama.cpp TQ2_0)
     ("lunar-lake-npu", {"precision": "int8"}),
 ]
 
@@ -20,7 +21,7 @@ def _finite_pos(x):
     return x is not None and math.isfinite(x) and x > 0
 
 
-@pytest.mark.parametrize("hw,kw", TARGETS, ids=[t[0] for t in TARGETS])
+@pytest.mark.parametrize("hw,kw", TARGETS, ids=[f"{t[0]}-{t[1].get('precision', 'native')}" for t in TARGETS])
 @pytest.mark.parametrize("model", list_model_ids())
 def test_every_catalog_model_gives_sane_answers(model, hw, kw):
     e = estimate(model, hw, input_len=512, output_len=64, **kw)
