@@ -50,6 +50,20 @@ def _parse_devices(devices: str) -> int | None:
     return n
 
 
+def _cost(cls, **kw):
+    """Build CostAssumptions, turning validation errors into input errors."""
+    from pydantic import ValidationError
+
+    from inferplan.errors import InputError
+
+    try:
+        return cls(**kw)
+    except ValidationError as e:
+        bad = "; ".join(f"--{'-'.join(str(x) for x in err['loc']).replace('_', '-')}: {err['msg']}"
+                        for err in e.errors())
+        raise InputError(bad) from None
+
+
 def _mode(batch: int | None, concurrency: int | None, offline: bool) -> tuple[str, int]:
     from inferplan.errors import InputError
 
@@ -82,6 +96,9 @@ def estimate(
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
     offload: Annotated[bool, typer.Option("--offload", help="Put what does not fit in host DRAM")] = False,
     usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
+    usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price (purchase-priced hardware)")] = 0.12,
+    pue: Annotated[float, typer.Option("--pue", help="Power usage effectiveness (purchase-priced hardware)")] = 1.3,
+    years: Annotated[float, typer.Option("--amortization-years", help="Purchase price amortized over")] = 3.0,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
@@ -94,7 +111,8 @@ def estimate(
         mode, n = _mode(batch, concurrency, offline)
         est = run_estimate(
             model, hardware, calibration=calibration,
-            cost=CostAssumptions(usd_per_hour=usd_per_hour),
+            cost=_cost(CostAssumptions, usd_per_hour=usd_per_hour, usd_per_kwh=usd_per_kwh,
+                       pue=pue, amortization_years=years),
             devices=_parse_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
             kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
             input_len=input_len, output_len=output_len, threads=threads, offload=offload,

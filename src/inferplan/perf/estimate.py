@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
@@ -42,10 +42,10 @@ class CostAssumptions(BaseModel):
     """How $ figures are computed when a device has no hourly price (all overridable)."""
 
     model_config = ConfigDict(extra="forbid")
-    usd_per_hour: float | None = None  # overrides the catalog price per device
-    amortization_years: float = 3.0
-    usd_per_kwh: float = 0.12
-    pue: float = 1.3
+    usd_per_hour: float | None = Field(default=None, gt=0)  # overrides the catalog price per device
+    amortization_years: float = Field(default=3.0, gt=0)
+    usd_per_kwh: float = Field(default=0.12, ge=0)
+    pue: float = Field(default=1.3, ge=1.0)
 
 
 class MemoryReport(BaseModel):
