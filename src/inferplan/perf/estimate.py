@@ -499,22 +499,27 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
 
 
 def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
-    """One line saying what limits decode on this hardware."""
+    """One line saying what limits decode on this hardware, with the numbers behind it."""
     dep = plan.dep
     d = bound.get("decode") or bound.get("prefill")
     lay = dep.layout
     par = f"tp{lay.tp}" + (f" pp{lay.pp}" if lay.pp > 1 else "") + (f" x{lay.dp} replicas" if lay.dp > 1 else "")
+    work = plan.works.get("decode") or plan.works.get("prefill")
+    gb_step = float(work.t_memory.sum()) * dep.memory_bw_bytes_s / 1e9 if work is not None else 0.0
     if d == "memory":
         bw = dep.memory_bw_bytes_s / 1e12
-        return f"decode reads weights+KV at {bw:.3g} TB/s per device ({par})"
+        return (f"memory-bound: each decode step reads {gb_step:.3g} GB per device at "
+                f"{bw:.3g} TB/s peak ({par})")
     if d == "compute":
-        return f"decode is compute bound at batch {plan.batch} ({dep.linear_compute_type}, {par})"
+        return (f"compute-bound: batch {plan.batch} puts decode past the ridge point "
+                f"({dep.linear_compute_type}, {par})")
     if d == "communication":
-        return f"TP/PP traffic over {dep.tp_link.name} dominates ({par})"
+        return f"communication-bound: TP/PP traffic over {dep.tp_link.name} ({par})"
     if d == "offload":
-        return f"streams offloaded weights/KV over {dep.host_link.name} every step ({par})"
+        return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
     if d == "overhead":
-        return f"fixed per-layer/step overheads of {dep.engine.id} dominate at this size ({par})"
+        return (f"overhead-bound: {dep.model.num_layers} layers x {dep.engine.id} per-layer launch/"
+                f"sync cost exceed the {gb_step:.3g} GB/step read time ({par})")
     return par
 
 
