@@ -1,0 +1,15 @@
+"""`inferplan audit`: check a document's hardware claims against the performance model.
+
+Claims are data (``claims.py``, bundled ``data/*.yaml``), checks are small registered functions
+(``checks.py`` via ``registry.py``), the verdicts use the tool's stated error (``tolerance.py``),
+and :func:`run_audit` runs a claims file into an :class:`AuditReport`. See ``docs/audit.md``.
+"""
+
+from inferplan.audit.claims import Claim, ClaimsFile, load_claims
+from inferplan.audit.registry import CheckParams, CheckResult, register_check
+from inferplan.audit.run import AuditReport, ClaimResult, Conflict, run_audit
+
+__all__ = [
+    "AuditReport", "CheckParams", "CheckResult", "Claim", "ClaimResult", "ClaimsFile", "Conflict",
+    "load_claims", "register_check", "run_audit",
+]

@@ -1,0 +1,275 @@
+"""Scenarios: the estimate a check runs (model x hardware x workload), and what it cites.
+
+A :class:`Scenario` is a partial ``estimate`` call; checks merge a base scenario with per-case
+overrides, run it through the library (:func:`run_scenario`) and read metrics off the result.
+Models may be bundled ids or models the claims file constructs (:func:`resolve_model`).
+
+One thing the performance model does not do is added here, small and named: weights that do
+not fit device memory streamed from host DRAM over the host link once per forward pass
+(``offload_weights_to_host``), overlapped with compute (the optimistic case for the offloading
+side). Batch mode only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from inferplan.audit.claims import ConstructedModel
+from inferplan.audit.registry import AuditContext, CheckParams
+from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.schema import HardwareSpec
+from inferplan.errors import CatalogError, InputError
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.deployment import FALLBACK_LINK
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.estimate import Estimate, EstimatePlan, estimate_from_plan, plan_estimate
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.step import Factors, StepWork
+from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
+
+Metric = Literal[
+    "ttft_s", "tpot_s", "e2e_latency_s", "decode_tok_s_per_user", "prefill_tok_s",
+    "output_tok_s", "usd_per_1m_output_tokens", "usd_per_1m_input_tokens",
+    "joules_per_output_token",
+]
+DEFAULT_INPUT_LEN = 1024
+DEFAULT_OUTPUT_LEN = 256
+OFFLOAD_MEMORY_SCALE = 64  # a stand-in device this many times larger holds the whole model
+
+
+class Scenario(CheckParams):
+    """A partial estimate call; unset fields come from the base scenario or the defaults."""
+
+    label: str | None = None
+    model: str | None = None
+    hardware: str | None = None
+    devices: int | None = None
+    tp: int | None = None
+    pp: int | None = None
+    precision: str | None = None
+    kv_precision: str | None = None
+    engine: str | None = None
+    mode: Literal["batch", "concurrency", "offline"] | None = None
+    batch: int | None = None
+    input_len: int | None = None
+    output_len: int | None = None
+    threads: int | None = None
+    offload_weights_to_host: bool | None = None
+
+    def over(self, *others: Scenario | None) -> Scenario:
+        """This scenario with the fields set in `others` (later wins)."""
+        merged = self.model_dump(exclude_none=True)
+        for o in others:
+            if o is not None:
+                merged.update(o.model_dump(exclude_none=True))
+        return Scenario(**merged)
+
+
+@dataclass
+class Outcome:
+    """One scenario run: the estimate (or why it does not fit) and the metrics checks read."""
+
+    scenario: Scenario
+    est: Estimate
+    plan: EstimatePlan
+    factors: Factors
+    metrics: dict[str, float | None]
+    offload: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fits(self) -> bool:
+        return self.est.fits
+
+    @property
+    def hw(self) -> HardwareSpec:
+        return self.plan.dep.hw
+
+    def metric(self, name: str) -> float | None:
+        v = self.metrics.get(name)
+        return None if v is None or not math.isfinite(v) else float(v)
+
+    def describe(self) -> str:
+        e, s = self.est, self.scenario
+        mode = {"batch": f"batch {e.batch}", "concurrency": f"concurrency {e.batch}",
+                "offline": f"offline batch {e.batch}"}[e.mode]
+        lay = f"tp{e.tp}" + (f" pp{e.pp}" if e.pp > 1 else "") + (f" x{e.dp}" if e.dp > 1 else "")
+        text = (f"{e.model} {e.weight_precision} on {e.devices}x {e.hardware} ({e.engine}, {lay}), "
+                f"{mode}, {e.input_len} in / {e.output_len} out")
+        if s.threads:
+            text += f", {s.threads} threads"
+        if self.offload:
+            text += (f"; {fmt_bytes(self.offload['offloaded_bytes_per_device'])} of weights per device "
+                     f"streamed from host over {self.offload_link}")
+        return text
+
+    offload_link: str = ""
+
+
+def resolve_model(ref: str, ctx: AuditContext) -> ModelSpec:
+    """A model the claims file constructs, else a bundled id/alias or a config.json path."""
+    from inferplan.models.registry import get_model
+
+    cache = ctx.cache.setdefault("models", {})
+    if ref in cache:
+        return cache[ref]
+    made = {m.id: m for m in ctx.doc.models}
+    spec = construct_model(made[ref]) if ref in made else get_model(ref)
+    cache[ref] = spec
+    return spec
+
+
+def construct_model(m: ConstructedModel) -> ModelSpec:
+    """Build a constructed model: a config given inline, or a bundled model's layer shape with
+    the number of layers scaled so that total parameters reach ``total_params``."""
+    from inferplan.catalog._load import data_path
+    from inferplan.models.adapters import spec_from_hf_config
+    from inferplan.models.registry import load_config, model_info
+
+    if m.config is not None:
+        spec = spec_from_hf_config(m.config, m.id)
+        how = f"constructed from an inline config.json ({m.why})"
+    else:
+        assert m.base is not None and m.total_params is not None
+        info = model_info(m.base)
+        cfg, _ = load_config(data_path("models", f"{info.id}.json"))
+        base = spec_from_hf_config(cfg, info.id)
+        if len(base.groups) != 1:
+            raise CatalogError(f"constructed model '{m.id}': base '{m.base}' has {len(base.groups)} "
+                               "kinds of layers; scale a uniform model (a Llama or Qwen dense model)")
+        per_layer = base.layer_params / base.num_layers
+        fixed = base.total_params - base.layer_params
+        layers = max(1, round((m.total_params - fixed) / per_layer))
+        spec = spec_from_hf_config({**cfg, "num_hidden_layers": layers}, m.id)
+        how = (f"constructed: {info.id} layer shape (d={base.hidden_size}) x {layers} layers "
+               f"= {spec.total_params / 1e9:.1f}B params ({m.why})")
+    return dataclasses.replace(spec, native_precision=m.native_precision or spec.native_precision,
+                               source=how)
+
+
+def run_scenario(s: Scenario, ctx: AuditContext) -> Outcome:
+    """Run one scenario through the library (cached per audit run)."""
+    key = s.model_dump_json(exclude_none=True)
+    cache = ctx.cache.setdefault("scenarios", {})
+    if key not in cache:
+        cache[key] = _run(s, ctx)
+    return cache[key]
+
+
+def _run(s: Scenario, ctx: AuditContext) -> Outcome:
+    if not s.model or not s.hardware:
+        raise InputError(f"scenario {s.label or ''} needs a model and a hardware")
+    model = resolve_model(s.model, ctx)
+    hw = get_hardware(s.hardware)
+    offload = bool(s.offload_weights_to_host)
+    mode = s.mode or "batch"
+    if offload:
+        if mode != "batch":
+            raise InputError("offload_weights_to_host is modelled in batch mode only")
+        if not hw.memory_bytes:
+            raise InputError(f"{hw.id} has no memory capacity to offload from")
+        hw_run = hw.model_copy(update={"memory_bytes": hw.memory_bytes * OFFLOAD_MEMORY_SCALE})
+    else:
+        hw_run = hw
+    plan = plan_estimate(
+        model, hw_run, devices=s.devices or (1 if offload else None), tp=s.tp, pp=s.pp,
+        precision=s.precision, kv_precision=s.kv_precision, engine=s.engine, mode=mode,
+        batch=s.batch or 1, input_len=DEFAULT_INPUT_LEN if s.input_len is None else s.input_len,
+        output_len=DEFAULT_OUTPUT_LEN if s.output_len is None else s.output_len, threads=s.threads,
+    )
+    eff = load_efficiency(ctx.calibration)
+    est = estimate_from_plan(plan, eff)
+    f, _ = resolve_factors(plan.dep, eff)
+    metrics: dict[str, float | None] = {k: getattr(est, k) for k in Metric.__args__}  # type: ignore[attr-defined]
+    out = Outcome(scenario=s, est=est, plan=plan, factors=f, metrics=metrics)
+    if offload and est.fits:
+        _apply_offload(out, hw)
+    return out
+
+
+def weight_bytes_read(work: StepWork, bw_bytes_s: float) -> float:
+    """Bytes of weights one device reads in a step (linear, expert and LM-head operators)."""
+    idx = [i for i, n in enumerate(work.op_names) if n.endswith((".linear", ".experts")) or n == "lm_head"]
+    return float(np.sum(work.t_memory[idx])) * bw_bytes_s
+
+
+def _apply_offload(out: Outcome, hw: HardwareSpec) -> None:
+    """Weights beyond the real device's usable memory come from host DRAM each forward pass."""
+    plan, f = out.plan, out.factors
+    dep, mem = plan.dep, plan.mem
+    usable = (hw.memory_bytes or 0.0) * dep.engine.memory_utilization
+    need = mem.weights_bytes + mem.kv_cache_bytes + mem.activation_bytes
+    offloaded = min(mem.weights_bytes, max(0.0, need - usable))
+    if offloaded <= 0:
+        return
+    link = hw.host_link or FALLBACK_LINK
+    share = offloaded / mem.weights_bytes
+
+    def step_s(name: str) -> tuple[float, float]:
+        w = plan.works[name]
+        stream = share * weight_bytes_read(w, dep.memory_bw_bytes_s) / link.bw_bytes_s
+        return max(float(w.time_s(f)), stream), stream
+
+    I, O = plan.input_len, plan.output_len
+    B = plan.seqs_per_replica * dep.layout.dp
+    ttft, stream_prefill = step_s("prefill")
+    tpot, stream_decode = step_s("decode") if "decode" in plan.works else (None, 0.0)
+    e2e = ttft + (O - 1) * tpot if tpot is not None and O > 1 else ttft
+    out_tok = B * O / e2e if O > 0 else None
+    usd_s = dep.layout.devices * hw.price.usd_per_hour / 3600 if hw.price.usd_per_hour else None
+    usd_out = (usd_s * (e2e - ttft) / e2e / out_tok * 1e6) if usd_s and out_tok and e2e > ttft else None
+    out.metrics.update(
+        ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
+        decode_tok_s_per_user=1 / tpot if tpot else None,
+        prefill_tok_s=B * I / ttft if I > 0 else None, output_tok_s=out_tok,
+        usd_per_1m_output_tokens=usd_out, usd_per_1m_input_tokens=None,
+        joules_per_output_token=None,  # power while streaming is not modelled
+    )
+    out.offload = {"offloaded_bytes_per_device": offloaded, "usable_bytes_per_device": usable,
+                   "host_link_bytes_s": link.bw_bytes_s, "prefill_stream_s": stream_prefill,
+                   "decode_stream_s": stream_decode}
+    out.offload_link = f"{link.name} ({link.bw_bytes_s / 1e9:.0f} GB/s)"
+
+
+# --- citing and printing ------------------------------------------------------------------------
+
+
+def sources_of(o: Outcome, *, cost: bool = False) -> list[str]:
+    """Catalog and profile sources an outcome used (hardware spec, model, price, factors)."""
+    from inferplan.models.registry import model_info
+
+    dep, e = o.plan.dep, o.est
+    out = [f"hardware {dep.hw.id}: {dep.hw.spec_source}"]
+    if cost:
+        out.append(f"price {dep.hw.id}: {dep.hw.price.source or 'none in the catalog'}")
+    try:
+        info = model_info(dep.model.id)
+        out.append(f"model {info.id}: {dep.model.source}; params: {info.params_source}")
+    except InputError:
+        out.append(f"model {dep.model.id}: {dep.model.source}")
+    a = e.assumptions
+    facs = ", ".join(f"{k}={a[k]['value']:.3g} [{a[k]['scope']}]" for k in
+                     ("bw_eff", "engine_bw", "compute_eff", "engine_compute") if k in a)
+    out.append(f"efficiency profile '{a.get('efficiency_profile')}': {facs}")
+    return out
+
+
+def fmt_metric(name: str, v: float | None) -> str:
+    """A metric value with its unit, for derivations."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    if name.startswith("usd"):
+        return f"${v:.3g}/1M"
+    if name.startswith("joules"):
+        return f"{v:.3g} J/token"
+    if name.endswith("tok_s") or name.endswith("tok_s_per_user"):
+        return f"{v:,.0f} tok/s" if v >= 100 else f"{v:.3g} tok/s"
+    if name.endswith("_s"):
+        return fmt_time_s(v)
+    if name.endswith("bytes"):
+        return fmt_bytes(v)
+    return fmt_num(v)

@@ -1,0 +1,159 @@
+"""Running claims files: the bundled audit, a user's own file, plugins, and the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from inferplan.audit import CheckParams, CheckResult, register_check, run_audit
+from inferplan.audit.claims import VERDICTS
+from inferplan.audit.registry import CHECKS
+from inferplan.cli.main import app
+from inferplan.errors import CatalogError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return run_audit()
+
+
+def test_bundled_audit_runs_every_claim_with_a_verdict(bundled):
+    assert len(bundled.results) >= 18
+    for r in bundled.results:
+        assert r.result.verdict in VERDICTS
+        assert r.result.derivation, r.id
+        if r.result.verdict != "not-checkable":
+            assert r.result.sources or r.result.check in ("growth-ratio", "internal-consistency"), r.id
+    assert sum(bundled.counts.values()) == len(bundled.results)
+
+
+def test_bundled_audit_flags_the_two_ttft_ratios_as_a_conflict(bundled):
+    assert [c.claims for c in bundled.conflicts] == [["05-ttft-2.7x", "06-table-ttft-40pct"]]
+    six = next(r for r in bundled.results if r.id == "06-table-ttft-40pct")
+    assert six.result.verdict == "inconsistent"
+
+
+def test_market_claims_are_not_checkable(bundled):
+    market = [r for r in bundled.results if r.id.startswith("18")]
+    assert market and all(r.result.verdict == "not-checkable" for r in market)
+
+
+def test_verdicts_cite_catalog_sources(bundled):
+    spec = next(r for r in bundled.results if r.id == "02-memory-specs")
+    assert any(s.startswith("hardware h100-sxm:") for s in spec.result.sources)
+    cost = next(r for r in bundled.results if r.id == "07-cost-20-30pct")
+    assert any(s.startswith("price mi300x:") for s in cost.result.sources)
+    fit = next(r for r in bundled.results if r.id == "08-70b-fit")
+    assert any(s.startswith("model llama-3.1-70b") for s in fit.result.sources)
+
+
+USER_FILE = """\
+    version: 1
+    document: {title: Vendor deck, source: deck.pdf, date: "2026-03"}
+    models:
+      - id: tiny-llama
+        base: llama-3.2-1b
+        total_params: 0.6e+9
+        why: a smaller model the deck mentions
+    claims:
+      - id: d1
+        title: "H200 has 4.8 TB/s"
+        quote: "H200 delivers 4.8 TB/s"
+        quantity: {what: bandwidth, unit: bytes/s, value: 4.8e+12}
+        check:
+          name: catalog-spec
+          params: {items: [{hardware: h200-sxm, field: memory_bw_bytes_s, value: 4.8e+12}]}
+      - id: d2
+        title: "tiny model at 100+ tok/s on an RTX 4090"
+        quote: "over 100 tokens per second"
+        quantity: {what: decode, unit: tok/s, low: 100}
+        check:
+          name: estimate-value
+          params:
+            metric: decode_tok_s_per_user
+            claimed_low: 100
+            cases: [{model: tiny-llama, hardware: rtx-4090, input_len: 256, output_len: 64}]
+"""
+
+
+def test_user_written_claims_file_runs(tmp_path):
+    path = tmp_path / "deck.yaml"
+    path.write_text(textwrap.dedent(USER_FILE), encoding="utf-8")
+    rep = run_audit(path)
+    assert [r.id for r in rep.results] == ["d1", "d2"]
+    assert rep.results[0].result.verdict == "consistent"
+    d2 = rep.results[1].result
+    assert d2.verdict == "consistent"
+    assert "constructed" in " ".join(d2.sources)
+    assert rep.claims_file == str(path)
+
+
+def test_unknown_hardware_in_params_names_the_file_and_claim(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(USER_FILE).replace("hardware: rtx-4090", "hardware: rtx-4099"),
+                    encoding="utf-8")
+    with pytest.raises(CatalogError) as err:
+        run_audit(path)
+    msg = str(err.value)
+    assert "bad.yaml" in msg and "claim 'd2'" in msg and "rtx-4090" in msg
+
+
+def test_a_plugin_check_registers_like_a_builtin(tmp_path):
+    class Params(CheckParams):
+        watts: float
+
+    @register_check("test-watts", Params)
+    def watts(p: Params, ctx) -> CheckResult:
+        """Echo a power figure."""
+        return CheckResult(check="test-watts", verdict="consistent", value=f"{p.watts:g} W",
+                           computed={"power_w": p.watts})
+
+    try:
+        path = tmp_path / "plugin.yaml"
+        path.write_text(textwrap.dedent("""\
+            document: {title: t, source: s}
+            claims:
+              - {id: p1, title: t, quote: q, quantity: {what: w},
+                 check: {name: test-watts, params: {watts: 700}}}
+        """), encoding="utf-8")
+        rep = run_audit(path)
+        assert rep.results[0].result.computed == {"power_w": 700}
+    finally:
+        CHECKS.pop("test-watts")
+
+
+def test_cli_json_is_the_report_schema():
+    r = runner.invoke(app, ["audit", "--json", "--only", "02,06"])
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert set(d) == {"document", "claims_file", "error_bands", "error_source", "results",
+                      "conflicts", "counts"}
+    assert [x["id"] for x in d["results"]] == ["02-memory-specs", "06-table-ttft-40pct"]
+    res = d["results"][0]
+    assert set(res) == {"id", "title", "quote", "where", "claimed", "stated_conditions", "note", "result"}
+    assert set(res["result"]) == {"check", "verdict", "value", "computed", "conditions", "derivation",
+                                  "sources", "tolerance"}
+    assert {b["hw_class"] for b in d["error_bands"]} >= {"gpu", "cpu", "wafer"}
+
+
+def test_cli_table_and_verbose():
+    r = runner.invoke(app, ["audit", "--only", "11"])
+    assert r.exit_code == 0 and "11-bitnet-400mb" in r.stdout
+    r = runner.invoke(app, ["audit", "--only", "11", "--verbose"])
+    assert "derivation" in r.stdout and "1.585" in r.stdout
+
+
+def test_cli_unknown_claim_and_bad_file_exit_2(tmp_path):
+    r = runner.invoke(app, ["audit", "--only", "05-ttft"])
+    assert r.exit_code == 0
+    r = runner.invoke(app, ["audit", "--only", "99-nothing"])
+    assert r.exit_code == 2 and "unknown claim" in r.stderr
+    bad = tmp_path / "x.yaml"
+    bad.write_text("document: {title: t, source: s}\nclaims: [{id: a}]\n", encoding="utf-8")
+    r = runner.invoke(app, ["audit", str(bad)])
+    assert r.exit_code == 2 and "x.yaml" in r.stderr and "claim 'a'" in r.stderr
