@@ -11,9 +11,10 @@ from inferplan.audit.claims import Claim, ClaimsFile, ConstructedModel, Document
 from inferplan.audit.registry import AuditContext, run_check
 from inferplan.audit.scenario import Scenario, construct_model, run_scenario
 from inferplan.catalog.hardware import get_hardware
+from inferplan.errors import InputError
 from inferplan.models.registry import get_model
 from inferplan.perf.efficiency import load_efficiency
-from inferplan.perf.estimate import estimate
+from inferplan.perf.estimate import estimate, plan_estimate
 
 DOC = Document(title="test document", source="tests")
 
@@ -105,23 +106,73 @@ def test_estimate_ratio_mixed_cases_hold_under_conditions():
     assert any(c.startswith("holds: 8B") for c in r.conditions)
 
 
-def test_offloaded_weights_stream_over_the_host_link_once_per_forward_pass():
+def _ctx() -> AuditContext:
     claim = Claim(id="c", title="t", quote="q", quantity={"what": "x"},
                   check={"name": "not-checkable", "params": {"reason": "r"}})
-    ctx = AuditContext(claim=claim, doc=ClaimsFile(document=DOC, claims=[claim]))
+    return AuditContext(claim=claim, doc=ClaimsFile(document=DOC, claims=[claim]))
+
+
+OFFLOAD_70B = dict(precision="bf16", devices=1, batch=1, input_len=2048, output_len=64)
+
+
+def test_offload_switch_is_the_performance_models_host_tier():
     o = run_scenario(Scenario(model="llama-3.1-70b", hardware="h100-sxm", precision="bf16",
-                              offload_weights_to_host=True, input_len=2048, output_len=64), ctx)
+                              offload_weights_to_host=True, input_len=2048, output_len=64), _ctx())
+    core = estimate("llama-3.1-70b", "h100-sxm", offload=True, **OFFLOAD_70B)
+    for k in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tok_s", "usd_per_1m_output_tokens",
+              "joules_per_output_token"):
+        assert o.metric(k) == pytest.approx(getattr(core, k)), k
+    assert o.est.bound == core.bound == {"prefill": "offload", "decode": "offload"}
+
+    # what was offloaded, from the catalog: the weights alone overflow one H100, so weights go to
+    # host DRAM, as much as leaves ~10% of the device (after reserve and activations) for KV
     h100 = get_hardware("h100-sxm")
-    mem = o.plan.mem
-    usable = h100.memory_bytes * o.plan.dep.engine.memory_utilization
-    offloaded = mem.weights_bytes + mem.kv_cache_bytes + mem.activation_bytes - usable
-    assert o.offload["offloaded_bytes_per_device"] == pytest.approx(offloaded)
-    # a dense prefill reads every weight but the embedding table (rows are gathered) once: the
-    # offloaded share of those bytes crosses PCIe Gen5 x16 at 50 GB/s
-    read = mem.weights_bytes - get_model("llama-3.1-70b").embedding_params * 2
-    expected = offloaded / mem.weights_bytes * read / h100.host_link.bw_bytes_s
-    assert o.offload["prefill_stream_s"] == pytest.approx(expected, rel=1e-3)
-    assert o.metric("ttft_s") >= o.offload["prefill_stream_s"]
+    mem = plan_estimate("llama-3.1-70b", "h100-sxm", **OFFLOAD_70B).mem  # without offload
+    room = h100.memory_bytes - mem.reserved_bytes - mem.activation_bytes
+    assert mem.weights_bytes > 0.9 * room
+    w_off = min(mem.weights_bytes, mem.used_bytes - h100.memory_bytes + 0.1 * room)
+    assert o.offload["offloaded_weight_bytes_per_device"] == pytest.approx(w_off)
+    assert o.offload["offloaded_kv_fraction"] == 0
+    assert o.est.memory.weights_bytes == pytest.approx(mem.weights_bytes - w_off)
+    assert o.offload["host_link_bytes_s"] == h100.host_link.bw_bytes_s
+    assert h100.host_link.name in o.describe() and "GB of weights per device" in o.describe()
+    assert "weights per device in host DRAM" in core.assumptions["offload"]
+    # every step streams the offloaded weights over PCIe Gen5 x16 (50 GB/s) at the link efficiency
+    stream = w_off / h100.host_link.bw_bytes_s / o.factors.comm_eff
+    assert o.metric("ttft_s") == pytest.approx(stream)
+    assert o.metric("tpot_s") == pytest.approx(stream)
+
+
+def test_offload_keeps_the_layout_the_engine_would_pick_and_reports_what_host_memory_cannot_hold():
+    o = run_scenario(Scenario(model="deepseek-v3", hardware="rtx-4090", devices=2, precision="int4",
+                              offload_weights_to_host=True, batch=64, input_len=1024,
+                              output_len=1024), _ctx())
+    assert (o.est.tp, o.est.dp) == (2, 1)  # tensor parallel over both GPUs, not two replicas
+    plan = plan_estimate("deepseek-v3", "rtx-4090", devices=2, tp=2, precision="int4", batch=64,
+                         input_len=1024, output_len=1024, offload=True)
+    rtx = get_hardware("rtx-4090")
+    assert not o.fits and not plan.fits
+    assert plan.dep.offload_weight_bytes > rtx.host_memory_bytes
+    assert "host memory" in o.reason and o.est.reason in o.reason
+
+
+def test_offload_in_offline_mode_is_an_input_error():
+    with pytest.raises(InputError):
+        run_scenario(Scenario(model="llama-3.1-70b", hardware="h100-sxm", mode="offline",
+                              offload_weights_to_host=True), _ctx())
+
+
+def test_estimate_ratio_with_offload_is_the_ratio_of_core_estimates():
+    r = run("estimate-ratio", {"metric": "ttft_s", "claimed_low": 0.37, "claimed_high": 0.37,
+                               "base": {"input_len": 2048, "output_len": 256, "batch": 1},
+                               "a": {"hardware": "mi300x"}, "b": {"hardware": "h100-sxm"},
+                               "cases": [{"label": "off", "base": {"model": "llama-3.1-70b",
+                                                                   "precision": "bf16", "devices": 1},
+                                          "b": {"offload_weights_to_host": True}}]})
+    kw = dict(precision="bf16", devices=1, batch=1, input_len=2048, output_len=256)
+    a = estimate("llama-3.1-70b", "mi300x", **kw).ttft_s
+    b = estimate("llama-3.1-70b", "h100-sxm", offload=True, **kw).ttft_s
+    assert r.computed["off.ratio"] == pytest.approx(a / b)
 
 
 def test_estimate_value_needed_bandwidth_is_rate_times_bytes_over_efficiency():

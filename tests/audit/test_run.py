@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 from inferplan.audit import CheckParams, CheckResult, register_check, run_audit
 from inferplan.audit.claims import VERDICTS
 from inferplan.audit.registry import CHECKS
+from inferplan.catalog.hardware import get_hardware
 from inferplan.cli.main import app
 from inferplan.errors import CatalogError
+from inferplan.perf.estimate import estimate, plan_estimate
 
 runner = CliRunner()
 
@@ -50,6 +52,29 @@ def test_verdicts_cite_catalog_sources(bundled):
     assert any(s.startswith("price mi300x:") for s in cost.result.sources)
     fit = next(r for r in bundled.results if r.id == "08-70b-fit")
     assert any(s.startswith("model llama-3.1-70b") for s in fit.result.sources)
+
+
+def test_offload_cases_are_the_performance_models_host_tier(bundled):
+    """Claims 05 and 16 switch on `offload_weights_to_host`: the library's offload estimate."""
+    five = next(r for r in bundled.results if r.id == "05-ttft-2.7x").result
+    case = "70B bf16 on 1 GPU each, H100 streaming the weights it cannot hold from host memory"
+    kw = dict(precision="bf16", devices=1, batch=1, output_len=256)
+    for n in (512, 2048, 3072, 8192):
+        a = estimate("llama-3.1-70b", "mi300x", input_len=n, **kw).ttft_s
+        b = estimate("llama-3.1-70b", "h100-sxm", input_len=n, offload=True, **kw)
+        assert five.computed[f"{case}.ratio_at_{n}_tokens"] == pytest.approx(a / b.ttft_s)
+    assert five.computed[f"{case}.ratio"] == five.computed[f"{case}.ratio_at_2048_tokens"]
+    assert any(c.startswith(f"holds: {case}") for c in five.conditions)
+    assert five.verdict == "holds-under-conditions"
+
+    # DeepSeek-V3 int4 on 2x RTX 4090 (tp2): the weights beyond VRAM exceed the catalog's host memory
+    sixteen = next(r for r in bundled.results if r.id == "16-dual-4090").result
+    plan = plan_estimate("deepseek-v3", "rtx-4090", devices=2, tp=2, precision="int4", batch=64,
+                         input_len=1024, output_len=1024, offload=True)
+    assert not plan.fits and plan.dep.offload_weight_bytes > get_hardware("rtx-4090").host_memory_bytes
+    off = [k for k in sixteen.computed if "host RAM" in k]
+    assert off and all(sixteen.computed[k] is None for k in off)
+    assert sixteen.verdict == "holds-under-conditions"
 
 
 USER_FILE = """\

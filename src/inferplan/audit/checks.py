@@ -433,7 +433,7 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
         if not (oa.fits and ob.fits):
             bad = oa if not oa.fits else ob
             derivation.append(f"{case.label}: {bad.est.model} on {bad.est.hardware} does not fit "
-                              f"({bad.est.reason})")
+                              f"({bad.reason})")
             flags.append(False)
             fails.append(f"{case.label} (does not fit)")
             continue
@@ -505,7 +505,7 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
         label = case.label or f"case {i + 1}"
         o = run_scenario(s, ctx)
         if not o.fits:
-            derivation.append(f"{label}: {o.est.model} on {o.est.hardware} does not fit: {o.est.reason}")
+            derivation.append(f"{label}: {o.est.model} on {o.est.hardware} does not fit: {o.reason}")
             flags.append(False)
             fails.append(f"{label} (does not fit)")
             computed[f"{label}.{p.metric}"] = None

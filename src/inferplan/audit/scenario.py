@@ -4,20 +4,19 @@ A :class:`Scenario` is a partial ``estimate`` call; checks merge a base scenario
 overrides, run it through the library (:func:`run_scenario`) and read metrics off the result.
 Models may be bundled ids or models the claims file constructs (:func:`resolve_model`).
 
-One thing the performance model does not do is added here, small and named: weights that do
-not fit device memory streamed from host DRAM over the host link once per forward pass
-(``offload_weights_to_host``), overlapped with compute (the optimistic case for the offloading
-side). Batch mode only.
+``offload_weights_to_host`` switches on the performance model's host-memory offload tier
+(``estimate(..., offload=True)``, docs/model.md): what does not fit device memory lives in host
+DRAM and crosses the host link every step, weights first if the weights alone overflow, else KV.
+The audit only picks the layout (the one the engine would use if the model fit) and reports
+what the estimate offloaded; the step times are the library's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
-
-import numpy as np
 
 from inferplan.audit.claims import ConstructedModel
 from inferplan.audit.registry import AuditContext, CheckParams
@@ -25,11 +24,10 @@ from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import CatalogError, InputError
 from inferplan.models.spec import ModelSpec
-from inferplan.perf.deployment import FALLBACK_LINK
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, estimate_from_plan, plan_estimate
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.step import Factors, StepWork
+from inferplan.perf.step import Factors
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
 
 Metric = Literal[
@@ -39,7 +37,6 @@ Metric = Literal[
 ]
 DEFAULT_INPUT_LEN = 1024
 DEFAULT_OUTPUT_LEN = 256
-OFFLOAD_MEMORY_SCALE = 64  # a stand-in device this many times larger holds the whole model
 
 
 class Scenario(CheckParams):
@@ -79,7 +76,6 @@ class Outcome:
     plan: EstimatePlan
     factors: Factors
     metrics: dict[str, float | None]
-    offload: dict[str, float] = field(default_factory=dict)
 
     @property
     def fits(self) -> bool:
@@ -88,6 +84,29 @@ class Outcome:
     @property
     def hw(self) -> HardwareSpec:
         return self.plan.dep.hw
+
+    @property
+    def offload(self) -> dict[str, float]:
+        """What the estimate put in host DRAM, per device (empty when nothing was offloaded)."""
+        dep = self.plan.dep
+        if not (dep.offload_weight_bytes or dep.offload_kv_fraction):
+            return {}
+        return {"offloaded_weight_bytes_per_device": dep.offload_weight_bytes,
+                "offloaded_kv_fraction": dep.offload_kv_fraction,
+                "host_link_bytes_s": dep.host_link.bw_bytes_s}
+
+    @property
+    def offload_link(self) -> str:
+        link = self.plan.dep.host_link
+        return f"{link.name} ({link.bw_bytes_s / 1e9:.0f} GB/s)"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the estimate does not fit, with what offloading could not do."""
+        note = self.est.assumptions.get("offload") if self.scenario.offload_weights_to_host else None
+        if self.est.fits or not note:
+            return self.est.reason
+        return f"{self.est.reason}; offload: {note}"
 
     def metric(self, name: str) -> float | None:
         v = self.metrics.get(name)
@@ -102,12 +121,13 @@ class Outcome:
                 f"{mode}, {e.input_len} in / {e.output_len} out")
         if s.threads:
             text += f", {s.threads} threads"
-        if self.offload:
-            text += (f"; {fmt_bytes(self.offload['offloaded_bytes_per_device'])} of weights per device "
-                     f"streamed from host over {self.offload_link}")
+        off = self.offload
+        if off.get("offloaded_weight_bytes_per_device"):
+            text += (f"; {fmt_bytes(off['offloaded_weight_bytes_per_device'])} of weights per device "
+                     f"in host DRAM, streamed over {self.offload_link} every step")
+        elif off:
+            text += f"; offload: {self.est.assumptions.get('offload')}"
         return text
-
-    offload_link: str = ""
 
 
 def resolve_model(ref: str, ctx: AuditContext) -> ModelSpec:
@@ -167,72 +187,22 @@ def _run(s: Scenario, ctx: AuditContext) -> Outcome:
     hw = get_hardware(s.hardware)
     offload = bool(s.offload_weights_to_host)
     mode = s.mode or "batch"
+    kw = dict(precision=s.precision, kv_precision=s.kv_precision, engine=s.engine, mode=mode,
+              batch=s.batch or 1, input_len=DEFAULT_INPUT_LEN if s.input_len is None else s.input_len,
+              output_len=DEFAULT_OUTPUT_LEN if s.output_len is None else s.output_len,
+              threads=s.threads)
+    devices, tp, pp = s.devices, s.tp, s.pp
     if offload:
-        if mode != "batch":
-            raise InputError("offload_weights_to_host is modelled in batch mode only")
-        if not hw.memory_bytes:
-            raise InputError(f"{hw.id} has no memory capacity to offload from")
-        hw_run = hw.model_copy(update={"memory_bytes": hw.memory_bytes * OFFLOAD_MEMORY_SCALE})
-    else:
-        hw_run = hw
-    plan = plan_estimate(
-        model, hw_run, devices=s.devices or (1 if offload else None), tp=s.tp, pp=s.pp,
-        precision=s.precision, kv_precision=s.kv_precision, engine=s.engine, mode=mode,
-        batch=s.batch or 1, input_len=DEFAULT_INPUT_LEN if s.input_len is None else s.input_len,
-        output_len=DEFAULT_OUTPUT_LEN if s.output_len is None else s.output_len, threads=s.threads,
-    )
+        if mode == "offline":
+            raise InputError("offload_weights_to_host applies to batch and concurrency modes, "
+                             "not offline (whose batch is what fits device memory)")
+        devices = devices or 1  # the core puts all given devices in one replica when offloading
+    plan = plan_estimate(model, hw, devices=devices, tp=tp, pp=pp, offload=offload, **kw)
     eff = load_efficiency(ctx.calibration)
     est = estimate_from_plan(plan, eff)
     f, _ = resolve_factors(plan.dep, eff)
     metrics: dict[str, float | None] = {k: getattr(est, k) for k in Metric.__args__}  # type: ignore[attr-defined]
-    out = Outcome(scenario=s, est=est, plan=plan, factors=f, metrics=metrics)
-    if offload and est.fits:
-        _apply_offload(out, hw)
-    return out
-
-
-def weight_bytes_read(work: StepWork, bw_bytes_s: float) -> float:
-    """Bytes of weights one device reads in a step (linear, expert and LM-head operators)."""
-    idx = [i for i, n in enumerate(work.op_names) if n.endswith((".linear", ".experts")) or n == "lm_head"]
-    return float(np.sum(work.t_memory[idx])) * bw_bytes_s
-
-
-def _apply_offload(out: Outcome, hw: HardwareSpec) -> None:
-    """Weights beyond the real device's usable memory come from host DRAM each forward pass."""
-    plan, f = out.plan, out.factors
-    dep, mem = plan.dep, plan.mem
-    usable = (hw.memory_bytes or 0.0) * dep.engine.memory_utilization
-    need = mem.weights_bytes + mem.kv_cache_bytes + mem.activation_bytes
-    offloaded = min(mem.weights_bytes, max(0.0, need - usable))
-    if offloaded <= 0:
-        return
-    link = hw.host_link or FALLBACK_LINK
-    share = offloaded / mem.weights_bytes
-
-    def step_s(name: str) -> tuple[float, float]:
-        w = plan.works[name]
-        stream = share * weight_bytes_read(w, dep.memory_bw_bytes_s) / link.bw_bytes_s
-        return max(float(w.time_s(f)), stream), stream
-
-    I, O = plan.input_len, plan.output_len
-    B = plan.seqs_per_replica * dep.layout.dp
-    ttft, stream_prefill = step_s("prefill")
-    tpot, stream_decode = step_s("decode") if "decode" in plan.works else (None, 0.0)
-    e2e = ttft + (O - 1) * tpot if tpot is not None and O > 1 else ttft
-    out_tok = B * O / e2e if O > 0 else None
-    usd_s = dep.layout.devices * hw.price.usd_per_hour / 3600 if hw.price.usd_per_hour else None
-    usd_out = (usd_s * (e2e - ttft) / e2e / out_tok * 1e6) if usd_s and out_tok and e2e > ttft else None
-    out.metrics.update(
-        ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
-        decode_tok_s_per_user=1 / tpot if tpot else None,
-        prefill_tok_s=B * I / ttft if I > 0 else None, output_tok_s=out_tok,
-        usd_per_1m_output_tokens=usd_out, usd_per_1m_input_tokens=None,
-        joules_per_output_token=None,  # power while streaming is not modelled
-    )
-    out.offload = {"offloaded_bytes_per_device": offloaded, "usable_bytes_per_device": usable,
-                   "host_link_bytes_s": link.bw_bytes_s, "prefill_stream_s": stream_prefill,
-                   "decode_stream_s": stream_decode}
-    out.offload_link = f"{link.name} ({link.bw_bytes_s / 1e9:.0f} GB/s)"
+    return Outcome(scenario=s, est=est, plan=plan, factors=f, metrics=metrics)
 
 
 # --- citing and printing ------------------------------------------------------------------------

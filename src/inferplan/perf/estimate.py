@@ -214,8 +214,14 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: Mode, devices: int |
         if _needs(dep, mode, seqs_rep, ctx, input_len).fits:
             how = "fewest devices that fit" if devices is None else f"{devices} devices given"
             return lay, f"auto ({how}: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
-    # nothing fits: report on the largest candidate
-    lay = max(cands, key=lambda c: c.replica_devices) if cands else Layout()
+    # nothing fits: put every given device into one replica (the most memory one copy can get;
+    # also the starting point of the offload tier), else report the largest candidate
+    if devices:
+        tp = max([t for t in tps if devices % t == 0] or [1])
+        pp = min(devices // tp, model.num_layers)
+        if tp * pp == devices:
+            return Layout(tp=tp, pp=pp), f"auto (nothing fits; all {devices} devices in one replica)"
+    lay = max(cands, key=lambda c: (c.replica_devices, c.tp)) if cands else Layout()
     dp = max(1, devices // lay.replica_devices) if devices else 1
     return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
 
