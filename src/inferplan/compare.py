@@ -11,6 +11,7 @@ from inferplan.catalog.hardware import get_hardware, hardware_catalog
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import InferplanError, InputError
 from inferplan.models.registry import get_model
+from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import Estimate, Mode, estimate_from_plan, plan_estimate
 
@@ -67,14 +68,14 @@ def _sort_key(sort: str):
     return key
 
 
-def compare(model: str, *, hardware: list[str] | None = None, hw_class: str | None = None,
+def compare(model: str | ModelSpec, *, hardware: list[str] | None = None, hw_class: str | None = None,
             mode: Mode = "batch", batch: int = 1, input_len: int = 1024, output_len: int = 256,
             precision: str | None = None, kv_precision: str | None = None, sort: str = "cost",
             calibration: Path | None = None, hardware_files: tuple[Path, ...] = ()) -> CompareResult:
     """Estimate the workload on each selected device (fewest devices that fit) and rank."""
     if sort not in SORT_KEYS:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
-    spec = get_model(model)
+    spec = model if isinstance(model, ModelSpec) else get_model(model)
     eff = load_efficiency(calibration)
     rows: list[CompareRow] = []
     for hw in _select(hardware, hw_class, hardware_files):
@@ -117,7 +118,7 @@ class FitResult(BaseModel):
     rows: list[FitRow]
 
 
-def fit(model: str, *, context: int = 4096, batch: int = 1, precision: str | None = None,
+def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precision: str | None = None,
         kv_precision: str | None = None, hw_class: str | None = None,
         hardware_files: tuple[Path, ...] = ()) -> FitResult:
     """Fewest devices of each hardware that hold weights + KV for `batch` x `context` tokens."""
@@ -125,7 +126,7 @@ def fit(model: str, *, context: int = 4096, batch: int = 1, precision: str | Non
 
     if context < 1 or batch < 1:
         raise InputError("--context and --batch must be >= 1")
-    spec = get_model(model)
+    spec = model if isinstance(model, ModelSpec) else get_model(model)
     rows: list[FitRow] = []
     wp = ""
     for hw in _select(None, hw_class, hardware_files):

@@ -1,0 +1,368 @@
+"""The numbers of a report: one workload across hardware, plus what the charts need.
+
+:func:`build_report` ranks the hardware (the rows of ``inferplan compare``) and, for the best
+``detail`` entries that fit, derives the roofline operating points of each step and the
+throughput-vs-batch curve. The result, :class:`ReportData`, is plain data (JSON-able): the HTML
+renderer, the Markdown renderer and the web API all draw from it. No plotting here.
+
+Roofline quantities are per device of a stage (the cost function's view, ``perf/step.py``):
+FLOPs and bytes of one step at the shapes the workload runs, the step time from the calibrated
+factors, achieved FLOP/s = FLOPs / step time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from inferplan.compare import CompareResult, CompareRow, _select, _sort_key
+from inferplan.errors import InferplanError, InputError
+from inferplan.models.registry import get_model
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.estimate import EstimatePlan, Mode, estimate_from_plan, plan_estimate
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.memory import max_sequences
+from inferplan.perf.step import Factors, StepWork, step_work
+from inferplan.report.accuracy import AccuracySummary, bundled_accuracy, live_accuracy
+from inferplan.report.sections import (
+    ReportSection,
+    SectionTable,
+    register_section_provider,
+    section_providers,
+    sections_from,
+)
+
+__all__ = ["HardwareDetail", "OperatingPoint", "ReportData", "ThroughputCurve", "build_report",
+           "compare_model"]
+
+CURVE_POINTS = 28  # batch sizes evaluated per throughput curve (geometric grid)
+SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
+
+
+class OperatingPoint(BaseModel):
+    """One engine step of the workload on the roofline (per device)."""
+
+    model_config = ConfigDict(extra="forbid")
+    phase: str  # prefill | decode | mixed
+    label: str
+    flops: float  # FLOPs of the step on one device
+    bytes: float  # bytes moved from memory by one device
+    time_s: float
+    intensity_flop_per_byte: float
+    achieved_flops_s: float
+    bound: str
+
+
+class ThroughputCurve(BaseModel):
+    """Decode steps only (prefill excluded) at batch sizes 1..the most that fit in memory."""
+
+    model_config = ConfigDict(extra="forbid")
+    batch: list[int]  # sequences decoded together, whole system
+    tpot_s: list[float]
+    tok_s_per_user: list[float]
+    output_tok_s: list[float]  # whole system
+    output_tok_s_per_device: list[float]
+    max_batch: int
+    limit: str  # what caps the batch: memory or the engine's max_num_seqs
+
+
+class HardwareDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hardware: str
+    name: str
+    devices: int
+    layout: str
+    compute_type: str
+    peak_flops_s: float  # per device, the compute type the weights use
+    memory_bw_bytes_s: float  # per device
+    reachable_flops_s: float  # peak x calibrated compute efficiency
+    reachable_bw_bytes_s: float  # peak x calibrated bandwidth efficiency
+    points: list[OperatingPoint]
+    curve: ThroughputCurve | None
+
+
+class Workload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    model_name: str
+    total_params: float
+    active_params: float
+    mode: Mode
+    batch: int
+    input_len: int
+    output_len: int
+    precision: str | None
+    kv_precision: str | None
+
+
+class ReportData(BaseModel):
+    """Everything a report shows; renderers format it, they compute nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    generated: str
+    inferplan_version: str
+    calibration: str
+    workload: Workload
+    compare: CompareResult
+    details: list[HardwareDetail]
+    accuracy: AccuracySummary | None = None
+    sections: list[ReportSection] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def compare_model(spec: ModelSpec, *, hardware: list[str] | None, hw_class: str | None,
+                  mode: Mode, batch: int, input_len: int, output_len: int,
+                  precision: str | None, kv_precision: str | None, sort: str, eff: Efficiency,
+                  hardware_files: tuple[Path, ...] = ()
+                  ) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+    """``compare.compare`` for a ModelSpec (a pasted config.json), also returning the plans.
+
+    Same selection, estimates and ranking as ``inferplan compare``.
+    """
+    if sort not in SORT_KEYS:
+        raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
+    rows: list[CompareRow] = []
+    plans: dict[str, EstimatePlan] = {}
+    for hw in _select(hardware, hw_class, hardware_files):
+        try:
+            plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
+                                 output_len=output_len, precision=precision,
+                                 kv_precision=kv_precision)
+            est = estimate_from_plan(plan, eff)
+        except InferplanError as e:
+            if hardware:  # the user named it: a bad request, not a row
+                raise
+            rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
+                                   reason=str(e)))
+            continue
+        plans[hw.id] = plan
+        rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
+                               reason=est.reason, estimate=est))
+    rows.sort(key=_sort_key(sort))
+    res = CompareResult(model=spec.id, mode=mode, input_len=input_len, output_len=output_len,
+                        sort=sort, rows=rows)
+    return res, plans
+
+
+def _point(phase: str, label: str, work: StepWork, plan: EstimatePlan, f: Factors) -> OperatingPoint:
+    dep = plan.dep
+    peaks = np.array([dep.peak_expert_flops if n.endswith(".experts")
+                      else dep.peak_linear_flops if n.endswith(".linear") or n == "lm_head"
+                      else dep.peak_attention_flops for n in work.op_names])
+    flops = float((np.asarray(work.t_compute).reshape(len(peaks), -1)[:, 0] * peaks).sum())
+    nbytes = float(np.asarray(work.t_memory).sum() * dep.memory_bw_bytes_s)
+    t = float(work.time_s(f))
+    return OperatingPoint(phase=phase, label=label, flops=flops, bytes=nbytes, time_s=t,
+                          intensity_flop_per_byte=flops / nbytes if nbytes else math.inf,
+                          achieved_flops_s=flops / t if t else 0.0, bound=str(work.bound(f)))
+
+
+def _curve(plan: EstimatePlan, f: Factors) -> ThroughputCurve | None:
+    dep = plan.dep
+    lay = dep.layout
+    I, O = plan.input_len, plan.output_len
+    if O == 0:
+        return None
+    ctx_mean, ctx_max = I + O / 2, I + O
+    reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
+    by_memory = max_sequences(dep, reserve, I)
+    max_rep = min(dep.engine.max_num_seqs, by_memory)
+    if max_rep < 1:
+        return None
+    limit = (f"engine max_num_seqs={dep.engine.max_num_seqs}" if max_rep < by_memory
+             else f"KV memory ({by_memory} sequences of {reserve:.0f} tokens per replica)")
+    b = np.unique(np.round(np.geomspace(1, max_rep, CURVE_POINTS)).astype(int))
+    mb = np.minimum(b, lay.pp)  # pipeline micro-batches, as in evaluate_plan
+    t = np.asarray(step_work(dep, decode_seqs=b / mb, decode_ctx=ctx_mean).time_s(f), dtype=float)
+    t = np.broadcast_to(t, b.shape)
+    out = lay.dp * b / t
+    return ThroughputCurve(batch=[int(x) * lay.dp for x in b], tpot_s=t.tolist(),
+                           tok_s_per_user=(1 / t).tolist(), output_tok_s=out.tolist(),
+                           output_tok_s_per_device=(out / lay.devices).tolist(),
+                           max_batch=int(max_rep) * lay.dp, limit=limit)
+
+
+def _detail(plan: EstimatePlan, eff: Efficiency) -> HardwareDetail:
+    dep = plan.dep
+    f, _ = resolve_factors(dep, eff)
+    names = {"prefill": f"prefill ({plan.input_len} prompt tokens)",
+             "decode": f"decode (batch {plan.seqs_per_replica:g})",
+             "mixed": "steady-state step (decode + prefill chunk)"}
+    if plan.mode == "batch" and "prefill" in plan.works:
+        names["prefill"] = f"prefill (batch {plan.seqs_per_replica:g} x {plan.input_len} tokens)"
+    points = [_point(k, names.get(k, k), w, plan, f) for k, w in plan.works.items()]
+    lay = dep.layout
+    layout = f"tp{lay.tp}" + (f" pp{lay.pp}" if lay.pp > 1 else "") + (f" ep{lay.ep}" if lay.ep > 1 else "")
+    if lay.dp > 1:
+        layout += f" x{lay.dp} replicas"
+    return HardwareDetail(
+        hardware=dep.hw.id, name=dep.hw.name, devices=lay.devices, layout=layout,
+        compute_type=dep.linear_compute_type, peak_flops_s=dep.peak_linear_flops,
+        memory_bw_bytes_s=dep.memory_bw_bytes_s,
+        reachable_flops_s=dep.peak_linear_flops * f.compute_eff,
+        reachable_bw_bytes_s=dep.memory_bw_bytes_s * f.bw_eff,
+        points=points, curve=_curve(plan, f))
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("inferplan")
+    except Exception:  # noqa: BLE001 - not installed (source tree)
+        return "dev"
+
+
+def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
+                 hw_class: str | None = None, mode: Mode = "batch", batch: int = 1,
+                 input_len: int = 1024, output_len: int = 256, precision: str | None = None,
+                 kv_precision: str | None = None, sort: str = "cost",
+                 calibration: Path | None = None, hardware_files: tuple[Path, ...] = (),
+                 detail: int = 8, accuracy_csv: Path | None = None,
+                 extra: list | tuple = ()) -> ReportData:
+    """Rank the hardware for the workload and gather what every chart needs.
+
+    detail: how many of the best-ranked hardware that fit get roofline points and curves
+    (every named hardware gets a table row). accuracy_csv: validate this CSV live instead of
+    using the bundled accuracy table. extra: ReportSection objects or results with
+    ``report_sections()`` (simulation, audit), appended after the providers' sections.
+    """
+    if detail < 0:
+        raise InputError("detail must be >= 0")
+    spec = model if isinstance(model, ModelSpec) else get_model(model)
+    eff = load_efficiency(calibration)
+    res, plans = compare_model(spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch,
+                               input_len=input_len, output_len=output_len, precision=precision,
+                               kv_precision=kv_precision, sort=sort, eff=eff,
+                               hardware_files=hardware_files)
+    fits = [r.hardware for r in res.rows if r.fits]
+    details = [_detail(plans[h], eff) for h in fits[:detail]]
+    accuracy = (live_accuracy(accuracy_csv, calibration, hardware_files) if accuracy_csv
+                else bundled_accuracy())
+    mode_txt = {"batch": f"batch {batch}", "concurrency": f"{batch} concurrent users",
+                "offline": "offline (largest batch that fits)"}[mode]
+    data = ReportData(
+        title=f"{spec.id}: {input_len} prompt + {output_len} output tokens, {mode_txt}",
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        inferplan_version=_version(), calibration=eff.profile,
+        workload=Workload(model=spec.id, model_name=spec.name, total_params=spec.total_params,
+                          active_params=spec.active_params, mode=mode, batch=batch,
+                          input_len=input_len, output_len=output_len, precision=precision,
+                          kv_precision=kv_precision),
+        compare=res, details=details, accuracy=accuracy,
+    )
+    sections: list[ReportSection] = []
+    for fn in section_providers().values():
+        sections.extend(fn(data))
+    sections.extend(sections_from(extra))
+    data.sections = sections
+    return data
+
+
+# --- built-in sections (registered like any plugin) ---------------------------------------------
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _accuracy_section(data: ReportData) -> list[ReportSection]:
+    acc = data.accuracy
+    classes = sorted({r.hardware_class for r in data.compare.rows if r.fits})
+    if acc is None:
+        return [ReportSection(title="Measured error", text=[
+            "No accuracy table is bundled (run tools/build_report_accuracy.py); "
+            "`inferplan validate DATA.csv` measures the error on your own data."])]
+    has_loso = any(g.loso_median_ape is not None for g in acc.by_hardware_class.values())
+    cols = ["hardware class", "rows measured", "median error", "p90 error"]
+    if has_loso:
+        cols += ["median error, unseen source (LOSO)", "p90, unseen source"]
+    rows = []
+    for c in classes + ["all"]:
+        g = acc.overall if c == "all" else acc.by_hardware_class.get(c)
+        if g is None:
+            rows.append([c, 0, "unknown", "unknown"] + (["unknown", "unknown"] if has_loso else []))
+            continue
+        row = [c, g.rows, _pct(g.median_ape), _pct(g.p90_ape)]
+        if has_loso:
+            row += [_pct(g.loso_median_ape), _pct(g.loso_p90_ape)]
+        rows.append(row)
+    text = [
+        f"How far predictions were from published measurements ({acc.rows} rows of {acc.data}, "
+        f"{acc.sources} sources; calibration '{acc.calibration}'). Error = |predicted - measured| "
+        f"/ measured, for decode speed, throughput, prefill speed and latency together.",
+        "In-sample: the calibrated factors scored on the rows they were fitted on. "
+        "Unseen source (leave-one-source-out): each row predicted with factors fitted only on the "
+        "other publications — the honest number for an engine or lab the model has not seen."
+        if has_loso else f"Method: {acc.method}.",
+    ]
+    if any(acc.by_hardware_class.get(c) is None for c in classes):
+        text.append("'unknown': no published measurement of that class yet; treat its numbers as "
+                    "spec-sheet arithmetic with uncalibrated default efficiencies.")
+    return [ReportSection(title="Measured error of this tool", text=text,
+                          tables=[SectionTable(columns=cols, rows=rows)])]
+
+
+def _f(a: dict, key: str) -> float | None:
+    v = a.get(key)
+    return v["value"] if isinstance(v, dict) else None
+
+
+def _assumptions_section(data: ReportData) -> list[ReportSection]:
+    """Factors and conditions of each estimate, one row per hardware (best ranked first)."""
+    fits = [r.estimate for r in data.compare.rows if r.fits and r.estimate is not None][:12]
+    if not fits:
+        return []
+    factors, conds = [], []
+    for e in fits:
+        a = e.assumptions
+        bw = (_f(a, "bw_eff") or 0) * (_f(a, "engine_bw") or 1)
+        comp = (_f(a, "compute_eff") or 0) * (_f(a, "engine_compute") or 1)
+        scopes = sorted({v["scope"] for k, v in a.items() if isinstance(v, dict) and "scope" in v
+                         and k in ("bw_eff", "compute_eff", "engine_bw", "engine_compute",
+                                   "layer_overhead_s", "step_overhead_s")})
+        lo, so = _f(a, "layer_overhead_s"), _f(a, "step_overhead_s")
+        factors.append([e.hardware, e.engine, f"{min(bw, 1):.2f}", f"{min(comp, 1):.2f}",
+                        f"{lo * 1e6:.3g} µs" if lo is not None else "-",
+                        f"{so * 1e3:.3g} ms" if so is not None else "-",
+                        f"{_f(a, 'comm_eff') or 0:.2f}" if e.tp * e.pp * e.ep > 1 else "-",
+                        f"{_f(a, 'dequant_w') or 0:.3g}", ", ".join(scopes)])
+        lay = f"tp{e.tp} pp{e.pp}" + (f" ep{e.ep}" if e.ep > 1 else "") + (f" x{e.dp}" if e.dp > 1 else "")
+        extra = "; ".join(str(a[k]) for k in ("offline_batch", "queueing") if k in a)
+        conds.append([e.hardware, f"{e.devices} ({lay})", e.weight_precision, e.kv_precision,
+                      str(a.get("compute_type", "-")), str(a.get("power", "-")),
+                      str(a.get("cost", "-")) + (f"; {extra}" if extra else "")])
+    srcs = sorted({a["source"] for e in fits for a in e.assumptions.values()
+                   if isinstance(a, dict) and a.get("source")})
+    text = [
+        "Every prediction is a roofline per operator (FLOPs at peak FLOP/s against bytes at "
+        "peak bandwidth, each scaled by an efficiency) plus link traffic and fixed per-layer and "
+        "per-step overheads (kernel launches, scheduling). The efficiencies are device x engine "
+        "factors fitted to published measurements; 'scope' names the calibrated groups used "
+        "('default' = a prior, not fitted to this hardware).",
+        f"Decode steps use the mean context over a generation ({data.workload.input_len} + "
+        f"{data.workload.output_len}/2 tokens). Memory is per device; throughput, power and cost "
+        "are for all devices of a row together.",
+    ]
+    return [ReportSection(title="Assumptions", text=text, tables=[
+        SectionTable(caption="Efficiency factors", columns=[
+            "hardware", "engine", "bandwidth efficiency", "compute efficiency", "overhead / layer",
+            "overhead / step", "link efficiency", "unpack ops / weight", "scope"], rows=factors),
+        SectionTable(caption="Conditions", columns=[
+            "hardware", "devices (layout)", "weights", "KV cache", "compute type", "power",
+            "price"], rows=conds),
+        SectionTable(caption="Sources of the factors", columns=["source"], rows=[[x] for x in srcs]),
+    ])]
+
+
+# registered the way a plugin would be (one registry per extension point)
+register_section_provider("assumptions", _assumptions_section)
+register_section_provider("accuracy", _accuracy_section)

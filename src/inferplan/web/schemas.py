@@ -1,0 +1,162 @@
+"""Request and response bodies of the HTTP API.
+
+Responses are the library's own models (``Estimate``, ``CompareResult``, ``FitResult``,
+``HardwareSpec``, ``ReportData``): the JSON the CLI prints with ``--json``. Requests are the
+library's keyword arguments with bounds, so one request cannot ask for unbounded work, and
+with no field that names a server path: a model is a catalog id or a pasted ``config.json``
+object, hardware are catalog ids, calibration is the bundled profile.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from inferplan.catalog.schema import HardwareSpec, Precision
+from inferplan.report.build import ReportData
+
+MAX_TOKENS = 1 << 20  # prompt or output tokens per request (1M)
+MAX_BATCH = 16384  # sequences in a batch / concurrent clients
+MAX_DEVICES = 4096
+MAX_HARDWARE = 64  # entries in one comparison (the bundled catalog has 56)
+MAX_DETAIL = 16  # hardware with roofline/throughput charts in one report
+MAX_CONFIG_KEYS = 500  # keys per JSON object of a pasted config
+MAX_CONFIG_DEPTH = 6  # nesting (text_config, rope_scaling, quantization_config)
+MAX_CONFIG_LIST = 4096  # list entries (layer_types of a 1000-layer model fit)
+MAX_CONFIG_INT = 1 << 31  # any integer field
+MAX_LAYERS = 1024  # num_hidden_layers and friends: the step cost is linear in it
+LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_experts",
+              "n_routed_experts", "num_local_experts")
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"  # catalog ids and aliases; no '/', so never a path
+HwId = Annotated[str, Field(pattern=ID, min_length=1, max_length=64)]
+Mode = Literal["batch", "concurrency", "offline"]
+Sort = Literal["cost", "speed", "throughput", "energy", "devices", "ttft"]
+HwClass = Literal["gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc"]
+
+
+class ModelChoice(BaseModel):
+    """A bundled model by id/alias, or the content of a Hugging Face config.json."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(default=None, pattern=ID, min_length=1, max_length=64,
+                              description="catalog model id or alias (GET /api/models)",
+                              examples=["llama-3.1-8b"])
+    config: dict[str, Any] | None = Field(
+        default=None, description="pasted config.json content (a JSON object, never a path)")
+    config_name: str = Field(default="custom", pattern=ID, max_length=64,
+                             description="id to show for a pasted config")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.model is None) == (self.config is None):
+            raise ValueError("give exactly one of 'model' (catalog id) or 'config' (config.json object)")
+        if self.config is not None:
+            check_config_bounds(self.config)
+        return self
+
+
+def check_config_bounds(obj: Any, path: str = "config", depth: int = 0) -> None:
+    """Reject a pasted config.json whose sizes would make one request unbounded work."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {MAX_CONFIG_DEPTH} levels")
+    if isinstance(obj, dict):
+        if len(obj) > MAX_CONFIG_KEYS:
+            raise ValueError(f"{path}: more than {MAX_CONFIG_KEYS} keys")
+        for k, v in obj.items():
+            if k in LAYER_KEYS and isinstance(v, int | float) and not 0 <= v <= MAX_LAYERS:
+                raise ValueError(f"{path}.{k} = {v}: must be between 0 and {MAX_LAYERS}")
+            check_config_bounds(v, f"{path}.{k}", depth + 1)
+    elif isinstance(obj, list):
+        if len(obj) > MAX_CONFIG_LIST:
+            raise ValueError(f"{path}: more than {MAX_CONFIG_LIST} entries")
+        for i, v in enumerate(obj):
+            check_config_bounds(v, f"{path}[{i}]", depth + 1)
+    elif isinstance(obj, int | float) and not isinstance(obj, bool) and abs(obj) > MAX_CONFIG_INT:
+        raise ValueError(f"{path} = {obj:g}: larger than {MAX_CONFIG_INT}")
+
+
+class Workload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode = "batch"
+    batch: int = Field(default=1, ge=1, le=MAX_BATCH,
+                       description="batch size (batch), clients (concurrency); ignored offline")
+    input_len: int = Field(default=1024, ge=0, le=MAX_TOKENS, description="prompt tokens")
+    output_len: int = Field(default=256, ge=0, le=MAX_TOKENS, description="generated tokens")
+    precision: str | None = Field(default=None, pattern=ID, max_length=32,
+                                  description="weight precision id (default: model native)")
+    kv_precision: str | None = Field(default=None, pattern=ID, max_length=32)
+
+
+class EstimateRequest(ModelChoice, Workload):
+    hardware: str = Field(pattern=ID, min_length=1, max_length=64, examples=["h100-sxm"])
+    devices: int | None = Field(default=None, ge=1, le=MAX_DEVICES, description="null: fewest that fit")
+    tp: int | None = Field(default=None, ge=1, le=1024)
+    pp: int | None = Field(default=None, ge=1, le=1024)
+    ep: int | None = Field(default=None, ge=1, le=1024)
+    engine: str | None = Field(default=None, pattern=ID, max_length=32)
+    threads: int | None = Field(default=None, ge=1, le=4096, description="CPU threads (CPUs only)")
+    usd_per_hour: float | None = Field(default=None, gt=0, le=1e6, description="price per device")
+
+
+class CompareRequest(ModelChoice, Workload):
+    hardware: list[HwId] | None = Field(
+        default=None, max_length=MAX_HARDWARE,
+        description="catalog ids (null: the whole catalog or hw_class)",
+        examples=[["h100-sxm", "mi300x", "b200"]])
+    hw_class: HwClass | None = None
+    sort: Sort = "cost"
+
+
+class ReportRequest(CompareRequest):
+    detail: int = Field(default=8, ge=0, le=MAX_DETAIL,
+                        description="best-ranked hardware that get roofline/throughput charts")
+
+
+class FitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(pattern=ID, min_length=1, max_length=64, examples=["llama-3.1-70b"])
+    context: int = Field(default=4096, ge=1, le=MAX_TOKENS, description="tokens per sequence")
+    batch: int = Field(default=1, ge=1, le=MAX_BATCH, description="sequences held at once")
+    precision: str | None = Field(default=None, pattern=ID, max_length=32)
+    kv_precision: str | None = Field(default=None, pattern=ID, max_length=32)
+    hw_class: HwClass | None = None
+
+
+class ModelRow(BaseModel):
+    """One bundled model (``inferplan models --json``)."""
+
+    id: str
+    name: str
+    architecture: str
+    total_params: float
+    active_params: float
+    layers: int
+    native_precision: str
+    aliases: list[str]
+
+
+class ModelList(BaseModel):
+    models: list[ModelRow]
+
+
+class HardwareList(BaseModel):
+    hardware: list[HardwareSpec]
+
+
+class PrecisionList(BaseModel):
+    precisions: list[Precision]
+
+
+class ReportView(BaseModel):
+    """What the web page draws: the data, the table and summary as HTML, plotly figures."""
+
+    data: ReportData
+    summary_html: str
+    table_html: str
+    figures: dict[str, dict[str, Any]] = Field(description="name -> plotly figure JSON (data, layout)")
+
+
+class ErrorResponse(BaseModel):
+    detail: str

@@ -1,0 +1,237 @@
+"""Reports: numbers (build.py), the self-contained HTML, Markdown + PNGs, sections, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from inferplan.cli.main import app
+from inferplan.report import (
+    LineChart,
+    ReportSection,
+    Series,
+    build_report,
+    register_section_provider,
+    render_html,
+    write_report,
+)
+from inferplan.report.accuracy import bundled_accuracy
+from inferplan.report.build import compare_model
+from inferplan.report.figures import label_positions, pareto_front
+from inferplan.report.sections import section_providers
+
+from ..conftest import PUBLISHED
+
+HW = ["h100-sxm", "mi300x", "cerebras-cs3", "groq-lpu-v1"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return build_report("llama-3.1-70b", hardware=HW, mode="concurrency", batch=16,
+                        input_len=1024, output_len=256)
+
+
+@pytest.fixture(scope="module")
+def html(data):
+    return render_html(data)
+
+
+def test_report_ranks_like_compare(data):
+    from inferplan.compare import compare
+
+    ref = compare("llama-3.1-70b", hardware=HW, mode="concurrency", batch=16, input_len=1024,
+                  output_len=256)
+    assert [r.hardware for r in data.compare.rows] == [r.hardware for r in ref.rows]
+    assert data.compare.rows[-1].fits is False  # groq: 230 MB of SRAM per chip
+
+
+def test_decode_point_is_memory_bound_below_the_ridge(data):
+    d = next(x for x in data.details if x.hardware == "mi300x")
+    ridge = d.peak_flops_s / d.memory_bw_bytes_s
+    dec = next(p for p in d.points if p.phase == "decode")
+    pre = next(p for p in d.points if p.phase == "prefill")
+    assert dec.intensity_flop_per_byte < ridge < pre.intensity_flop_per_byte
+    assert dec.bound == "memory" and pre.bound == "compute"
+    for p in d.points:  # nothing runs above its roof
+        assert p.achieved_flops_s <= min(d.peak_flops_s, p.intensity_flop_per_byte * d.memory_bw_bytes_s) * 1.001
+
+
+def test_throughput_curve_grows_with_batch_and_slows_each_user(data):
+    c = next(x for x in data.details if x.hardware == "h100-sxm").curve
+    assert c is not None and c.batch[0] >= 1 and c.batch[-1] == c.max_batch
+    assert all(b > a for a, b in zip(c.output_tok_s, c.output_tok_s[1:], strict=False))
+    assert all(b <= a * 1.0001 for a, b in zip(c.tok_s_per_user, c.tok_s_per_user[1:], strict=False))
+
+
+def test_html_is_self_contained_and_has_the_table_and_charts(html):
+    assert not re.search(r"<script[^>]+src=[\"']?https?:", html)
+    assert not re.search(r"<link[^>]+href=[\"']?https?:", html)
+    assert "Plotly.newPlot" in html and html.count('class="plotly-graph-div"') >= 4
+    assert '<table class="compare">' in html
+    for h in ("mi300x", "h100-sxm", "cerebras-cs3"):
+        assert f"<b>{h}</b>" in html
+    assert "groq-lpu-v1" in html and "cannot run this workload" in html
+    for title in ("Cost vs latency", "Roofline", "Memory per device", "Throughput and interactivity",
+                  "Assumptions", "Measured error of this tool", "Definitions"):
+        assert title in html
+
+
+def test_html_escapes_names_from_a_pasted_config(tmp_path):
+    from inferplan.models.registry import load_config
+
+    cfg, _ = load_config(_bundled_config("llama-3.2-1b"))
+    from inferplan.models.adapters import spec_from_hf_config
+
+    spec = spec_from_hf_config(cfg, "<script>alert(1)</script>")
+    out = render_html(build_report(spec, hardware=["l4"], detail=1))
+    assert "<script>alert(1)</script>" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+
+
+def _bundled_config(mid: str):
+    from inferplan.catalog._load import data_path
+
+    return data_path("models", f"{mid}.json")
+
+
+def test_accuracy_section_shows_the_classes_in_the_report(data):
+    acc = next(s for s in data.sections if s.title == "Measured error of this tool")
+    rows = {r[0]: r for r in acc.tables[0].rows}
+    assert {"gpu", "wafer", "all"} <= set(rows)
+    assert rows["all"][1] == bundled_accuracy().overall.rows
+
+
+def test_bundled_accuracy_matches_the_readme_loso_numbers():
+    acc = bundled_accuracy()
+    assert acc is not None and acc.rows >= 84
+    assert acc.overall.loso_median_ape == pytest.approx(0.26, abs=0.02)
+    assert acc.by_hardware_class["gpu"].loso_median_ape == pytest.approx(0.27, abs=0.02)
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="shared/calibration/published.csv not present")
+def test_live_validation_replaces_the_bundled_table():
+    d = build_report("llama-3.1-8b", hardware=["h100-sxm"], detail=0, accuracy_csv=PUBLISHED)
+    assert d.accuracy is not None and d.accuracy.method.startswith("in-sample")
+    assert d.accuracy.by_hardware_class["gpu"].loso_median_ape is None
+
+
+def test_extra_sections_and_providers_are_rendered():
+    class SimResult:  # what a simulation result exposes
+        def report_sections(self):
+            return [ReportSection(title="Simulated latency", text=["p50 and p99 over 1,000 requests"],
+                                  charts=[LineChart(title="TTFT CDF", x_title="TTFT (s)",
+                                                    y_title="fraction of requests", step=True,
+                                                    series=[Series(name="h100-sxm", x=[0.1, 0.2, 0.4],
+                                                                   y=[0.5, 0.9, 1.0])])])]
+
+    register_section_provider("test-audit", lambda d: [ReportSection(title="Audit findings",
+                                                                     text=[f"{d.workload.model}: ok"])])
+    try:
+        d = build_report("llama-3.1-8b", hardware=["h100-sxm"], detail=1, extra=[SimResult()])
+    finally:
+        from inferplan.report import sections
+
+        sections._PROVIDERS.pop("test-audit")
+    titles = [s.title for s in d.sections]
+    assert titles[-2:] == ["Audit findings", "Simulated latency"]
+    out = render_html(d)
+    assert "Simulated latency" in out and "TTFT CDF" in out and "llama-3.1-8b: ok" in out
+    assert "test-audit" not in section_providers()
+
+
+def test_markdown_writes_pngs_next_to_it(tmp_path, data):
+    files = write_report(data, tmp_path / "r.md", "md")
+    md = (tmp_path / "r.md").read_text()
+    pngs = [f for f in files if f.suffix == ".png"]
+    assert len(pngs) == 4 and all(f.read_bytes()[:4] == b"\x89PNG" for f in pngs)
+    for f in pngs:
+        assert f"](r_files/{f.name})" in md
+    assert "| 1 | **" in md and "Measured error of this tool" in md
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    x = [1.0, 2.0, 3.0, 2.5]
+    y = [5.0, 3.0, 1.0, 4.0]  # (2.5, 4) is beaten by (2, 3)
+    assert pareto_front(x, y) == [0, 1, 2]
+    assert label_positions([1, 1.1, 10], [1, 1.1, 10], False, False) == [
+        "bottom center", "top center", "top center"]
+
+
+def test_compare_model_takes_a_model_spec():
+    from inferplan.models.registry import get_model
+    from inferplan.perf.efficiency import load_efficiency
+
+    res, plans = compare_model(get_model("llama-3.1-8b"), hardware=["l4", "h100-sxm"], hw_class=None,
+                               mode="batch", batch=1, input_len=128, output_len=32, precision=None,
+                               kv_precision=None, sort="speed", eff=load_efficiency())
+    assert [r.hardware for r in res.rows] == ["h100-sxm", "l4"] and set(plans) == {"l4", "h100-sxm"}
+
+
+runner = CliRunner()
+
+
+def test_cli_report_writes_one_html_file(tmp_path):
+    out = tmp_path / "rep.html"
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--hardware", "h100-sxm,l4",
+                            "--batch", "4", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == str(out)
+    assert out.stat().st_size > 1_000_000 and "Plotly.newPlot" in out.read_text()
+
+
+def test_cli_report_json_and_errors(tmp_path):
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--json"])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["compare"]["rows"][0]["hardware"] == "h100-sxm"
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--hardware", "h100", "--json"])
+    assert r.exit_code == 2 and "ambiguous" in r.stderr
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--format", "pdf"])
+    assert r.exit_code == 2 and "--format" in r.stderr
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-405b", "--hardware", "l4", "--devices", "1"])
+    assert r.exit_code == 2  # no such option: usage error
+
+
+def test_simulation_and_audit_results_become_sections():
+    sim = pytest.importorskip("inferplan.sim")
+    from inferplan.sim.workload import with_overrides
+
+    w = with_overrides(sim.get_workload("chat"), rate=4.0)
+    runs = [sim.simulate("llama-3.1-8b", sim.DeploymentSpec(hardware=h), w, requests=200)
+            for h in ("h100-sxm", "l40s")]
+    extra: list = [runs]
+    try:
+        from inferplan.audit.run import run_audit
+
+        extra.append(run_audit(only=["02-memory-specs"]))
+    except ImportError:
+        pass
+    d = build_report("llama-3.1-8b", hardware=["h100-sxm", "l40s"], detail=1, extra=extra)
+    s = next(x for x in d.sections if x.title == "Simulation")
+    assert [r[0] for r in s.tables[0].rows] == ["1x h100-sxm", "1x l40s"]
+    titles = [c.title for c in s.charts]
+    assert any(t.startswith("Time to first token") for t in titles)
+    assert "Requests waiting over time" in titles and "Batch size over time" in titles
+    ttft = s.charts[0].series[0]
+    assert ttft.y == sorted(ttft.y) and ttft.x == sorted(ttft.x)  # a CDF
+    if len(extra) > 1:
+        assert any(x.title.startswith("Audit:") for x in d.sections)
+    assert "Requests waiting over time" in render_html(d)
+
+
+def test_unknown_result_types_are_refused():
+    with pytest.raises(TypeError, match="no adapter"):
+        build_report("llama-3.1-8b", hardware=["h100-sxm"], detail=0, extra=[object()])
+
+
+def test_cli_report_with_simulation(tmp_path):
+    pytest.importorskip("inferplan.sim")
+    out = tmp_path / "r.md"
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--hardware", "h100-sxm,l40s",
+                            "--concurrency", "8", "--simulate", "chat", "--rate", "3",
+                            "--sim-requests", "200", "--format", "md", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    md = out.read_text()
+    assert "## Simulation" in md and "r_files/section" in md
