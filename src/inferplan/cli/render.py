@@ -25,7 +25,9 @@ def _usd(x: float | None) -> str:
 def print_estimate(e) -> None:
     head = (f"[bold]{e.model}[/] on [bold]{e.devices} x {e.hardware}[/] ({e.engine}, "
             f"tp={e.tp} pp={e.pp} ep={e.ep}" + (f" x{e.dp} replicas" if e.dp > 1 else "") + ")"
-            f"  weights {e.weight_precision}, KV {e.kv_precision}")
+            f"  weights {e.weight_precision}"
+            + (f" (experts {e.expert_precision})" if e.expert_precision else "")
+            + f", KV {e.kv_precision}")
     out.print(head)
     mode = {"batch": f"batch {e.batch}", "concurrency": f"concurrency {e.batch}",
             "offline": f"offline (batch {e.batch})"}[e.mode]

@@ -91,6 +91,7 @@ class Estimate(BaseModel):
     bound: dict[str, str | None]
     assumptions: dict
     dp: int = 1
+    expert_precision: str | None = None  # routed experts, when stored unlike the other weights
     hardware_class: str = ""
     why: str = ""
 
@@ -488,6 +489,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
+        expert_precision=(dep.expert_precision.id
+                          if dep.expert_precision.id != dep.weight_precision.id else None),
         kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,
         input_len=plan.input_len, output_len=plan.output_len, fits=plan.fits, reason=plan.reason,
         memory=MemoryReport(
