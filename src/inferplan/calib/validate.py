@@ -106,7 +106,30 @@ def summarize(rows: list[ValidationRow]) -> Summary:
 
 
 def validate_csv(path: Path, calibration: Path | None = None,
-                 hardware_files: tuple[Path, ...] = ()) -> ValidationReport:
-    eff = load_efficiency(calibration)
-    rows = score_rows(load_dataset(path, hardware_files), eff)
-    return ValidationReport(rows=rows, summary=summarize(rows), calibration=eff.profile)
+                 hardware_files: tuple[Path, ...] = (), *,
+                 record_history: bool = True) -> ValidationReport:
+    """Predict every row of ``path``; the run is recorded in the history (``inferplan.store``)
+    unless ``record_history`` is False (a history that cannot be written only warns)."""
+    from inferplan.errors import InferplanError
+    from inferplan.store import now, try_record_run
+
+    started = now()
+    args = {"data": str(path), "calibration": str(calibration) if calibration else None,
+            "hardware_files": [str(p) for p in hardware_files]}
+    try:
+        eff = load_efficiency(calibration)
+        rows = score_rows(load_dataset(path, hardware_files), eff)
+    except InferplanError as e:
+        if record_history:
+            try_record_run("validate", args=args, started_at=started, status="error", error=str(e))
+        raise
+    rep = ValidationReport(rows=rows, summary=summarize(rows), calibration=eff.profile)
+    if record_history:
+        s = rep.summary
+        try_record_run("validate", args=args, started_at=started,
+                       summary={"data": Path(path).name, "calibration": rep.calibration,
+                                "rows": s.rows, "predicted": s.predicted, "median_ape": s.median_ape,
+                                "p90_ape": s.p90_ape},
+                       result={"summary": s.model_dump(), "calibration": rep.calibration},
+                       rows=[r.model_dump() for r in rows])
+    return rep

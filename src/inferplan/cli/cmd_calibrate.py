@@ -27,14 +27,26 @@ def register(app: typer.Typer) -> None:
         from inferplan.calib.calibrate import calibrate as run_calibrate
         from inferplan.cli.main import fail
         from inferplan.config import home_dir
+        from inferplan.store import now, try_record_run
 
         target = out or home_dir() / "profiles" / f"{name}.yaml"
+        started = now()
+        args = {"data": [str(p) for p in data], "name": name, "out": str(target),
+                "base": str(base) if base else None, "cv": folds}
         try:
             rep = run_calibrate(list(data), target, base=base, folds=folds,
                                 progress=lambda g: typer.echo(f"  cross-validation fold {g} done", err=True))
         except InferplanError as e:
+            try_record_run("calibrate", args=args, started_at=started, status="error", error=str(e))
             fail(e)
             return
+        try_record_run(
+            "calibrate", args=args, started_at=started,
+            summary={"profile": str(target), "rows": rep.rows, "cv": rep.cv_method,
+                     "median_ape_before": rep.before.median_ape,
+                     "median_ape_in_sample": rep.after_in_sample.median_ape,
+                     "median_ape_cross_validated": rep.cross_validated.median_ape},
+            result=rep.model_dump(exclude={"cv_rows"}), rows=[r.model_dump() for r in rep.cv_rows])
         if json_out:
             typer.echo(rep.model_dump_json(indent=2, exclude={"cv_rows"}))
             return

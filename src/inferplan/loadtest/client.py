@@ -1,0 +1,233 @@
+"""An OpenAI-compatible streaming load generator (httpx + asyncio).
+
+It replays a :class:`~inferplan.sim.workload.Workload` against one endpoint: open loop (arrival
+times from the workload) or closed loop (N users, each sending its next request when the
+previous one finished plus a think time). Every request asks ``/v1/completions`` for exactly its
+output length (``max_tokens`` = ``min_tokens`` = O, streamed) and records when it was sent, when
+each token arrived and when it ended.
+
+Only the given endpoint is contacted: one ``httpx.AsyncClient`` bound to that base URL, no
+redirects followed, no proxy settings from the environment. Runs are bounded in requests and in
+wall time; a request past the deadline is cancelled and recorded as such.
+
+Prompts of a given token length are made from words whose token count is measured once on the
+endpoint (``usage.prompt_tokens`` of two non-streamed probes), each prompt starting with its
+request number so no two prompts share a prefix (engines that reuse a cached prefix would
+otherwise skip prefill).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from urllib.parse import urlparse
+
+import numpy as np
+from pydantic import BaseModel
+
+from inferplan.errors import InputError
+from inferplan.sim.workload import Workload, generate, think_times
+
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+         "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class RequestRecord(BaseModel):
+    """One request as the client saw it; times in seconds from the start of the run."""
+
+    id: int
+    user: int = -1
+    input_tokens: int  # asked for (prompt built to this length)
+    output_tokens: int  # asked for
+    prompt_tokens: int | None = None  # what the server counted, when it says
+    sent_s: float
+    first_token_s: float | None = None
+    done_s: float | None = None
+    token_s: list[float] = []  # arrival time of each streamed chunk with text
+    chunks: int = 0
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+class LoadtestRun(BaseModel):
+    endpoint: str
+    model_name: str
+    workload: str
+    arrivals: str
+    requests_sent: int
+    duration_s: float
+    tokens_per_word: float
+    prompt_overhead_tokens: float
+    records: list[RequestRecord]
+
+
+def check_endpoint(endpoint: str, local_only: bool = False) -> str:
+    """Normalized base URL (no trailing slash); with local_only, only this machine is allowed."""
+    u = urlparse(endpoint)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise InputError(f"endpoint must be an http(s) URL like http://127.0.0.1:8000, not {endpoint!r}")
+    if local_only and u.hostname not in LOCAL_HOSTS:
+        raise InputError(f"endpoint {endpoint} is not on this machine (local_only)")
+    return endpoint.rstrip("/")
+
+
+class Prompter:
+    """Makes prompts of a target token count from words of a measured token cost."""
+
+    def __init__(self, tokens_per_word: float, overhead: float) -> None:
+        self.tokens_per_word = max(tokens_per_word, 1e-3)
+        self.overhead = overhead
+
+    def prompt(self, req_id: int, tokens: int, rng: np.random.Generator) -> str:
+        n = max(1, round((tokens - self.overhead) / self.tokens_per_word))
+        words = [WORDS[i] for i in rng.integers(0, len(WORDS), size=n)]
+        return f"{req_id} " + " ".join(words[1:]) if n > 1 else str(req_id)
+
+
+async def _prompt_tokens(client, model: str, prompt: str) -> int | None:
+    r = await client.post("/v1/completions", json={"model": model, "prompt": prompt, "max_tokens": 1,
+                                                    "temperature": 0})
+    r.raise_for_status()
+    usage = r.json().get("usage") or {}
+    return usage.get("prompt_tokens")
+
+
+async def calibrate_prompts(client, model: str) -> Prompter:
+    """Token cost of a word (slope) and of the prompt's fixed part (intercept), from two probes."""
+    rng = np.random.default_rng(0)
+    probe = Prompter(1.0, 0.0)
+    a = await _prompt_tokens(client, model, probe.prompt(10**6, 40, rng))
+    b = await _prompt_tokens(client, model, probe.prompt(10**6 + 1, 120, rng))
+    if not a or not b or b <= a:
+        return Prompter(1.3, 1.0)  # no usage reported: ~1.3 tokens per English word (BPE)
+    per_word = (b - a) / 80
+    return Prompter(per_word, a - per_word * 40)
+
+
+async def _stream(client, model: str, rec: RequestRecord, prompt: str, t0: float) -> None:
+    payload = {"model": model, "prompt": prompt, "max_tokens": rec.output_tokens,
+               "min_tokens": rec.output_tokens, "temperature": 0, "stream": True}
+    try:
+        async with client.stream("POST", "/v1/completions", json=payload) as resp:
+            if resp.status_code >= 400:
+                body = (await resp.aread()).decode(errors="replace")[:200]
+                rec.error = f"HTTP {resp.status_code}: {body}"
+                return
+            async for line in resp.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    obj = json.loads(data)
+                except json.JSONDecodeError:
+                    continue
+                now = time.perf_counter() - t0
+                ch = (obj.get("choices") or [{}])[0]
+                if ch.get("text"):
+                    if rec.first_token_s is None:
+                        rec.first_token_s = now
+                    rec.token_s.append(now)
+                    rec.chunks += 1
+                if ch.get("finish_reason"):
+                    rec.finish_reason = ch["finish_reason"]
+                usage = obj.get("usage") or {}
+                if usage.get("prompt_tokens"):
+                    rec.prompt_tokens = usage["prompt_tokens"]
+        rec.done_s = time.perf_counter() - t0
+    except asyncio.CancelledError:
+        rec.error = "cancelled at the time limit"
+        raise
+    except Exception as e:  # network errors are data here: record and go on
+        rec.error = f"{type(e).__name__}: {e}"
+
+
+async def run_async(endpoint: str, workload: Workload, *, requests: int, max_duration_s: float,
+                    model_name: str = "default", seed: int = 0, request_timeout_s: float = 600.0,
+                    local_only: bool = False) -> LoadtestRun:
+    import httpx
+
+    base = check_endpoint(endpoint, local_only)
+    if requests < 1 or max_duration_s <= 0:
+        raise InputError("requests must be >= 1 and the time limit > 0")
+    reqs = generate(workload, requests, seed)
+    closed = workload.arrivals.kind == "closed"
+    thinks = think_times(workload, requests, seed) if closed else None
+    rng = np.random.default_rng(seed + 1)
+    records: list[RequestRecord] = []
+    limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
+    timeout = httpx.Timeout(request_timeout_s, connect=10.0)
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits, trust_env=False,
+                                 follow_redirects=False) as client:
+        prompter = await calibrate_prompts(client, model_name)
+        t0 = time.perf_counter()
+        deadline = t0 + max_duration_s
+
+        def new_record(i: int, user: int) -> tuple[RequestRecord, str]:
+            rec = RequestRecord(id=i, user=user, input_tokens=int(reqs.input_tokens[i]),
+                                output_tokens=int(reqs.output_tokens[i]),
+                                sent_s=time.perf_counter() - t0)
+            records.append(rec)
+            return rec, prompter.prompt(i, rec.input_tokens, rng)
+
+        async def bounded(rec: RequestRecord, prompt: str) -> None:
+            left = deadline - time.perf_counter()
+            try:
+                await asyncio.wait_for(_stream(client, model_name, rec, prompt, t0), max(left, 0.001))
+            except (TimeoutError, asyncio.CancelledError):
+                rec.error = rec.error or "cancelled at the time limit"
+
+        if closed:
+            counter = iter(range(requests))
+            lock = asyncio.Lock()
+
+            async def user(u: int) -> None:
+                while time.perf_counter() < deadline:
+                    async with lock:
+                        i = next(counter, None)
+                    if i is None:
+                        return
+                    rec, prompt = new_record(i, u)
+                    await bounded(rec, prompt)
+                    if thinks is not None and thinks[i] > 0:
+                        await asyncio.sleep(min(thinks[i], max(0.0, deadline - time.perf_counter())))
+
+            await asyncio.gather(*(user(u) for u in range(workload.arrivals.users or 1)))
+        else:
+            tasks = []
+            for i in range(requests):
+                at = t0 + float(reqs.arrival_s[i])
+                if at >= deadline:
+                    break
+                delay = at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                rec, prompt = new_record(i, -1)
+                tasks.append(asyncio.create_task(bounded(rec, prompt)))
+            await asyncio.gather(*tasks)
+        duration = time.perf_counter() - t0
+    records.sort(key=lambda r: r.id)
+    a = workload.arrivals
+    how = (f"closed loop, {a.users} users, think {a.think_time_s:g} s" if closed
+           else f"{a.kind} {a.rate:g} req/s" if a.rate else a.kind)
+    return LoadtestRun(endpoint=base, model_name=model_name, workload=workload.name, arrivals=how,
+                       requests_sent=len(records), duration_s=duration,
+                       tokens_per_word=prompter.tokens_per_word,
+                       prompt_overhead_tokens=prompter.overhead, records=records)
+
+
+def run_loadtest(endpoint: str, workload: Workload, **kwargs) -> LoadtestRun:
+    """Synchronous wrapper of :func:`run_async` (same arguments)."""
+    return asyncio.run(run_async(endpoint, workload, **kwargs))
+
+
+def prompt_tokens_of(rec: RequestRecord, run: LoadtestRun) -> int:
+    """Prompt tokens the server processed (its count, else the calibrated estimate)."""
+    if rec.prompt_tokens:
+        return rec.prompt_tokens
+    n = max(1, round((rec.input_tokens - run.prompt_overhead_tokens) / run.tokens_per_word))
+    return max(1, math.floor(n * run.tokens_per_word + run.prompt_overhead_tokens + 0.5))

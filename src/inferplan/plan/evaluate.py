@@ -1,0 +1,267 @@
+"""Simulation tasks of the planner, one function per kind, runnable in any worker process.
+
+A :class:`Task` carries everything a worker needs (ids, the workload, the SLO, the settings), so
+the same tasks run in-process, in a local process pool or on Ray. Workers keep the simulator's
+tables of each deployment they have built (``_POOLS``) for the tasks that follow.
+
+Search simulations study one replica fed a Poisson (or gamma) stream at ``rate / replicas``:
+random splitting of a Poisson stream is Poisson, and a least-outstanding-tokens router only
+smooths each replica's load, so this errs on the safe side. The top options are then verified
+with the whole cluster behind its router (``verify``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inferplan.errors import InferplanError
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.plan.search import Candidate
+from inferplan.sim.entities import SchedulerConfig
+from inferplan.sim.metrics import SLO, SimMetrics
+from inferplan.sim.simulate import PoolModel, SimResult, build_pool, simulate
+from inferplan.sim.workload import Arrivals, Workload
+
+CAPACITY_SLACK = 1.25  # replicas never go below rate / (slack x analytic capacity)
+
+
+@dataclass
+class Settings:
+    """How long simulations run: long enough to cover `window_s` of arrivals (several request
+    lifetimes, so a queue that grows shows up), between `requests` and `max_requests`."""
+
+    requests: int = 400  # fewest requests per simulation
+    max_requests: int = 3000
+    window_s: float = 60.0  # arrivals simulated, seconds
+    warmup: float = 0.2  # share of the window left out of latency percentiles
+    seed: int = 0
+    router: str = "least_outstanding_tokens"
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    calibration: Path | None = None
+    hardware_files: tuple[Path, ...] = ()
+
+    def n(self, rate: float, scale: float = 1.0) -> int:
+        return int(min(self.max_requests * scale, max(self.requests, rate * self.window_s)))
+
+
+@dataclass
+class Task:
+    kind: str  # replicas | prefill_pool | decode_pool | verify | pair | max_rate
+    cand: Candidate
+    workload: Workload
+    rate: float  # requests/s of the whole system
+    slo: SLO
+    settings: Settings
+    replicas: int = 1  # first guess (search) or fixed (verify, max_rate)
+    r_cap: int = 64
+    cand2: Candidate | None = None  # decode pool of a pair
+    replicas2: int = 1
+
+
+@dataclass
+class Outcome:
+    key: str
+    kind: str
+    feasible: bool
+    replicas: int | None
+    replicas2: int | None = None
+    metrics: SimMetrics | None = None
+    usd_per_1m_output_tokens: float | None = None
+    joules_per_output_token: float | None = None
+    power_w: float | None = None
+    violations: list[str] = field(default_factory=list)
+    max_rate_rps: float | None = None
+    max_rate_lower_bound: bool = False  # every rate probed held: the maximum is higher
+    sims: int = 0
+    error: str = ""
+
+
+_POOLS: dict[tuple, PoolModel] = {}
+
+
+def _pool(c: Candidate, w: Workload, s: Settings) -> PoolModel:
+    key = (c.key, w.model_dump_json(), s.scheduler.model_dump_json(), str(s.calibration))
+    pool = _POOLS.get(key)
+    if pool is None:
+        if len(_POOLS) > 256:
+            _POOLS.clear()
+        pool = build_pool(c.model, c.spec, w, s.scheduler, eff=load_efficiency(s.calibration),
+                          hardware_files=s.hardware_files)
+        _POOLS[key] = pool
+    return pool
+
+
+def at_rate(w: Workload, rate: float) -> Workload:
+    a = w.arrivals
+    return w.model_copy(update={"arrivals": Arrivals(kind=a.kind if a.kind == "gamma" else "poisson",
+                                                     rate=rate, cv=a.cv)})
+
+
+def _slo_for(slo: SLO, metrics: tuple[str, ...]) -> SLO:
+    keep = {f"p{p}_{m}_s": v for m, p, v in slo.bounds() if m in metrics}
+    return SLO(**keep)
+
+
+def _one(t: Task, replicas: int, rate: float | None = None, role: str = "both",
+         slo: SLO | None = None) -> SimResult:
+    """One replica at (rate or t.rate) / replicas."""
+    pool = _pool(t.cand, t.workload, t.settings)
+    per = (rate or t.rate) / replicas
+    return simulate(t.cand.model, t.cand.spec, at_rate(t.workload, per),
+                    requests=t.settings.n(per), seed=t.settings.seed, slo=slo or t.slo,
+                    pools=(pool,), role=role, warmup=t.settings.warmup)
+
+
+def _outcome(t: Task, res: SimResult, replicas: int, sims: int, replicas2: int | None = None) -> Outcome:
+    return Outcome(key=t.cand.key if t.cand2 is None else f"{t.cand.key}+{t.cand2.key}",
+                   kind=t.kind, feasible=bool(res.slo_met), replicas=replicas,
+                   replicas2=replicas2, metrics=res.metrics,
+                   usd_per_1m_output_tokens=res.usd_per_1m_output_tokens,
+                   joules_per_output_token=res.joules_per_output_token,
+                   power_w=sum(p.power_w or 0 for p in res.pools) or None,
+                   violations=res.violations, sims=sims)
+
+
+def search_replicas(t: Task, role: str = "both", slo: SLO | None = None) -> Outcome:
+    """Fewest replicas meeting the SLO, starting from the analytic guess t.replicas (power is
+    scaled from the one simulated replica to all of them)."""
+    out = _search_replicas(t, role, slo)
+    if out.power_w and out.replicas:
+        out.power_w *= out.replicas
+    return out
+
+
+def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
+    tried: dict[int, SimResult] = {}
+
+    def ok(r: int) -> bool:
+        if r not in tried:
+            tried[r] = _one(t, r, role=role, slo=slo)
+        return bool(tried[r].slo_met)
+
+    floor = 1
+    if role == "both":
+        floor = max(1, math.ceil(t.rate / (CAPACITY_SLACK * max(t.cand.capacity_rps, 1e-12))))
+    r = max(floor, min(t.replicas, t.r_cap))
+    if ok(r):
+        while r > floor and ok(r - 1):
+            r -= 1
+        return _outcome(t, tried[r], r, len(tried))
+    step = 1
+    while r < t.r_cap:
+        r = min(t.r_cap, r + step)
+        if ok(r):
+            # back off the overshoot of the growing step
+            while r - 1 not in tried and r > 1 and ok(r - 1):
+                r -= 1
+            return _outcome(t, tried[r], r, len(tried))
+        step = min(step * 2, 8)
+    out = _outcome(t, tried[r], r, len(tried))
+    out.feasible = False
+    out.replicas = None
+    out.violations = [f"SLO missed even with {r} replicas: " + "; ".join(tried[r].violations)]
+    return out
+
+
+def verify(t: Task) -> Outcome:
+    """The whole cluster behind its router at t.replicas (and one fewer, if that holds too)."""
+    pool = _pool(t.cand, t.workload, t.settings)
+    sims = 0
+
+    def run(r: int) -> SimResult:
+        nonlocal sims
+        sims += 1
+        return simulate(t.cand.model, t.cand.spec, at_rate(t.workload, t.rate),
+                        requests=t.settings.n(t.rate), seed=t.settings.seed, replicas=r,
+                        router=t.settings.router, slo=t.slo, pools=(pool,),
+                        warmup=t.settings.warmup)
+
+    r = t.replicas
+    res = run(r)
+    if res.slo_met and r > 1:
+        fewer = run(r - 1)
+        if fewer.slo_met:
+            r, res = r - 1, fewer
+    while not res.slo_met and r < t.r_cap:  # the split was optimistic for this workload
+        r += 1
+        res = run(r)
+    return _outcome(t, res, r, sims)
+
+
+def pair(t: Task) -> Outcome:
+    """A disaggregated pair (prefill pool t.cand x t.replicas, decode pool t.cand2 x
+    t.replicas2) as one cluster; adds a decode replica while the SLO is missed."""
+    assert t.cand2 is not None
+    pre = _pool(t.cand, t.workload, t.settings)
+    dec = _pool(t.cand2, t.workload, t.settings)
+    sims = 0
+    rp, rd = t.replicas, t.replicas2
+    while True:
+        res = simulate(t.cand.model, t.cand.spec, at_rate(t.workload, t.rate),
+                       requests=t.settings.n(t.rate), seed=t.settings.seed, replicas=rp,
+                       decode=t.cand2.spec, decode_replicas=rd, router=t.settings.router,
+                       slo=t.slo, pools=(pre, dec), warmup=t.settings.warmup)
+        sims += 1
+        if res.slo_met or sims >= 3:
+            break
+        ttft_bad = any("TTFT" in v for v in res.violations)
+        if ttft_bad:
+            rp += 1
+        else:
+            rd += 1
+    return _outcome(t, res, rp, sims, replicas2=rd)
+
+
+def max_rate(t: Task, probes: int = 2, steps: int = 2) -> Outcome:
+    """Highest total rate the whole cluster (t.replicas behind the router) holds within the
+    SLO: grow the rate by 30% while it holds, then bisect (about +-7%)."""
+    pool = _pool(t.cand, t.workload, t.settings)
+    sims = 0
+
+    def holds(rate: float) -> bool:
+        nonlocal sims
+        sims += 1
+        res = simulate(t.cand.model, t.cand.spec, at_rate(t.workload, rate),
+                       requests=t.settings.n(rate), seed=t.settings.seed, replicas=t.replicas,
+                       router=t.settings.router, slo=t.slo, pools=(pool,),
+                       warmup=t.settings.warmup)
+        return bool(res.slo_met)
+
+    lo, hi = t.rate, t.rate * 1.3
+    for _ in range(probes):
+        if not holds(hi):
+            break
+        lo, hi = hi, hi * 1.3
+    else:
+        hi = 0.0  # still holding: report the last rate that held, as a lower bound
+    if hi:
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            if holds(mid):
+                lo = mid
+            else:
+                hi = mid
+    return Outcome(key=t.cand.key, kind=t.kind, feasible=True, replicas=t.replicas, sims=sims,
+                   max_rate_rps=lo, max_rate_lower_bound=not hi)
+
+
+def run_task(t: Task) -> Outcome:
+    """Entry point for every executor (a module-level function: picklable)."""
+    try:
+        if t.kind == "replicas":
+            return search_replicas(t)
+        if t.kind == "prefill_pool":
+            return search_replicas(t, role="prefill", slo=_slo_for(t.slo, ("ttft",)))
+        if t.kind == "decode_pool":
+            return search_replicas(t, role="decode", slo=_slo_for(t.slo, ("tpot",)))
+        if t.kind == "verify":
+            return verify(t)
+        if t.kind == "pair":
+            return pair(t)
+        if t.kind == "max_rate":
+            return max_rate(t)
+        raise ValueError(f"unknown task kind {t.kind}")
+    except InferplanError as e:
+        return Outcome(key=t.cand.key, kind=t.kind, feasible=False, replicas=None, error=str(e))

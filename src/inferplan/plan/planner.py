@@ -1,0 +1,496 @@
+"""`plan`: the cheapest (or smallest, most frugal, fastest) serving configuration that meets
+latency SLOs at a request rate, searched across hardware, layouts, precisions and replicas,
+including disaggregated prefill/decode pools on different hardware.
+
+Phases (each a list of independent tasks for the executor):
+
+1. enumerate candidates and their analytic floors and capacity (``search.py``); drop those whose
+   floors already break an SLO, those over budget, and those far from the best analytic proxy of
+   the objective (``prune_factor``);
+2. simulate each survivor to find its fewest replicas meeting the SLO (``evaluate.py``); size
+   prefill-only and decode-only pools of the best prefill and decode hardware and pair them;
+3. verify the top options with the whole cluster behind its router and find their maximum
+   sustainable rate; rank; mark the Pareto frontier (cost, p90 latency, energy); explain why
+   the winner wins.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inferplan.catalog.hardware import get_hardware, hardware_catalog
+from inferplan.errors import InputError
+from inferplan.models.registry import get_model
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.plan.evaluate import Outcome, Settings, Task
+from inferplan.plan.executor import Executor
+from inferplan.plan.search import Candidate, enumerate_candidates
+from inferplan.sim.entities import SchedulerConfig
+from inferplan.sim.metrics import SLO, Dist
+from inferplan.sim.workload import Workload
+
+Objective = Literal["cost", "devices", "energy", "latency"]
+OBJECTIVES = ("cost", "devices", "energy", "latency")
+CLASSES = ("gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc")
+MAX_RATE_TOP = 3  # options whose maximum sustainable rate is simulated (others: analytic)
+
+
+class PlanRequest(BaseModel):
+    """What to plan for. Lists of ids; None = everything in the catalog / model native."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[str]
+    workload: Workload
+    rate: float = Field(gt=0, description="requests/s the system must serve")
+    slo: SLO
+    objective: Objective = "cost"
+    precisions: list[str] | None = None
+    hardware: list[str] | None = None
+    deny: list[str] = []
+    classes: list[str] | None = None
+    budget_usd_per_hour: float | None = Field(default=None, gt=0)
+    max_devices_per_replica: int | None = Field(default=64, ge=1)
+    max_replicas: int = Field(default=64, ge=1)
+    disaggregation: bool = True
+    requests: int = Field(default=400, ge=50, description="requests per search simulation")
+    seed: int = 0
+    router: str = "least_outstanding_tokens"
+    scheduler: SchedulerConfig = SchedulerConfig()
+    top: int = Field(default=5, ge=1, description="options verified as a whole cluster")
+    prune_factor: float = Field(default=3.0, gt=1)
+    calibration: Path | None = None
+    hardware_files: list[Path] = []
+
+
+class PoolChoice(BaseModel):
+    role: str  # serve | prefill | decode
+    hardware: str
+    hardware_class: str
+    engine: str
+    replicas: int
+    devices_per_replica: int
+    tp: int
+    pp: int
+    ep: int
+    weight_precision: str
+    usd_per_hour: float | None  # the whole pool
+
+
+class PlanOption(BaseModel):
+    id: str
+    rank: int = 0
+    model: str
+    kind: Literal["colocated", "disaggregated"]
+    pools: list[PoolChoice]
+    devices: int
+    usd_per_hour: float | None
+    usd_per_1m_output_tokens: float | None
+    usd_per_1m_tokens: float | None = Field(description="prompt + output tokens")
+    joules_per_output_token: float | None
+    ttft_s: Dist
+    tpot_s: Dist
+    e2e_s: Dist
+    goodput: float | None
+    capacity_rps_bound: float | None = Field(description="analytic: replicas x per-replica capacity at the TPOT bound")
+    max_rate_rps: float | None = Field(default=None, description="simulated: highest rate meeting the SLO")
+    max_rate_lower_bound: bool = Field(default=False, description="max_rate_rps held at every rate tried: the maximum is higher")
+    bound: str = Field(description="what bounds a decode step at the planned batch")
+    binding_slo: str = Field(description="the SLO bound with the least margin")
+    verified: bool = Field(description="simulated as the whole cluster behind its router")
+    pareto: bool = False
+
+
+class Rejection(BaseModel):
+    candidate: str
+    reason: str
+
+
+class PlanResult(BaseModel):
+    models: list[str]
+    workload: str
+    rate: float
+    slo: str
+    objective: str
+    options: list[PlanOption]
+    frontier: list[str]
+    winner: str | None
+    why: list[str]
+    rejected: list[Rejection]
+    counts: dict[str, int]
+    executor: str
+    wall_s: float
+    assumptions: dict
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _hardware(req: PlanRequest):
+    files = tuple(req.hardware_files)
+    if req.classes:
+        bad = [c for c in req.classes if c not in CLASSES]
+        if bad:
+            raise InputError(f"unknown class {', '.join(bad)} (known: {', '.join(CLASSES)})")
+    if req.hardware:
+        hws = [get_hardware(h, files) for h in req.hardware]
+    else:
+        hws = list(hardware_catalog(files).values())
+    deny = {get_hardware(h, files).id for h in req.deny}
+    return [h for h in hws if h.id not in deny and (not req.classes or h.hw_class in req.classes)]
+
+
+def _proxy(c: Candidate, req: PlanRequest, out_tok_s: float) -> float:
+    """Analytic stand-in of the objective, used only to prune before simulating."""
+    r0 = math.ceil(req.rate / max(c.capacity_rps, 1e-12))
+    if req.objective == "cost":
+        return c.usd_per_hour * r0 if c.usd_per_hour is not None else math.inf
+    if req.objective == "devices":
+        return float(c.devices * r0)
+    if req.objective == "energy":
+        return (c.power_w_max or math.inf) * r0 / out_tok_s
+    return c.ttft_floor_s + c.e2e_floor_s
+
+
+def _objective_value(o: PlanOption, objective: str) -> tuple:
+    inf = math.inf
+    if objective == "cost":
+        return (o.usd_per_hour if o.usd_per_hour is not None else inf, o.e2e_s.p90 or inf)
+    if objective == "devices":
+        return (o.devices, o.usd_per_hour if o.usd_per_hour is not None else inf)
+    if objective == "energy":
+        return (o.joules_per_output_token if o.joules_per_output_token is not None else inf,
+                o.usd_per_hour or inf)
+    return (o.e2e_s.p90 or inf, o.ttft_s.p90 or inf, o.usd_per_hour or inf)
+
+
+def _binding(slo: SLO, o: PlanOption) -> str:
+    best, text = math.inf, "none"
+    for metric, pct, bound in slo.bounds():
+        v = getattr(o, f"{metric}_s").at(pct)
+        if v is None:
+            continue
+        margin = (bound - v) / bound
+        if margin < best:
+            best, text = margin, f"p{pct} {metric.upper()} {v:.3g} s of {bound:g} s ({margin:.0%} margin)"
+    return text
+
+
+def _pool_choice(c: Candidate, role: str, replicas: int) -> PoolChoice:
+    return PoolChoice(role=role, hardware=c.hardware, hardware_class=c.hw_class, engine=c.engine,
+                      replicas=replicas, devices_per_replica=c.devices, tp=c.tp, pp=c.pp, ep=c.ep,
+                      weight_precision=c.weight_precision,
+                      usd_per_hour=c.usd_per_hour * replicas if c.usd_per_hour is not None else None)
+
+
+def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_out: float,
+            verified: bool, c2: Candidate | None = None) -> PlanOption:
+    m = out.metrics
+    assert m is not None and out.replicas is not None
+    r = out.replicas
+    pools = [_pool_choice(c, "serve" if c2 is None else "prefill", r)]
+    if c2 is not None:
+        pools.append(_pool_choice(c2, "decode", out.replicas2 or 1))
+    usd = [p.usd_per_hour for p in pools]
+    usd_h = sum(usd) if all(u is not None for u in usd) else None  # type: ignore[arg-type]
+    out_tok = req.rate * mean_out
+    per_s = usd_h / 3600 if usd_h is not None else None
+    power = out.power_w
+    devices = sum(p.replicas * p.devices_per_replica for p in pools)
+    if c2 is None:
+        ident = f"{c.label} x{r}"
+        cap = c.capacity_rps * r
+    else:
+        ident = f"P: {c.label} x{r} + D: {c2.label} x{out.replicas2}"
+        cap = min(c.prefill_tok_s * r / mean_in, c2.decode_capacity_rps * (out.replicas2 or 1))
+    if len(req.models) > 1:
+        ident = f"{c.model}: {ident}"
+    opt = PlanOption(
+        id=ident, model=c.model, kind="colocated" if c2 is None else "disaggregated", pools=pools,
+        devices=devices, usd_per_hour=usd_h,
+        usd_per_1m_output_tokens=per_s / out_tok * 1e6 if per_s is not None else None,
+        usd_per_1m_tokens=per_s / (req.rate * (mean_in + mean_out)) * 1e6 if per_s is not None else None,
+        joules_per_output_token=power / out_tok if power else None,
+        ttft_s=m.ttft_s, tpot_s=m.tpot_s, e2e_s=m.e2e_s, goodput=m.goodput,
+        capacity_rps_bound=cap, max_rate_rps=out.max_rate_rps,
+        bound=(c2 or c).bound, binding_slo="", verified=verified)
+    opt.binding_slo = _binding(req.slo, opt)
+    return opt
+
+
+def pareto(options: list[PlanOption]) -> list[str]:
+    """Ids of options no other option beats on all of ($/h, p90 E2E, J/token)."""
+    def vec(o: PlanOption):
+        inf = math.inf
+        return (o.usd_per_hour if o.usd_per_hour is not None else inf, o.e2e_s.p90 or inf,
+                o.joules_per_output_token if o.joules_per_output_token is not None else inf)
+
+    vs = [vec(o) for o in options]
+    front = []
+    for i, v in enumerate(vs):
+        dominated = any(all(a <= b for a, b in zip(w, v, strict=True)) and w != v
+                        for j, w in enumerate(vs) if j != i)
+        if not dominated:
+            front.append(options[i].id)
+    return front
+
+
+def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candidate],
+            req: PlanRequest) -> list[str]:
+    """Why the winner wins: what bounds it, its binding SLO, headroom, what the runner-up lacks."""
+    def money(x: float | None) -> str:
+        return "no catalog price" if x is None else f"${x:,.2f}/h"
+
+    lines = []
+    pool = win.pools[0]
+    lines.append(
+        f"{win.id} serves {req.rate:g} req/s within {req.slo.describe()} for {money(win.usd_per_hour)}"
+        + (f" (${win.usd_per_1m_output_tokens:.3g} per 1M output tokens)" if win.usd_per_1m_output_tokens else "")
+        + f" on {win.devices} device{'s' if win.devices != 1 else ''}.")
+    lines.append(f"Binding SLO: {win.binding_slo}; decode steps are {win.bound}-bound on "
+                 f"{win.pools[-1].hardware}.")
+    if win.max_rate_rps:
+        least = "at least " if win.max_rate_lower_bound else ""
+        lines.append(f"Headroom: holds the SLO up to {least}~{win.max_rate_rps:.3g} req/s "
+                     f"({win.max_rate_rps / req.rate:.2f}x the target; simulated).")
+    elif win.capacity_rps_bound:
+        lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held).")
+    if runner is None:
+        lines.append("No other configuration met the SLO.")
+        return lines
+    lines.append(f"Runner-up: {runner.id} at {money(runner.usd_per_hour)}, {runner.devices} "
+                 f"device{'s' if runner.devices != 1 else ''}, "
+                 f"p90 E2E {runner.e2e_s.p90:.3g} s.")
+    lacks = []
+    if req.objective == "cost" and win.usd_per_hour and runner.usd_per_hour:
+        extra = runner.usd_per_hour / win.usd_per_hour - 1
+        if extra > 0.005:
+            lacks.append(f"costs {extra:.0%} more per hour")
+        else:
+            lacks.append(f"ties on cost and is ranked by p90 E2E ({runner.e2e_s.p90:.3g} s vs "
+                         f"{win.e2e_s.p90:.3g} s)")
+    if runner.devices > win.devices:
+        lacks.append(f"needs {runner.devices} devices vs {win.devices}")
+    wj, rj = win.joules_per_output_token, runner.joules_per_output_token
+    if req.objective == "energy" and wj and rj and rj > wj * 1.005:
+        lacks.append(f"uses {rj / wj - 1:.0%} more energy per output token ({rj:.3g} J vs {wj:.3g} J)")
+    elif req.objective == "energy" and wj and rj:
+        lacks.append(f"ties on energy ({rj:.3g} J vs {wj:.3g} J per output token)")
+    if req.objective == "latency" and (runner.e2e_s.p90 or 0) > (win.e2e_s.p90 or 0):
+        lacks.append(f"has a slower p90 E2E ({runner.e2e_s.p90:.3g} s vs {win.e2e_s.p90:.3g} s)")
+    wc = cands.get(f"{win.model}|{pool.hardware}|{pool.weight_precision}|tp{pool.tp}pp{pool.pp}ep{pool.ep}")
+    rp = runner.pools[0]
+    rc = cands.get(f"{runner.model}|{rp.hardware}|{rp.weight_precision}|tp{rp.tp}pp{rp.pp}ep{rp.ep}")
+    if wc and rc and win.kind == runner.kind == "colocated":
+        if wc.usd_per_hour and rc.usd_per_hour:
+            we = wc.capacity_rps / wc.usd_per_hour
+            re_ = rc.capacity_rps / rc.usd_per_hour
+            if re_ < we:
+                lacks.append(f"serves {re_:.3g} req/s per $/h vs {we:.3g} (analytic, TPOT bound held)")
+        if rc.tpot_floor_s > wc.tpot_floor_s * 1.1:
+            lacks.append(f"slower batch-1 decode ({rc.tpot_floor_s * 1e3:.3g} ms vs {wc.tpot_floor_s * 1e3:.3g} ms)")
+        if rc.decode_batch < wc.decode_batch:
+            lacks.append(f"fits a smaller batch within the TPOT bound ({rc.decode_batch} vs {wc.decode_batch}"
+                         + (", KV-limited" if rc.kv_tokens < wc.kv_tokens else "") + ")")
+    lines.append("The runner-up " + ("; ".join(lacks) if lacks else "is close") + ".")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = None,
+         ray_address: str | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> PlanResult:
+    """Search (see module docstring). `progress(phase, done, total)` reports each task done."""
+    wall = time.perf_counter()
+    if req.workload.arrivals.kind not in ("poisson", "gamma") or req.workload.trace:
+        raise InputError("plan needs an open-loop arrival process at --rate (Poisson or gamma); "
+                         "replay traces with `inferplan simulate`")
+    if req.slo.empty():
+        raise InputError("give at least one SLO bound (e.g. --p90-ttft 1 --p90-tpot 0.05)")
+    eff = load_efficiency(req.calibration)
+    files = tuple(req.hardware_files)
+    models = [get_model(m) for m in req.models]
+    hws = _hardware(req)
+    if not hws:
+        raise InputError("no hardware left after --hardware/--deny/--class")
+    precisions: list[str | None] = (
+        [None if p in ("native", "auto") else p for p in req.precisions] if req.precisions else [None])
+    mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
+    cands, unfit = enumerate_candidates(models, hws, precisions, req.workload, req.slo,
+                                        req.scheduler, eff, files, req.max_devices_per_replica)
+    by_key = {c.key: c for c in cands}
+    rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
+    counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}
+
+    alive = []
+    for c in cands:
+        if c.reasons:
+            rejected.append(Rejection(candidate=c.label, reason="; ".join(c.reasons)))
+        elif req.budget_usd_per_hour and c.usd_per_hour and c.usd_per_hour > req.budget_usd_per_hour:
+            rejected.append(Rejection(candidate=c.label, reason=f"one replica costs ${c.usd_per_hour:.2f}/h > budget"))
+        else:
+            alive.append(c)
+    counts["pruned_by_floors"] = len(cands) - len(alive)
+    # prune far from the best analytic proxy (unpriced hardware kept by latency, a few)
+    out_tok = req.rate * mean_out
+    proxies = {c.key: _proxy(c, req, out_tok) for c in alive}
+    finite = [v for v in proxies.values() if math.isfinite(v)]
+    best = min(finite) if finite else math.inf
+    keep = [c for c in alive if proxies[c.key] <= req.prune_factor * best]
+    if req.objective in ("cost", "energy"):
+        unpriced = sorted((c for c in alive if not math.isfinite(proxies[c.key])),
+                          key=lambda c: c.ttft_floor_s + c.e2e_floor_s)[:4]
+        keep += unpriced
+    for c in alive:
+        if c not in keep:
+            rejected.append(Rejection(candidate=c.label, reason=(
+                f"analytic {req.objective} proxy {proxies[c.key]:.3g} > {req.prune_factor:g}x the best "
+                f"({best:.3g}); not simulated")))
+    counts["pruned_by_proxy"] = len(alive) - len(keep)
+    # simulate enough arrivals to cover several request lifetimes at the TPOT bound
+    tpot_bound = min([v for m, _, v in req.slo.bounds() if m == "tpot"], default=0.05)
+    window = max(60.0, 10 * mean_out * tpot_bound)
+    settings = Settings(requests=req.requests, seed=req.seed, router=req.router, window_s=window,
+                        scheduler=req.scheduler, calibration=req.calibration, hardware_files=files)
+
+    def r0(cap: float) -> int:
+        return max(1, min(req.max_replicas, math.ceil(req.rate / max(cap, 1e-12))))
+
+    sims = 0
+    with Executor(executor, workers, ray_address) as ex:
+        def run(phase: str, tasks: list[Task]) -> list[Outcome]:
+            nonlocal sims
+            if progress:
+                progress(phase, 0, len(tasks))
+            done = 0
+
+            def tick(i: int, o: Outcome) -> None:
+                nonlocal done
+                done += 1
+                if progress:
+                    progress(phase, done, len(tasks))
+
+            outs = ex.map(tasks, tick)
+            sims += sum(o.sims for o in outs)
+            return outs
+
+        # ---- phase 2: replicas per candidate; P/D pools --------------------------------
+        tasks = [Task("replicas", c, req.workload, req.rate, req.slo, settings,
+                      replicas=r0(c.capacity_rps), r_cap=req.max_replicas) for c in keep]
+        pd_pre: list[Candidate] = []
+        pd_dec: list[Candidate] = []
+        if req.disaggregation:
+            for m in models:  # per model: the 3 cheapest per prompt token / per decode throughput
+                cont = [c for c in keep if c.model == m.id and c.policy == "continuous" and c.usd_per_hour]
+                pd_pre += sorted(cont, key=lambda c: c.usd_per_hour / c.prefill_tok_s)[:3]  # type: ignore[operator]
+                pd_dec += sorted(cont, key=lambda c: c.usd_per_hour / c.decode_capacity_rps)[:3]  # type: ignore[operator]
+            tasks += [Task("prefill_pool", c, req.workload, req.rate, req.slo, settings,
+                           replicas=max(1, math.ceil(req.rate * mean_in / c.prefill_tok_s / 0.7)),
+                           r_cap=req.max_replicas) for c in pd_pre]
+            tasks += [Task("decode_pool", c, req.workload, req.rate, req.slo, settings,
+                           replicas=r0(c.decode_capacity_rps), r_cap=req.max_replicas) for c in pd_dec]
+        outs = run("simulate candidates", tasks)
+        options: list[PlanOption] = []
+        pre_ok: dict[str, Outcome] = {}
+        dec_ok: dict[str, Outcome] = {}
+        for t, o in zip(tasks, outs, strict=True):
+            if t.kind == "replicas":
+                if o.feasible and o.metrics is not None:
+                    options.append(_option(t.cand, o, req, mean_in, mean_out, verified=False))
+                else:
+                    rejected.append(Rejection(candidate=t.cand.label,
+                                              reason=o.error or "; ".join(o.violations) or "SLO missed"))
+            elif o.feasible and t.kind == "prefill_pool":
+                pre_ok[t.cand.key] = o
+            elif o.feasible and t.kind == "decode_pool":
+                dec_ok[t.cand.key] = o
+        counts["feasible_colocated"] = len(options)
+
+        # ---- phase 3: verify the best, pairs, max rate ------------------------------------
+        def budget_ok(o: PlanOption) -> bool:
+            return not (req.budget_usd_per_hour and o.usd_per_hour and o.usd_per_hour > req.budget_usd_per_hour)
+
+        options.sort(key=lambda o: _objective_value(o, req.objective))
+        top = [o for o in options if budget_ok(o)][:req.top]
+        vtasks = []
+        for o in top:
+            c = by_key[_cand_key(o)]
+            vtasks.append(Task("verify", c, req.workload, req.rate, req.slo, settings,
+                               replicas=o.pools[0].replicas, r_cap=req.max_replicas))
+        pairs = []
+        for kp, op_ in pre_ok.items():
+            for kd, od in dec_ok.items():
+                cp, cd = by_key[kp], by_key[kd]
+                if cp.model != cd.model:
+                    continue
+                cost = ((cp.usd_per_hour or 0) * (op_.replicas or 1) + (cd.usd_per_hour or 0) * (od.replicas or 1))
+                pairs.append((cost, cp, cd, op_.replicas or 1, od.replicas or 1))
+        pairs.sort(key=lambda x: x[0])
+        for _, cp, cd, rp, rd in pairs[:4]:
+            vtasks.append(Task("pair", cp, req.workload, req.rate, req.slo, settings, replicas=rp,
+                               cand2=cd, replicas2=rd, r_cap=req.max_replicas))
+        vouts = run("verify top options", vtasks)
+        verified: list[PlanOption] = []
+        for t, o in zip(vtasks, vouts, strict=True):
+            if not (o.feasible and o.metrics is not None):
+                rejected.append(Rejection(candidate=t.cand.label + (f" + {t.cand2.label}" if t.cand2 else ""),
+                                          reason=o.error or "; ".join(o.violations) or "SLO missed"))
+                continue
+            verified.append(_option(t.cand, o, req, mean_in, mean_out, verified=True, c2=t.cand2))
+        verified.sort(key=lambda o: _objective_value(o, req.objective))
+        mtasks = [Task("max_rate", by_key[_cand_key(o)], req.workload, req.rate, req.slo, settings,
+                       replicas=o.pools[0].replicas)
+                  for o in verified if o.kind == "colocated" and budget_ok(o)][:MAX_RATE_TOP]
+        mouts = run("maximum sustainable rate", mtasks)
+        maxr = {t.cand.key: o for t, o in zip(mtasks, mouts, strict=True)}
+        for opt in verified:
+            mo = maxr.get(_cand_key(opt))
+            if opt.kind == "colocated" and mo is not None:
+                opt.max_rate_rps, opt.max_rate_lower_bound = mo.max_rate_rps, mo.max_rate_lower_bound
+        counts["feasible_disaggregated"] = sum(1 for o in verified if o.kind == "disaggregated")
+        counts["simulations"] = sims
+
+    top_keys = {_cand_key(o) for o in top}
+    final = verified + [o for o in options if _cand_key(o) not in top_keys]
+    over = [o for o in final if not budget_ok(o)]
+    for o in over:
+        rejected.append(Rejection(candidate=o.id, reason=f"${o.usd_per_hour:.2f}/h > budget"))
+    final = [o for o in final if budget_ok(o)]
+    # options verified as whole clusters first (the search's best), then the rest
+    final.sort(key=lambda o: (not o.verified, _objective_value(o, req.objective)))
+    for i, o in enumerate(final, 1):
+        o.rank = i
+    front = pareto(final)
+    for o in final:
+        o.pareto = o.id in front
+    win = final[0] if final else None
+    runner = final[1] if len(final) > 1 else None
+    why = explain(win, runner, by_key, req) if win else [
+        "no configuration meets the SLO at this rate; see `rejected` for what each lacks"]
+    return PlanResult(
+        models=[m.id for m in models], workload=req.workload.name, rate=req.rate,
+        slo=req.slo.describe(), objective=req.objective, options=final, frontier=front,
+        winner=win.id if win else None, why=why, rejected=rejected, counts=counts,
+        executor=executor, wall_s=time.perf_counter() - wall,
+        assumptions={
+            "search_simulations": (f"{req.requests} requests per simulation of one replica at "
+                                   "rate/replicas (Poisson split; conservative for the router)"),
+            "verification": f"top {req.top} options and disaggregated pairs simulated as whole clusters "
+                            f"behind '{req.router}'",
+            "cost": "catalog $/h per device (or purchase amortized + power) x devices x replicas",
+            "energy": "idle + (TDP - idle) x utilization at the simulated load / output tokens/s",
+            "python": sys.version.split()[0],
+        })
+
+
+def _cand_key(o: PlanOption) -> str:
+    p = o.pools[0]
+    return f"{o.model}|{p.hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"

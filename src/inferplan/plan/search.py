@@ -1,0 +1,253 @@
+"""The planner's search space and the analytic bounds that prune it before any simulation.
+
+A *candidate* is one replica configuration: model x hardware x precision x layout (TP/PP/EP).
+For each candidate this module computes, from the cost function alone (no simulation):
+
+- ``ttft_floor_s``: prefill of the prompt at the SLO's TTFT percentile on an idle replica. Every
+  request's TTFT is at least its bare prefill, and prefill time grows with the prompt, so the
+  p-th percentile TTFT is at least this: a candidate above a TTFT bound can never meet it.
+- ``tpot_floor_s``: a batch-1 decode step at the prompt length of the TPOT percentile (the same
+  argument: a request's TPOT is at least a batch-1 step at its shortest context).
+- ``capacity_rps``: requests/s one replica sustains with the TPOT bound held (continuous
+  batching: the largest batch B whose steady mixed step, B decodes + the B*I/O prompt tokens
+  arriving per step, is within the bound; rate = B / (O x step), Little's law; serial engines:
+  1 / mean service time at 70% utilization). It sets the first replica count tried.
+
+What does not live here: simulation (``evaluate.py``), ranking and explanation (``planner.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inferplan.catalog.schema import HardwareSpec
+from inferplan.errors import InferplanError
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.efficiency import Efficiency
+from inferplan.perf.estimate import CostAssumptions, _usd_per_s, plan_estimate
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.layout import valid_tps
+from inferplan.perf.step import step_work
+from inferplan.sim.entities import SchedulerConfig
+from inferplan.sim.metrics import SLO
+from inferplan.sim.simulate import AUTO_LAYOUT_SEQS, DeploymentSpec, kv_cache_blocks
+from inferplan.sim.workload import Workload
+
+SERIAL_UTILIZATION = 0.7  # first guess of a serial engine's usable load (M/G/1 waits grow fast above)
+SRAM_CLASSES = ("wafer", "lpu")  # layouts fixed by the vendor's compiler: only the auto layout
+MAX_PP = 8
+
+
+@dataclass
+class Candidate:
+    """One replica configuration and its analytic bounds (all per replica unless named)."""
+
+    key: str
+    model: str
+    hardware: str
+    hw_class: str
+    vendor: str
+    precision: str | None  # None = model native
+    tp: int
+    pp: int
+    ep: int
+    devices: int  # per replica
+    engine: str
+    policy: str
+    weight_precision: str
+    usd_per_hour: float | None  # one replica
+    power_w_max: float | None  # one replica at full utilization
+    ttft_floor_s: float
+    tpot_floor_s: float
+    e2e_floor_s: float
+    prefill_tok_s: float  # one replica, prompts only, at the mean prompt
+    decode_batch: int  # largest batch within the TPOT bound (1 for serial)
+    capacity_rps: float
+    decode_capacity_rps: float  # decode-only steps (a disaggregated decode pool)
+    kv_tokens: int
+    bound: str  # what bounds a decode step at that batch
+    reasons: list[str] = field(default_factory=list)  # why it cannot meet the SLO (empty: may)
+
+    @property
+    def spec(self) -> DeploymentSpec:
+        return DeploymentSpec(hardware=self.hardware, tp=self.tp, pp=self.pp, ep=self.ep,
+                              precision=self.precision)
+
+    @property
+    def label(self) -> str:
+        par = f"tp{self.tp}" + (f" pp{self.pp}" if self.pp > 1 else "") + (f" ep{self.ep}" if self.ep > 1 else "")
+        return f"{self.hardware} x{self.devices} ({par}, {self.weight_precision})"
+
+
+def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload: Workload,
+             hardware_files: tuple[Path, ...]) -> list[tuple[int, int, int]]:
+    """TP x PP x EP layouts worth simulating: the auto layout (fewest devices holding 16
+    sequences), and for scale-up hardware every TP degree with the fewest PP stages that fit
+    (MoE: also attention-DP + expert parallelism, tp=1 x ep)."""
+    I, O = max(1, round(workload.mean_input())), max(1, round(workload.mean_output()))
+
+    def fits(tp=None, pp=None, ep=None) -> tuple[bool, tuple[int, int, int]]:
+        try:
+            p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
+                              mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
+                              output_len=O, hardware_files=hardware_files)
+        except InferplanError:
+            return False, (0, 0, 0)
+        lay = p.dep.layout
+        return p.fits and lay.dp == 1, (lay.tp, lay.pp, lay.ep)
+
+    ok, auto = fits()
+    out = [auto] if ok else []
+    if hw.hw_class in SRAM_CLASSES or not ok:
+        return out
+    domain = hw.scale_up.domain_devices if hw.scale_up else 1
+    tps = [t for t in valid_tps(model, domain) if t >= auto[0]]
+    for tp in tps:
+        for pp in range(1, MAX_PP + 1):
+            good, lay = fits(tp=tp, pp=pp)
+            if good:
+                if lay not in out:
+                    out.append(lay)
+                break
+        if model.is_moe and tp > 1:
+            good, lay = fits(tp=1, pp=1, ep=tp)
+            if good and lay not in out:
+                out.append(lay)
+    return out
+
+
+def _percentile_len(dist, pct: int) -> float:
+    return max(1.0, dist.quantile(pct / 100))
+
+
+def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int],
+                    precision: str | None, workload: Workload, slo: SLO,
+                    cfg: SchedulerConfig, eff: Efficiency,
+                    hardware_files: tuple[Path, ...] = ()) -> Candidate:
+    """Build the candidate's deployment and its analytic bounds (see module docstring)."""
+    I = max(1.0, workload.mean_input())
+    O = max(1.0, workload.mean_output())
+    tp, pp, ep = lay
+    plan = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision, mode="batch",
+                         batch=1, input_len=round(I), output_len=round(O),
+                         hardware_files=hardware_files)
+    dep = plan.dep
+    f, _ = resolve_factors(dep, eff)
+    eng = dep.engine
+    policy = cfg.policy or ("continuous" if eng.continuous_batching and eng.max_num_seqs > 1 else "serial")
+    max_seqs = 1 if policy == "serial" else (cfg.max_num_seqs or eng.max_num_seqs)
+    max_tokens = cfg.max_num_batched_tokens or max(eng.prefill_chunk_tokens, max_seqs)
+    chunk = eng.prefill_chunk_tokens if policy == "serial" else max_tokens
+    kv_tokens = cfg.block_size * kv_cache_blocks(dep, cfg, max_seqs, max_tokens, I + O / 2)
+
+    def prefill_s(tokens: float) -> float:
+        done, t = 0.0, 0.0
+        while done < tokens:
+            n = min(chunk, tokens - done)
+            t += float(step_work(dep, prefill_tokens=n, prefill_seqs=1, prefill_ctx=done).time_s(f))
+            done += n
+        return t
+
+    reasons: list[str] = []
+    # floors at the percentile each bound is about (p50 if no bound on that metric)
+    ttft_pcts = [p for m, p, _ in slo.bounds() if m == "ttft"] or [50]
+    tpot_pcts = [p for m, p, _ in slo.bounds() if m == "tpot"] or [50]
+    e2e_pcts = [p for m, p, _ in slo.bounds() if m == "e2e"] or [50]
+    floors = {}
+    for pct in ttft_pcts:
+        floors[("ttft", pct)] = prefill_s(_percentile_len(workload.input, pct))
+    for pct in tpot_pcts:
+        floors[("tpot", pct)] = float(step_work(dep, decode_seqs=1, decode_ctx=_percentile_len(
+            workload.input, pct)).time_s(f))
+    tpot_min = float(step_work(dep, decode_seqs=1, decode_ctx=1.0).time_s(f))
+    for pct in e2e_pcts:
+        floors[("e2e", pct)] = (max(_percentile_len(workload.output, pct) - 1, 0) * tpot_min)
+    for metric, pct, bound in slo.bounds():
+        fl = floors[(metric, pct)]
+        if fl > bound:
+            reasons.append(f"p{pct} {metric.upper()} floor {fl:.3g} s > {bound:g} s "
+                           f"(idle replica, batch 1)")
+    ttft_floor = max(v for (m_, _), v in floors.items() if m_ == "ttft")
+    tpot_floor = max(v for (m_, _), v in floors.items() if m_ == "tpot")
+    e2e_floor = max(v for (m_, _), v in floors.items() if m_ == "e2e")
+
+    # capacity with the TPOT bound held
+    tpot_bound = min([v for m_, _, v in slo.bounds() if m_ == "tpot"], default=math.inf)
+    ctx = I + O / 2
+    if policy == "serial":
+        service = prefill_s(I) + (O - 1) * float(step_work(dep, decode_seqs=1, decode_ctx=ctx).time_s(f))
+        batch = 1
+        capacity = SERIAL_UTILIZATION / service
+        work = step_work(dep, decode_seqs=1, decode_ctx=ctx)
+        decode_capacity = capacity
+    else:
+        b_kv = max(1, int(kv_tokens // ctx))
+        b_max = max(1, min(max_seqs, b_kv))
+        bs = np.arange(1, b_max + 1, dtype=float)
+        mb = np.minimum(bs, pp)  # pipeline micro-batches, as in the simulator
+        steps = step_work(dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx,
+                          prefill_tokens=bs / mb * I / O, prefill_seqs=bs / mb / O).time_s(f)
+        within = np.nonzero(steps <= tpot_bound)[0]
+        batch = int(bs[within[-1]]) if within.size else 1
+        step = float(steps[batch - 1])
+        capacity = batch / (O * step)
+        work = step_work(dep, decode_seqs=batch, decode_ctx=ctx)
+        dsteps = step_work(dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx).time_s(f)
+        dwithin = np.nonzero(dsteps <= tpot_bound)[0]
+        dbatch = int(bs[dwithin[-1]]) if dwithin.size else 1
+        decode_capacity = dbatch / ((O - 1 if O > 1 else 1) * float(dsteps[dbatch - 1]))
+    prefill_rate = I / max(prefill_s(I), 1e-12)
+    bound = str(work.bound(f))
+    power = None
+    if hw.tdp_w:
+        power = dep.layout.devices * hw.tdp_w
+    usd_s, _ = _usd_per_s(dep, power, CostAssumptions())
+    key = f"{dep.model.id}|{hw.id}|{dep.weight_precision.id}|tp{tp}pp{pp}ep{ep}"
+    return Candidate(
+        key=key, model=dep.model.id, hardware=hw.id, hw_class=hw.hw_class, vendor=hw.vendor,
+        precision=precision, tp=tp, pp=pp, ep=ep, devices=dep.layout.replica_devices,
+        engine=eng.id, policy=policy, weight_precision=dep.weight_precision.id,
+        usd_per_hour=usd_s * 3600 if usd_s is not None else None, power_w_max=power,
+        ttft_floor_s=ttft_floor, tpot_floor_s=tpot_floor, e2e_floor_s=e2e_floor,
+        prefill_tok_s=prefill_rate, decode_batch=batch, capacity_rps=capacity,
+        decode_capacity_rps=decode_capacity,
+        kv_tokens=kv_tokens, bound=bound, reasons=reasons)
+
+
+def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
+                         precisions: list[str | None], workload: Workload, slo: SLO,
+                         cfg: SchedulerConfig, eff: Efficiency,
+                         hardware_files: tuple[Path, ...] = (),
+                         max_devices: int | None = None) -> tuple[list[Candidate], list[dict]]:
+    """Every (model, hardware, precision, layout) candidate with its bounds, and the
+    (hardware, reason) of those that cannot run at all."""
+    cands: list[Candidate] = []
+    unfit: list[dict] = []
+    for m in models:
+        for hw in hardware:
+            for prec in precisions:
+                try:
+                    lays = _layouts(m, hw, prec, workload, hardware_files)
+                except InferplanError as e:
+                    unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
+                                  "reason": str(e)})
+                    continue
+                if not lays:
+                    unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
+                                  "reason": f"does not fit with KV room for {AUTO_LAYOUT_SEQS} sequences"})
+                    continue
+                for lay in lays:
+                    try:
+                        c = bound_candidate(m, hw, lay, prec, workload, slo, cfg, eff, hardware_files)
+                    except InferplanError as e:
+                        unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
+                                      "reason": str(e)})
+                        continue
+                    if max_devices and c.devices > max_devices:
+                        c.reasons.append(f"{c.devices} devices per replica > max {max_devices}")
+                    cands.append(c)
+    return cands, unfit

@@ -1,0 +1,260 @@
+"""Metrics of a simulated (or measured) run; formulas in docs/sim.md.
+
+Per request: ``ttft = first_token - arrival``, ``e2e = finish - arrival``,
+``tpot = (finish - first_token) / (output - 1)`` (requests with more than one output token),
+``queue_wait = scheduled - arrival``. Inter-token latency (ITL) is the duration of each decode
+step weighted by the tokens it emitted. Throughput is over the span from the first arrival to
+the last finish. Goodput is the share of requests meeting every per-request SLO threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from inferplan.sim.entities import Request, StepLog
+
+PERCENTILES = (50, 90, 99)
+
+
+class Dist(BaseModel):
+    """Summary of one latency distribution (seconds)."""
+
+    mean: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+    max: float | None = None
+    count: int = 0
+
+    def at(self, pct: int) -> float | None:
+        return getattr(self, f"p{pct}")
+
+
+class SLO(BaseModel):
+    """Latency objectives: percentile bounds (seconds). A run meets the SLO when every given
+    percentile of the run is at or below its bound; a request meets it (goodput) when its own
+    TTFT, TPOT and E2E are at or below the largest bound given for each."""
+
+    model_config = ConfigDict(extra="forbid")
+    p50_ttft_s: float | None = Field(default=None, gt=0)
+    p90_ttft_s: float | None = Field(default=None, gt=0)
+    p99_ttft_s: float | None = Field(default=None, gt=0)
+    p50_tpot_s: float | None = Field(default=None, gt=0)
+    p90_tpot_s: float | None = Field(default=None, gt=0)
+    p99_tpot_s: float | None = Field(default=None, gt=0)
+    p50_e2e_s: float | None = Field(default=None, gt=0)
+    p90_e2e_s: float | None = Field(default=None, gt=0)
+    p99_e2e_s: float | None = Field(default=None, gt=0)
+
+    def bounds(self) -> list[tuple[str, int, float]]:
+        """(metric, percentile, bound) for every bound given."""
+        out = []
+        for metric in ("ttft", "tpot", "e2e"):
+            for pct in PERCENTILES:
+                v = getattr(self, f"p{pct}_{metric}_s")
+                if v is not None:
+                    out.append((metric, pct, v))
+        return out
+
+    def empty(self) -> bool:
+        return not self.bounds()
+
+    def request_threshold(self, metric: str) -> float:
+        vals = [v for m, _, v in self.bounds() if m == metric]
+        return max(vals) if vals else math.inf
+
+    def violations(self, m: SimMetrics) -> list[str]:
+        """Human-readable list of the bounds `m` misses (empty: the SLO holds)."""
+        out = []
+        for metric, pct, bound in self.bounds():
+            d: Dist = getattr(m, f"{metric}_s")
+            v = d.at(pct)
+            if v is None or v > bound:
+                got = "n/a" if v is None else f"{v:.3g} s"
+                out.append(f"p{pct} {metric.upper()} {got} > {bound:g} s")
+        if m.rejected:
+            out.append(f"{m.rejected} requests rejected (do not fit the KV cache)")
+        return out
+
+    def describe(self) -> str:
+        return ", ".join(f"p{p} {m.upper()} <= {v:g} s" for m, p, v in self.bounds()) or "none"
+
+
+class Timeline(BaseModel):
+    """Values on a uniform time grid (at most ~100 points): requests waiting, sequences per
+    decode step (mean over replicas), fraction of KV blocks in use (mean over replicas)."""
+
+    t_s: list[float] = []
+    queue_len: list[float] = []
+    batch_size: list[float] = []
+    kv_used: list[float] = []
+
+
+class SimMetrics(BaseModel):
+    requests: int
+    completed: int
+    rejected: int = 0
+    duration_s: float
+    ttft_s: Dist
+    tpot_s: Dist
+    itl_s: Dist
+    e2e_s: Dist
+    queue_wait_s: Dist
+    requests_per_s: float
+    input_tok_s: float
+    output_tok_s: float
+    total_tok_s: float
+    goodput: float | None = Field(default=None, description="share of requests meeting the SLO")
+    goodput_requests_per_s: float | None = None
+    mean_in_system: float = Field(description="time-average requests in the system (Little's L)")
+    mean_queue_len: float
+    max_queue_len: int
+    mean_batch_size: float = Field(description="decode sequences per step, time-weighted over busy time")
+    max_batch_size: int
+    mean_kv_used: float
+    max_kv_used: float
+    busy_fraction: float = Field(description="share of the span replicas spent running steps (mean)")
+    preemptions: int
+    prefix_cache_hits: int = 0
+    timeline: Timeline = Timeline()
+
+
+def dist(x: np.ndarray, weights: np.ndarray | None = None) -> Dist:
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return Dist()
+    if weights is None:
+        q = np.percentile(x, PERCENTILES)
+        return Dist(mean=float(x.mean()), p50=float(q[0]), p90=float(q[1]), p99=float(q[2]),
+                    max=float(x.max()), count=int(x.size))
+    w = np.asarray(weights, dtype=float)
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    if x.size == 0:
+        return Dist()
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    cw = np.cumsum(w)
+    qs = [float(x[min(np.searchsorted(cw, p / 100 * cw[-1]), x.size - 1)]) for p in PERCENTILES]
+    return Dist(mean=float(np.average(x, weights=w)), p50=qs[0], p90=qs[1], p99=qs[2],
+                max=float(x.max()), count=int(w.sum()))
+
+
+def compute_metrics(reqs: Sequence[Request], replicas: Sequence, slo: SLO | None = None,
+                    timeline_points: int = 100, warmup_s: float = 0.0) -> SimMetrics:
+    """Metrics of finished requests `reqs` and the replicas' step logs (docs/sim.md).
+
+    warmup_s: latency distributions and goodput leave out requests that arrived earlier (they
+    met a cold, empty system); counts, throughput and time averages keep every request.
+    """
+    done = [r for r in reqs if r.finish_s >= 0 and not r.rejected]
+    rejected = sum(1 for r in reqs if r.rejected)
+    arr = np.array([r.arrival_s for r in done])
+    fin = np.array([r.finish_s for r in done])
+    first = np.array([r.first_token_s for r in done])
+    sched = np.array([r.scheduled_s for r in done])
+    out = np.array([r.output_tokens for r in done], dtype=float)
+    inp = np.array([r.input_tokens for r in done], dtype=float)
+    if not done:
+        empty = Dist()
+        return SimMetrics(requests=len(reqs), completed=0, rejected=rejected, duration_s=0.0,
+                          ttft_s=empty, tpot_s=empty, itl_s=empty, e2e_s=empty,
+                          queue_wait_s=empty, requests_per_s=0.0, input_tok_s=0.0,
+                          output_tok_s=0.0, total_tok_s=0.0, mean_in_system=0.0,
+                          mean_queue_len=0.0, max_queue_len=0, mean_batch_size=0.0,
+                          max_batch_size=0, mean_kv_used=0.0, max_kv_used=0.0,
+                          busy_fraction=0.0, preemptions=0)
+    t0, t1 = float(arr.min()), float(fin.max())
+    span = max(t1 - t0, 1e-12)
+    ttft = first - arr
+    e2e = fin - arr
+    # TPOT of requests that generated all their tokens here (not hand-offs of a prefill pool)
+    multi = (out > 1) & np.array([r.out_left == 0 for r in done])
+    measured = arr >= t0 + warmup_s if warmup_s > 0 else np.ones(len(done), dtype=bool)
+    if not measured.any():
+        measured[:] = True
+    tpot = (fin[multi & measured] - first[multi & measured]) / (out[multi & measured] - 1)
+    # ITL: decode step durations weighted by the tokens they emitted
+    durs, weights, kv, batch_w, batch_dur = [], [], [], [], []
+    busy = 0.0
+    max_b = 0
+    all_logs: list[StepLog] = [rep.log for rep in replicas]
+    for log in all_logs:
+        if not log.duration_s:
+            continue
+        d = np.array(log.duration_s)
+        k = np.array(log.steps, dtype=float)
+        b = np.array(log.decode_seqs, dtype=float)
+        durs.append(d / k)
+        weights.append(b * k)
+        kv.append(np.array(log.kv_used))
+        batch_w.append(b * d)
+        batch_dur.append(d)
+        busy += float(d.sum())
+        max_b = max(max_b, int(b.max()))
+    itl = dist(np.concatenate(durs), np.concatenate(weights)) if durs else Dist()
+    busy_total = float(sum(x.sum() for x in batch_dur)) if batch_dur else 0.0
+    mean_b = float(sum(x.sum() for x in batch_w) / busy_total) if busy_total else 0.0
+    kv_all = np.concatenate(kv) if kv else np.zeros(1)
+    kv_w = np.concatenate(batch_dur) if batch_dur else np.ones(1)
+    # Little's L and the queue, integrated by the replicas' own event bookkeeping
+    for rep in replicas:
+        rep.in_system.change(t1, 0)
+        rep.in_queue.change(t1, 0)
+    l_sys = sum(rep.in_system.area for rep in replicas) / span
+    l_q = sum(rep.in_queue.area for rep in replicas) / span
+    max_q = max(rep.in_queue.peak for rep in replicas)
+    good = good_rps = None
+    if slo is not None and not slo.empty():
+        tp = np.where(multi, (fin - first) / np.maximum(out - 1, 1), 0.0)
+        ok = ((ttft <= slo.request_threshold("ttft")) & (tp <= slo.request_threshold("tpot"))
+              & (e2e <= slo.request_threshold("e2e")))[measured]
+        good = float(ok.sum() / (measured.sum() + rejected))
+        good_rps = float(ok.sum() / span * len(done) / measured.sum())
+    return SimMetrics(
+        requests=len(reqs), completed=len(done), rejected=rejected, duration_s=span,
+        ttft_s=dist(ttft[measured]), tpot_s=dist(tpot), itl_s=itl, e2e_s=dist(e2e[measured]),
+        queue_wait_s=dist(np.maximum(sched - arr, 0.0)[measured]),
+        requests_per_s=len(done) / span, input_tok_s=float(inp.sum() / span),
+        output_tok_s=float(out.sum() / span), total_tok_s=float((inp.sum() + out.sum()) / span),
+        goodput=good, goodput_requests_per_s=good_rps,
+        mean_in_system=l_sys, mean_queue_len=l_q, max_queue_len=max_q,
+        mean_batch_size=mean_b, max_batch_size=max_b,
+        mean_kv_used=float(np.average(kv_all, weights=kv_w)) if kv_w.sum() else 0.0,
+        max_kv_used=float(kv_all.max()),
+        busy_fraction=busy / (span * len(replicas)),
+        preemptions=int(sum(r.preemptions for r in done)),
+        prefix_cache_hits=int(sum(getattr(rep, "prefix_hits", 0) for rep in replicas)),
+        timeline=timeline(done, all_logs, t0, t1, timeline_points),
+    )
+
+
+def timeline(done: Sequence[Request], logs: Sequence[StepLog], t0: float, t1: float,
+             points: int) -> Timeline:
+    """Queue length (from request timestamps), batch size and KV use (from step logs)."""
+    if t1 <= t0 or points < 2:
+        return Timeline()
+    grid = np.linspace(t0, t1, points)
+    arr = np.sort(np.array([r.arrival_s for r in done]))
+    sch = np.sort(np.array([r.scheduled_s for r in done]))
+    queue = np.searchsorted(arr, grid, side="right") - np.searchsorted(sch, grid, side="right")
+    batch = np.zeros(points)
+    kvu = np.zeros(points)
+    n = 0
+    for log in logs:
+        if not log.start_s:
+            continue
+        st = np.array(log.start_s)
+        end = st + np.array(log.duration_s)
+        i = np.clip(np.searchsorted(st, grid, side="right") - 1, 0, len(st) - 1)
+        running = (grid >= st[i]) & (grid < end[i])
+        batch += np.where(running, np.array(log.decode_seqs)[i], 0)
+        kvu += np.array(log.kv_used)[i]
+        n += 1
+    n = max(n, 1)
+    return Timeline(t_s=[round(float(x), 6) for x in grid], queue_len=queue.astype(float).tolist(),
+                    batch_size=(batch / n).tolist(), kv_used=(kvu / n).tolist())

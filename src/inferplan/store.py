@@ -1,0 +1,283 @@
+"""Run history: every ``bench``, ``validate`` and ``calibrate`` run in ``$INFERPLAN_HOME/history.db``.
+
+SQLite, because it is in the standard library and gives what a history needs:
+
+- **versioned schema**: a ``schema_version`` table and :data:`MIGRATIONS`, an ordered list of
+  functions; migration *i* brings the schema from version *i* to *i + 1*. Opening a database
+  applies the missing ones in one transaction; a database newer than this code is refused.
+- **atomic writes**: a run and its rows are written in one ``BEGIN IMMEDIATE`` transaction, so
+  an exception or a killed process leaves either the whole run or nothing.
+- **concurrent runs**: WAL journal (readers never block the writer) and a busy timeout (a
+  second writer waits for the first instead of failing).
+
+Tables (version 2): ``runs`` (id, kind, status, started_at, finished_at, args_json,
+summary_json, result_json, error, host, inferplan_version) and ``run_rows`` (run_id, idx,
+row_json): the measured or predicted rows of a run, one per canonical CSV row.
+
+Not here: what a run's summary or result contains (its command decides; the CLI layer calls
+:func:`record_run`). Reading never writes, except that opening applies pending migrations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import sqlite3
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from inferplan.config import home_dir
+from inferplan.errors import InferplanError, InputError
+
+__all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "RunSummary", "RunRecord", "db_path",
+           "connect", "migrate", "record_run", "try_record_run", "list_runs", "get_run", "now"]
+
+DB_NAME = "history.db"
+BUSY_TIMEOUT_S = 30.0  # a concurrent writer waits this long for the lock before failing
+
+
+def db_path() -> Path:
+    return home_dir() / DB_NAME
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+# --- schema migrations -----------------------------------------------------------------------------
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    """Runs with their args, summary and result as JSON (rows inside result_json['rows'])."""
+    db.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            args_json TEXT NOT NULL DEFAULT '{}',
+            summary_json TEXT NOT NULL DEFAULT '{}',
+            result_json TEXT
+        )""")
+    db.execute("CREATE INDEX runs_by_kind ON runs (kind, started_at)")
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    """Status, error and provenance columns; rows move out of result_json into run_rows."""
+    for col in ("status TEXT NOT NULL DEFAULT 'ok'", "error TEXT",
+                "host TEXT NOT NULL DEFAULT ''", "inferplan_version TEXT NOT NULL DEFAULT ''"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {col}")
+    db.execute("""
+        CREATE TABLE run_rows (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            row_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, idx)
+        )""")
+    for run_id, result in db.execute("SELECT id, result_json FROM runs").fetchall():
+        data = json.loads(result) if result else None
+        if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+            continue
+        rows = data.pop("rows")
+        db.executemany("INSERT INTO run_rows (run_id, idx, row_json) VALUES (?, ?, ?)",
+                       [(run_id, i, json.dumps(r)) for i, r in enumerate(rows)])
+        db.execute("UPDATE runs SET result_json = ? WHERE id = ?", (json.dumps(data), run_id))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back."""
+    db.execute("BEGIN IMMEDIATE")  # take the write lock now (waits up to the busy timeout)
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    has = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not has:
+        return 0
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations from the database's version up to ``target``; return the version."""
+    with transaction(db):  # two processes opening a fresh database migrate one after the other
+        current = schema_version(db)
+        if current > SCHEMA_VERSION:
+            raise InferplanError(
+                f"history database {_name(db)} has schema version {current}, newer than this "
+                f"inferplan understands ({SCHEMA_VERSION}); upgrade inferplan or move the file away")
+        if current >= target:
+            return current
+        if current == 0:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (0)")
+        for v in range(current, target):
+            MIGRATIONS[v](db)
+        db.execute("UPDATE schema_version SET version = ?", (target,))
+    return target
+
+
+def _name(db: sqlite3.Connection) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else "(memory)"
+
+
+def connect(path: Path | None = None, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite3.Connection:
+    """Open (creating the folder and file if needed) and migrate the history database."""
+    path = Path(path) if path else db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # explicit transactions
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    if migrate_to is not None:
+        try:
+            migrate(db, migrate_to)
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+class RunSummary(BaseModel):
+    id: int
+    kind: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    args: dict[str, Any]
+    summary: dict[str, Any]
+    rows: int
+
+
+class RunRecord(RunSummary):
+    error: str | None
+    host: str
+    inferplan_version: str
+    result: Any
+    row_data: list[dict[str, Any]]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("inferplan")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def record_run(kind: str, *, args: dict[str, Any], started_at: dt.datetime,
+               finished_at: dt.datetime | None = None, summary: dict[str, Any] | None = None,
+               result: Any = None, rows: Iterable[dict[str, Any]] = (), status: str = "ok",
+               error: str | None = None, path: Path | None = None) -> int:
+    """Write one run and its rows in one transaction; return the run id.
+
+    Values must be JSON-serializable (``default=str`` turns paths and dates into strings); an
+    exception part-way leaves nothing behind.
+    """
+    finished_at = finished_at or now()
+    db = connect(path)
+    try:
+        with transaction(db):
+            cur = db.execute(
+                "INSERT INTO runs (kind, status, started_at, finished_at, args_json, summary_json, "
+                "result_json, error, host, inferplan_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, status, _iso(started_at), _iso(finished_at), _dumps(args),
+                 _dumps(summary or {}), _dumps(result), error, socket.gethostname(), _version()))
+            run_id = int(cur.lastrowid or 0)
+            for i, r in enumerate(rows):
+                db.execute("INSERT INTO run_rows (run_id, idx, row_json) VALUES (?, ?, ?)",
+                           (run_id, i, json.dumps(r, allow_nan=False)))
+        return run_id
+    finally:
+        db.close()
+
+
+def _dumps(x: Any) -> str:
+    return json.dumps(x, default=str)
+
+
+def try_record_run(kind: str, **kw: Any) -> int | None:
+    """:func:`record_run`, but a history that cannot be written only warns (the command's own
+    result must not be lost because, say, ``INFERPLAN_HOME`` is read-only)."""
+    try:
+        return record_run(kind, **kw)
+    except (sqlite3.Error, OSError, InferplanError, TypeError, ValueError) as e:
+        warnings.warn(f"run not recorded in the history ({db_path()}): {e}", stacklevel=2)
+        return None
+
+
+_COLUMNS = ("id, kind, status, started_at, finished_at, args_json, summary_json, "
+            "(SELECT COUNT(*) FROM run_rows WHERE run_id = runs.id)")
+
+
+def _summary(row: tuple) -> dict[str, Any]:
+    rid, kind, status, start, end, args, summary, n = row[:8]
+    dur = None
+    if start and end:
+        dur = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+    return dict(id=rid, kind=kind, status=status, started_at=start, finished_at=end, duration_s=dur,
+                args=json.loads(args or "{}"), summary=json.loads(summary or "{}"), rows=n)
+
+
+def list_runs(kind: str | None = None, limit: int = 50, path: Path | None = None) -> list[RunSummary]:
+    """The most recent runs first (all kinds, or one: bench, validate, calibrate)."""
+    p = Path(path) if path else db_path()
+    if not p.exists():
+        return []
+    db = connect(p)
+    try:
+        q = f"SELECT {_COLUMNS} FROM runs"
+        params: tuple = ()
+        if kind:
+            q += " WHERE kind = ?"
+            params = (kind,)
+        q += " ORDER BY id DESC LIMIT ?"
+        return [RunSummary(**_summary(r)) for r in db.execute(q, (*params, limit)).fetchall()]
+    finally:
+        db.close()
+
+
+def get_run(run_id: int, path: Path | None = None) -> RunRecord:
+    """One run with its result and rows; InputError if there is no such run."""
+    p = Path(path) if path else db_path()
+    db = connect(p) if p.exists() else None
+    try:
+        row = db.execute(f"SELECT {_COLUMNS}, error, host, inferplan_version, result_json "
+                         "FROM runs WHERE id = ?", (run_id,)).fetchone() if db else None
+        if row is None:
+            raise InputError(f"no run {run_id} in the history {p} (`inferplan history` lists them)")
+        rows = [json.loads(r[0]) for r in db.execute(  # type: ignore[union-attr]
+            "SELECT row_json FROM run_rows WHERE run_id = ? ORDER BY idx", (run_id,))]
+        error, host, version, result = row[8:]
+        return RunRecord(**_summary(row), error=error, host=host, inferplan_version=version,
+                         result=json.loads(result) if result else None, row_data=rows)
+    finally:
+        if db:
+            db.close()

@@ -1,0 +1,107 @@
+"""The SLO planner: feasible and cheapest on a small search, bounds prune, executors agree."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from inferplan.plan import PlanRequest, plan
+from inferplan.plan.planner import PlanOption, pareto
+from inferplan.sim import SLO, Arrivals, DeploymentSpec, LengthDist, Workload, simulate
+from inferplan.sim.metrics import Dist
+
+SMALL = Workload(name="small", arrivals=Arrivals(kind="poisson", rate=1.0),
+                 input=LengthDist(kind="uniform", low=200, high=800),
+                 output=LengthDist(kind="uniform", low=32, high=160))
+SLO_ = SLO(p90_ttft_s=1.0, p90_tpot_s=0.04)
+RATE = 12.0
+
+
+def _request(**kw) -> PlanRequest:
+    base = dict(models=["llama-3.1-8b"], workload=SMALL, rate=RATE, slo=SLO_,
+                hardware=["h100-sxm", "a100-sxm-80g", "l40s", "l4"], disaggregation=False,
+                requests=200, top=3, prune_factor=20)
+    base.update(kw)
+    return PlanRequest(**base)
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    return plan(_request(), executor="serial")
+
+
+def test_planner_picks_a_feasible_cheapest_option_on_a_small_search(small_plan):
+    res = small_plan
+    assert res.options and res.winner == res.options[0].id
+    win = res.options[0]
+    assert win.verified
+    costs = [o.usd_per_hour for o in res.options if o.usd_per_hour is not None]
+    assert win.usd_per_hour == min(costs)
+    assert len(res.options) >= 3  # several hardware/layouts were feasible and compared
+    # the winner, simulated independently as the whole cluster, meets the SLO
+    pool = win.pools[0]
+    again = simulate("llama-3.1-8b", DeploymentSpec(hardware=pool.hardware, tp=pool.tp, pp=pool.pp),
+                     SMALL.model_copy(update={"arrivals": Arrivals(kind="poisson", rate=RATE)}),
+                     requests=2000, replicas=pool.replicas, slo=SLO_, seed=1, warmup=0.2)
+    assert again.slo_met, again.violations
+
+
+def test_every_option_meets_the_slo_and_the_winner_is_explained(small_plan):
+    for o in small_plan.options:
+        assert o.ttft_s.p90 <= 1.0 and o.tpot_s.p90 <= 0.04
+        assert o.rank >= 1 and o.devices >= 1
+    why = " ".join(small_plan.why)
+    assert "Binding SLO" in why and small_plan.options[0].id in why
+    assert small_plan.frontier and small_plan.options[0].pareto
+
+
+def test_analytic_floors_reject_what_can_never_meet_the_slo():
+    res = plan(_request(slo=SLO(p90_tpot_s=0.001)), executor="serial")
+    assert res.options == []
+    assert res.counts["pruned_by_floors"] == res.counts["candidates"]
+    assert any("TPOT floor" in r.reason for r in res.rejected)
+
+
+def test_budget_rules_out_expensive_options():
+    res = plan(_request(budget_usd_per_hour=0.5), executor="serial")
+    assert all(o.usd_per_hour is None or o.usd_per_hour <= 0.5 for o in res.options)
+    assert any("budget" in r.reason for r in res.rejected)
+
+
+def test_disaggregated_pairs_are_searched_including_other_hardware():
+    res = plan(_request(hardware=["h100-sxm", "a100-sxm-80g"], disaggregation=True, top=2),
+               executor="serial")
+    pairs = [o for o in res.options if o.kind == "disaggregated"]
+    assert pairs, [r.reason for r in res.rejected]
+    assert all([p.role for p in o.pools] == ["prefill", "decode"] for o in pairs)
+
+
+def test_pareto_frontier_keeps_only_undominated_options():
+    def opt(i, usd, e2e, j):
+        d = Dist(p90=e2e)
+        return PlanOption(id=str(i), model="m", kind="colocated", pools=[], devices=1,
+                          usd_per_hour=usd, usd_per_1m_output_tokens=None, usd_per_1m_tokens=None,
+                          joules_per_output_token=j, ttft_s=d, tpot_s=d, e2e_s=d, goodput=None,
+                          capacity_rps_bound=None, bound="memory", binding_slo="", verified=True)
+    opts = [opt(1, 1.0, 5.0, 1.0), opt(2, 2.0, 3.0, 1.0), opt(3, 2.0, 6.0, 2.0), opt(4, None, 1.0, None)]
+    assert pareto(opts) == ["1", "2", "4"]
+    assert math.isinf(float("inf"))
+
+
+def test_process_pool_gives_the_same_answer_as_in_process(small_plan):
+    res = plan(_request(), executor="process", workers=2)
+    assert [o.id for o in res.options] == [o.id for o in small_plan.options]
+    assert res.options[0].e2e_s == small_plan.options[0].e2e_s
+
+
+@pytest.mark.ray
+def test_ray_executor_gives_the_same_answer(small_plan):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        res = plan(_request(), executor="ray")
+    finally:
+        ray.shutdown()
+    assert [o.id for o in res.options] == [o.id for o in small_plan.options]
+    assert res.executor == "ray"

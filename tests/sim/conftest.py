@@ -1,0 +1,3 @@
+"""Shared settings of the simulator tests."""
+
+from __future__ import annotations

@@ -1,0 +1,70 @@
+"""CLI of simulate / plan: JSON shapes, exit codes, the issue's example."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from typer.testing import CliRunner
+
+from inferplan.cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_simulate_json_reports_metrics_and_pools():
+    code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "5",
+                       "-n", "300", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["pools"][0]["policy"] == "continuous" and d["pools"][0]["engine"] == "vllm"
+    m = d["metrics"]
+    for k in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
+        assert set(m[k]) >= {"p50", "p90", "p99", "mean"}
+    assert m["completed"] == 300 and "timeline" not in m
+
+
+def test_simulate_exits_1_when_the_slo_is_missed_and_prints_why():
+    code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "5",
+                       "-n", "200", "--p90-tpot", "0.001")
+    assert code == 1
+    assert "SLO missed" in out and "TPOT" in out
+
+
+def test_simulate_unknown_workload_is_a_usage_error_with_suggestions():
+    code, _, err = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-w", "chta")
+    assert code == 2 and "did you mean chat" in err
+
+
+def test_simulate_disaggregated_and_closed_loop_options():
+    code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--decode-hardware",
+                       "mi300x", "--users", "8", "-n", "100", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert [p["role"] for p in d["pools"]] == ["prefill", "decode"]
+
+
+def test_the_issue_example_plans_across_vendors_in_seconds():
+    t = time.perf_counter()
+    code, out, _ = run("plan", "--model", "llama-3.1-70b", "--workload", "chat", "--rate", "20",
+                       "--p90-ttft", "1", "--p90-tpot", "0.05", "--no-progress", "--json")
+    wall = time.perf_counter() - t
+    assert code == 0
+    d = json.loads(out)
+    assert d["winner"] == d["options"][0]["id"] and d["why"]
+    vendors = {o["pools"][0]["hardware"].split("-")[0][:2] for o in d["options"]}
+    assert len(vendors) >= 2  # e.g. AMD MI3xx and NVIDIA parts compete
+    best = d["options"][0]
+    assert best["ttft_s"]["p90"] <= 1 and best["tpot_s"]["p90"] <= 0.05
+    assert wall < 30  # ~5 s on an idle 2-core machine; slack for a loaded CI
+
+
+def test_plan_with_nothing_feasible_exits_1():
+    code, out, _ = run("plan", "-m", "llama-3.1-8b", "--rate", "2", "--p90-tpot", "0.0001",
+                       "-H", "h100-sxm", "--no-progress")
+    assert code == 1 and "no configuration meets the SLO" in out

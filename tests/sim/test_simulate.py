@@ -1,0 +1,159 @@
+"""End-to-end simulator properties: agreement with the static estimate at low load, queueing
+laws, determinism, preemption, prefix caching, routers, disaggregation, speed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from inferplan.perf.estimate import estimate
+from inferplan.sim import (
+    SLO,
+    Arrivals,
+    DeploymentSpec,
+    LengthDist,
+    Prefix,
+    SchedulerConfig,
+    Workload,
+    get_workload,
+    simulate,
+)
+from inferplan.sim.workload import with_overrides
+
+
+def fixed(rate: float, i: int, o: int, cv: float = 1.0) -> Workload:
+    kind = "poisson" if cv == 1.0 else "gamma"
+    return Workload(arrivals=Arrivals(kind=kind, rate=rate, cv=cv), input=LengthDist(value=i),
+                    output=LengthDist(value=o))
+
+
+@pytest.mark.parametrize("model,hw", [("llama-3.1-8b", "h100-sxm"), ("qwen3-30b-a3b", "mi300x"),
+                                      ("gpt-oss-120b", "h100-sxm"), ("llama-3.2-1b", "ryzen-9-7950x")])
+def test_at_very_low_load_ttft_and_tpot_equal_the_static_estimate(model, hw):
+    est = estimate(model, hw, mode="batch", batch=1, input_len=1000, output_len=200)
+    # near-deterministic gaps of 1000 s: every request finds the replica empty
+    res = simulate(model, DeploymentSpec(hardware=hw, devices=est.devices),
+                   fixed(0.001, 1000, 200, cv=0.01), requests=20)
+    m = res.metrics
+    assert m.completed == 20 and m.max_batch_size == 1
+    assert m.ttft_s.mean == pytest.approx(est.ttft_s, rel=0.02)
+    assert m.tpot_s.mean == pytest.approx(est.tpot_s, rel=0.02)
+    assert m.e2e_s.mean == pytest.approx(est.e2e_latency_s, rel=0.02)
+
+
+def test_littles_law_holds_for_the_system_and_the_queue():
+    res = simulate("llama-3.1-8b", "h100-sxm", with_overrides(get_workload("chat"), rate=18),
+                   requests=3000, seed=2)
+    m = res.metrics
+    assert m.preemptions == 0 and m.mean_queue_len > 1  # a real queue forms
+    lam = m.completed / m.duration_s
+    assert m.mean_in_system == pytest.approx(lam * m.e2e_s.mean, rel=1e-6)
+    assert m.mean_queue_len == pytest.approx(lam * m.queue_wait_s.mean, rel=1e-6)
+
+
+def test_same_seed_same_result_other_seed_other_result():
+    w = with_overrides(get_workload("chat"), rate=10)
+    a = simulate("llama-3.1-8b", "h100-sxm", w, requests=800, seed=5)
+    b = simulate("llama-3.1-8b", "h100-sxm", w, requests=800, seed=5)
+    c = simulate("llama-3.1-8b", "h100-sxm", w, requests=800, seed=6)
+    assert a.metrics == b.metrics
+    assert a.metrics.ttft_s != c.metrics.ttft_s
+
+
+@pytest.mark.parametrize("router", ["round_robin", "least_outstanding_tokens"])
+def test_more_replicas_never_raise_p90_latency_at_fixed_load(router):
+    w = with_overrides(get_workload("chat"), rate=30)
+    prev = None
+    for n in (1, 2, 3, 4):
+        m = simulate("llama-3.1-8b", "h100-sxm", w, requests=1500, seed=1, replicas=n,
+                     router=router).metrics
+        now = (m.ttft_s.p90, m.tpot_s.p90, m.e2e_s.p90)
+        if prev is not None:
+            assert all(x <= y * 1.0001 for x, y in zip(now, prev, strict=True)), (n, now, prev)
+        prev = now
+
+
+def test_preemption_happens_when_the_kv_cache_is_tiny_and_everything_still_finishes():
+    cfg = SchedulerConfig(kv_blocks=160)  # 2560 tokens: two 1200-token requests at most
+    res = simulate("llama-3.1-8b", "h100-sxm", fixed(50, 600, 600), requests=60, seed=0,
+                   scheduler=cfg)
+    m = res.metrics
+    assert m.preemptions > 0
+    assert m.completed == 60 and m.max_kv_used <= 1.0
+
+
+def test_serial_engine_queue_matches_m_d_1_waiting_time():
+    # llama.cpp on a CPU serves one request at a time: an M/D/1 queue (Pollaczek-Khinchine)
+    w = fixed(1.0, 64, 16)
+    one = simulate("llama-3.2-1b", "ryzen-9-7950x", fixed(1e-4, 64, 16), requests=3).metrics
+    service = one.e2e_s.mean
+    rho = 0.6
+    res = simulate("llama-3.2-1b", "ryzen-9-7950x", with_overrides(w, rate=rho / service),
+                   requests=20000, seed=3)
+    assert res.pools[0].policy == "serial"
+    wait = res.metrics.queue_wait_s.mean
+    assert wait == pytest.approx(rho * service / (2 * (1 - rho)), rel=0.1)
+
+
+def test_serial_engine_closed_loop_clients_wait_for_each_other():
+    one = simulate("llama-3.2-1b", "ryzen-9-7950x", fixed(1e-4, 64, 16), requests=3).metrics
+    w = Workload(arrivals=Arrivals(kind="closed", users=4), input=LengthDist(value=64),
+                 output=LengthDist(value=16))
+    m = simulate("llama-3.2-1b", "ryzen-9-7950x", w, requests=400).metrics
+    assert m.e2e_s.p50 == pytest.approx(4 * one.e2e_s.mean, rel=0.01)
+    assert m.tpot_s.mean == pytest.approx(one.tpot_s.mean, rel=0.01)
+
+
+def test_prefix_caching_skips_shared_prefill_and_lowers_ttft():
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=4), input=LengthDist(value=6000),
+                 output=LengthDist(value=50), prefix=Prefix(tokens=5000, groups=4))
+    off = simulate("llama-3.1-8b", "h100-sxm", w, requests=300, seed=1)
+    on = simulate("llama-3.1-8b", "h100-sxm", w, requests=300, seed=1,
+                  scheduler=SchedulerConfig(prefix_caching=True))
+    assert on.metrics.prefix_cache_hits > 250
+    assert on.metrics.ttft_s.mean < 0.5 * off.metrics.ttft_s.mean
+
+
+def test_disaggregated_pools_on_different_hardware_move_kv_between_them():
+    w = fixed(4, 2000, 100)
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), w, requests=200,
+                   decode=DeploymentSpec(hardware="mi300x"), seed=0)
+    assert [p.role for p in res.pools] == ["prefill", "decode"]
+    assert [p.hardware for p in res.pools] == ["h100-sxm", "mi300x"]
+    assert "kv_transfer" in res.assumptions
+    m = res.metrics
+    assert m.completed == 200
+    # prefill alone: no decode steps on the prefill pool, so TTFT is close to a bare prefill
+    est = estimate("llama-3.1-8b", "h100-sxm", input_len=2000, output_len=100)
+    assert m.ttft_s.p50 < 1.5 * est.ttft_s
+
+
+def test_slo_violations_and_goodput():
+    w = with_overrides(get_workload("chat"), rate=25)
+    res = simulate("llama-3.1-8b", "h100-sxm", w, requests=1500, seed=1,
+                   slo=SLO(p90_ttft_s=0.5, p90_tpot_s=0.05))
+    assert res.slo_met is False and any("TTFT" in v for v in res.violations)
+    assert 0 <= res.metrics.goodput < 0.9
+
+
+def test_ten_thousand_requests_on_one_replica_simulate_quickly():
+    w = with_overrides(get_workload("chat"), rate=8)
+    t = time.perf_counter()
+    res = simulate("llama-3.1-8b", "h100-sxm", w, requests=10000, seed=0)
+    wall = time.perf_counter() - t
+    assert res.metrics.completed == 10000
+    assert wall < 2.0  # benchmarks/sim_speed.py: ~0.3-0.5 s here; slack for busy CI machines
+
+
+def test_a_trace_replays_its_arrivals_or_its_lengths_at_a_new_rate(tmp_path):
+    p = tmp_path / "trace.csv"
+    p.write_text("arrival_s,input_tokens,output_tokens\n" + "\n".join(
+        f"{i * 0.5},{100 + i},{10 + i % 5}" for i in range(40)), encoding="utf-8")
+    from inferplan.sim.workload import load_workload
+
+    w = load_workload(p)
+    res = simulate("llama-3.1-8b", "h100-sxm", w, requests=40)
+    assert res.metrics.completed == 40 and res.metrics.duration_s >= 19.5
+    fast = simulate("llama-3.1-8b", "h100-sxm", with_overrides(w, rate=100.0), requests=40)
+    assert fast.metrics.duration_s < 5
