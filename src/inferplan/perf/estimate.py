@@ -429,7 +429,10 @@ def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None,
     return dep.layout.devices * (idle + (hw.tdp_w - idle) * util), src
 
 
-def _usd_per_s(dep: Deployment, power_w: float | None, cost: CostAssumptions) -> tuple[float | None, str]:
+def usd_per_second(dep: Deployment, power_w: float | None,
+                   cost: CostAssumptions) -> tuple[float | None, str]:
+    """$ per second of the whole deployment (hourly price, or purchase amortized + energy) and
+    where the figure comes from; None when the hardware has no price."""
     n = dep.layout.devices
     price = dep.hw.price
     if cost.usd_per_hour is not None:
@@ -469,7 +472,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         main = plan.works.get("mixed") or plan.works.get("decode") or plan.works["prefill"]
         power, psrc = _power_w(dep, main, f)
         assumptions["power"] = psrc
-        usd_s, csrc = _usd_per_s(dep, power, cost)
+        usd_s, csrc = usd_per_second(dep, power, cost)
         assumptions["cost"] = csrc
         e2e, out_tok = met.get("e2e_latency_s"), met.get("output_tok_s")
         share = met.get("decode_time_share", 1.0) or 0.0

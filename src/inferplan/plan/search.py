@@ -28,7 +28,7 @@ from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import InferplanError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
-from inferplan.perf.estimate import CostAssumptions, _usd_per_s, plan_estimate
+from inferplan.perf.estimate import CostAssumptions, plan_estimate, usd_per_second
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.layout import valid_tps
 from inferplan.perf.step import step_work
@@ -205,7 +205,7 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     power = None
     if hw.tdp_w:
         power = dep.layout.devices * hw.tdp_w
-    usd_s, _ = _usd_per_s(dep, power, CostAssumptions())
+    usd_s, _ = usd_per_second(dep, power, CostAssumptions())
     key = f"{dep.model.id}|{hw.id}|{dep.weight_precision.id}|tp{tp}pp{pp}ep{ep}"
     return Candidate(
         key=key, model=dep.model.id, hardware=hw.id, hw_class=hw.hw_class, vendor=hw.vendor,
