@@ -107,9 +107,9 @@ def summarize(rows: list[ValidationRow]) -> Summary:
 
 def validate_csv(path: Path, calibration: Path | None = None,
                  hardware_files: tuple[Path, ...] = (), *,
-                 record_history: bool = True) -> ValidationReport:
-    """Predict every row of ``path``; the run is recorded in the history (``inferplan.store``)
-    unless ``record_history`` is False (a history that cannot be written only warns)."""
+                 record_history: bool = False) -> ValidationReport:
+    """Predict every row of ``path``. With ``record_history`` (the CLI sets it) the run is
+    recorded in the history (``inferplan.store``); a history that cannot be written only warns."""
     from inferplan.errors import InferplanError
     from inferplan.store import now, try_record_run
 

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str, typer.Option("--model", "-m", help="Catalog id or config.json whose shapes to run")] = "llama-3.2-1b",
         qtypes: Annotated[str, typer.Option("--qtypes", help="llama.cpp weight types: f16,bf16,q8_0,q4_0,tq1_0,tq2_0")] = "f16,q8_0,q4_0,tq2_0",
         threads: Annotated[str | None, typer.Option("--threads", help="llama.cpp thread counts, e.g. 1,2 (default: all CPUs)")] = None,
-        layers: Annotated[int | None, typer.Option("--layers", help="Run fewer layers than the model has")] = None,
+        layers: Annotated[int | None, typer.Option("--layers", help="llama.cpp: run fewer layers than the model has")] = None,
         vocab: Annotated[int | None, typer.Option("--vocab", help="llama.cpp: smaller vocabulary (>= 259)")] = None,
         prefill: Annotated[int | None, typer.Option("--prefill", help="llama.cpp prompt tokens (pp N; default 512)")] = None,
         decode: Annotated[int | None, typer.Option("--decode", help="llama.cpp generated tokens (tg N; default 128)")] = None,

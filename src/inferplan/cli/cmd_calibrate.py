@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Profile path (default: INFERPLAN_HOME/profiles/NAME.yaml)")] = None,
         base: Annotated[Path | None, typer.Option("--base", help="Profile whose priors to start from")] = None,
         folds: Annotated[str, typer.Option("--cv", help="source (leave-one-source-out) or kfold")] = "source",
+        hardware_file: Annotated[list[Path] | None, typer.Option("--hardware-file", help="YAML with extra hardware")] = None,
         json_out: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Fit efficiency factors to measured rows; write a profile; report cross-validated error."""
@@ -35,6 +36,7 @@ def register(app: typer.Typer) -> None:
                 "base": str(base) if base else None, "cv": folds}
         try:
             rep = run_calibrate(list(data), target, base=base, folds=folds,
+                                hardware_files=tuple(hardware_file or ()),
                                 progress=lambda g: typer.echo(f"  cross-validation fold {g} done", err=True))
         except InferplanError as e:
             try_record_run("calibrate", args=args, started_at=started, status="error", error=str(e))

@@ -218,7 +218,8 @@ def validate(
     from inferplan.calib.validate import validate_csv
 
     try:
-        rep = validate_csv(data, calibration=calibration, hardware_files=tuple(hardware_file or ()))
+        rep = validate_csv(data, calibration=calibration, hardware_files=tuple(hardware_file or ()),
+                           record_history=True)
     except InferplanError as e:
         fail(e)
         return
