@@ -12,8 +12,8 @@ from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import InferplanError, InputError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
-from inferplan.perf.efficiency import load_efficiency
-from inferplan.perf.estimate import Estimate, Mode, estimate_from_plan, plan_estimate
+from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.estimate import Estimate, EstimatePlan, Mode, estimate_from_plan, plan_estimate
 
 SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
 CLASSES = ("gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc")
@@ -36,7 +36,7 @@ class CompareResult(BaseModel):
     rows: list[CompareRow]
 
 
-def _select(hardware: list[str] | None, hw_class: str | None,
+def select_hardware(hardware: list[str] | None, hw_class: str | None,
             files: tuple[Path, ...]) -> list[HardwareSpec]:
     if hw_class and hw_class not in CLASSES:
         raise InputError(f"unknown class '{hw_class}' (known: {', '.join(CLASSES)})")
@@ -68,32 +68,49 @@ def _sort_key(sort: str):
     return key
 
 
-def compare(model: str | ModelSpec, *, hardware: list[str] | None = None, hw_class: str | None = None,
-            mode: Mode = "batch", batch: int = 1, input_len: int = 1024, output_len: int = 256,
-            precision: str | None = None, kv_precision: str | None = None, sort: str = "cost",
-            calibration: Path | None = None, hardware_files: tuple[Path, ...] = ()) -> CompareResult:
+def compare(model: str | ModelSpec, *, hardware: list[str] | None = None,
+            hw_class: str | None = None, mode: Mode = "batch", batch: int = 1,
+            input_len: int = 1024, output_len: int = 256, precision: str | None = None,
+            kv_precision: str | None = None, sort: str = "cost", calibration: Path | None = None,
+            hardware_files: tuple[Path, ...] = ()) -> CompareResult:
     """Estimate the workload on each selected device (fewest devices that fit) and rank."""
+    spec = model if isinstance(model, ModelSpec) else get_model(model)
+    res, _ = compare_with_plans(
+        spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch, input_len=input_len,
+        output_len=output_len, precision=precision, kv_precision=kv_precision, sort=sort,
+        eff=load_efficiency(calibration), hardware_files=hardware_files)
+    return res
+
+
+def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class: str | None,
+                       mode: Mode, batch: int, input_len: int, output_len: int,
+                       precision: str | None, kv_precision: str | None, sort: str,
+                       eff: Efficiency, hardware_files: tuple[Path, ...] = ()
+                       ) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+    """:func:`compare`, also returning each fitting device's plan (reports draw from them)."""
     if sort not in SORT_KEYS:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
-    spec = model if isinstance(model, ModelSpec) else get_model(model)
-    eff = load_efficiency(calibration)
     rows: list[CompareRow] = []
-    for hw in _select(hardware, hw_class, hardware_files):
+    plans: dict[str, EstimatePlan] = {}
+    for hw in select_hardware(hardware, hw_class, hardware_files):
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
                                  kv_precision=kv_precision)
             est = estimate_from_plan(plan, eff)
-            rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
-                                   reason=est.reason, estimate=est))
         except InferplanError as e:
             if hardware:  # the user named it: a bad request, not a row
                 raise
             rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
                                    reason=str(e)))
+            continue
+        plans[hw.id] = plan
+        rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
+                               reason=est.reason, estimate=est))
     rows.sort(key=_sort_key(sort))
-    return CompareResult(model=spec.id, mode=mode, input_len=input_len, output_len=output_len,
-                         sort=sort, rows=rows)
+    res = CompareResult(model=spec.id, mode=mode, input_len=input_len, output_len=output_len,
+                        sort=sort, rows=rows)
+    return res, plans
 
 
 class FitRow(BaseModel):
@@ -129,7 +146,7 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     rows: list[FitRow] = []
     wp = ""
-    for hw in _select(None, hw_class, hardware_files):
+    for hw in select_hardware(None, hw_class, hardware_files):
         try:
             plan = plan_estimate(spec, hw, mode="batch", batch=batch, input_len=context,
                                  output_len=0, precision=precision, kv_precision=kv_precision)

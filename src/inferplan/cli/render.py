@@ -160,9 +160,9 @@ def print_models(json_out: bool) -> None:
 
 
 def print_hardware_list(hw_class, files: tuple[Path, ...], json_out: bool) -> None:
-    from inferplan.compare import _select
+    from inferplan.compare import select_hardware
 
-    hws = _select(None, hw_class, files)
+    hws = select_hardware(None, hw_class, files)
     if json_out:
         print(json.dumps({"hardware": [h.model_dump() for h in hws]}, indent=2))
         return

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.compare import CompareResult, CompareRow, _select, _sort_key
-from inferplan.errors import InferplanError, InputError
+from inferplan.compare import CompareResult, compare_with_plans
+from inferplan.errors import InputError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency, load_efficiency
-from inferplan.perf.estimate import EstimatePlan, Mode, estimate_from_plan, plan_estimate
+from inferplan.perf.estimate import EstimatePlan, Mode
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.memory import max_sequences
 from inferplan.perf.step import Factors, StepWork, step_work
@@ -118,38 +118,9 @@ class ReportData(BaseModel):
 # --------------------------------------------------------------------------------------------
 
 
-def compare_model(spec: ModelSpec, *, hardware: list[str] | None, hw_class: str | None,
-                  mode: Mode, batch: int, input_len: int, output_len: int,
-                  precision: str | None, kv_precision: str | None, sort: str, eff: Efficiency,
-                  hardware_files: tuple[Path, ...] = ()
-                  ) -> tuple[CompareResult, dict[str, EstimatePlan]]:
-    """``compare.compare`` for a ModelSpec (a pasted config.json), also returning the plans.
-
-    Same selection, estimates and ranking as ``inferplan compare``.
-    """
-    if sort not in SORT_KEYS:
-        raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
-    rows: list[CompareRow] = []
-    plans: dict[str, EstimatePlan] = {}
-    for hw in _select(hardware, hw_class, hardware_files):
-        try:
-            plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
-                                 output_len=output_len, precision=precision,
-                                 kv_precision=kv_precision)
-            est = estimate_from_plan(plan, eff)
-        except InferplanError as e:
-            if hardware:  # the user named it: a bad request, not a row
-                raise
-            rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
-                                   reason=str(e)))
-            continue
-        plans[hw.id] = plan
-        rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
-                               reason=est.reason, estimate=est))
-    rows.sort(key=_sort_key(sort))
-    res = CompareResult(model=spec.id, mode=mode, input_len=input_len, output_len=output_len,
-                        sort=sort, rows=rows)
-    return res, plans
+def compare_model(spec: ModelSpec, **kw) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+    """``compare.compare`` for a ModelSpec (a pasted config.json), also returning the plans."""
+    return compare_with_plans(spec, **kw)
 
 
 def _point(phase: str, label: str, work: StepWork, plan: EstimatePlan, f: Factors) -> OperatingPoint:

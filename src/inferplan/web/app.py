@@ -180,9 +180,9 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     @app.get("/api/hardware", response_model=HardwareList, tags=["catalog"], responses=ERRORS)
     def hardware(hw_class: HwClass | None = None) -> HardwareList:
         """The hardware catalog, optionally one class (``inferplan hardware --json``)."""
-        from inferplan.compare import _select
+        from inferplan.compare import select_hardware
 
-        return HardwareList(hardware=_select(None, hw_class, ()))
+        return HardwareList(hardware=select_hardware(None, hw_class, ()))
 
     @app.get("/api/precisions", response_model=PrecisionList, tags=["catalog"])
     def precisions() -> PrecisionList:

@@ -99,9 +99,9 @@ def _plan_routes(app: FastAPI, compute, errors: dict) -> None:
             raise HTTPException(400, f"name the hardware (at most {MAX_PLAN_HARDWARE}) or classes to plan over")
 
         def call() -> PlanResult:
-            from inferplan.compare import _select
+            from inferplan.compare import select_hardware
 
-            hws = req.hardware or [h.id for h in _select(None, None, ()) if h.hw_class in (req.classes or [])]
+            hws = req.hardware or [h.id for h in select_hardware(None, None, ()) if h.hw_class in (req.classes or [])]
             if len(hws) > MAX_PLAN_HARDWARE:
                 raise HTTPException(400, f"{len(hws)} hardware in those classes; name at most "
                                     f"{MAX_PLAN_HARDWARE} with 'hardware'")
