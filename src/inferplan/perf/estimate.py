@@ -31,7 +31,12 @@ from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.layout import Layout, check_layout, valid_tps
-from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
+from inferplan.perf.memory import (
+    MemoryBreakdown,
+    max_sequences,
+    memory_breakdown,
+    weight_bytes_per_device,
+)
 from inferplan.perf.step import Factors, StepWork, step_work
 
 Mode = Literal["batch", "concurrency", "offline"]
@@ -184,8 +189,6 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: Mode, devices: int |
         raise InputError(f"{hw.id} has no memory capacity in the catalog; set memory_bytes with --hardware-file")
     # lower bound on pp for each tp from the weights alone
     dep1 = make_dep(Layout())
-    from inferplan.perf.memory import weight_bytes_per_device
-
     end_bytes = dep1.model.embedding_params * dep1.head_bytes_per_elem
     layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
     usable = cap * dep1.engine.memory_utilization
@@ -474,7 +477,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         assumptions["power"] = psrc
         usd_s, csrc = usd_per_second(dep, power, cost)
         assumptions["cost"] = csrc
-        e2e, out_tok = met.get("e2e_latency_s"), met.get("output_tok_s")
+        out_tok = met.get("output_tok_s")
         share = met.get("decode_time_share", 1.0) or 0.0
         rps = met.get("requests_per_s") or 0.0
         I, O = plan.input_len, plan.output_len
@@ -486,7 +489,6 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
                 usd_out = usd_s * share / (rps * O) * 1e6 if share > 0 else None
         if power is not None and out_tok:
             jpt = power / out_tok
-        del e2e
     mem = plan.mem
     return Estimate(
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
