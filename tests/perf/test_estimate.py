@@ -119,3 +119,20 @@ def test_mla_prefill_uses_the_cheaper_non_absorbed_attention():
 
     mla = next(g.mixer for g in get_model("deepseek-v3").groups)
     assert mla.attn_prefill_flops_per_token_per_ctx < mla.attn_flops_per_token_per_ctx / 3
+
+
+def test_prefill_runs_in_engine_chunks_that_reread_the_weights():
+    from inferplan.perf.estimate import plan_estimate, prefill_chunks
+
+    dep = plan_estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", input_len=64,
+                        output_len=8).dep
+    chunk = dep.engine.prefill_chunk_tokens  # llama.cpp n_batch
+    long = prefill_chunks(dep, 1, 3 * chunk)
+    assert long.t_memory.shape[-1] == 3  # three steps, each reading the weights
+    one = prefill_chunks(dep, 1, chunk)
+    weights_op = 0
+    assert float(long.t_memory[weights_op].sum()) == pytest.approx(3 * float(one.t_memory[weights_op]))
+    packed = prefill_chunks(dep, 8, chunk // 4)  # 4 short prompts per step -> 2 steps
+    assert packed.t_memory.shape[-1] == 2
+    e = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", input_len=3 * chunk, output_len=8)
+    assert e.bound["prefill"] in {"compute", "memory", "overhead", "communication"}

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
@@ -315,7 +316,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     I, O = input_len, output_len
     if mode == "batch":
         if I > 0:
-            plan.works["prefill"] = step_work(dep, prefill_tokens=b * I, prefill_seqs=b)
+            plan.works["prefill"] = prefill_chunks(dep, b, I)
         else:  # no prompt: the first token is a plain decode step
             plan.works["prefill"] = step_work(dep, decode_seqs=b, decode_ctx=0)
         if O > 1 or I == 0:
@@ -362,6 +363,32 @@ def _offload(dep: Deployment, mem: MemoryBreakdown, notes: dict) -> tuple[Deploy
     return dep, new
 
 
+def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int) -> StepWork:
+    """The steps that prefill `seqs` prompts of `prompt_tokens`, in the engine's chunks.
+
+    An engine processes at most ``prefill_chunk_tokens`` prompt tokens per step (vLLM
+    max_num_batched_tokens, llama.cpp n_batch, 256 on SRAM machines): short prompts are packed
+    several to a step; a long prompt is split and each chunk attends to the tokens before it.
+    Each step re-reads the weights, which is what chunking costs. Returns one StepWork whose
+    arrays hold the steps (sum them with ``total_time_s``).
+    """
+    chunk = dep.engine.prefill_chunk_tokens
+    if seqs * prompt_tokens <= chunk:
+        return step_work(dep, prefill_tokens=seqs * prompt_tokens, prefill_seqs=seqs)
+    if prompt_tokens <= chunk:
+        per_step = max(1.0, float(chunk // prompt_tokens))
+        n_full = int(seqs // per_step)
+        sizes = [per_step] * n_full + ([seqs - n_full * per_step] if seqs > n_full * per_step else [])
+        s = np.array(sizes)
+        return step_work(dep, prefill_tokens=s * prompt_tokens, prefill_seqs=s)
+    n = math.ceil(prompt_tokens / chunk)
+    start = np.arange(n) * float(chunk)
+    tokens = np.minimum(chunk, prompt_tokens - start)
+    # every sequence goes through the same chunks; steps of one sequence after another
+    return step_work(dep, prefill_tokens=np.tile(tokens, int(math.ceil(seqs))),
+                     prefill_seqs=1.0, prefill_ctx=np.tile(start, int(math.ceil(seqs))))
+
+
 def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
     gb = 1e9
     cap = mem.capacity_bytes
@@ -384,7 +411,7 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
         return {}
     dep, I, O = plan.dep, plan.input_len, plan.output_len
     dp = dep.layout.dp
-    t = {k: float(w.time_s(f)) for k, w in plan.works.items()}
+    t = {k: w.total_time_s(f) for k, w in plan.works.items()}
     out: dict[str, float | None] = {}
     if plan.mode == "batch":
         B = plan.seqs_per_replica * dp
@@ -426,8 +453,8 @@ def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None,
     if not hw.tdp_w:
         return None, "no TDP in the catalog"
     idle = hw.idle_w if hw.idle_w is not None else IDLE_FRACTION_OF_TDP * hw.tdp_w
-    cu, bu = work.utilization(f)
-    util = float(min(1.0, max(cu, bu)))
+    cu, bu = work.total_utilization(f)
+    util = min(1.0, max(cu, bu))
     src = "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
     return dep.layout.devices * (idle + (hw.tdp_w - idle) * util), src
 
@@ -468,10 +495,10 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     power = usd_in = usd_out = jpt = None
     if plan.fits:
         if "prefill" in plan.works:
-            bound["prefill"] = str(plan.works["prefill"].bound(f))
+            bound["prefill"] = plan.works["prefill"].total_bound(f)
         dec = plan.works.get("decode") or plan.works.get("mixed")
         if dec is not None:
-            bound["decode"] = str(dec.bound(f))
+            bound["decode"] = dec.total_bound(f)
         main = plan.works.get("mixed") or plan.works.get("decode") or plan.works["prefill"]
         power, psrc = _power_w(dep, main, f)
         assumptions["power"] = psrc

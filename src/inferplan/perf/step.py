@@ -92,6 +92,29 @@ class StepWork:
         names = np.array(["compute", "memory", "communication", "overhead", "offload"])
         return names[np.argmax(parts, axis=0)]
 
+    def total_time_s(self, f: Factors) -> float:
+        """Seconds of all the steps the arrays describe, run one after another (e.g. the chunks
+        of a chunked prefill)."""
+        return float(np.sum(self.time_s(f)))
+
+    def total_bound(self, f: Factors) -> str:
+        """What bounds a sequence of steps as a whole (parts summed over all the steps)."""
+        compute = np.sum((self.t_compute + f.dequant_ops_w * self.t_unpack_w
+                          + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff)
+        parts = {
+            "compute": compute,
+            "memory": np.sum(self.t_memory / f.bw_eff),
+            "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency),
+            "overhead": (self.layers * f.layer_overhead_s + f.step_overhead_s) * max(1, np.size(self.time_s(f))),
+            "offload": np.sum(self.t_offload / f.comm_eff),
+        }
+        return max(parts, key=lambda k: float(parts[k]))
+
+    def total_utilization(self, f: Factors) -> tuple[float, float]:
+        """(compute, bandwidth) utilization over all the steps together, 0..1."""
+        t = self.total_time_s(f)
+        return float(np.sum(self.t_compute)) / t, float(np.sum(self.t_memory)) / t
+
     def utilization(self, f: Factors) -> tuple[np.ndarray, np.ndarray]:
         """(compute, bandwidth) utilization of the device's peaks over the step, 0..1."""
         t = self.time_s(f)

@@ -128,12 +128,13 @@ def _point(phase: str, label: str, work: StepWork, plan: EstimatePlan, f: Factor
     peaks = np.array([dep.peak_expert_flops if n.endswith(".experts")
                       else dep.peak_linear_flops if n.endswith(".linear") or n == "lm_head"
                       else dep.peak_attention_flops for n in work.op_names])
-    flops = float((np.asarray(work.t_compute).reshape(len(peaks), -1)[:, 0] * peaks).sum())
+    # a chunked prefill is several steps: the point is all of them together
+    flops = float((np.asarray(work.t_compute).reshape(len(peaks), -1) * peaks[:, None]).sum())
     nbytes = float(np.asarray(work.t_memory).sum() * dep.memory_bw_bytes_s)
-    t = float(work.time_s(f))
+    t = work.total_time_s(f)
     return OperatingPoint(phase=phase, label=label, flops=flops, bytes=nbytes, time_s=t,
                           intensity_flop_per_byte=flops / nbytes if nbytes else math.inf,
-                          achieved_flops_s=flops / t if t else 0.0, bound=str(work.bound(f)))
+                          achieved_flops_s=flops / t if t else 0.0, bound=work.total_bound(f))
 
 
 def _curve(plan: EstimatePlan, f: Factors) -> ThroughputCurve | None:
