@@ -11,6 +11,18 @@ from typing import Annotated
 
 import typer
 
+from inferplan.cli.options import (
+    BatchOpt,
+    ClassOpt,
+    ConcurrencyOpt,
+    InputLenOpt,
+    KvPrecisionOpt,
+    OfflineOpt,
+    OutputLenOpt,
+    PrecisionOpt,
+    SortOpt,
+)
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -44,15 +56,15 @@ def register(app: typer.Typer) -> None:
     def report(
         model: Annotated[str, typer.Option("--model", "-m", help="Catalog model id/alias, or a config.json path or folder")],
         hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Comma-separated ids (default: whole catalog)")] = None,
-        hw_class: Annotated[str | None, typer.Option("--class", help="Only this class (gpu, cpu, ...)")] = None,
-        input_len: Annotated[int, typer.Option("--input-len")] = 1024,
-        output_len: Annotated[int, typer.Option("--output-len")] = 256,
-        precision: Annotated[str | None, typer.Option("--precision")] = None,
-        kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
-        batch: Annotated[int | None, typer.Option("--batch")] = None,
-        concurrency: Annotated[int | None, typer.Option("--concurrency")] = None,
-        offline: Annotated[bool, typer.Option("--offline")] = False,
-        sort: Annotated[str, typer.Option("--sort", help="cost | speed | throughput | energy | devices | ttft")] = "cost",
+        hw_class: ClassOpt = None,
+        input_len: InputLenOpt = 1024,
+        output_len: OutputLenOpt = 256,
+        precision: PrecisionOpt = None,
+        kv_precision: KvPrecisionOpt = None,
+        batch: BatchOpt = None,
+        concurrency: ConcurrencyOpt = None,
+        offline: OfflineOpt = False,
+        sort: SortOpt = "cost",
         detail: Annotated[int, typer.Option("--detail", help="Best-ranked hardware that get roofline and throughput charts")] = 8,
         fmt: Annotated[str, typer.Option("--format", help="html (one self-contained file) or md (Markdown + PNGs)")] = "html",
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: inferplan-report-MODEL.html/.md)")] = None,

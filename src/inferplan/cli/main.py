@@ -12,6 +12,17 @@ from typing import Annotated
 
 import typer
 
+from inferplan.cli.options import (
+    BatchOpt,
+    ClassOpt,
+    ConcurrencyOpt,
+    InputLenOpt,
+    KvPrecisionOpt,
+    OfflineOpt,
+    OutputLenOpt,
+    PrecisionOpt,
+    SortOpt,
+)
 from inferplan.errors import InferplanError
 
 app = typer.Typer(
@@ -81,18 +92,18 @@ def _mode(batch: int | None, concurrency: int | None, offline: bool) -> tuple[st
 def estimate(
     model: ModelOpt,
     hardware: Annotated[str, typer.Option("--hardware", "-H", help="Catalog hardware id or alias")],
-    input_len: Annotated[int, typer.Option("--input-len", help="Prompt tokens")],
-    output_len: Annotated[int, typer.Option("--output-len", help="Generated tokens")],
+    input_len: InputLenOpt,
+    output_len: OutputLenOpt,
     devices: Annotated[str, typer.Option("--devices", help="N or 'auto' (fewest that fit)")] = "auto",
     tp: Annotated[int | None, typer.Option("--tp")] = None,
     pp: Annotated[int | None, typer.Option("--pp")] = None,
     ep: Annotated[int | None, typer.Option("--ep")] = None,
-    precision: Annotated[str | None, typer.Option("--precision", help="Weight precision id")] = None,
-    kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
     engine: Annotated[str | None, typer.Option("--engine")] = None,
-    batch: Annotated[int | None, typer.Option("--batch", help="Static batch size (default 1)")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", help="Closed-loop clients")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Saturated throughput")] = False,
+    batch: BatchOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    offline: OfflineOpt = False,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
     offload: Annotated[bool, typer.Option("--offload", help="Put what does not fit in host DRAM")] = False,
     usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
@@ -136,15 +147,15 @@ def compare(
     model: ModelOpt,
     hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Comma-separated ids")] = None,
     all_hw: Annotated[bool, typer.Option("--all", help="Every catalog hardware")] = False,
-    hw_class: Annotated[str | None, typer.Option("--class", help="Only this class (gpu, cpu, ...)")] = None,
-    input_len: Annotated[int, typer.Option("--input-len")] = 1024,
-    output_len: Annotated[int, typer.Option("--output-len")] = 256,
-    precision: Annotated[str | None, typer.Option("--precision")] = None,
-    kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
-    batch: Annotated[int | None, typer.Option("--batch")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency")] = None,
-    offline: Annotated[bool, typer.Option("--offline")] = False,
-    sort: Annotated[str, typer.Option("--sort", help="cost | speed | throughput | energy | devices | ttft")] = "cost",
+    hw_class: ClassOpt = None,
+    input_len: InputLenOpt = 1024,
+    output_len: OutputLenOpt = 256,
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
+    batch: BatchOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    offline: OfflineOpt = False,
+    sort: SortOpt = "cost",
     show_unfit: Annotated[bool, typer.Option("--show-unfit", help="Also list hardware that cannot run it")] = False,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
@@ -181,9 +192,9 @@ def fit(
     model: ModelOpt,
     context: Annotated[int, typer.Option("--context", help="Tokens per sequence (prompt + output)")] = 4096,
     batch: Annotated[int, typer.Option("--batch", help="Sequences held at once")] = 1,
-    precision: Annotated[str | None, typer.Option("--precision")] = None,
-    kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
-    hw_class: Annotated[str | None, typer.Option("--class")] = None,
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
+    hw_class: ClassOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -245,7 +256,7 @@ def models(json_out: JsonOpt = False) -> None:
 @hardware_app.callback(invoke_without_command=True)
 def hardware_list(
     ctx: typer.Context,
-    hw_class: Annotated[str | None, typer.Option("--class")] = None,
+    hw_class: ClassOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
