@@ -105,6 +105,15 @@ def register(app: typer.Typer) -> None:
                 from inferplan.report.sections import sections_from
 
                 data.sections.extend(sections_from(extra))
+            if json_out:
+                typer.echo(data.model_dump_json(indent=2))
+            else:
+                safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in data.workload.model)
+                path = out or Path(f"inferplan-report-{safe}.{fmt}")
+                files = write_report(data, path, fmt)  # type: ignore[arg-type]
+                typer.echo(str(path))
+                if len(files) > 1:
+                    typer.echo(f"{len(files) - 1} charts in {files[1].parent}", err=True)
         except InferplanError as e:
             fail(e)
             return
@@ -112,15 +121,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Error: inferplan report needs the report extra ({e.name} is missing): "
                        "pip install 'inferplan[report]'", err=True)
             raise typer.Exit(2) from None
-        if json_out:
-            typer.echo(data.model_dump_json(indent=2))
-        else:
-            safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in data.workload.model)
-            path = out or Path(f"inferplan-report-{safe}.{fmt}")
-            files = write_report(data, path, fmt)  # type: ignore[arg-type]
-            typer.echo(str(path))
-            if len(files) > 1:
-                typer.echo(f"{len(files) - 1} charts in {files[1].parent}", err=True)
         if not any(r.fits for r in data.compare.rows):
             raise typer.Exit(1)
 
