@@ -136,3 +136,9 @@ def test_prefill_runs_in_engine_chunks_that_reread_the_weights():
     assert packed.t_memory.shape[-1] == 2
     e = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", input_len=3 * chunk, output_len=8)
     assert e.bound["prefill"] in {"compute", "memory", "overhead", "communication"}
+
+
+def test_context_beyond_the_window_is_flagged():
+    e = estimate("llama-3.1-8b", "h200-sxm", input_len=200_000, output_len=8)
+    assert "context window" in e.assumptions["warning"]
+    assert "warning" not in estimate("llama-3.1-8b", "h200-sxm", input_len=1000, output_len=8).assumptions

@@ -32,6 +32,8 @@ def print_estimate(e) -> None:
     mode = {"batch": f"batch {e.batch}", "concurrency": f"concurrency {e.batch}",
             "offline": f"offline (batch {e.batch})"}[e.mode]
     out.print(f"workload: {mode}, {e.input_len} prompt + {e.output_len} output tokens")
+    if e.assumptions.get("warning"):
+        out.print(f"[yellow]warning: {escape(e.assumptions['warning'])}[/]")
     m = e.memory
     out.print(f"memory per device: weights {fmt_bytes(m.weights_bytes)} + KV {fmt_bytes(m.kv_cache_bytes)}"
               f" + activations {fmt_bytes(m.activation_bytes)} + reserve {fmt_bytes(m.reserved_bytes)}"

@@ -263,6 +263,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     def make_dep(lay: Layout) -> Deployment:
         return _deployment(m, hw, eng, lay, w, e, kv, act, threads)
 
+    if 0 < m.max_context_tokens < input_len + output_len:
+        notes["warning"] = (f"{input_len + output_len} tokens exceed {m.id}'s context window of "
+                            f"{m.max_context_tokens}; the estimate extrapolates")
     ctx_mean = input_len + output_len / 2  # mean cached tokens over the generation
     ctx_max = input_len + output_len
     seqs = 1 if mode == "offline" else batch

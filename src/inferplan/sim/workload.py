@@ -237,7 +237,21 @@ def with_overrides(w: Workload, *, rate: float | None = None, cv: float | None =
                    users: int | None = None, think_time_s: float | None = None,
                    input_len: int | None = None, output_len: int | None = None) -> Workload:
     """A copy with the arrival process or lengths replaced (CLI flags). On a trace, a rate or
-    users keep the trace's lengths (empirical) but not its arrival times."""
+    users keep the trace's lengths (empirical) but not its arrival times. Out-of-range values
+    raise InputError naming the flag."""
+    from pydantic import ValidationError
+
+    try:
+        return _with_overrides(w, rate=rate, cv=cv, users=users, think_time_s=think_time_s,
+                               input_len=input_len, output_len=output_len)
+    except ValidationError as e:
+        from inferplan.errors import InputError
+
+        msgs = "; ".join(f"--{str(err['loc'][-1]).replace('_', '-')}: {err['msg']}" for err in e.errors())
+        raise InputError(msgs) from None
+
+
+def _with_overrides(w: Workload, *, rate, cv, users, think_time_s, input_len, output_len) -> Workload:
     w = w.model_copy(deep=True)
     a = w.arrivals
     if users is not None:
