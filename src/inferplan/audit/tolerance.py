@@ -46,12 +46,12 @@ class ErrorBand(BaseModel):
 LOSO_ERROR: dict[str, ErrorBand] = {
     b.hw_class: b
     for b in (
-        ErrorBand(hw_class="gpu", rows=51, median=0.27, p90=0.81),
+        ErrorBand(hw_class="gpu", rows=51, median=0.17, p90=0.60),
         ErrorBand(hw_class="soc", rows=20, median=0.14, p90=0.60),
-        ErrorBand(hw_class="cpu", rows=10, median=0.52, p90=2.92),
+        ErrorBand(hw_class="cpu", rows=10, median=0.53, p90=3.19),
         ErrorBand(hw_class="wafer", rows=2, median=0.54, p90=0.69),
         ErrorBand(hw_class="lpu", rows=1, median=1.91, p90=1.91),
-        ErrorBand(hw_class="all", rows=84, median=0.26, p90=0.82),
+        ErrorBand(hw_class="all", rows=84, median=0.17, p90=0.80),
     )
 }
 
