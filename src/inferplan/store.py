@@ -143,13 +143,31 @@ def _name(db: sqlite3.Connection) -> str:
     return row[2] if row and row[2] else "(memory)"
 
 
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL once per database. Changing the journal mode needs a moment of exclusive
+    access, and SQLite answers SQLITE_BUSY at once (without the busy handler) when another
+    process is creating or migrating the file; retry until the busy timeout."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(path: Path | None = None, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite3.Connection:
     """Open (creating the folder and file if needed) and migrate the history database."""
     path = Path(path) if path else db_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # explicit transactions
     db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    db.execute("PRAGMA journal_mode = WAL")
+    _enable_wal(db)
     db.execute("PRAGMA foreign_keys = ON")
     if migrate_to is not None:
         try:
