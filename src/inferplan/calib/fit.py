@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferplan.calib.dataset import Row
-from inferplan.perf.efficiency import FACTORS, Efficiency, hw_family
-from inferplan.perf.factors import resolve_factors
+from inferplan.perf.deployment import Deployment
+from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
+from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
 from inferplan.perf.step import Factors
 
 PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior before it costs
@@ -48,24 +49,17 @@ class FitResult:
     message: str
 
 
-def _row_keys(row: Row, eff: Efficiency) -> dict[str, tuple[str, str]]:
-    """The (factor, scope) each tunable slot of this row's Factors maps to."""
-    dep = row.plan.dep  # type: ignore[union-attr]
-    e, cls, fam = dep.engine.id, dep.hw.hw_class, hw_family(dep.hw)
-    _, used = resolve_factors(dep, eff)
-    keys = {
-        "bw_eff": ("bw_eff", fam),
-        "compute_eff": ("compute_eff", fam),
-        "engine_bw": ("engine_bw", f"{e}@{cls}"),
-        "engine_compute": ("engine_compute", f"{e}@{cls}"),
-        "layer_overhead_s": ("layer_overhead_s", used["layer_overhead_s"].scope
-                             if used["layer_overhead_s"].scope != "default" else e),
-    }
-    native = "native format, no unpack"
-    if used["dequant_w"].source != native:
-        keys["dequant_w"] = ("dequant_ops_per_weight", dep.weight_precision.id)
-    if used["dequant_e"].source != native:
-        keys["dequant_e"] = ("dequant_ops_per_weight", dep.expert_precision.id)
+def _row_keys(dep: Deployment, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
+    """The (factor, scope) each tunable slot of a row's Factors maps to: the most specific scope
+    of its lookup (``factor_scopes``); the per-layer overhead where it was found."""
+    sc = factor_scopes(dep)
+    keys = {name: (name, sc[name][0])
+            for name in ("bw_eff", "compute_eff", "engine_bw", "engine_compute")}
+    lo = used["layer_overhead_s"].scope
+    keys["layer_overhead_s"] = ("layer_overhead_s", lo if lo != "default" else dep.engine.id)
+    for slot in ("dequant_w", "dequant_e"):
+        if used[slot].source != NATIVE_SOURCE:
+            keys[slot] = ("dequant_ops_per_weight", sc[slot][0])
     return keys
 
 
@@ -79,7 +73,7 @@ def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 200,
     if not rows:
         return FitResult({}, {}, 0, False, "no predictable rows")
     base = [resolve_factors(r.plan.dep, eff) for r in rows]  # type: ignore[union-attr]
-    row_keys = [_row_keys(r, eff) for r in rows]
+    row_keys = [_row_keys(r.plan.dep, used) for r, (_, used) in zip(rows, base, strict=True)]  # type: ignore[union-attr]
     params: list[tuple[str, str]] = sorted({k for rk in row_keys for k in rk.values()})
     index = {k: i for i, k in enumerate(params)}
     prior_of: dict[tuple[str, str], float] = {}

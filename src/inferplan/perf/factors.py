@@ -6,6 +6,8 @@ from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, FactorValue, hw_family
 from inferplan.perf.step import Factors
 
+NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of native formats
+
 
 def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
     """Lookup order of scopes for each factor (most specific first; 'default' is implied)."""
@@ -36,7 +38,7 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         used[name] = eff.lookup(name, sc[name])
     for key, prec in (("dequant_w", dep.weight_precision), ("dequant_e", dep.expert_precision)):
         if _native(dep, prec):
-            used[key] = FactorValue("dequant_ops_per_weight", prec.id, 0.0, "native format, no unpack")
+            used[key] = FactorValue("dequant_ops_per_weight", prec.id, 0.0, NATIVE_SOURCE)
         else:
             used[key] = eff.lookup("dequant_ops_per_weight", sc[key], prior=prec.dequant_ops_per_weight,
                                    prior_source=f"precisions.yaml prior for {prec.id}")
