@@ -15,6 +15,7 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.layout import Layout
+from inferplan.perf.offload import ExpertHost
 
 # Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
 # ~100 GB/s for an Apple P-core (AnandTech, M1 Max review, 2021), ~30 GB/s for x86 and other
@@ -61,6 +62,9 @@ class Deployment:
     # host link every step, and the share of each sequence's KV cache kept in host DRAM.
     offload_weight_bytes: float = 0.0
     offload_kv_fraction: float = 0.0
+    # Hybrid MoE (--offload experts): routed experts in host DRAM, computed by this host CPU
+    # (perf/offload.py); None: experts on the accelerator.
+    expert_host: ExpertHost | None = None
 
     @property
     def host_link(self) -> Link:

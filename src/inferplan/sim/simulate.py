@@ -53,6 +53,9 @@ class DeploymentSpec(BaseModel):
     kv_precision: str | None = None
     engine: str | None = None
     threads: int | None = Field(default=None, ge=1)
+    offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
+    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
 
 
 class PoolInfo(BaseModel):
@@ -153,7 +156,8 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
                              pp=spec.pp, ep=spec.ep, precision=spec.precision,
                              kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,  # type: ignore[arg-type]
                              batch=batch, input_len=mean_in, output_len=mean_out,
-                             threads=spec.threads, hardware_files=hardware_files)
+                             threads=spec.threads, offload=spec.offload, host=spec.host,
+                             slots=spec.slots, hardware_files=hardware_files)
 
     auto = spec.devices is None and spec.tp is None and spec.pp is None and spec.ep is None
     plan = resolve("concurrency", AUTO_LAYOUT_SEQS) if auto else None
