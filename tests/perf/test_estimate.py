@@ -85,11 +85,12 @@ def test_cost_is_null_not_zero_without_a_price():
 
 
 def test_concurrency_beyond_engine_slots_queues():
+    # a llama.cpp server with one slot (-np 1) serves one request at a time
     one = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", batch=1,
-                   mode="concurrency", input_len=64, output_len=32)
+                   mode="concurrency", input_len=64, output_len=32, slots=1)
     four = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", batch=4,
-                    mode="concurrency", input_len=64, output_len=32)
-    assert four.ttft_s > 3 * one.ttft_s  # llama.cpp serves one request at a time
+                    mode="concurrency", input_len=64, output_len=32, slots=1)
+    assert four.ttft_s > 3 * one.ttft_s
     assert math.isclose(four.output_tok_s, one.output_tok_s, rel_tol=0.05)
 
 
