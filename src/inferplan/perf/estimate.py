@@ -494,6 +494,11 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
 def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None, str]:
     """Power of the whole system: idle + (TDP - idle) x utilization, per device (docs/metrics.md)."""
     hw = dep.hw
+    if hw.hw_class == "npu":  # measured NPU power, not the SoC TDP (perf/npu.py)
+        from inferplan.perf.npu import npu_active_power_w
+
+        w, src = npu_active_power_w(hw)
+        return dep.layout.devices * w, src
     if not hw.tdp_w:
         return None, "no TDP in the catalog"
     idle = hw.idle_w if hw.idle_w is not None else IDLE_FRACTION_OF_TDP * hw.tdp_w
