@@ -141,6 +141,10 @@ class Deployment:
     def memory_bw_bytes_s(self) -> float:
         """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
         bw = self.hw.usable_bw_bytes_s
+        if self.hw.sram_only:  # a layer is read by the cores that hold it (perf/wafer.py)
+            from inferplan.perf.wafer import sram_stream_bw_bytes_s
+
+            return sram_stream_bw_bytes_s(self, bw)
         if self.core_share < 1.0 and self.threads:
             per_core = SINGLE_CORE_BW_BYTES_S.get(self.hw.vendor, SINGLE_CORE_BW_BYTES_S["default"])
             bw = min(bw, self.threads * per_core)

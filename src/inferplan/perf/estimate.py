@@ -48,6 +48,7 @@ from inferplan.perf.offload import (
 )
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, step_work
+from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
 
 Mode = Literal["batch", "concurrency", "offline"]
 IDLE_FRACTION_OF_TDP = 0.2  # idle power where no measurement is published (assumed; GPUs idle ~10-20%)
@@ -108,6 +109,7 @@ class Estimate(BaseModel):
     dp: int = 1
     expert_precision: str | None = None  # routed experts, when stored unlike the other weights
     expert_host: str | None = None  # host CPU holding and computing the routed experts (--offload experts)
+    pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
 
@@ -542,6 +544,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"
     bound: dict[str, str | None] = {"prefill": None, "decode": None}
     power = usd_in = usd_out = jpt = None
+    pipe = pipeline_report(plan, f) if plan.fits else None
     if plan.fits:
         if "prefill" in plan.works:
             bound["prefill"] = plan.works["prefill"].total_bound(f)
@@ -574,7 +577,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
-        expert_host=dep.expert_host.cpu.id if dep.expert_host else None,
+        expert_host=dep.expert_host.cpu.id if dep.expert_host else None, pipeline=pipe,
         expert_precision=(dep.expert_precision.id
                           if dep.expert_precision.id != dep.weight_precision.id else None),
         kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,
@@ -589,7 +592,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         total_tok_s=met.get("total_tok_s"), requests_per_s=met.get("requests_per_s"),
         usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
-        hardware_class=dep.hw.hw_class, why=explain(plan, bound) if plan.fits else (plan.reason or ""),
+        hardware_class=dep.hw.hw_class,
+        why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
     )
 
 
