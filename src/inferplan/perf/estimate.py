@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware

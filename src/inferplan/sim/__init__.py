@@ -1,6 +1,7 @@
 """Serving simulator: workload generators, entities, replica schedulers (vLLM-like continuous
 batching, serial FCFS; ``schedulers/``), the resolved serving pool (``pool.py``), a cluster
-with routers and disaggregated prefill/decode pools (``cluster.py``), and metrics. Step times come from :mod:`inferplan.perf.step` (see :mod:`inferplan.sim.cost`).
+with routers and disaggregated prefill/decode pools (``cluster.py``), and metrics. Step times
+come from :mod:`inferplan.perf.step` (see :mod:`inferplan.sim.cost`).
 Definitions and formulas: docs/sim.md.
 """
 

@@ -29,6 +29,7 @@ from inferplan.sim.entities import DONE, TRANSFER, Request
 from inferplan.sim.schedulers import Replica
 from inferplan.sim.workload import RequestArrays
 
+
 class Router:
     name = ""
 
