@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
-from inferplan.catalog.schema import HardwareSpec
+from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InferplanError, InputError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
@@ -16,7 +16,6 @@ from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, Mode, estimate_from_plan, plan_estimate
 
 SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
-CLASSES = ("gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc")
 
 
 class CompareRow(BaseModel):
@@ -38,8 +37,8 @@ class CompareResult(BaseModel):
 
 def select_hardware(hardware: list[str] | None, hw_class: str | None,
             files: tuple[Path, ...]) -> list[HardwareSpec]:
-    if hw_class and hw_class not in CLASSES:
-        raise InputError(f"unknown class '{hw_class}' (known: {', '.join(CLASSES)})")
+    if hw_class and hw_class not in HARDWARE_CLASSES:
+        raise InputError(f"unknown class '{hw_class}' (known: {', '.join(HARDWARE_CLASSES)})")
     if hardware:
         hws = [get_hardware(h.strip(), files) for h in hardware if h.strip()]
     else:

@@ -76,19 +76,19 @@ class Deployment:
     # ---- bytes per element -------------------------------------------------------------
     @property
     def weight_bytes_per_elem(self) -> float:
-        return self.weight_precision.bits_per_weight / 8
+        return self.weight_precision.bytes_per_element
 
     @property
     def expert_bytes_per_elem(self) -> float:
-        return self.expert_precision.bits_per_weight / 8
+        return self.expert_precision.bytes_per_element
 
     @property
     def head_bytes_per_elem(self) -> float:
-        return self.weight_precision.head_bits / 8
+        return self.weight_precision.head_bytes_per_element
 
     @property
     def kv_bytes_per_elem(self) -> float:
-        return self.kv_precision.bits_per_weight / 8
+        return self.kv_precision.bytes_per_element
 
     @property
     def act_bytes(self) -> float:

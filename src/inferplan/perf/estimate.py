@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
@@ -28,6 +28,13 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
+from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_second: public here too
+    IDLE_FRACTION_OF_TDP,
+    CostAssumptions,
+    device_power_w,
+    power_source,
+    usd_per_second,
+)
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
@@ -41,19 +48,6 @@ from inferplan.perf.memory import (
 from inferplan.perf.step import Factors, StepWork, step_work
 
 Mode = Literal["batch", "concurrency", "offline"]
-IDLE_FRACTION_OF_TDP = 0.2  # idle power where no measurement is published (assumed; GPUs idle ~10-20%)
-
-
-class CostAssumptions(BaseModel):
-    """How $ figures are computed when a device has no hourly price (all overridable)."""
-
-    model_config = ConfigDict(extra="forbid")
-    usd_per_hour: float | None = Field(default=None, gt=0)  # overrides the catalog price per device
-    amortization_years: float = Field(default=3.0, gt=0)
-    usd_per_kwh: float = Field(default=0.12, ge=0)
-    pue: float = Field(default=1.3, ge=1.0)
-
-
 class MemoryReport(BaseModel):
     weights_bytes: float
     kv_cache_bytes: float
@@ -452,33 +446,9 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
 
 def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None, str]:
     """Power of the whole system: idle + (TDP - idle) x utilization, per device (docs/metrics.md)."""
-    hw = dep.hw
-    if not hw.tdp_w:
-        return None, "no TDP in the catalog"
-    idle = hw.idle_w if hw.idle_w is not None else IDLE_FRACTION_OF_TDP * hw.tdp_w
     cu, bu = work.total_utilization(f)
-    util = min(1.0, max(cu, bu))
-    src = "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
-    return dep.layout.devices * (idle + (hw.tdp_w - idle) * util), src
-
-
-def usd_per_second(dep: Deployment, power_w: float | None,
-                   cost: CostAssumptions) -> tuple[float | None, str]:
-    """$ per second of the whole deployment (hourly price, or purchase amortized + energy) and
-    where the figure comes from; None when the hardware has no price."""
-    n = dep.layout.devices
-    price = dep.hw.price
-    if cost.usd_per_hour is not None:
-        return n * cost.usd_per_hour / 3600, f"given ${cost.usd_per_hour}/h per device"
-    if price.usd_per_hour is not None:
-        return n * price.usd_per_hour / 3600, f"catalog ${price.usd_per_hour}/h per device ({price.source})"
-    if price.purchase_usd is not None:
-        capex = price.purchase_usd / (cost.amortization_years * 365 * 24 * 3600)
-        energy = (power_w or 0) / n * cost.pue * cost.usd_per_kwh / 3.6e6
-        return n * (capex + energy), (
-            f"purchase ${price.purchase_usd:,.0f} over {cost.amortization_years:g} years + power x PUE "
-            f"{cost.pue} x ${cost.usd_per_kwh}/kWh ({price.source})")
-    return None, "no price for this hardware (set --usd-per-hour)"
+    dev = device_power_w(dep.hw, max(cu, bu))
+    return (dep.layout.devices * dev if dev is not None else None), power_source(dep.hw)
 
 
 def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inferplan.catalog.schema import HardwareSpec, Precision
+from inferplan.catalog.schema import HardwareClass, HardwareSpec, Precision
 from inferplan.report.build import ReportData
 
 MAX_TOKENS = 1 << 20  # prompt or output tokens per request (1M)
@@ -33,7 +33,7 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"  # catalog ids and aliases; no '/', so nev
 HwId = Annotated[str, Field(pattern=ID, min_length=1, max_length=64)]
 Mode = Literal["batch", "concurrency", "offline"]
 Sort = Literal["cost", "speed", "throughput", "energy", "devices", "ttft"]
-HwClass = Literal["gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc"]
+HwClass = HardwareClass  # the catalog's one list of classes
 
 
 class ModelChoice(BaseModel):
