@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 
 from rich.console import Console
 from rich.table import Table
 
+from inferplan.cli.render import console
 from inferplan.units import fmt_num, fmt_time_s
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+class _Out:
+    """The stdout console, made at each print (so the width is the one in force now)."""
+
+    def print(self, *a, **kw) -> None:
+        console().print(*a, **kw)
+
+
+out = _Out()
 err = Console(stderr=True, highlight=False)
+
+OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
+
+
+def outcome_problems(res) -> tuple[str | None, list[str]]:
+    """(why nothing was served, or None; overload warnings) for a simulation result."""
+    m = res.metrics
+    served_none = None
+    if m.completed == 0:
+        why = "; ".join(getattr(res, "violations", None) or []) or (
+            f"{m.rejected} of {m.requests} requests rejected" if m.rejected else "no request finished")
+        served_none = f"no request was served ({why})"
+    warnings: list[str] = []
+    if m.completed and m.rejected:
+        warnings.append(f"{m.rejected:,} of {m.requests:,} requests were rejected (they do not fit "
+                        "the KV cache)")
+    wait, e2e = m.queue_wait_s.p90, m.e2e_s.p90
+    if m.completed and wait is not None and e2e is not None and wait > OVERLOAD_QUEUE_S \
+            and wait > 0.5 * e2e:
+        warnings.append(f"overloaded: p90 queue wait {fmt_time_s(wait)} of a p90 end-to-end "
+                        f"{fmt_time_s(e2e)} (requests wait longer than they are served; mean queue "
+                        f"{m.mean_queue_len:.0f}, max {m.max_queue_len:,}); lower the rate or add "
+                        "replicas")
+    return served_none, warnings
 
 
 def _usd(x: float | None) -> str:
