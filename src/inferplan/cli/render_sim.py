@@ -87,10 +87,11 @@ def print_simulation(res) -> None:
         out.print(f"cost {_usd(res.usd_per_1m_output_tokens)} per 1M output tokens; "
                   f"{fmt_num(res.joules_per_output_token)} J/output token")
     if res.slo is not None:
+        good = "-" if m.goodput is None else f"{m.goodput:.1%}"
         if res.slo_met:
-            out.print(f"[green]SLO met[/] ({res.slo.describe()}); goodput {m.goodput:.1%}")
+            out.print(f"[green]SLO met[/] ({res.slo.describe()}); goodput {good}")
         else:
-            out.print(f"[red]SLO missed[/]: {'; '.join(res.violations)}; goodput {m.goodput:.1%}")
+            out.print(f"[red]SLO missed[/]: {'; '.join(res.violations)}; goodput {good}")
     out.print(f"[dim]simulated {res.events:,} events in {res.wall_s:.2f} s[/]")
 
 
