@@ -13,6 +13,6 @@ def test_cli_reference_is_current():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     text = mod.render()
-    assert "## `inferplan estimate`" in text and "`--p90-tpot`" in text
+    assert "## `inferplan estimate`" in text and "`--p90-tpot <float>`" in text
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == text, \
         "docs/cli.md is out of date: run python tools/gen_cli_docs.py"

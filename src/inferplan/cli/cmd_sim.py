@@ -16,10 +16,12 @@ from inferplan.cli.options import (
     CvOpt,
     EngineOpt,
     EpOpt,
+    HostOpt,
     HwFileOpt,
     InOpt,
     JsonOpt,
     KvPrecisionOpt,
+    OffloadOpt,
     OutOpt,
     P50E2e,
     P50Tpot,
@@ -34,6 +36,7 @@ from inferplan.cli.options import (
     PrecisionOpt,
     RateOpt,
     SeedOpt,
+    SlotsOpt,
     ThinkOpt,
     ThreadsOpt,
     TpOpt,
@@ -86,6 +89,9 @@ def register(app: typer.Typer) -> None:
         kv_precision: KvPrecisionOpt = None,
         engine: EngineOpt = None,
         threads: ThreadsOpt = None,
+        offload: OffloadOpt = None,
+        host: HostOpt = None,
+        slots: SlotsOpt = None,
         policy: Annotated[str | None, typer.Option("--scheduler", help="continuous | serial (default: from the engine)")] = None,
         max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", min=1, max=int(LIMITS["batch"]))] = None,
         max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens", min=1, max=int(LIMITS["tokens"]))] = None,
@@ -123,7 +129,8 @@ def register(app: typer.Typer) -> None:
                     chunked_prefill=not no_chunked_prefill, block_size=block_size,
                     prefix_caching=prefix_caching, kv_blocks=kv_blocks)
         dep = build(DeploymentSpec, hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
-                    precision=precision, kv_precision=kv_precision, engine=engine, threads=threads)
+                    precision=precision, kv_precision=kv_precision, engine=engine, threads=threads,
+                    offload=offload, host=host, slots=slots)
         dec = (build(DeploymentSpec, hardware=decode_hardware, devices=decode_devices, tp=decode_tp,
                      precision=precision, kv_precision=kv_precision)
                if decode_hardware else None)
@@ -177,6 +184,9 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int | None, typer.Option("--workers", min=1, max=1024, help="Parallel workers (default: CPUs)")] = None,
         ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one)")] = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr")] = True,
+        offload: OffloadOpt = None,
+        host: HostOpt = None,
+        slots: SlotsOpt = None,
         calibration: CalibOpt = None,
         hardware_file: HwFileOpt = None,
         json_out: JsonOpt = False,
@@ -202,7 +212,8 @@ def register(app: typer.Typer) -> None:
                     budget_usd_per_hour=budget, max_devices_per_replica=max_devices,
                     max_replicas=max_replicas, disaggregation=disagg, requests=requests,
                     seed=seed, top=top, calibration=calibration,
-                    hardware_files=list(hardware_file or ()))
+                    hardware_files=list(hardware_file or ()), offload=offload, host=host,
+                    slots=slots)
         with render_sim.progress_bar(progress) as tick:
             res = run_plan(req, executor=executor, workers=workers, ray_address=ray_address,
                            progress=tick)
@@ -232,6 +243,7 @@ def register(app: typer.Typer) -> None:
         engine: EngineOpt = None,
         devices: Annotated[int | None, typer.Option("--devices", min=1, max=int(LIMITS["devices"]))] = None,
         threads: ThreadsOpt = None,
+        slots: SlotsOpt = None,
         local_only: Annotated[bool, typer.Option("--local-only", help="Refuse endpoints not on this machine")] = False,
         seed: SeedOpt = 0,
         calibration: CalibOpt = None,
@@ -252,10 +264,10 @@ def register(app: typer.Typer) -> None:
 
                 hw, note = local_hardware(threads=threads)
                 dep = DeploymentSpec(hardware=hw.id, precision=precision, engine=engine,
-                                     threads=threads)
+                                     threads=threads, slots=slots)
             else:
                 dep = DeploymentSpec(hardware=hardware, devices=devices, precision=precision,
-                                     engine=engine, threads=threads)
+                                     engine=engine, threads=threads, slots=slots)
                 note = f"catalog entry {hardware}"
         res = run_lt(endpoint, w, requests=requests, max_duration_s=duration_s,
                      model_name=served_model, seed=seed, local_only=local_only,

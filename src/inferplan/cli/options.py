@@ -92,6 +92,15 @@ TpOpt = Annotated[int | None, typer.Option("--tp", min=1, max=_lim("parallel"), 
 PpOpt = Annotated[int | None, typer.Option("--pp", min=1, max=_lim("parallel"), help="Pipeline-parallel degree")]
 EpOpt = Annotated[int | None, typer.Option("--ep", min=1, max=_lim("parallel"), help="Expert-parallel degree")]
 DevicesOpt = Annotated[int | None, typer.Option("--devices", min=1, max=_lim("devices"), help="Devices per replica (default: fewest that fit)")]
+# Systems beyond the datacenter GPU (perf/offload.py, perf/slots.py)
+OffloadOpt = Annotated[str | None, typer.Option(
+    "--offload", metavar="auto|experts",
+    help="Host DRAM tier: 'auto' puts what does not fit in host DRAM (streamed over the host "
+         "link); 'experts' keeps routed MoE experts in host DRAM, computed by the host CPU")]
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="Host CPU (catalog id) that computes the routed experts with --offload experts")]
+SlotsOpt = Annotated[int | None, typer.Option(
+    "--slots", min=1, max=_lim("batch"), help="llama.cpp server slots (llama-server --parallel; default 4)")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, max=_lim("threads"), help="CPU threads (CPUs only)")]
 
 # --- workload ----------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def _effective(work: StepWork, f: Factors):
     memory = work.t_memory / f.bw_eff
     zero = 0 * compute[0]
     extra = (work.t_link / f.comm_eff + work.t_link_latency
-             + work.layers * f.layer_overhead_s + f.step_overhead_s) + zero
+             + work.layers * f.layer_overhead_s + f.step_overhead_s
+             + getattr(work, "t_host", 0.0)) + zero  # host-computed experts depend on tokens only
     offload = getattr(work, "t_offload", 0.0) / f.comm_eff + zero
     return compute, memory, extra, offload
 
