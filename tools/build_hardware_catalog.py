@@ -69,6 +69,7 @@ CITED_KEYS = (
     "vector_flops",
     "host_memory_bytes",
     "default_engine",
+    "active_power_w",
 )
 LINK_KEYS = ("scale_up", "scale_out", "host_link")
 MOBILE_VENDORS = {"Qualcomm", "Google", "Raspberry Pi"}
@@ -252,6 +253,7 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "host_memory_bytes": ov.pop("host_memory_bytes", None),
         "tdp_w": _num(row["tdp_w"], Decimal(1)),
         "idle_w": _num(row["idle_w"], Decimal(1)),
+        "active_power_w": ov.pop("active_power_w", None),
         "price": price,
         "default_engine": engine,
         "cores": _int(row["cores"]),

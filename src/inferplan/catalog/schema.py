@@ -74,6 +74,8 @@ class HardwareSpec(_Strict):
     host_memory_bytes: float | None = Field(default=None, gt=0)
     tdp_w: float | None = Field(default=None, gt=0)
     idle_w: float | None = Field(default=None, ge=0)
+    active_power_w: float | None = Field(
+        default=None, gt=0, description="measured power while it runs LLM inference (NPUs: the NPU's own rail), W")
     price: Price = Price()
     default_engine: str | None = None
     cores: int | None = None

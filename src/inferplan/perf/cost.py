@@ -40,7 +40,12 @@ def idle_power_w(hw: HardwareSpec) -> float | None:
 
 
 def device_power_w(hw: HardwareSpec, utilization: float) -> float | None:
-    """Watts of one device at `utilization` (0..1, clipped): idle + (TDP - idle) x utilization."""
+    """Watts of one device at `utilization` (0..1, clipped): idle + (TDP - idle) x utilization.
+    NPUs: their measured active power while serving, not the SoC's TDP (perf/npu.py)."""
+    if hw.hw_class == "npu":
+        from inferplan.perf.npu import npu_active_power_w
+
+        return npu_active_power_w(hw)[0]
     idle = idle_power_w(hw)
     if idle is None or not hw.tdp_w:
         return None
@@ -49,6 +54,10 @@ def device_power_w(hw: HardwareSpec, utilization: float) -> float | None:
 
 def power_source(hw: HardwareSpec) -> str:
     """Where the idle figure of :func:`device_power_w` comes from."""
+    if hw.hw_class == "npu":
+        from inferplan.perf.npu import npu_active_power_w
+
+        return npu_active_power_w(hw)[1]
     if not hw.tdp_w:
         return "no TDP in the catalog"
     return "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"

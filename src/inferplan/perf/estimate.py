@@ -38,14 +38,24 @@ from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_secon
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.layout import Layout, check_layout, valid_tps
+from inferplan.perf.layout import Layout, check_layout, micro_batches, valid_tps
 from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
     memory_breakdown,
     weight_bytes_per_device,
 )
+from inferplan.perf.offload import (
+    HOST_MEMORY_UTILIZATION,
+    describe_offload,
+    host_expert_bytes,
+    host_power_w,
+    normalize_offload,
+    resolve_expert_host,
+)
+from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, step_work
+from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
 
 Mode = Literal["batch", "concurrency", "offline"]
 class MemoryReport(BaseModel):
@@ -92,6 +102,8 @@ class Estimate(BaseModel):
     assumptions: dict
     dp: int = 1
     expert_precision: str | None = None  # routed experts, when stored unlike the other weights
+    expert_host: str | None = None  # host CPU holding and computing the routed experts (--offload experts)
+    pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
 
@@ -145,9 +157,10 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
     return w, e, kv, act, notes
 
 
-def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None) -> Deployment:
+def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None, expert_host=None) -> Deployment:
     return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
-                      expert_precision=e, kv_precision=kv, act_precision=act, threads=threads)
+                      expert_precision=e, kv_precision=kv, act_precision=act, threads=threads,
+                      expert_host=expert_host)
 
 
 def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: int):
@@ -230,9 +243,16 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   ep: int | None = None, precision: str | None = None,
                   kv_precision: str | None = None, engine: str | None = None,
                   mode: Mode = "batch", batch: int = 1, input_len: int = 1024,
-                  output_len: int = 128, threads: int | None = None, offload: bool = False,
+                  output_len: int = 128, threads: int | None = None, offload: bool | str = False,
+                  host: str | HardwareSpec | None = None, slots: int | None = None,
                   hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
-    """Resolve everything and build the step work for the mode (no efficiency factors)."""
+    """Resolve everything and build the step work for the mode (no efficiency factors).
+
+    offload: False/'none'; True/'auto' (what does not fit goes to host DRAM, streamed over the
+    host link); 'experts' (routed experts held and computed by the host CPU `host`, default
+    the device's usual host: perf/offload.py). slots: llama-server's --parallel (default 4,
+    perf/slots.py).
+    """
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
     if input_len + output_len == 0:
@@ -245,9 +265,23 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         raise InputError("threads must be >= 1")
     m = model if isinstance(model, ModelSpec) else get_model(model)
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
-    eng = get_engine(engine) if engine else default_engine(hw)
+    off_mode = normalize_offload(offload)
+    if host is not None and off_mode != "experts":
+        raise InputError("--host applies to --offload experts (the CPU that computes the routed experts)")
+    if engine:
+        eng = get_engine(engine)
+    elif off_mode == "experts" and hw.hw_class == "gpu":
+        eng = get_engine("llama.cpp")  # --cpu-moe / --override-tensor exps=CPU (ktransformers alike)
+    else:
+        eng = default_engine(hw)
     check_engine_runs_on(eng, hw)
+    eng, slot_note = serving_engine(eng, slots)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+    if slot_note:
+        notes["slots"] = slot_note
+    expert_host = None
+    if off_mode == "experts":
+        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files)
 
     if threads is not None and hw.hw_class != "cpu":
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
@@ -255,7 +289,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["threads"] = f"{threads} of {hw.cores or '?'} cores"
 
     def make_dep(lay: Layout) -> Deployment:
-        return _deployment(m, hw, eng, lay, w, e, kv, act, threads)
+        return _deployment(m, hw, eng, lay, w, e, kv, act, threads, expert_host)
 
     if 0 < m.max_context_tokens < input_len + output_len:
         notes["warning"] = (f"{input_len + output_len} tokens exceed {m.id}'s context window of "
@@ -291,7 +325,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     else:
         seqs_rep = batch / dp
     mem = memory_breakdown(dep, max(seqs_rep, 1), ctx_max, max(seqs_rep, 1) * input_len)
-    if offload and not mem.fits and mode != "offline":
+    if off_mode == "auto" and not mem.fits and mode != "offline":
         dep, mem = _offload(dep, mem, notes)
         plan.dep = dep
     plan.mem = mem
@@ -299,6 +333,15 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         plan.fits = False
         plan.reason = _why_not(dep, mem, seqs_rep, ctx_max)
         return plan
+    if expert_host is not None:
+        notes["offload"] = describe_offload(dep)
+        need, cap = host_expert_bytes(dep), (expert_host.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
+        if need > cap:
+            plan.fits = False
+            plan.reason = (f"routed experts need {need / 1e9:.0f} GB of host DRAM but {expert_host.cpu.id} "
+                           f"has {cap / 1e9:.0f} GB usable ({HOST_MEMORY_UTILIZATION:.0%}); use --host "
+                           f"with more memory or a smaller precision")
+            return plan
 
     # ---- the step compositions this mode needs ------------------------------------------
     in_flight = seqs_rep
@@ -307,7 +350,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         in_flight = dep.engine.max_num_seqs
         notes["queueing"] = (f"{dep.engine.id} runs at most {dep.engine.max_num_seqs} sequences; "
                              f"the other clients wait (FCFS)")
-    mb = int(min(max(in_flight, 1), layout.pp))
+    mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len
@@ -466,6 +509,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"
     bound: dict[str, str | None] = {"prefill": None, "decode": None}
     power = usd_in = usd_out = jpt = None
+    pipe = pipeline_report(plan, f) if plan.fits else None
     if plan.fits:
         if "prefill" in plan.works:
             bound["prefill"] = plan.works["prefill"].total_bound(f)
@@ -474,6 +518,10 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
             bound["decode"] = dec.total_bound(f)
         main = plan.works.get("mixed") or plan.works.get("decode") or plan.works["prefill"]
         power, psrc = _power_w(dep, main, f)
+        if dep.expert_host is not None and power is not None:
+            hp, hsrc = host_power_w(dep, main, f)
+            power += hp
+            psrc += f"; + {hsrc}"
         assumptions["power"] = psrc
         usd_s, csrc = usd_per_second(dep, power, cost)
         assumptions["cost"] = csrc
@@ -494,6 +542,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
+        expert_host=dep.expert_host.cpu.id if dep.expert_host else None, pipeline=pipe,
         expert_precision=(dep.expert_precision.id
                           if dep.expert_precision.id != dep.weight_precision.id else None),
         kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,
@@ -508,7 +557,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         total_tok_s=met.get("total_tok_s"), requests_per_s=met.get("requests_per_s"),
         usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
-        hardware_class=dep.hw.hw_class, why=explain(plan, bound) if plan.fits else (plan.reason or ""),
+        hardware_class=dep.hw.hw_class,
+        why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
     )
 
 
@@ -529,6 +579,15 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
                 f"({dep.linear_compute_type}, {par})")
     if d == "communication":
         return f"communication-bound: TP/PP traffic over {dep.tp_link.name} ({par})"
+    if d == "host" and dep.expert_host is not None:
+        from inferplan.perf.offload import host_expert_work
+
+        h = dep.expert_host
+        b = max(plan.seqs_per_replica / max(plan.microbatches, 1), 1.0)
+        gb_host = float(host_expert_work(dep, np.array(b)).host_memory_s) * h.bw_bytes_s * h.bw_eff / 1e9
+        return (f"host-memory-bound: each decode step reads {gb_host:.3g} GB of active routed experts "
+                f"from {h.cpu.id} DRAM at {h.bw_bytes_s / 1e9:.0f} GB/s peak (x{h.bw_eff:.2f} reached); "
+                f"attention and shared experts on {dep.hw.id} ({par})")
     if d == "offload":
         return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
     if d == "overhead":

@@ -65,6 +65,9 @@ class PlanRequest(BaseModel):
     prune_factor: float = Field(default=3.0, gt=1)
     calibration: Path | None = None
     hardware_files: list[Path] = []
+    offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
+    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
 
 
 class PlanOption(BaseModel):
@@ -311,7 +314,9 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         [None if p in ("native", "auto") else p for p in req.precisions] if req.precisions else [None])
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
     cands, unfit = enumerate_candidates(models, hws, precisions, req.workload, req.slo,
-                                        req.scheduler, eff, files, req.max_devices_per_replica)
+                                        req.scheduler, eff, files, req.max_devices_per_replica,
+                                        opts={"offload": req.offload, "host": req.host,
+                                              "slots": req.slots})
     by_key = {c.key: c for c in cands}
     rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
     counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}

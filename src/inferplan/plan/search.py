@@ -66,6 +66,7 @@ class Candidate:
     decode_capacity_rps: float  # decode-only steps (a disaggregated decode pool)
     bound: str  # what bounds a decode step at that batch
     reasons: list[str] = field(default_factory=list)  # why it cannot meet the SLO (empty: may)
+    opts: dict = field(default_factory=dict)  # offload / host / slots (plan_estimate keywords)
 
     # the pool's fields, by the names the planner uses
     hardware = property(lambda self: self.pool.hardware)
@@ -83,7 +84,7 @@ class Candidate:
     @property
     def spec(self) -> DeploymentSpec:
         return DeploymentSpec(hardware=self.hardware, tp=self.tp, pp=self.pp, ep=self.ep,
-                              precision=self.precision)
+                              precision=self.precision, **self.opts)
 
     @property
     def label(self) -> str:
@@ -92,7 +93,7 @@ class Candidate:
 
 
 def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload: Workload,
-             hardware_files: tuple[Path, ...]) -> list[tuple[int, int, int]]:
+             hardware_files: tuple[Path, ...], opts: dict | None = None) -> list[tuple[int, int, int]]:
     """TP x PP x EP layouts worth simulating: the auto layout (fewest devices holding 16
     sequences), and for scale-up hardware every TP degree with the fewest PP stages that fit
     (MoE: also attention-DP + expert parallelism, tp=1 x ep)."""
@@ -102,7 +103,7 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
         try:
             p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
                               mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
-                              output_len=O, hardware_files=hardware_files)
+                              output_len=O, hardware_files=hardware_files, **(opts or {}))
         except InferplanError:
             return False, (0, 0, 0)
         lay = p.dep.layout
@@ -135,14 +136,14 @@ def _percentile_len(dist, pct: int) -> float:
 def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int],
                     precision: str | None, workload: Workload, slo: SLO,
                     cfg: SchedulerConfig, eff: Efficiency,
-                    hardware_files: tuple[Path, ...] = ()) -> Candidate:
+                    hardware_files: tuple[Path, ...] = (), opts: dict | None = None) -> Candidate:
     """Build the candidate's deployment and its analytic bounds (see module docstring)."""
     I = max(1.0, workload.mean_input())
     O = max(1.0, workload.mean_output())
     tp, pp, ep = lay
     plan = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision, mode="batch",
                          batch=1, input_len=round(I), output_len=round(O),
-                         hardware_files=hardware_files)
+                         hardware_files=hardware_files, **(opts or {}))
     dep = plan.dep
     pool = pool_from_deployment(dep, workload, cfg, eff)
     f = pool.factors
@@ -208,28 +209,44 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     prefill_rate = I / max(prefill_s(I), 1e-12)
     bound = str(work.bound(f))
     key = f"{dep.model.id}|{hw.id}|{dep.weight_precision.id}|tp{tp}pp{pp}ep{ep}"
+    if opts:  # offload / host / slots change the deployment: part of its identity
+        key += "|" + ",".join(f"{k}={v}" for k, v in sorted(opts.items()))
     return Candidate(
         key=key, model=dep.model.id, vendor=hw.vendor, precision=precision,
         pool=pool.info("serve", 1), power_w_max=pool.peak_power_w,
         ttft_floor_s=ttft_floor, tpot_floor_s=tpot_floor, e2e_floor_s=e2e_floor,
         prefill_tok_s=prefill_rate, decode_batch=batch, capacity_rps=capacity,
-        decode_capacity_rps=decode_capacity, bound=bound, reasons=reasons)
+        decode_capacity_rps=decode_capacity, bound=bound, reasons=reasons, opts=dict(opts or {}))
+
+
+def _hw_opts(hw: HardwareSpec, opts: dict | None) -> dict:
+    """offload/host/slots as they apply to `hw` (slots: llama.cpp-served devices only)."""
+    from inferplan.perf.slots import slots_for_hardware
+
+    o = {k: v for k, v in (opts or {}).items() if v is not None}
+    if "slots" in o:
+        o["slots"] = slots_for_hardware(hw, o["slots"], o.get("offload"))
+        if o["slots"] is None:
+            del o["slots"]
+    return o
 
 
 def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
                          precisions: list[str | None], workload: Workload, slo: SLO,
                          cfg: SchedulerConfig, eff: Efficiency,
                          hardware_files: tuple[Path, ...] = (),
-                         max_devices: int | None = None) -> tuple[list[Candidate], list[dict]]:
+                         max_devices: int | None = None,
+                         opts: dict | None = None) -> tuple[list[Candidate], list[dict]]:
     """Every (model, hardware, precision, layout) candidate with its bounds, and the
     (hardware, reason) of those that cannot run at all."""
     cands: list[Candidate] = []
     unfit: list[dict] = []
     for m in models:
         for hw in hardware:
+            o = _hw_opts(hw, opts)
             for prec in precisions:
                 try:
-                    lays = _layouts(m, hw, prec, workload, hardware_files)
+                    lays = _layouts(m, hw, prec, workload, hardware_files, o)
                 except InferplanError as e:
                     unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
                                   "reason": str(e)})
@@ -240,7 +257,7 @@ def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
                     continue
                 for lay in lays:
                     try:
-                        c = bound_candidate(m, hw, lay, prec, workload, slo, cfg, eff, hardware_files)
+                        c = bound_candidate(m, hw, lay, prec, workload, slo, cfg, eff, hardware_files, o)
                     except InferplanError as e:
                         unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
                                       "reason": str(e)})

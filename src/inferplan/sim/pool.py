@@ -59,6 +59,9 @@ class DeploymentSpec(BaseModel):
     kv_precision: str | None = None
     engine: str | None = None
     threads: int | None = Field(default=None, ge=1)
+    offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
+    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
 
     @property
     def auto_layout(self) -> bool:
@@ -248,7 +251,8 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
                              pp=spec.pp, ep=spec.ep, precision=spec.precision,
                              kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,  # type: ignore[arg-type]
                              batch=batch, input_len=mean_in, output_len=mean_out,
-                             threads=spec.threads, hardware_files=hardware_files)
+                             threads=spec.threads, offload=spec.offload, host=spec.host,
+                             slots=spec.slots, hardware_files=hardware_files)
 
     plan = resolve("concurrency", AUTO_LAYOUT_SEQS) if spec.auto_layout else None
     if plan is not None and plan.fits:
