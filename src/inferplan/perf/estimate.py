@@ -38,7 +38,7 @@ from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_secon
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.layout import Layout, check_layout, valid_tps
+from inferplan.perf.layout import Layout, check_layout, micro_batches, valid_tps
 from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
@@ -350,7 +350,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         in_flight = dep.engine.max_num_seqs
         notes["queueing"] = (f"{dep.engine.id} runs at most {dep.engine.max_num_seqs} sequences; "
                              f"the other clients wait (FCFS)")
-    mb = int(min(max(in_flight, 1), layout.pp))
+    mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len
