@@ -93,3 +93,17 @@ def test_offload_experts_is_refused_where_it_cannot_apply():
         plan_estimate("deepseek-v3", "rtx-4090", host="epyc-9755")
     with pytest.raises(InputError, match="must be a CPU"):
         plan_estimate("deepseek-v3", "rtx-4090", offload="experts", host="h100-sxm")
+
+
+def test_the_simulator_times_host_experts_as_the_step_cost_does():
+    from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload, simulate
+
+    spec = DeploymentSpec(hardware="rtx-4090", devices=1, precision="q4_k_m", offload="experts",
+                          host="epyc-9755", slots=1)
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=1e-4), input=LengthDist(value=256),
+                 output=LengthDist(value=32))
+    res = simulate("deepseek-v3", spec, w, requests=3)
+    est = estimate("deepseek-v3", "rtx-4090", devices=1, precision="q4_k_m", offload="experts",
+                   host="epyc-9755", input_len=256, output_len=32)
+    assert res.metrics.tpot_s.mean == pytest.approx(est.tpot_s, rel=0.02)
+    assert res.metrics.ttft_s.mean == pytest.approx(est.ttft_s, rel=0.02)
