@@ -160,8 +160,8 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
     if plan is not None and plan.fits:
         plan.notes["layout"] = (f"auto: fewest devices holding weights + KV of {AUTO_LAYOUT_SEQS} "
                                 f"sequences of {mean_in}+{mean_out} tokens ({plan.notes.get('layout', '')})")
-    else:
-        plan = resolve("batch", 1)
+    else:  # a serving engine: its server limits (vLLM's API-server budgets), one sequence
+        plan = resolve("concurrency", 1)
     if not plan.fits:
         raise DoesNotFitError(f"{plan.dep.model.id} on {plan.dep.hw.id}: {plan.reason}")
     return pool_from_deployment(plan.dep, workload, cfg, eff or load_efficiency(), plan.notes)
@@ -294,6 +294,9 @@ def simulate(model: str | ModelSpec, deployment: DeploymentSpec | str, workload:
                        think_s=think_times(workload, requests, seed) if closed else None,
                        max_time_s=max_time_s, prefilled=role == "decode" and dec is None)
     issued = [r for r in done if r.replica >= 0 or r.rejected]
+    if issued and all(r.rejected for r in issued):  # nothing can be served: a negative answer
+        raise DoesNotFitError(f"{pre.dep.model.id} on {pre.dep.hw.id}: every request was rejected: "
+                              f"{issued[0].rejected}")
     arrivals = [r.arrival_s for r in issued if not math.isnan(r.arrival_s)]
     warm_s = warmup * (max(arrivals) - min(arrivals)) if warmup > 0 and arrivals else 0.0
     m = compute_metrics(issued, reps + dreps, slo, warmup_s=warm_s)
