@@ -64,6 +64,9 @@ class StepWork:
     t_offload: np.ndarray  # (...) seconds streaming offloaded weights/KV over the host link
     layers: int  # layers traversed per step (whole replica)
     op_names: tuple[str, ...]
+    # (...) seconds of routed experts on the host CPU (--offload experts, perf/offload.py),
+    # already at the host's efficiency; runs between the device's layers, so it adds
+    t_host: np.ndarray | float = 0.0
 
     def op_times_s(self, f: Factors) -> np.ndarray:
         compute = (self.t_compute + f.dequant_ops_w * self.t_unpack_w
@@ -77,7 +80,7 @@ class StepWork:
         """Wall time of the step in seconds."""
         # offloaded transfers are prefetched layer by layer, overlapping the device's own work
         device = (self.op_times_s(f).sum(axis=0) + self.t_link / f.comm_eff + self.t_link_latency
-                  + self.layers * f.layer_overhead_s + f.step_overhead_s)
+                  + self.layers * f.layer_overhead_s + f.step_overhead_s + self.t_host)
         return np.maximum(device, self.t_offload / f.comm_eff)
 
     def bound(self, f: Factors) -> np.ndarray:
@@ -88,8 +91,9 @@ class StepWork:
         comm = self.t_link / f.comm_eff + self.t_link_latency
         overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + 0 * compute
         offload = self.t_offload / f.comm_eff
-        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload))
-        names = np.array(["compute", "memory", "communication", "overhead", "offload"])
+        host = self.t_host + 0 * compute
+        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
+        names = np.array(["compute", "memory", "communication", "overhead", "offload", "host"])
         return names[np.argmax(parts, axis=0)]
 
     def total_time_s(self, f: Factors) -> float:
@@ -107,6 +111,7 @@ class StepWork:
             "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency),
             "overhead": (self.layers * f.layer_overhead_s + f.step_overhead_s) * max(1, np.size(self.time_s(f))),
             "offload": np.sum(self.t_offload / f.comm_eff),
+            "host": np.sum(self.t_host),
         }
         return max(parts, key=lambda k: float(parts[k]))
 
@@ -167,7 +172,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         tuw.append(n * g.dense_elems_dev * unpack_tiles / vec)
         tue.append(zero)
         names.append(f"{g.name}.linear")
-        if g.expert_elems_dev:
+        if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
             touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
             tc.append(n * 2 * g.active_expert_elems * tokens / lay.expert_shards / peak_exp)
@@ -207,6 +212,11 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         kv_host = sum(g.layers * g.kv_elems_dev * dep.kv_bytes_per_elem for g in dep.groups) * (
             (b * c + s * c0) / lay.attn_dp) * dep.offload_kv_fraction
         offload_s = (dep.offload_weight_bytes * lay.pp + kv_host) / dep.host_link.bw_bytes_s + zero
+    host_s = zero
+    if dep.expert_host is not None:  # routed experts on the host CPU (perf/offload.py)
+        from inferplan.perf.offload import host_expert_work
+
+        host_s = host_expert_work(dep, tokens).time_s + zero
     return StepWork(
         t_compute=np.stack(np.broadcast_arrays(*tc)),
         t_memory=np.stack(np.broadcast_arrays(*tm)),
@@ -217,6 +227,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         t_offload=offload_s,
         layers=dep.model.num_layers,
         op_names=tuple(names),
+        t_host=host_s,
     )
 
 

@@ -199,7 +199,8 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
                  kv_precision: str | None = None, sort: str = "cost",
                  calibration: Path | None = None, hardware_files: tuple[Path, ...] = (),
                  detail: int = 8, accuracy_csv: Path | None = None,
-                 extra: list | tuple = ()) -> ReportData:
+                 extra: list | tuple = (), offload: bool | str | None = None,
+                 host: str | None = None, slots: int | None = None) -> ReportData:
     """Rank the hardware for the workload and gather what every chart needs.
 
     detail: how many of the best-ranked hardware that fit get roofline points and curves
@@ -214,7 +215,8 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
     res, plans = compare_model(spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch,
                                input_len=input_len, output_len=output_len, precision=precision,
                                kv_precision=kv_precision, sort=sort, eff=eff,
-                               hardware_files=hardware_files)
+                               hardware_files=hardware_files, offload=offload, host=host,
+                               slots=slots)
     fits = [r.hardware for r in res.rows if r.fits]
     details = [_detail(plans[h], eff) for h in fits[:detail]]
     accuracy = (live_accuracy(accuracy_csv, calibration, hardware_files) if accuracy_csv

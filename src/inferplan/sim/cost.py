@@ -43,7 +43,8 @@ def _effective(work: StepWork, f: Factors):
     memory = work.t_memory / f.bw_eff
     zero = 0 * compute[0]
     extra = (work.t_link / f.comm_eff + work.t_link_latency
-             + work.layers * f.layer_overhead_s + f.step_overhead_s) + zero
+             + work.layers * f.layer_overhead_s + f.step_overhead_s
+             + getattr(work, "t_host", 0.0)) + zero  # host-computed experts depend on tokens only
     offload = getattr(work, "t_offload", 0.0) / f.comm_eff + zero
     return compute, memory, extra, offload
 
@@ -205,6 +206,14 @@ class StepCost:
     def exact_time_s(self, **composition) -> float:
         """``step_work(...).time_s`` itself (the reference the tables reproduce)."""
         return float(step_work(self.dep, **composition).time_s(self.factors))
+
+
+def micro_batches(seqs, stages: int):
+    """Micro-batches a step of `seqs` sequences is split into on `stages` pipeline stages:
+    ``min(seqs, stages)`` (the largest micro-batch sets the step time). Scalar or array."""
+    if isinstance(seqs, np.ndarray):
+        return np.minimum(seqs, stages)
+    return min(seqs, stages)
 
 
 def run_sum_s(t0: float, a: float, c: float, k: int) -> float:
