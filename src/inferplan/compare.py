@@ -131,7 +131,8 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
     fit (the engine's automatic layout) and each larger tensor-parallel group inside the
     scale-up domain (no pipeline). More TP costs devices but buys KV room and bandwidth; at
     some loads it is the cheaper deployment per token."""
-    from inferplan.perf.layout import scale_up_domain, valid_tps
+    from inferplan.perf.layout import valid_tps
+    from inferplan.perf.placement import scale_up_domain
 
     lay = plan.dep.layout
     if sort == "devices" or lay.pp > 1 or lay.dp > 1 or lay.ep > 1:

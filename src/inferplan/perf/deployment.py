@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.layout import Layout
-from inferplan.perf.offload import ExpertHost
+
+if TYPE_CHECKING:  # offload builds host Deployments itself; a runtime import would be a cycle
+    from inferplan.perf.offload import ExpertHost
 
 # Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
 # ~100 GB/s for an Apple P-core (AnandTech, M1 Max review, 2021), ~30 GB/s for x86 and other
@@ -141,10 +144,17 @@ class Deployment:
     def memory_bw_bytes_s(self) -> float:
         """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
         bw = self.hw.usable_bw_bytes_s
-        if self.hw.sram_only:  # a layer is read by the cores that hold it (perf/wafer.py)
-            from inferplan.perf.wafer import sram_stream_bw_bytes_s
-
-            return sram_stream_bw_bytes_s(self, bw)
+        if self.hw.sram_only:
+            # a layer is read by the cores that hold it (perf/wafer.py, sram_stream_bw_bytes_s):
+            # the SRAM bandwidth times the share of the SRAM one layer occupies (<= 1). Computed
+            # here, not imported, so deployment does not depend on wafer -> memory -> deployment.
+            cap = self.hw.sram_bytes or self.hw.memory_bytes or 0.0
+            if cap <= 0:
+                return bw
+            layer = sum(g.layers * (g.dense_elems_dev * self.weight_bytes_per_elem
+                                    + g.expert_elems_dev * self.expert_bytes_per_elem)
+                        for g in self.groups) / max(self.model.num_layers, 1)
+            return bw * min(1.0, layer / cap)
         if self.core_share < 1.0 and self.threads:
             per_core = SINGLE_CORE_BW_BYTES_S.get(self.hw.vendor, SINGLE_CORE_BW_BYTES_S["default"])
             bw = min(bw, self.threads * per_core)

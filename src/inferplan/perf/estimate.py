@@ -38,18 +38,11 @@ from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_secon
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.layout import (
-    Layout,
-    check_layout,
-    engine_layouts,
-    scale_up_domain,
-    valid_tps,
-)
+from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
     memory_breakdown,
-    weight_bytes_per_device,
 )
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
@@ -59,6 +52,7 @@ from inferplan.perf.offload import (
     normalize_offload,
     resolve_expert_host,
 )
+from inferplan.perf.placement import choose_layout
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
@@ -170,75 +164,6 @@ def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None, expert_h
     return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
                       expert_precision=e, kv_precision=kv, act_precision=act, threads=threads,
                       expert_host=expert_host)
-
-
-def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: int):
-    """Memory for the mode; offline needs room for at least one sequence."""
-    if mode == "offline":
-        mem = memory_breakdown(dep, 1, ctx, input_len)
-    else:
-        mem = memory_breakdown(dep, seqs_rep, ctx, seqs_rep * input_len)
-    return mem
-
-
-def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: Mode, devices: int | None,
-                  make_dep, seqs: int, ctx: float, input_len: int,
-                  engine: EngineSpec | None = None) -> tuple[Layout, str]:
-    """The layout the engine's docs recommend (see docs/model.md, 'Layout').
-
-    devices=None: the fewest devices that fit among the engine's layouts (TP in powers of two
-    inside the scale-up domain; pipeline stages only across domains, or layer split for
-    llama.cpp). devices=N: batch/concurrency maximize TP (latency), offline uses the smallest
-    model group that fits and replicates it (throughput); when no such layout fits, all N
-    devices form one replica (pipelined if TP cannot use them all).
-    """
-    cap = (hw.sram_bytes if hw.sram_only else hw.memory_bytes) or 0.0
-    if cap <= 0:
-        raise InputError(f"{hw.id} has no memory capacity in the catalog; set memory_bytes with --hardware-file")
-    dep1 = make_dep(Layout())
-    eng = engine or dep1.engine
-    # lower bound on pp for each tp from the weights alone
-    end_bytes = dep1.model.embedding_params * dep1.head_bytes_per_elem
-    layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
-    usable = cap * eng.memory_utilization
-    pp_min: dict[int, int] = {}
-    for tp in valid_tps(model, max(1, scale_up_domain(hw))):
-        room = usable - end_bytes / tp  # embedding (first stage) or LM head (last stage)
-        pp_min[tp] = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
-    cands = engine_layouts(model, hw, eng, pp_min, devices)
-    if devices is not None:
-        cands = [c for c in cands if devices % c.replica_devices == 0]
-        if mode == "offline":
-            cands.sort(key=lambda c: (c.replica_devices, c.pp))
-        else:
-            cands.sort(key=lambda c: (-c.tp, c.pp))
-    else:
-        cands.sort(key=lambda c: (c.replica_devices, c.pp))
-    policy = eng.layout.pipeline
-    for lay in cands:
-        dp = devices // lay.replica_devices if devices else 1
-        lay = Layout(tp=lay.tp, pp=lay.pp, dp=dp)
-        if _needs(make_dep(lay), mode, seqs / dp, ctx, input_len).fits:
-            how = "fewest devices that fit" if devices is None else f"{devices} devices given"
-            return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
-    # nothing the engine recommends fits: put every given device into one replica (pipelined
-    # if TP cannot use them all: the most memory one copy can get; also where offload starts)
-    if devices:
-        tps = [t for t in valid_tps(model, min(scale_up_domain(hw), eng.layout.max_tp or 10**6))
-               if devices % t == 0] or [1]
-        whole = [Layout(tp=t, pp=devices // t) for t in sorted(tps, reverse=True)
-                 if devices // t <= model.num_layers]
-        for lay in whole:  # the most TP that fits, pipelining the rest of the given devices
-            if _needs(make_dep(lay), mode, seqs, ctx, input_len).fits:
-                return lay, (f"auto (all {devices} devices in one replica: tp={lay.tp}, pp={lay.pp}; "
-                             f"no {policy} layout of {eng.id} fits)")
-        if whole:
-            lay = whole[0]
-            return lay, (f"auto (nothing fits; all {devices} devices in one replica: tp={lay.tp}, "
-                         f"pp={lay.pp})")
-    lay = max(cands, key=lambda c: (c.replica_devices, c.tp)) if cands else Layout()
-    dp = max(1, devices // lay.replica_devices) if devices else 1
-    return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
 
 
 def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
@@ -375,7 +300,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         if admitted == eng_.max_num_seqs:
             notes["queueing"] = (f"{eng_.id} runs at most {eng_.max_num_seqs} sequences; "
                                  f"the other clients wait (FCFS)")
-    mb = int(min(max(in_flight, 1), layout.pp))
+    mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len

@@ -9,10 +9,24 @@ of a stage. When ``ep > tp`` the attention runs data-parallel inside the stage
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
-from inferplan.catalog.schema import EngineSpec, HardwareSpec
+import numpy as np
+
 from inferplan.errors import LayoutError
 from inferplan.models.spec import ModelSpec
+
+_Seqs = TypeVar("_Seqs", int, float, np.ndarray)
+
+
+def micro_batches(seqs: _Seqs, stages: int) -> _Seqs:
+    """Micro-batches a step of `seqs` sequences is split into on `stages` pipeline stages:
+    ``min(seqs, stages)``; the largest micro-batch (``seqs / micro_batches``, rounded up where
+    sequences are whole) sets the step time. The one place this rule lives (estimate, the
+    simulator, the planner's bounds and the report's curves use it). Scalar or array."""
+    if isinstance(seqs, np.ndarray):
+        return np.minimum(seqs, stages)
+    return min(seqs, stages)
 
 
 @dataclass(frozen=True)
@@ -95,59 +109,3 @@ def valid_tps(model: ModelSpec, limit: int) -> list[int]:
             pass
         t *= 2
     return out or [1]
-
-
-# Classes that serve one model across a scale-out network (several nodes / systems).
-MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")
-
-
-def scale_up_domain(hw: HardwareSpec) -> int:
-    """Devices one tensor-parallel group may span on `hw`."""
-    if hw.hw_class == "wafer":
-        return 1  # Cerebras pipelines whole layers across wafers; no tensor parallelism
-    if hw.sram_only:
-        return 16  # SRAM chips shard each layer over one or two GroqNodes (8 chips each)
-    return hw.scale_up.domain_devices if hw.scale_up else 1
-
-
-def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_min: dict[int, int],
-                   devices: int | None = None) -> list[Layout]:
-    """The layouts `engine` would run `model` on, per its layout policy (docs/model.md, 3).
-
-    ``pp_min[tp]`` is the fewest pipeline stages whose weights fit at that TP. Policies:
-
-    - ``across_nodes`` (vLLM, SGLang, TensorRT-LLM): TP in powers of two inside the scale-up
-      domain, no pipeline; pipeline stages only when the model does not fit one domain at the
-      largest TP (then one stage per node).
-    - ``layer_split`` (llama.cpp ``--split-mode layer``, transformers ``device_map``): no TP; each
-      device holds a contiguous share of the layers, used one after another (``pp`` stages, one
-      micro-batch in flight) inside one machine.
-    - ``native`` (wafers, LPUs): TP inside the domain and as many pipeline stages as needed.
-    """
-    pol = engine.layout
-    domain = scale_up_domain(hw)
-    max_tp = min(domain, pol.max_tp or domain)
-    tps = valid_tps(model, max_tp)
-    multi_node = hw.hw_class in MULTI_NODE_CLASSES
-    limit = devices or (10**6 if multi_node else domain)
-    out: list[Layout] = []
-    if pol.pipeline == "layer_split":
-        for pp in range(max(1, pp_min.get(1, 1)), min(model.num_layers, domain, limit) + 1):
-            out.append(Layout(tp=1, pp=pp))
-        return out
-    if pol.pipeline == "native":
-        extra = 8 if hw.sram_only else 4
-        for tp in tps:
-            lo = pp_min.get(tp, 1)
-            out += [Layout(tp=tp, pp=pp) for pp in range(lo, min(model.num_layers, lo + extra) + 1)
-                    if tp * pp <= limit]
-        return out
-    for tp in tps:
-        if pp_min.get(tp, 1) == 1 and tp <= limit:
-            out.append(Layout(tp=tp))
-    top = tps[-1]
-    lo = pp_min.get(top, 1)
-    if multi_node and lo <= model.num_layers:
-        out += [Layout(tp=top, pp=pp) for pp in range(max(2, lo), min(model.num_layers, max(2, lo) + 3) + 1)
-                if top * pp <= limit]
-    return out

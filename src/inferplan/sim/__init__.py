@@ -5,7 +5,7 @@ come from :mod:`inferplan.perf.step` (see :mod:`inferplan.sim.cost`).
 Definitions and formulas: docs/sim.md.
 """
 
-from inferplan.sim.cost import micro_batches
+from inferplan.perf.layout import micro_batches
 from inferplan.sim.entities import SchedulerConfig
 from inferplan.sim.metrics import SLO, Dist, SimMetrics
 from inferplan.sim.pool import (

@@ -208,14 +208,6 @@ class StepCost:
         return float(step_work(self.dep, **composition).time_s(self.factors))
 
 
-def micro_batches(seqs, stages: int):
-    """Micro-batches a step of `seqs` sequences is split into on `stages` pipeline stages:
-    ``min(seqs, stages)`` (the largest micro-batch sets the step time). Scalar or array."""
-    if isinstance(seqs, np.ndarray):
-        return np.minimum(seqs, stages)
-    return min(seqs, stages)
-
-
 def run_sum_s(t0: float, a: float, c: float, k: int) -> float:
     """Sum of T(j) = t0 + a*j + c*j^2 for j = 0 .. k-1 (seconds)."""
     if k <= 0:

@@ -22,7 +22,8 @@ import heapq
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from inferplan.sim.cost import micro_batches, run_sum_s, steps_before
+from inferplan.perf.layout import micro_batches
+from inferplan.sim.cost import run_sum_s, steps_before
 from inferplan.sim.entities import DECODING, DONE, PREFILLING, TRANSFER, WAITING, Batch, Request
 from inferplan.sim.schedulers.base import Replica
 
