@@ -16,8 +16,9 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.layout import Layout
+from inferplan.perf.sram import sram_stream_bw_bytes_s
 
-if TYPE_CHECKING:  # offload builds host Deployments itself; a runtime import would be a cycle
+if TYPE_CHECKING:  # perf.offload builds deployments: a type only here, no import cycle
     from inferplan.perf.offload import ExpertHost
 
 # Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
@@ -144,17 +145,8 @@ class Deployment:
     def memory_bw_bytes_s(self) -> float:
         """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
         bw = self.hw.usable_bw_bytes_s
-        if self.hw.sram_only:
-            # a layer is read by the cores that hold it (perf/wafer.py, sram_stream_bw_bytes_s):
-            # the SRAM bandwidth times the share of the SRAM one layer occupies (<= 1). Computed
-            # here, not imported, so deployment does not depend on wafer -> memory -> deployment.
-            cap = self.hw.sram_bytes or self.hw.memory_bytes or 0.0
-            if cap <= 0:
-                return bw
-            layer = sum(g.layers * (g.dense_elems_dev * self.weight_bytes_per_elem
-                                    + g.expert_elems_dev * self.expert_bytes_per_elem)
-                        for g in self.groups) / max(self.model.num_layers, 1)
-            return bw * min(1.0, layer / cap)
+        if self.hw.sram_only:  # a layer is read by the cores that hold it (perf/wafer.py)
+            return sram_stream_bw_bytes_s(self, bw)
         if self.core_share < 1.0 and self.threads:
             per_core = SINGLE_CORE_BW_BYTES_S.get(self.hw.vendor, SINGLE_CORE_BW_BYTES_S["default"])
             bw = min(bw, self.threads * per_core)

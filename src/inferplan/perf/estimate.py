@@ -28,13 +28,7 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
-from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_second: public here too
-    IDLE_FRACTION_OF_TDP,
-    CostAssumptions,
-    device_power_w,
-    power_source,
-    usd_per_second,
-)
+from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
