@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from inferplan.catalog.schema import HardwareSpec, Link
-from inferplan.errors import DoesNotFitError, InputError
+from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.deployment import FALLBACK_LINK, Deployment
 from inferplan.perf.efficiency import load_efficiency
@@ -135,9 +135,6 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
                        think_s=think_times(workload, requests, seed) if closed else None,
                        max_time_s=max_time_s, prefilled=role == "decode" and dec is None)
     issued = [r for r in done if r.replica >= 0 or r.rejected]
-    if issued and all(r.rejected for r in issued):  # nothing can be served: a negative answer
-        raise DoesNotFitError(f"{pre.dep.model.id} on {pre.dep.hw.id}: every request was rejected: "
-                              f"{issued[0].rejected}")
     arrivals = [r.arrival_s for r in issued if not math.isnan(r.arrival_s)]
     warm_s = warmup * (max(arrivals) - min(arrivals)) if warmup > 0 and arrivals else 0.0
     m = compute_metrics(issued, reps + dreps, slo, warmup_s=warm_s)
