@@ -82,8 +82,8 @@ def _stats(apes: list[float]) -> tuple[float | None, float | None]:
 
 def summarize(rows: list[ValidationRow]) -> Summary:
     ok = [r for r in rows if r.status == "ok" and r.ape is not None]
-    apes = [r.ape for r in ok]  # type: ignore[misc]
-    med, p90 = _stats(apes)  # type: ignore[arg-type]
+    apes = [r.ape for r in ok if r.ape is not None]
+    med, p90 = _stats(apes)
     n = len(rows)
 
     def group(key) -> dict[str, dict]:
