@@ -15,10 +15,10 @@ from inferplan.perf.factors import resolve_factors
 class ValidationRow(BaseModel):
     id: str
     metric: str
-    measured: float
+    measured: float | None  # None: the row's value cannot be read (status error)
     predicted: float | None
     ape: float | None
-    status: str  # ok | skipped | error
+    status: str  # ok | over_2x (predicted, but off by more than 2x either way) | skipped | error
     error: str | None
     model_id: str = ""
     hardware_id: str = ""
@@ -54,8 +54,9 @@ class ValidationReport(BaseModel):
 def score_rows(rows: list[Row], eff: Efficiency) -> list[ValidationRow]:
     out = []
     for r in rows:
-        base = dict(id=r.id, metric=r.metric, measured=r.measured, model_id=r.raw.get("model_id", ""),
-                    hardware_id=r.raw.get("hardware_id", ""), source=r.source, notes=r.notes)
+        measured = r.measured if np.isfinite(r.measured) else None
+        base = dict(id=r.id, metric=r.metric, measured=measured, model_id=r.raw.get("model_id") or "",
+                    hardware_id=r.raw.get("hardware_id") or "", source=r.source or "", notes=r.notes)
         if r.plan is None:
             out.append(ValidationRow(**base, predicted=None, ape=None, status="error", error=r.error))
             continue
@@ -68,8 +69,9 @@ def score_rows(rows: list[Row], eff: Efficiency) -> list[ValidationRow]:
                                      hardware_class=cls))
             continue
         ape = abs(pred - r.measured) / r.measured
-        out.append(ValidationRow(**base, predicted=pred, ape=ape, status="ok", error=None,
-                                 hardware_class=cls))
+        off = pred <= 0 or max(pred / r.measured, r.measured / pred) > OVER_2X
+        out.append(ValidationRow(**base, predicted=pred, ape=ape,
+                                 status="over_2x" if off else "ok", error=None, hardware_class=cls))
     return out
 
 
@@ -80,8 +82,13 @@ def _stats(apes: list[float]) -> tuple[float | None, float | None]:
     return float(np.median(a)), float(np.percentile(a, 90))
 
 
+PREDICTED = ("ok", "over_2x")  # statuses of rows with a prediction (they count for coverage)
+OVER_2X = 2.0  # a prediction off by more than this factor either way is flagged, not "ok"
+MIN_COVERAGE = 0.5  # below this share of rows predicted, `inferplan validate` exits 1
+
+
 def summarize(rows: list[ValidationRow]) -> Summary:
-    ok = [r for r in rows if r.status == "ok" and r.ape is not None]
+    ok = [r for r in rows if r.status in PREDICTED and r.ape is not None]
     apes = [r.ape for r in ok if r.ape is not None]
     med, p90 = _stats(apes)
     n = len(rows)
@@ -96,7 +103,8 @@ def summarize(rows: list[ValidationRow]) -> Summary:
             res[k] = GroupStats(rows=len(v), median_ape=m, p90_ape=p).model_dump()
         return res
 
-    ratio = [max(r.predicted / r.measured, r.measured / r.predicted) for r in ok if r.predicted]
+    ratio = [max(r.predicted / r.measured, r.measured / r.predicted) for r in ok
+             if r.predicted and r.measured]
     return Summary(
         rows=n, predicted=len(ok), coverage=len(ok) / n if n else 0.0, median_ape=med, p90_ape=p90,
         within_25pct=sum(a <= 0.25 for a in apes) / len(apes) if apes else None,
