@@ -43,6 +43,7 @@ class Row:
     plan: EstimatePlan | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    origin: str = ""  # the CSV file the row came from
 
     @property
     def id(self) -> str:
