@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inferplan.errors import InferplanError, InputError
+from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
 from inferplan.perf.step import Factors
 
@@ -123,14 +123,17 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         for part in (raw.get("notes") or "").replace(";", " ").split():
             if part.startswith("threads="):
                 threads = _int(part.split("=", 1)[1])
-        row.plan = plan_estimate(
-            model, raw["hardware_id"].strip(), devices=n, tp=tp, pp=pp, ep=ep,
+        kwargs = dict(
+            devices=n, tp=tp, pp=pp, ep=ep,
             precision=(raw.get("weight_precision") or "").strip() or None,
             kv_precision=(raw.get("kv_precision") or "").strip() or None,
-            engine=(raw.get("engine") or "").strip() or None, mode=mode,  # type: ignore[arg-type]
+            engine=_engine_or_fallback(raw, row, hardware_files), mode=mode,
             batch=_int(raw.get("batch")) or 1, input_len=I, output_len=O, threads=threads,
             hardware_files=hardware_files,
         )
+        row.plan = plan_estimate(model, raw["hardware_id"].strip(), **kwargs)  # type: ignore[arg-type]
+        if not row.plan.fits and mode != "offline":
+            row.plan = _admit_capped(model, raw["hardware_id"].strip(), kwargs, row) or row.plan
         if not row.plan.fits:
             row.error = f"does not fit: {row.plan.reason}"
             row.plan = None
@@ -139,6 +142,60 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
     except (ValueError, KeyError) as e:
         row.error = f"bad row: {e}"
     return row
+
+
+def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Path, ...]) -> str | None:
+    """The row's engine id, or None (the hardware's default engine) with a note when the engine
+    is unknown or does not run on the row's hardware. ``inferplan estimate`` stays strict; a
+    measurement CSV from elsewhere names engines the catalog does not know (exllamav2, MLC...)."""
+    from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
+    from inferplan.catalog.hardware import get_hardware
+
+    name = (raw.get("engine") or "").strip()
+    if not name or name == "unknown":
+        return None
+    try:
+        eng = get_engine(name)
+    except UnknownIdError:
+        try:
+            fallback = default_engine(get_hardware(raw["hardware_id"].strip(), hardware_files)).id
+        except InferplanError:
+            fallback = "the hardware's default engine"
+        row.notes.append(f"unknown engine '{name}': predicted with {fallback}")
+        return None
+    try:
+        check_engine_runs_on(eng, get_hardware(raw["hardware_id"].strip(), hardware_files))
+    except InputError as e:
+        row.notes.append(f"{e}: predicted with the default engine")
+        return None
+    except InferplanError:
+        pass  # unknown hardware: plan_estimate reports it
+    return eng.id
+
+
+def _admit_capped(model, hardware: str, kwargs: dict, row: Row) -> EstimatePlan | None:
+    """A measured batch larger than the modelled KV cache holds, run as the engine would: as
+    many sequences as fit run together and the rest queue (closed-loop clients)."""
+    from inferplan.perf.memory import max_sequences
+
+    plan = plan_estimate(model, hardware, **{**kwargs, "batch": 1})
+    if not plan.fits:
+        return None  # even one sequence does not fit: the weights do not
+    dep = plan.dep
+    I, O = kwargs["input_len"], kwargs["output_len"]
+    per_rep = min(dep.engine.max_num_seqs, max_sequences(dep, I + O, I))
+    want = kwargs["batch"]
+    cap = per_rep * dep.layout.dp
+    if cap < 1 or cap >= want:
+        return None
+    capped = plan_estimate(model, hardware, **{**kwargs, "mode": "concurrency", "batch": cap})
+    if not capped.fits:
+        return None
+    capped.queue_factor *= want / cap
+    capped.notes["admission"] = (f"{want} sequences do not fit the KV cache: {cap} run together, "
+                                 f"the others queue")
+    row.notes.append(f"batch {want} exceeds the KV cache ({cap} sequences fit): capped and queued")
+    return capped
 
 
 def load_dataset(path: Path, hardware_files: tuple[Path, ...] = ()) -> list[Row]:

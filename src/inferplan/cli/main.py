@@ -23,7 +23,7 @@ from inferplan.cli.options import (
     PrecisionOpt,
     SortOpt,
 )
-from inferplan.errors import InferplanError
+from inferplan.errors import InferplanError, InputError
 
 app = typer.Typer(
     name="inferplan",
@@ -220,17 +220,33 @@ def fit(
 
 @app.command()
 def validate(
-    data: Annotated[Path, typer.Argument(help="CSV in the canonical calibration schema")],
+    data: Annotated[Path | None, typer.Argument(help="CSV in the canonical calibration schema")] = None,
+    bundled: Annotated[bool, typer.Option("--bundled", help="Score the calibration corpus shipped with inferplan")] = False,
+    loso: Annotated[bool, typer.Option("--loso", help="Nested leave-one-source-out: each source predicted by factors fitted on the others (the honest error)")] = False,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Predict every row of a measurement CSV and report the error."""
-    from inferplan.calib.validate import validate_csv
+    """Predict every row of a measurement CSV (or the bundled corpus) and report the error."""
+    import os
+
+    # the fits multiply small matrices: BLAS threads only contend for the cores (set before numpy loads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from inferplan.calib.validate import validate_bundled, validate_csv
+
+    def progress(msg: str) -> None:
+        typer.echo(msg, err=True)
 
     try:
-        rep = validate_csv(data, calibration=calibration, hardware_files=tuple(hardware_file or ()),
-                           record_history=True)
+        if bundled == (data is not None):
+            raise InputError("give a CSV file or --bundled (not both)")
+        if bundled:
+            rep = validate_bundled(calibration=calibration, loso=loso, progress=progress,
+                                   hardware_files=tuple(hardware_file or ()))
+        else:
+            rep = validate_csv(data, calibration=calibration,  # type: ignore[arg-type]
+                               hardware_files=tuple(hardware_file or ()), record_history=True,
+                               loso=loso, progress=progress)
     except InferplanError as e:
         fail(e)
         return
