@@ -59,7 +59,18 @@ def print_estimate(e) -> None:
         ("power", f"{e.power_w:,.0f} W" if e.power_w else "-"),
         ("bound", f"prefill {e.bound.get('prefill')}, decode {e.bound.get('decode')}"),
     ]
+    iv = getattr(e, "intervals", None) or {}
+    ranged = {"TTFT": ("ttft_s", fmt_time_s), "TPOT": ("tpot_s", fmt_time_s),
+              "end-to-end": ("e2e_latency_s", fmt_time_s),
+              "tok/s per user": ("decode_tok_s_per_user", fmt_num),
+              "output tok/s (system)": ("output_tok_s", fmt_num),
+              "total tok/s (system)": ("total_tok_s", fmt_num),
+              "prefill tok/s": ("prefill_tok_s", fmt_num), "requests/s": ("requests_per_s", fmt_num)}
     for k, v in rows:
+        fld, fmt = ranged.get(k, (None, None))
+        if fld in iv and fmt is not None:
+            lo, hi = iv[fld]
+            v = f"{v}  [dim](80%: {fmt(lo)} - {fmt(hi)})[/]"
         t.add_row(k, v)
     out.print(t)
     out.print(f"[dim]why: {e.why}[/]")

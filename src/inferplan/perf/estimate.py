@@ -100,6 +100,9 @@ class Estimate(BaseModel):
     expert_precision: str | None = None  # routed experts, when stored unlike the other weights
     hardware_class: str = ""
     why: str = ""
+    # 80% prediction interval per metric, {"tpot_s": [low, high], ...}: from the cross-validated
+    # error of comparable measurements (calib/intervals.py, calib/data/intervals.yaml)
+    intervals: dict[str, list[float]] = Field(default_factory=dict)
 
 
 @dataclass
@@ -539,7 +542,18 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
         hardware_class=dep.hw.hw_class, why=explain(plan, bound) if plan.fits else (plan.reason or ""),
+        intervals=_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
     )
+
+
+def _intervals(plan: EstimatePlan, met: dict, usd_in, usd_out, jpt) -> dict[str, list[float]]:
+    """80% prediction intervals of the estimate's metrics (calib/intervals.py)."""
+    from inferplan.calib.intervals import estimate_intervals
+
+    values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
+              "joules_per_output_token": jpt}
+    return estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
+                              plan.input_len, plan.output_len)
 
 
 def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
