@@ -10,7 +10,7 @@ class group into ``src/inferplan/catalog/data/hardware/``. The output is committ
 works without ``shared/``; ``tests/catalog/test_hardware.py`` checks that regenerating reproduces it.
 
 Unit conversions (the sheet's units are in its README): TB/s x 1e12 -> bytes/s, vendor GB x 1e9 ->
-bytes, MB x 1e6 -> bytes, TFLOPS/TOPS x 1e12 -> ops/s, GB/s x 1e9 -> bytes/s.
+bytes (unless the overlay gives the device's real bytes), MB x 1e6 -> bytes, TFLOPS/TOPS x 1e12 -> ops/s, GB/s x 1e9 -> bytes/s.
 
 Rules applied here rather than written out per entry (each recorded in the entry's
 ``field_sources``):
@@ -20,7 +20,10 @@ Rules applied here rather than written out per entry (each recorded in the entry
   gives one.
 - ``default_engine`` from the overlay's per-class defaults unless the entry names one.
 The overlay may only add to a row: a value the sheet already has is an error, except for links
-(the overlay may replace a sheet's raw PCIe rate by an effective one) and prices.
+(the overlay may replace a sheet's raw PCIe rate by an effective one), prices, and capacities:
+the sheet's ``memory_gb`` is the vendor's marketing figure, and memory comes in binary sizes
+(H100 SXM "80 GB" is 81,559 MiB = 85.5e9 bytes in nvidia-smi), so the overlay gives the real
+bytes with a source (checked to be a GB -> GiB correction, not a different number).
 """
 
 from __future__ import annotations
@@ -186,7 +189,17 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
     }
     for key, value in sheet_values.items():
         if key in ov and value is not None:
-            raise BuildError(f"{id_}: overlay {key} would replace the sheet's value")
+            if key != "memory_bytes":
+                raise BuildError(f"{id_}: overlay {key} would replace the sheet's value")
+            # The sheet's capacity is the vendor's marketing figure read as 1e9 bytes; HBM,
+            # GDDR and DRAM come in binary sizes, so the overlay gives the real bytes (driver
+            # total or GiB). Accept only a unit correction: within GB .. GiB (x1.074) +- 5%.
+            real = float(ov["memory_bytes"])
+            if not 0.95 * value <= real <= 1.13 * value:
+                raise BuildError(f"{id_}: overlay memory_bytes {real:.4g} is not a GB->GiB "
+                                 f"correction of the sheet's {value:.4g}")
+            sheet_values[key] = None
+            sources["memory_bytes"] = f"{sources['memory_bytes']} (sheet: {row['memory_gb']} GB)"
 
     engine = ov.pop("default_engine", None)
     if engine is None:

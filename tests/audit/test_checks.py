@@ -45,10 +45,10 @@ def test_growth_ratio_with_wrong_arithmetic_is_inconsistent():
 def test_catalog_spec_reads_h100_bandwidth_from_the_catalog():
     r = run("catalog-spec", {"items": [
         {"hardware": "h100-sxm", "field": "memory_bw_bytes_s", "value": 3.35e12},
-        {"hardware": "mi300x", "field": "memory_bytes", "value": 192e9},
+        {"hardware": "mi300x", "field": "memory_bytes", "value": 206.14e9},  # 192 GiB as rocminfo
         {"hardware": "mi300x", "field": "memory_type", "value": "HBM3"}]})
     assert r.computed["h100-sxm.memory_bw_bytes_s"] == 3.35e12
-    assert r.computed["mi300x.memory_bytes"] == 192e9
+    assert r.computed["mi300x.memory_bytes"] == get_hardware("mi300x").memory_bytes
     assert r.verdict == "consistent"
     assert any("nvidia.com" in s for s in r.sources)
 
@@ -63,7 +63,9 @@ def test_catalog_spec_flags_a_wrong_figure():
 def test_catalog_ratio_of_memory_capacities():
     r = run("catalog-ratio", {"a": "mi300x", "b": "h100-sxm", "field": "memory_bytes",
                               "claimed_ratio": 2.4})
-    assert r.computed["ratio"] == pytest.approx(192 / 80)
+    # real bytes: 191.98 GiB (rocminfo) over 81,559 MiB (nvidia-smi); the marketing 192/80 = 2.4
+    assert r.computed["ratio"] == pytest.approx(201310208 * 1024 / (81559 * 2**20))
+    assert r.computed["ratio"] == pytest.approx(192 / 80, rel=0.01)
 
 
 def test_bound_regimes_decode_is_memory_bound_and_prefill_compute_bound_on_h100():
