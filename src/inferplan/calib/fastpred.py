@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inferplan.calib.dataset import METRICS, Row
+from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import Efficiency, FactorValue
-from inferplan.perf.estimate import evaluate_plan
 from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
 from inferplan.perf.step import gemm_efficiency, roofline_s
 
@@ -89,16 +88,15 @@ class _ConstWork:
 def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int] | None:
     """(work names, coefficients a_w, K, s) with metric = K * (sum a_w T_w) ** s, or None."""
     plan = row.plan
-    fld, scale = METRICS[row.metric]
     names = list(plan.works)  # type: ignore[union-attr]
     s = 1 if row.metric in TIME_METRICS else -1
 
     def g(times) -> float | None:
         stub = dataclasses.replace(plan, works={k: _ConstWork(float(t)) for k, t in zip(names, times, strict=True)})
-        v = evaluate_plan(stub, None).get(fld)  # type: ignore[arg-type]
+        v = row.metric_from(stub, None)
         if v is None or not np.isfinite(v) or v <= 0:
             return None
-        return (v * scale) ** s  # linear in the times (a latency, or the reciprocal of a rate)
+        return v ** s  # linear in the times (a latency, or the reciprocal of a rate)
 
     ones = np.ones(len(names))
     g0 = g(ones)
@@ -197,9 +195,8 @@ class CorpusModel:
         for i in self.slow:
             stub = dataclasses.replace(self.rows[i].plan, works={  # type: ignore[type-var]
                 name: _ConstWork(float(wk_t[w])) for name, w in self.slow_works[i]})
-            fld, scale = METRICS[self.rows[i].metric]
-            val = evaluate_plan(stub, None).get(fld)  # type: ignore[arg-type]
-            pred[i] = np.nan if val is None else val * scale
+            val = self.rows[i].metric_from(stub, None)
+            pred[i] = np.nan if val is None else val
         return pred
 
 

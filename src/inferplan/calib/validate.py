@@ -24,7 +24,6 @@ from pydantic import BaseModel
 from inferplan.calib.corpus import (
     METRIC_FAMILY,
     METRIC_TIME_SIGN,
-    PRIMARY_REGIMES,
     load_bundled,
     row_regime,
     row_tags,
