@@ -109,7 +109,8 @@ def main() -> None:
         write_synthetic_gguf(base, GGUF, QTYPE, layers=LAYERS)
     model = synthetic_model(base, layers=LAYERS)
     hw, note = local_hardware(quick=False, threads=THREADS)
-    dep = DeploymentSpec(hardware=hw.id, precision=QTYPE, engine="llama.cpp", threads=THREADS)
+    # llama-cpp-python's server has one slot (llama-server's own default is 4: --slots)
+    dep = DeploymentSpec(hardware=hw.id, precision=QTYPE, engine="llama.cpp", threads=THREADS, slots=1)
     proc, url = start_server(GGUF)
     results = {}
     loads: dict[int, tuple[float, float]] = {}

@@ -69,6 +69,7 @@ CITED_KEYS = (
     "vector_flops",
     "host_memory_bytes",
     "default_engine",
+    "active_power_w",
 )
 LINK_KEYS = ("scale_up", "scale_out", "host_link")
 MOBILE_VENDORS = {"Qualcomm", "Google", "Raspberry Pi"}
@@ -252,6 +253,7 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "host_memory_bytes": ov.pop("host_memory_bytes", None),
         "tdp_w": _num(row["tdp_w"], Decimal(1)),
         "idle_w": _num(row["idle_w"], Decimal(1)),
+        "active_power_w": ov.pop("active_power_w", None),
         "price": price,
         "default_engine": engine,
         "cores": _int(row["cores"]),
@@ -304,6 +306,21 @@ def render(entries: list[dict], group: str, csv_name: str, csv_sha256: str) -> s
     return header + body
 
 
+def extra_rows(given: list[dict[str, Any]], columns: list[str]) -> list[dict[str, str]]:
+    """Devices the sheet lacks, written in the overlay's ``rows`` in the sheet's own columns
+    (same units, each with its spec_source), as strings like csv cells; missing columns empty."""
+    out = []
+    for r in given:
+        unknown = sorted(set(r) - set(columns))
+        if unknown:
+            raise BuildError(f"overlay row {r.get('catalog_id')}: unknown columns {unknown}")
+        for key in ("catalog_id", "name", "vendor", "class", "spec_source"):
+            if not r.get(key):
+                raise BuildError(f"overlay row {r.get('catalog_id')}: {key} is required")
+        out.append({c: "" if r.get(c) is None else str(r[c]) for c in columns})
+    return out
+
+
 def build(csv_path: Path, overlay_path: Path) -> dict[str, str]:
     """File name -> YAML text for every group; raises BuildError on any inconsistency."""
     raw = csv_path.read_bytes()
@@ -312,6 +329,7 @@ def build(csv_path: Path, overlay_path: Path) -> dict[str, str]:
         overlay_doc = yaml.safe_load(f)
     overlay = overlay_doc["entries"]
     defaults = overlay_doc["defaults"]
+    rows += extra_rows(overlay_doc.get("rows") or [], list(rows[0]) if rows else [])
     ids = [r["catalog_id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise BuildError("duplicate catalog_id in the sheet")

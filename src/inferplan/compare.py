@@ -8,15 +8,15 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
-from inferplan.catalog.schema import HardwareSpec
+from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InferplanError, InputError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, Mode, estimate_from_plan, plan_estimate
+from inferplan.perf.slots import slots_for_hardware
 
 SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
-CLASSES = ("gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc")
 
 
 class CompareRow(BaseModel):
@@ -38,8 +38,8 @@ class CompareResult(BaseModel):
 
 def select_hardware(hardware: list[str] | None, hw_class: str | None,
             files: tuple[Path, ...]) -> list[HardwareSpec]:
-    if hw_class and hw_class not in CLASSES:
-        raise InputError(f"unknown class '{hw_class}' (known: {', '.join(CLASSES)})")
+    if hw_class and hw_class not in HARDWARE_CLASSES:
+        raise InputError(f"unknown class '{hw_class}' (known: {', '.join(HARDWARE_CLASSES)})")
     if hardware:
         hws = [get_hardware(h.strip(), files) for h in hardware if h.strip()]
     else:
@@ -72,22 +72,29 @@ def compare(model: str | ModelSpec, *, hardware: list[str] | None = None,
             hw_class: str | None = None, mode: Mode = "batch", batch: int = 1,
             input_len: int = 1024, output_len: int = 256, precision: str | None = None,
             kv_precision: str | None = None, sort: str = "cost", calibration: Path | None = None,
-            hardware_files: tuple[Path, ...] = ()) -> CompareResult:
+            hardware_files: tuple[Path, ...] = (), offload: bool | str | None = None,
+            host: str | None = None, slots: int | None = None) -> CompareResult:
     """Estimate the workload on each selected device (fewest devices that fit) and rank."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     res, _ = compare_with_plans(
         spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch, input_len=input_len,
         output_len=output_len, precision=precision, kv_precision=kv_precision, sort=sort,
-        eff=load_efficiency(calibration), hardware_files=hardware_files)
+        eff=load_efficiency(calibration), hardware_files=hardware_files, offload=offload,
+        host=host, slots=slots)
     return res
 
 
 def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class: str | None,
                        mode: Mode, batch: int, input_len: int, output_len: int,
                        precision: str | None, kv_precision: str | None, sort: str,
-                       eff: Efficiency, hardware_files: tuple[Path, ...] = ()
-                       ) -> tuple[CompareResult, dict[str, EstimatePlan]]:
-    """:func:`compare`, also returning each fitting device's plan (reports draw from them)."""
+                       eff: Efficiency, hardware_files: tuple[Path, ...] = (),
+                       offload: bool | str | None = None, host: str | None = None,
+                       slots: int | None = None) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+    """:func:`compare`, also returning each fitting device's plan (reports draw from them).
+
+    offload/host/slots as in :func:`~inferplan.perf.estimate.plan_estimate`; `slots` applies to
+    the llama.cpp rows only (other engines have no server slots).
+    """
     if sort not in SORT_KEYS:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
     rows: list[CompareRow] = []
@@ -96,7 +103,8 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
-                                 kv_precision=kv_precision)
+                                 kv_precision=kv_precision, offload=offload, host=host,
+                                 slots=slots_for_hardware(hw, slots, offload))
             est = estimate_from_plan(plan, eff)
         except InferplanError as e:
             if hardware:  # the user named it: a bad request, not a row

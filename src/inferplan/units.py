@@ -13,6 +13,8 @@ TFLOPS = 1e12
 US = 1e-6
 MS = 1e-3
 HOUR_S = 3600.0
+YEAR_S = 365 * 24 * HOUR_S
+KWH_J = 3.6e6  # joules per kilowatt-hour
 
 
 def fmt_bytes(n: float | None) -> str:

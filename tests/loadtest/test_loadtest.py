@@ -91,7 +91,9 @@ def test_loadtest_records_every_token_of_every_request(server):
 
 
 def test_serial_server_makes_concurrent_clients_wait_and_the_simulation_agrees(server, sim_model):
-    dep = DeploymentSpec(hardware="ryzen-9-7950x", precision=QTYPE, engine="llama.cpp", threads=2)
+    # the llama-cpp-python server has one slot (llama-server's own default is 4): slots=1
+    dep = DeploymentSpec(hardware="ryzen-9-7950x", precision=QTYPE, engine="llama.cpp", threads=2,
+                         slots=1)
     one = loadtest(server, closed(1), requests=4, max_duration_s=120, local_only=True,
                    sim_model=sim_model, sim_deployment=dep)
     four = loadtest(server, closed(4), requests=8, max_duration_s=120, local_only=True,

@@ -19,8 +19,8 @@ from inferplan.report import (
     write_report,
 )
 from inferplan.report.accuracy import bundled_accuracy
-from inferplan.report.build import compare_model
-from inferplan.report.figures import label_positions, pareto_front
+from inferplan.report.build import compare_model, pareto_front
+from inferplan.report.figures import label_positions
 from inferplan.report.sections import section_providers
 
 from ..conftest import PUBLISHED

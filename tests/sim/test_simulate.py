@@ -83,13 +83,17 @@ def test_preemption_happens_when_the_kv_cache_is_tiny_and_everything_still_finis
     assert m.completed == 60 and m.max_kv_used <= 1.0
 
 
+# llama-server with one slot (-np 1): one request at a time (the default is 4 slots)
+ONE_SLOT = DeploymentSpec(hardware="ryzen-9-7950x", slots=1)
+
+
 def test_serial_engine_queue_matches_m_d_1_waiting_time():
     # llama.cpp on a CPU serves one request at a time: an M/D/1 queue (Pollaczek-Khinchine)
     w = fixed(1.0, 64, 16)
-    one = simulate("llama-3.2-1b", "ryzen-9-7950x", fixed(1e-4, 64, 16), requests=3).metrics
+    one = simulate("llama-3.2-1b", ONE_SLOT, fixed(1e-4, 64, 16), requests=3).metrics
     service = one.e2e_s.mean
     rho = 0.6
-    res = simulate("llama-3.2-1b", "ryzen-9-7950x", with_overrides(w, rate=rho / service),
+    res = simulate("llama-3.2-1b", ONE_SLOT, with_overrides(w, rate=rho / service),
                    requests=20000, seed=3)
     assert res.pools[0].policy == "serial"
     wait = res.metrics.queue_wait_s.mean
@@ -97,10 +101,10 @@ def test_serial_engine_queue_matches_m_d_1_waiting_time():
 
 
 def test_serial_engine_closed_loop_clients_wait_for_each_other():
-    one = simulate("llama-3.2-1b", "ryzen-9-7950x", fixed(1e-4, 64, 16), requests=3).metrics
+    one = simulate("llama-3.2-1b", ONE_SLOT, fixed(1e-4, 64, 16), requests=3).metrics
     w = Workload(arrivals=Arrivals(kind="closed", users=4), input=LengthDist(value=64),
                  output=LengthDist(value=16))
-    m = simulate("llama-3.2-1b", "ryzen-9-7950x", w, requests=400).metrics
+    m = simulate("llama-3.2-1b", ONE_SLOT, w, requests=400).metrics
     assert m.e2e_s.p50 == pytest.approx(4 * one.e2e_s.mean, rel=0.01)
     assert m.tpot_s.mean == pytest.approx(one.tpot_s.mean, rel=0.01)
 

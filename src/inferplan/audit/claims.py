@@ -4,7 +4,7 @@ A claims file (YAML) names the document, optionally constructs models the catalo
 lists claims. Each claim quotes the document verbatim, states the quantity claimed and the
 conditions the document gives, and names the check that computes it with that check's
 parameters. The bundled file for the background article is ``audit/data/*.yaml``; the format is
-documented in ``docs/audit.md``. Not here: the checks (``checks.py``) or running them (``run.py``).
+documented in ``docs/audit.md``. Not here: the checks (``checks/``) or running them (``run.py``).
 
 Errors name the file and the claim: ``my-claims.yaml: claim 'c3': check 'estimate-ratio':
 params.metric: Input should be ...``.
@@ -19,11 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from inferplan.audit.registry import VERDICTS, Verdict, get_check, load_checks  # noqa: F401 - verdicts re-exported
 from inferplan.catalog._load import load_yaml
-from inferplan.errors import CatalogError, suggest
+from inferplan.errors import CatalogError, InputError, suggest
 
-Verdict = Literal["consistent", "holds-under-conditions", "inconsistent", "not-checkable"]
-VERDICTS: tuple[str, ...] = ("consistent", "holds-under-conditions", "inconsistent", "not-checkable")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _MAX_ERRORS_SHOWN = 3
 
@@ -153,8 +152,6 @@ def load_claims(path: Path | None = None) -> ClaimsFile:
     Raises CatalogError naming the file, the claim and the field; unknown check names get a
     "did you mean"; each claim's params are validated against its check's schema.
     """
-    from inferplan.audit.registry import get_check, load_checks
-
     p = Path(path) if path is not None else bundled_claims_path()
     if not p.exists():
         raise CatalogError(f"claims file not found: {p}")
@@ -211,8 +208,6 @@ def claim_ids(doc: ClaimsFile, only: list[str] | None) -> list[str]:
         if len(hits) == 1:
             out.append(hits[0])
             continue
-        from inferplan.errors import InputError
-
         if hits:
             raise InputError(f"claim '{name}' is ambiguous: which of {', '.join(hits)}?")
         close = suggest(name, ids)

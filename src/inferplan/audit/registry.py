@@ -15,13 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.audit.claims import Claim, ClaimsFile, Verdict
 from inferplan.errors import CatalogError, suggest
 
+if TYPE_CHECKING:  # claims files are read by claims.py, which uses this registry
+    from inferplan.audit.claims import Claim, ClaimsFile
+
+Verdict = Literal["consistent", "holds-under-conditions", "inconsistent", "not-checkable"]
+VERDICTS: tuple[str, ...] = ("consistent", "holds-under-conditions", "inconsistent", "not-checkable")
 DEFAULT_CHECK_MODULES = ("inferplan.audit.checks",)
 PLUGIN_GROUP = "inferplan.audit_checks"
 

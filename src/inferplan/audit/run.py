@@ -1,7 +1,7 @@
 """Run a claims file: every claim through its check, plus the document's internal conflicts.
 
 :func:`run_audit` is the library entry point the CLI, the web API and reports call; it returns
-an :class:`AuditReport` (one JSON schema for all of them). Not here: the checks (``checks.py``),
+an :class:`AuditReport` (one JSON schema for all of them). Not here: the checks (``checks/``),
 the claims schema (``claims.py``), printing (``cli/cmd_audit.py``).
 """
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.audit.claims import VERDICTS, Document, claim_ids, load_claims
-from inferplan.audit.registry import AuditContext, CheckResult, run_check
+from inferplan.audit.checks import conflicts_for
+from inferplan.audit.claims import Document, claim_ids, load_claims
+from inferplan.audit.registry import VERDICTS, AuditContext, CheckResult, run_check
 from inferplan.audit.tolerance import ERROR_SOURCE, LOSO_ERROR, ErrorBand
 from inferplan.errors import CatalogError, InferplanError
 
@@ -62,8 +63,6 @@ def run_audit(path: Path | None = None, *, only: list[str] | None = None,
     `only`: claim ids (or unique prefixes) to run. Errors of a check (an unknown hardware id in
     its params, say) are raised as CatalogError naming the file and the claim.
     """
-    from inferplan.audit.checks import conflicts_for
-
     doc = load_claims(path)
     file = str(path) if path is not None else "bundled: inference-unbundling.yaml"
     wanted = set(claim_ids(doc, only))

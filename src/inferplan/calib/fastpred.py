@@ -143,6 +143,7 @@ class CorpusModel:
     st_offload: np.ndarray
     st_work: np.ndarray
     st_row: np.ndarray
+    st_host: np.ndarray  # seconds of host-computed experts (already at the host's efficiency)
     # works and rows
     wk_row: np.ndarray
     wk_coef: np.ndarray
@@ -186,7 +187,7 @@ class CorpusModel:
         sr = self.st_row
         dev = (np.bincount(self.op_step, weights=t_op, minlength=n_steps)
                + self.st_link / v["comm"][sr] + self.st_lat + self.st_layers * v["lo"][sr]
-               + v["so"][sr] + v["seq"][sr] * self.st_rows)
+               + v["so"][sr] + v["seq"][sr] * self.st_rows + self.st_host)
         st_t = np.maximum(dev, self.st_offload / v["comm"][sr])
         wk_t = np.bincount(self.st_work, weights=st_t, minlength=len(self.wk_row))
         L = np.bincount(self.wk_row, weights=self.wk_coef * wk_t, minlength=self.n_rows)
@@ -218,7 +219,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
     slot_fixed = {s: np.array([fx[s] for _, fx in per_row], dtype=float) for s in SLOTS}
 
     ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step")}
-    st: dict[str, list] = {k: [] for k in ("link", "lat", "layers", "rows", "offload", "work", "row")}
+    st: dict[str, list] = {k: [] for k in ("link", "lat", "layers", "rows", "offload", "work", "row", "host")}
     wk_row: list[int] = []
     wk_coef: list[float] = []
     row_k, row_s, slow, slow_works = [], [], [], {}
@@ -271,6 +272,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
             st["offload"].append(flat_step(w.t_offload))
             st["work"].append(np.full(ns, widx))
             st["row"].append(np.full(ns, i))
+            st["host"].append(flat_step(getattr(w, "t_host", 0.0)))
             n_steps += ns
         if form is None:
             slow_works[i] = work_ids
@@ -286,7 +288,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
         op_step=cat(ops["step"], int),
         st_link=cat(st["link"]), st_lat=cat(st["lat"]), st_layers=cat(st["layers"]),
         st_rows=cat(st["rows"]), st_offload=cat(st["offload"]), st_work=cat(st["work"], int),
-        st_row=cat(st["row"], int),
+        st_row=cat(st["row"], int), st_host=cat(st["host"]),
         wk_row=np.array(wk_row, dtype=int), wk_coef=np.array(wk_coef, dtype=float),
         row_k=np.array(row_k, dtype=float), row_s=np.array(row_s, dtype=float),
         slow=slow, slow_works=slow_works,

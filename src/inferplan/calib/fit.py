@@ -44,7 +44,7 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
-                "gemm_m_half_tokens": 1.0, "moe_m_half_tokens": 1.0, "seq_overhead_s": 1e-7}
+                "gemm_m_half_tokens": 0.05, "moe_m_half_tokens": 0.05, "seq_overhead_s": 1e-7}
 FAILED_ROW_RESIDUAL = 3.0  # log-residual charged to a row the factors make undefined
 
 
@@ -201,6 +201,7 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
         st_link=model.st_link[st_keep], st_lat=model.st_lat[st_keep], st_layers=model.st_layers[st_keep],
         st_rows=model.st_rows[st_keep], st_offload=model.st_offload[st_keep],
         st_work=new_work[model.st_work[st_keep]], st_row=new_row[model.st_row[st_keep]],
+        st_host=model.st_host[st_keep],
         wk_row=new_row[model.wk_row[wk_keep]], wk_coef=model.wk_coef[wk_keep],
         row_k=model.row_k[rows], row_s=model.row_s[rows], slow=slow, slow_works=slow_works,
     )

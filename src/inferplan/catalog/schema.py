@@ -7,11 +7,12 @@ FLOP/s, watts, seconds, USD.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 HardwareClass = Literal["gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc"]
+HARDWARE_CLASSES: tuple[HardwareClass, ...] = get_args(HardwareClass)  # the one list of classes
 ComputeType = Literal["fp32", "bf16", "fp16", "fp8", "int8", "fp4"]
 # Kernel compute paths that are not a catalog peak but derive from one:
 #   int8_simd: int8 dot products on the vector units (dp4a on NVIDIA/AMD CUDA/stream cores,
@@ -73,6 +74,8 @@ class HardwareSpec(_Strict):
     host_memory_bytes: float | None = Field(default=None, gt=0)
     tdp_w: float | None = Field(default=None, gt=0)
     idle_w: float | None = Field(default=None, ge=0)
+    active_power_w: float | None = Field(
+        default=None, gt=0, description="measured power while it runs LLM inference (NPUs: the NPU's own rail), W")
     price: Price = Price()
     default_engine: str | None = None
     cores: int | None = None
@@ -120,6 +123,11 @@ class Precision(_Strict):
     @property
     def bytes_per_element(self) -> float:
         return self.bits_per_weight / 8
+
+    @property
+    def head_bytes_per_element(self) -> float:
+        """Bytes per embedding / LM-head weight (kept at higher precision by most formats)."""
+        return self.head_bits / 8
 
 
 class EngineSpec(_Strict):

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from inferplan.cli.options import HostOpt, OffloadOpt, SlotsOpt
 from inferplan.errors import InferplanError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")]
@@ -74,6 +75,9 @@ def register(app: typer.Typer) -> None:
         kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
         engine: Annotated[str | None, typer.Option("--engine")] = None,
         threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
+        offload: OffloadOpt = None,
+        host: HostOpt = None,
+        slots: SlotsOpt = None,
         policy: Annotated[str | None, typer.Option("--scheduler", help="continuous | serial (default: from the engine)")] = None,
         max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs")] = None,
         max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens")] = None,
@@ -110,7 +114,7 @@ def register(app: typer.Typer) -> None:
                                   prefix_caching=prefix_caching, kv_blocks=kv_blocks)
             dep = DeploymentSpec(hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
                                  precision=precision, kv_precision=kv_precision, engine=engine,
-                                 threads=threads)
+                                 threads=threads, offload=offload, host=host, slots=slots)
             dec = (DeploymentSpec(hardware=decode_hardware, devices=decode_devices, tp=decode_tp,
                                   precision=precision, kv_precision=kv_precision)
                    if decode_hardware else None)
@@ -162,6 +166,9 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int | None, typer.Option("--workers", help="Parallel workers (default: CPUs)")] = None,
         ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one)")] = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr")] = True,
+        offload: OffloadOpt = None,
+        host: HostOpt = None,
+        slots: SlotsOpt = None,
         calibration: CalibOpt = None,
         hardware_file: HwFileOpt = None,
         json_out: JsonOpt = False,
@@ -189,7 +196,8 @@ def register(app: typer.Typer) -> None:
                               budget_usd_per_hour=budget, max_devices_per_replica=max_devices,
                               max_replicas=max_replicas, disaggregation=disagg, requests=requests,
                               seed=seed, top=top, calibration=calibration,
-                              hardware_files=list(hardware_file or ()))
+                              hardware_files=list(hardware_file or ()), offload=offload,
+                              host=host, slots=slots)
             from inferplan.cli import render_sim
 
             with render_sim.progress_bar(progress) as tick:
@@ -227,6 +235,7 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[str | None, typer.Option("--engine")] = None,
         devices: Annotated[int | None, typer.Option("--devices")] = None,
         threads: Annotated[int | None, typer.Option("--threads", help="CPU threads of the server (simulation)")] = None,
+        slots: SlotsOpt = None,
         local_only: Annotated[bool, typer.Option("--local-only", help="Refuse endpoints not on this machine")] = False,
         seed: SeedOpt = 0,
         calibration: CalibOpt = None,
@@ -249,10 +258,10 @@ def register(app: typer.Typer) -> None:
 
                     hw, note = local_hardware(threads=threads)
                     dep = DeploymentSpec(hardware=hw.id, precision=precision, engine=engine,
-                                         threads=threads)
+                                         threads=threads, slots=slots)
                 else:
                     dep = DeploymentSpec(hardware=hardware, devices=devices, precision=precision,
-                                         engine=engine, threads=threads)
+                                         engine=engine, threads=threads, slots=slots)
                     note = f"catalog entry {hardware}"
             res = run_lt(endpoint, w, requests=requests, max_duration_s=duration,
                          model_name=served_model, seed=seed, local_only=local_only,

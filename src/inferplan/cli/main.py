@@ -16,11 +16,14 @@ from inferplan.cli.options import (
     BatchOpt,
     ClassOpt,
     ConcurrencyOpt,
+    HostOpt,
     InputLenOpt,
     KvPrecisionOpt,
     OfflineOpt,
+    OffloadOpt,
     OutputLenOpt,
     PrecisionOpt,
+    SlotsOpt,
     SortOpt,
 )
 from inferplan.errors import InferplanError, InputError
@@ -105,7 +108,9 @@ def estimate(
     concurrency: ConcurrencyOpt = None,
     offline: OfflineOpt = False,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
-    offload: Annotated[bool, typer.Option("--offload", help="Put what does not fit in host DRAM")] = False,
+    offload: OffloadOpt = None,
+    host: HostOpt = None,
+    slots: SlotsOpt = None,
     usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
     usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price (purchase-priced hardware)")] = 0.12,
     pue: Annotated[float, typer.Option("--pue", help="Power usage effectiveness (purchase-priced hardware)")] = 1.3,
@@ -127,7 +132,7 @@ def estimate(
             devices=_parse_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
             kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
             input_len=input_len, output_len=output_len, threads=threads, offload=offload,
-            hardware_files=tuple(hardware_file or ()),
+            host=host, slots=slots, hardware_files=tuple(hardware_file or ()),
         )
     except InferplanError as e:
         fail(e)
@@ -157,6 +162,9 @@ def compare(
     offline: OfflineOpt = False,
     sort: SortOpt = "cost",
     show_unfit: Annotated[bool, typer.Option("--show-unfit", help="Also list hardware that cannot run it")] = False,
+    offload: OffloadOpt = None,
+    host: HostOpt = None,
+    slots: SlotsOpt = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
@@ -172,7 +180,7 @@ def compare(
             model, hardware=None if all_hw or not hardware else hardware.split(","),
             hw_class=hw_class, mode=mode, batch=n, input_len=input_len, output_len=output_len,
             precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
-            hardware_files=tuple(hardware_file or ()),
+            hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
         )
     except InferplanError as e:
         fail(e)

@@ -15,3 +15,13 @@ ClassOpt = Annotated[str | None, typer.Option("--class", help="Only this class (
 SortOpt = Annotated[str, typer.Option("--sort", help="cost | speed | throughput | energy | devices | ttft")]
 InputLenOpt = Annotated[int, typer.Option("--input-len", help="Prompt tokens")]
 OutputLenOpt = Annotated[int, typer.Option("--output-len", help="Generated tokens")]
+
+# Systems beyond the datacenter GPU (perf/offload.py, perf/slots.py)
+OffloadOpt = Annotated[str | None, typer.Option(
+    "--offload", metavar="auto|experts",
+    help="Host DRAM tier: 'auto' puts what does not fit in host DRAM (streamed over the host "
+         "link); 'experts' keeps routed MoE experts in host DRAM, computed by the host CPU")]
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="Host CPU (catalog id) that computes the routed experts with --offload experts")]
+SlotsOpt = Annotated[int | None, typer.Option(
+    "--slots", help="llama.cpp server slots (llama-server --parallel; default 4)")]

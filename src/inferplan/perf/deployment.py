@@ -15,6 +15,7 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.layout import Layout
+from inferplan.perf.offload import ExpertHost
 
 # Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
 # ~100 GB/s for an Apple P-core (AnandTech, M1 Max review, 2021), ~30 GB/s for x86 and other
@@ -61,6 +62,9 @@ class Deployment:
     # host link every step, and the share of each sequence's KV cache kept in host DRAM.
     offload_weight_bytes: float = 0.0
     offload_kv_fraction: float = 0.0
+    # Hybrid MoE (--offload experts): routed experts in host DRAM, computed by this host CPU
+    # (perf/offload.py); None: experts on the accelerator.
+    expert_host: ExpertHost | None = None
 
     @property
     def host_link(self) -> Link:
@@ -76,19 +80,19 @@ class Deployment:
     # ---- bytes per element -------------------------------------------------------------
     @property
     def weight_bytes_per_elem(self) -> float:
-        return self.weight_precision.bits_per_weight / 8
+        return self.weight_precision.bytes_per_element
 
     @property
     def expert_bytes_per_elem(self) -> float:
-        return self.expert_precision.bits_per_weight / 8
+        return self.expert_precision.bytes_per_element
 
     @property
     def head_bytes_per_elem(self) -> float:
-        return self.weight_precision.head_bits / 8
+        return self.weight_precision.head_bytes_per_element
 
     @property
     def kv_bytes_per_elem(self) -> float:
-        return self.kv_precision.bits_per_weight / 8
+        return self.kv_precision.bytes_per_element
 
     @property
     def act_bytes(self) -> float:
@@ -137,6 +141,10 @@ class Deployment:
     def memory_bw_bytes_s(self) -> float:
         """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
         bw = self.hw.usable_bw_bytes_s
+        if self.hw.sram_only:  # a layer is read by the cores that hold it (perf/wafer.py)
+            from inferplan.perf.wafer import sram_stream_bw_bytes_s
+
+            return sram_stream_bw_bytes_s(self, bw)
         if self.core_share < 1.0 and self.threads:
             per_core = SINGLE_CORE_BW_BYTES_S.get(self.hw.vendor, SINGLE_CORE_BW_BYTES_S["default"])
             bw = min(bw, self.threads * per_core)

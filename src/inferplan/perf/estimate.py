@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
@@ -28,32 +28,36 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
+from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_second: public here too
+    IDLE_FRACTION_OF_TDP,
+    CostAssumptions,
+    device_power_w,
+    power_source,
+    usd_per_second,
+)
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.layout import Layout, check_layout, valid_tps
+from inferplan.perf.layout import Layout, check_layout, micro_batches, valid_tps
 from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
     memory_breakdown,
     weight_bytes_per_device,
 )
+from inferplan.perf.offload import (
+    HOST_MEMORY_UTILIZATION,
+    describe_offload,
+    host_expert_bytes,
+    host_power_w,
+    normalize_offload,
+    resolve_expert_host,
+)
+from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, step_work
+from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
 
 Mode = Literal["batch", "concurrency", "offline"]
-IDLE_FRACTION_OF_TDP = 0.2  # idle power where no measurement is published (assumed; GPUs idle ~10-20%)
-
-
-class CostAssumptions(BaseModel):
-    """How $ figures are computed when a device has no hourly price (all overridable)."""
-
-    model_config = ConfigDict(extra="forbid")
-    usd_per_hour: float | None = Field(default=None, gt=0)  # overrides the catalog price per device
-    amortization_years: float = Field(default=3.0, gt=0)
-    usd_per_kwh: float = Field(default=0.12, ge=0)
-    pue: float = Field(default=1.3, ge=1.0)
-
-
 class MemoryReport(BaseModel):
     weights_bytes: float
     kv_cache_bytes: float
@@ -98,6 +102,8 @@ class Estimate(BaseModel):
     assumptions: dict
     dp: int = 1
     expert_precision: str | None = None  # routed experts, when stored unlike the other weights
+    expert_host: str | None = None  # host CPU holding and computing the routed experts (--offload experts)
+    pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
     # 80% prediction interval per metric, {"tpot_s": [low, high], ...}: from the cross-validated
@@ -154,9 +160,10 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
     return w, e, kv, act, notes
 
 
-def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None) -> Deployment:
+def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None, expert_host=None) -> Deployment:
     return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
-                      expert_precision=e, kv_precision=kv, act_precision=act, threads=threads)
+                      expert_precision=e, kv_precision=kv, act_precision=act, threads=threads,
+                      expert_host=expert_host)
 
 
 def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: int):
@@ -239,9 +246,16 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   ep: int | None = None, precision: str | None = None,
                   kv_precision: str | None = None, engine: str | None = None,
                   mode: Mode = "batch", batch: int = 1, input_len: int = 1024,
-                  output_len: int = 128, threads: int | None = None, offload: bool = False,
+                  output_len: int = 128, threads: int | None = None, offload: bool | str = False,
+                  host: str | HardwareSpec | None = None, slots: int | None = None,
                   hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
-    """Resolve everything and build the step work for the mode (no efficiency factors)."""
+    """Resolve everything and build the step work for the mode (no efficiency factors).
+
+    offload: False/'none'; True/'auto' (what does not fit goes to host DRAM, streamed over the
+    host link); 'experts' (routed experts held and computed by the host CPU `host`, default
+    the device's usual host: perf/offload.py). slots: llama-server's --parallel (default 4,
+    perf/slots.py).
+    """
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
     if input_len + output_len == 0:
@@ -254,9 +268,23 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         raise InputError("threads must be >= 1")
     m = model if isinstance(model, ModelSpec) else get_model(model)
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
-    eng = get_engine(engine) if engine else default_engine(hw)
+    off_mode = normalize_offload(offload)
+    if host is not None and off_mode != "experts":
+        raise InputError("--host applies to --offload experts (the CPU that computes the routed experts)")
+    if engine:
+        eng = get_engine(engine)
+    elif off_mode == "experts" and hw.hw_class == "gpu":
+        eng = get_engine("llama.cpp")  # --cpu-moe / --override-tensor exps=CPU (ktransformers alike)
+    else:
+        eng = default_engine(hw)
     check_engine_runs_on(eng, hw)
+    eng, slot_note = serving_engine(eng, slots)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+    if slot_note:
+        notes["slots"] = slot_note
+    expert_host = None
+    if off_mode == "experts":
+        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files)
 
     if threads is not None and hw.hw_class != "cpu":
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
@@ -264,7 +292,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["threads"] = f"{threads} of {hw.cores or '?'} cores"
 
     def make_dep(lay: Layout) -> Deployment:
-        return _deployment(m, hw, eng, lay, w, e, kv, act, threads)
+        return _deployment(m, hw, eng, lay, w, e, kv, act, threads, expert_host)
 
     if 0 < m.max_context_tokens < input_len + output_len:
         notes["warning"] = (f"{input_len + output_len} tokens exceed {m.id}'s context window of "
@@ -300,7 +328,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     else:
         seqs_rep = batch / dp
     mem = memory_breakdown(dep, max(seqs_rep, 1), ctx_max, max(seqs_rep, 1) * input_len)
-    if offload and not mem.fits and mode != "offline":
+    if off_mode == "auto" and not mem.fits and mode != "offline":
         dep, mem = _offload(dep, mem, notes)
         plan.dep = dep
     plan.mem = mem
@@ -308,6 +336,15 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         plan.fits = False
         plan.reason = _why_not(dep, mem, seqs_rep, ctx_max)
         return plan
+    if expert_host is not None:
+        notes["offload"] = describe_offload(dep)
+        need, cap = host_expert_bytes(dep), (expert_host.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
+        if need > cap:
+            plan.fits = False
+            plan.reason = (f"routed experts need {need / 1e9:.0f} GB of host DRAM but {expert_host.cpu.id} "
+                           f"has {cap / 1e9:.0f} GB usable ({HOST_MEMORY_UTILIZATION:.0%}); use --host "
+                           f"with more memory or a smaller precision")
+            return plan
 
     # ---- the step compositions this mode needs ------------------------------------------
     in_flight = seqs_rep
@@ -316,7 +353,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         in_flight = dep.engine.max_num_seqs
         notes["queueing"] = (f"{dep.engine.id} runs at most {dep.engine.max_num_seqs} sequences; "
                              f"the other clients wait (FCFS)")
-    mb = int(min(max(in_flight, 1), layout.pp))
+    mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len
@@ -455,33 +492,9 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
 
 def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None, str]:
     """Power of the whole system: idle + (TDP - idle) x utilization, per device (docs/metrics.md)."""
-    hw = dep.hw
-    if not hw.tdp_w:
-        return None, "no TDP in the catalog"
-    idle = hw.idle_w if hw.idle_w is not None else IDLE_FRACTION_OF_TDP * hw.tdp_w
     cu, bu = work.total_utilization(f)
-    util = min(1.0, max(cu, bu))
-    src = "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
-    return dep.layout.devices * (idle + (hw.tdp_w - idle) * util), src
-
-
-def usd_per_second(dep: Deployment, power_w: float | None,
-                   cost: CostAssumptions) -> tuple[float | None, str]:
-    """$ per second of the whole deployment (hourly price, or purchase amortized + energy) and
-    where the figure comes from; None when the hardware has no price."""
-    n = dep.layout.devices
-    price = dep.hw.price
-    if cost.usd_per_hour is not None:
-        return n * cost.usd_per_hour / 3600, f"given ${cost.usd_per_hour}/h per device"
-    if price.usd_per_hour is not None:
-        return n * price.usd_per_hour / 3600, f"catalog ${price.usd_per_hour}/h per device ({price.source})"
-    if price.purchase_usd is not None:
-        capex = price.purchase_usd / (cost.amortization_years * 365 * 24 * 3600)
-        energy = (power_w or 0) / n * cost.pue * cost.usd_per_kwh / 3.6e6
-        return n * (capex + energy), (
-            f"purchase ${price.purchase_usd:,.0f} over {cost.amortization_years:g} years + power x PUE "
-            f"{cost.pue} x ${cost.usd_per_kwh}/kWh ({price.source})")
-    return None, "no price for this hardware (set --usd-per-hour)"
+    dev = device_power_w(dep.hw, max(cu, bu))
+    return (dep.layout.devices * dev if dev is not None else None), power_source(dep.hw)
 
 
 def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
@@ -499,6 +512,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"
     bound: dict[str, str | None] = {"prefill": None, "decode": None}
     power = usd_in = usd_out = jpt = None
+    pipe = pipeline_report(plan, f) if plan.fits else None
     if plan.fits:
         if "prefill" in plan.works:
             bound["prefill"] = plan.works["prefill"].total_bound(f)
@@ -507,6 +521,10 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
             bound["decode"] = dec.total_bound(f)
         main = plan.works.get("mixed") or plan.works.get("decode") or plan.works["prefill"]
         power, psrc = _power_w(dep, main, f)
+        if dep.expert_host is not None and power is not None:
+            hp, hsrc = host_power_w(dep, main, f)
+            power += hp
+            psrc += f"; + {hsrc}"
         assumptions["power"] = psrc
         usd_s, csrc = usd_per_second(dep, power, cost)
         assumptions["cost"] = csrc
@@ -527,6 +545,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
+        expert_host=dep.expert_host.cpu.id if dep.expert_host else None, pipeline=pipe,
         expert_precision=(dep.expert_precision.id
                           if dep.expert_precision.id != dep.weight_precision.id else None),
         kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,
@@ -541,7 +560,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         total_tok_s=met.get("total_tok_s"), requests_per_s=met.get("requests_per_s"),
         usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
-        hardware_class=dep.hw.hw_class, why=explain(plan, bound) if plan.fits else (plan.reason or ""),
+        hardware_class=dep.hw.hw_class,
+        why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
         intervals=_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
     )
 
@@ -573,6 +593,15 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
                 f"({dep.linear_compute_type}, {par})")
     if d == "communication":
         return f"communication-bound: TP/PP traffic over {dep.tp_link.name} ({par})"
+    if d == "host" and dep.expert_host is not None:
+        from inferplan.perf.offload import host_expert_work
+
+        h = dep.expert_host
+        b = max(plan.seqs_per_replica / max(plan.microbatches, 1), 1.0)
+        gb_host = float(host_expert_work(dep, np.array(b)).host_memory_s) * h.bw_bytes_s * h.bw_eff / 1e9
+        return (f"host-memory-bound: each decode step reads {gb_host:.3g} GB of active routed experts "
+                f"from {h.cpu.id} DRAM at {h.bw_bytes_s / 1e9:.0f} GB/s peak (x{h.bw_eff:.2f} reached); "
+                f"attention and shared experts on {dep.hw.id} ({par})")
     if d == "offload":
         return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
     if d == "overhead":

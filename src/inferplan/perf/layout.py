@@ -9,9 +9,24 @@ of a stage. When ``ep > tp`` the attention runs data-parallel inside the stage
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
 
 from inferplan.errors import LayoutError
 from inferplan.models.spec import ModelSpec
+
+_Seqs = TypeVar("_Seqs", int, float, np.ndarray)
+
+
+def micro_batches(seqs: _Seqs, stages: int) -> _Seqs:
+    """Micro-batches a step of `seqs` sequences is split into on `stages` pipeline stages:
+    ``min(seqs, stages)``; the largest micro-batch (``seqs / micro_batches``, rounded up where
+    sequences are whole) sets the step time. The one place this rule lives (estimate, the
+    simulator, the planner's bounds and the report's curves use it). Scalar or array."""
+    if isinstance(seqs, np.ndarray):
+        return np.minimum(seqs, stages)
+    return min(seqs, stages)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,10 @@ class MemoryBreakdown:
 def weight_bytes_per_device(dep: Deployment) -> float:
     """Weights on the most loaded device: its share of the layers plus embedding/LM head."""
     lay, m = dep.layout, dep.model
+    on_device = 0.0 if dep.expert_host else 1.0  # --offload experts: routed experts in host DRAM
     layer_bytes = sum(
         g.layers * (g.dense_elems_dev * dep.weight_bytes_per_elem
-                    + g.expert_elems_dev * dep.expert_bytes_per_elem)
+                    + on_device * g.expert_elems_dev * dep.expert_bytes_per_elem)
         for g in dep.groups
     ) / lay.pp
     emb = m.embedding_params / lay.tp * dep.head_bytes_per_elem

@@ -111,6 +111,9 @@ class StepWork:
     t_offload: np.ndarray  # (...) seconds streaming offloaded weights/KV over the host link
     layers: float  # layers traversed per step, in dense-layer kernel units (KERNELS_PER_*)
     op_names: tuple[str, ...]
+    # (...) seconds of routed experts on the host CPU (--offload experts, perf/offload.py),
+    # already at the host's efficiency; runs between the device's layers, so it adds
+    t_host: np.ndarray | float = 0.0
     op_kinds: tuple[str, ...] = ()  # linear | experts | attention | head, one per op
     gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts)
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
@@ -141,7 +144,8 @@ class StepWork:
         compute = np.concatenate([compute, seq[None]])
         memory = np.concatenate([memory, zero[None]])
         extra = (self.t_link / f.comm_eff + self.t_link_latency
-                 + self.layers * f.layer_overhead_s + f.step_overhead_s) + zero
+                 + self.layers * f.layer_overhead_s + f.step_overhead_s
+                 + self.t_host) + zero  # host-computed experts depend on tokens only
         offload = self.t_offload / f.comm_eff + zero
         return compute, memory, extra, offload
 
@@ -163,8 +167,9 @@ class StepWork:
         memory = memory_ops.sum(axis=0)
         comm = self.t_link / f.comm_eff + self.t_link_latency
         overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + compute_ops[-1]
-        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload))
-        names = np.array(["compute", "memory", "communication", "overhead", "offload"])
+        host = self.t_host + 0 * compute
+        parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
+        names = np.array(["compute", "memory", "communication", "overhead", "offload", "host"])
         return names[np.argmax(parts, axis=0)]
 
     def total_time_s(self, f: Factors) -> float:
@@ -183,6 +188,7 @@ class StepWork:
             "overhead": (self.layers * f.layer_overhead_s + f.step_overhead_s) * n_steps
             + np.sum(compute_ops[-1]),
             "offload": np.sum(offload),
+            "host": np.sum(self.t_host),
         }
         return max(parts, key=lambda k: float(parts[k]))
 
@@ -255,7 +261,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         names.append(f"{g.name}.linear")
         kinds.append("linear")
         gm.append(tokens_dev + zero)
-        if g.expert_elems_dev:
+        if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
             touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
             tc.append(n * 2 * g.active_expert_elems * tokens / lay.expert_shards / peak_exp)
@@ -302,6 +308,11 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         kv_host = sum(g.layers * g.kv_elems_dev * dep.kv_bytes_per_elem for g in dep.groups) * (
             (b * c + s * c0) / lay.attn_dp) * dep.offload_kv_fraction
         offload_s = (dep.offload_weight_bytes * lay.pp + kv_host) / dep.host_link.bw_bytes_s + zero
+    host_s = zero
+    if dep.expert_host is not None:  # routed experts on the host CPU (perf/offload.py)
+        from inferplan.perf.offload import host_expert_work
+
+        host_s = host_expert_work(dep, tokens).time_s + zero
     return StepWork(
         t_compute=np.stack(np.broadcast_arrays(*tc)),
         t_memory=np.stack(np.broadcast_arrays(*tm)),
@@ -315,6 +326,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         op_kinds=tuple(kinds),
         gemm_m=np.stack(np.broadcast_arrays(*gm)),
         rows=rows + zero,
+        t_host=host_s,
     )
 
 

@@ -19,10 +19,17 @@ from pathlib import Path
 from inferplan.errors import InferplanError
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.plan.search import Candidate
-from inferplan.sim.entities import SchedulerConfig
-from inferplan.sim.metrics import SLO, SimMetrics
-from inferplan.sim.simulate import PoolModel, SimResult, build_pool, simulate
-from inferplan.sim.workload import Arrivals, Workload
+from inferplan.sim import (
+    SLO,
+    Arrivals,
+    Pool,
+    SchedulerConfig,
+    SimMetrics,
+    SimResult,
+    Workload,
+    build_pool,
+    simulate_pools,
+)
 
 CAPACITY_SLACK = 1.25  # replicas never go below rate / (slack x analytic capacity)
 
@@ -78,10 +85,10 @@ class Outcome:
     error: str = ""
 
 
-_POOLS: dict[tuple, PoolModel] = {}
+_POOLS: dict[tuple, Pool] = {}
 
 
-def _pool(c: Candidate, w: Workload, s: Settings) -> PoolModel:
+def _pool(c: Candidate, w: Workload, s: Settings) -> Pool:
     key = (c.key, w.model_dump_json(), s.scheduler.model_dump_json(), str(s.calibration))
     pool = _POOLS.get(key)
     if pool is None:
@@ -109,9 +116,9 @@ def _one(t: Task, replicas: int, rate: float | None = None, role: str = "both",
     """One replica at (rate or t.rate) / replicas."""
     pool = _pool(t.cand, t.workload, t.settings)
     per = (rate or t.rate) / replicas
-    return simulate(t.cand.model, t.cand.spec, at_rate(t.workload, per),
-                    requests=t.settings.n(per), seed=t.settings.seed, slo=slo or t.slo,
-                    pools=(pool,), role=role, warmup=t.settings.warmup)
+    return simulate_pools(pool, at_rate(t.workload, per), requests=t.settings.n(per),
+                          seed=t.settings.seed, slo=slo or t.slo, role=role,
+                          warmup=t.settings.warmup)
 
 
 def _outcome(t: Task, res: SimResult, replicas: int, sims: int, replicas2: int | None = None) -> Outcome:
@@ -173,10 +180,9 @@ def verify(t: Task) -> Outcome:
     def run(r: int) -> SimResult:
         nonlocal sims
         sims += 1
-        return simulate(t.cand.model, t.cand.spec, at_rate(t.workload, t.rate),
-                        requests=t.settings.n(t.rate), seed=t.settings.seed, replicas=r,
-                        router=t.settings.router, slo=t.slo, pools=(pool,),
-                        warmup=t.settings.warmup)
+        return simulate_pools(pool, at_rate(t.workload, t.rate), requests=t.settings.n(t.rate),
+                              seed=t.settings.seed, replicas=r, router=t.settings.router,
+                              slo=t.slo, warmup=t.settings.warmup)
 
     r = t.replicas
     res = run(r)
@@ -199,10 +205,9 @@ def pair(t: Task) -> Outcome:
     sims = 0
     rp, rd = t.replicas, t.replicas2
     while True:
-        res = simulate(t.cand.model, t.cand.spec, at_rate(t.workload, t.rate),
-                       requests=t.settings.n(t.rate), seed=t.settings.seed, replicas=rp,
-                       decode=t.cand2.spec, decode_replicas=rd, router=t.settings.router,
-                       slo=t.slo, pools=(pre, dec), warmup=t.settings.warmup)
+        res = simulate_pools(pre, at_rate(t.workload, t.rate), requests=t.settings.n(t.rate),
+                             seed=t.settings.seed, replicas=rp, decode=dec, decode_replicas=rd,
+                             router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
         sims += 1
         if res.slo_met or sims >= 3:
             break
@@ -223,10 +228,9 @@ def max_rate(t: Task, probes: int = 2, steps: int = 2) -> Outcome:
     def holds(rate: float) -> bool:
         nonlocal sims
         sims += 1
-        res = simulate(t.cand.model, t.cand.spec, at_rate(t.workload, rate),
-                       requests=t.settings.n(rate), seed=t.settings.seed, replicas=t.replicas,
-                       router=t.settings.router, slo=t.slo, pools=(pool,),
-                       warmup=t.settings.warmup)
+        res = simulate_pools(pool, at_rate(t.workload, rate), requests=t.settings.n(rate),
+                             seed=t.settings.seed, replicas=t.replicas, router=t.settings.router,
+                             slo=t.slo, warmup=t.settings.warmup)
         return bool(res.slo_met)
 
     lo, hi = t.rate, t.rate * 1.3

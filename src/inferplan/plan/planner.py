@@ -26,19 +26,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
+from inferplan.catalog.schema import HARDWARE_CLASSES
 from inferplan.errors import InputError
 from inferplan.models.registry import get_model
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.plan.evaluate import Outcome, Settings, Task
 from inferplan.plan.executor import Executor
 from inferplan.plan.search import Candidate, enumerate_candidates
-from inferplan.sim.entities import SchedulerConfig
-from inferplan.sim.metrics import SLO, Dist
-from inferplan.sim.workload import Workload
+from inferplan.sim import SLO, Dist, PoolInfo, SchedulerConfig, Workload
 
 Objective = Literal["cost", "devices", "energy", "latency"]
 OBJECTIVES = ("cost", "devices", "energy", "latency")
-CLASSES = ("gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc")
 MAX_RATE_TOP = 3  # options whose maximum sustainable rate is simulated (others: analytic)
 
 
@@ -67,20 +65,9 @@ class PlanRequest(BaseModel):
     prune_factor: float = Field(default=3.0, gt=1)
     calibration: Path | None = None
     hardware_files: list[Path] = []
-
-
-class PoolChoice(BaseModel):
-    role: str  # serve | prefill | decode
-    hardware: str
-    hardware_class: str
-    engine: str
-    replicas: int
-    devices_per_replica: int
-    tp: int
-    pp: int
-    ep: int
-    weight_precision: str
-    usd_per_hour: float | None  # the whole pool
+    offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
+    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
 
 
 class PlanOption(BaseModel):
@@ -88,7 +75,7 @@ class PlanOption(BaseModel):
     rank: int = 0
     model: str
     kind: Literal["colocated", "disaggregated"]
-    pools: list[PoolChoice]
+    pools: list[PoolInfo]
     devices: int
     usd_per_hour: float | None
     usd_per_1m_output_tokens: float | None
@@ -135,9 +122,9 @@ class PlanResult(BaseModel):
 def _hardware(req: PlanRequest):
     files = tuple(req.hardware_files)
     if req.classes:
-        bad = [c for c in req.classes if c not in CLASSES]
+        bad = [c for c in req.classes if c not in HARDWARE_CLASSES]
         if bad:
-            raise InputError(f"unknown class {', '.join(bad)} (known: {', '.join(CLASSES)})")
+            raise InputError(f"unknown class {', '.join(bad)} (known: {', '.join(HARDWARE_CLASSES)})")
     if req.hardware:
         hws = [get_hardware(h, files) for h in req.hardware]
     else:
@@ -182,11 +169,12 @@ def _binding(slo: SLO, o: PlanOption) -> str:
     return text
 
 
-def _pool_choice(c: Candidate, role: str, replicas: int) -> PoolChoice:
-    return PoolChoice(role=role, hardware=c.hardware, hardware_class=c.hw_class, engine=c.engine,
-                      replicas=replicas, devices_per_replica=c.devices, tp=c.tp, pp=c.pp, ep=c.ep,
-                      weight_precision=c.weight_precision,
-                      usd_per_hour=c.usd_per_hour * replicas if c.usd_per_hour is not None else None)
+def _pool_info(c: Candidate, role: str, replicas: int, power_w: float | None = None) -> PoolInfo:
+    """The candidate's pool at `replicas` replicas (price of them all; power if simulated)."""
+    one = c.pool
+    usd = one.usd_per_hour * replicas if one.usd_per_hour is not None else None
+    return one.model_copy(update={"role": role, "replicas": replicas, "usd_per_hour": usd,
+                                  "power_w": power_w})
 
 
 def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_out: float,
@@ -194,9 +182,10 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
     m = out.metrics
     assert m is not None and out.replicas is not None
     r = out.replicas
-    pools = [_pool_choice(c, "serve" if c2 is None else "prefill", r)]
+    pools = [_pool_info(c, "serve" if c2 is None else "prefill", r,
+                        out.power_w if c2 is None else None)]
     if c2 is not None:
-        pools.append(_pool_choice(c2, "decode", out.replicas2 or 1))
+        pools.append(_pool_info(c2, "decode", out.replicas2 or 1))
     usd = [p.usd_per_hour for p in pools]
     usd_h = sum(usd) if all(u is not None for u in usd) else None  # type: ignore[arg-type]
     out_tok = req.rate * mean_out
@@ -325,7 +314,9 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         [None if p in ("native", "auto") else p for p in req.precisions] if req.precisions else [None])
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
     cands, unfit = enumerate_candidates(models, hws, precisions, req.workload, req.slo,
-                                        req.scheduler, eff, files, req.max_devices_per_replica)
+                                        req.scheduler, eff, files, req.max_devices_per_replica,
+                                        opts={"offload": req.offload, "host": req.host,
+                                              "slots": req.slots})
     by_key = {c.key: c for c in cands}
     rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
     counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}

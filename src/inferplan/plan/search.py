@@ -28,14 +28,19 @@ from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import InferplanError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
-from inferplan.perf.estimate import CostAssumptions, plan_estimate, usd_per_second
-from inferplan.perf.factors import resolve_factors
+from inferplan.perf.estimate import plan_estimate
 from inferplan.perf.layout import valid_tps
 from inferplan.perf.step import step_work
-from inferplan.sim.entities import SchedulerConfig
-from inferplan.sim.metrics import SLO
-from inferplan.sim.simulate import AUTO_LAYOUT_SEQS, DeploymentSpec, kv_cache_blocks
-from inferplan.sim.workload import Workload
+from inferplan.sim import (
+    AUTO_LAYOUT_SEQS,
+    SLO,
+    DeploymentSpec,
+    PoolInfo,
+    SchedulerConfig,
+    Workload,
+    micro_batches,
+    pool_from_deployment,
+)
 
 SERIAL_UTILIZATION = 0.7  # first guess of a serial engine's usable load (M/G/1 waits grow fast above)
 SRAM_CLASSES = ("wafer", "lpu")  # layouts fixed by the vendor's compiler: only the auto layout
@@ -48,18 +53,9 @@ class Candidate:
 
     key: str
     model: str
-    hardware: str
-    hw_class: str
     vendor: str
     precision: str | None  # None = model native
-    tp: int
-    pp: int
-    ep: int
-    devices: int  # per replica
-    engine: str
-    policy: str
-    weight_precision: str
-    usd_per_hour: float | None  # one replica
+    pool: PoolInfo  # one replica, priced with every device at TDP
     power_w_max: float | None  # one replica at full utilization
     ttft_floor_s: float
     tpot_floor_s: float
@@ -68,14 +64,27 @@ class Candidate:
     decode_batch: int  # largest batch within the TPOT bound (1 for serial)
     capacity_rps: float
     decode_capacity_rps: float  # decode-only steps (a disaggregated decode pool)
-    kv_tokens: int
     bound: str  # what bounds a decode step at that batch
     reasons: list[str] = field(default_factory=list)  # why it cannot meet the SLO (empty: may)
+    opts: dict = field(default_factory=dict)  # offload / host / slots (plan_estimate keywords)
+
+    # the pool's fields, by the names the planner uses
+    hardware = property(lambda self: self.pool.hardware)
+    hw_class = property(lambda self: self.pool.hardware_class)
+    engine = property(lambda self: self.pool.engine)
+    policy = property(lambda self: self.pool.policy)
+    weight_precision = property(lambda self: self.pool.weight_precision)
+    tp = property(lambda self: self.pool.tp)
+    pp = property(lambda self: self.pool.pp)
+    ep = property(lambda self: self.pool.ep)
+    devices = property(lambda self: self.pool.devices_per_replica)
+    kv_tokens = property(lambda self: self.pool.kv_cache_tokens)
+    usd_per_hour = property(lambda self: self.pool.usd_per_hour)
 
     @property
     def spec(self) -> DeploymentSpec:
         return DeploymentSpec(hardware=self.hardware, tp=self.tp, pp=self.pp, ep=self.ep,
-                              precision=self.precision)
+                              precision=self.precision, **self.opts)
 
     @property
     def label(self) -> str:
@@ -84,7 +93,7 @@ class Candidate:
 
 
 def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload: Workload,
-             hardware_files: tuple[Path, ...]) -> list[tuple[int, int, int]]:
+             hardware_files: tuple[Path, ...], opts: dict | None = None) -> list[tuple[int, int, int]]:
     """TP x PP x EP layouts worth simulating: the auto layout (fewest devices holding 16
     sequences), and for scale-up hardware every TP degree with the fewest PP stages that fit
     (MoE: also attention-DP + expert parallelism, tp=1 x ep)."""
@@ -94,7 +103,7 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
         try:
             p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
                               mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
-                              output_len=O, hardware_files=hardware_files)
+                              output_len=O, hardware_files=hardware_files, **(opts or {}))
         except InferplanError:
             return False, (0, 0, 0)
         lay = p.dep.layout
@@ -127,22 +136,19 @@ def _percentile_len(dist, pct: int) -> float:
 def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int],
                     precision: str | None, workload: Workload, slo: SLO,
                     cfg: SchedulerConfig, eff: Efficiency,
-                    hardware_files: tuple[Path, ...] = ()) -> Candidate:
+                    hardware_files: tuple[Path, ...] = (), opts: dict | None = None) -> Candidate:
     """Build the candidate's deployment and its analytic bounds (see module docstring)."""
     I = max(1.0, workload.mean_input())
     O = max(1.0, workload.mean_output())
     tp, pp, ep = lay
     plan = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision, mode="batch",
                          batch=1, input_len=round(I), output_len=round(O),
-                         hardware_files=hardware_files)
+                         hardware_files=hardware_files, **(opts or {}))
     dep = plan.dep
-    f, _ = resolve_factors(dep, eff)
-    eng = dep.engine
-    policy = cfg.policy or ("continuous" if eng.continuous_batching and eng.max_num_seqs > 1 else "serial")
-    max_seqs = 1 if policy == "serial" else (cfg.max_num_seqs or eng.max_num_seqs)
-    max_tokens = cfg.max_num_batched_tokens or max(eng.prefill_chunk_tokens, max_seqs)
-    chunk = eng.prefill_chunk_tokens if policy == "serial" else max_tokens
-    kv_tokens = cfg.block_size * kv_cache_blocks(dep, cfg, max_seqs, max_tokens, I + O / 2)
+    pool = pool_from_deployment(dep, workload, cfg, eff)
+    f = pool.factors
+    policy, max_seqs, chunk = pool.policy, pool.max_num_seqs, pool.max_batched_tokens
+    kv_tokens = pool.kv_tokens
 
     def prefill_s(tokens: float) -> float:
         done, t = 0.0, 0.0
@@ -188,7 +194,7 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
         b_kv = max(1, int(kv_tokens // ctx))
         b_max = max(1, min(max_seqs, b_kv))
         bs = np.arange(1, b_max + 1, dtype=float)
-        mb = np.minimum(bs, pp)  # pipeline micro-batches, as in the simulator
+        mb = micro_batches(bs, pp)  # pipeline micro-batches, as in the simulator
         steps = step_work(dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx,
                           prefill_tokens=bs / mb * I / O, prefill_seqs=bs / mb / O).time_s(f)
         within = np.nonzero(steps <= tpot_bound)[0]
@@ -202,36 +208,45 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
         decode_capacity = dbatch / ((O - 1 if O > 1 else 1) * float(dsteps[dbatch - 1]))
     prefill_rate = I / max(prefill_s(I), 1e-12)
     bound = str(work.bound(f))
-    power = None
-    if hw.tdp_w:
-        power = dep.layout.devices * hw.tdp_w
-    usd_s, _ = usd_per_second(dep, power, CostAssumptions())
     key = f"{dep.model.id}|{hw.id}|{dep.weight_precision.id}|tp{tp}pp{pp}ep{ep}"
+    if opts:  # offload / host / slots change the deployment: part of its identity
+        key += "|" + ",".join(f"{k}={v}" for k, v in sorted(opts.items()))
     return Candidate(
-        key=key, model=dep.model.id, hardware=hw.id, hw_class=hw.hw_class, vendor=hw.vendor,
-        precision=precision, tp=tp, pp=pp, ep=ep, devices=dep.layout.replica_devices,
-        engine=eng.id, policy=policy, weight_precision=dep.weight_precision.id,
-        usd_per_hour=usd_s * 3600 if usd_s is not None else None, power_w_max=power,
+        key=key, model=dep.model.id, vendor=hw.vendor, precision=precision,
+        pool=pool.info("serve", 1), power_w_max=pool.peak_power_w,
         ttft_floor_s=ttft_floor, tpot_floor_s=tpot_floor, e2e_floor_s=e2e_floor,
         prefill_tok_s=prefill_rate, decode_batch=batch, capacity_rps=capacity,
-        decode_capacity_rps=decode_capacity,
-        kv_tokens=kv_tokens, bound=bound, reasons=reasons)
+        decode_capacity_rps=decode_capacity, bound=bound, reasons=reasons, opts=dict(opts or {}))
+
+
+def _hw_opts(hw: HardwareSpec, opts: dict | None) -> dict:
+    """offload/host/slots as they apply to `hw` (slots: llama.cpp-served devices only)."""
+    from inferplan.perf.slots import slots_for_hardware
+
+    o = {k: v for k, v in (opts or {}).items() if v is not None}
+    if "slots" in o:
+        o["slots"] = slots_for_hardware(hw, o["slots"], o.get("offload"))
+        if o["slots"] is None:
+            del o["slots"]
+    return o
 
 
 def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
                          precisions: list[str | None], workload: Workload, slo: SLO,
                          cfg: SchedulerConfig, eff: Efficiency,
                          hardware_files: tuple[Path, ...] = (),
-                         max_devices: int | None = None) -> tuple[list[Candidate], list[dict]]:
+                         max_devices: int | None = None,
+                         opts: dict | None = None) -> tuple[list[Candidate], list[dict]]:
     """Every (model, hardware, precision, layout) candidate with its bounds, and the
     (hardware, reason) of those that cannot run at all."""
     cands: list[Candidate] = []
     unfit: list[dict] = []
     for m in models:
         for hw in hardware:
+            o = _hw_opts(hw, opts)
             for prec in precisions:
                 try:
-                    lays = _layouts(m, hw, prec, workload, hardware_files)
+                    lays = _layouts(m, hw, prec, workload, hardware_files, o)
                 except InferplanError as e:
                     unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
                                   "reason": str(e)})
@@ -242,7 +257,7 @@ def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
                     continue
                 for lay in lays:
                     try:
-                        c = bound_candidate(m, hw, lay, prec, workload, slo, cfg, eff, hardware_files)
+                        c = bound_candidate(m, hw, lay, prec, workload, slo, cfg, eff, hardware_files, o)
                     except InferplanError as e:
                         unfit.append({"model": m.id, "hardware": hw.id, "precision": prec or "native",
                                       "reason": str(e)})

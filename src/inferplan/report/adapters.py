@@ -1,9 +1,10 @@
 """Report sections for the simulator's, planner's and audit's results.
 
-Registered by result type name (``SimResult``, ``PlanResult``, ``AuditReport``) so that
-``build_report(..., extra=[result])`` renders them without this module importing those
-packages; a result class that grows its own ``report_sections()`` takes precedence
-(``sections.sections_from``). Fields are read by name: the adapters need only what they show.
+Section providers for result type names (``SimResult``, ``PlanResult``, ``AuditReport``;
+``build.py`` registers them), so that ``build_report(..., extra=[result])`` renders them without
+this module importing those packages; a result class that grows its own ``report_sections()``
+takes precedence (``sections.sections_from``). Fields are read by name: the providers need only
+what they show.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from inferplan.report.sections import (
     ReportSection,
     SectionTable,
     Series,
-    register_section_adapter,
 )
 from inferplan.units import fmt_time_s
 
@@ -125,8 +125,3 @@ def plan_sections(res: Any) -> list[ReportSection]:
                             *res.why],
         tables=[SectionTable(columns=["rank", "option", "kind", "pools", "devices", "$/h", "$ / 1M out",
                                       "TTFT p90", "TPOT p90", "Pareto", "verified"], rows=rows)])]
-
-
-register_section_adapter("SimResult", sim_sections)
-register_section_adapter("AuditReport", audit_sections)
-register_section_adapter("PlanResult", plan_sections)

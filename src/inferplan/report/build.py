@@ -26,9 +26,11 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import EstimatePlan, Mode
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.layout import micro_batches
 from inferplan.perf.memory import max_sequences
 from inferplan.perf.step import Factors, StepWork, step_work
 from inferplan.report.accuracy import AccuracySummary, bundled_accuracy, live_accuracy
+from inferplan.report.adapters import audit_sections, plan_sections, sim_sections
 from inferplan.report.sections import (
     ReportSection,
     SectionTable,
@@ -37,10 +39,11 @@ from inferplan.report.sections import (
     sections_from,
 )
 
-__all__ = ["HardwareDetail", "OperatingPoint", "ReportData", "ThroughputCurve", "build_report",
-           "compare_model"]
+__all__ = ["CostLatency", "HardwareDetail", "OperatingPoint", "ReportData", "Roofline",
+           "ThroughputCurve", "build_report", "compare_model", "pareto_front"]
 
 CURVE_POINTS = 28  # batch sizes evaluated per throughput curve (geometric grid)
+ROOF_POINTS = 200  # intensities per roofline
 SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
 
 
@@ -71,6 +74,35 @@ class ThroughputCurve(BaseModel):
     limit: str  # what caps the batch: memory or the engine's max_num_seqs
 
 
+class Roofline(BaseModel):
+    """The roofs of one device over a range of arithmetic intensity (the chart's lines)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ridge_flop_per_byte: float  # peak FLOP/s / peak bytes/s: compute-bound above
+    intensity_flop_per_byte: list[float]  # geometric grid around the ridge and the points
+    peak_flops_s: list[float]  # min(peak FLOP/s, intensity x peak bandwidth)
+    reachable_flops_s: list[float]  # the same with the calibrated efficiencies
+
+
+class CostLatencyPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hardware: str
+    devices: int
+    e2e_latency_s: float
+    ttft_s: float | None
+    usd_per_1m_output_tokens: float
+    joules_per_output_token: float | None
+
+
+class CostLatency(BaseModel):
+    """Cost vs latency of every priced hardware that fits, and its Pareto front."""
+
+    model_config = ConfigDict(extra="forbid")
+    points: list[CostLatencyPoint] = Field(default_factory=list)
+    front: list[int] = Field(default_factory=list, description="indices into points, by latency")
+    unpriced: list[str] = Field(default_factory=list, description="fits, no price: not shown")
+
+
 class HardwareDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hardware: str
@@ -83,6 +115,7 @@ class HardwareDetail(BaseModel):
     reachable_flops_s: float  # peak x calibrated compute efficiency
     reachable_bw_bytes_s: float  # peak x calibrated bandwidth efficiency
     points: list[OperatingPoint]
+    roofline: Roofline
     curve: ThroughputCurve | None
 
 
@@ -111,6 +144,7 @@ class ReportData(BaseModel):
     workload: Workload
     compare: CompareResult
     details: list[HardwareDetail]
+    cost_latency: CostLatency = Field(default_factory=CostLatency)
     accuracy: AccuracySummary | None = None
     sections: list[ReportSection] = Field(default_factory=list)
 
@@ -152,7 +186,7 @@ def _curve(plan: EstimatePlan, f: Factors) -> ThroughputCurve | None:
     limit = (f"engine max_num_seqs={dep.engine.max_num_seqs}" if max_rep < by_memory
              else f"KV memory ({by_memory} sequences of {reserve:.0f} tokens per replica)")
     b = np.unique(np.round(np.geomspace(1, max_rep, CURVE_POINTS)).astype(int))
-    mb = np.minimum(b, lay.pp)  # pipeline micro-batches, as in evaluate_plan
+    mb = micro_batches(b, lay.pp)
     t = np.asarray(step_work(dep, decode_seqs=b / mb, decode_ctx=ctx_mean).time_s(f), dtype=float)
     t = np.broadcast_to(t, b.shape)
     out = lay.dp * b / t
@@ -160,6 +194,40 @@ def _curve(plan: EstimatePlan, f: Factors) -> ThroughputCurve | None:
                            tok_s_per_user=(1 / t).tolist(), output_tok_s=out.tolist(),
                            output_tok_s_per_device=(out / lay.devices).tolist(),
                            max_batch=int(max_rep) * lay.dp, limit=limit)
+
+
+def _roofline(peak_flops_s: float, bw_bytes_s: float, reach_flops_s: float, reach_bw_bytes_s: float,
+              points: list[OperatingPoint]) -> Roofline:
+    """Roofs from 1/100 of the ridge (or the lowest point) to 30x it (or the highest), /2 x2."""
+    ais = [p.intensity_flop_per_byte for p in points if math.isfinite(p.intensity_flop_per_byte)]
+    ridge = peak_flops_s / bw_bytes_s
+    x = np.geomspace(min([ridge / 100, *ais]) / 2, max([ridge * 30, *ais]) * 2, ROOF_POINTS)
+    return Roofline(ridge_flop_per_byte=ridge, intensity_flop_per_byte=x.tolist(),
+                    peak_flops_s=np.minimum(peak_flops_s, x * bw_bytes_s).tolist(),
+                    reachable_flops_s=np.minimum(reach_flops_s, x * reach_bw_bytes_s).tolist())
+
+
+def pareto_front(x: list[float], y: list[float]) -> list[int]:
+    """Indices of points no other point beats on both (lower x and lower y), by x."""
+    order = sorted(range(len(x)), key=lambda i: (x[i], y[i]))
+    front, best = [], math.inf
+    for i in order:
+        if y[i] < best:
+            front.append(i)
+            best = y[i]
+    return front
+
+
+def _cost_latency(res: CompareResult) -> CostLatency:
+    pts = [CostLatencyPoint(hardware=r.hardware, devices=e.devices, e2e_latency_s=e.e2e_latency_s,
+                            ttft_s=e.ttft_s, usd_per_1m_output_tokens=e.usd_per_1m_output_tokens,
+                            joules_per_output_token=e.joules_per_output_token)
+           for r in res.rows if r.fits and (e := r.estimate) is not None
+           and e.usd_per_1m_output_tokens and e.e2e_latency_s]
+    front = pareto_front([p.e2e_latency_s for p in pts], [p.usd_per_1m_output_tokens for p in pts])
+    unpriced = [r.hardware for r in res.rows if r.fits and r.estimate
+                and r.estimate.usd_per_1m_output_tokens is None]
+    return CostLatency(points=pts, front=front, unpriced=unpriced)
 
 
 def _detail(plan: EstimatePlan, eff: Efficiency) -> HardwareDetail:
@@ -175,13 +243,14 @@ def _detail(plan: EstimatePlan, eff: Efficiency) -> HardwareDetail:
     layout = f"tp{lay.tp}" + (f" pp{lay.pp}" if lay.pp > 1 else "") + (f" ep{lay.ep}" if lay.ep > 1 else "")
     if lay.dp > 1:
         layout += f" x{lay.dp} replicas"
+    reach_flops, reach_bw = dep.peak_linear_flops * f.compute_eff, dep.memory_bw_bytes_s * f.bw_eff
     return HardwareDetail(
         hardware=dep.hw.id, name=dep.hw.name, devices=lay.devices, layout=layout,
         compute_type=dep.linear_compute_type, peak_flops_s=dep.peak_linear_flops,
-        memory_bw_bytes_s=dep.memory_bw_bytes_s,
-        reachable_flops_s=dep.peak_linear_flops * f.compute_eff,
-        reachable_bw_bytes_s=dep.memory_bw_bytes_s * f.bw_eff,
-        points=points, curve=_curve(plan, f))
+        memory_bw_bytes_s=dep.memory_bw_bytes_s, reachable_flops_s=reach_flops,
+        reachable_bw_bytes_s=reach_bw, points=points,
+        roofline=_roofline(dep.peak_linear_flops, dep.memory_bw_bytes_s, reach_flops, reach_bw, points),
+        curve=_curve(plan, f))
 
 
 def _version() -> str:
@@ -199,7 +268,8 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
                  kv_precision: str | None = None, sort: str = "cost",
                  calibration: Path | None = None, hardware_files: tuple[Path, ...] = (),
                  detail: int = 8, accuracy_csv: Path | None = None,
-                 extra: list | tuple = ()) -> ReportData:
+                 extra: list | tuple = (), offload: bool | str | None = None,
+                 host: str | None = None, slots: int | None = None) -> ReportData:
     """Rank the hardware for the workload and gather what every chart needs.
 
     detail: how many of the best-ranked hardware that fit get roofline points and curves
@@ -214,7 +284,8 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
     res, plans = compare_model(spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch,
                                input_len=input_len, output_len=output_len, precision=precision,
                                kv_precision=kv_precision, sort=sort, eff=eff,
-                               hardware_files=hardware_files)
+                               hardware_files=hardware_files, offload=offload, host=host,
+                               slots=slots)
     fits = [r.hardware for r in res.rows if r.fits]
     details = [_detail(plans[h], eff) for h in fits[:detail]]
     accuracy = (live_accuracy(accuracy_csv, calibration, hardware_files) if accuracy_csv
@@ -229,7 +300,7 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
                           active_params=spec.active_params, mode=mode, batch=batch,
                           input_len=input_len, output_len=output_len, precision=precision,
                           kv_precision=kv_precision),
-        compare=res, details=details, accuracy=accuracy,
+        compare=res, details=details, cost_latency=_cost_latency(res), accuracy=accuracy,
     )
     sections: list[ReportSection] = []
     for fn in section_providers().values():
@@ -338,3 +409,6 @@ def _assumptions_section(data: ReportData) -> list[ReportSection]:
 # registered the way a plugin would be (one registry per extension point)
 register_section_provider("assumptions", _assumptions_section)
 register_section_provider("accuracy", _accuracy_section)
+register_section_provider("simulation", sim_sections, for_type="SimResult")
+register_section_provider("plan", plan_sections, for_type="PlanResult")
+register_section_provider("audit", audit_sections, for_type="AuditReport")

@@ -52,16 +52,12 @@ def roofline(data: ReportData) -> go.Figure | None:
     shown: set[str] = set()
     for i, d in enumerate(det):
         r, c = i // cols + 1, i % cols + 1
-        ais = [p.intensity_flop_per_byte for p in d.points if math.isfinite(p.intensity_flop_per_byte)]
-        ridge = d.peak_flops_s / d.memory_bw_bytes_s
-        lo = min([ridge / 100, *ais]) / 2
-        hi = max([ridge * 30, *ais]) * 2
-        x = np.geomspace(lo, hi, 200)
-        for name, peak, bw, dash in (("peak roof", d.peak_flops_s, d.memory_bw_bytes_s, "solid"),
-                                     ("reachable (calibrated)", d.reachable_flops_s,
-                                      d.reachable_bw_bytes_s, "dash")):
+        roof = d.roofline
+        x = roof.intensity_flop_per_byte
+        for name, ys, dash in (("peak roof", roof.peak_flops_s, "solid"),
+                               ("reachable (calibrated)", roof.reachable_flops_s, "dash")):
             fig.add_trace(go.Scatter(
-                x=x, y=np.minimum(peak, x * bw) / 1e12, mode="lines", name=name, legendgroup=name,
+                x=x, y=[v / 1e12 for v in ys], mode="lines", name=name, legendgroup=name,
                 showlegend=name not in shown, line=dict(color="#555", dash=dash, width=1.5),
                 hovertemplate=f"{name}<br>%{{x:.3g}} FLOP/B → %{{y:.4g}} TFLOP/s<extra></extra>"),
                 row=r, col=c)
@@ -87,27 +83,27 @@ def roofline(data: ReportData) -> go.Figure | None:
 
 def pareto(data: ReportData) -> go.Figure | None:
     """Cost per 1M output tokens vs end-to-end latency, colour = J per output token."""
-    pts = [(r.hardware, r.estimate) for r in data.compare.rows
-           if r.fits and r.estimate and r.estimate.usd_per_1m_output_tokens and r.estimate.e2e_latency_s]
+    cl = data.cost_latency
+    pts = cl.points
     if not pts:
         return None
-    x = [e.e2e_latency_s for _, e in pts]
-    y = [e.usd_per_1m_output_tokens for _, e in pts]
-    j = [e.joules_per_output_token for _, e in pts]
+    x = [p.e2e_latency_s for p in pts]
+    y = [p.usd_per_1m_output_tokens for p in pts]
+    j = [p.joules_per_output_token for p in pts]
     known_j = [v for v in j if v is not None]
-    front = pareto_front(x, y)
+    front = cl.front
     fig = go.Figure()
     fx = [x[i] for i in front]
     fy = [y[i] for i in front]
     fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", name="Pareto front (nothing both cheaper and faster)",
                              line=dict(color="#999", dash="dot", shape="hv"), hoverinfo="skip"))
-    hover = [f"<b>{h}</b> ×{e.devices}<br>e2e {e.e2e_latency_s:.3g} s, TTFT {e.ttft_s:.3g} s<br>"
+    hover = [f"<b>{e.hardware}</b> ×{e.devices}<br>e2e {e.e2e_latency_s:.3g} s, TTFT {e.ttft_s:.3g} s<br>"
              f"${e.usd_per_1m_output_tokens:.3g} / 1M output tokens<br>"
              + (f"{e.joules_per_output_token:.3g} J/token" if e.joules_per_output_token else "J/token unknown")
-             for h, e in pts]
+             for e in pts]
     log_x, log_y = max(x) / min(x) > 8, max(y) / min(y) > 8
     fig.add_trace(go.Scatter(
-        x=x, y=y, mode="markers+text", text=[h for h, _ in pts],
+        x=x, y=y, mode="markers+text", text=[p.hardware for p in pts],
         textposition=label_positions(x, y, log_x, log_y),
         name="hardware", hovertext=hover, hoverinfo="text", showlegend=False,
         marker=dict(size=14, line=dict(color="#333", width=1),
@@ -120,8 +116,7 @@ def pareto(data: ReportData) -> go.Figure | None:
                      range=padded_range(x, log_x, 0.09), **(log_ticks(min(x), max(x)) if log_x else {}))
     fig.update_yaxes(title_text="$ per 1M output tokens", type="log" if log_y else "linear",
                      **(log_ticks(min(y), max(y)) if log_y else {}))
-    unpriced = [r.hardware for r in data.compare.rows if r.fits and r.estimate
-                and r.estimate.usd_per_1m_output_tokens is None]
+    unpriced = cl.unpriced
     fig = _layout(fig, "Cost vs latency (lower left is better)", 460)
     if unpriced:
         fig.add_annotation(text="no price, not shown: " + ", ".join(unpriced[:8]) + (" …" if len(unpriced) > 8 else ""),
@@ -164,17 +159,6 @@ def label_positions(x: list[float], y: list[float], log_x: bool, log_y: bool) ->
                 and abs(ny[i] - ny[j]) < 0.12]
         pos.append("bottom center" if any(ny[j] > ny[i] for j in near) else "top center")
     return pos
-
-
-def pareto_front(x: list[float], y: list[float]) -> list[int]:
-    """Indices of points no other point beats on both (lower x and lower y), by x."""
-    order = sorted(range(len(x)), key=lambda i: (x[i], y[i]))
-    front, best = [], math.inf
-    for i in order:
-        if y[i] < best:
-            front.append(i)
-            best = y[i]
-    return front
 
 
 def memory(data: ReportData) -> go.Figure | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from inferplan.report.build import ReportData
-from inferplan.report.figures import MEMORY_PARTS, PHASE_COLOUR, colours, pareto_front
+from inferplan.report.figures import MEMORY_PARTS, PHASE_COLOUR, colours
 from inferplan.report.html import COLUMNS, GLOSSARY, HOW, usd
 from inferplan.report.sections import LineChart, ReportSection, SectionTable
 from inferplan.units import fmt_time_s
@@ -63,24 +63,23 @@ def _new(w: float, h: float):
 
 
 def _pareto_png(data: ReportData, path: Path) -> bool:
-    pts = [(r.hardware, r.estimate) for r in data.compare.rows
-           if r.fits and r.estimate and r.estimate.usd_per_1m_output_tokens and r.estimate.e2e_latency_s]
+    pts = data.cost_latency.points
     if not pts:
         return False
-    x = [e.e2e_latency_s for _, e in pts]
-    y = [e.usd_per_1m_output_tokens for _, e in pts]
-    j = np.array([e.joules_per_output_token if e.joules_per_output_token else np.nan for _, e in pts])
+    x = [p.e2e_latency_s for p in pts]
+    y = [p.usd_per_1m_output_tokens for p in pts]
+    j = np.array([p.joules_per_output_token if p.joules_per_output_token else np.nan for p in pts])
     fig = _new(9, 5)
     ax = fig.add_subplot()
-    front = pareto_front(x, y)
+    front = data.cost_latency.front
     ax.step([x[i] for i in front], [y[i] for i in front], where="post", ls=":", c="#999",
             label="Pareto front")
     from matplotlib import colormaps
 
     sc = ax.scatter(x, y, c=j, cmap=colormaps["viridis"].with_extremes(bad="#bbbbbb"), s=90,
                     edgecolors="#333", zorder=3, plotnonfinite=True)
-    for (h, _), xi, yi in zip(pts, x, y, strict=True):
-        ax.annotate(h, (xi, yi), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    for p, xi, yi in zip(pts, x, y, strict=True):
+        ax.annotate(p.hardware, (xi, yi), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
     if np.isfinite(j).any():
         fig.colorbar(sc, ax=ax, label="J / output token (grey: unknown)")
     if max(x) / min(x) > 8:
@@ -107,13 +106,11 @@ def _roofline_png(data: ReportData, path: Path) -> bool:
     for ax in axes.flat[len(det):]:
         ax.set_visible(False)
     for ax, d in zip(axes.flat, det, strict=False):
-        ais = [p.intensity_flop_per_byte for p in d.points if math.isfinite(p.intensity_flop_per_byte)]
-        ridge = d.peak_flops_s / d.memory_bw_bytes_s
-        xs = np.geomspace(min([ridge / 100, *ais]) / 2, max([ridge * 30, *ais]) * 2, 200)
-        ax.loglog(xs, np.minimum(d.peak_flops_s, xs * d.memory_bw_bytes_s) / 1e12, c="#555", lw=1.2,
-                  label="peak roof")
-        ax.loglog(xs, np.minimum(d.reachable_flops_s, xs * d.reachable_bw_bytes_s) / 1e12, c="#555",
-                  lw=1.2, ls="--", label="reachable (calibrated)")
+        roof = d.roofline
+        xs = np.asarray(roof.intensity_flop_per_byte)
+        ax.loglog(xs, np.asarray(roof.peak_flops_s) / 1e12, c="#555", lw=1.2, label="peak roof")
+        ax.loglog(xs, np.asarray(roof.reachable_flops_s) / 1e12, c="#555", lw=1.2, ls="--",
+                  label="reachable (calibrated)")
         for p in d.points:
             ax.scatter([p.intensity_flop_per_byte], [p.achieved_flops_s / 1e12], zorder=3, s=45,
                        marker=MPL_MARKER.get(p.phase, "o"), c=PHASE_COLOUR.get(p.phase, "#333"),

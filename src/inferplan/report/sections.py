@@ -4,16 +4,19 @@ A :class:`ReportSection` is a title, paragraphs of plain text, tables and line c
 as data (no plotting library), so that both renderers draw it: HTML (plotly) and Markdown
 (matplotlib PNGs). ``html`` is an optional trusted fragment shown only in the HTML report.
 
-Two ways in, both used by :func:`inferplan.report.build.build_report`:
+One way in: a *section provider*, ``register_section_provider(name, fn, for_type=...)``, a
+function from one object to a list of sections, keyed by the type name of what it reads:
 
-- **providers**: ``register_section_provider("name", fn)`` with ``fn(data: ReportData) ->
-  list[ReportSection]``; called for every report, in registration order (the built-in
-  ``assumptions`` and ``accuracy`` sections register this way);
-- **result objects**: anything passed in ``build_report(..., extra=[...])`` that is a
-  ``ReportSection``, has a ``report_sections() -> list[ReportSection]`` method, or whose type
-  name has an adapter (``register_section_adapter("SimResult", fn)``; ``adapters.py`` turns
-  the simulator's, planner's and audit's results into latency CDFs, queue length over time,
-  option and verdict tables).
+- ``for_type="ReportData"`` (the default): called for every report with its
+  :class:`~inferplan.report.build.ReportData`, in registration order (the built-in
+  ``assumptions`` and ``accuracy`` sections);
+- ``for_type="SimResult"`` (``PlanResult``, ``AuditReport``, a plugin's type): called for
+  results passed in ``build_report(..., extra=[...])`` whose type has that name (``adapters.py``
+  holds the simulator's, planner's and audit's; ``build.py`` registers them). By name, so this
+  package need not import those packages.
+
+A result object may instead render itself with a ``report_sections()`` method (it takes
+precedence), and a ``ReportSection`` passed in ``extra`` is used as is.
 
 Not here: the built-in charts (roofline, Pareto, memory, throughput curves: ``figures.py`` and
 ``markdown.py``) and the numbers themselves (``build.py``).
@@ -22,15 +25,13 @@ Not here: the built-in charts (roofline, Pareto, memory, throughput curves: ``fi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from inferplan.report.build import ReportData
-
-__all__ = ["LineChart", "ReportSection", "SectionTable", "Series", "register_section_adapter",
-           "register_section_provider", "section_providers", "sections_from"]
+__all__ = ["LineChart", "ReportSection", "SectionTable", "Series", "register_section_provider",
+           "section_providers", "sections_from"]
 
 Cell = str | float | int | None
 
@@ -77,45 +78,49 @@ class ReportSection(BaseModel):
     html: str = Field(default="", description="trusted HTML fragment, HTML report only")
 
 
-SectionProvider = Callable[["ReportData"], list[ReportSection]]
-_PROVIDERS: dict[str, SectionProvider] = {}
+SectionProvider = Callable[[Any], list[ReportSection]]
+REPORT_DATA = "ReportData"
 
 
-def register_section_provider(name: str, fn: SectionProvider) -> None:
-    """Add (or replace) a provider called for every report."""
-    _PROVIDERS[name] = fn
+@dataclass(frozen=True)
+class _Provider:
+    for_type: str
+    fn: SectionProvider
 
 
-def section_providers() -> dict[str, SectionProvider]:
-    return dict(_PROVIDERS)
+_PROVIDERS: dict[str, _Provider] = {}
 
 
-_ADAPTERS: dict[str, Callable[[Any], list[ReportSection]]] = {}
+def register_section_provider(name: str, fn: SectionProvider, *, for_type: str = REPORT_DATA) -> None:
+    """Add (or replace) provider `name`: ``fn(obj) -> list[ReportSection]`` for objects whose
+    type is named `for_type` (default: every report's ReportData)."""
+    _PROVIDERS[name] = _Provider(for_type, fn)
 
 
-def register_section_adapter(type_name: str, fn: Callable[[Any], list[ReportSection]]) -> None:
-    """Sections for results of a type (by class name, so its package need not be imported)."""
-    _ADAPTERS[type_name] = fn
+def section_providers(for_type: str = REPORT_DATA) -> dict[str, SectionProvider]:
+    """The providers of one type, in registration order."""
+    return {k: p.fn for k, p in _PROVIDERS.items() if p.for_type == for_type}
 
 
 def sections_from(objs: Iterable[Any]) -> list[ReportSection]:
-    """Sections of result objects: ReportSection as is, ``obj.report_sections()``, an adapter.
+    """Sections of result objects: ReportSection as is, ``obj.report_sections()``, else the
+    providers registered for its type name.
 
-    A list or tuple of results of one type (several simulations) goes to that adapter at once.
+    A list or tuple of results of one type (several simulations) goes to those providers at once.
     """
-    import inferplan.report.adapters  # noqa: F401 - registers the built-in adapters
-
     out: list[ReportSection] = []
     for obj in objs:
         one = obj[0] if isinstance(obj, list | tuple) and obj else obj
         name = type(one).__name__
+        providers = section_providers(name)
         if isinstance(obj, ReportSection):
             out.append(obj)
         elif callable(getattr(obj, "report_sections", None)):
             out.extend(obj.report_sections())
-        elif name in _ADAPTERS:
-            out.extend(_ADAPTERS[name](obj))
+        elif providers:
+            for fn in providers.values():
+                out.extend(fn(obj))
         else:
             raise TypeError(f"{name} is not a ReportSection, has no report_sections() and no "
-                            f"adapter (register_section_adapter)")
+                            f"adapter (register_section_provider(..., for_type='{name}'))")
     return out

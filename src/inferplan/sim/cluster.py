@@ -1,10 +1,12 @@
 """The cluster: replicas behind a router, optional disaggregated prefill/decode pools, and the
 one event loop of the simulator.
 
-Events are ``(time, kind, seq, ...)`` tuples in one heap; at equal times a step end comes
-before a KV hand-off, which comes before an arrival, and ties break by creation order, so a
-seed gives one ordering. Each event's handler returns the events it causes (the end of a step
-started, a hand-off to the decode pool, a closed-loop user's next request).
+Events are small typed classes (:class:`StepEnd`, :class:`Handoff`, :class:`Arrival`) in one
+heap ordered by ``(time, kind order, creation order)``: at equal times a step end comes before a
+KV hand-off, which comes before an arrival, so a seed gives one ordering. Each event's
+``handle`` returns the events it causes (the end of a step started, a hand-off to the decode
+pool, a closed-loop user's next request), as vidur's events do. Open-loop arrivals are not put in
+the heap: they are read in order from the request arrays and merged with it.
 
 Routers (``ROUTERS``): ``round_robin`` and ``least_outstanding_tokens`` (fewest prompt +
 output tokens of assigned, unfinished requests; ties to the lowest index).
@@ -19,13 +21,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
-from inferplan.errors import InputError
+from inferplan.errors import InputError, UnknownIdError
 from inferplan.sim.entities import DONE, TRANSFER, Request
-from inferplan.sim.scheduler import Replica
+from inferplan.sim.schedulers import Replica
 from inferplan.sim.workload import RequestArrays
-
-STEP_END, HANDOFF, ARRIVAL = 0, 1, 2
 
 
 class Router:
@@ -70,14 +72,127 @@ register_router("least_outstanding_tokens", LeastOutstandingTokens)
 
 
 def make_router(name: str) -> Router:
-    from inferplan.errors import UnknownIdError
-
     aliases = {"rr": "round_robin", "lot": "least_outstanding_tokens",
                "least_outstanding": "least_outstanding_tokens"}
     key = aliases.get(name, name)
     if key not in ROUTERS:
         raise UnknownIdError("router", name, ROUTERS)
     return ROUTERS[key]()
+
+
+# ---- events ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Event:
+    """Something that happens at time `t`; ``handle`` returns the events it causes."""
+
+    ORDER: ClassVar[int]  # at equal times, lower first
+    t: float
+
+    def handle(self, run: _Run) -> list[Event]:
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class StepEnd(Event):
+    """The step of replica `index` of pool `pool` (0 serve/prefill, 1 decode) ends."""
+
+    ORDER: ClassVar[int] = 0
+    pool: int
+    index: int
+    version: int  # stale when the replica's step was cut short and rescheduled since
+
+    def handle(self, run: _Run) -> list[Event]:
+        if run.versions[self.pool][self.index] != self.version:
+            return []  # superseded by an interrupt
+        left, end = run.pools[self.pool][self.index].step_end(self.t)
+        out = run.step_end(self.pool, self.index, end)
+        for r in left:
+            out += run.departed(r, self.t)
+        return out
+
+
+@dataclass(slots=True)
+class Handoff(Event):
+    """A prefilled request's KV cache reached the decode pool."""
+
+    ORDER: ClassVar[int] = 1
+    request: Request
+
+    def handle(self, run: _Run) -> list[Event]:
+        return run.deliver(1, self.request, self.t)
+
+
+@dataclass(slots=True)
+class Arrival(Event):
+    """A request arrives at the router of the serving (or prefill) pool."""
+
+    ORDER: ClassVar[int] = 2
+    request: Request
+
+    def handle(self, run: _Run) -> list[Event]:
+        if self.request.arrival_s > run.max_time_s:
+            return []
+        return run.deliver(0, self.request, self.t)
+
+
+class _Run:
+    """State of one run of the event loop: the requests, the step versions, the closed loop."""
+
+    def __init__(self, cluster: Cluster, reqs: list[Request], closed_users: int | None,
+                 think_s: Sequence[float] | None, max_time_s: float) -> None:
+        self.cluster, self.reqs, self.think_s, self.max_time_s = cluster, reqs, think_s, max_time_s
+        self.pools: list[list[Replica]] = [cluster.replicas, cluster.decode_pool]
+        self.routers = [cluster.router, cluster.decode_router]
+        self.versions = [[0] * len(p) for p in self.pools]
+        self.closed = closed_users is not None
+        self.issued = min(closed_users or 0, len(reqs)) if self.closed else 0
+        self.heap: list[tuple[float, int, int, Event]] = []
+        self.seq = 0
+
+    def push(self, ev: Event) -> None:
+        heapq.heappush(self.heap, (ev.t, ev.ORDER, self.seq, ev))
+        self.seq += 1
+
+    def step_end(self, pool: int, i: int, end: float | None) -> list[Event]:
+        if end is None:
+            return []
+        self.versions[pool][i] += 1
+        return [StepEnd(end, pool, i, self.versions[pool][i])]
+
+    def next_request(self, user: int, t: float) -> list[Event]:
+        """A closed-loop user issues its next request at `t` (none left: nothing)."""
+        if not self.closed or self.issued >= len(self.reqs):
+            return []
+        nr = self.reqs[self.issued]
+        nr.user, nr.arrival_s = user, t
+        self.issued += 1
+        return [Arrival(t, nr)]
+
+    def deliver(self, pool: int, r: Request, t: float) -> list[Event]:
+        reps = self.pools[pool]
+        i = self.routers[pool].pick(reps, r)
+        rep = reps[i]
+        end = rep.enqueue(r, t)
+        if end is None:
+            end = rep.interrupt(t)
+        out = self.step_end(pool, i, end)
+        if r.rejected:  # the user moves on to its next request
+            out += self.next_request(r.user, t)
+        return out
+
+    def departed(self, r: Request, t: float) -> list[Event]:
+        """`r` left a replica at `t`: to the decode pool, or done (its user thinks, then asks)."""
+        if r.state == TRANSFER and not self.cluster.decode_pool:
+            r.state, r.finish_s = DONE, t  # prefill pool studied alone
+            return []
+        if r.state == TRANSFER:
+            return [Handoff(t + self.cluster.transfer_s(r), r)]
+        if r.state == DONE and self.closed and self.issued < len(self.reqs):
+            think = self.think_s[self.issued] if self.think_s is not None else 0.0
+            return self.next_request(r.user, t + think)
+        return []
 
 
 class Cluster:
@@ -103,98 +218,34 @@ class Cluster:
         prefilled: requests arrive with their prompt's KV and first token (a decode pool
         studied alone). A prefill pool without a decode pool ends requests at hand-off.
         """
-        n = len(reqs)
-        allr = [Request(i, float(reqs.arrival_s[i]), int(reqs.input_tokens[i]),
-                        int(reqs.output_tokens[i]), int(reqs.prefix_id[i]),
-                        int(reqs.prefix_tokens[i])) for i in range(n)]
-        if prefilled:
-            for r in allr:
-                r.computed = r.prompt_tokens
-                r.out_left = r.output_tokens - 1
-                r.first_token_s = r.arrival_s
-        pools: list[list[Replica]] = [self.replicas, self.decode_pool]
-        versions = [[0] * len(self.replicas), [0] * len(self.decode_pool)]
-        heap: list[tuple] = []
-        seq = 0
-        closed = closed_users is not None
-        issued = 0
-        if closed:
-            for u in range(min(closed_users or 0, n)):
-                r = allr[u]
-                r.arrival_s, r.user = 0.0, u
-                heapq.heappush(heap, (0.0, ARRIVAL, seq, r))
-                seq += 1
-            issued = min(closed_users or 0, n)
-            nxt = n  # no open-loop pointer
-        else:
-            nxt = 0
-        router, drouter = self.router, self.decode_router
-        transfer = self.transfer_s
-
-        def schedule_end(pool: int, i: int, end: float | None) -> None:
-            nonlocal seq
-            if end is None:
-                return
-            versions[pool][i] += 1
-            heapq.heappush(heap, (end, STEP_END, seq, pool, i, versions[pool][i]))
-            seq += 1
-
-        def deliver(pool: int, r: Request, t: float) -> None:
-            nonlocal seq, issued
-            reps = pools[pool]
-            i = (router if pool == 0 else drouter).pick(reps, r)
-            rep = reps[i]
-            end = rep.enqueue(r, t)
-            if end is None:
-                end = rep.interrupt(t)
-            schedule_end(pool, i, end)
-            if r.rejected and closed and issued < n:  # the user moves on to its next request
-                nr = allr[issued]
-                nr.user, nr.arrival_s = r.user, t
-                issued += 1
-                heapq.heappush(heap, (t, ARRIVAL, seq, nr))
-                seq += 1
-
-        events = 0
-        while True:
-            if nxt < n and (not heap or allr[nxt].arrival_s < heap[0][0]
-                            or (allr[nxt].arrival_s == heap[0][0] and heap[0][1] > ARRIVAL)):
-                r = allr[nxt]
-                nxt += 1
-                events += 1
-                if r.arrival_s > max_time_s:
-                    continue
-                deliver(0, r, r.arrival_s)
-                continue
-            if not heap:
-                break
-            ev = heapq.heappop(heap)
+        allr = _requests(reqs, prefilled)
+        run = _Run(self, allr, closed_users, think_s, max_time_s)
+        for u in range(run.issued):  # closed loop: every user's first request at t = 0
+            allr[u].arrival_s, allr[u].user = 0.0, u
+            run.push(Arrival(0.0, allr[u]))
+        stream = iter(()) if run.closed else iter(allr)  # open loop: arrivals in order
+        nxt = next(stream, None)
+        heap, events = run.heap, 0
+        while nxt is not None or heap:
+            if nxt is not None and (not heap or nxt.arrival_s < heap[0][0]):  # ties: heap first
+                ev: Event = Arrival(nxt.arrival_s, nxt)
+                nxt = next(stream, None)
+            else:
+                ev = heapq.heappop(heap)[3]
             events += 1
-            t, kind = ev[0], ev[1]
-            if kind == STEP_END:
-                pool, i, ver = ev[3], ev[4], ev[5]
-                if versions[pool][i] != ver:
-                    continue  # superseded by an interrupt
-                left, end = pools[pool][i].step_end(t)
-                schedule_end(pool, i, end)
-                for r in left:
-                    if r.state == TRANSFER and not self.decode_pool:
-                        r.state, r.finish_s = DONE, t  # prefill pool studied alone
-                    elif r.state == TRANSFER:
-                        heapq.heappush(heap, (t + transfer(r), HANDOFF, seq, r))
-                        seq += 1
-                    elif closed and r.state == DONE and issued < n:
-                        nr = allr[issued]
-                        nr.user = r.user
-                        nr.arrival_s = t + (think_s[issued] if think_s is not None else 0.0)
-                        issued += 1
-                        heapq.heappush(heap, (nr.arrival_s, ARRIVAL, seq, nr))
-                        seq += 1
-            elif kind == HANDOFF:
-                deliver(1, ev[3], t)
-            else:  # closed-loop arrival
-                r = ev[3]
-                if r.arrival_s <= max_time_s:
-                    deliver(0, r, t)
+            for caused in ev.handle(run):
+                run.push(caused)
         self.events = events
         return allr
+
+
+def _requests(reqs: RequestArrays, prefilled: bool) -> list[Request]:
+    allr = [Request(i, float(reqs.arrival_s[i]), int(reqs.input_tokens[i]),
+                    int(reqs.output_tokens[i]), int(reqs.prefix_id[i]),
+                    int(reqs.prefix_tokens[i])) for i in range(len(reqs))]
+    if prefilled:
+        for r in allr:
+            r.computed = r.prompt_tokens
+            r.out_left = r.output_tokens - 1
+            r.first_token_s = r.arrival_s
+    return allr

@@ -189,7 +189,7 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence, slo: SLO | None
         d = np.array(log.duration_s)
         k = np.array(log.steps, dtype=float)
         b = np.array(log.decode_seqs, dtype=float)
-        durs.append(d / k)
+        durs.append(np.divide(d, k, out=np.zeros_like(d), where=k > 0))  # prefill-only steps: k = 0, weight 0
         weights.append(b * k)
         kv.append(np.array(log.kv_used))
         batch_w.append(b * d)

@@ -204,7 +204,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                        tp=req.tp, pp=req.pp, ep=req.ep, precision=req.precision,
                        kv_precision=req.kv_precision, engine=req.engine, mode=req.mode,
                        batch=req.batch, input_len=req.input_len, output_len=req.output_len,
-                       threads=req.threads)
+                       threads=req.threads, offload=req.offload, host=req.host, slots=req.slots)
 
         return await compute(call, untrusted=req.config is not None)
 
@@ -298,7 +298,8 @@ def _validation_text(e: ValidationError) -> str:
 def _workload(req: CompareRequest) -> dict[str, Any]:
     return dict(hardware=req.hardware, hw_class=req.hw_class, mode=req.mode, batch=req.batch,
                 input_len=req.input_len, output_len=req.output_len, precision=req.precision,
-                kv_precision=req.kv_precision, sort=req.sort)
+                kv_precision=req.kv_precision, sort=req.sort, offload=req.offload, host=req.host,
+                slots=req.slots)
 
 
 @functools.lru_cache(maxsize=1)

@@ -46,6 +46,9 @@ def _simulate_routes(app: FastAPI, compute, errors: dict) -> None:
         precision: str | None = Field(default=None, pattern=ID, max_length=32)
         kv_precision: str | None = Field(default=None, pattern=ID, max_length=32)
         engine: str | None = Field(default=None, pattern=ID, max_length=32)
+        offload: Literal["none", "auto", "experts"] | None = None
+        host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts")
+        slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
         workload: str = Field(default="chat", pattern=ID, max_length=32,
                               description="workload preset (chat, rag, code, summarization, agentic)")
         rate: float | None = Field(default=None, ge=1e-3, le=10000, description="requests/s (preset's if null)")
@@ -65,7 +68,8 @@ def _simulate_routes(app: FastAPI, compute, errors: dict) -> None:
             if req.rate is not None:
                 w = with_overrides(w, rate=req.rate)
             dep = DeploymentSpec(hardware=req.hardware, devices=req.devices, precision=req.precision,
-                                 kv_precision=req.kv_precision, engine=req.engine)
+                                 kv_precision=req.kv_precision, engine=req.engine,
+                                 offload=req.offload, host=req.host, slots=req.slots)
             return simulate(model_info(req.model).id, dep, w, requests=req.requests,
                             replicas=req.replicas, seed=req.seed, slo=req.slo)
 
@@ -91,6 +95,9 @@ def _plan_routes(app: FastAPI, compute, errors: dict) -> None:
         top: int = Field(default=3, ge=1, le=5)
         disaggregation: bool = True
         seed: int = Field(default=0, ge=0, le=2**31 - 1)
+        offload: Literal["none", "auto", "experts"] | None = None
+        host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts")
+        slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
 
     @app.post("/api/plan", response_model=PlanResult, tags=["plan"], responses=errors)
     async def plan_route(req: WebPlanRequest) -> PlanResult:
@@ -109,7 +116,7 @@ def _plan_routes(app: FastAPI, compute, errors: dict) -> None:
             pr = PlanRequest(models=req.models, workload=w, rate=req.rate, slo=req.slo,
                              objective=req.objective, hardware=hws, precisions=req.precisions,
                              requests=req.requests, top=req.top, disaggregation=req.disaggregation,
-                             seed=req.seed)
+                             seed=req.seed, offload=req.offload, host=req.host, slots=req.slots)
             return plan(pr, executor="serial")
 
         return await compute(call)

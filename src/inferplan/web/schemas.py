@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inferplan.catalog.schema import HardwareSpec, Precision
+from inferplan.catalog.schema import HardwareClass, HardwareSpec, Precision
 from inferplan.report.build import ReportData
 
 MAX_TOKENS = 1 << 20  # prompt or output tokens per request (1M)
@@ -33,7 +33,7 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"  # catalog ids and aliases; no '/', so nev
 HwId = Annotated[str, Field(pattern=ID, min_length=1, max_length=64)]
 Mode = Literal["batch", "concurrency", "offline"]
 Sort = Literal["cost", "speed", "throughput", "energy", "devices", "ttft"]
-HwClass = Literal["gpu", "asic", "wafer", "lpu", "tpu", "cpu", "npu", "soc"]
+HwClass = HardwareClass  # the catalog's one list of classes
 
 
 class ModelChoice(BaseModel):
@@ -89,7 +89,20 @@ class Workload(BaseModel):
     kv_precision: str | None = Field(default=None, pattern=ID, max_length=32)
 
 
-class EstimateRequest(ModelChoice, Workload):
+class EdgeOptions(BaseModel):
+    """Host-memory tier and llama.cpp slots (perf/offload.py, perf/slots.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    offload: Literal["none", "auto", "experts"] | None = Field(
+        default=None, description="auto: what does not fit goes to host DRAM; experts: routed MoE "
+                                  "experts held and computed by the host CPU")
+    host: str | None = Field(default=None, pattern=ID, max_length=64,
+                             description="host CPU id for offload=experts (default: the device's usual host)")
+    slots: int | None = Field(default=None, ge=1, le=4096,
+                              description="llama.cpp server slots (llama-server --parallel; default 4)")
+
+
+class EstimateRequest(ModelChoice, Workload, EdgeOptions):
     hardware: str = Field(pattern=ID, min_length=1, max_length=64, examples=["h100-sxm"])
     devices: int | None = Field(default=None, ge=1, le=MAX_DEVICES, description="null: fewest that fit")
     tp: int | None = Field(default=None, ge=1, le=1024)
@@ -100,7 +113,7 @@ class EstimateRequest(ModelChoice, Workload):
     usd_per_hour: float | None = Field(default=None, gt=0, le=1e6, description="price per device")
 
 
-class CompareRequest(ModelChoice, Workload):
+class CompareRequest(ModelChoice, Workload, EdgeOptions):
     hardware: list[HwId] | None = Field(
         default=None, max_length=MAX_HARDWARE,
         description="catalog ids (null: the whole catalog or hw_class)",

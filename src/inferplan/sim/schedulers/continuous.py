@@ -1,17 +1,11 @@
-"""Replica schedulers: what one replica runs next, and when that step ends.
+"""``continuous``: vLLM-style continuous batching.
 
-Two policies behind one small interface (``enqueue``, ``step_end``, ``interrupt``), registered
-in ``SCHEDULERS`` by name as a plugin would be:
-
-- ``continuous``: vLLM-style continuous batching. Every step runs all decoding sequences (one
-  token each) plus prefill chunks up to ``max_num_batched_tokens`` (chunked prefill), admits
-  waiting requests first-come first-served while ``max_num_seqs`` and the paged KV cache allow,
-  and preempts the most recently admitted request by *recompute* when a decode step finds no
-  free KV block (vLLM's default). Optional prefix caching keeps shared prompt prefixes' blocks
-  and skips their prefill.
-- ``serial``: one request at a time, first come first served (llama.cpp's server with one slot;
-  engines without continuous batching). A request is prefilled in ``prefill_chunk_tokens``
-  chunks, then decoded alone.
+Every step runs all decoding sequences (one token each) plus prefill chunks up to
+``max_num_batched_tokens`` (chunked prefill), admits waiting requests first-come first-served
+while ``max_num_seqs`` and the paged KV cache allow, and preempts the most recently admitted
+request by *recompute* when a decode step finds no free KV block (vLLM's default). Optional
+prefix caching keeps shared prompt prefixes' blocks and skips their prefill. The limits come
+from the pool (:class:`~inferplan.sim.pool.ServingLimits`), not from the engine's name.
 
 Speed: decoding sequences are not touched one by one per step. They share a *decode clock*
 ``clock`` (steps run); a sequence's cached context is ``offset + clock`` and it ends when the
@@ -25,51 +19,18 @@ arrival during a run cuts it at the next step boundary (``interrupt``).
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-from inferplan.sim.cost import StepCost, run_sum_s, steps_before
-from inferplan.sim.entities import (
-    DECODING,
-    DONE,
-    PREFILLING,
-    TRANSFER,
-    WAITING,
-    Batch,
-    Request,
-    SchedulerConfig,
-    StepLog,
-    TimeAverage,
-)
+from inferplan.perf.layout import micro_batches
+from inferplan.sim.cost import run_sum_s, steps_before
+from inferplan.sim.entities import DECODING, DONE, PREFILLING, TRANSFER, WAITING, Batch, Request
+from inferplan.sim.schedulers.base import Replica
+
+if TYPE_CHECKING:
+    from inferplan.sim.pool import Pool
 
 MAX_RUN_STEPS = 1 << 16  # cap on one run of decode steps (bounds the quadratic fit's span)
-
-
-class Replica:
-    """Interface every scheduling policy implements."""
-
-    index: int
-    outstanding_tokens: int  # prompt + output tokens of assigned, unfinished requests
-    log: StepLog
-    in_system: TimeAverage  # requests assigned and not finished (or handed off)
-    in_queue: TimeAverage  # requests waiting to be scheduled
-    preemptions: int
-    prefix_hits: int
-
-    def enqueue(self, req: Request, t: float) -> float | None:
-        """Accept `req` at time `t`; return the end time of a step started now, if any."""
-        raise NotImplementedError
-
-    def step_end(self, t: float) -> tuple[list[Request], float | None]:
-        """The step in flight ended at `t`: (requests that left, end of the next step or None)."""
-        raise NotImplementedError
-
-    def interrupt(self, t: float) -> float | None:
-        """A request arrived at `t` during a step: new end time if the step was cut, else None."""
-        return None
-
-    @property
-    def busy_s(self) -> float:
-        return float(sum(self.log.duration_s))
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -80,18 +41,16 @@ class ContinuousBatching(Replica):
     """vLLM-like replica (see module docstring). role: 'both', 'prefill' (requests leave after
     their prefill, for a decode pool) or 'decode' (requests may arrive already prefilled)."""
 
-    def __init__(self, index: int, cost: StepCost, cfg: SchedulerConfig, kv_blocks: int, *,
-                 max_num_seqs: int, max_batched_tokens: int, microbatches: int = 1,
-                 role: str = "both") -> None:
-        self.index, self.cost, self.cfg, self.role = index, cost, cfg, role
+    def __init__(self, index: int, pool: Pool, role: str = "both") -> None:
+        super().__init__(index, pool, role)
+        self.cfg = cfg = pool.cfg
         self.bs = cfg.block_size
-        self.total_blocks = kv_blocks
-        self.free = kv_blocks
-        self.max_seqs = max_num_seqs
-        self.max_tokens = max_batched_tokens
-        self.chunk_cap = max_batched_tokens if cfg.chunked_prefill else 1 << 30
-        self.pp = max(1, microbatches)
-        self.waiting: deque[Request] = deque()
+        self.total_blocks = pool.kv_blocks
+        self.free = pool.kv_blocks
+        self.max_seqs = pool.max_num_seqs
+        self.max_tokens = pool.max_batched_tokens
+        self.chunk_cap = pool.max_batched_tokens if cfg.chunked_prefill else 1 << 30
+        self.pp = max(1, pool.pipeline_stages)
         self.prefilling: list[Request] = []
         self.running: dict[int, Request] = {}  # admission order (preemption picks the last)
         # decode set, aggregated
@@ -102,12 +61,6 @@ class ContinuousBatching(Replica):
         self.done_heap: list[tuple[int, int, Request]] = []
         self.cache: OrderedDict[int, list[int]] = OrderedDict()  # prefix id -> [blocks, refs]
         self.cache_blocks = 0
-        self.outstanding_tokens = 0
-        self.preemptions = 0
-        self.prefix_hits = 0
-        self.log = StepLog()
-        self.in_system = TimeAverage()
-        self.in_queue = TimeAverage()
         self._now = 0.0
         # the step in flight
         self._kind = ""  # "", "step" or "run"
@@ -118,25 +71,15 @@ class ContinuousBatching(Replica):
         self._run_blocks = 0
 
     # ---- interface ----------------------------------------------------------------------
-    def enqueue(self, req: Request, t: float) -> float | None:
-        if self.role != "decode" or req.replica < 0:
-            req.replica = self.index
+    @property
+    def busy(self) -> bool:
+        return bool(self._kind)
+
+    def rejects(self, req: Request) -> str:
         if req.computed == 0 and not self._fits_ever(req):
-            req.rejected = (f"needs {req.input_tokens + req.output_tokens} tokens of KV; the "
-                            f"replica holds {self.total_blocks * self.bs}")
-            req.state = DONE
-            req.finish_s = t
-            return None
-        req.state = WAITING
-        if self.role == "decode":
-            req.decode_replica = self.index
-        self.waiting.append(req)
-        self.in_system.change(t, 1)
-        self.in_queue.change(t, 1)
-        self.outstanding_tokens += req.input_tokens + req.output_tokens
-        if not self._kind:
-            return self._start_next(t)
-        return None
+            return (f"needs {req.input_tokens + req.output_tokens} tokens of KV; the "
+                    f"replica holds {self.total_blocks * self.bs}")
+        return ""
 
     def interrupt(self, t: float) -> float | None:
         if self._kind != "run":
@@ -166,7 +109,7 @@ class ContinuousBatching(Replica):
                     self._prefill_done(r, t, left)
         self._kind = ""
         self._pop_done(t, left)
-        return left, self._start_next(t)
+        return left, self.start_next(t)
 
     # ---- decode set -----------------------------------------------------------------------
     def _join_decode(self, r: Request) -> None:
@@ -200,9 +143,7 @@ class ContinuousBatching(Replica):
         r.state = DONE
         r.finish_s = t
         self.running.pop(r.id, None)
-        self.outstanding_tokens -= r.input_tokens + r.output_tokens
-        self.in_system.change(t, -1)
-        left.append(r)
+        self.leave(r, t, left)
 
     def _prefill_done(self, r: Request, t: float, left: list[Request]) -> None:
         if r.first_token_s < 0:
@@ -215,10 +156,8 @@ class ContinuousBatching(Replica):
             self.free += own
             self._release(r)
             self.running.pop(r.id, None)
-            self.outstanding_tokens -= r.input_tokens + r.output_tokens
-            self.in_system.change(t, -1)
             r.state = TRANSFER
-            left.append(r)
+            self.leave(r, t, left)
         elif r.out_left <= 0:
             self.free += _ceil_div(r.computed, self.bs) - r.shared_blocks
             self._release(r)
@@ -325,7 +264,7 @@ class ContinuousBatching(Replica):
         r.preemptions += 1
         self.preemptions += 1
         self.waiting.appendleft(r)
-        self.in_queue.change(self._now, 1)
+        self.requeued(self._now)
         return True
 
     # ---- the next step ----------------------------------------------------------------------
@@ -339,14 +278,14 @@ class ContinuousBatching(Replica):
             if not self._make_room(blocks):
                 return
             self.waiting.popleft()
-            self.in_queue.change(self._now, -1)
+            self.dequeued(self._now)
             self.free -= blocks
             self.running[r.id] = r
             if r.scheduled_s < 0:
                 r.scheduled_s = self._now
             self._join_decode(r)
 
-    def _start_next(self, t: float) -> float | None:
+    def start_next(self, t: float) -> float | None:
         self._now = t
         self._admit_prefilled()
         if not (self.b or self.prefilling or self.waiting):
@@ -386,16 +325,15 @@ class ContinuousBatching(Replica):
         self.free -= blocks
         self._run_blocks = blocks
         ctx = (self.offset_sum + b * self.clock) / b
-        m = min(self.pp, b)
-        t0, a, c = self.cost.decode_run_s(_ceil_div(b, m), ctx, k)
+        t0, a, c = self.cost.decode_run_s(_ceil_div(b, micro_batches(b, self.pp)), ctx, k)
         self._run = (t0, a, c, k)
         self._kind = "run"
         self._start, self._end = t, t + run_sum_s(t0, a, c, k)
         return self._end
 
     def _time(self, batch: Batch) -> float:
-        """Step time of `batch`; with pp stages, of its largest micro-batch (min(seqs, pp))."""
-        m = min(self.pp, batch.decode_seqs + batch.prefill_seqs)
+        """Step time of `batch`; with pp stages, of its largest micro-batch."""
+        m = micro_batches(batch.decode_seqs + batch.prefill_seqs, self.pp)
         if m <= 1:
             return self.cost.time_s(batch.decode_seqs, batch.decode_ctx, batch.prefill_tokens,
                                     batch.prefill_seqs, batch.prefill_ctx)
@@ -435,7 +373,7 @@ class ContinuousBatching(Replica):
                     self.prefix_hits -= 1
                 break
             self.waiting.popleft()
-            self.in_queue.change(t, -1)
+            self.dequeued(t)
             self.free -= blocks
             r.state = PREFILLING
             if r.scheduled_s < 0:
@@ -447,92 +385,3 @@ class ContinuousBatching(Replica):
         return chunks
 
 
-class Serial(Replica):
-    """One request at a time, FCFS (llama.cpp server with one slot). Prefill runs in chunks of
-    `chunk` tokens; decode steps are timed exactly from a prefix sum of batch-1 step times."""
-
-    def __init__(self, index: int, cost: StepCost, chunk: int, prefix_caching: bool = False,
-                 max_context: int = 0) -> None:
-        self.index, self.cost, self.chunk = index, cost, max(1, chunk)
-        self.prefix_caching = prefix_caching
-        self.queue: deque[Request] = deque()
-        self.current: Request | None = None
-        self.outstanding_tokens = 0
-        self.preemptions = 0
-        self.prefix_hits = 0
-        self.log = StepLog()
-        self.in_system = TimeAverage()
-        self.in_queue = TimeAverage()
-        self._last_prefix = -1
-        self._decode_cum = cost.decode_prefix_sums(max(max_context, 1))
-        self.max_context = len(self._decode_cum) - 1
-
-    def enqueue(self, req: Request, t: float) -> float | None:
-        req.replica = self.index
-        self.queue.append(req)
-        self.in_system.change(t, 1)
-        self.in_queue.change(t, 1)
-        self.outstanding_tokens += req.input_tokens + req.output_tokens
-        if self.current is None:
-            return self._start(t)
-        return None
-
-    def _start(self, t: float) -> float | None:
-        if not self.queue:
-            return None
-        r = self.current = self.queue.popleft()
-        self.in_queue.change(t, -1)
-        r.state = PREFILLING
-        r.scheduled_s = t
-        done = 0
-        if self.prefix_caching and r.prefix_id >= 0 and r.prefix_id == self._last_prefix:
-            done = min(r.prefix_tokens, r.input_tokens - 1)
-            r.cached_tokens = done
-            self.prefix_hits += 1
-        self._last_prefix = r.prefix_id
-        prefill = 0.0
-        while done < r.input_tokens:
-            n = min(self.chunk, r.input_tokens - done)
-            prefill += self.cost.time_s(0, 0.0, n, 1, float(done))
-            done += n
-        if r.input_tokens == 0:
-            prefill = self.cost.time_s(1, 0.0)
-        first = t + prefill
-        r.first_token_s = first
-        last_ctx = r.input_tokens + r.output_tokens - 1  # context of the last decode step + 1
-        if last_ctx > self.max_context:
-            self._decode_cum = self.cost.decode_prefix_sums(2 * last_ctx)
-            self.max_context = len(self._decode_cum) - 1
-        cum = self._decode_cum
-        decode = cum[last_ctx] - cum[r.input_tokens] if r.output_tokens > 1 else 0.0
-        self.log.add(t, prefill, 1, 0, r.input_tokens, 0.0)  # KV use: not tracked (serial)
-        if r.output_tokens > 1:
-            self.log.add(first, decode, r.output_tokens - 1, 1, 0, 0.0)
-        return first + decode
-
-    def step_end(self, t: float) -> tuple[list[Request], float | None]:
-        r = self.current
-        left: list[Request] = []
-        if r is not None:
-            r.state = DONE
-            r.out_left = 0
-            r.finish_s = t
-            self.outstanding_tokens -= r.input_tokens + r.output_tokens
-            self.in_system.change(t, -1)
-            left.append(r)
-        self.current = None
-        return left, self._start(t)
-
-
-SCHEDULERS: dict[str, type[Replica]] = {}
-
-
-def register_scheduler(name: str, cls: type[Replica]) -> None:
-    """Add a scheduling policy under `name` (built-ins register the same way)."""
-    SCHEDULERS[name] = cls
-
-
-register_scheduler("continuous", ContinuousBatching)
-register_scheduler("serial", Serial)
-
-__all__ = ["SCHEDULERS", "ContinuousBatching", "Replica", "Serial", "register_scheduler"]

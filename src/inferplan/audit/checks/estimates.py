@@ -1,0 +1,314 @@
+"""Estimates compared with a claim: a value or a ratio of two scenarios' metrics.
+
+Verdict rules: :mod:`inferplan.audit.checks` (docs/audit.md).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from inferplan.audit.checks.verdict import Interval, claimed_text, dedup, judged, verdict_of
+from inferplan.audit.registry import AuditContext, CheckParams, CheckResult, Verdict, register_check
+from inferplan.audit.scenario import (
+    Metric,
+    Outcome,
+    Scenario,
+    fmt_metric,
+    run_scenario,
+    sources_of,
+)
+from inferplan.audit.tolerance import (
+    ERROR_SOURCE,
+    band_for,
+    ratio_band,
+    within,
+)
+from inferplan.perf.estimate import plan_estimate
+from inferplan.units import GB, TB, fmt_bytes, fmt_num
+
+
+class RatioCase(CheckParams):
+    label: str
+    base: Scenario | None = None
+    a: Scenario | None = None
+    b: Scenario | None = None
+    sweep_input_len: list[int] | None = Field(
+        default=None, description="also compute the ratio at these prompt lengths")
+
+
+class EstimateRatioParams(Interval):
+    metric: Metric
+    reading: str = Field(default="", description="how the claim's words map to metric(a)/metric(b)")
+    base: Scenario = Scenario()
+    a: Scenario = Scenario()
+    b: Scenario = Scenario()
+    cases: list[RatioCase] = Field(min_length=1)
+
+
+def _spec_bound(metric: str, oa: Outcome, ob: Outcome) -> str:
+    """The spec ratio behind a metric ratio: compute for prefill, bytes or bandwidth for decode,
+    power for energy. Empty when none applies."""
+    da, db = oa.plan.dep, ob.plan.dep
+    na, nb = da.layout.devices, db.layout.devices
+    if metric in ("ttft_s", "prefill_tok_s"):
+        fa, fb = da.peak_linear_flops * na, db.peak_linear_flops * nb
+        return (f"peak {da.linear_compute_type} {na}x{fa / na / 1e12:.0f} / {db.linear_compute_type} "
+                f"{nb}x{fb / nb / 1e12:.0f} TFLOP/s = {fa / fb:.3g}x")
+    if metric in ("tpot_s", "decode_tok_s_per_user", "e2e_latency_s"):
+        if da.hw.id == db.hw.id and na == nb:
+            wa, wb = oa.est.memory.weights_bytes, ob.est.memory.weights_bytes
+            return f"weights read per token {fmt_bytes(wa)} / {fmt_bytes(wb)} = {wa / wb:.3g}x"
+        ba, bb = da.memory_bw_bytes_s * na, db.memory_bw_bytes_s * nb
+        return f"bandwidth {na}x{ba / na / TB:.3g} / {nb}x{bb / nb / TB:.3g} TB/s = {ba / bb:.3g}x"
+    if metric.startswith("joules") and oa.est.power_w and ob.est.power_w:
+        return f"power {oa.est.power_w:.0f} W / {ob.est.power_w:.0f} W = {oa.est.power_w / ob.est.power_w:.3g}x"
+    if metric.startswith("usd") and oa.hw.price.usd_per_hour and ob.hw.price.usd_per_hour:
+        pa, pb = oa.hw.price.usd_per_hour * na, ob.hw.price.usd_per_hour * nb
+        return f"price {na}x${pa / na:g} / {nb}x${pb / nb:g} per hour = {pa / pb:.3g}x"
+    return ""
+
+
+def metric_ratio(metric: str, oa: Outcome, ob: Outcome) -> float | None:
+    va, vb = oa.metric(metric), ob.metric(metric)
+    return va / vb if va is not None and vb else None
+
+
+def _side(value: float | None, lo: float | None, hi: float | None) -> str:
+    if value is None:
+        return "undefined"
+    if lo is not None and value < lo:
+        return "below the claimed range"
+    if hi is not None and value > hi:
+        return "above the claimed range"
+    return "inside the claimed range"
+
+
+def outcome_line(tag: str | None, o: Outcome, metric: str) -> str:
+    bound = o.est.bound.get("decode" if metric in ("tpot_s", "decode_tok_s_per_user") else "prefill")
+    if metric not in ("tpot_s", "ttft_s", "decode_tok_s_per_user", "prefill_tok_s"):
+        bound = o.est.bound.get("decode") or o.est.bound.get("prefill")
+    head = f"  {tag}: " if tag else "  "
+    return f"{head}{o.describe()} -> {fmt_metric(metric, o.metric(metric))} ({bound}-bound)"
+
+
+@register_check("estimate-ratio", EstimateRatioParams)
+def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
+    """A claimed ratio metric(a)/metric(b) against the model, case by case."""
+    lo, hi = p.claimed_low, p.claimed_high
+    flags, values, holds, fails = [], [], [], []
+    derivation = [f"claim read as {p.metric}(a) / {p.metric}(b) = {claimed_text(lo, hi)}"
+                  + (f" ({p.reading})" if p.reading else "")]
+    computed: dict[str, float | str | None] = {}
+    sources: list[str] = []
+    bands = {}
+    cost = p.metric.startswith("usd")
+    for case in p.cases:
+        sa = p.base.over(p.a, case.base, case.a)
+        sb = p.base.over(p.b, case.base, case.b)
+        oa, ob = run_scenario(sa, ctx), run_scenario(sb, ctx)
+        if not (oa.fits and ob.fits):
+            bad = oa if not oa.fits else ob
+            derivation.append(f"{case.label}: {bad.est.model} on {bad.est.hardware} does not fit "
+                              f"({bad.reason})")
+            flags.append(False)
+            fails.append(f"{case.label} (does not fit)")
+            continue
+        band = ratio_band(oa.hw.hw_class, ob.hw.hw_class)
+        bands[band.hw_class] = band
+        r = metric_ratio(p.metric, oa, ob)
+        if r is None:
+            derivation.append(f"{case.label}: {p.metric} is undefined for this workload")
+            flags.append(False)
+            fails.append(f"{case.label} (undefined)")
+            continue
+        ok = within(r, lo, hi, band.median)
+        spec = _spec_bound(p.metric, oa, ob)
+        derivation.append(f"{case.label}: ratio {r:.3g} -> {judged(ok, _side(r, lo, hi), band.median)}"
+                          + (f"; {spec}" if spec else ""))
+        derivation += [outcome_line("a", oa, p.metric), outcome_line("b", ob, p.metric)]
+        computed[f"{case.label}.ratio"] = r
+        label = case.label
+        if case.sweep_input_len:
+            inside, pts = [], []
+            for n in case.sweep_input_len:
+                oa_n = run_scenario(sa.over(Scenario(input_len=n)), ctx)
+                ob_n = run_scenario(sb.over(Scenario(input_len=n)), ctx)
+                rn = metric_ratio(p.metric, oa_n, ob_n) if oa_n.fits and ob_n.fits else None
+                pts.append(f"{n}: {rn:.3g}" if rn else f"{n}: -")
+                computed[f"{case.label}.ratio_at_{n}_tokens"] = rn
+                if rn is not None and within(rn, lo, hi, band.median):
+                    inside.append(n)
+            derivation.append(f"  ratio by prompt length (tokens: ratio): {', '.join(pts)}")
+            if inside:
+                ok = True
+                span = f"{inside[0]}" if len(inside) == 1 else f"{inside[0]}-{inside[-1]}"
+                label = f"{case.label}, prompts of ~{span} tokens"
+        flags.append(ok)
+        if ok:
+            holds.append(label)
+        else:
+            fails.append(f"{label} ({r:.3g}, {_side(r, lo, hi)})")
+        values.append(f"{r:.2g} ({case.label})")
+        sources += sources_of(oa, cost=cost) + sources_of(ob, cost=cost)
+    verdict = verdict_of(flags)
+    conditions = []
+    if verdict == "holds-under-conditions":
+        conditions = [f"holds: {h}" for h in holds] + [f"does not hold: {f}" for f in fails]
+    tol = "; ".join(b.text() for b in bands.values())
+    return CheckResult(check="estimate-ratio", verdict=verdict, value="; ".join(values[:3]),
+                       computed=computed, conditions=conditions, derivation=derivation,
+                       sources=dedup(sources), tolerance=(tol + f" [{ERROR_SOURCE}]") if tol else None)
+
+
+class EstimateValueParams(Interval):
+    metric: Metric
+    unit: str = ""
+    base: Scenario = Scenario()
+    cases: list[Scenario] = Field(min_length=1)
+    needed_bandwidth: bool = Field(
+        default=False, description="also say what peak bandwidth the claimed decode rate needs")
+
+
+@register_check("estimate-value", EstimateValueParams)
+def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
+    """A claimed value (tok/s, $/1M, J/token) against the model's estimate, case by case."""
+    lo, hi = p.claimed_low, p.claimed_high
+    derivation = [f"claimed {p.metric} {claimed_text(lo, hi, p.unit)}"]
+    flags, holds, fails, values, sources, bands = [], [], [], [], [], {}
+    computed: dict[str, float | str | None] = {}
+    for i, case in enumerate(p.cases):
+        s = p.base.over(case)
+        label = case.label or f"case {i + 1}"
+        o = run_scenario(s, ctx)
+        if not o.fits:
+            derivation.append(f"{label}: {o.est.model} on {o.est.hardware} does not fit: {o.reason}")
+            flags.append(False)
+            fails.append(f"{label} (does not fit)")
+            computed[f"{label}.{p.metric}"] = None
+            continue
+        band = band_for(o.hw.hw_class)
+        bands[band.hw_class] = band
+        v = o.metric(p.metric)
+        ok = v is not None and within(v, lo, hi, band.median)
+        computed[f"{label}.{p.metric}"] = v
+        derivation.append(f"{label}: {fmt_metric(p.metric, v)} -> {judged(ok, _side(v, lo, hi), band.median)}")
+        derivation.append(outcome_line(None, o, p.metric))
+        if p.needed_bandwidth and "decode" in o.plan.works and lo:
+            dep = o.plan.dep
+            per_tok = float(o.plan.works["decode"].t_memory.sum()) * dep.memory_bw_bytes_s
+            need = lo * per_tok / o.factors.bw_eff
+            derivation.append(
+                f"  each token reads {fmt_bytes(per_tok)} per device: {lo:g} tok/s needs >= "
+                f"{need / GB:.0f} GB/s of peak bandwidth at the fitted efficiency {o.factors.bw_eff:.2f} "
+                f"(this device: {dep.memory_bw_bytes_s / GB:.0f} GB/s usable)")
+            computed[f"{label}.needed_peak_bw_bytes_s"] = need
+        flags.append(ok)
+        if ok:
+            holds.append(label)
+        else:
+            fails.append(f"{label} ({fmt_metric(p.metric, v)}, {_side(v, lo, hi)})")
+        values.append(f"{fmt_metric(p.metric, v)} ({label})")
+        sources += sources_of(o, cost=p.metric.startswith("usd"))
+    verdict = verdict_of(flags)
+    conditions = []
+    if verdict == "holds-under-conditions":
+        conditions = [f"holds: {h}" for h in holds] + [f"does not hold: {f}" for f in fails]
+    tol = "; ".join(b.text() for b in bands.values())
+    return CheckResult(check="estimate-value", verdict=verdict, value="; ".join(values[:3]),
+                       computed=computed, conditions=conditions, derivation=derivation,
+                       sources=dedup(sources), tolerance=(tol + f" [{ERROR_SOURCE}]") if tol else None)
+
+
+class ImpliedSizeParams(CheckParams):
+    claimed_tok_s: float = Field(gt=0, description="decode tok/s per user")
+    shape: str = Field(default="llama-3.1-70b", description="bundled dense model whose layer shape is scaled")
+    base: Scenario = Scenario()
+    cases: list[Scenario] = Field(min_length=1)
+    max_layers: int = Field(default=1200, ge=2)
+
+
+def _scaled(ctx: AuditContext, shape: str, layers: int):
+    from inferplan.audit.claims import ConstructedModel
+    from inferplan.audit.scenario import construct_model
+
+    cache = ctx.cache.setdefault("scaled", {})
+    if (shape, layers) not in cache:
+        from inferplan.models.registry import get_model
+
+        base = get_model(shape)
+        per_layer = base.layer_params / base.num_layers
+        target = base.total_params - base.layer_params + layers * per_layer
+        cache[(shape, layers)] = construct_model(ConstructedModel(
+            id=f"{shape}-x{layers}-layers", base=shape, total_params=target,
+            why="size implied by a claimed speed"))
+    return cache[(shape, layers)]
+
+
+@register_check("implied-size", ImpliedSizeParams)
+def implied_size(p: ImpliedSizeParams, ctx: AuditContext) -> CheckResult:
+    """The model size a claimed per-user decode speed implies on given hardware and batch."""
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.estimate import estimate_from_plan
+
+    eff = load_efficiency(ctx.calibration)
+    derivation = [f"find the dense model ({p.shape} layer shape, layers scaled) whose decode speed "
+                  f"per user is {p.claimed_tok_s:g} tok/s"]
+    computed: dict[str, float | str | None] = {}
+    conditions, values, sources, flags = [], [], [], []
+
+    def plan_for(case: Scenario, layers: int):
+        s = p.base.over(case)
+        return s, plan_estimate(_scaled(ctx, p.shape, layers), s.hardware or "", devices=s.devices,
+                                precision=s.precision, engine=s.engine, batch=s.batch or 1,
+                                input_len=s.input_len or 1024, output_len=s.output_len or 256)
+
+    def rate(case: Scenario, layers: int) -> float | None:
+        plan = plan_for(case, layers)[1]
+        return estimate_from_plan(plan, eff).decode_tok_s_per_user if plan.fits else None
+
+    for i, case in enumerate(p.cases):
+        label = case.label or f"case {i + 1}"
+        lo_l, hi_l = 1, p.max_layers
+        r1 = rate(case, lo_l)
+        if r1 is None or r1 < p.claimed_tok_s:
+            derivation.append(f"{label}: even a 1-layer model is slower than {p.claimed_tok_s:g} tok/s "
+                              f"({fmt_num(r1)} tok/s)")
+            flags.append(False)
+            continue
+        while hi_l - lo_l > 1:  # largest layer count still at or above the claimed speed
+            mid = (lo_l + hi_l) // 2
+            r = rate(case, mid)
+            if r is not None and r >= p.claimed_tok_s:
+                lo_l = mid
+            else:
+                hi_l = mid
+        m = _scaled(ctx, p.shape, lo_l)
+        s, plan = plan_for(case, lo_l)
+        at_fit_limit = not plan_for(case, lo_l + 1)[1].fits
+        r_found = rate(case, lo_l) or 0.0
+        if at_fit_limit and r_found > p.claimed_tok_s * 1.05:
+            derivation.append(f"{label}: the largest model that fits ({m.total_params / 1e9:.0f}B) still "
+                              f"runs at {r_found:.0f} tok/s: the claim needs a bigger batch or model "
+                              "than these devices hold")
+            flags.append(False)
+            continue
+        dep = plan.dep
+        weights = (m.total_params * dep.weight_bytes_per_elem)
+        hw = dep.hw
+        computed[f"{label}.implied_params"] = float(m.total_params)
+        computed[f"{label}.implied_weight_bytes"] = weights
+        derivation.append(
+            f"{label}: {dep.layout.devices}x {hw.id} (tp{dep.layout.tp}), batch {s.batch or 1}, "
+            f"{dep.weight_precision.id}: ~{m.total_params / 1e9:.0f}B params "
+            f"(~{weights / GB:.0f} GB of weights read per step at {dep.layout.devices * hw.memory_bw_bytes_s / TB:.3g} TB/s)")
+        conditions.append(f"{label}: a model reading ~{m.total_params / 1e9:.0f}B params per token "
+                          f"({dep.weight_precision.id})")
+        values.append(f"~{m.total_params / 1e9:.0f}B ({label})")
+        flags.append(True)
+        sources.append(f"hardware {hw.id}: {hw.spec_source}")
+    derivation.append("for a mixture-of-experts model read these as active parameters per token "
+                      "(at small batch only the chosen experts are read)")
+    verdict: Verdict = "holds-under-conditions" if any(flags) else "inconsistent"
+    return CheckResult(check="implied-size", verdict=verdict, value="; ".join(values[:3]),
+                       computed=computed, conditions=conditions, derivation=derivation,
+                       sources=dedup(sources), tolerance=band_for("gpu").text())

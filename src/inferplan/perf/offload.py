@@ -1,0 +1,220 @@
+"""Hybrid CPU+GPU MoE: routed experts in host DRAM, computed by the host CPU.
+
+What ktransformers and llama.cpp (``--override-tensor exps=CPU``, ``--cpu-moe`` /
+``--n-cpu-moe N``, ggml-org/llama.cpp PR #15077) do with DeepSeek-class models on one or two
+consumer GPUs: attention, shared experts, dense layers and the KV cache stay on the
+accelerator; the routed experts (most of the parameters, few of them active per token) live in
+the host's DRAM and are computed by the host CPU. Per MoE layer the activations cross the
+host link twice (to the host and back).
+
+Per step of T tokens (per replica; one host serves the whole replica):
+
+- host path: a batch of T tokens touches ``E(1 - (1 - k/E)^T)`` distinct experts per layer
+  (uniform routing), each read once from host DRAM:
+  ``t_mem = layers x touched x expert_params x bytes/param / (host bw x bw_eff)``;
+  ``t_compute = 2 x k x expert_params x T x layers / (host peak x compute_eff)`` (+ unpacking of
+  quantized weights at the host's vector rate); one smooth roofline of the two
+  (:data:`inferplan.perf.step.ROOFLINE_P`); plus ``2 x layers x (T x d x act bytes / link bw +
+  link latency)`` for the activations, plus the host's fixed cost per layer (thread-pool
+  barriers: llama.cpp@cpu ``layer_overhead_s``). Decode (T small) is bound by the host's bandwidth.
+- stream path (large batches, i.e. prefill chunks): the engine copies every routed expert to
+  the accelerator over the host link and computes there (llama.cpp offloads ops whose batch is
+  >= 32 tokens to the GPU, copying the weights; ktransformers streams experts for long
+  prompts): ``max(all expert bytes / link bw, device expert FLOPs / device peak)``.
+
+An engine takes the faster path per step (``min``); the explanation says which one bounds.
+Host time is added to the accelerator's time (``step = device + host``): each layer's experts
+wait for its attention and the next layer's attention waits for the experts.
+
+The host's efficiency factors are the bundled profile's CPU factors for ``llama.cpp@cpu``
+(resolved when the plan is built), so a calibrated accelerator profile does not change them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from inferplan.catalog.schema import HardwareSpec, Link
+from inferplan.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inferplan.perf.deployment import Deployment
+
+# A GPU's default host CPU, by the host memory the catalog gives the device: desktop and
+# workstation cards (<= 128 GB of host DRAM per card in the catalog) sit in a desktop
+# (dual-channel DDR5, 128 GB); datacenter cards in a 12-channel DDR5 server socket.
+DESKTOP_HOST_CPU = "ryzen-9-7950x"
+SERVER_HOST_CPU = "epyc-9755"
+DESKTOP_HOST_MAX_BYTES = 128e9
+HOST_ENGINE = "llama.cpp"  # the engine whose CPU factors time the host's expert kernels
+HOST_MEMORY_UTILIZATION = 0.95  # share of the host's DRAM the experts may take (OS + buffers)
+OFFLOAD_MODES = ("none", "auto", "experts")
+
+
+@dataclass(frozen=True)
+class ExpertHost:
+    """The host CPU that holds and computes the routed experts, and the link to it."""
+
+    cpu: HardwareSpec
+    link: Link
+    bw_bytes_s: float  # peak DRAM bandwidth the host reaches (catalog)
+    bw_eff: float  # fraction of it llama.cpp's CPU kernels stream (bundled profile)
+    peak_flops: float  # host peak for the experts' compute type
+    compute_type: str
+    compute_eff: float
+    vector_ops_s: float  # unpack rate of quantized weights
+    dequant_ops: float  # unpack ops per weight (bundled profile, expert precision)
+    layer_overhead_s: float  # host thread-pool barriers per MoE layer (llama.cpp@cpu, bundled profile)
+    source: str  # why this host: '--host X' or the default rule
+
+
+def normalize_offload(offload: bool | str | None) -> str:
+    """'none', 'auto' (weights or KV that do not fit, streamed) or 'experts'."""
+    if offload in (None, False, "", "none", "off"):
+        return "none"
+    if offload is True or offload in ("auto", "weights", "kv", "on"):
+        return "auto"
+    if offload == "experts":
+        return "experts"
+    raise InputError(f"unknown --offload mode {offload!r} (known: auto, experts)")
+
+
+def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
+    """(catalog CPU id, why) of the host a device usually sits in (see DESKTOP_HOST_CPU)."""
+    if hw.host_memory_bytes and hw.host_memory_bytes <= DESKTOP_HOST_MAX_BYTES:
+        return DESKTOP_HOST_CPU, (f"default desktop host of {hw.id} (catalog host memory "
+                                  f"{hw.host_memory_bytes / 1e9:.0f} GB per card); set --host")
+    return SERVER_HOST_CPU, f"default server host of {hw.id} (one 12-channel DDR5 socket); set --host"
+
+
+def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model, w, e, kv,
+                        hardware_files: tuple[Path, ...] = ()) -> ExpertHost:
+    """The host CPU for ``--offload experts`` with its factors from the bundled profile."""
+    from inferplan.catalog.engines import get_engine
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.perf.deployment import FALLBACK_LINK, Deployment
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.factors import resolve_factors
+    from inferplan.perf.layout import Layout
+
+    if hw.hw_class != "gpu":
+        raise InputError(f"--offload experts runs routed experts on the host CPU of a GPU "
+                         f"(ktransformers, llama.cpp --cpu-moe); {hw.id} is a {hw.hw_class}")
+    if not model.is_moe:
+        raise InputError(f"--offload experts needs a mixture-of-experts model; {model.id} is dense")
+    if isinstance(host, HardwareSpec):
+        cpu, why = host, f"--host {host.id}"
+    elif host:
+        cpu, why = get_hardware(host, hardware_files), f"--host {host}"
+    else:
+        cpu_id, why = default_host_cpu_id(hw)
+        cpu = get_hardware(cpu_id, hardware_files)
+    if cpu.hw_class != "cpu":
+        raise InputError(f"--host must be a CPU; {cpu.id} is a {cpu.hw_class}")
+    host_dep = Deployment(model=model, hw=cpu, engine=get_engine(HOST_ENGINE), layout=Layout(),
+                          weight_precision=w, expert_precision=e, kv_precision=kv,
+                          act_precision="fp32")
+    f, _ = resolve_factors(host_dep, load_efficiency(None))
+    ctype = host_dep.hw.peak_for(list(e.compute))[0]
+    return ExpertHost(cpu=cpu, link=hw.host_link or FALLBACK_LINK,
+                      bw_bytes_s=host_dep.memory_bw_bytes_s, bw_eff=f.bw_eff,
+                      peak_flops=host_dep.peak_expert_flops, compute_type=ctype,
+                      compute_eff=f.compute_eff, vector_ops_s=host_dep.vector_ops_s,
+                      dequant_ops=f.dequant_ops_e, layer_overhead_s=f.layer_overhead_s, source=why)
+
+
+def host_expert_bytes(dep: Deployment) -> float:
+    """Bytes of all routed experts of the model (what host DRAM must hold)."""
+    return sum(g.layers * g.num_experts * g.active_expert_elems / max(g.top_k, 1)
+               for g in dep.groups if g.top_k) * dep.expert_bytes_per_elem
+
+
+def _roofline(compute_s: np.ndarray, memory_s: np.ndarray) -> np.ndarray:
+    from inferplan.perf.step import ROOFLINE_P
+
+    hi = np.maximum(compute_s, memory_s)
+    safe = np.where(hi > 0, hi, 1.0)
+    return hi * ((compute_s / safe) ** ROOFLINE_P + (memory_s / safe) ** ROOFLINE_P) ** (1 / ROOFLINE_P)
+
+
+@dataclass
+class HostExpertWork:
+    """Seconds of the routed experts of one step, both paths (arrays over the composition)."""
+
+    host_compute_s: np.ndarray
+    host_memory_s: np.ndarray
+    act_link_s: np.ndarray  # activations to the host and back, all MoE layers
+    overhead_s: float  # host per-layer fixed costs, all MoE layers
+    stream_s: np.ndarray  # all experts over the link (or their device compute, if longer)
+
+    @property
+    def host_path_s(self) -> np.ndarray:
+        return _roofline(self.host_compute_s, self.host_memory_s) + self.act_link_s + self.overhead_s
+
+    @property
+    def time_s(self) -> np.ndarray:
+        """The faster path per step (seconds)."""
+        return np.minimum(self.host_path_s, self.stream_s)
+
+    @property
+    def streamed(self) -> np.ndarray:
+        return self.stream_s < self.host_path_s
+
+
+def host_expert_work(dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
+    """Routed-expert seconds of a step carrying `tokens` tokens (see module docstring)."""
+    h = dep.expert_host
+    assert h is not None
+    t = np.maximum(np.asarray(tokens, dtype=float), 1.0)
+    zero = 0 * t
+    elems_read = zero.copy()
+    flops = zero.copy()
+    all_elems = 0.0
+    moe_layers = 0
+    for g in dep.groups:
+        if not g.top_k:
+            continue
+        expert_elems = g.active_expert_elems / g.top_k  # one expert's weights
+        touched = g.num_experts * (1 - (1 - g.top_k / g.num_experts) ** t)
+        elems_read = elems_read + g.layers * touched * expert_elems
+        flops = flops + g.layers * 2 * g.active_expert_elems * t
+        all_elems += g.layers * g.num_experts * expert_elems
+        moe_layers += g.layers
+    unpack_tiles = np.maximum(1.0, t / 128)  # one unpack per 128-token tile (as perf.step)
+    compute = (flops / h.peak_flops
+               + h.dequant_ops * elems_read * unpack_tiles / h.vector_ops_s) / h.compute_eff
+    memory = elems_read * dep.expert_bytes_per_elem / (h.bw_bytes_s * h.bw_eff)
+    act = t * dep.model.hidden_size * dep.act_bytes
+    link = 2 * moe_layers * (act / h.link.bw_bytes_s + h.link.latency_s)
+    stream_bytes = all_elems * dep.expert_bytes_per_elem
+    device_compute = flops / dep.peak_expert_flops
+    stream = np.maximum(stream_bytes / h.link.bw_bytes_s + zero, device_compute) + link
+    return HostExpertWork(compute, memory, link, moe_layers * h.layer_overhead_s, stream)
+
+
+def describe_offload(dep: Deployment) -> str:
+    """One line for the assumptions: where the experts live and what reads them."""
+    h = dep.expert_host
+    assert h is not None
+    gb = host_expert_bytes(dep) / 1e9
+    return (f"routed experts ({gb:.0f} GB at {dep.expert_precision.id}) in host DRAM of "
+            f"{h.cpu.id} ({h.bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff {h.bw_eff:.2f}, {h.source}), "
+            f"computed by its cores in {h.compute_type}; attention, shared experts and KV on "
+            f"{dep.hw.id}; activations cross {h.link.name} twice per MoE layer; prompt chunks "
+            f"stream the experts over the link when that is faster")
+
+
+def host_power_w(dep: Deployment, work, f) -> tuple[float, str]:
+    """Power of the host CPU while it computes the experts: idle + (TDP - idle) x the share of
+    the step it is busy (idle assumed 20% of TDP where the catalog has none), W."""
+    h = dep.expert_host
+    assert h is not None
+    tdp = h.cpu.tdp_w or 0.0
+    idle = h.cpu.idle_w if h.cpu.idle_w is not None else 0.2 * tdp
+    total = work.total_time_s(f)
+    busy = float(np.sum(work.t_host)) / total if total > 0 else 0.0
+    return idle + (tdp - idle) * min(1.0, busy), f"host {h.cpu.id} TDP {tdp:.0f} W x busy share {busy:.0%}"

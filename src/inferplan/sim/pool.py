@@ -1,0 +1,265 @@
+"""The resolved serving pool: one deployment made ready to serve, worked out once.
+
+A :class:`Pool` is what the simulator runs and what the planner ranks: the deployment
+(:mod:`inferplan.perf.deployment`), the scheduler's limits (policy, sequences and tokens per
+step), pipeline micro-batching, the paged KV cache it holds, its efficiency factors and step-time
+tables, its price and its power. :class:`PoolInfo` is its public summary (in ``SimResult`` and
+in the planner's options).
+
+What does not live here: the event loop (``cluster.py``), scheduling (``schedulers/``), the cost
+function (``perf.step``; tabulated in ``cost.py``), dollars and watts formulas (``perf.cost``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inferplan.catalog.schema import EngineSpec, HardwareSpec
+from inferplan.errors import DoesNotFitError, UnknownIdError
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.cost import CostAssumptions, device_power_w, usd_per_device_hour
+from inferplan.perf.deployment import Deployment
+from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.estimate import plan_estimate
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.memory import (
+    activation_bytes_per_device,
+    capacity_bytes,
+    kv_bytes_per_sequence_device,
+    weight_bytes_per_device,
+)
+from inferplan.perf.step import Factors, step_work
+from inferplan.sim.cost import StepCost
+from inferplan.sim.entities import SchedulerConfig
+from inferplan.sim.schedulers import SCHEDULERS
+from inferplan.sim.workload import Workload
+
+if TYPE_CHECKING:
+    from inferplan.sim.schedulers import Replica
+
+AUTO_LAYOUT_SEQS = 16  # with devices=auto, room for this many sequences' KV (else 1)
+POWER_DECODE_CTX = 1024.0  # context of the representative decode step that sets pool power
+
+
+class DeploymentSpec(BaseModel):
+    """What one replica pool runs on (ids as in ``inferplan estimate``; None = auto)."""
+
+    model_config = ConfigDict(extra="forbid")
+    hardware: str
+    devices: int | None = Field(default=None, ge=1, description="devices per replica (None: fewest that fit)")
+    tp: int | None = Field(default=None, ge=1)
+    pp: int | None = Field(default=None, ge=1)
+    ep: int | None = Field(default=None, ge=1)
+    precision: str | None = None
+    kv_precision: str | None = None
+    engine: str | None = None
+    threads: int | None = Field(default=None, ge=1)
+    offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
+    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
+
+    @property
+    def auto_layout(self) -> bool:
+        """No device count or parallelism given: the fewest devices that fit."""
+        return self.devices is None and self.tp is None and self.pp is None and self.ep is None
+
+
+class PoolInfo(BaseModel):
+    """The resolved configuration of one pool of identical replicas."""
+
+    role: str = Field(description="serve, prefill or decode")
+    hardware: str
+    hardware_class: str
+    engine: str
+    replicas: int
+    devices_per_replica: int
+    tp: int
+    pp: int
+    ep: int
+    weight_precision: str
+    kv_precision: str
+    policy: str
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    kv_cache_tokens: int = Field(description="KV tokens one replica holds beside its weights")
+    usd_per_hour: float | None = Field(default=None, description="whole pool, catalog prices")
+    power_w: float | None = Field(default=None, description="whole pool at the simulated load")
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    """What one replica's scheduler may put in a step (from the engine, overridden by the
+    scheduler configuration)."""
+
+    policy: str  # a key of SCHEDULERS
+    max_num_seqs: int  # sequences in flight (1: one request at a time)
+    max_batched_tokens: int  # tokens per step: decode tokens + prefill chunk (serial: prompt chunk)
+
+
+def serving_limits(engine: EngineSpec, cfg: SchedulerConfig) -> ServingLimits:
+    """The policy and limits of `engine` under `cfg` (``None`` fields take the engine's
+    defaults). A policy of one sequence at a time admits one sequence and prefills in the
+    engine's chunk; otherwise a step carries up to ``max(prefill chunk, max_num_seqs)`` tokens."""
+    policy = cfg.policy or ("continuous" if engine.continuous_batching and engine.max_num_seqs > 1
+                            else "serial")
+    if policy not in SCHEDULERS:
+        raise UnknownIdError("scheduler policy", policy, SCHEDULERS)
+    if SCHEDULERS[policy].one_at_a_time:
+        return ServingLimits(policy, 1, cfg.max_num_batched_tokens or engine.prefill_chunk_tokens)
+    max_seqs = cfg.max_num_seqs or engine.max_num_seqs
+    return ServingLimits(policy, max_seqs,
+                         cfg.max_num_batched_tokens or max(engine.prefill_chunk_tokens, max_seqs))
+
+
+def kv_cache_blocks(dep: Deployment, block_size: int, max_num_seqs: int, chunk_tokens: int,
+                    typical_ctx: float) -> int:
+    """Paged KV blocks one replica holds: (usable memory - weights - activations) / KV bytes per
+    token, per attention-DP rank, in blocks of `block_size` tokens. Per-token bytes are taken
+    at the typical context, so sliding-window layers count what they keep on average."""
+    cap = capacity_bytes(dep) * dep.engine.memory_utilization
+    free = cap - weight_bytes_per_device(dep) - activation_bytes_per_device(dep, chunk_tokens, max_num_seqs)
+    ctx = max(typical_ctx, 1.0)
+    per_token = (kv_bytes_per_sequence_device(dep, ctx) - kv_bytes_per_sequence_device(dep, 0)) / ctx
+    if free <= 0:
+        return 0
+    if per_token <= 0:
+        return 1 << 30
+    tokens = free / per_token * dep.layout.attn_dp
+    return int(tokens // block_size)
+
+
+@dataclass
+class Pool:
+    """A deployment made ready to serve: limits, KV blocks, factors, step-time tables (built on
+    first use), price and power. One replica unless a method says otherwise."""
+
+    dep: Deployment
+    cfg: SchedulerConfig
+    limits: ServingLimits
+    factors: Factors
+    kv_blocks: int
+    efficiency_profile: str = "default"
+    notes: dict = field(default_factory=dict)
+
+    # ---- limits ------------------------------------------------------------------------------
+    @property
+    def policy(self) -> str:
+        return self.limits.policy
+
+    @property
+    def max_num_seqs(self) -> int:
+        return self.limits.max_num_seqs
+
+    @property
+    def max_batched_tokens(self) -> int:
+        return self.limits.max_batched_tokens
+
+    @property
+    def dp(self) -> int:
+        """Replicas the layout itself asked for (devices = dp x replica devices)."""
+        return self.dep.layout.dp
+
+    @property
+    def pipeline_stages(self) -> int:
+        """Pipeline stages: a step is split into min(sequences, stages) micro-batches."""
+        return self.dep.layout.pp
+
+    @property
+    def kv_tokens(self) -> int:
+        return self.kv_blocks * self.cfg.block_size
+
+    @cached_property
+    def cost(self) -> StepCost:
+        """Step-time tables of one replica (built on first use: the planner's bounds need none)."""
+        return StepCost(self.dep, self.factors, self.max_batched_tokens + self.max_num_seqs)
+
+    def replica(self, index: int, role: str = "both") -> Replica:
+        """Replica `index` of this pool, scheduled by its policy (a plugin's the same way)."""
+        return SCHEDULERS[self.policy](index, self, role)
+
+    # ---- power and price ---------------------------------------------------------------------
+    def power_w(self, replicas: int, busy: float, mean_batch: float) -> float | None:
+        """Watts of `replicas` replicas: per device idle + (TDP - idle) x utilization of a
+        decode step at the mean batch x busy share (docs/sim.md); None without a TDP."""
+        b = max(mean_batch, 1.0)
+        cu, bu = step_work(self.dep, decode_seqs=b, decode_ctx=POWER_DECODE_CTX).utilization(self.factors)
+        u = min(1.0, max(float(cu), float(bu))) * min(1.0, busy)
+        dev = device_power_w(self.dep.hw, u)
+        return None if dev is None else replicas * self.dep.layout.replica_devices * dev
+
+    @property
+    def peak_power_w(self) -> float | None:
+        """Watts of one replica with every device at TDP."""
+        hw = self.dep.hw
+        return self.dep.layout.replica_devices * hw.tdp_w if hw.tdp_w else None
+
+    def usd_per_hour(self, replicas: int = 1, power_w: float | None = None,
+                     cost: CostAssumptions | None = None) -> float | None:
+        """$ per hour of `replicas` replicas drawing `power_w` watts in all (the energy part of
+        an amortized purchase price; default: every device at TDP); None without a price."""
+        devices = replicas * self.dep.layout.replica_devices
+        per_device = power_w / devices if power_w is not None else self.dep.hw.tdp_w
+        usd_h, _ = usd_per_device_hour(self.dep.hw, per_device, cost or CostAssumptions())
+        return usd_h * devices if usd_h is not None else None
+
+    def info(self, role: str, replicas: int, busy: float | None = None,
+             mean_batch: float = 1.0) -> PoolInfo:
+        """Summary of `replicas` replicas; with `busy` (share of time stepping) their power and
+        price at that load, else their price at peak power and no power figure."""
+        dep, lay = self.dep, self.dep.layout
+        power = self.power_w(replicas, busy, mean_batch) if busy is not None else None
+        return PoolInfo(
+            role=role, hardware=dep.hw.id, hardware_class=dep.hw.hw_class, engine=dep.engine.id,
+            replicas=replicas, devices_per_replica=lay.replica_devices, tp=lay.tp, pp=lay.pp,
+            ep=lay.ep, weight_precision=dep.weight_precision.id, kv_precision=dep.kv_precision.id,
+            policy=self.policy, max_num_seqs=self.max_num_seqs,
+            max_num_batched_tokens=self.max_batched_tokens, kv_cache_tokens=self.kv_tokens,
+            usd_per_hour=self.usd_per_hour(replicas, power), power_w=power)
+
+
+def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConfig | None = None,
+                         eff: Efficiency | None = None, notes: dict | None = None) -> Pool:
+    """The pool of `dep` serving `workload` (raises if no memory is left for the KV cache)."""
+    cfg = cfg or SchedulerConfig()
+    eff = eff or load_efficiency()
+    limits = serving_limits(dep.engine, cfg)
+    f, _ = resolve_factors(dep, eff)
+    typical = workload.mean_input() + workload.mean_output() / 2
+    blocks = cfg.kv_blocks or kv_cache_blocks(dep, cfg.block_size, limits.max_num_seqs,
+                                              limits.max_batched_tokens, typical)
+    if blocks <= 0:
+        raise DoesNotFitError(f"{dep.model.id} on {dep.hw.id}: no memory left for the KV cache")
+    return Pool(dep, cfg, limits, f, blocks, eff.profile, dict(notes or {}))
+
+
+def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
+               cfg: SchedulerConfig | None = None, *, eff: Efficiency | None = None,
+               hardware_files: tuple[Path, ...] = (), hw: HardwareSpec | None = None) -> Pool:
+    """Resolve one pool's deployment the way ``estimate`` does, at the workload's mean lengths:
+    with no layout given, the fewest devices holding weights + KV of ``AUTO_LAYOUT_SEQS``
+    sequences, else batch 1 (raises :class:`DoesNotFitError` if it does not fit)."""
+    mean_in = max(1, round(workload.mean_input()))
+    mean_out = max(1, round(workload.mean_output()))
+
+    def resolve(mode: str, batch: int):
+        return plan_estimate(model, hw or spec.hardware, devices=spec.devices, tp=spec.tp,
+                             pp=spec.pp, ep=spec.ep, precision=spec.precision,
+                             kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,  # type: ignore[arg-type]
+                             batch=batch, input_len=mean_in, output_len=mean_out,
+                             threads=spec.threads, offload=spec.offload, host=spec.host,
+                             slots=spec.slots, hardware_files=hardware_files)
+
+    plan = resolve("concurrency", AUTO_LAYOUT_SEQS) if spec.auto_layout else None
+    if plan is not None and plan.fits:
+        plan.notes["layout"] = (f"auto: fewest devices holding weights + KV of {AUTO_LAYOUT_SEQS} "
+                                f"sequences of {mean_in}+{mean_out} tokens ({plan.notes.get('layout', '')})")
+    else:
+        plan = resolve("batch", 1)
+    if not plan.fits:
+        raise DoesNotFitError(f"{plan.dep.model.id} on {plan.dep.hw.id}: {plan.reason}")
+    return pool_from_deployment(plan.dep, workload, cfg, eff, plan.notes)

@@ -1,0 +1,59 @@
+"""Phone/laptop NPUs: catalog entries, NPU power from measured active power, NPU precisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.precisions import get_precision
+from inferplan.perf.estimate import estimate
+from inferplan.perf.npu import NPU_DEFAULT_ACTIVE_W
+
+PHONE_NPUS = ("snapdragon-8-elite-npu", "apple-ane-a18-pro", "apple-ane-a19-pro", "dimensity-9400-npu")
+
+
+@pytest.mark.parametrize("hw_id", PHONE_NPUS)
+def test_phone_npus_share_the_socs_memory_and_cite_their_source(hw_id):
+    hw = get_hardware(hw_id)
+    assert hw.hw_class == "npu" and hw.default_engine == "npu-runtime"
+    assert hw.spec_source and "shared with SoC" in hw.memory_type
+    assert 50e9 <= hw.memory_bw_bytes_s <= 90e9  # 64-bit LPDDR5X phone memory
+    assert hw.tdp_w is None  # no SoC TDP to mistake for the NPU's draw
+
+
+def test_a18_pro_bandwidth_matches_apples_17_percent_over_a17_pro():
+    a17_pro_bw = 6400e6 * 8  # LPDDR5-6400 x 64-bit
+    assert get_hardware("apple-ane-a18-pro").memory_bw_bytes_s == pytest.approx(1.17 * a17_pro_bw, rel=0.01)
+
+
+def test_npu_power_is_the_measured_active_power_not_the_soc_tdp():
+    e = estimate("llama-3.2-1b", "ryzen-ai-300-npu", precision="w4a16", input_len=256, output_len=128)
+    hw = get_hardware("ryzen-ai-300-npu")
+    assert hw.tdp_w == 28.0 and hw.active_power_w == 1.6  # SoC default TDP vs FastFlowLM NPU rail
+    assert e.power_w == pytest.approx(1.6)
+    assert e.joules_per_output_token == pytest.approx(1.6 / e.output_tok_s)
+    assert "measured NPU active power" in e.assumptions["power"]
+
+
+def test_unmeasured_npus_use_the_flagged_class_default():
+    e = estimate("lfm2.5-1.2b", "snapdragon-8-elite-npu", precision="w4a16", input_len=256, output_len=256)
+    assert e.power_w == pytest.approx(NPU_DEFAULT_ACTIVE_W) and 1.0 <= NPU_DEFAULT_ACTIVE_W <= 5.0
+    assert "assumed" in e.assumptions["power"] and "not the SoC TDP" in e.assumptions["power"]
+    # decode reads every weight from the phone's shared LPDDR5X: bandwidth bound
+    assert e.bound["decode"] == "memory"
+
+
+def test_npu_precisions_store_4_and_8_bit_weights():
+    assert get_precision("w4a16").bits_per_weight == pytest.approx(4.25)
+    assert get_precision("w8a16").bits_per_weight == 8.0
+    assert get_precision("w4a8").compute[0] == "int8"
+    w4 = estimate("llama-3.2-1b", "apple-ane-a18-pro", precision="w4a16", input_len=64, output_len=64)
+    w8 = estimate("llama-3.2-1b", "apple-ane-a18-pro", precision="w8a16", input_len=64, output_len=64)
+    assert w4.memory.weights_bytes < 0.7 * w8.memory.weights_bytes  # tied 8-bit embedding in both
+    assert w4.tpot_s < w8.tpot_s
+
+
+def test_unpublished_npu_peaks_are_flagged_as_assumed():
+    hw = get_hardware("dimensity-9400-npu")
+    assert hw.peak_flops_derived and "assumed" in hw.field_sources["peak_flops"]
+    assert "no TOPS" in hw.notes or "no TOPS" in hw.field_sources["peak_flops"]

@@ -1,0 +1,61 @@
+"""The HTTP API carries --offload experts, --host, --slots and the SRAM pipeline view."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from inferplan.perf.estimate import estimate  # noqa: E402
+from inferplan.web.app import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def test_estimate_offloads_experts_to_the_named_host(client):
+    body = {"model": "deepseek-v3", "hardware": "rtx-4090", "precision": "q4_k_m", "devices": 2,
+            "offload": "experts", "host": "epyc-9755", "input_len": 512, "output_len": 64}
+    r = client.post("/api/estimate", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    ref = estimate("deepseek-v3", "rtx-4090", precision="q4_k_m", devices=2, offload="experts",
+                   host="epyc-9755", input_len=512, output_len=64)
+    assert got["expert_host"] == "epyc-9755" and got["bound"]["decode"] == "host"
+    assert got["tpot_s"] == pytest.approx(ref.tpot_s)
+
+
+def test_estimate_and_compare_take_slots(client):
+    one = client.post("/api/estimate", json={"model": "llama-3.2-1b", "hardware": "ryzen-9-7950x",
+                                             "mode": "concurrency", "batch": 4, "slots": 1}).json()
+    four = client.post("/api/estimate", json={"model": "llama-3.2-1b", "hardware": "ryzen-9-7950x",
+                                              "mode": "concurrency", "batch": 4, "slots": 4}).json()
+    assert four["output_tok_s"] > 2 * one["output_tok_s"]
+    r = client.post("/api/compare", json={"model": "llama-3.2-1b", "hw_class": "cpu",
+                                          "mode": "concurrency", "batch": 4, "slots": 2})
+    assert r.status_code == 200
+    bad = client.post("/api/estimate", json={"model": "llama-3.1-8b", "hardware": "h100-sxm", "slots": 2})
+    assert bad.status_code == 400 and "slots" in bad.json()["detail"]
+
+
+def test_wafer_estimate_has_its_pipeline(client):
+    r = client.post("/api/estimate", json={"model": "llama-3.1-70b", "hardware": "cerebras-cs3",
+                                           "precision": "bf16", "input_len": 1000, "output_len": 1000})
+    p = r.json()["pipeline"]
+    assert p["device_kind"] == "wafer" and p["stages"] == 4 and p["system_price_usd"] > 0
+
+
+def test_simulate_takes_slots(client):
+    r = client.post("/api/simulate", json={"model": "llama-3.2-1b", "hardware": "ryzen-9-7950x",
+                                           "slots": 2, "requests": 30, "workload": "chat", "rate": 0.5})
+    assert r.status_code == 200, r.text
+    assert r.json()["pools"][0]["max_num_seqs"] == 2
