@@ -14,20 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from inferplan.calib.dataset import Row, load_dataset
+from inferplan.calib.regimes import (  # noqa: F401 - re-exported
+    LONG_CONTEXT_TOKENS,
+    METRIC_FAMILY,
+    METRIC_TIME_SIGN,
+    PRIMARY_REGIMES,
+    regime,
+)
 
 CORPUS_DIR = Path(__file__).resolve().parent / "data" / "corpus"
-
-# Metric families: metrics of one family err alike (a speed and its reciprocal time).
-METRIC_FAMILY = {
-    "decode_tok_s_per_user": "decode", "tpot_ms": "decode",
-    "ttft_ms": "prefill", "prefill_tok_s": "prefill",
-    "output_tok_s": "throughput", "total_tok_s": "throughput", "requests_per_s": "throughput",
-    "e2e_latency_s": "latency",
-}
-# +1: the metric grows with time (a latency); -1: it is a rate (grows with speed)
-METRIC_TIME_SIGN = {"tpot_ms": 1, "ttft_ms": 1, "e2e_latency_s": 1}
-PRIMARY_REGIMES = ("decode-b1", "prefill", "batch", "concurrency", "offline")
-LONG_CONTEXT_TOKENS = 8192  # prompt + output at or above this: a long-context row
 
 
 def bundled_csvs() -> list[Path]:
@@ -43,21 +38,6 @@ def load_bundled(hardware_files: tuple[Path, ...] = ()) -> list[Row]:
             r.origin = p.name
             rows.append(r)
     return rows
-
-
-def regime(mode: str, batch: int | None, family: str, input_len: int, output_len: int) -> str:
-    """Primary regime of a measurement or a prediction.
-
-    mode: batch | concurrency | offline (offline_max); family: METRIC_FAMILY value.
-    """
-    if mode in ("offline", "offline_max"):
-        return "offline"
-    b = batch or 1
-    if mode == "concurrency" and b > 1:
-        return "concurrency"
-    if family == "prefill" or output_len <= 1:
-        return "prefill"
-    return "decode-b1" if b <= 1 else "batch"
 
 
 def row_regime(r: Row) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inferplan.calib.corpus import regime
+from inferplan.calib.regimes import regime
 
 INTERVAL_LEVEL = 0.8
 MIN_ROWS = 8
@@ -124,6 +124,15 @@ def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str
         lo, hi = interval(float(v), is_time, q_lo, q_hi)
         out[fld] = [lo, hi]
     return out
+
+
+def plan_intervals(plan, met: dict, usd_in: float | None, usd_out: float | None,
+                   jpt: float | None) -> dict[str, list[float]]:
+    """Intervals of an estimate's metrics ``met`` and cost/energy figures for its plan."""
+    values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
+              "joules_per_output_token": jpt}
+    return estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
+                              plan.input_len, plan.output_len)
 
 
 def default_intervals_path() -> Path:

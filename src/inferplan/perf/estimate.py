@@ -7,8 +7,7 @@ Two phases keep calibration cheap and every feature on one code path:
 - :func:`evaluate_plan` times those steps with a set of :class:`~inferplan.perf.step.Factors`
   and derives the metrics (formulas in ``docs/metrics.md``).
 
-:func:`estimate` does both and returns the :class:`Estimate` the CLI prints (the JSON contract of
-``shared/spec/cli-contract.md``).
+:func:`estimate` does both: the :class:`Estimate` the CLI prints (``shared/spec/cli-contract.md``).
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from inferplan.calib.intervals import plan_intervals
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
@@ -28,13 +28,7 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
-from inferplan.perf.cost import (  # noqa: F401 - CostAssumptions, usd_per_second: public here too
-    IDLE_FRACTION_OF_TDP,
-    CostAssumptions,
-    device_power_w,
-    power_source,
-    usd_per_second,
-)
+from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
@@ -106,9 +100,7 @@ class Estimate(BaseModel):
     pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
-    # 80% prediction interval per metric, {"tpot_s": [low, high], ...}: from the cross-validated
-    # error of comparable measurements (calib/intervals.py, calib/data/intervals.yaml)
-    intervals: dict[str, list[float]] = Field(default_factory=dict)
+    intervals: dict[str, list[float]] = {}  # 80% interval per metric (calib/intervals.py)
 
 
 @dataclass
@@ -562,18 +554,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
         hardware_class=dep.hw.hw_class,
         why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
-        intervals=_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
+        intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
     )
-
-
-def _intervals(plan: EstimatePlan, met: dict, usd_in, usd_out, jpt) -> dict[str, list[float]]:
-    """80% prediction intervals of the estimate's metrics (calib/intervals.py)."""
-    from inferplan.calib.intervals import estimate_intervals
-
-    values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
-              "joules_per_output_token": jpt}
-    return estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
-                              plan.input_len, plan.output_len)
 
 
 def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
