@@ -59,7 +59,7 @@ def pct(x) -> str:
 
 
 def stats(rows: list[ValidationRow]) -> dict:
-    ok = [r for r in rows if r.status == "ok"]
+    ok = [r for r in rows if r.status in ("ok", "over_2x")]
     if not ok:
         return {"n": 0}
     ape = np.array([r.ape for r in ok])

@@ -35,8 +35,9 @@ from pydantic import BaseModel
 from inferplan.config import home_dir
 from inferplan.errors import InferplanError, InputError
 
-__all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "RunSummary", "RunRecord", "db_path",
-           "connect", "migrate", "record_run", "try_record_run", "list_runs", "get_run", "now"]
+__all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "RunSummary", "RunRecord", "StateError",
+           "db_path", "connect", "migrate", "record_run", "try_record_run", "recorded_run",
+           "list_runs", "get_run", "now", "atomic_write_text", "package_version"]
 
 DB_NAME = "history.db"
 BUSY_TIMEOUT_S = 30.0  # a concurrent writer waits this long for the lock before failing
@@ -162,20 +163,105 @@ def _enable_wal(db: sqlite3.Connection) -> None:
 
 
 def connect(path: Path | None = None, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite3.Connection:
-    """Open (creating the folder and file if needed) and migrate the history database."""
+    """Open (creating the folder and file if needed) and migrate the history database.
+
+    A file that is not an SQLite database (corrupt, truncated) is moved aside as
+    ``history.db.corrupt-<time>`` with a warning, and a new history starts. A folder that cannot
+    be written raises :class:`StateError` (readers use :func:`_connect_read`)."""
     path = Path(path) if path else db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _open(path, migrate_to)
+    except sqlite3.DatabaseError as e:
+        if not _is_corrupt(e):
+            raise StateError(f"history {path}: {e}") from None
+    moved = _move_aside(path)
+    warnings.warn(f"the history {path} was not a readable database; moved it to {moved.name} and "
+                  "started a new one", stacklevel=2)
+    try:
+        return _open(path, migrate_to)
+    except sqlite3.Error as e:
+        raise StateError(f"history {path}: {e}") from None
+
+
+def _open(path: Path, migrate_to: int | None) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # explicit transactions
-    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    _enable_wal(db)
-    db.execute("PRAGMA foreign_keys = ON")
-    if migrate_to is not None:
-        try:
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        _enable_wal(db)
+        db.execute("PRAGMA foreign_keys = ON")
+        if migrate_to is not None:
             migrate(db, migrate_to)
-        except BaseException:
-            db.close()
-            raise
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _is_corrupt(e: sqlite3.DatabaseError) -> bool:
+    text = str(e).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    try:
+        path.replace(target)
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.replace(target.with_name(target.name + suffix))
+    except OSError as e:
+        raise StateError(f"the history {path} is not a readable database and cannot be moved "
+                         f"aside ({e.strerror or e}); move or delete it") from None
+    return target
+
+
+def _connect_read(path: Path) -> sqlite3.Connection:
+    """Open an existing history for reading: normally, or read-only when the home cannot be
+    written (a read-only home still lists its history)."""
+    try:
+        return connect(path)
+    except (StateError, sqlite3.OperationalError, OSError) as first:
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                 isolation_level=None)
+            if schema_version(db) > SCHEMA_VERSION:
+                db.close()
+                raise StateError(f"history database {path} is newer than this inferplan") from None
+            if schema_version(db) < SCHEMA_VERSION:
+                db.close()
+                raise StateError(f"history {path}: {first}") from None
+            return db
+        except sqlite3.Error as e:
+            raise StateError(f"history {path} cannot be read: {e}") from None
+
+
+class StateError(InferplanError):
+    """A file in INFERPLAN_HOME (history, profiles) cannot be read or written."""
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a
+    rename): a crash or a full disk never leaves half a file. Errors name the file."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise StateError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
 
 
 # --- runs -------------------------------------------------------------------------------------------
@@ -201,13 +287,16 @@ class RunRecord(RunSummary):
     row_data: list[dict[str, Any]]
 
 
-def _version() -> str:
+def package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("inferplan")
     except PackageNotFoundError:
         return "unknown"
+
+
+_version = package_version
 
 
 def record_run(kind: str, *, args: dict[str, Any], started_at: dt.datetime,
@@ -251,6 +340,32 @@ def try_record_run(kind: str, **kw: Any) -> int | None:
         return None
 
 
+class RecordedRun:
+    """``with recorded_run(kind, args) as run: ...; run.done(summary=..., result=..., rows=...)``:
+    records the run when done, or as an error when an InferplanError escapes (and re-raises).
+    A history that cannot be written only warns."""
+
+    def __init__(self, kind: str, args: dict[str, Any]) -> None:
+        self.kind, self.args, self.started = kind, args, now()
+        self.run_id: int | None = None
+
+    def done(self, **kw: Any) -> int | None:
+        self.run_id = try_record_run(self.kind, args=self.args, started_at=self.started, **kw)
+        return self.run_id
+
+    def __enter__(self) -> RecordedRun:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if isinstance(exc, InferplanError):
+            try_record_run(self.kind, args=self.args, started_at=self.started, status="error",
+                           error=str(exc))
+
+
+def recorded_run(kind: str, args: dict[str, Any]) -> RecordedRun:
+    return RecordedRun(kind, args)
+
+
 _COLUMNS = ("id, kind, status, started_at, finished_at, args_json, summary_json, "
             "(SELECT COUNT(*) FROM run_rows WHERE run_id = runs.id)")
 
@@ -269,7 +384,7 @@ def list_runs(kind: str | None = None, limit: int = 50, path: Path | None = None
     p = Path(path) if path else db_path()
     if not p.exists():
         return []
-    db = connect(p)
+    db = _connect_read(p)
     try:
         q = f"SELECT {_COLUMNS} FROM runs"
         params: tuple = ()
@@ -285,7 +400,7 @@ def list_runs(kind: str | None = None, limit: int = 50, path: Path | None = None
 def get_run(run_id: int, path: Path | None = None) -> RunRecord:
     """One run with its result and rows; InputError if there is no such run."""
     p = Path(path) if path else db_path()
-    db = connect(p) if p.exists() else None
+    db = _connect_read(p) if p.exists() else None
     try:
         row = db.execute(f"SELECT {_COLUMNS}, error, host, inferplan_version, result_json "
                          "FROM runs WHERE id = ?", (run_id,)).fetchone() if db else None

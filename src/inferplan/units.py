@@ -38,9 +38,29 @@ def fmt_time_s(t: float | None) -> str:
     return f"{t * 1e6:.3g} µs"
 
 
-def fmt_num(x: float | None, digits: int = 3) -> str:
+_SI_LARGE = (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6))
+_SI_SMALL = (("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12))
+
+
+def fmt_num(x: float | None, digits: int = 3, unit: str = "") -> str:
+    """One number format: ``0.123``, ``12.3``, ``30,573``, ``1.26 M``, ``45 µ`` (+ unit).
+
+    Below 1,000: ``digits`` significant digits; 1,000 to a million: thousands separators;
+    beyond, or below 0.001: an SI prefix. Never exponent notation."""
     if x is None or not math.isfinite(x):
         return "-"
-    if abs(x) >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
+    sep = " " if unit else ""
+    a = abs(x)
+    if a == 0:
+        return f"0{sep}{unit}"
+    for p, scale in _SI_LARGE:
+        if a >= scale * 0.9995:
+            return f"{x / scale:.{digits}g} {p}{unit}"
+    if a >= 999.5:
+        return f"{x:,.0f}{sep}{unit}"
+    if a >= 1e-3:
+        return f"{x:.{digits}g}{sep}{unit}"
+    for p, scale in _SI_SMALL[1:]:
+        if a >= scale * 0.9995:
+            return f"{x / scale:.{digits}g} {p}{unit}"
+    return f"{x / 1e-12:.{digits}g} p{unit}"

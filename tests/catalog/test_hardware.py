@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from inferplan.catalog._load import data_path
-from inferplan.catalog.hardware import get_hardware, hardware_catalog, list_hardware
+from inferplan.catalog.hardware import (
+    UserFileWarning,
+    get_hardware,
+    hardware_catalog,
+    list_hardware,
+)
 from inferplan.errors import AmbiguousIdError, CatalogError, UnknownIdError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,10 +263,14 @@ def test_invalid_field_gives_catalog_error_naming_file_and_entry(home: Path) -> 
         home / "hardware" / "bad.yaml",
         USER_FILE.replace("memory_bytes: 24.0e+9", "memory_gb: 24"),
     )
-    with pytest.raises(CatalogError) as e:
-        hardware_catalog()
-    msg = str(e.value)
+    with pytest.warns(UserFileWarning) as w:  # a broken user file is skipped, not fatal
+        cat = hardware_catalog()
+    msg = str(w[0].message)
     assert str(path) in msg and "'my-box'" in msg and "memory_gb" in msg
+    assert "my-box" not in cat and "h100-sxm" in cat
+    extra = _write(home.parent / "extra.yaml", path.read_text())
+    with pytest.raises(CatalogError, match="memory_gb"):  # named with --hardware-file: an error
+        hardware_catalog((extra,))
 
 
 def test_negative_bandwidth_is_rejected(home: Path) -> None:
@@ -269,14 +278,14 @@ def test_negative_bandwidth_is_rejected(home: Path) -> None:
         home / "hardware" / "bad.yaml",
         "- id: h100-sxm\n  override: true\n  memory_bw_bytes_s: -1\n",
     )
-    with pytest.raises(CatalogError, match=r"bad\.yaml: hardware 'h100-sxm': memory_bw_bytes_s"):
-        get_hardware("h100-sxm")
+    with pytest.warns(UserFileWarning, match=r"bad\.yaml: hardware 'h100-sxm': memory_bw_bytes_s"):
+        assert get_hardware("h100-sxm").memory_bw_bytes_s > 0  # the bundled entry stands
 
 
 def test_override_of_an_unknown_id_is_an_error(home: Path) -> None:
     _write(home / "hardware" / "bad.yaml", "- id: nope\n  override: true\n  tdp_w: 5\n")
-    with pytest.raises(CatalogError, match="no earlier entry"):
-        hardware_catalog()
+    with pytest.warns(UserFileWarning, match="no earlier entry"):
+        assert "nope" not in hardware_catalog()
 
 
 def test_missing_extra_file_is_a_catalog_error(tmp_path: Path) -> None:

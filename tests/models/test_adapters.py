@@ -273,7 +273,7 @@ def test_missing_text_config_field_says_where() -> None:
 
 
 def test_malformed_field_is_an_unsupported_model_error() -> None:
-    with pytest.raises(UnsupportedModelError, match="malformed"):
+    with pytest.raises(UnsupportedModelError, match="hidden_size must be an integer"):
         spec_from_hf_config({**_config("llama-3.1-8b"), "hidden_size": "wide"}, "m")
 
 

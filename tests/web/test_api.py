@@ -171,6 +171,103 @@ def test_a_slow_computation_gets_a_503():
     assert r.status_code == 503 and "longer than" in r.json()["detail"]
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().split(") ", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_a_timed_out_request_frees_its_worker_and_cpu():
+    """Past the deadline the worker process is killed (its CPU is freed), and the one-worker
+    pool serves the next request at once with a fresh worker."""
+    import os
+    import time
+
+    from inferplan.web import app as web
+    from inferplan.web.pool import pid_alive
+
+    app_ = web.create_app(Limits(timeout_s=1.0, workers=1))
+    pool = app_.state.pool
+    orig = web.resolve_model
+
+    def spin(choice):  # a computation that never ends on its own, burning CPU
+        while True:
+            pass
+
+    web.resolve_model = spin  # workers fork after this: they inherit it
+    try:
+        with TestClient(app_) as c:
+            t0 = time.monotonic()
+            r = c.post("/api/estimate", json={"model": "llama-3.1-8b", "hardware": "l4"})
+            assert r.status_code == 503 and "stopped" in r.json()["detail"]
+            assert time.monotonic() - t0 < 5
+            (dead,) = pool.killed_pids
+            assert not pid_alive(dead)  # the work ended with its process
+            assert pool.busy == 0 and pool.pids == []  # the worker slot is free
+            web.resolve_model = orig
+            r = c.post("/api/estimate", json={"model": "llama-3.1-8b", "hardware": "l4"})
+            assert r.status_code == 200
+            (worker,) = pool.pids
+            assert worker != dead and worker != os.getpid()
+            before = _cpu_ticks(worker)
+            time.sleep(0.3)
+            assert _cpu_ticks(worker) - before <= 2  # idle: nothing left computing
+    finally:
+        web.resolve_model = orig
+
+
+@pytest.mark.parametrize("body", [
+    b'{"model": "llama-3.1-8b", "hardware": "l4", "usd_per_hour": NaN}',
+    b'{"model": "llama-3.1-8b", "hardware": "l4", "usd_per_hour": Infinity}',
+    b'{"model": "llama-3.1-8b", "hardware": "l4", "input_len": -Infinity}',
+])
+def test_nan_and_infinity_are_a_422(client, body):
+    r = client.post("/api/estimate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+
+
+def test_nan_in_a_pasted_config_is_a_422(client):
+    text = json.dumps({"config": _config() | {"rope_theta": 1.0}, "hardware": "l4"})
+    r = client.post("/api/estimate", content=text.replace("1.0", "NaN").encode(),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "NaN" in r.text
+
+
+def test_deeply_nested_and_huge_bodies_are_client_errors(client):
+    deep = b'{"config": ' + b"[" * 50_000 + b"]" * 50_000 + b', "hardware": "l4"}'
+    r = client.post("/api/estimate", content=deep, headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500
+    nested: dict = {}
+    cur = nested
+    for _ in range(20):
+        cur["x"] = {}
+        cur = cur["x"]
+    r = client.post("/api/estimate", json={"config": _config() | {"deep": nested}, "hardware": "l4"})
+    assert r.status_code == 422 and "nested deeper" in r.text
+    r = client.post("/api/estimate", json={"model": "llama-3.1-8b", "hardware": "l4", "batch": 10**30})
+    assert r.status_code == 422
+
+
+def test_error_bodies_carry_our_messages_only(client):
+    for change in ({"num_attention_heads": 0}, {"hidden_size": 7, "num_attention_heads": 3},
+                   {"intermediate_size": [1, 2]}, {"num_key_value_heads": 5}):
+        r = client.post("/api/estimate", json={"config": _config() | change, "hardware": "l4"})
+        assert 400 <= r.status_code < 500, (change, r.text)
+        detail = r.json()["detail"]
+        text = detail if isinstance(detail, str) else json.dumps(detail)
+        for leak in ("ZeroDivisionError", "Traceback", "TypeError:", "KeyError:"):
+            assert leak not in text, (change, text)
+
+
+def test_api_docs_load_their_assets_locally(client):
+    for page in ("/docs", "/redoc"):
+        r = client.get(page)
+        assert r.status_code == 200, page
+        assert "cdn" not in r.text.lower() and "https://" not in r.text, page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        r = client.get(f"/docs-assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
+
+
 def test_serve_warns_when_exposed(monkeypatch):
     import uvicorn
     from typer.testing import CliRunner

@@ -492,6 +492,12 @@ def write_hardware_entry(entry: dict, path: Path | None = None) -> Path:
     return path
 
 
+def home_dir_hint() -> str:
+    from inferplan.config import home_dir
+
+    return f"{home_dir() / 'hardware'} cannot be written; set INFERPLAN_HOME to a writable folder"
+
+
 def _check_machine_id(machine_id: str) -> None:
     from inferplan.catalog._load import data_path
     from inferplan.catalog.hardware import hardware_catalog, hardware_files
@@ -537,7 +543,11 @@ def run_cpu_bench(quick: bool = False, *, write_entry: bool = True, machine_id: 
             entry = hardware_entry(cpu, bw, gemm, date, size, machine_id)
             if load.share is not None:
                 entry["notes"] += f" Other processes used {load.share:.0%} of the CPU meanwhile."
-            file = str(write_hardware_entry(entry))
+            try:
+                file = str(write_hardware_entry(entry))
+            except OSError as e:  # a read-only home: the measurements are still reported
+                skipped.append(f"hardware entry not written ({e.strerror or e}): "
+                               f"{home_dir_hint()}")
         else:
             skipped.append("hardware entry not written (write_entry=False)")
     return CpuBenchResult(

@@ -8,10 +8,12 @@ code path users run.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inferplan.errors import InferplanError, InputError, UnknownIdError
+from inferplan.inputs import check_float, check_int
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
 from inferplan.perf.step import Factors
 
@@ -48,15 +50,19 @@ class Row:
 
     @property
     def id(self) -> str:
-        return self.raw["id"]
+        return str(self.raw.get("id") or "")
 
     @property
     def metric(self) -> str:
-        return self.raw["metric"]
+        return str(self.raw.get("metric") or "")
 
     @property
     def measured(self) -> float:
-        return float(self.raw["value"])
+        """The measured value; NaN when the row's value cannot be read (the row has an error)."""
+        try:
+            return check_float("value", self.raw.get("value"), 1e15)
+        except InputError:
+            return math.nan
 
     @property
     def source(self) -> str:
@@ -107,14 +113,16 @@ def _burst_waves(notes: str, clients: int) -> float:
     return 0.0
 
 
-def _int(s: str | None) -> int | None:
+def _int(s: str | None, name: str = "value", limit: str = "batch", lo: int = 1) -> int | None:
+    """An optional positive integer cell (``8`` or ``8.0``), within the limit of ``inputs``."""
     s = (s or "").strip()
     if not s:
         return None
     try:
-        return int(float(s))
+        x = float(s)
     except ValueError:
-        raise InputError(f"not a number: {s!r}") from None
+        raise InputError(f"column {name}: not a number: {s[:40]!r}") from None
+    return check_int(f"column {name}", x, limit, lo=lo)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -129,8 +137,14 @@ def read_rows(path: Path) -> list[dict[str, str]]:
             return list(reader)
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; expected a CSV file") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 CSV file") from None
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV file: {e}") from None
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] = ()) -> Row:
@@ -138,7 +152,10 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
     try:
         if raw["metric"] not in METRICS:
             raise InputError(f"unknown metric '{raw['metric']}' (known: {', '.join(METRICS)})")
-        float(raw["value"])
+        for col in ("id", "model_id", "hardware_id", "metric", "value"):
+            if not isinstance(raw.get(col), str):
+                raise InputError(f"column {col} is missing in this row")
+        check_float("column value", raw["value"].strip(), 1e15)  # finite, > 0 (an APE divides by it)
         model = raw["model_id"].strip()
         if model.endswith(".json") or "/" in model:
             p = (base / model)
@@ -146,27 +163,28 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         mode = MODES.get((raw.get("mode") or "batch").strip())
         if mode is None:
             raise InputError(f"unknown mode '{raw.get('mode')}'")
-        I, O = _int(raw.get("input_len")), _int(raw.get("output_len"))
+        I, O = (_int(raw.get(k), k, "tokens", lo=0) for k in ("input_len", "output_len"))
         if I is None:
             I = ASSUMED_INPUT_LEN
             row.notes.append(f"input_len not stated: assumed {I}")
         if O is None:
             O = ASSUMED_OUTPUT_LEN
             row.notes.append(f"output_len not stated: assumed {O}")
-        tp, pp, ep = _int(raw.get("tp")), _int(raw.get("pp")), _int(raw.get("ep"))
-        n = _int(raw.get("num_devices"))
+        tp, pp, ep = (_int(raw.get(k), k, "parallel") for k in ("tp", "pp", "ep"))
+        n = _int(raw.get("num_devices"), "num_devices", "devices")
         if n is not None and tp is None and pp is None:
             tp, pp = n, 1  # engines shard across all stated devices by default
         threads = None
         for part in (raw.get("notes") or "").replace(";", " ").split():
             if part.startswith("threads="):
-                threads = _int(part.split("=", 1)[1])
+                threads = _int(part.split("=", 1)[1], "notes threads=", "threads")
         kwargs = dict(
             devices=n, tp=tp, pp=pp, ep=ep,
             precision=(raw.get("weight_precision") or "").strip() or None,
             kv_precision=(raw.get("kv_precision") or "").strip() or None,
             engine=_engine_or_fallback(raw, row, hardware_files), mode=mode,
-            batch=_int(raw.get("batch")) or 1, input_len=I, output_len=O, threads=threads,
+            batch=_int(raw.get("batch"), "batch", "batch") or 1, input_len=I, output_len=O,
+            threads=threads,
             hardware_files=hardware_files,
         )
         row.plan = plan_estimate(model, raw["hardware_id"].strip(), **kwargs)  # type: ignore[arg-type]
@@ -187,8 +205,8 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
                                  f"{waves:g} waves: first-wave prefill queue added to the mean")
     except InferplanError as e:
         row.error = str(e)
-    except (ValueError, KeyError) as e:
-        row.error = f"bad row: {e}"
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        row.error = f"bad row: {type(e).__name__} {e}"
     return row
 
 

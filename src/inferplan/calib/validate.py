@@ -44,10 +44,10 @@ from inferplan.perf.factors import resolve_factors
 class ValidationRow(BaseModel):
     id: str
     metric: str
-    measured: float
+    measured: float | None  # None: the row's value cannot be read (status error)
     predicted: float | None
     ape: float | None
-    status: str  # ok | skipped | error
+    status: str  # ok | over_2x (predicted, but off by more than 2x either way) | skipped | error
     error: str | None
     model_id: str = ""
     hardware_id: str = ""
@@ -96,10 +96,16 @@ class ValidationReport(BaseModel):
     calibration: str = "default"
 
 
+PREDICTED = ("ok", "over_2x")  # statuses of rows with a prediction (they count for coverage)
+OVER_2X = 2.0  # a prediction off by more than this factor either way is flagged, not "ok"
+MIN_COVERAGE = 0.5  # below this share of rows predicted, `inferplan validate` exits 1
+
+
 def _base(r: Row) -> dict:
     cls = r.plan.dep.hw.hw_class if r.plan is not None else ""
-    return dict(id=r.id, metric=r.metric, measured=r.measured, model_id=r.raw.get("model_id", ""),
-                hardware_id=r.raw.get("hardware_id", ""), source=r.source, notes=list(r.notes),
+    measured = r.measured if np.isfinite(r.measured) else None
+    return dict(id=r.id, metric=r.metric, measured=measured, model_id=r.raw.get("model_id") or "",
+                hardware_id=r.raw.get("hardware_id") or "", source=r.source or "", notes=list(r.notes),
                 hardware_class=cls, regime=row_regime(r), tags=row_tags(r), origin=r.origin)
 
 
@@ -117,12 +123,13 @@ def scored_row(r: Row, pred: float | None, low: float | None = None,
     base = _base(r)
     if r.plan is None:
         return ValidationRow(**base, predicted=None, ape=None, status="error", error=r.error)
-    if pred is None or not np.isfinite(pred) or pred <= 0:
+    if pred is None or not np.isfinite(pred) or pred <= 0 or base["measured"] is None:
         return ValidationRow(**base, predicted=None, ape=None, status="skipped",
                              error="the estimate does not define this metric for the row")
     ape = abs(pred - r.measured) / r.measured
-    return ValidationRow(**base, predicted=pred, ape=ape, status="ok", error=None,
-                         predicted_low=low, predicted_high=high)
+    off = max(pred / r.measured, r.measured / pred) > OVER_2X
+    return ValidationRow(**base, predicted=pred, ape=ape, status="over_2x" if off else "ok",
+                         error=None, predicted_low=low, predicted_high=high)
 
 
 def score_rows(rows: list[Row], eff: Efficiency,
@@ -162,13 +169,13 @@ def group_stats(ok: list[ValidationRow]) -> GroupStats:
     cov = [c for c in (_covered(r) for r in ok) if c is not None]
     logs = [math.log(r.predicted / r.measured) for r in ok]  # type: ignore[operator]
     return GroupStats(rows=len(ok), median_ape=med, p90_ape=p90,
-                      over_2x=sum(_ratio(r) > 2 for r in ok) / len(ok) if ok else None,
+                      over_2x=sum(_ratio(r) > OVER_2X for r in ok) / len(ok) if ok else None,
                       interval_coverage=sum(cov) / len(cov) if cov else None,
                       bias=float(np.median(logs)) if logs else None)
 
 
 def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
-    ok = [r for r in rows if r.status == "ok" and r.ape is not None]
+    ok = [r for r in rows if r.status in PREDICTED and r.ape is not None]
     apes = [r.ape for r in ok]  # type: ignore[misc]
     med, p90 = _stats(apes)  # type: ignore[arg-type]
     n = len(rows)
@@ -184,7 +191,7 @@ def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
     return Summary(
         rows=n, predicted=len(ok), coverage=len(ok) / n if n else 0.0, median_ape=med, p90_ape=p90,
         within_25pct=sum(a <= 0.25 for a in apes) / len(apes) if apes else None,
-        over_2x=sum(_ratio(r) > 2 for r in ok) / len(ok) if ok else None,
+        over_2x=sum(_ratio(r) > OVER_2X for r in ok) / len(ok) if ok else None,
         by_hardware_class=group(lambda r: r.hardware_class), by_metric=group(lambda r: r.metric),
         sources=sorted({r.source for r in rows if r.source}),
         interval_coverage=sum(cov) / len(cov) if cov else None,

@@ -23,6 +23,12 @@ def load_yaml(path: Path) -> Any:
         raise CatalogError(f"file not found: {path}") from e
     except yaml.YAMLError as e:
         raise CatalogError(f"{path}: invalid YAML: {e}") from e
+    except IsADirectoryError:
+        raise CatalogError(f"{path} is a folder; expected a YAML file") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise CatalogError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def data_path(*parts: str) -> Path:

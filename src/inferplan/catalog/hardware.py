@@ -38,6 +38,7 @@ the file and the entry.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -118,13 +119,35 @@ def _stamp(files: Iterable[Path]) -> _Stamp:
 def _catalog(stamp: _Stamp) -> tuple[dict[str, HardwareSpec], dict[str, set[str]]]:
     catalog: dict[str, HardwareSpec] = {}
     bundled_dir = data_path("hardware")
+    user_dir = home_dir() / "hardware"
     for path_str, _mtime in stamp:
         path = Path(path_str)
         bundled = path.parent == bundled_dir
+        if path.parent == user_dir:  # one broken user file must not block every command
+            _merge_user_file(catalog, path)
+            continue
         for raw in _entries(path):
             _merge_entry(catalog, dict(raw), path, bundled)
     index = build_alias_index({i: s.aliases for i, s in catalog.items()})
     return catalog, index
+
+
+def _merge_user_file(catalog: dict[str, HardwareSpec], path: Path) -> None:
+    """Merge a file of ``$INFERPLAN_HOME/hardware``; if any entry is invalid, skip the whole
+    file with a warning naming it (entries given with ``--hardware-file`` stay errors)."""
+    trial = dict(catalog)
+    try:
+        for raw in _entries(path):
+            _merge_entry(trial, dict(raw), path, bundled=False)
+    except CatalogError as e:
+        warnings.warn(f"skipped the broken hardware file {path.name} ({e})", UserFileWarning,
+                      stacklevel=2)
+        return
+    catalog.update(trial)
+
+
+class UserFileWarning(UserWarning):
+    """A broken file in ``$INFERPLAN_HOME`` was skipped."""
 
 
 def _entries(path: Path) -> list[Mapping[str, Any]]:

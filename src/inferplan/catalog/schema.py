@@ -22,7 +22,7 @@ KernelCompute = Literal["fp32", "bf16", "fp16", "fp8", "int8", "fp4", "int8_simd
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Link(_Strict):

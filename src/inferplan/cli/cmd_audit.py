@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from inferplan.cli.options import CalibOpt, JsonOpt
+
 VERDICT_STYLE = {
     "consistent": "green",
     "holds-under-conditions": "yellow",
@@ -23,24 +25,18 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def audit(
         claims: Annotated[Path | None, typer.Argument(
-            help="Claims YAML (default: the bundled article, docs/audit.md)")] = None,
+            help="Claims YAML (default: the bundled article, docs/audit.md)", exists=True, dir_okay=False)] = None,
         only: Annotated[list[str] | None, typer.Option(
             "--only", help="Claim id or its number ('05'); repeat or comma-separate")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Derivations, conditions, sources")] = False,
-        calibration: Annotated[Path | None, typer.Option("--calibration", help="Calibration profile YAML")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")] = False,
+        calibration: CalibOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Check each claim of a document (tok/s, $, specs, fit) against the model and catalog."""
         from inferplan.audit import run_audit
-        from inferplan.cli.main import fail
-        from inferplan.errors import InferplanError
 
         ids = [x.strip() for item in (only or []) for x in item.split(",") if x.strip()]
-        try:
-            report = run_audit(claims, only=ids or None, calibration=calibration)
-        except InferplanError as e:
-            fail(e)
-            return
+        report = run_audit(claims, only=ids or None, calibration=calibration)
         if json_out:
             typer.echo(report.model_dump_json(indent=2))
         else:
@@ -49,13 +45,13 @@ def register(app: typer.Typer) -> None:
 
 def print_report(report, verbose: bool = False) -> None:
     """The verdict table; with `verbose`, each claim's derivation, conditions and sources."""
-    import sys
-
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    from inferplan.cli.render import width
+
+    out = Console(highlight=False, width=width())
     doc = report.document
     out.print(f"[bold]{escape(doc.title)}[/] ({escape(doc.date)}; {escape(report.claims_file)})")
     table = Table(show_lines=False)

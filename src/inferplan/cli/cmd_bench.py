@@ -11,21 +11,7 @@ from typing import Annotated
 
 import typer
 
-QUICK_LLAMACPP = dict(layers=2, vocab=4096, prefill_tokens=64, decode_tokens=16, reps=1)
-
-
-def _ints(text: str | None, what: str) -> tuple[int, ...]:
-    from inferplan.errors import InputError
-
-    if not text:
-        return ()
-    try:
-        vals = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise InputError(f"{what} must be comma-separated integers, not {text!r}") from None
-    if any(v < 1 for v in vals):
-        raise InputError(f"{what} must be >= 1")
-    return vals
+from inferplan.cli.options import Format, FormatOpt, JsonOpt, output_format
 
 
 class _Bar:
@@ -66,108 +52,86 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str, typer.Option("--model", "-m", help="Catalog id or config.json whose shapes to run")] = "llama-3.2-1b",
         qtypes: Annotated[str, typer.Option("--qtypes", help="llama.cpp weight types: f16,bf16,q8_0,q4_0,tq1_0,tq2_0")] = "f16,q8_0,q4_0,tq2_0",
         threads: Annotated[str | None, typer.Option("--threads", help="llama.cpp thread counts, e.g. 1,2 (default: all CPUs)")] = None,
-        layers: Annotated[int | None, typer.Option("--layers", help="llama.cpp: run fewer layers than the model has")] = None,
-        vocab: Annotated[int | None, typer.Option("--vocab", help="llama.cpp: smaller vocabulary (>= 259)")] = None,
-        prefill: Annotated[int | None, typer.Option("--prefill", help="llama.cpp prompt tokens (pp N; default 512)")] = None,
-        decode: Annotated[int | None, typer.Option("--decode", help="llama.cpp generated tokens (tg N; default 128)")] = None,
-        reps: Annotated[int | None, typer.Option("--reps", help="llama.cpp repetitions (default 3)")] = None,
+        layers: Annotated[int | None, typer.Option("--layers", min=1, max=1000, help="llama.cpp: run fewer layers than the model has")] = None,
+        vocab: Annotated[int | None, typer.Option("--vocab", min=259, max=10**7, help="llama.cpp: smaller vocabulary (>= 259)")] = None,
+        prefill: Annotated[int | None, typer.Option("--prefill", min=1, max=10**6, help="llama.cpp prompt tokens (pp N; default 512)")] = None,
+        decode: Annotated[int | None, typer.Option("--decode", min=1, max=10**6, help="llama.cpp generated tokens (tg N; default 128)")] = None,
+        reps: Annotated[int | None, typer.Option("--reps", min=1, max=1000, help="llama.cpp repetitions (default 3)")] = None,
         engine: Annotated[str, typer.Option("--engine", help="GPU: pytorch-cudagraph or pytorch-eager")] = "pytorch-cudagraph",
         hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Record rows under this catalog id")] = None,
         machine_id: Annotated[str, typer.Option("--machine-id", help="Id of the generated hardware entry (a CPU not in the catalog)")] = "this-machine",
         gguf_dir: Annotated[Path | None, typer.Option("--gguf-dir", help="Keep the synthetic GGUF files here")] = None,
         out: Annotated[Path | None, typer.Option("--out", help="CSV for the measured rows (default: INFERPLAN_HOME/bench/...)")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Measure this machine (CPU always; GPU with torch; llama.cpp with --llamacpp); record it."""
+        import contextlib
         import json
 
-        from inferplan.cli.main import fail
-        from inferplan.errors import InferplanError
-        from inferplan.store import now, try_record_run
+        from inferplan.bench.run import BenchOptions, run_bench
+        from inferplan.store import StateError
 
-        started = now()
-        args = {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(
-            quick=quick, gpu=gpu, llamacpp=llamacpp, model=model, qtypes=qtypes, threads=threads,
-            layers=layers, vocab=vocab, prefill=prefill, decode=decode, reps=reps, engine=engine,
-            hardware=hardware, machine_id=machine_id, gguf_dir=gguf_dir, out=out).items()}
-        try:
-            res = _run_bench(quick=quick, gpu=gpu, llamacpp=llamacpp, model=model, qtypes=qtypes,
-                             threads=threads, layers=layers, vocab=vocab, prefill=prefill,
-                             decode=decode, reps=reps, engine=engine, hardware=hardware,
-                             machine_id=machine_id, gguf_dir=gguf_dir, out=out)
-        except InferplanError as e:
-            try_record_run("bench", args=args, started_at=started, status="error", error=str(e))
-            fail(e)
-            return
-        rows = res.pop("rows")
-        summary = {"hardware_id": res["hardware_id"], "rows": len(rows), "csv": res.get("csv"),
-                   "read_GB_s": round(res["cpu"]["best_read_bytes_s"] / 1e9, 2),
-                   "parts": [k for k in ("cpu", "gpu", "llamacpp") if res.get(k)]}
-        res["run_id"] = try_record_run("bench", args=args, started_at=started, summary=summary,
-                                       result=res, rows=rows)
+        @contextlib.contextmanager
+        def bars(total=None):
+            with _Bar(total) as bar:
+                yield bar
+
+        opts = BenchOptions(quick=quick, gpu=gpu, llamacpp=llamacpp, model=model, qtypes=qtypes,
+                            threads=threads, layers=layers, vocab=vocab, prefill=prefill,
+                            decode=decode, reps=reps, engine=engine, hardware=hardware,
+                            machine_id=machine_id, gguf_dir=gguf_dir, out=out)
+        res = run_bench(opts, bars=bars, notice=lambda s: typer.echo(s, err=True))
         if json_out:
-            typer.echo(json.dumps({**res, "rows": rows}, indent=2, default=str))
+            typer.echo(json.dumps(res, indent=2, default=str))
         else:
-            _print_bench(res, rows)
+            _print_bench(res, res["rows"])
+        if res.get("write_error"):
+            raise StateError(res["write_error"])
 
     @history_app.callback(invoke_without_command=True)
     def history_list(
         ctx: typer.Context,
         kind: Annotated[str | None, typer.Option("--kind", help="bench, validate or calibrate")] = None,
-        limit: Annotated[int, typer.Option("--limit", help="Most recent N runs")] = 50,
-        json_out: Annotated[bool, typer.Option("--json")] = False,
+        limit: Annotated[int, typer.Option("--limit", min=1, max=10**6, help="Most recent N runs")] = 50,
+        fmt: FormatOpt = Format.table,
+        json_out: JsonOpt = False,
     ) -> None:
         """List recorded runs, newest first (`inferplan history show ID` for one)."""
         if ctx.invoked_subcommand:
             return
-        import json
-
-        from inferplan.cli.main import fail
-        from inferplan.errors import InferplanError
+        from inferplan.cli import render
         from inferplan.store import list_runs
 
-        try:
-            runs = list_runs(kind=kind, limit=limit)
-        except InferplanError as e:
-            fail(e)
-            return
-        if json_out:
-            typer.echo(json.dumps({"runs": [r.model_dump() for r in runs]}, indent=2))
-            return
-        if not runs:
-            typer.echo("no runs recorded yet (inferplan bench, validate and calibrate record theirs)")
-            return
-        from rich.table import Table
+        runs = list_runs(kind=kind, limit=limit)
 
-        from inferplan.cli.render import out as console
+        def table() -> None:
+            if not runs:
+                typer.echo("no runs recorded yet (inferplan bench, validate and calibrate record theirs)")
+                return
+            render.print_table(
+                (render.Col("id", "right", 9), render.Col("kind", "left", 8),
+                 render.Col("status", "left", 7), render.Col("started (UTC)", "left", 6),
+                 render.Col("duration", "right", 5), render.Col("rows", "right", 4),
+                 render.Col("summary", "left", 1, True)),
+                [(str(r.id), r.kind, r.status, r.started_at[:19].replace("T", " "),
+                  "-" if r.duration_s is None else f"{r.duration_s:.1f} s", f"{r.rows:,}",
+                  ", ".join(f"{k}={_short(v)}" for k, v in r.summary.items())) for r in runs],
+                "history (newest first)")
 
-        t = Table(title="history (newest first)", title_justify="left")
-        for col in ("id", "kind", "status", "started (UTC)", "duration", "rows", "summary"):
-            t.add_column(col, overflow="fold")
-        for r in runs:
-            dur = "-" if r.duration_s is None else f"{r.duration_s:.1f} s"
-            brief = ", ".join(f"{k}={_short(v)}" for k, v in r.summary.items())
-            t.add_row(str(r.id), r.kind, r.status, r.started_at[:19].replace("T", " "), dur,
-                      str(r.rows), brief)
-        console.print(t)
+        render.emit(output_format(json_out, fmt), {"runs": [r.model_dump() for r in runs]},
+                    lambda: [r.model_dump() for r in runs], table)
 
     @history_app.command("show")
     def history_show(
-        run_id: Annotated[int, typer.Argument(help="Run id (from `inferplan history`)")],
-        json_out: Annotated[bool, typer.Option("--json")] = False,
+        run_id: Annotated[int, typer.Argument(help="Run id (from `inferplan history`)", min=1, max=2**62)],
+        json_out: JsonOpt = False,
     ) -> None:
         """One run: arguments, summary, result and rows."""
         import json
 
-        from inferplan.cli.main import fail
-        from inferplan.errors import InferplanError
         from inferplan.store import get_run
 
-        try:
-            run = get_run(run_id)
-        except InferplanError as e:
-            fail(e)
-            return
+        run = get_run(run_id)
         if json_out:
             typer.echo(run.model_dump_json(indent=2))
             return
@@ -183,80 +147,6 @@ def register(app: typer.Typer) -> None:
 def _short(v) -> str:
     s = f"{v:.3g}" if isinstance(v, float) else str(v)
     return s if len(s) <= 40 else s[:37] + "..."
-
-
-def _run_bench(*, quick, gpu, llamacpp, model, qtypes, threads, layers, vocab, prefill, decode,
-               reps, engine, hardware, machine_id, gguf_dir, out) -> dict:
-    """All parts of `bench`; returns a JSON-able dict with ``rows`` (canonical CSV rows)."""
-    from inferplan.bench.cpu import run_cpu_bench, thread_counts
-    from inferplan.bench.rows import write_rows
-    from inferplan.errors import InputError
-
-    thread_list = _ints(threads, "--threads")
-    torch = _torch_with_gpu() if gpu is not False else None
-    if gpu and torch is None:
-        raise InputError("--gpu: torch with a CUDA/ROCm device is needed: pip install 'inferplan[gpu]'")
-    res: dict = {"skipped": []}
-    with _Bar(total=len(thread_counts(_cpus())) + 4) as bar:
-        cpu = run_cpu_bench(quick, machine_id=machine_id, progress=bar.step)
-    res["cpu"] = {**cpu.model_dump(), "best_read_bytes_s": cpu.best_read_bytes_s}
-    res["hardware_id"] = hardware or cpu.hardware_id
-    if cpu.hardware_file:
-        typer.echo(f"hardware entry written: {cpu.hardware_file} (use --hardware {cpu.hardware_id})", err=True)
-    rows: list[dict[str, str]] = []
-    configs: dict[str, dict] = {}
-
-    if torch is not None:
-        from inferplan.bench.gpu import run_gpu_bench
-
-        with _Bar(total=8) as bar:
-            g = run_gpu_bench(model, torch=torch, engine=engine, quick=quick, progress=bar.step)
-        res["gpu"] = g.model_dump(exclude={"rows", "configs"})
-        rows += g.rows
-        configs.update(g.configs)
-    elif gpu is None:
-        res["skipped"].append("GPU: torch with a CUDA/ROCm device not found (pip install 'inferplan[gpu]')")
-
-    if llamacpp:
-        from inferplan.bench.llamacpp import run_llamacpp_bench
-
-        kw = dict(QUICK_LLAMACPP) if quick else {}
-        for k, v in (("layers", layers), ("vocab", vocab), ("prefill_tokens", prefill),
-                     ("decode_tokens", decode), ("reps", reps)):
-            if v is not None:
-                kw[k] = v
-        with _Bar() as bar:
-            lc = run_llamacpp_bench(model, hardware=res["hardware_id"],
-                                    qtypes=tuple(q.strip() for q in qtypes.split(",") if q.strip()),
-                                    threads=thread_list, workdir=gguf_dir, progress=bar.at, **kw)
-        res["llamacpp"] = lc.model_dump(exclude={"rows", "configs"})
-        rows += lc.rows
-        configs.update(lc.configs)
-
-    if rows:
-        from inferplan.config import home_dir
-        from inferplan.store import now
-
-        path = out or home_dir() / "bench" / f"bench-{now().strftime('%Y%m%d-%H%M%S')}.csv"
-        res["csv"] = str(write_rows(rows, path, configs))
-    elif out:
-        res["skipped"].append(f"--out {out}: no LLM rows measured (add --llamacpp or a GPU)")
-    res["rows"] = rows
-    return res
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _torch_with_gpu():
-    try:
-        import torch  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return torch if torch.cuda.is_available() else None
 
 
 def _print_bench(res: dict, rows: list[dict[str, str]]) -> None:

@@ -7,34 +7,48 @@ Exit codes: 0 success; 1 a negative answer (SLO missed, nothing feasible, does n
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from inferplan.cli.options import HostOpt, OffloadOpt, SlotsOpt
-from inferplan.errors import InferplanError
+from inferplan.cli.options import (
+    CalibOpt,
+    CvOpt,
+    EngineOpt,
+    EpOpt,
+    HostOpt,
+    HwFileOpt,
+    InOpt,
+    JsonOpt,
+    KvPrecisionOpt,
+    OffloadOpt,
+    OutOpt,
+    P50E2e,
+    P50Tpot,
+    P50Ttft,
+    P90E2e,
+    P90Tpot,
+    P90Ttft,
+    P99E2e,
+    P99Tpot,
+    P99Ttft,
+    PpOpt,
+    PrecisionOpt,
+    RateOpt,
+    SeedOpt,
+    SlotsOpt,
+    ThinkOpt,
+    ThreadsOpt,
+    TpOpt,
+    UsersOpt,
+    WorkloadOpt,
+    duration,
+    number,
+)
+from inferplan.inputs import LIMITS
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")]
-HwFileOpt = Annotated[list[Path] | None, typer.Option("--hardware-file", help="YAML with extra or overriding hardware")]
-CalibOpt = Annotated[Path | None, typer.Option("--calibration", help="Calibration profile YAML (default: bundled)")]
-WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset (chat, rag, code, summarization, agentic), a workload YAML/JSON, or a trace .csv/.jsonl")]
-RateOpt = Annotated[float | None, typer.Option("--rate", help="Arrival rate, requests/s (Poisson; gamma with --cv)")]
-CvOpt = Annotated[float | None, typer.Option("--cv", help="Coefficient of variation of inter-arrival gaps (1 = Poisson)")]
-UsersOpt = Annotated[int | None, typer.Option("--users", help="Closed loop: concurrent users instead of a rate")]
-ThinkOpt = Annotated[float | None, typer.Option("--think-time", help="Closed loop: mean think time, s")]
-InOpt = Annotated[int | None, typer.Option("--input-len", help="Fixed prompt tokens (overrides the workload's)")]
-OutOpt = Annotated[int | None, typer.Option("--output-len", help="Fixed output tokens (overrides the workload's)")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result)")]
-
-
-def _slo_opt(name: str, pct: int):
-    return Annotated[float | None, typer.Option(f"--p{pct}-{name}", help=f"SLO: p{pct} {name.upper()} bound, s")]
-
-
-P50Ttft, P90Ttft, P99Ttft = _slo_opt("ttft", 50), _slo_opt("ttft", 90), _slo_opt("ttft", 99)
-P50Tpot, P90Tpot, P99Tpot = _slo_opt("tpot", 50), _slo_opt("tpot", 90), _slo_opt("tpot", 99)
-P50E2e, P90E2e, P99E2e = _slo_opt("e2e", 50), _slo_opt("e2e", 90), _slo_opt("e2e", 99)
+MAX_REQUESTS = int(LIMITS["requests"])
+MAX_REPLICAS = int(LIMITS["replicas"])
 
 
 def _workload(spec: str, rate, cv, users, think, input_len, output_len):
@@ -63,71 +77,67 @@ def register(app: typer.Typer) -> None:
         think_time: ThinkOpt = None,
         input_len: InOpt = None,
         output_len: OutOpt = None,
-        requests: Annotated[int, typer.Option("--requests", "-n", help="Requests to simulate")] = 1000,
+        requests: Annotated[int, typer.Option("--requests", "-n", min=1, max=MAX_REQUESTS, help="Requests to simulate")] = 1000,
         seed: SeedOpt = 0,
-        replicas: Annotated[int, typer.Option("--replicas", help="Replicas behind the router")] = 1,
+        replicas: Annotated[int, typer.Option("--replicas", min=1, max=MAX_REPLICAS, help="Replicas behind the router")] = 1,
         router: Annotated[str, typer.Option("--router", help="round_robin | least_outstanding_tokens")] = "least_outstanding_tokens",
-        devices: Annotated[int | None, typer.Option("--devices", help="Devices per replica (default: fewest holding 16 sequences)")] = None,
-        tp: Annotated[int | None, typer.Option("--tp")] = None,
-        pp: Annotated[int | None, typer.Option("--pp")] = None,
-        ep: Annotated[int | None, typer.Option("--ep")] = None,
-        precision: Annotated[str | None, typer.Option("--precision")] = None,
-        kv_precision: Annotated[str | None, typer.Option("--kv-precision")] = None,
-        engine: Annotated[str | None, typer.Option("--engine")] = None,
-        threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
+        devices: Annotated[int | None, typer.Option("--devices", min=1, max=int(LIMITS["devices"]), help="Devices per replica (default: fewest holding 16 sequences)")] = None,
+        tp: TpOpt = None,
+        pp: PpOpt = None,
+        ep: EpOpt = None,
+        precision: PrecisionOpt = None,
+        kv_precision: KvPrecisionOpt = None,
+        engine: EngineOpt = None,
+        threads: ThreadsOpt = None,
         offload: OffloadOpt = None,
         host: HostOpt = None,
         slots: SlotsOpt = None,
         policy: Annotated[str | None, typer.Option("--scheduler", help="continuous | serial (default: from the engine)")] = None,
-        max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs")] = None,
-        max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens")] = None,
+        max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", min=1, max=int(LIMITS["batch"]))] = None,
+        max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens", min=1, max=int(LIMITS["tokens"]))] = None,
         no_chunked_prefill: Annotated[bool, typer.Option("--no-chunked-prefill")] = False,
-        block_size: Annotated[int, typer.Option("--block-size", help="KV block tokens")] = 16,
+        block_size: Annotated[int, typer.Option("--block-size", min=1, max=65536, help="KV block tokens")] = 16,
         prefix_caching: Annotated[bool, typer.Option("--prefix-caching")] = False,
-        kv_blocks: Annotated[int | None, typer.Option("--kv-blocks", help="Override the KV blocks per replica")] = None,
+        kv_blocks: Annotated[int | None, typer.Option("--kv-blocks", min=1, max=10**9, help="Override the KV blocks per replica")] = None,
         decode_hardware: Annotated[str | None, typer.Option("--decode-hardware", help="Disaggregate: decode pool hardware")] = None,
-        decode_devices: Annotated[int | None, typer.Option("--decode-devices")] = None,
-        decode_tp: Annotated[int | None, typer.Option("--decode-tp")] = None,
-        decode_replicas: Annotated[int, typer.Option("--decode-replicas")] = 1,
+        decode_devices: Annotated[int | None, typer.Option("--decode-devices", min=1, max=int(LIMITS["devices"]))] = None,
+        decode_tp: Annotated[int | None, typer.Option("--decode-tp", min=1, max=int(LIMITS["parallel"]))] = None,
+        decode_replicas: Annotated[int, typer.Option("--decode-replicas", min=1, max=MAX_REPLICAS)] = 1,
         p50_ttft: P50Ttft = None, p90_ttft: P90Ttft = None, p99_ttft: P99Ttft = None,
         p50_tpot: P50Tpot = None, p90_tpot: P90Tpot = None, p99_tpot: P99Tpot = None,
         p50_e2e: P50E2e = None, p90_e2e: P90E2e = None, p99_e2e: P99E2e = None,
-        warmup: Annotated[float, typer.Option("--warmup", help="Share of arrivals left out of percentiles")] = 0.0,
+        warmup: Annotated[float, typer.Option("--warmup", parser=number("--warmup", 0.99, lo_open=False), help="Share of arrivals left out of percentiles (0 to 0.99)")] = 0.0,
         timeline: Annotated[bool, typer.Option("--timeline", help="Keep the timeline in --json output")] = False,
         calibration: CalibOpt = None,
         hardware_file: HwFileOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Simulate a workload on replicas of one configuration (or a prefill/decode pair)."""
-        from inferplan.cli.main import fail
+        """Simulate a workload on replicas of one configuration (or a prefill/decode pair).
+
+        Exit 1 when no request was served or the SLO is missed; warns when the system is
+        overloaded (requests queue for longer than they are served)."""
+        from inferplan.inputs import build
         from inferplan.sim import SLO, DeploymentSpec, SchedulerConfig
         from inferplan.sim import simulate as run_sim
 
-        try:
-            w = _workload(workload, rate, cv, users, think_time, input_len, output_len)
-            slo = SLO(p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
-                      p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
-                      p50_e2e_s=p50_e2e, p90_e2e_s=p90_e2e, p99_e2e_s=p99_e2e)
-            cfg = SchedulerConfig(policy=policy, max_num_seqs=max_num_seqs,
-                                  max_num_batched_tokens=max_num_batched_tokens,
-                                  chunked_prefill=not no_chunked_prefill, block_size=block_size,
-                                  prefix_caching=prefix_caching, kv_blocks=kv_blocks)
-            dep = DeploymentSpec(hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
-                                 precision=precision, kv_precision=kv_precision, engine=engine,
-                                 threads=threads, offload=offload, host=host, slots=slots)
-            dec = (DeploymentSpec(hardware=decode_hardware, devices=decode_devices, tp=decode_tp,
-                                  precision=precision, kv_precision=kv_precision)
-                   if decode_hardware else None)
-            res = run_sim(model, dep, w, requests=requests, seed=seed, replicas=replicas,
-                          router=router, scheduler=cfg, slo=None if slo.empty() else slo,
-                          decode=dec, decode_replicas=decode_replicas, calibration=calibration,
-                          hardware_files=tuple(hardware_file or ()), warmup=warmup)
-        except InferplanError as e:
-            fail(e)
-            return
-        except ValueError as e:  # pydantic validation of options
-            typer.echo(f"Error: {str(e).splitlines()[0]}", err=True)
-            raise typer.Exit(2) from None
+        w = _workload(workload, rate, cv, users, think_time, input_len, output_len)
+        slo = build(SLO, p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
+                    p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
+                    p50_e2e_s=p50_e2e, p90_e2e_s=p90_e2e, p99_e2e_s=p99_e2e)
+        cfg = build(SchedulerConfig, policy=policy, max_num_seqs=max_num_seqs,
+                    max_num_batched_tokens=max_num_batched_tokens,
+                    chunked_prefill=not no_chunked_prefill, block_size=block_size,
+                    prefix_caching=prefix_caching, kv_blocks=kv_blocks)
+        dep = build(DeploymentSpec, hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
+                    precision=precision, kv_precision=kv_precision, engine=engine, threads=threads,
+                    offload=offload, host=host, slots=slots)
+        dec = (build(DeploymentSpec, hardware=decode_hardware, devices=decode_devices, tp=decode_tp,
+                     precision=precision, kv_precision=kv_precision)
+               if decode_hardware else None)
+        res = run_sim(model, dep, w, requests=requests, seed=seed, replicas=replicas,
+                      router=router, scheduler=cfg, slo=None if slo.empty() else slo,
+                      decode=dec, decode_replicas=decode_replicas, calibration=calibration,
+                      hardware_files=tuple(hardware_file or ()), warmup=warmup)
         if json_out:
             exclude = None if timeline else {"metrics": {"timeline"}}
             typer.echo(res.model_dump_json(indent=2, exclude=exclude))
@@ -135,13 +145,21 @@ def register(app: typer.Typer) -> None:
             from inferplan.cli import render_sim
 
             render_sim.print_simulation(res)
+        from inferplan.cli.render_sim import outcome_problems
+
+        served_none, warnings_ = outcome_problems(res)
+        for line in warnings_:
+            typer.echo(f"Warning: {line}", err=True)
+        if served_none:
+            typer.echo(f"Error: {served_none}", err=True)
+            raise typer.Exit(1)
         if res.slo_met is False:
             raise typer.Exit(1)
 
     @app.command()
     def plan(
         model: Annotated[str, typer.Option("--model", "-m", help="Model id(s), comma-separated candidates")],
-        rate: Annotated[float, typer.Option("--rate", help="Requests/s to serve")],
+        rate: Annotated[float, typer.Option("--rate", parser=number("--rate", "rate", unit="req/s"), help="Requests/s to serve")],
         workload: WorkloadOpt = "chat",
         cv: CvOpt = None,
         input_len: InOpt = None,
@@ -154,16 +172,16 @@ def register(app: typer.Typer) -> None:
         hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Only these hardware ids (comma-separated)")] = None,
         deny: Annotated[str | None, typer.Option("--deny", help="Never these hardware ids")] = None,
         hw_class: Annotated[str | None, typer.Option("--class", help="Only these classes (gpu,tpu,...)")] = None,
-        budget: Annotated[float | None, typer.Option("--budget", help="Max $/hour for the whole system")] = None,
-        max_devices: Annotated[int, typer.Option("--max-devices", help="Max devices per replica")] = 64,
-        max_replicas: Annotated[int, typer.Option("--max-replicas")] = 64,
+        budget: Annotated[float | None, typer.Option("--budget", parser=number("--budget", 1e9), help="Max $/hour for the whole system")] = None,
+        max_devices: Annotated[int, typer.Option("--max-devices", min=1, max=4096, help="Max devices per replica")] = 64,
+        max_replicas: Annotated[int, typer.Option("--max-replicas", min=1, max=4096)] = 64,
         disagg: Annotated[bool, typer.Option("--disagg/--no-disagg", help="Also search prefill/decode pools")] = True,
-        requests: Annotated[int, typer.Option("--requests", help="Fewest requests per simulation")] = 400,
+        requests: Annotated[int, typer.Option("--requests", min=1, max=MAX_REQUESTS, help="Fewest requests per simulation")] = 400,
         seed: SeedOpt = 0,
-        top: Annotated[int, typer.Option("--top", help="Options verified as a whole cluster")] = 5,
-        show: Annotated[int, typer.Option("--show", help="Options printed")] = 10,
+        top: Annotated[int, typer.Option("--top", min=0, max=100, help="Options verified as a whole cluster")] = 5,
+        show: Annotated[int, typer.Option("--show", min=0, max=10**6, help="Options printed")] = 10,
         executor: Annotated[str, typer.Option("--executor", help="process | ray | serial")] = "process",
-        workers: Annotated[int | None, typer.Option("--workers", help="Parallel workers (default: CPUs)")] = None,
+        workers: Annotated[int | None, typer.Option("--workers", min=1, max=1024, help="Parallel workers (default: CPUs)")] = None,
         ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one)")] = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr")] = True,
         offload: OffloadOpt = None,
@@ -175,40 +193,30 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cheapest configuration meeting latency SLOs at a rate, across hardware, layouts,
         precisions, replicas and prefill/decode splits, with the reason it wins."""
-        from inferplan.cli.main import fail
+        from inferplan.cli import render_sim
+        from inferplan.errors import InputError
+        from inferplan.inputs import build
         from inferplan.plan import PlanRequest
         from inferplan.plan import plan as run_plan
         from inferplan.sim import SLO
 
-        try:
-            if objective not in ("cost", "devices", "energy", "latency"):
-                from inferplan.errors import InputError
-
-                raise InputError(f"unknown objective '{objective}' (cost, devices, energy, latency)")
-            w = _workload(workload, rate, cv, None, None, input_len, output_len)
-            slo = SLO(p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
-                      p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
-                      p50_e2e_s=p50_e2e, p90_e2e_s=p90_e2e, p99_e2e_s=p99_e2e)
-            req = PlanRequest(models=_split(model) or [], workload=w, rate=rate, slo=slo,
-                              objective=objective,  # type: ignore[arg-type]
-                              precisions=_split(precision), hardware=_split(hardware),
-                              deny=_split(deny) or [], classes=_split(hw_class),
-                              budget_usd_per_hour=budget, max_devices_per_replica=max_devices,
-                              max_replicas=max_replicas, disaggregation=disagg, requests=requests,
-                              seed=seed, top=top, calibration=calibration,
-                              hardware_files=list(hardware_file or ()), offload=offload,
-                              host=host, slots=slots)
-            from inferplan.cli import render_sim
-
-            with render_sim.progress_bar(progress) as tick:
-                res = run_plan(req, executor=executor, workers=workers, ray_address=ray_address,
-                               progress=tick)
-        except InferplanError as e:
-            fail(e)
-            return
-        except ValueError as e:
-            typer.echo(f"Error: {str(e).splitlines()[0]}", err=True)
-            raise typer.Exit(2) from None
+        if objective not in ("cost", "devices", "energy", "latency"):
+            raise InputError(f"unknown objective '{objective}' (cost, devices, energy, latency)")
+        w = _workload(workload, rate, cv, None, None, input_len, output_len)
+        slo = build(SLO, p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
+                    p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
+                    p50_e2e_s=p50_e2e, p90_e2e_s=p90_e2e, p99_e2e_s=p99_e2e)
+        req = build(PlanRequest, models=_split(model) or [], workload=w, rate=rate, slo=slo,
+                    objective=objective, precisions=_split(precision), hardware=_split(hardware),
+                    deny=_split(deny) or [], classes=_split(hw_class),
+                    budget_usd_per_hour=budget, max_devices_per_replica=max_devices,
+                    max_replicas=max_replicas, disaggregation=disagg, requests=requests,
+                    seed=seed, top=top, calibration=calibration,
+                    hardware_files=list(hardware_file or ()), offload=offload, host=host,
+                    slots=slots)
+        with render_sim.progress_bar(progress) as tick:
+            res = run_plan(req, executor=executor, workers=workers, ray_address=ray_address,
+                           progress=tick)
         if json_out:
             typer.echo(res.model_dump_json(indent=2))
         else:
@@ -226,15 +234,15 @@ def register(app: typer.Typer) -> None:
         think_time: ThinkOpt = None,
         input_len: InOpt = None,
         output_len: OutOpt = None,
-        requests: Annotated[int, typer.Option("--requests", "-n", help="Most requests to send")] = 50,
-        duration: Annotated[float, typer.Option("--duration", help="Most seconds to run")] = 300.0,
+        requests: Annotated[int, typer.Option("--requests", "-n", min=1, max=MAX_REQUESTS, help="Most requests to send")] = 50,
+        duration_s: Annotated[float, typer.Option("--duration", parser=duration("--duration"), help="Most time to run (300s, 5m)")] = 300.0,
         served_model: Annotated[str, typer.Option("--served-model", help="`model` field of the requests")] = "default",
         model: Annotated[str | None, typer.Option("--model", "-m", help="Simulate alongside: model id or config.json")] = None,
         hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Simulate on this hardware id; 'local' measures this machine")] = None,
-        precision: Annotated[str | None, typer.Option("--precision")] = None,
-        engine: Annotated[str | None, typer.Option("--engine")] = None,
-        devices: Annotated[int | None, typer.Option("--devices")] = None,
-        threads: Annotated[int | None, typer.Option("--threads", help="CPU threads of the server (simulation)")] = None,
+        precision: PrecisionOpt = None,
+        engine: EngineOpt = None,
+        devices: Annotated[int | None, typer.Option("--devices", min=1, max=int(LIMITS["devices"]))] = None,
+        threads: ThreadsOpt = None,
         slots: SlotsOpt = None,
         local_only: Annotated[bool, typer.Option("--local-only", help="Refuse endpoints not on this machine")] = False,
         seed: SeedOpt = 0,
@@ -243,34 +251,29 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Measure a real server with a workload; print its metrics beside the simulation."""
-        from inferplan.cli.main import fail
         from inferplan.loadtest import loadtest as run_lt
         from inferplan.sim import DeploymentSpec
 
-        try:
-            w = _workload(workload, rate, cv, users, think_time, input_len, output_len)
-            hw = None
-            note = ""
-            dep = None
-            if model and hardware:
-                if hardware in ("local", "this-machine"):
-                    from inferplan.loadtest.compare import local_hardware
+        w = _workload(workload, rate, cv, users, think_time, input_len, output_len)
+        hw = None
+        note = ""
+        dep = None
+        if model and hardware:
+            if hardware in ("local", "this-machine"):
+                from inferplan.loadtest.compare import local_hardware
 
-                    hw, note = local_hardware(threads=threads)
-                    dep = DeploymentSpec(hardware=hw.id, precision=precision, engine=engine,
-                                         threads=threads, slots=slots)
-                else:
-                    dep = DeploymentSpec(hardware=hardware, devices=devices, precision=precision,
-                                         engine=engine, threads=threads, slots=slots)
-                    note = f"catalog entry {hardware}"
-            res = run_lt(endpoint, w, requests=requests, max_duration_s=duration,
-                         model_name=served_model, seed=seed, local_only=local_only,
-                         sim_model=model if dep else None, sim_deployment=dep, sim_hw=hw,
-                         hardware_note=note, calibration=calibration,
-                         hardware_files=tuple(hardware_file or ()))
-        except InferplanError as e:
-            fail(e)
-            return
+                hw, note = local_hardware(threads=threads)
+                dep = DeploymentSpec(hardware=hw.id, precision=precision, engine=engine,
+                                     threads=threads, slots=slots)
+            else:
+                dep = DeploymentSpec(hardware=hardware, devices=devices, precision=precision,
+                                     engine=engine, threads=threads, slots=slots)
+                note = f"catalog entry {hardware}"
+        res = run_lt(endpoint, w, requests=requests, max_duration_s=duration_s,
+                     model_name=served_model, seed=seed, local_only=local_only,
+                     sim_model=model if dep else None, sim_deployment=dep, sim_hw=hw,
+                     hardware_note=note, calibration=calibration,
+                     hardware_files=tuple(hardware_file or ()))
         if json_out:
             typer.echo(res.model_dump_json(indent=2, exclude={"run": {"records": {"__all__": {"token_s"}}}}))
         else:

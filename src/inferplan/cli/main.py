@@ -1,81 +1,104 @@
-"""The `inferplan` command: parse, call the library, print. Errors become exit codes here only.
+"""The `inferplan` command: parse, call one library function, render.
 
-Exit codes: 0 success, 1 a negative answer (does not fit), 2 bad input. Data goes to stdout
-(``--json`` prints one JSON object), messages and progress to stderr.
+Exit codes: 0 success, 1 a negative answer (does not fit, nothing served, SLO missed), 2 bad
+input. Data goes to stdout (``--json``/``--format json`` prints one JSON object), messages and
+progress to stderr. The library's errors (``InferplanError``) become ``Error: ...`` and their
+exit code in one place, :class:`ErrorBoundary`; anything else escaping is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from inferplan.cli.options import (
     BatchOpt,
+    CalibOpt,
     ClassOpt,
     ConcurrencyOpt,
+    EngineOpt,
+    EpOpt,
+    Format,
+    FormatOpt,
+    HardwareOpt,
     HostOpt,
+    HwFileOpt,
     InputLenOpt,
+    JsonOpt,
     KvPrecisionOpt,
+    ModelOpt,
     OfflineOpt,
     OffloadOpt,
     OutputLenOpt,
+    PpOpt,
     PrecisionOpt,
     SlotsOpt,
     SortOpt,
+    ThreadsOpt,
+    TpOpt,
+    number,
+    output_format,
 )
 from inferplan.errors import InferplanError, InputError
 
+
+class ErrorBoundary(TyperGroup):
+    """The one place library errors become messages and exit codes (for every subcommand).
+
+    Warnings (a skipped user file, a history that could not be written) print as one
+    ``Warning: ...`` line on stderr."""
+
+    def invoke(self, ctx):
+        def show(message, category, filename, lineno, file=None, line=None):
+            typer.echo(f"Warning: {message}", err=True)
+
+        old = warnings.showwarning
+        warnings.showwarning = show
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.showwarning = show
+                return super().invoke(ctx)
+        except InferplanError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
+        finally:
+            warnings.showwarning = old
+
+
+def _version(value: bool) -> None:
+    if value:
+        from inferplan.store import package_version
+
+        typer.echo(f"inferplan {package_version()}")
+        raise typer.Exit(0)
+
+
 app = typer.Typer(
     name="inferplan",
+    cls=ErrorBoundary,
     help="Which hardware should serve this LLM, how fast, at what cost.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 hardware_app = typer.Typer(help="List or show catalog hardware.", no_args_is_help=False)
 app.add_typer(hardware_app, name="hardware")
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Catalog model id/alias, or a config.json path or folder")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout")]
-HwFileOpt = Annotated[list[Path] | None, typer.Option("--hardware-file", help="YAML with extra or overriding hardware")]
-CalibOpt = Annotated[Path | None, typer.Option("--calibration", help="Calibration profile YAML (default: bundled)")]
 
-
-def fail(err: InferplanError) -> None:
-    typer.echo(f"Error: {err}", err=True)
-    raise typer.Exit(err.exit_code)
-
-
-def _parse_devices(devices: str) -> int | None:
-    from inferplan.errors import InputError
-
-    if devices in ("auto", ""):
-        return None
-    try:
-        n = int(devices)
-    except ValueError:
-        raise InputError(f"--devices must be a positive integer or 'auto', not {devices!r}") from None
-    if n < 1:
-        raise InputError("--devices must be >= 1")
-    return n
-
-
-def _cost(cls, **kw):
-    """Build CostAssumptions, turning validation errors into input errors."""
-    from pydantic import ValidationError
-
-    from inferplan.errors import InputError
-
-    try:
-        return cls(**kw)
-    except ValidationError as e:
-        bad = "; ".join(f"--{'-'.join(str(x) for x in err['loc']).replace('_', '-')}: {err['msg']}"
-                        for err in e.errors())
-        raise InputError(bad) from None
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit")] = False,
+) -> None:
+    """Which hardware should serve this LLM, how fast, at what cost."""
 
 
 def _mode(batch: int | None, concurrency: int | None, offline: bool) -> tuple[str, int]:
@@ -91,52 +114,61 @@ def _mode(batch: int | None, concurrency: int | None, offline: bool) -> tuple[st
     return "batch", 1 if batch is None else batch
 
 
+def _devices(text: str) -> int | None:
+    from inferplan.errors import InputError
+    from inferplan.inputs import check_int
+
+    if text.strip() in ("auto", ""):
+        return None
+    try:
+        return check_int("--devices", text, "devices")
+    except InputError as e:
+        raise InputError(f"{e} (or 'auto')") from None
+
+
 @app.command()
 def estimate(
     model: ModelOpt,
-    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Catalog hardware id or alias")],
-    input_len: InputLenOpt,
-    output_len: OutputLenOpt,
+    hardware: HardwareOpt,
+    input_len: InputLenOpt = 1024,
+    output_len: OutputLenOpt = 256,
     devices: Annotated[str, typer.Option("--devices", help="N or 'auto' (fewest that fit)")] = "auto",
-    tp: Annotated[int | None, typer.Option("--tp")] = None,
-    pp: Annotated[int | None, typer.Option("--pp")] = None,
-    ep: Annotated[int | None, typer.Option("--ep")] = None,
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    ep: EpOpt = None,
     precision: PrecisionOpt = None,
     kv_precision: KvPrecisionOpt = None,
-    engine: Annotated[str | None, typer.Option("--engine")] = None,
+    engine: EngineOpt = None,
     batch: BatchOpt = None,
     concurrency: ConcurrencyOpt = None,
     offline: OfflineOpt = False,
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (CPUs only)")] = None,
+    threads: ThreadsOpt = None,
     offload: OffloadOpt = None,
     host: HostOpt = None,
     slots: SlotsOpt = None,
-    usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", help="Price per device")] = None,
-    usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", help="Electricity price (purchase-priced hardware)")] = 0.12,
-    pue: Annotated[float, typer.Option("--pue", help="Power usage effectiveness (purchase-priced hardware)")] = 1.3,
-    years: Annotated[float, typer.Option("--amortization-years", help="Purchase price amortized over")] = 3.0,
+    usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", parser=number("--usd-per-hour", "usd_per_hour"), help="Price per device")] = None,
+    usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", parser=number("--usd-per-kwh", 100.0), help="Electricity price (purchase-priced hardware)")] = 0.12,
+    pue: Annotated[float, typer.Option("--pue", parser=number("--pue", 10.0, lo=1.0, lo_open=False), help="Power usage effectiveness (purchase-priced hardware)")] = 1.3,
+    years: Annotated[float, typer.Option("--amortization-years", parser=number("--amortization-years", 100.0), help="Purchase price amortized over")] = 3.0,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""
+    from inferplan.inputs import build
     from inferplan.perf.estimate import CostAssumptions
     from inferplan.perf.estimate import estimate as run_estimate
 
-    try:
-        mode, n = _mode(batch, concurrency, offline)
-        est = run_estimate(
-            model, hardware, calibration=calibration,
-            cost=_cost(CostAssumptions, usd_per_hour=usd_per_hour, usd_per_kwh=usd_per_kwh,
-                       pue=pue, amortization_years=years),
-            devices=_parse_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
-            kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
-            input_len=input_len, output_len=output_len, threads=threads, offload=offload,
-            host=host, slots=slots, hardware_files=tuple(hardware_file or ()),
-        )
-    except InferplanError as e:
-        fail(e)
-        return
+    mode, n = _mode(batch, concurrency, offline)
+    est = run_estimate(
+        model, hardware, calibration=calibration,
+        cost=build(CostAssumptions, usd_per_hour=usd_per_hour, usd_per_kwh=usd_per_kwh, pue=pue,
+                   amortization_years=years),
+        devices=_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
+        kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
+        input_len=input_len, output_len=output_len, threads=threads, offload=offload,
+        host=host, slots=slots, hardware_files=tuple(hardware_file or ()),
+    )
     if json_out:
         typer.echo(est.model_dump_json(indent=2, exclude={"why", "hardware_class", "dp"}))
     else:
@@ -167,30 +199,24 @@ def compare(
     slots: SlotsOpt = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
+    fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
     """One workload across hardware: a ranked table with what bounds each."""
+    from inferplan.cli import render
     from inferplan.compare import compare as run_compare
 
-    try:
-        mode, n = _mode(batch, concurrency, offline)
-        if not hardware and not all_hw and not hw_class:
-            all_hw = True
-        res = run_compare(
-            model, hardware=None if all_hw or not hardware else hardware.split(","),
-            hw_class=hw_class, mode=mode, batch=n, input_len=input_len, output_len=output_len,
-            precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
-            hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
-        )
-    except InferplanError as e:
-        fail(e)
-        return
-    if json_out:
-        typer.echo(res.model_dump_json(indent=2))
-    else:
-        from inferplan.cli import render
-
-        render.print_compare(res, show_unfit=show_unfit)
+    mode, n = _mode(batch, concurrency, offline)
+    if not hardware and not all_hw and not hw_class:
+        all_hw = True
+    res = run_compare(
+        model, hardware=None if all_hw or not hardware else hardware.split(","),
+        hw_class=hw_class, mode=mode, batch=n, input_len=input_len, output_len=output_len,
+        precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
+        hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
+    )
+    render.emit(output_format(json_out, fmt), res, lambda: render.compare_rows(res),
+                lambda: render.print_compare(res, show_unfit=show_unfit))
     if not any(r.fits for r in res.rows):
         raise typer.Exit(1)
 
@@ -198,30 +224,24 @@ def compare(
 @app.command()
 def fit(
     model: ModelOpt,
-    context: Annotated[int, typer.Option("--context", help="Tokens per sequence (prompt + output)")] = 4096,
-    batch: Annotated[int, typer.Option("--batch", help="Sequences held at once")] = 1,
+    context: Annotated[int, typer.Option("--context", min=1, max=10**7, help="Tokens per sequence (prompt + output)")] = 4096,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=10**6, help="Sequences held at once")] = 1,
     precision: PrecisionOpt = None,
     kv_precision: KvPrecisionOpt = None,
     hw_class: ClassOpt = None,
     hardware_file: HwFileOpt = None,
+    fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
     """Which hardware can hold the model (and the KV of `batch` sequences), on how many devices."""
+    from inferplan.cli import render
     from inferplan.compare import fit as run_fit
 
-    try:
-        res = run_fit(model, context=context, batch=batch, precision=precision,
-                      kv_precision=kv_precision, hw_class=hw_class,
-                      hardware_files=tuple(hardware_file or ()))
-    except InferplanError as e:
-        fail(e)
-        return
-    if json_out:
-        typer.echo(res.model_dump_json(indent=2))
-    else:
-        from inferplan.cli import render
-
-        render.print_fit(res)
+    res = run_fit(model, context=context, batch=batch, precision=precision,
+                  kv_precision=kv_precision, hw_class=hw_class,
+                  hardware_files=tuple(hardware_file or ()))
+    render.emit(output_format(json_out, fmt), res, lambda: render.fit_rows(res),
+                lambda: render.print_fit(res))
     if not any(r.fits for r in res.rows):
         raise typer.Exit(1)
 
@@ -233,48 +253,46 @@ def validate(
     loso: Annotated[bool, typer.Option("--loso", help="Nested leave-one-source-out: each source predicted by factors fitted on the others (the honest error)")] = False,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
+    fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
-    """Predict every row of a measurement CSV (or the bundled corpus) and report the error."""
+    """Predict every row of a measurement CSV (or, with --bundled, the corpus shipped with
+    inferplan) and report the error (exit 1 below 50% coverage). --loso: nested
+    leave-one-source-out from the profile's priors (progress on stderr)."""
     import os
 
     # the fits multiply small matrices: BLAS threads only contend for the cores (set before numpy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from inferplan.calib.validate import validate_bundled, validate_csv
+    from inferplan.calib.validate import MIN_COVERAGE, validate_bundled, validate_csv
+    from inferplan.cli import render
 
     def progress(msg: str) -> None:
         typer.echo(msg, err=True)
 
-    try:
-        if bundled == (data is not None):
-            raise InputError("give a CSV file or --bundled (not both)")
-        if bundled:
-            rep = validate_bundled(calibration=calibration, loso=loso, progress=progress,
-                                   hardware_files=tuple(hardware_file or ()))
-        else:
-            rep = validate_csv(data, calibration=calibration,  # type: ignore[arg-type]
-                               hardware_files=tuple(hardware_file or ()), record_history=True,
-                               loso=loso, progress=progress)
-    except InferplanError as e:
-        fail(e)
-        return
-    if json_out:
-        typer.echo(rep.model_dump_json(indent=2))
+    if bundled == (data is not None):
+        raise InputError("give a CSV file or --bundled (not both)")
+    if bundled:
+        rep = validate_bundled(calibration=calibration, loso=loso, progress=progress,
+                               hardware_files=tuple(hardware_file or ()))
     else:
-        from inferplan.cli import render
-
-        render.print_validation(rep)
+        rep = validate_csv(data, calibration=calibration,  # type: ignore[arg-type]
+                           hardware_files=tuple(hardware_file or ()), record_history=True,
+                           loso=loso, progress=progress)
+    render.emit(output_format(json_out, fmt), rep, lambda: render.validation_rows(rep),
+                lambda: render.print_validation(rep))
+    if rep.summary.coverage < MIN_COVERAGE:
+        typer.echo(f"Error: only {rep.summary.predicted} of {rep.summary.rows} rows predicted "
+                   f"({rep.summary.coverage:.0%} coverage, below {MIN_COVERAGE:.0%}); see the "
+                   "status of each row", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
-def models(json_out: JsonOpt = False) -> None:
+def models(fmt: FormatOpt = Format.table, json_out: JsonOpt = False) -> None:
     """List the bundled models."""
     from inferplan.cli import render
 
-    try:
-        render.print_models(json_out)
-    except InferplanError as e:
-        fail(e)
+    render.print_models(output_format(json_out, fmt))
 
 
 @hardware_app.callback(invoke_without_command=True)
@@ -282,6 +300,7 @@ def hardware_list(
     ctx: typer.Context,
     hw_class: ClassOpt = None,
     hardware_file: HwFileOpt = None,
+    fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
     """List catalog hardware (``inferplan hardware show ID`` for one entry with sources)."""
@@ -289,41 +308,36 @@ def hardware_list(
         return
     from inferplan.cli import render
 
-    try:
-        render.print_hardware_list(hw_class, tuple(hardware_file or ()), json_out)
-    except InferplanError as e:
-        fail(e)
+    render.print_hardware_list(hw_class, tuple(hardware_file or ()), output_format(json_out, fmt))
 
 
 @hardware_app.command("show")
 def hardware_show(
     hw_id: Annotated[str, typer.Argument(help="Hardware id or alias")],
     hardware_file: HwFileOpt = None,
+    fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show one hardware entry with its sources."""
+    """Show one hardware entry with units and its sources."""
     from inferplan.cli import render
 
-    try:
-        render.print_hardware(hw_id, tuple(hardware_file or ()), json_out)
-    except InferplanError as e:
-        fail(e)
+    render.print_hardware(hw_id, tuple(hardware_file or ()), output_format(json_out, fmt))
 
 
 @app.command()
-def precisions(json_out: JsonOpt = False) -> None:
+def precisions(fmt: FormatOpt = Format.table, json_out: JsonOpt = False) -> None:
     """List weight/KV precisions (bits per weight, native compute)."""
     from inferplan.cli import render
 
-    render.print_precisions(json_out)
+    render.print_precisions(output_format(json_out, fmt))
 
 
 @app.command()
-def engines(json_out: JsonOpt = False) -> None:
+def engines(fmt: FormatOpt = Format.table, json_out: JsonOpt = False) -> None:
     """List serving engines and their defaults."""
     from inferplan.cli import render
 
-    render.print_engines(json_out)
+    render.print_engines(output_format(json_out, fmt))
 
 
 # Command groups that live in their own modules (kept light at import: typer only). Each
@@ -335,13 +349,7 @@ def _register_modules() -> None:
     import importlib
 
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"inferplan.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"inferplan.cli.{name}":
-                continue  # not built yet
-            raise
-        mod.register(app)
+        importlib.import_module(f"inferplan.cli.{name}").register(app)
 
 
 _register_modules()
@@ -349,11 +357,7 @@ _register_modules()
 
 def run() -> None:
     """Console-script entry point."""
-    try:
-        app()
-    except InferplanError as e:  # pragma: no cover - commands catch their own
-        typer.echo(f"Error: {e}", err=True)
-        sys.exit(e.exit_code)
+    sys.exit(app())
 
 
 if __name__ == "__main__":

@@ -1,19 +1,132 @@
-"""Human-readable output (rich). Only the CLI imports this; `--json` bypasses it."""
+"""Human-readable output (rich), JSON and CSV. Only the CLI imports this.
+
+Tables fit the terminal: :func:`fit_table` keeps the most important columns that fit
+``COLUMNS`` (or the terminal's width; 200 when piped) and says which it hid. Numbers use one
+format (``units.fmt_num``: thousands separators, SI prefixes, units).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
 
-# Tables are wide: when piped or captured, do not squeeze them into 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+PIPED_WIDTH = 200  # when stdout is not a terminal and COLUMNS is unset
+
+
+def width() -> int:
+    """The output width: $COLUMNS, else the terminal's, else PIPED_WIDTH."""
+    return max(40, shutil.get_terminal_size((PIPED_WIDTH, 24)).columns)
+
+
+def console(stderr: bool = False) -> Console:
+    """A console for this call (the width is read now, not at import)."""
+    return Console(highlight=False, width=width(), stderr=stderr, soft_wrap=False)
+
+
+def echo(text: str = "") -> None:
+    console().print(text)
+
+
+# --- JSON and CSV ------------------------------------------------------------------------------
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on stdout (pydantic models as their JSON)."""
+    if hasattr(obj, "model_dump_json"):
+        print(obj.model_dump_json(indent=2))
+    else:
+        print(json.dumps(obj, indent=2, default=str))
+
+
+def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Rows as CSV on stdout (header first); nested values as JSON."""
+    columns = list(columns or (list(rows[0]) if rows else []))
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else
+                    json.dumps(r[c]) if isinstance(r.get(c), dict | list) else r.get(c)
+                    for c in columns])
+
+
+# --- tables that fit ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Col:
+    """A table column: header, justification, priority (higher stays longer), flexible (may be
+    cut with an ellipsis rather than dropped)."""
+
+    name: str
+    justify: str = "left"
+    priority: int = 5
+    flexible: bool = False
+
+
+def fit_table(cols: Sequence[Col], rows: Sequence[Sequence[str]], title: str | None = None,
+              total: int | None = None) -> tuple[Table, list[str]]:
+    """A rich table of the columns that fit ``total`` characters; returns (table, hidden names).
+
+    Columns are kept whole (never one word per line): the lowest-priority columns are dropped
+    until the rest fit; a flexible column (free text) shrinks with an ellipsis first."""
+    total = total or width()
+    natural = [max([len(c.name)] + [len(str(r[i])) for r in rows]) for i, c in enumerate(cols)]
+    keep = list(range(len(cols)))
+    gap = 2  # one space of padding each side between columns
+
+    def need(idx: list[int], flex_min: int = 12) -> int:
+        return sum(min(natural[i], flex_min) if cols[i].flexible else natural[i] for i in idx) \
+            + gap * (len(idx) - 1)
+
+    for i in sorted(range(len(cols)), key=lambda i: cols[i].priority):
+        if need(keep) <= total or len(keep) == 1:
+            break
+        keep.remove(i)
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+              show_edge=False, collapse_padding=True)
+    for i in keep:
+        c = cols[i]
+        t.add_column(c.name, justify=c.justify, no_wrap=True,  # type: ignore[arg-type]
+                     overflow="ellipsis" if c.flexible else "fold",
+                     min_width=None if c.flexible else natural[i],
+                     max_width=None if c.flexible else natural[i] + 1)
+    for r in rows:
+        t.add_row(*(str(r[i]) for i in keep))
+    hidden = [cols[i].name for i in range(len(cols)) if i not in keep]
+    return t, hidden
+
+
+def print_table(cols: Sequence[Col], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
+    out = console()
+    t, hidden = fit_table(cols, rows, title, out.width)
+    out.print(t)
+    if hidden:
+        out.print(f"[dim]not shown at {out.width} columns: {', '.join(hidden)} "
+                  "(a wider terminal, or --format csv/json)[/]")
+
+
+def emit(fmt: str, obj: Any, rows: Callable[[], list[dict[str, Any]]],
+         table: Callable[[], None], columns: Sequence[str] | None = None) -> None:
+    """Print ``obj`` as JSON, ``rows()`` as CSV, or call ``table()``."""
+    if fmt == "json":
+        print_json(obj)
+    elif fmt == "csv":
+        print_csv(rows(), columns)
+    else:
+        table()
 
 
 def _usd(x: float | None) -> str:
@@ -22,8 +135,16 @@ def _usd(x: float | None) -> str:
     return f"${x:.3g}" if x < 100 else f"${x:,.0f}"
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+# --- estimate ----------------------------------------------------------------------------------
+
+
 def print_estimate(e) -> None:
-    head = (f"[bold]{e.model}[/] on [bold]{e.devices} x {e.hardware}[/] ({e.engine}, "
+    out = console()
+    head = (f"[bold]{escape(e.model)}[/] on [bold]{e.devices} x {escape(e.hardware)}[/] ({e.engine}, "
             f"tp={e.tp} pp={e.pp} ep={e.ep}" + (f" x{e.dp} replicas" if e.dp > 1 else "") + ")"
             f"  weights {e.weight_precision}"
             + (f" (experts {e.expert_precision})" if e.expert_precision else "")
@@ -31,15 +152,15 @@ def print_estimate(e) -> None:
     out.print(head)
     mode = {"batch": f"batch {e.batch}", "concurrency": f"concurrency {e.batch}",
             "offline": f"offline (batch {e.batch})"}[e.mode]
-    out.print(f"workload: {mode}, {e.input_len} prompt + {e.output_len} output tokens")
+    out.print(f"workload: {mode}, {e.input_len:,} prompt + {e.output_len:,} output tokens")
     if e.assumptions.get("warning"):
-        out.print(f"[yellow]warning: {escape(e.assumptions['warning'])}[/]")
+        out.print(f"[yellow]warning: {escape(str(e.assumptions['warning']))}[/]")
     m = e.memory
     out.print(f"memory per device: weights {fmt_bytes(m.weights_bytes)} + KV {fmt_bytes(m.kv_cache_bytes)}"
               f" + activations {fmt_bytes(m.activation_bytes)} + reserve {fmt_bytes(m.reserved_bytes)}"
               f" = {fmt_bytes(m.used_bytes_per_device)} of {fmt_bytes(m.capacity_bytes_per_device)}")
     if not e.fits:
-        out.print(f"[red]does not fit[/]: {e.reason}")
+        out.print(f"[red]does not fit[/]: {escape(str(e.reason))}")
         return
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="dim")
@@ -56,7 +177,7 @@ def print_estimate(e) -> None:
         ("$ / 1M input", _usd(e.usd_per_1m_input_tokens)),
         ("$ / 1M output", _usd(e.usd_per_1m_output_tokens)),
         ("J / output token", fmt_num(e.joules_per_output_token)),
-        ("power", f"{e.power_w:,.0f} W" if e.power_w else "-"),
+        ("power", fmt_num(e.power_w, unit="W") if e.power_w else "-"),
         ("bound", f"prefill {e.bound.get('prefill')}, decode {e.bound.get('decode')}"),
     ]
     iv = getattr(e, "intervals", None) or {}
@@ -73,84 +194,115 @@ def print_estimate(e) -> None:
             v = f"{v}  [dim](80%: {fmt(lo)} - {fmt(hi)})[/]"
         t.add_row(k, v)
     out.print(t)
-    out.print(f"[dim]why: {e.why}[/]")
+    out.print(f"[dim]why: {escape(str(e.why))}[/]")
     a = e.assumptions
-    eff = ", ".join(f"{k}={a[k]['value']:.3g} ({a[k]['scope']})" for k in
+    eff = ", ".join(f"{k}={fmt_num(a[k]['value'])} ({a[k]['scope']})" for k in
                     ("bw_eff", "compute_eff", "layer_overhead_s", "step_overhead_s") if k in a)
-    out.print(f"[dim]assumptions: {escape(eff)}; profile {a.get('efficiency_profile')}; "
+    out.print(f"[dim]assumptions: {escape(eff)}; profile {escape(str(a.get('efficiency_profile')))}; "
               f"{escape(str(a.get('layout')))}[/]")
+
+
+# --- compare and fit ---------------------------------------------------------------------------
+
+COMPARE_COLS = (Col("#", "right", 9), Col("hardware", "left", 10), Col("dev", "right", 7),
+                Col("TTFT", "right", 8), Col("TPOT", "right", 8), Col("tok/s/user", "right", 6),
+                Col("tok/s total", "right", 6), Col("$/1M out", "right", 7),
+                Col("J/tok", "right", 3), Col("bound", "left", 4), Col("why", "left", 1, True))
+
+
+def compare_rows(res) -> list[dict[str, Any]]:
+    out = []
+    for r in res.rows:
+        e = r.estimate
+        d: dict[str, Any] = {"hardware": r.hardware, "fits": r.fits, "reason": r.reason}
+        if e is not None and r.fits:
+            d |= {"devices": e.devices, "ttft_s": e.ttft_s, "tpot_s": e.tpot_s,
+                  "decode_tok_s_per_user": e.decode_tok_s_per_user, "output_tok_s": e.output_tok_s,
+                  "usd_per_1m_output_tokens": e.usd_per_1m_output_tokens,
+                  "joules_per_output_token": e.joules_per_output_token,
+                  "bound": e.bound.get("decode") or e.bound.get("prefill")}
+        out.append(d)
+    return out
 
 
 def print_compare(res, show_unfit: bool = False) -> None:
     fits = [r for r in res.rows if r.fits]
-    t = Table(title=f"{res.model}: {res.input_len} in / {res.output_len} out, {res.mode}"
-              f" (sorted by {res.sort})", title_justify="left")
-    for col, just in (("#", "right"), ("hardware", "left"), ("dev", "right"), ("TTFT", "right"),
-                      ("TPOT", "right"), ("tok/s/user", "right"), ("tok/s total", "right"),
-                      ("$/1M out", "right"), ("J/tok", "right"), ("bound", "left"), ("why", "left")):
-        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    rows = []
     for i, r in enumerate(fits, 1):
         e = r.estimate
-        t.add_row(str(i), r.hardware, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
-                  fmt_num(e.decode_tok_s_per_user), fmt_num(e.output_tok_s),
-                  _usd(e.usd_per_1m_output_tokens), fmt_num(e.joules_per_output_token),
-                  str(e.bound.get("decode") or e.bound.get("prefill")), e.why)
-    out.print(t)
+        rows.append((str(i), r.hardware, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
+                     fmt_num(e.decode_tok_s_per_user), fmt_num(e.output_tok_s),
+                     _usd(e.usd_per_1m_output_tokens), fmt_num(e.joules_per_output_token),
+                     str(e.bound.get("decode") or e.bound.get("prefill")), e.why))
+    print_table(COMPARE_COLS, rows, f"{res.model}: {res.input_len:,} in / {res.output_len:,} out, "
+                f"{res.mode} (sorted by {res.sort})")
+    out = console()
     unfit = [r for r in res.rows if not r.fits]
     if unfit and show_unfit:
         for r in unfit:
-            out.print(f"[dim]{r.hardware}: {r.reason}[/]")
+            out.print(f"[dim]{escape(r.hardware)}: {escape(str(r.reason))}[/]")
     elif unfit:
         out.print(f"[dim]{len(unfit)} hardware entries cannot run it (--show-unfit to list)[/]")
 
 
+FIT_COLS = (Col("hardware", "left", 10), Col("class", "left", 3), Col("devices", "right", 9),
+            Col("layout", "left", 4), Col("weights/dev", "right", 6), Col("KV/dev", "right", 5),
+            Col("capacity/dev", "right", 7), Col("max batch", "right", 8))
+
+
+def fit_rows(res) -> list[dict[str, Any]]:
+    return [r.model_dump() for r in res.rows]
+
+
 def print_fit(res) -> None:
-    t = Table(title=f"{res.model} ({res.weight_precision}) with {res.batch} x {res.context} tokens",
-              title_justify="left")
-    for c in ("hardware", "class", "devices", "layout", "weights/dev", "KV/dev", "capacity/dev",
-              "max batch"):
-        t.add_column(c)
-    for r in res.rows:
-        if not r.fits:
-            continue
-        t.add_row(r.hardware, r.hardware_class, str(r.devices), f"tp{r.tp} pp{r.pp}",
-                  fmt_bytes(r.weights_bytes_per_device), fmt_bytes(r.kv_bytes_per_device),
-                  fmt_bytes(r.capacity_bytes_per_device), str(r.max_batch_at_context))
-    out.print(t)
+    rows = [(r.hardware, r.hardware_class, str(r.devices), f"tp{r.tp} pp{r.pp}",
+             fmt_bytes(r.weights_bytes_per_device), fmt_bytes(r.kv_bytes_per_device),
+             fmt_bytes(r.capacity_bytes_per_device), fmt_num(r.max_batch_at_context))
+            for r in res.rows if r.fits]
+    print_table(FIT_COLS, rows, f"{res.model} ({res.weight_precision}) with {res.batch:,} x "
+                f"{res.context:,} tokens")
     n = sum(not r.fits for r in res.rows)
     if n:
-        out.print(f"[dim]{n} hardware entries cannot hold it[/]")
+        console().print(f"[dim]{n} hardware entries cannot hold it[/]")
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+VALIDATION_COLS = (Col("id", "left", 9), Col("model", "left", 4), Col("hardware", "left", 5),
+                   Col("metric", "left", 8), Col("measured", "right", 7),
+                   Col("predicted", "right", 7), Col("APE", "right", 8), Col("status", "left", 9))
+
+
+def validation_rows(rep) -> list[dict[str, Any]]:
+    return [r.model_dump(exclude={"notes"}) for r in rep.rows]
 
 
 def print_validation(rep) -> None:
     s = rep.summary
-    t = Table(title="validation rows", title_justify="left")
-    for c in ("id", "model", "hardware", "metric", "measured", "predicted", "APE", "status"):
-        t.add_column(c)
+    rows = [(r.id, r.model_id, r.hardware_id, r.metric, fmt_num(r.measured), fmt_num(r.predicted),
+             f"{r.ape:.0%}" if r.ape is not None else "-", r.status) for r in rep.rows]
+    print_table(VALIDATION_COLS, rows, "validation rows")
+    out = console()
     for r in rep.rows:
-        t.add_row(r.id, r.model_id, r.hardware_id, r.metric, fmt_num(r.measured),
-                  fmt_num(r.predicted), f"{r.ape:.0%}" if r.ape is not None else "-", r.status)
-    out.print(t)
-    for r in rep.rows:
-        if r.status != "ok":
-            out.print(f"[yellow]{r.id} {r.status}[/]: {r.error}")
-    out.print(f"rows {s.rows}, predicted {s.predicted}, coverage {s.coverage:.0%}, "
+        if r.status == "over_2x":
+            out.print(f"[yellow]{escape(r.id)} over 2x[/]: predicted {fmt_num(r.predicted)}, "
+                      f"measured {fmt_num(r.measured)} ({r.metric})")
+        elif r.status != "ok":
+            out.print(f"[yellow]{escape(r.id)} {r.status}[/]: {escape(str(r.error))}")
+    out.print(f"rows {s.rows:,}, predicted {s.predicted:,}, coverage {s.coverage:.0%}, "
               f"median APE {_pct(s.median_ape)}, p90 APE {_pct(s.p90_ape)}, "
               f"within 25% {_pct(s.within_25pct)}, over 2x {_pct(s.over_2x)}")
     for title, groups in (("by hardware class", s.by_hardware_class), ("by metric", s.by_metric)):
-        g = Table(title=title, title_justify="left")
-        for c in ("group", "rows", "median APE", "p90 APE"):
-            g.add_column(c)
-        for k, v in sorted(groups.items()):
-            g.add_row(k, str(v["rows"]), _pct(v["median_ape"]), _pct(v["p90_ape"]))
-        out.print(g)
+        g = [(k, f"{v['rows']:,}", _pct(v["median_ape"]), _pct(v["p90_ape"]))
+             for k, v in sorted(groups.items())]
+        print_table((Col("group", "left", 9), Col("rows", "right", 8), Col("median APE", "right", 7),
+                     Col("p90 APE", "right", 6)), g, title)
 
 
-def _pct(x) -> str:
-    return "-" if x is None else f"{x:.1%}"
+# --- catalog listings --------------------------------------------------------------------------
 
 
-def print_models(json_out: bool) -> None:
+def model_rows() -> list[dict[str, Any]]:
     from inferplan.models.registry import get_model, list_model_ids, model_info
 
     rows = []
@@ -160,79 +312,130 @@ def print_models(json_out: bool) -> None:
                      "total_params": spec.total_params, "active_params": spec.active_params,
                      "layers": spec.num_layers, "native_precision": spec.native_precision,
                      "aliases": list(info.aliases)})
-    if json_out:
-        print(json.dumps({"models": rows}, indent=2))
-        return
-    t = Table(title="bundled models", title_justify="left")
-    for c in ("id", "architecture", "params", "active", "layers", "native"):
-        t.add_column(c)
-    for r in rows:
-        t.add_row(r["id"], r["architecture"], f"{r['total_params'] / 1e9:.3g}B",
-                  f"{r['active_params'] / 1e9:.3g}B", str(r["layers"]), r["native_precision"])
-    out.print(t)
+    return rows
 
 
-def print_hardware_list(hw_class, files: tuple[Path, ...], json_out: bool) -> None:
+def print_models(fmt: str) -> None:
+    rows = model_rows()
+    emit(fmt, {"models": rows}, lambda: rows, lambda: print_table(
+        (Col("id", "left", 9), Col("architecture", "left", 3), Col("params", "right", 8),
+         Col("active", "right", 6), Col("layers", "right", 4), Col("native", "left", 5)),
+        [(r["id"], r["architecture"], fmt_num(r["total_params"]), fmt_num(r["active_params"]),
+          str(r["layers"]), r["native_precision"]) for r in rows], "bundled models"))
+
+
+def _peak(h) -> float | None:
+    return h.peak_flops.get("bf16") or h.peak_flops.get("fp16") or h.peak_flops.get("fp32")
+
+
+def print_hardware_list(hw_class, files: tuple[Path, ...], fmt: str) -> None:
     from inferplan.compare import select_hardware
 
     hws = select_hardware(None, hw_class, files)
-    if json_out:
-        print(json.dumps({"hardware": [h.model_dump() for h in hws]}, indent=2))
-        return
-    t = Table(title="hardware catalog", title_justify="left")
-    for c in ("id", "class", "memory", "bandwidth", "bf16 peak", "TDP", "$/h"):
-        t.add_column(c)
-    for h in hws:
-        bf = h.peak_flops.get("bf16") or h.peak_flops.get("fp16") or h.peak_flops.get("fp32")
-        t.add_row(h.id, h.hw_class, fmt_bytes(h.memory_bytes), f"{h.memory_bw_bytes_s / 1e12:.3g} TB/s",
-                  f"{bf / 1e12:.3g} TF" if bf else "-", f"{h.tdp_w:.0f} W" if h.tdp_w else "-",
-                  _usd(h.price.usd_per_hour))
-    out.print(t)
+
+    def rows() -> list[dict[str, Any]]:
+        return [{"id": h.id, "name": h.name, "class": h.hw_class, "vendor": h.vendor,
+                 "memory_bytes": h.memory_bytes, "memory_bw_bytes_s": h.memory_bw_bytes_s,
+                 "bf16_flops": _peak(h), "tdp_w": h.tdp_w, "usd_per_hour": h.price.usd_per_hour}
+                for h in hws]
+
+    emit(fmt, {"hardware": [h.model_dump() for h in hws]}, rows, lambda: print_table(
+        (Col("id", "left", 9), Col("class", "left", 5), Col("memory", "right", 8),
+         Col("bandwidth", "right", 7), Col("bf16 peak", "right", 6), Col("TDP", "right", 3),
+         Col("$/h", "right", 4)),
+        [(h.id, h.hw_class, fmt_bytes(h.memory_bytes), fmt_num(h.memory_bw_bytes_s, unit="B/s"),
+          fmt_num(_peak(h), unit="FLOP/s") if _peak(h) else "-",
+          fmt_num(h.tdp_w, unit="W") if h.tdp_w else "-", _usd(h.price.usd_per_hour)) for h in hws],
+        "hardware catalog"))
 
 
-def print_hardware(hw_id: str, files: tuple[Path, ...], json_out: bool) -> None:
+def _unit_value(key: str, v: Any) -> str:
+    """A hardware field with its unit, from the field name (SI throughout)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if key.endswith("_bytes_s"):
+        return fmt_num(v, unit="B/s")
+    if key.endswith("_bytes"):
+        return fmt_bytes(v)
+    if "flops" in key:
+        return fmt_num(v, unit="FLOP/s")
+    if key.endswith("_w"):
+        return fmt_num(v, unit="W")
+    if key.endswith("_s"):
+        return fmt_time_s(v)
+    if key.startswith("usd"):
+        return _usd(v)
+    return fmt_num(v) if isinstance(v, float) else f"{v:,}"
+
+
+def hardware_lines(d: dict[str, Any], indent: str = "") -> list[tuple[str, str]]:
+    """(label, value) lines of a hardware entry: units attached, dicts and lists unfolded."""
+    lines: list[tuple[str, str]] = []
+    for k, v in d.items():
+        if v in (None, [], {}, "") or k == "field_sources":
+            continue
+        if isinstance(v, dict):
+            lines.append((indent + k, ""))
+            for kk, vv in v.items():
+                if isinstance(vv, dict):
+                    lines += hardware_lines({kk: vv}, indent + "  ")
+                elif vv not in (None, [], {}, ""):
+                    lines.append((f"{indent}  {kk}", _unit_value(kk if k != "peak_flops" else "flops", vv)))
+        elif isinstance(v, list):
+            if all(isinstance(x, dict) for x in v):
+                for i, x in enumerate(v, 1):
+                    lines += hardware_lines({f"{k} {i}": x}, indent)
+            else:
+                lines.append((indent + k, ", ".join(str(x) for x in v)))
+        else:
+            lines.append((indent + k, _unit_value(k, v)))
+    return lines
+
+
+def print_hardware(hw_id: str, files: tuple[Path, ...], fmt: str) -> None:
     from inferplan.catalog.hardware import get_hardware
 
     h = get_hardware(hw_id, files)
-    if json_out:
-        print(json.dumps(h.model_dump(), indent=2))
-        return
-    t = Table(show_header=False, box=None)
-    t.add_column(style="dim")
-    t.add_column(overflow="fold")
-    for k, v in h.model_dump().items():
-        if v in (None, [], {}, ""):
-            continue
-        t.add_row(k, str(v))
-    out.print(t)
+    d = h.model_dump()
+    lines = hardware_lines(d)
+
+    def table() -> None:
+        t = Table(show_header=False, box=None, pad_edge=False)
+        t.add_column(style="dim", no_wrap=True)
+        t.add_column(overflow="fold")
+        for k, v in lines:
+            t.add_row(escape(k), escape(v))
+        out = console()
+        out.print(t)
+        if d.get("field_sources"):
+            out.print("[dim]sources:[/]")
+            for k, v in d["field_sources"].items():
+                out.print(f"[dim]  {escape(k)}: {escape(str(v))}[/]")
+
+    emit(fmt, d, lambda: [{"field": k.strip(), "value": v} for k, v in lines], table)
 
 
-def print_precisions(json_out: bool) -> None:
+def print_precisions(fmt: str) -> None:
     from inferplan.catalog.precisions import precision_catalog
 
     ps = list(precision_catalog().values())
-    if json_out:
-        print(json.dumps({"precisions": [p.model_dump() for p in ps]}, indent=2))
-        return
-    t = Table(title="precisions", title_justify="left")
-    for c in ("id", "bits/weight", "kind", "computes in", "description"):
-        t.add_column(c)
-    for p in ps:
-        t.add_row(p.id, f"{p.bits_per_weight:g}", p.kind, " > ".join(p.compute), p.description)
-    out.print(t)
+    emit(fmt, {"precisions": [p.model_dump() for p in ps]},
+         lambda: [p.model_dump() for p in ps], lambda: print_table(
+             (Col("id", "left", 9), Col("bits/weight", "right", 8), Col("kind", "left", 5),
+              Col("computes in", "left", 4), Col("description", "left", 1, True)),
+             [(p.id, f"{p.bits_per_weight:g}", p.kind, " > ".join(p.compute), p.description)
+              for p in ps], "precisions"))
 
 
-def print_engines(json_out: bool) -> None:
+def print_engines(fmt: str) -> None:
     from inferplan.catalog.engines import engine_catalog
 
     es = list(engine_catalog().values())
-    if json_out:
-        print(json.dumps({"engines": [e.model_dump() for e in es]}, indent=2))
-        return
-    t = Table(title="engines", title_justify="left")
-    for c in ("id", "classes", "graphs", "max seqs", "mem util", "KV default"):
-        t.add_column(c)
-    for e in es:
-        t.add_row(e.id, ",".join(e.hardware_classes), "yes" if e.graph_capture else "no",
-                  str(e.max_num_seqs), f"{e.memory_utilization:.0%}", e.default_kv_precision)
-    out.print(t)
+    emit(fmt, {"engines": [e.model_dump() for e in es]},
+         lambda: [e.model_dump() for e in es], lambda: print_table(
+             (Col("id", "left", 9), Col("classes", "left", 6), Col("graphs", "left", 3),
+              Col("max seqs", "right", 4), Col("mem util", "right", 4),
+              Col("KV default", "left", 5)),
+             [(e.id, ",".join(e.hardware_classes), "yes" if e.graph_capture else "no",
+               f"{e.max_num_seqs:,}", f"{e.memory_utilization:.0%}", e.default_kv_precision)
+              for e in es], "engines"))

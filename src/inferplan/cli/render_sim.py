@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 
 from rich.console import Console
 from rich.table import Table
 
+from inferplan.cli.render import console
 from inferplan.units import fmt_num, fmt_time_s
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+class _Out:
+    """The stdout console, made at each print (so the width is the one in force now)."""
+
+    def print(self, *a, **kw) -> None:
+        console().print(*a, **kw)
+
+
+out = _Out()
 err = Console(stderr=True, highlight=False)
+
+OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
+
+
+def outcome_problems(res) -> tuple[str | None, list[str]]:
+    """(why nothing was served, or None; overload warnings) for a simulation result."""
+    m = res.metrics
+    served_none = None
+    if m.completed == 0:
+        why = "; ".join(getattr(res, "violations", None) or []) or (
+            f"{m.rejected} of {m.requests} requests rejected" if m.rejected else "no request finished")
+        served_none = f"no request was served ({why})"
+    warnings: list[str] = []
+    if m.completed and m.rejected:
+        warnings.append(f"{m.rejected:,} of {m.requests:,} requests were rejected (they do not fit "
+                        "the KV cache)")
+    wait, e2e = m.queue_wait_s.p90, m.e2e_s.p90
+    if m.completed and wait is not None and e2e is not None and wait > OVERLOAD_QUEUE_S \
+            and wait > 0.5 * e2e:
+        warnings.append(f"overloaded: p90 queue wait {fmt_time_s(wait)} of a p90 end-to-end "
+                        f"{fmt_time_s(e2e)} (requests wait longer than they are served; mean queue "
+                        f"{m.mean_queue_len:.0f}, max {m.max_queue_len:,}); lower the rate or add "
+                        "replicas")
+    return served_none, warnings
 
 
 def _usd(x: float | None) -> str:
@@ -55,10 +87,11 @@ def print_simulation(res) -> None:
         out.print(f"cost {_usd(res.usd_per_1m_output_tokens)} per 1M output tokens; "
                   f"{fmt_num(res.joules_per_output_token)} J/output token")
     if res.slo is not None:
+        good = "-" if m.goodput is None else f"{m.goodput:.1%}"
         if res.slo_met:
-            out.print(f"[green]SLO met[/] ({res.slo.describe()}); goodput {m.goodput:.1%}")
+            out.print(f"[green]SLO met[/] ({res.slo.describe()}); goodput {good}")
         else:
-            out.print(f"[red]SLO missed[/]: {'; '.join(res.violations)}; goodput {m.goodput:.1%}")
+            out.print(f"[red]SLO missed[/]: {'; '.join(res.violations)}; goodput {good}")
     out.print(f"[dim]simulated {res.events:,} events in {res.wall_s:.2f} s[/]")
 
 

@@ -88,11 +88,29 @@ class Prompter:
 
 
 async def _prompt_tokens(client, model: str, prompt: str) -> int | None:
-    r = await client.post("/v1/completions", json={"model": model, "prompt": prompt, "max_tokens": 1,
-                                                    "temperature": 0})
-    r.raise_for_status()
-    usage = r.json().get("usage") or {}
-    return usage.get("prompt_tokens")
+    """Prompt tokens the server counts; InputError when it cannot be reached or does not
+    answer as an OpenAI-compatible server (the first request of a load test)."""
+    import httpx
+
+    where = f"{client.base_url}v1/completions".replace("//v1", "/v1")
+    try:
+        r = await client.post("/v1/completions", json={"model": model, "prompt": prompt,
+                                                        "max_tokens": 1, "temperature": 0})
+    except httpx.TransportError as e:
+        raise InputError(f"cannot reach {where}: {str(e).strip() or type(e).__name__} (is the "
+                         "server running?)") from None
+    if r.status_code >= 400:
+        raise InputError(f"{where} answered HTTP {r.status_code}: not an OpenAI-compatible server, "
+                         "or --served-model names no model it serves") from None
+    try:
+        body = r.json()
+    except ValueError:
+        raise InputError(f"{where} did not answer JSON: not an OpenAI-compatible server") from None
+    if not isinstance(body, dict):
+        raise InputError(f"{where} answered {type(body).__name__}, not an OpenAI completion object")
+    usage = body.get("usage") or {}
+    n = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
 async def calibrate_prompts(client, model: str) -> Prompter:

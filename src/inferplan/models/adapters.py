@@ -64,9 +64,13 @@ def spec_from_hf_config(cfg: Config, model_id: str, name: str = "") -> ModelSpec
     Raises UnsupportedModelError naming the model_type (and the missing fields) when no adapter
     fits or a required field is absent.
     """
-    if not isinstance(cfg, Mapping):
-        raise UnsupportedModelError(f"model '{model_id}': config.json must be a JSON object")
-    family = family_of(cfg)
+    from inferplan.inputs import check_config, check_spec
+
+    check_config(cfg, model_id)  # finite, positive, bounded sizes (names the field and limit)
+    try:
+        family = family_of(cfg)
+    except (TypeError, AttributeError) as e:
+        raise UnsupportedModelError(f"model '{model_id}': malformed architectures/model_type: {e}") from None
     if family is None:
         raise UnsupportedModelError(
             f"model '{model_id}': unsupported architecture (model_type "
@@ -76,12 +80,16 @@ def spec_from_hf_config(cfg: Config, model_id: str, name: str = "") -> ModelSpec
             "(a new family registers with inferplan.models.adapters.register_adapter)"
         )
     try:
-        return ADAPTERS[family](cfg, model_id, name or model_id)
-    except (TypeError, ValueError, KeyError) as e:
+        spec = ADAPTERS[family](cfg, model_id, name or model_id)
+    except UnsupportedModelError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as e:
         raise UnsupportedModelError(
             f"model '{model_id}' (model_type '{cfg.get('model_type', '?')}'): "
-            f"missing or malformed config field: {e}"
-        ) from e
+            f"missing or malformed config field: {type(e).__name__} {e}"
+        ) from None
+    check_spec(spec)
+    return spec
 
 
 # --- shared helpers -------------------------------------------------------------------------

@@ -101,7 +101,11 @@ def load_config(path: str | Path) -> tuple[dict, str]:
     The id is the folder name for a folder or a file named ``config.json``, else the file stem.
     """
     p = Path(path).expanduser()
-    if p.is_dir():
+    try:
+        is_dir = p.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if is_dir:
         file, model_id = p / "config.json", p.name
     else:
         file = p
@@ -110,10 +114,16 @@ def load_config(path: str | Path) -> tuple[dict, str]:
         text = file.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"model config not found: {file}") from None
-    except OSError as e:
-        raise InputError(f"cannot read model config {file}: {e.strerror or e}") from None
+    except IsADirectoryError:
+        raise InputError(f"{file} is a folder without a config.json") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not a UTF-8 JSON file") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read model config {str(file)[:200]}: {getattr(e, 'strerror', None) or e}") from None
     try:
         cfg = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{file}: JSON nested too deeply") from None
     except json.JSONDecodeError as e:
         raise InputError(
             f"{file}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
@@ -142,11 +152,11 @@ def _bundled(model_id: str) -> ModelSpec:
 
 
 def _looks_like_path(name: str) -> bool:
-    return (
-        name.endswith(".json")
-        or name.startswith((".", "/", "~"))
-        or Path(name).expanduser().exists()
-    )
+    try:
+        exists = Path(name).expanduser().exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        exists = False
+    return name.endswith(".json") or name.startswith((".", "/", "~")) or exists
 
 
 def get_model(name_or_path: str | Path) -> ModelSpec:
@@ -161,10 +171,17 @@ def get_model(name_or_path: str | Path) -> ModelSpec:
     name = str(name_or_path)
     try:
         return _bundled(
-            _resolve(name, hint="Pass a catalog id, an alias, or the path of a config.json")
+            _resolve(name, hint="Pass a catalog id, an alias, ORG/NAME of a Hugging Face model, "
+                                "or the path of a config.json")
         )
     except UnknownIdError:
         if not _looks_like_path(name):
-            raise
+            from inferplan.models.hf_cache import REPO_ID, find_config
+
+            if not REPO_ID.match(name):
+                raise
+            cfg, _ = load_config(find_config(name))
+            return dataclasses.replace(spec_from_hf_config(cfg, name), source=f"{name} config.json "
+                                       "(Hugging Face)")
     cfg, model_id = load_config(name)
     return dataclasses.replace(spec_from_hf_config(cfg, model_id), source=name)

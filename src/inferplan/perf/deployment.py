@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.layout import Layout
-from inferplan.perf.offload import ExpertHost
+from inferplan.perf.sram import sram_stream_bw_bytes_s
+
+if TYPE_CHECKING:  # perf.offload builds deployments: a type only here, no import cycle
+    from inferplan.perf.offload import ExpertHost
 
 # Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
 # ~100 GB/s for an Apple P-core (AnandTech, M1 Max review, 2021), ~30 GB/s for x86 and other
@@ -142,8 +146,6 @@ class Deployment:
         """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
         bw = self.hw.usable_bw_bytes_s
         if self.hw.sram_only:  # a layer is read by the cores that hold it (perf/wafer.py)
-            from inferplan.perf.wafer import sram_stream_bw_bytes_s
-
             return sram_stream_bw_bytes_s(self, bw)
         if self.core_share < 1.0 and self.threads:
             per_core = SINGLE_CORE_BW_BYTES_S.get(self.hw.vendor, SINGLE_CORE_BW_BYTES_S["default"])

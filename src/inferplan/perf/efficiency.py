@@ -86,19 +86,40 @@ class Efficiency:
         return Efficiency(table, self.profile, dict(self.provenance))
 
 
+def _factor_value(profile: str, name: str, scope: str, value: object) -> float:
+    """A factor value from a profile: a finite number within the factor's bounds."""
+    lo, hi, unit = FACTORS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CatalogError(f"{profile}: {name}[{scope}] = {value!r}: expected a number ({unit})")
+    try:
+        x = float(value)
+    except ValueError:
+        raise CatalogError(f"{profile}: {name}[{scope}] = {value!r}: expected a number ({unit})") from None
+    if not lo <= x <= hi:  # also rejects NaN and infinities
+        raise CatalogError(f"{profile}: {name}[{scope}] = {value!r} outside [{lo}, {hi}] ({unit})")
+    return x
+
+
 def efficiency_from_dict(raw: dict, profile: str) -> Efficiency:
+    """Validate a profile's ``factors`` mapping (names, scopes, finite bounded values)."""
     table: dict[str, dict[str, tuple[float, str]]] = {}
-    for name, scopes in (raw.get("factors") or {}).items():
+    factors = raw.get("factors") or {}
+    if not isinstance(factors, dict):
+        raise CatalogError(f"{profile}: 'factors' must be a mapping of factor -> scope -> entry")
+    for name, scopes in factors.items():
         if name not in FACTORS:
             raise CatalogError(f"{profile}: unknown efficiency factor '{name}' (known: {', '.join(FACTORS)})")
-        lo, hi, _ = FACTORS[name]
+        if not isinstance(scopes or {}, dict):
+            raise CatalogError(f"{profile}: {name} must be a mapping of scope -> entry")
         for scope, entry in (scopes or {}).items():
-            value = entry.get("value", entry.get("prior"))
-            if value is None or not (lo <= float(value) <= hi):
-                raise CatalogError(f"{profile}: {name}[{scope}] = {value!r} outside [{lo}, {hi}]")
+            if not isinstance(entry, dict):
+                raise CatalogError(f"{profile}: {name}[{scope}] must be a mapping with 'value' or "
+                                   f"'prior', not {entry!r}")
+            value = _factor_value(profile, name, str(scope), entry.get("value", entry.get("prior")))
             src = entry.get("fit_source") if "value" in entry else entry.get("source", "")
-            table.setdefault(name, {})[scope] = (float(value), src or entry.get("source", ""))
-    return Efficiency(table, profile, raw.get("provenance") or {})
+            table.setdefault(name, {})[str(scope)] = (value, str(src or entry.get("source", "")))
+    prov = raw.get("provenance") or {}
+    return Efficiency(table, profile, prov if isinstance(prov, dict) else {"note": str(prov)})
 
 
 def default_profile_path() -> Path:
@@ -117,4 +138,6 @@ def load_efficiency(path: Path | None = None) -> Efficiency:
     p = (path or default_profile_path()).resolve()
     if not p.exists():
         raise CatalogError(f"calibration profile not found: {p}")
+    if p.is_dir():
+        raise CatalogError(f"calibration profile {p} is a folder; expected a YAML file")
     return _load_profile(str(p), p.stat().st_mtime)

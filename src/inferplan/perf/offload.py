@@ -71,6 +71,11 @@ class ExpertHost:
     layer_overhead_s: float  # host thread-pool barriers per MoE layer (llama.cpp@cpu, bundled profile)
     source: str  # why this host: '--host X' or the default rule
 
+    def work(self, dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
+        """:func:`host_expert_work` (a method, so that ``perf.step`` needs no import of this
+        module, which builds deployments and resolves factors: no import cycle)."""
+        return host_expert_work(dep, tokens)
+
 
 def normalize_offload(offload: bool | str | None) -> str:
     """'none', 'auto' (weights or KV that do not fit, streamed) or 'experts'."""

@@ -310,9 +310,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         offload_s = (dep.offload_weight_bytes * lay.pp + kv_host) / dep.host_link.bw_bytes_s + zero
     host_s = zero
     if dep.expert_host is not None:  # routed experts on the host CPU (perf/offload.py)
-        from inferplan.perf.offload import host_expert_work
-
-        host_s = host_expert_work(dep, tokens).time_s + zero
+        host_s = dep.expert_host.work(dep, tokens).time_s + zero
     return StepWork(
         t_compute=np.stack(np.broadcast_arrays(*tc)),
         t_memory=np.stack(np.broadcast_arrays(*tm)),

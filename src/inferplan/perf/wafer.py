@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, Field
 
+from inferplan.perf.sram import layer_bytes_per_device, sram_stream_bw_bytes_s  # noqa: F401 - public here too
+
 if TYPE_CHECKING:  # pragma: no cover
-    from inferplan.perf.deployment import Deployment
     from inferplan.perf.estimate import EstimatePlan
     from inferplan.perf.step import Factors
 
@@ -37,22 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # weights). Only the 8B and 405B figures are rows of shared/calibration/published.csv (p164,
 # p166); the 70B figure is the Oct-2024 update (the Aug-2024 launch quoted 450 tok/s).
 CEREBRAS_VENDOR_TOK_S = {"llama-3.1-8b": 1800.0, "llama-3.1-70b": 2100.0, "llama-3.1-405b": 969.0}
-
-
-def layer_bytes_per_device(dep: Deployment) -> float:
-    """Mean bytes of one layer's weights on one device (its tensor-parallel share)."""
-    total = sum(g.layers * (g.dense_elems_dev * dep.weight_bytes_per_elem
-                            + g.expert_elems_dev * dep.expert_bytes_per_elem) for g in dep.groups)
-    return total / max(dep.model.num_layers, 1)
-
-
-def sram_stream_bw_bytes_s(dep: Deployment, bw_bytes_s: float) -> float:
-    """Bandwidth a layer's cores reach on an SRAM-only device (see module docstring), bytes/s:
-    the device's SRAM bandwidth times the share of its SRAM one layer occupies (<= 1)."""
-    cap = dep.hw.sram_bytes or dep.hw.memory_bytes or 0.0
-    if cap <= 0:
-        return bw_bytes_s
-    return bw_bytes_s * min(1.0, layer_bytes_per_device(dep) / cap)
 
 
 class PipelineReport(BaseModel):

@@ -10,32 +10,41 @@ Routes parse, call the library, return its pydantic models (the CLI's ``--json``
 - ``POST /api/simulate``, ``/api/plan``, ``GET /api/audit`` when those packages import
   (``optional.py``);
 - ``GET /`` and ``/static/*``: the page (plain HTML + JS, plotly.js from the installed plotly
-  package, no CDN); ``/openapi.json`` and ``/docs`` (FastAPI's, which loads Swagger UI from a CDN).
+  package, no CDN); ``/openapi.json``, ``/docs`` and ``/redoc``.
 
 Safety: request bodies are capped (``Limits.max_body_bytes``), every numeric field is bounded
-(``schemas.py``), no field names a server path (models are catalog ids or pasted JSON), and
-library calls run in worker threads (at most ``Limits.workers`` at once) with a deadline:
-past ``Limits.timeout_s`` the client gets a 503, a full queue gets a 503 too.
+and finite (``schemas.py``: NaN and Infinity are a 422), no field names a server path (models
+are catalog ids or pasted JSON), and library calls run in worker processes (at most
+``Limits.workers`` at once, ``pool.py``) with a hard deadline: past ``Limits.timeout_s`` the
+worker is killed (the work stops, its CPU is freed) and the client gets a 503; a full queue
+gets a 503 too. Error bodies carry our messages only, never Python exception text.
+``/docs`` and ``/redoc`` load Swagger UI and ReDoc from the installed ``fastapi-offline``
+package (no CDN).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
+import traceback
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from inferplan.compare import CompareResult, FitResult
-from inferplan.errors import CatalogError, InferplanError, InputError
+from inferplan.errors import CatalogError, InferplanError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.estimate import Estimate
+from inferplan.web.pool import Busy, Timeout, WorkerDied, WorkerPool
 from inferplan.web.schemas import (
     CompareRequest,
     ErrorResponse,
@@ -59,8 +68,8 @@ class Limits:
     """What one server accepts. Defaults suit a laptop or a small shared VM."""
 
     max_body_bytes: int = 512 * 1024  # a config.json is ~1-10 KB
-    timeout_s: float = 20.0  # per request, then 503
-    workers: int = 4  # library calls computing at once
+    timeout_s: float = 20.0  # per request, then 503 and the worker is killed
+    workers: int = 4  # worker processes computing at once
     max_waiting: int = 256  # queued calls beyond which new requests get 503
 
 
@@ -122,54 +131,102 @@ def resolve_model(choice: ModelChoice) -> ModelSpec:
     from inferplan.models.registry import get_model, model_info
 
     if choice.config is not None:
-        try:
-            return spec_from_hf_config(choice.config, choice.config_name)
-        except InferplanError:
-            raise
-        except Exception as e:  # noqa: BLE001 - pasted JSON is untrusted input, not our bug
-            raise InputError(f"pasted config.json cannot be read: {type(e).__name__}: {e}") from None
+        return spec_from_hf_config(choice.config, choice.config_name)
     assert choice.model is not None
     return get_model(model_info(choice.model).id)  # catalog only: model_info never opens paths
 
 
+def http_error(e: BaseException, untrusted: bool = False) -> tuple[int, str]:
+    """(status, message) for an exception of a library call; our messages only, never
+    Python's exception text. Anything unexpected is a bug: 500, traceback to the server log."""
+    if isinstance(e, HTTPException):
+        return e.status_code, str(e.detail)
+    if isinstance(e, CatalogError):
+        return 500, f"server catalog error: {e}"
+    if isinstance(e, InferplanError):
+        return 400, str(e)
+    if isinstance(e, ValidationError):  # a library model rejected a value the request carried
+        return 400, _validation_text(e)
+    if untrusted and isinstance(e, ArithmeticError | ValueError | TypeError | KeyError
+                                | AttributeError | IndexError | RecursionError):
+        return 400, "the pasted config.json gives values the model cannot use"
+    traceback.print_exception(e, file=sys.stderr)
+    return 500, "internal error; the server log has the details"
+
+
+def _job(fn, untrusted: bool = False):
+    """Wrap a library call as a pool job: ``("ok", value)`` or ``("error", status, detail)``."""
+
+    def job(*args):
+        try:
+            return ("ok", fn(*args))
+        except Exception as e:  # noqa: BLE001 - mapped to a status by http_error
+            return ("error", *http_error(e, untrusted))
+
+    return job
+
+
 def create_app(limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
+    pool = WorkerPool(size=limits.workers, max_waiting=limits.max_waiting)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        pool.close()  # workers end with the server
+
     app = FastAPI(
+        lifespan=lifespan,
         title="inferplan",
         summary="Which hardware should serve this LLM, how fast, at what cost.",
         description="JSON API of the inferplan library. Every response is the model the CLI "
                     "prints with --json; units are SI (seconds, bytes, FLOP/s, watts, USD).",
         version=_version(),
+        docs_url=None, redoc_url=None,  # served below from local assets
     )
-    limiter = anyio.CapacityLimiter(limits.workers)
+    app.state.pool = pool
 
-    async def compute(fn, *args, untrusted: bool = False, **kwargs):
-        """Run a library call in a worker thread with the deadline; errors become 4xx/503."""
-        if limiter.statistics().tasks_waiting >= limits.max_waiting:
-            raise HTTPException(503, "server busy: too many requests queued, retry shortly")
-        call = functools.partial(fn, *args, **kwargs)
+    def job(name: str, untrusted: bool = False):
+        """Register the decorated function as pool job ``name`` (``name!`` when untrusted)."""
+
+        def deco(fn):
+            pool.register(name, _job(fn, untrusted))
+            return fn
+
+        return deco
+
+    async def compute(name: str, *args):
+        """Run job ``name`` in a worker process with the deadline; errors become 4xx/503."""
         try:
-            with anyio.fail_after(limits.timeout_s):
-                return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
-        except TimeoutError:
-            raise HTTPException(503, f"computation took longer than {limits.timeout_s:g} s; "
-                                "ask for less (fewer hardware, smaller detail)") from None
-        except CatalogError as e:
-            raise HTTPException(500, f"server catalog error: {e}") from None
-        except InferplanError as e:
-            raise HTTPException(400, str(e)) from None
-        except ValidationError as e:  # a library model rejected a value the request carried
-            raise HTTPException(400, _validation_text(e)) from None
-        except (ArithmeticError, ValueError, TypeError, KeyError, AttributeError) as e:
-            if not untrusted:
-                raise
-            raise HTTPException(400, f"the pasted config.json gives values the model cannot use: "
-                                f"{type(e).__name__}: {e}") from None
+            answer = await pool.run(name, *args, timeout_s=limits.timeout_s)
+        except Busy:
+            raise HTTPException(503, "server busy: too many requests queued, retry shortly") from None
+        except Timeout:
+            raise HTTPException(503, f"computation took longer than {limits.timeout_s:g} s and was "
+                                "stopped; ask for less (fewer hardware, smaller detail)") from None
+        except WorkerDied:
+            raise HTTPException(503, "the computation ended without an answer (out of memory?); "
+                                "ask for less") from None
+        if answer[0] == "ok":
+            return answer[1]
+        raise HTTPException(answer[1], answer[2])
 
     @app.exception_handler(InferplanError)
     async def _inferplan_error(request: Request, exc: InferplanError):
         code = 500 if isinstance(exc, CatalogError) else 400
         return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # FastAPI's shape without the echoed input: it may hold NaN, which JSON cannot carry
+        detail = [{"type": e.get("type", ""), "loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))}
+                  for e in exc.errors()[:20]]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        status, detail = http_error(exc)
+        return JSONResponse({"detail": detail}, status_code=status)
 
     # ---- catalog ------------------------------------------------------------------------------
     @app.get("/api/models", response_model=ModelList, tags=["catalog"])
@@ -192,45 +249,52 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         return PrecisionList(precisions=list(precision_catalog().values()))
 
     # ---- estimates ----------------------------------------------------------------------------
-    @app.post("/api/estimate", response_model=Estimate, tags=["estimate"], responses=ERRORS)
-    async def estimate(req: EstimateRequest) -> Estimate:
-        """One workload on one hardware (``inferplan estimate --json``)."""
+    @job("estimate")
+    def _estimate(req: EstimateRequest) -> Estimate:
         from inferplan.perf.estimate import CostAssumptions
         from inferplan.perf.estimate import estimate as run
 
-        def call() -> Estimate:
-            return run(resolve_model(req), req.hardware,
-                       cost=CostAssumptions(usd_per_hour=req.usd_per_hour), devices=req.devices,
-                       tp=req.tp, pp=req.pp, ep=req.ep, precision=req.precision,
-                       kv_precision=req.kv_precision, engine=req.engine, mode=req.mode,
-                       batch=req.batch, input_len=req.input_len, output_len=req.output_len,
-                       threads=req.threads, offload=req.offload, host=req.host, slots=req.slots)
+        return run(resolve_model(req), req.hardware,
+                   cost=CostAssumptions(usd_per_hour=req.usd_per_hour), devices=req.devices,
+                   tp=req.tp, pp=req.pp, ep=req.ep, precision=req.precision,
+                   kv_precision=req.kv_precision, engine=req.engine, mode=req.mode,
+                   batch=req.batch, input_len=req.input_len, output_len=req.output_len,
+                   threads=req.threads, offload=req.offload, host=req.host, slots=req.slots)
 
-        return await compute(call, untrusted=req.config is not None)
+    pool.register("estimate!", _job(_estimate, untrusted=True))
+
+    @app.post("/api/estimate", response_model=Estimate, tags=["estimate"], responses=ERRORS)
+    async def estimate(req: EstimateRequest) -> Estimate:
+        """One workload on one hardware (``inferplan estimate --json``)."""
+        return await compute("estimate!" if req.config is not None else "estimate", req)
+
+    def _compare(req: CompareRequest) -> CompareResult:
+        from inferplan.perf.efficiency import load_efficiency
+        from inferplan.report.build import compare_model
+
+        res, _ = compare_model(resolve_model(req), eff=load_efficiency(), **_workload(req))
+        return res
+
+    pool.register("compare", _job(_compare))
+    pool.register("compare!", _job(_compare, untrusted=True))
 
     @app.post("/api/compare", response_model=CompareResult, tags=["estimate"], responses=ERRORS)
     async def compare(req: CompareRequest) -> CompareResult:
         """One workload across hardware, ranked (``inferplan compare --json``)."""
-        from inferplan.perf.efficiency import load_efficiency
-        from inferplan.report.build import compare_model
+        return await compute("compare!" if req.config is not None else "compare", req)
 
-        def call() -> CompareResult:
-            res, _ = compare_model(resolve_model(req), eff=load_efficiency(), **_workload(req))
-            return res
+    @job("fit")
+    def _fit(req: FitRequest) -> FitResult:
+        from inferplan.compare import fit as run
+        from inferplan.models.registry import model_info
 
-        return await compute(call, untrusted=req.config is not None)
+        return run(model_info(req.model).id, context=req.context, batch=req.batch,
+                   precision=req.precision, kv_precision=req.kv_precision, hw_class=req.hw_class)
 
     @app.post("/api/fit", response_model=FitResult, tags=["estimate"], responses=ERRORS)
     async def fit(req: FitRequest) -> FitResult:
         """Fewest devices of each hardware that hold the model (``inferplan fit --json``)."""
-        from inferplan.compare import fit as run
-        from inferplan.models.registry import model_info
-
-        def call() -> FitResult:
-            return run(model_info(req.model).id, context=req.context, batch=req.batch,
-                       precision=req.precision, kv_precision=req.kv_precision, hw_class=req.hw_class)
-
-        return await compute(call)
+        return await compute("fit", req)
 
     # ---- reports ------------------------------------------------------------------------------
     def _build(req: ReportRequest):
@@ -238,41 +302,63 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
         return build_report(resolve_model(req), detail=req.detail, **_workload(req))
 
+    def _report_view(req: ReportRequest) -> ReportView:
+        from inferplan.report import html
+        from inferplan.report.figures import figure_json, figures
+
+        data = _build(req)
+        return ReportView(data=data, summary_html=html.summary(data),
+                          table_html=html.comparison_table(data, why_column=False),
+                          figures={k: figure_json(f) for k, f in figures(data).items()})
+
+    def _report(req: ReportRequest) -> tuple[str, str]:
+        from inferplan.report.html import render_html
+
+        data = _build(req)
+        return render_html(data), data.workload.model
+
+    for name, fn in (("report_view", _report_view), ("report", _report)):
+        pool.register(name, _job(fn))
+        pool.register(name + "!", _job(fn, untrusted=True))
+
     @app.post("/api/report/view", response_model=ReportView, tags=["report"], responses=ERRORS)
     async def report_view(req: ReportRequest) -> ReportView:
         """The comparison as the page shows it: summary and table HTML, plotly figure JSON."""
-
-        def call() -> ReportView:
-            from inferplan.report import html
-            from inferplan.report.figures import figure_json, figures
-
-            data = _build(req)
-            return ReportView(data=data, summary_html=html.summary(data),
-                              table_html=html.comparison_table(data, why_column=False),
-                              figures={k: figure_json(f) for k, f in figures(data).items()})
-
-        return await compute(call, untrusted=req.config is not None)
+        return await compute("report_view!" if req.config is not None else "report_view", req)
 
     @app.post("/api/report", response_class=HTMLResponse, tags=["report"],
               responses={200: {"content": {"text/html": {}}, "description": "the HTML report"},
                          **ERRORS_JSON})
     async def report(req: ReportRequest) -> Response:
         """The self-contained HTML report (``inferplan report``) as a file download."""
-
-        def call() -> tuple[str, str]:
-            from inferplan.report.html import render_html
-
-            data = _build(req)
-            return render_html(data), data.workload.model
-
-        text, model = await compute(call, untrusted=req.config is not None)
+        text, model = await compute("report!" if req.config is not None else "report", req)
         safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in model)[:80]
         return HTMLResponse(text, headers={
             "Content-Disposition": f'attachment; filename="inferplan-report-{safe}.html"'})
 
     from inferplan.web.optional import register_optional_routes
 
-    register_optional_routes(app, compute, ERRORS)
+    register_optional_routes(app, compute, ERRORS, lambda name, fn: pool.register(name, _job(fn)))
+
+    # ---- API docs from local assets -----------------------------------------------------------
+    assets = _docs_assets()
+    if assets is not None:
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        def swagger() -> HTMLResponse:
+            return get_swagger_ui_html(
+                openapi_url="/openapi.json", title="inferplan API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon.png")
+
+        @app.get("/redoc", include_in_schema=False)
+        def redoc() -> HTMLResponse:
+            return get_redoc_html(openapi_url="/openapi.json", title="inferplan API",
+                                  redoc_js_url="/docs-assets/redoc.standalone.js",
+                                  redoc_favicon_url="/docs-assets/favicon.png",
+                                  with_google_fonts=False)
 
     # ---- the page -----------------------------------------------------------------------------
     static = _static_dir()
@@ -289,6 +375,17 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
     return app
+
+
+def _docs_assets() -> Path | None:
+    """Swagger UI and ReDoc files of the installed ``fastapi-offline`` package (None: not
+    installed, then /docs and /redoc are absent rather than loading from a CDN)."""
+    try:
+        import fastapi_offline
+    except ImportError:
+        return None
+    d = Path(fastapi_offline.__file__).parent / "static"
+    return d if (d / "swagger-ui-bundle.js").exists() else None
 
 
 def _validation_text(e: ValidationError) -> str:

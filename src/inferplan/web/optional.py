@@ -22,24 +22,27 @@ MAX_PLAN_MODELS = 4
 ModelId = Annotated[str, Field(pattern=ID, min_length=1, max_length=64)]
 
 
-def register_optional_routes(app: FastAPI, compute, errors: dict) -> list[str]:
-    """Add the routes whose packages import; returns the families added."""
+def register_optional_routes(app: FastAPI, compute, errors: dict, register) -> list[str]:
+    """Add the routes whose packages import; returns the families added.
+
+    ``register(name, fn)`` makes ``fn`` a job of the app's worker pool, ``compute(name, *args)``
+    runs it there. The request classes here are local, so jobs receive ``model_dump()`` dicts."""
     added = []
     for name, fn in (("simulate", _simulate_routes), ("plan", _plan_routes), ("audit", _audit_routes)):
         try:
-            fn(app, compute, errors)
+            fn(app, compute, errors, register)
         except ImportError:
             continue
         added.append(name)
     return added
 
 
-def _simulate_routes(app: FastAPI, compute, errors: dict) -> None:
+def _simulate_routes(app: FastAPI, compute, errors: dict, register) -> None:
     from inferplan.sim import SLO, DeploymentSpec, SimResult, get_workload, simulate
     from inferplan.sim.workload import with_overrides
 
     class SimulateRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
         model: ModelId = Field(examples=["llama-3.1-8b"])
         hardware: HwId = Field(examples=["h100-sxm"])
         devices: int | None = Field(default=None, ge=1, le=1024, description="per replica; null: fewest that fit")
@@ -57,32 +60,34 @@ def _simulate_routes(app: FastAPI, compute, errors: dict) -> None:
         seed: int = Field(default=0, ge=0, le=2**31 - 1)
         slo: SLO | None = None
 
+    def _simulate(body: dict) -> SimResult:
+        from inferplan.models.registry import model_info
+
+        req = SimulateRequest.model_validate(body)
+        w = get_workload(req.workload)
+        if req.rate is not None:
+            w = with_overrides(w, rate=req.rate)
+        dep = DeploymentSpec(hardware=req.hardware, devices=req.devices, precision=req.precision,
+                             kv_precision=req.kv_precision, engine=req.engine,
+                             offload=req.offload, host=req.host, slots=req.slots)
+        return simulate(model_info(req.model).id, dep, w, requests=req.requests,
+                        replicas=req.replicas, seed=req.seed, slo=req.slo)
+
+    register("simulate", _simulate)
+
     @app.post("/api/simulate", response_model=SimResult, tags=["simulate"], responses=errors)
     async def simulate_route(req: SimulateRequest) -> SimResult:
         """Discrete-event simulation of a workload preset on one deployment (``inferplan simulate``)."""
-
-        def call() -> SimResult:
-            from inferplan.models.registry import model_info
-
-            w = get_workload(req.workload)
-            if req.rate is not None:
-                w = with_overrides(w, rate=req.rate)
-            dep = DeploymentSpec(hardware=req.hardware, devices=req.devices, precision=req.precision,
-                                 kv_precision=req.kv_precision, engine=req.engine,
-                                 offload=req.offload, host=req.host, slots=req.slots)
-            return simulate(model_info(req.model).id, dep, w, requests=req.requests,
-                            replicas=req.replicas, seed=req.seed, slo=req.slo)
-
-        return await compute(call)
+        return await compute("simulate", req.model_dump())
 
 
-def _plan_routes(app: FastAPI, compute, errors: dict) -> None:
+def _plan_routes(app: FastAPI, compute, errors: dict, register) -> None:
     from inferplan.plan.planner import PlanRequest, PlanResult, plan
     from inferplan.sim import SLO, get_workload
     from inferplan.sim.workload import with_overrides
 
     class WebPlanRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
         models: list[ModelId] = Field(min_length=1, max_length=MAX_PLAN_MODELS, examples=[["llama-3.1-8b"]])
         workload: str = Field(default="chat", pattern=ID, max_length=32, description="workload preset")
         rate: float = Field(ge=1e-3, le=1000, description="requests/s the system must serve")
@@ -99,31 +104,35 @@ def _plan_routes(app: FastAPI, compute, errors: dict) -> None:
         host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts")
         slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
 
+    def _plan(body: dict) -> PlanResult:
+        from inferplan.compare import select_hardware
+
+        req = WebPlanRequest.model_validate(body)
+        hws = req.hardware or [h.id for h in select_hardware(None, None, ()) if h.hw_class in (req.classes or [])]
+        if len(hws) > MAX_PLAN_HARDWARE:
+            raise HTTPException(400, f"{len(hws)} hardware in those classes; name at most "
+                                f"{MAX_PLAN_HARDWARE} with 'hardware'")
+        w = with_overrides(get_workload(req.workload), rate=req.rate)
+        pr = PlanRequest(models=req.models, workload=w, rate=req.rate, slo=req.slo,
+                         objective=req.objective, hardware=hws, precisions=req.precisions,
+                         requests=req.requests, top=req.top, disaggregation=req.disaggregation,
+                         seed=req.seed, offload=req.offload, host=req.host, slots=req.slots)
+        return plan(pr, executor="serial")
+
+    register("plan", _plan)
+
     @app.post("/api/plan", response_model=PlanResult, tags=["plan"], responses=errors)
     async def plan_route(req: WebPlanRequest) -> PlanResult:
         """Search deployments meeting an SLO at a rate, cheapest first (``inferplan plan``)."""
         if not req.hardware and not req.classes:
             raise HTTPException(400, f"name the hardware (at most {MAX_PLAN_HARDWARE}) or classes to plan over")
-
-        def call() -> PlanResult:
-            from inferplan.compare import select_hardware
-
-            hws = req.hardware or [h.id for h in select_hardware(None, None, ()) if h.hw_class in (req.classes or [])]
-            if len(hws) > MAX_PLAN_HARDWARE:
-                raise HTTPException(400, f"{len(hws)} hardware in those classes; name at most "
-                                    f"{MAX_PLAN_HARDWARE} with 'hardware'")
-            w = with_overrides(get_workload(req.workload), rate=req.rate)
-            pr = PlanRequest(models=req.models, workload=w, rate=req.rate, slo=req.slo,
-                             objective=req.objective, hardware=hws, precisions=req.precisions,
-                             requests=req.requests, top=req.top, disaggregation=req.disaggregation,
-                             seed=req.seed, offload=req.offload, host=req.host, slots=req.slots)
-            return plan(pr, executor="serial")
-
-        return await compute(call)
+        return await compute("plan", req.model_dump())
 
 
-def _audit_routes(app: FastAPI, compute, errors: dict) -> None:
+def _audit_routes(app: FastAPI, compute, errors: dict, register) -> None:
     from inferplan.audit.run import AuditReport, run_audit
+
+    register("audit", lambda only: run_audit(None, only=only))
 
     @app.get("/api/audit", response_model=AuditReport, tags=["audit"], responses=errors)
     async def audit_route(
@@ -131,7 +140,7 @@ def _audit_routes(app: FastAPI, compute, errors: dict) -> None:
                             Query(max_length=64, description="claim ids or unique prefixes")] = None,
     ) -> Any:
         """Check the bundled article's claims against the model (``inferplan audit``)."""
-        return await compute(run_audit, None, only=only)
+        return await compute("audit", only)
 
 
 __all__ = ["MAX_HARDWARE", "register_optional_routes"]

@@ -9,6 +9,7 @@ object, hardware are catalog ids, calibration is the bundled profile.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,7 +26,8 @@ MAX_CONFIG_KEYS = 500  # keys per JSON object of a pasted config
 MAX_CONFIG_DEPTH = 6  # nesting (text_config, rope_scaling, quantization_config)
 MAX_CONFIG_LIST = 4096  # list entries (layer_types of a 1000-layer model fit)
 MAX_CONFIG_INT = 1 << 31  # any integer field
-MAX_LAYERS = 1024  # num_hidden_layers and friends: the step cost is linear in it
+MAX_CONFIG_STR = 4096  # characters of one string value
+MAX_LAYERS = 1000  # num_hidden_layers and friends: the step cost is linear in it
 LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_experts",
               "n_routed_experts", "num_local_experts")
 
@@ -39,7 +41,7 @@ HwClass = HardwareClass  # the catalog's one list of classes
 class ModelChoice(BaseModel):
     """A bundled model by id/alias, or the content of a Hugging Face config.json."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     model: str | None = Field(default=None, pattern=ID, min_length=1, max_length=64,
                               description="catalog model id or alias (GET /api/models)",
                               examples=["llama-3.1-8b"])
@@ -73,12 +75,16 @@ def check_config_bounds(obj: Any, path: str = "config", depth: int = 0) -> None:
             raise ValueError(f"{path}: more than {MAX_CONFIG_LIST} entries")
         for i, v in enumerate(obj):
             check_config_bounds(v, f"{path}[{i}]", depth + 1)
+    elif isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(f"{path}: NaN and Infinity are not numbers a config may hold")
     elif isinstance(obj, int | float) and not isinstance(obj, bool) and abs(obj) > MAX_CONFIG_INT:
         raise ValueError(f"{path} = {obj:g}: larger than {MAX_CONFIG_INT}")
+    elif isinstance(obj, str) and len(obj) > MAX_CONFIG_STR:
+        raise ValueError(f"{path}: a string longer than {MAX_CONFIG_STR} characters")
 
 
 class Workload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Mode = "batch"
     batch: int = Field(default=1, ge=1, le=MAX_BATCH,
                        description="batch size (batch), clients (concurrency); ignored offline")
@@ -128,7 +134,7 @@ class ReportRequest(CompareRequest):
 
 
 class FitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     model: str = Field(pattern=ID, min_length=1, max_length=64, examples=["llama-3.1-70b"])
     context: int = Field(default=4096, ge=1, le=MAX_TOKENS, description="tokens per sequence")
     batch: int = Field(default=1, ge=1, le=MAX_BATCH, description="sequences held at once")

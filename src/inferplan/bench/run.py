@@ -1,0 +1,158 @@
+"""`bench` as one library call: CPU always, GPU with torch, llama.cpp on request; rows recorded.
+
+:func:`run_bench` runs the parts, writes the measured rows to a CSV (atomically) and records
+the run in the history; it returns a JSON-able dict. Progress goes through ``bars``: a
+factory of context managers with ``step(label)`` and ``at(label, fraction)`` (the CLI draws
+rich bars; the default draws nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from inferplan.errors import InputError
+
+__all__ = ["BenchOptions", "run_bench", "QUICK_LLAMACPP"]
+
+QUICK_LLAMACPP = dict(layers=2, vocab=4096, prefill_tokens=64, decode_tokens=16, reps=1)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    quick: bool = False
+    gpu: bool | None = None  # None: when torch sees a GPU
+    llamacpp: bool = False
+    model: str = "llama-3.2-1b"
+    qtypes: str = "f16,q8_0,q4_0,tq2_0"
+    threads: str | None = None  # llama.cpp thread counts, "1,2"
+    layers: int | None = None
+    vocab: int | None = None
+    prefill: int | None = None
+    decode: int | None = None
+    reps: int | None = None
+    engine: str = "pytorch-cudagraph"
+    hardware: str | None = None
+    machine_id: str = "this-machine"
+    gguf_dir: Path | None = None
+    out: Path | None = None
+
+    def args(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+class _NoBar:
+    def step(self, label: str) -> None:
+        pass
+
+    def at(self, label: str, fraction: float) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _no_bars(total: int | None = None) -> Iterator[_NoBar]:
+    yield _NoBar()
+
+
+def ints(text: str | None, what: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> (1, 2, 4); InputError naming the flag otherwise."""
+    from inferplan.inputs import check_int
+
+    if not text:
+        return ()
+    return tuple(check_int(what, x, "threads") for x in text.split(",") if x.strip())
+
+
+def cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def torch_with_gpu():
+    try:
+        import torch  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def run_bench(opts: BenchOptions, bars: Callable[..., Any] = _no_bars,
+              notice: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """All parts of ``bench``; returns a JSON-able dict with ``rows`` (canonical CSV rows),
+    ``csv`` (where they were written) and ``run_id`` (the history record, None if not written)."""
+    from inferplan.store import recorded_run
+
+    with recorded_run("bench", opts.args()) as run:
+        res = _measure(opts, bars, notice)
+        rows = res["rows"]
+        summary = {"hardware_id": res["hardware_id"], "rows": len(rows), "csv": res.get("csv"),
+                   "read_GB_s": round(res["cpu"]["best_read_bytes_s"] / 1e9, 2),
+                   "parts": [k for k in ("cpu", "gpu", "llamacpp") if res.get(k)]}
+        result = {k: v for k, v in res.items() if k != "rows"}
+        res["run_id"] = run.done(summary=summary, result=result, rows=rows)
+    return res
+
+
+def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
+    from inferplan.bench.cpu import run_cpu_bench, thread_counts
+    from inferplan.bench.rows import write_rows
+
+    thread_list = ints(opts.threads, "--threads")
+    torch = torch_with_gpu() if opts.gpu is not False else None
+    if opts.gpu and torch is None:
+        raise InputError("--gpu: torch with a CUDA/ROCm device is needed: pip install 'inferplan[gpu]'")
+    res: dict[str, Any] = {"skipped": []}
+    with bars(len(thread_counts(cpus())) + 4) as bar:
+        cpu = run_cpu_bench(opts.quick, machine_id=opts.machine_id, progress=bar.step)
+    res["cpu"] = {**cpu.model_dump(), "best_read_bytes_s": cpu.best_read_bytes_s}
+    res["hardware_id"] = opts.hardware or cpu.hardware_id
+    if cpu.hardware_file:
+        notice(f"hardware entry written: {cpu.hardware_file} (use --hardware {cpu.hardware_id})")
+    rows: list[dict[str, str]] = []
+    configs: dict[str, dict] = {}
+
+    if torch is not None:
+        from inferplan.bench.gpu import run_gpu_bench
+
+        with bars(8) as bar:
+            g = run_gpu_bench(opts.model, torch=torch, engine=opts.engine, quick=opts.quick,
+                              progress=bar.step)
+        res["gpu"] = g.model_dump(exclude={"rows", "configs"})
+        rows += g.rows
+        configs.update(g.configs)
+    elif opts.gpu is None:
+        res["skipped"].append("GPU: torch with a CUDA/ROCm device not found (pip install 'inferplan[gpu]')")
+
+    if opts.llamacpp:
+        from inferplan.bench.llamacpp import run_llamacpp_bench
+
+        kw: dict[str, Any] = dict(QUICK_LLAMACPP) if opts.quick else {}
+        for k, v in (("layers", opts.layers), ("vocab", opts.vocab), ("prefill_tokens", opts.prefill),
+                     ("decode_tokens", opts.decode), ("reps", opts.reps)):
+            if v is not None:
+                kw[k] = v
+        with bars(None) as bar:
+            lc = run_llamacpp_bench(opts.model, hardware=res["hardware_id"],
+                                    qtypes=tuple(q.strip() for q in opts.qtypes.split(",") if q.strip()),
+                                    threads=thread_list, workdir=opts.gguf_dir, progress=bar.at, **kw)
+        res["llamacpp"] = lc.model_dump(exclude={"rows", "configs"})
+        rows += lc.rows
+        configs.update(lc.configs)
+
+    if rows:
+        from inferplan.config import home_dir
+        from inferplan.store import now
+
+        path = opts.out or home_dir() / "bench" / f"bench-{now().strftime('%Y%m%d-%H%M%S')}.csv"
+        try:
+            res["csv"] = str(write_rows(rows, path, configs))
+        except OSError as e:  # reported after the results are shown (nothing measured is lost)
+            res["csv"] = None
+            res["write_error"] = f"cannot write the measured rows to {path}: {e.strerror or e}"
+    elif opts.out:
+        res["skipped"].append(f"--out {opts.out}: no LLM rows measured (add --llamacpp or a GPU)")
+    res["rows"] = rows
+    return res

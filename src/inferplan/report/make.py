@@ -1,0 +1,76 @@
+"""One call that makes a whole report: the comparison plus the optional simulation and audit
+sections (what ``inferplan report`` asks for), and writing it to a file.
+
+:func:`make_report` builds the :class:`~inferplan.report.build.ReportData`;
+:func:`save_report` writes it (HTML, or Markdown with its PNGs). The CLI only parses and
+prints the path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from inferplan.errors import InputError
+from inferplan.report.build import ReportData, build_report
+
+__all__ = ["SIMULATED_HARDWARE", "make_report", "save_report", "default_report_path"]
+
+SIMULATED_HARDWARE = 3  # best-ranked hardware simulated when a workload preset is given
+
+
+def simulations(model, data: ReportData, preset: str, rate: float | None, requests: int,
+                precision: str | None, kv_precision: str | None, calibration: Path | None,
+                files: tuple[Path, ...]) -> list:
+    """Simulate the workload preset on the best-ranked hardware that fit (same model/precision)."""
+    from inferplan.sim import DeploymentSpec, get_workload, simulate
+    from inferplan.sim.workload import with_overrides
+
+    w = get_workload(preset)
+    if rate is not None:
+        w = with_overrides(w, rate=rate)
+    hws = [r.hardware for r in data.compare.rows if r.fits][:SIMULATED_HARDWARE]
+    return [simulate(model, DeploymentSpec(hardware=h, precision=precision, kv_precision=kv_precision),
+                     w, requests=requests, calibration=calibration, hardware_files=files) for h in hws]
+
+
+def make_report(model: str, *, simulate: str | None = None, rate: float | None = None,
+                sim_requests: int = 1000, audit: bool = False, **build_kw) -> ReportData:
+    """:func:`build_report` plus, on request, simulations of a workload preset on the best
+    hardware and the audit of the bundled claims, as extra sections."""
+    data = build_report(model, **build_kw)
+    extra: list = []
+    if simulate:
+        extra.append(simulations(model, data, simulate, rate, sim_requests,
+                                 build_kw.get("precision"), build_kw.get("kv_precision"),
+                                 build_kw.get("calibration"), tuple(build_kw.get("hardware_files", ()))))
+    if audit:
+        from inferplan.audit.run import run_audit
+
+        extra.append(run_audit(calibration=build_kw.get("calibration")))
+    if extra:
+        from inferplan.report.sections import sections_from
+
+        data.sections.extend(sections_from(extra))
+    return data
+
+
+def default_report_path(data: ReportData, fmt: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in data.workload.model)[:100]
+    return Path(f"inferplan-report-{safe}.{fmt}")
+
+
+def save_report(data: ReportData, path: Path | None, fmt: Literal["html", "md"] = "html") -> list[Path]:
+    """Write the report (default file name from the model); errors name the file."""
+    from inferplan.report import write_report
+    from inferplan.store import StateError
+
+    if fmt not in ("html", "md"):
+        raise InputError(f"--format must be html or md, not {fmt!r}")
+    target = path or default_report_path(data, fmt)
+    if target.is_dir():
+        raise InputError(f"--out {target} is a folder; give a file path")
+    try:
+        return write_report(data, target, fmt)
+    except OSError as e:
+        raise StateError(f"cannot write the report {target}: {e.strerror or e}") from None

@@ -1,0 +1,252 @@
+"""Issue 13: every input validated (exit 2, the limit named), units on durations, negative
+answers exit 1, state that survives broken or read-only homes, output that fits a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from inferplan.catalog._load import data_path
+from inferplan.cli.main import app
+
+from ..conftest import PUBLISHED
+
+runner = CliRunner()
+HEAD = ("id,source,model_id,hardware_id,num_devices,tp,pp,ep,weight_precision,kv_precision,"
+        "engine,mode,batch,input_len,output_len,metric,value,reliability,notes\n")
+ROW = "r{i},s,llama-3.1-8b,h100-sxm,1,1,1,1,bf16,bf16,vllm,batch,1,1024,128,tpot_ms,{v},A,\n"
+
+
+def run(*args, env=None):
+    r = runner.invoke(app, [str(a) for a in args], env=env)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.stderr
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _cfg(tmp_path: Path, **change) -> Path:
+    cfg = json.loads(data_path("models", "llama-3.2-1b.json").read_text()) | change
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    return p
+
+
+# --- flags -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, needle", [
+    (["simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-n", "4294967296"], "10000000"),
+    (["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--batch", "0"], "--batch"),
+    (["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--usd-per-hour", "nan"], "finite"),
+    (["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--usd-per-hour", "inf"], "finite"),
+    (["simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "-1"], "out of range"),
+    (["simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--p90-tpot", "fast"], "duration"),
+    (["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--devices", "0"], "between 1"),
+    (["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--tp", "99999"], "--tp"),
+])
+def test_bad_numbers_are_usage_errors_naming_the_limit(args, needle):
+    code, _, err = run(*args)
+    assert code == 2 and needle in err
+
+
+def test_durations_take_units_and_implausible_slos_warn():
+    base = ["simulate", "-m", "llama-3.2-1b", "-H", "h100-sxm", "-n", "50", "--json"]
+    code, out, err = run(*base, "--p90-tpot", "50ms", "--p99-ttft", "1.5s")
+    assert code in (0, 1) and "Warning" not in err
+    slo = json.loads(out)["slo"]
+    assert slo["p90_tpot_s"] == pytest.approx(0.05) and slo["p99_ttft_s"] == pytest.approx(1.5)
+    code, out, err = run(*base, "--p90-tpot", "50")  # meant as ms: 50 s is implausible
+    assert "--p90-tpot 50 s" in err and "did you mean ms" in err
+    assert json.loads(out)["slo"]["p90_tpot_s"] == 50
+    code, out, _ = run(*base, "--p90-e2e", "2m")
+    assert json.loads(out)["slo"]["p90_e2e_s"] == 120
+
+
+def test_estimate_defaults_like_compare():
+    code, out, _ = run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--json")
+    d = json.loads(out)
+    assert code == 0 and (d["input_len"], d["output_len"]) == (1024, 256)
+
+
+def test_version_and_shell_completion():
+    code, out, _ = run("--version")
+    assert code == 0 and out.startswith("inferplan ")
+    code, out, _ = run("--help")
+    assert "--install-completion" in out and "--show-completion" in out
+
+
+# --- config.json -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, needle", [
+    ({"hidden_size": -2048}, "hidden_size"),
+    ({"num_attention_heads": 0}, "num_attention_heads"),
+    ({"num_hidden_layers": 0}, "num_hidden_layers"),
+    ({"num_hidden_layers": 10**12}, "1,000"),  # bounded before any work (was 30 s, then MemoryError)
+    ({"hidden_size": 1e400}, "hidden_size"),  # JSON's 1e400 is infinity
+    ({"intermediate_size": [8192]}, "intermediate_size"),
+    ({"vocab_size": "big"}, "vocab_size"),
+    ({"num_key_value_heads": 5}, "multiple"),
+])
+def test_a_bad_config_json_is_an_input_error(tmp_path, change, needle):
+    code, out, err = run("estimate", "-m", _cfg(tmp_path, **change), "-H", "h100-sxm")
+    assert code == 2 and needle in err and out == ""
+
+
+def test_folders_and_long_names_where_a_file_is_expected(tmp_path):
+    assert run("estimate", "-m", tmp_path, "-H", "h100-sxm")[0] == 2
+    assert run("estimate", "-m", "x" * 300 + ".json", "-H", "h100-sxm")[0] == 2
+    assert run("validate", tmp_path)[0] == 2
+    assert run("validate", "y" * 300 + ".csv")[0] == 2
+    assert run("estimate", "-m", "llama-3.1-8b", "-H", "l4", "--calibration", tmp_path)[0] == 2
+
+
+# --- CSV, calibration YAML, hardware YAML -------------------------------------------------------
+
+def test_unreadable_csv_values_are_row_errors_and_low_coverage_exits_1(tmp_path):
+    p = tmp_path / "rows.csv"
+    p.write_text(HEAD + "".join(ROW.format(i=i, v=v) for i, v in enumerate(["", "unknown", "inf", "7.5"])))
+    code, out, err = run("validate", p, "--json")
+    d = json.loads(out)
+    assert [r["status"] for r in d["rows"]] == ["error", "error", "error", "ok"]
+    assert all(r["error"] for r in d["rows"][:3]) and d["rows"][0]["measured"] is None
+    assert d["summary"]["coverage"] == 0.25 and code == 1 and "25% coverage" in err
+
+
+def test_rows_off_by_more_than_2x_are_flagged(tmp_path):
+    p = tmp_path / "rows.csv"
+    p.write_text(HEAD + ROW.format(i=0, v="0.5") + ROW.format(i=1, v="7.5"))
+    code, out, _ = run("validate", p, "--json")
+    rows = json.loads(out)["rows"]
+    assert code == 0 and rows[0]["status"] == "over_2x" and rows[0]["ape"] > 2
+    assert rows[1]["status"] == "ok"
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("factors:\n  bw_eff:\n    default: {value: }\n", "bw_eff[default]"),
+    ("factors:\n  bw_eff:\n    default: {value: fast}\n", "expected a number"),
+    ("factors:\n  bw_eff:\n    default: {value: .nan}\n", "outside"),
+    ("factors:\n  bw_eff: [1, 2]\n", "mapping"),
+    ("factors: {bw_eff: [\n", "invalid YAML"),
+])
+def test_a_bad_calibration_profile_is_an_input_error(tmp_path, text, needle):
+    p = tmp_path / "profile.yaml"
+    p.write_text(text)
+    code, _, err = run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--calibration", p)
+    assert code == 2 and needle in err
+
+
+def test_hardware_override_with_infinite_memory_is_an_input_error(tmp_path):
+    p = tmp_path / "hw.yaml"
+    p.write_text("- id: h100-sxm\n  override: true\n  memory_bytes: .inf\n")
+    code, _, err = run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--hardware-file", p)
+    assert code == 2 and "memory_bytes" in err and "finite" in err
+
+
+# --- negative answers --------------------------------------------------------------------------
+
+def test_simulate_with_nothing_served_exits_1_with_the_reason():
+    code, out, err = run("simulate", "-m", "llama-3.2-1b", "-H", "h100-sxm", "-n", "30",
+                         "--kv-blocks", "1", "--json")
+    assert code == 1 and json.loads(out)["metrics"]["completed"] == 0
+    assert "no request was served" in err and "rejected" in err
+
+
+def test_simulate_warns_under_overload():
+    code, _, err = run("simulate", "-m", "llama-3.1-8b", "-H", "l4", "-n", "300", "--rate", "200")
+    assert code == 0 and "overloaded" in err and "queue wait" in err
+
+
+# --- state -------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="shared/ not next to the repo")
+def test_calibrate_never_replaces_a_profile_silently(tmp_path, _home):
+    few = tmp_path / "few.csv"
+    few.write_text("".join(PUBLISHED.read_text(encoding="utf-8").splitlines(keepends=True)[:9]))
+    args = ["calibrate", few, "--cv", "kfold", "--name", "mine"]
+    assert run(*args)[0] == 0
+    prof = _home / "profiles" / "mine.yaml"
+    first = prof.read_text()
+    code, _, err = run(*args)
+    assert code == 2 and "already exists" in err and "--force" in err and prof.read_text() == first
+    code, _, err = run(*args, "--force")
+    assert code == 0 and (_home / "profiles" / "mine.prev.yaml").read_text() == first
+    assert not list((_home / "profiles").glob(".*.tmp"))  # atomic writes leave no temporaries
+    assert run("calibration", "list", "--json")[1].count("mine") == 2  # name + path, not .prev
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="shared/ not next to the repo")
+def test_a_home_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    env = {"INFERPLAN_HOME": str(blocker / "home")}  # nothing can be created under a file
+    assert run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", env=env)[0] == 0
+    code, out, err = run("history", "--json", env=env)
+    assert code == 0 and json.loads(out) == {"runs": []}
+    code, out, err = run("validate", PUBLISHED, "--json", env=env)  # result printed, history warns
+    assert code == 0 and json.loads(out)["summary"]["rows"] > 0 and "not recorded" in err
+    few = tmp_path / "few.csv"
+    few.write_text("".join(PUBLISHED.read_text(encoding="utf-8").splitlines(keepends=True)[:9]))
+    code, out, err = run("calibrate", few, "--cv", "kfold", env=env)
+    assert code == 2 and "cross-validated" in out  # results first, then a clean failure
+    assert "cannot write" in err and "kept at" in err
+
+
+def test_a_corrupt_history_is_moved_aside(_home):
+    (_home / "history.db").write_bytes(b"this is not sqlite" * 100)
+    code, out, err = run("history", "--json")
+    assert code == 0 and json.loads(out) == {"runs": []}
+    assert "moved it to history.db.corrupt-" in err
+    assert list(_home.glob("history.db.corrupt-*")) and (_home / "history.db").exists()
+
+
+def test_a_broken_user_hardware_file_is_skipped_with_a_warning(_home):
+    (_home / "hardware").mkdir()
+    (_home / "hardware" / "broken.yaml").write_text("- id: x\n  memory_gb: [\n")
+    code, _, err = run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm")
+    assert code == 0 and "Warning" in err and "broken.yaml" in err
+
+
+# --- terminal ----------------------------------------------------------------------------------
+
+def test_compare_fits_80_columns():
+    code, out, _ = run("compare", "-m", "llama-3.1-8b", "-H", "h100-sxm,l4,mi300x",
+                       env={"COLUMNS": "80"})
+    lines = out.rstrip("\n").splitlines()
+    assert code == 0 and len(lines) <= 10, out
+    assert max(len(x) for x in lines) <= 80
+    assert "hardw/are" not in out and any("h100-sxm" in x for x in lines)
+
+
+def test_one_number_format():
+    code, out, _ = run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm")
+    assert "e+0" not in out and "30,5" in out or "," in out
+    from inferplan.units import fmt_num
+
+    assert [fmt_num(x) for x in (1260.0, 30573.0, 1.26e6, 0.5, 4.2e-6)] == \
+        ["1,260", "30,573", "1.26 M", "0.5", "4.2 µ"]
+
+
+@pytest.mark.parametrize("args", [["models"], ["hardware"], ["precisions"], ["engines"],
+                                  ["compare", "-m", "llama-3.1-8b", "-H", "h100-sxm,l4"],
+                                  ["fit", "-m", "llama-3.1-8b", "--class", "gpu"], ["history"],
+                                  ["calibration", "list"]])
+def test_listing_commands_speak_table_json_and_csv(args):
+    code, out, _ = run(*args, "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert out.count("\n") == len(rows) + 1
+    code, out, _ = run(*args, "--format", "json")
+    assert code == 0 and isinstance(json.loads(out), dict)
+    assert run(*args, "--format", "xml")[0] == 2
+
+
+def test_hardware_show_is_readable():
+    code, out, _ = run("hardware", "show", "h100-sxm")
+    fields, sources = out.split("sources:")
+    assert code == 0 and "{" not in fields and "': " not in fields  # no dict reprs
+    assert "GB" in fields and "TB/s" in fields and "FLOP/s" in fields and " W" in fields
+    assert "memory_bytes:" in sources  # every field's source, one per line
