@@ -21,7 +21,12 @@ from inferplan.calib.fit import FitResult, fit_factors
 from inferplan.calib.validate import Summary, ValidationRow, score_rows, scored_row, summarize
 from inferplan.catalog._load import load_yaml
 from inferplan.errors import InputError
-from inferplan.perf.efficiency import Efficiency, default_profile_path, efficiency_from_dict
+from inferplan.perf.efficiency import (  # noqa: F401 - priors_only re-exported
+    Efficiency,
+    default_profile_path,
+    efficiency_from_dict,
+    priors_only,
+)
 
 
 class CalibrationReport(BaseModel):
@@ -34,16 +39,6 @@ class CalibrationReport(BaseModel):
     cv_method: str
     cv_rows: list[ValidationRow]
     profile_path: str | None
-
-
-def priors_only(raw: dict) -> dict:
-    """The profile with every fitted value removed (fits always start from the priors)."""
-    raw = copy.deepcopy(raw)
-    for scopes in (raw.get("factors") or {}).values():
-        for entry in (scopes or {}).values():
-            entry.pop("value", None)
-            entry.pop("fit_source", None)
-    return raw
 
 
 def _leading_comments(path: Path) -> str:

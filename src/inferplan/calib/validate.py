@@ -240,11 +240,10 @@ def loso_rows(rows: list[Row], base: Path | None = None, nested: bool = True,
     Returns the scored rows (unplannable rows as errors, in the input order), the method and
     the outer-fold predictions of the planned rows.
     """
-    from inferplan.calib.calibrate import priors_only
     from inferplan.calib.fastpred import build_corpus_model
     from inferplan.calib.nested import nested_loso, plain_loso
     from inferplan.catalog._load import load_yaml
-    from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict
+    from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict, priors_only
 
     prior = efficiency_from_dict(priors_only(load_yaml(base or default_profile_path())), "priors")
     planned = [r for r in rows if r.plan is not None]

@@ -100,6 +100,18 @@ def _factor_value(profile: str, name: str, scope: str, value: object) -> float:
     return x
 
 
+def priors_only(raw: dict) -> dict:
+    """The profile with every fitted value removed (fits always start from the priors)."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for scopes in (raw.get("factors") or {}).values():
+        for entry in (scopes or {}).values():
+            entry.pop("value", None)
+            entry.pop("fit_source", None)
+    return raw
+
+
 def efficiency_from_dict(raw: dict, profile: str) -> Efficiency:
     """Validate a profile's ``factors`` mapping (names, scopes, finite bounded values)."""
     table: dict[str, dict[str, tuple[float, str]]] = {}
