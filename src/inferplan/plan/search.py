@@ -209,8 +209,6 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     prefill_rate = I / max(prefill_s(I), 1e-12)
     bound = str(work.bound(f))
     key = f"{dep.model.id}|{hw.id}|{dep.weight_precision.id}|tp{tp}pp{pp}ep{ep}"
-    if opts:  # offload / host / slots change the deployment: part of its identity
-        key += "|" + ",".join(f"{k}={v}" for k, v in sorted(opts.items()))
     return Candidate(
         key=key, model=dep.model.id, vendor=hw.vendor, precision=precision,
         pool=pool.info("serve", 1), power_w_max=pool.peak_power_w,
