@@ -88,11 +88,12 @@ class _ConstWork:
 def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int] | None:
     """(work names, coefficients a_w, K, s) with metric = K * (sum a_w T_w) ** s, or None."""
     plan = row.plan
-    names = list(plan.works)  # type: ignore[union-attr]
+    assert plan is not None
+    names = list(plan.works)
     s = 1 if row.metric in TIME_METRICS else -1
 
     def g(times) -> float | None:
-        stub = dataclasses.replace(plan, works={k: _ConstWork(float(t)) for k, t in zip(names, times, strict=True)})
+        stub = dataclasses.replace(plan, works={k: _ConstWork(float(t)) for k, t in zip(names, times, strict=True)})  # type: ignore[misc]
         v = row.metric_from(stub, None)
         if v is None or not np.isfinite(v) or v <= 0:
             return None
@@ -195,7 +196,7 @@ class CorpusModel:
             pred = self.row_k * np.where(L > 0, L, np.nan) ** self.row_s
         for i in self.slow:
             stub = dataclasses.replace(self.rows[i].plan, works={  # type: ignore[type-var]
-                name: _ConstWork(float(wk_t[w])) for name, w in self.slow_works[i]})
+                name: _ConstWork(float(wk_t[w])) for name, w in self.slow_works[i]})  # type: ignore[misc]
             val = self.rows[i].metric_from(stub, None)
             pred[i] = np.nan if val is None else val
         return pred

@@ -158,7 +158,7 @@ def _ratio(r: ValidationRow) -> float:
 
 
 def _covered(r: ValidationRow) -> bool | None:
-    if r.predicted_low is None or r.predicted_high is None:
+    if r.predicted_low is None or r.predicted_high is None or r.measured is None:
         return None
     return r.predicted_low <= r.measured <= r.predicted_high
 
@@ -176,8 +176,8 @@ def group_stats(ok: list[ValidationRow]) -> GroupStats:
 
 def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
     ok = [r for r in rows if r.status in PREDICTED and r.ape is not None]
-    apes = [r.ape for r in ok]  # type: ignore[misc]
-    med, p90 = _stats(apes)  # type: ignore[arg-type]
+    apes = [r.ape for r in ok if r.ape is not None]
+    med, p90 = _stats(apes)
     n = len(rows)
 
     def group(key, multi: bool = False) -> dict[str, dict]:

@@ -129,7 +129,7 @@ class StepWork:
                          f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
         return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
 
-    def effective_parts(self, f: Factors):
+    def effective_parts(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(compute s per op, memory s per op, links + fixed overheads s, offload s) after the
         factors. The last op row is the per-sequence cost (sampling, scheduling): its compute
         seconds are ``seq_overhead_s * rows``. The simulator tabulates exactly these parts."""
