@@ -124,6 +124,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--before", type=Path)
+    ap.add_argument("--cv", type=Path, help="outer-fold predictions saved by tools/calibrate_default.py "
+                    "(benchmarks/results/nested_loso_predictions.json) instead of rerunning the nested LOSO")
     args = ap.parse_args()
     t0 = time.time()
     rows = load_bundled()
@@ -133,9 +135,20 @@ def main() -> int:
     log(f"{len(rows)} rows, {len(planned)} planned, {len({r.source for r in planned})} sources, "
         f"{len(model.params)} factors; building took {time.time() - t0:.1f} s")
     t1 = time.time()
-    cv = nested_loso(model, progress=log)
+    if args.cv:
+        saved = json.loads(args.cv.read_text())
+        keys = [f"{r.origin}|{r.source}|{r.id}" for r in model.rows]
+        missing = [k for k in keys if k not in saved["pred"]]
+        if missing:
+            raise SystemExit(f"{args.cv} does not match the corpus ({len(missing)} rows missing, "
+                             f"e.g. {missing[0]}): rerun tools/calibrate_default.py")
+        pred = np.array([np.nan if saved["pred"][k] is None else saved["pred"][k] for k in keys])
+        method = saved["method"] + " (saved by tools/calibrate_default.py)"
+    else:
+        cv = nested_loso(model, progress=log)
+        pred, method = cv.pred, cv.method
     loso_s = time.time() - t1
-    cv_rows = cv_interval_rows(model.rows, cv.pred)
+    cv_rows = cv_interval_rows(model.rows, pred)
     scored: dict[str, list[ValidationRow]] = {}
     if args.before:
         scored["before"] = before_rows(args.before, model.rows)
@@ -151,7 +164,7 @@ def main() -> int:
     print(f"- rows: {len(rows)}, predicted: {len(planned)} ({len(planned) / len(rows):.0%}; the "
           f"others name a model, device or precision the catalog does not have, see below), "
           f"sources: {n_src}")
-    print(f"- method: {cv.method}; the nested run took {loso_s:.0f} s")
+    print(f"- method: {method}" + ("" if args.cv else f"; the nested run took {loso_s:.0f} s"))
     print(f"- **nested LOSO: median APE {pct(s['median'])}, p90 {pct(s['p90'])}, off by more than "
           f"2x {pct(s['over_2x'])}, 80% intervals cover {pct(s['coverage'])} of the held-out rows**")
     cls = {k: stats(v) for k, v in keyed(cv_rows, lambda r: r.hardware_class).items()}

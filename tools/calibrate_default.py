@@ -4,6 +4,7 @@
 
 1. Nested leave-one-source-out over the corpus (calib/nested.py): the honest error, and the
    cross-validated residuals the 80% intervals come from -> ``calib/data/intervals.yaml``.
+   The outer-fold predictions are saved for benchmarks/accuracy.py (``--cv``).
 2. The prior width for the shipped fit is chosen by the same grouped inner CV over all sources;
    the factors are then fitted on every row (the shipped profile may use all the data; the
    accuracy it reports is the nested LOSO one) -> ``calib/data/default.yaml`` (priors kept,
@@ -18,6 +19,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import datetime as dt  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -45,6 +47,14 @@ from inferplan.catalog._load import load_yaml  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def row_key(r) -> str:
+    """A row's identity across runs: its file, source and id."""
+    return f"{r.origin}|{r.source}|{r.id}"
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -58,6 +68,12 @@ def main() -> int:
     log(f"{len(rows)} rows, {len(planned)} planned, {len({r.source for r in planned})} sources")
     model = build_corpus_model(planned, prior)
     cv = nested_loso(model, progress=log)
+    cache = REPO / "benchmarks" / "results" / "nested_loso_predictions.json"
+    cache.write_text(json.dumps({"method": cv.method, "chosen_scale": cv.chosen_scale,
+                                 "pred": {row_key(r): (None if not np.isfinite(p) else float(p))
+                                          for r, p in zip(model.rows, cv.pred, strict=True)}},
+                                indent=0), encoding="utf-8")
+    log(f"wrote {cache}")
     cv_scored = cv_interval_rows(model.rows, cv.pred)
     unplanned = score_rows([r for r in rows if r.plan is None], prior)
     cv_sum = summarize(cv_scored + unplanned, cv.method)
