@@ -206,7 +206,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["slots"] = slot_note
     expert_host = None
     if off_mode == "experts":
-        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files)
+        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files, eng.id)
 
     if threads is not None and hw.hw_class != "cpu":
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
