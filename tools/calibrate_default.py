@@ -21,6 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
@@ -45,7 +46,6 @@ from inferplan.calib.nested import choose_prior_scale, nested_loso  # noqa: E402
 from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
 from inferplan.catalog._load import load_yaml  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
-
 
 REPO = Path(__file__).resolve().parent.parent
 

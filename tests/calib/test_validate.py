@@ -37,11 +37,11 @@ def _row(**kw):
 
 def test_unknown_engine_falls_back_to_the_default_with_a_note(tmp_path):
     p = tmp_path / "d.csv"
-    _write(p, [_row(engine="exllamav2")])
+    _write(p, [_row(engine="inhouse-engine")])
     rep = validate_csv(p)
     r = rep.rows[0]
     assert r.predicted is not None
-    assert any("unknown engine 'exllamav2'" in n for n in r.notes)
+    assert any("unknown engine 'inhouse-engine'" in n for n in r.notes)
 
 
 def test_batch_beyond_the_kv_cache_is_capped_and_queued(tmp_path):

@@ -24,9 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferplan.calib.dataset import Row
-from inferplan.perf.efficiency import Efficiency, FactorValue
+from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
 from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
-from inferplan.perf.step import gemm_efficiency, roofline_s
+from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
+
+MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
+                "gemm_m_half_tokens": 0.05, "moe_m_half_tokens": 0.05, "seq_overhead_s": 1e-7}
+
+
+def log_bounds(model: CorpusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log prior, lower, upper) of every parameter of the model."""
+    names = [n for n, _ in model.params]
+    prior = np.array([max(v, MIN_POSITIVE.get(n, 1e-6)) for n, v in zip(names, model.prior, strict=True)])
+    lo = np.array([math.log(max(FACTORS[n][0], MIN_POSITIVE.get(n, 1e-6))) for n in names])
+    hi = np.array([math.log(FACTORS[n][1]) for n in names])
+    return np.clip(np.log(prior), lo + 1e-9, hi - 1e-9), lo, hi
+
 
 KIND_CODE = {"linear": 0, "experts": 1, "attention": 2, "head": 3}
 TIME_METRICS = ("tpot_ms", "ttft_ms", "e2e_latency_s")
@@ -76,13 +89,26 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
 
 
 class _ConstWork:
-    """Stand-in for a StepWork with a given total time (used to probe evaluate_plan)."""
+    """Stand-in for a StepWork with a given total time (used to probe evaluate_plan); every
+    other attribute (step counts, shapes) is the real work's."""
 
-    def __init__(self, t: float) -> None:
-        self.t = t
+    def __init__(self, work, t: float) -> None:
+        self._work, self.t = work, t
+
+    def __getattr__(self, name: str):
+        return getattr(self._work, name)
 
     def total_time_s(self, f) -> float:
         return self.t
+
+
+def _stub(plan, times: dict[str, float]):
+    """The plan with its works reporting fixed times (and any other StepWork field, e.g. the
+    riders of a prefill group, reporting 0 s: the metrics checked in build_corpus_model)."""
+    extra = {f.name: _ConstWork(getattr(plan, f.name), 0.0) for f in dataclasses.fields(plan)
+             if f.name != "works" and isinstance(getattr(plan, f.name), StepWork)}
+    return dataclasses.replace(plan, works={k: _ConstWork(plan.works[k], t)  # type: ignore[misc]
+                                            for k, t in times.items()}, **extra)
 
 
 def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int] | None:
@@ -93,7 +119,7 @@ def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int] | None:
     s = 1 if row.metric in TIME_METRICS else -1
 
     def g(times) -> float | None:
-        stub = dataclasses.replace(plan, works={k: _ConstWork(float(t)) for k, t in zip(names, times, strict=True)})  # type: ignore[misc]
+        stub = _stub(plan, {k: float(t) for k, t in zip(names, times, strict=True)})
         v = row.metric_from(stub, None)
         if v is None or not np.isfinite(v) or v <= 0:
             return None
@@ -194,10 +220,14 @@ class CorpusModel:
         L = np.bincount(self.wk_row, weights=self.wk_coef * wk_t, minlength=self.n_rows)
         with np.errstate(divide="ignore", invalid="ignore"):
             pred = self.row_k * np.where(L > 0, L, np.nan) ** self.row_s
-        for i in self.slow:
-            stub = dataclasses.replace(self.rows[i].plan, works={  # type: ignore[type-var]
-                name: _ConstWork(float(wk_t[w])) for name, w in self.slow_works[i]})  # type: ignore[misc]
-            val = self.rows[i].metric_from(stub, None)
+        for i in self.slow:  # rows whose metric is not K * L**s: their own estimate
+            f = Factors(bw_eff=float(bw[i]), compute_eff=float(ce[i]), layer_overhead_s=float(v["lo"][i]),
+                        step_overhead_s=float(v["so"][i]), dequant_ops_w=float(v["dqw"][i]),
+                        dequant_ops_e=float(v["dqe"][i]), comm_eff=float(v["comm"][i]),
+                        kv_bw=float(v["kv_bw"][i]), gemm_m_half_tokens=float(v["m_half"][i]),
+                        moe_m_half_tokens=float(v["moe_half"][i]), lowp_eff_w=float(v["lowp_w"][i]),
+                        lowp_eff_e=float(v["lowp_e"][i]), seq_overhead_s=float(v["seq"][i]))
+            val = self.rows[i].predict(f)
             pred[i] = np.nan if val is None else val
         return pred
 
@@ -281,7 +311,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
     def cat(xs, dtype=float):
         return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype=dtype)
 
-    return CorpusModel(
+    model = CorpusModel(
         rows=rows, params=plist, prior=np.array([params[k] for k in plist]),
         slot_idx=slot_idx, slot_fixed=slot_fixed,
         op_tc=cat(ops["tc"]), op_tm=cat(ops["tm"]), op_tuw=cat(ops["tuw"]), op_tue=cat(ops["tue"]),
@@ -294,6 +324,23 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
         row_k=np.array(row_k, dtype=float), row_s=np.array(row_s, dtype=float),
         slow=slow, slow_works=slow_works,
     )
+    _check_fast_rows(model)
+    return model
+
+
+def _check_fast_rows(model: CorpusModel) -> None:
+    """Move to the slow path every row whose fast prediction differs from its own estimate at
+    the prior factors (guards the linear form against changes in evaluate_plan)."""
+    if not model.n_rows:
+        return
+    x0, _, _ = log_bounds(model)
+    fast = model.predict(x0)
+    model.slow = list(range(model.n_rows))
+    slow = model.predict(x0)
+    model.slow = [i for i in range(model.n_rows)
+                  if not (np.isclose(fast[i], slow[i], rtol=1e-9) or (np.isnan(fast[i]) and np.isnan(slow[i])))]
+    for i in model.slow:
+        model.slow_works.setdefault(i, [])
 
 
 def f0_value(f0, used: dict[str, FactorValue], slot: str) -> float:

@@ -21,8 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferplan.calib.dataset import Row
-from inferplan.calib.fastpred import SLOTS, CorpusModel, build_corpus_model
-from inferplan.perf.efficiency import FACTORS, Efficiency
+from inferplan.calib.fastpred import (  # noqa: F401 - log_bounds, MIN_POSITIVE re-exported
+    MIN_POSITIVE,
+    SLOTS,
+    CorpusModel,
+    build_corpus_model,
+    log_bounds,
+)
+from inferplan.perf.efficiency import Efficiency
 
 PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior before it costs
     "bw_eff": 0.25,
@@ -43,8 +49,6 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
     "seq_overhead_s": 1.5,
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
-MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
-                "gemm_m_half_tokens": 0.05, "moe_m_half_tokens": 0.05, "seq_overhead_s": 1e-7}
 FAILED_ROW_RESIDUAL = 3.0  # log-residual charged to a row the factors make undefined
 
 
@@ -56,15 +60,6 @@ class FitResult:
     success: bool
     message: str
     x: np.ndarray | None = None  # log-values of all the model's parameters (fixed ones at prior)
-
-
-def log_bounds(model: CorpusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(log prior, lower, upper) of every parameter of the model."""
-    names = [n for n, _ in model.params]
-    prior = np.array([max(v, MIN_POSITIVE.get(n, 1e-6)) for n, v in zip(names, model.prior, strict=True)])
-    lo = np.array([math.log(max(FACTORS[n][0], MIN_POSITIVE.get(n, 1e-6))) for n in names])
-    hi = np.array([math.log(FACTORS[n][1]) for n in names])
-    return np.clip(np.log(prior), lo + 1e-9, hi - 1e-9), lo, hi
 
 
 def fit_model(model: CorpusModel, subset: np.ndarray | None = None, prior_strength: float = 1.0,
