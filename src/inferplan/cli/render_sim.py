@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -170,7 +171,7 @@ def progress_bar(enabled: bool = True):
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, Any] = {}
 
     def tick(phase: str, done: int, total: int) -> None:
         if phase not in tasks:
