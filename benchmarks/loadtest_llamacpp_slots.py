@@ -41,6 +41,7 @@ THREADS = 2
 SLOTS = 4
 CTX = 4096  # unified KV cache shared by the slots (-c)
 CLIENTS = (1, 2, 4, 8)
+QUIET_WAIT_S = float(os.environ.get("INFERPLAN_QUIET_WAIT_S", "300"))  # per level, then run anyway
 GGUF = Path(os.environ.get("INFERPLAN_LOADTEST_GGUF", "/tmp/inferplan-loadtest/llama-3.2-1b-q4_0.gguf"))
 _DEFAULT_BUILD = Path("/work/llama-build") if Path("/work/llama-build").is_dir() else Path("/tmp/inferplan-llama-build")
 BUILD = Path(os.environ.get("INFERPLAN_LLAMA_BUILD", str(_DEFAULT_BUILD)))
@@ -125,7 +126,7 @@ def main() -> None:
         loadtest(url, Workload(arrivals=Arrivals(kind="closed", users=1), input=LengthDist(value=INPUT),
                                output=LengthDist(value=4)), requests=2, local_only=True)  # warm-up
         for n in CLIENTS:
-            before = wait_for_quiet({os.getpid(), proc.pid})
+            before = wait_for_quiet({os.getpid(), proc.pid}, max_wait_s=QUIET_WAIT_S)
             w = Workload(name=f"closed-{n}", arrivals=Arrivals(kind="closed", users=n),
                          input=LengthDist(value=INPUT), output=LengthDist(value=OUTPUT))
             res = loadtest(url, w, requests=max(8, 3 * n), max_duration_s=900, local_only=True,

@@ -3,8 +3,6 @@ laws, determinism, preemption, prefix caching, routers, disaggregation, speed.""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from inferplan.perf.estimate import estimate
@@ -141,13 +139,12 @@ def test_slo_violations_and_goodput():
     assert 0 <= res.metrics.goodput < 0.9
 
 
-def test_ten_thousand_requests_on_one_replica_simulate_quickly():
+def test_ten_thousand_requests_on_one_replica_all_complete():
+    # speed is measured by benchmarks/sim_speed.py, not asserted here (a wall-clock bound in a
+    # unit test fails on a loaded machine)
     w = with_overrides(get_workload("chat"), rate=8)
-    t = time.perf_counter()
     res = simulate("llama-3.1-8b", "h100-sxm", w, requests=10000, seed=0)
-    wall = time.perf_counter() - t
     assert res.metrics.completed == 10000
-    assert wall < 2.0  # benchmarks/sim_speed.py: ~0.3-0.5 s here; slack for busy CI machines
 
 
 def test_a_trace_replays_its_arrivals_or_its_lengths_at_a_new_rate(tmp_path):

@@ -289,7 +289,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["warning"] = (f"{input_len + output_len} tokens exceed {m.id}'s context window of "
                             f"{m.max_context_tokens}; the estimate extrapolates")
     ctx_mean = input_len + output_len / 2  # mean cached tokens over the generation
-    ctx_max = input_len + output_len
+    ctx_max: float = input_len + output_len
     seqs = 1 if mode == "offline" else batch
     if any(x is not None for x in (tp, pp, ep)):
         t, p, x = tp or 1, pp or 1, ep or 1

@@ -85,11 +85,12 @@ class Outcome:
     error: str = ""
 
 
-_POOLS: dict[tuple, Pool] = {}
+_POOLS: dict[tuple[str, ...], Pool] = {}
 
 
 def _pool(c: Candidate, w: Workload, s: Settings) -> Pool:
-    key = (c.key, w.model_dump_json(), s.scheduler.model_dump_json(), str(s.calibration))
+    key = (c.key, w.model_dump_json(), s.scheduler.model_dump_json(), str(s.calibration),
+           repr(sorted(c.opts.items())))  # offload / host / slots change the deployment
     pool = _POOLS.get(key)
     if pool is None:
         if len(_POOLS) > 256:

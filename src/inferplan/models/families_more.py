@@ -1,0 +1,67 @@
+"""More architecture families for ``models.adapters``: GPT-J and Gemma 2 (added for the
+calibration corpus). They register through the same ``register_adapter`` decorator a plugin
+would use; ``inferplan.models`` imports this module so the registry always holds them.
+"""
+
+from __future__ import annotations
+
+from inferplan.models.adapters import (
+    _DENSE_FIELDS,
+    Config,
+    _attention,
+    _dense,
+    _layer_types,
+    _require,
+    _spec,
+    register_adapter,
+)
+from inferplan.models.spec import ModelSpec
+
+
+@register_adapter("gptj", model_types=["gptj"], architectures=["GPTJForCausalLM"])
+def gptj_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """GPT-J (transformers GPTJConfig names: n_embd, n_head, n_layer, n_positions, n_inner):
+    MHA without biases, one LayerNorm (weight + bias = 2 vectors) feeding attention and a
+    biased, ungated GELU MLP in parallel; untied LM head. ``n_inner`` null means 4 x n_embd.
+    No ``torch_dtype`` in the config means float32 weights (transformers' default)."""
+    _require(cfg, model_id, ("n_embd", "n_head", "n_layer", "n_positions", "vocab_size"))
+    d = int(cfg["n_embd"])
+    text = {
+        "hidden_size": d,
+        "num_attention_heads": int(cfg["n_head"]),
+        "num_hidden_layers": int(cfg["n_layer"]),
+        "vocab_size": int(cfg["vocab_size"]),
+        "intermediate_size": int(cfg.get("n_inner") or 4 * d),
+        "max_position_embeddings": int(cfg["n_positions"]),
+        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)),
+        "torch_dtype": cfg.get("torch_dtype") or "float32",
+    }
+    layer = (_attention(text), _dense(text, gated=False, bias=True), 2)
+    top = {**cfg, "torch_dtype": text["torch_dtype"]}
+    return _spec(text, model_id, name, [layer] * int(cfg["n_layer"]), top=top, family="gptj")
+
+
+@register_adapter("gemma2", model_types=["gemma2"], architectures=["Gemma2ForCausalLM"])
+def gemma2_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """Gemma 2: sliding-window (``sliding_window``, default 4096) and global attention
+    alternating, the first layer local (transformers Gemma2: ``layer_idx % 2 == 0`` slides);
+    4 RMSNorms per layer, GeGLU FFN, tied embeddings; no qk-norm (logit soft-capping has no
+    weights)."""
+    _require(cfg, model_id, (*_DENSE_FIELDS, "max_position_embeddings"))
+    n = int(cfg["num_hidden_layers"])
+    window = int(cfg.get("sliding_window") or 4096)
+    types = _layer_types(cfg, model_id, n) or [
+        "sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n)
+    ]
+    bias = bool(cfg.get("attention_bias", False))
+    ffn = _dense(cfg)
+    layers = [
+        (
+            _attention(cfg, window=window if t == "sliding_attention" else None, qkv_bias=bias,
+                       o_bias=bias),
+            ffn,
+            4,  # input, post-attention, pre-FFN and post-FFN RMSNorms
+        )
+        for t in types
+    ]
+    return _spec(cfg, model_id, name, layers, tie_default=True, family="gemma2")
