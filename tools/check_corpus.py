@@ -13,8 +13,8 @@ Findings for a human look (exit 0; listed, never deleted here):
 - implausible: a value beyond a first-principles roof computed from the catalog:
   decode speed per user <= P x peak memory bandwidth / bytes of the active weights
   (P = devices one sequence's weights are spread over = tp, else num_devices / pp; weights
-  counted at the row's weight precision without higher-precision heads, so the roof is
-  generous); tpot_ms and e2e_latency_s the matching floors; prefill and offline throughput
+  counted at the row's weight precision (catalog bits per weight) without higher-precision
+  heads and without an untied embedding table, of which a step reads one row); tpot_ms and e2e_latency_s the matching floors; prefill and offline throughput
   <= num_devices x the largest dense peak ops/s / (2 x active params); TTFT the matching floor;
   batch/concurrency output throughput <= batch x the decode roof;
 - fixed-rate hints: notes naming a finite --request-rate (fixed-QPS runs do not belong).
@@ -51,6 +51,14 @@ CONVERSION_WORDS = re.compile(
     r"x ?\d+ (gpus|devices|nodes)|client throughput|tp group", re.I)
 SOURCE_REF = re.compile(r"src=|https?://|@[0-9a-f]{7,40}", re.I)
 DATE = re.compile(r"date=\s*\d{4}")
+# Sources reserved for independent validation (coord/RULES.md): a row citing one is an error.
+RESERVED = re.compile(
+    r"developer-guide/perf-overview|docs/source/performance\.md|H200launch|docs\.nvidia\.com/nim|"
+    r"\bNIM benchmark|oracle|vultr|lmsys\.org/blog/2025-0[5-7]|justine\.lol|bitnet\.c\b|"
+    r"inference_results_v4\.1|inference_results_v5\.1|MLPerf Inference v(4\.1|5\.1)|"
+    r"gaudi-3 model-performance|intel\.com/.*gaudi.*model-performance|jetstream-pytorch|"
+    r"benches/dgx-spark|mlx-lm/BENCHMARKS|dstackai/benchmarks|blog\.vllm\.ai/2026|_posts/2026-|"
+    r"sgl-project/sglang/issues|sambanova|ikawrakow/ik_llama\.cpp/(discussions/95|pull/124)", re.I)
 FIXED_RATE = re.compile(r"(--request-rate|request[_ ]rate)[ =]+(\d+(\.\d+)?)\b", re.I)
 
 # Rows flagged implausible or duplicate by this tool and reviewed by hand in the audit
@@ -140,6 +148,9 @@ def check_row(r: dict[str, str], rep: Report) -> None:
         nd = None
     if nd and nd > 1 and r["metric"] in SYSTEM_TOTALS and not CONVERSION_WORDS.search(notes):
         rep.errors.append(f"{rid}: system total over {nd} devices without a stated normalization")
+    bad = RESERVED.search(notes)
+    if bad:
+        rep.errors.append(f"{rid}: notes cite a reserved source ('{bad.group(0)}')")
     m = FIXED_RATE.search(notes)
     if m and "inf" not in notes[m.start():m.end() + 4].lower():
         rep.fixed_rate.append(f"{rid}: notes mention '{m.group(0)}'")
@@ -203,7 +214,13 @@ def _roofs(r: dict[str, str], rep: Report) -> dict[str, float] | None:
     nd = _int(r["num_devices"]) or 1
     tp, pp = _int(r["tp"]), _int(r["pp"]) or 1
     spread = tp if tp else max(1, nd // pp)
-    weight_bytes = model.active_params * prec.bits_per_weight / 8  # bytes per decode step
+    # a decode step reads one row of an untied embedding table, not all of it
+    read_params = model.active_params - (0 if model.tie_word_embeddings else model.embedding_params)
+    if "ubatch=1" in r["notes"]:
+        # llama-bench pp at microbatch 1: only the last pass computes logits, the others skip
+        # the LM head (output.weight, or the tied embedding)
+        read_params -= model.embedding_params if model.tie_word_embeddings else model.lm_head_params
+    weight_bytes = read_params * prec.bits_per_weight / 8  # bytes per decode step
     decode_roof = spread * hw.memory_bw_bytes_s / weight_bytes  # tok/s per sequence
     peak = max(hw.peak_flops.values()) if hw.peak_flops else float("nan")
     compute_roof = nd * peak / (2 * model.active_params)  # tok/s of the system
