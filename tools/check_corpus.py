@@ -61,9 +61,23 @@ RESERVED = re.compile(
     r"sgl-project/sglang/issues|sambanova|ikawrakow/ik_llama\.cpp/(discussions/95|pull/124)", re.I)
 FIXED_RATE = re.compile(r"(--request-rate|request[_ ]rate)[ =]+(\d+(\.\d+)?)\b", re.I)
 
-# Rows flagged implausible or duplicate by this tool and reviewed by hand in the audit
-# (decision in AUDIT.md). Keep the reason short.
-REVIEWED: dict[str, str] = {}
+# Rows flagged implausible by this tool and reviewed by hand in the audit (decision in
+# src/inferplan/calib/data/corpus/AUDIT.md). Keep the reason short.
+REVIEWED: dict[str, str] = {
+    "ikq-022": "value recurs as the main-branch Q4_0_R4 figure in PR #158 (251.00); no int8 peak in the catalog",
+    "ikq-028": "value recurs as the main-branch Q8_0_R4 figure in PR #158 (234.40); no int8 peak",
+    "ikq-034": "verified (PR #121 236.33); catalog lacks an AVX2 int8 peak for this CPU",
+    "ikq-040": "verified (PR #122 231.53); catalog lacks an AVX2 int8 peak for this CPU",
+    "ikq-046": "verified (PR #134 262.34); catalog lacks an AVX2 int8 peak for this CPU",
+    "mlcb-056": "verified (24.39); GPTQ-4bit ~4.15 bpw vs catalog int4 5.0 bpw; 86% of the 4.15-bpw roof",
+}
+# Duplicate pairs (same configuration and value within 0.5 %) reviewed in the audit: distinct
+# measurements (other quant, other engine version, other MLPerf submitter), not double counting.
+REVIEWED_PAIRS: set[frozenset[str]] = {frozenset(p.split("~")) for p in (
+    "ikq-032~ikq-038", "ikq-016~ikq-066", "ixf-044~ixf-221", "ixf-079~ixf-091",
+    "lcm-002~lcm-003", "lcm-006~lcm-007", "mlp50-008~mlp50-017", "mlp50-003~mlp50-018",
+    "mlp50-018~mlp50-019", "mlp50-012~mlp50-020", "prem-012~prem-016", "tmac-002~tmac-003",
+)}
 
 
 @dataclass
@@ -71,14 +85,14 @@ class Report:
     rows: int = 0
     files: int = 0
     errors: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str, str]] = field(default_factory=list)  # (id a, id b, text)
     implausible: list[tuple[str, str]] = field(default_factory=list)  # (row id, reason)
     fixed_rate: list[str] = field(default_factory=list)
     unchecked_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def as_dict(self) -> dict:
         return {"rows": self.rows, "files": self.files, "errors": self.errors,
-                "duplicates": self.duplicates,
+                "duplicates": [d[2] for d in self.duplicates],
                 "implausible": [{"id": i, "reason": r} for i, r in self.implausible],
                 "fixed_rate": self.fixed_rate,
                 "unchecked_ids": {k: sorted(v) for k, v in self.unchecked_ids.items()}}
@@ -183,10 +197,10 @@ def find_duplicates(rows: list[dict[str, str]], published: list[dict[str, str]],
                 seen.add(pair)
                 where = "same source" if a["source"] == b["source"] else "across sources"
                 exact = _key(a, False) == _key(b, False)
-                rep.duplicates.append(
+                rep.duplicates.append((pair[0], pair[1],
                     f"{pair[0]} ~ {pair[1]} ({where}; {a['model_id']} {a['hardware_id']} "
                     f"{a['metric']}={a['value']} vs {b['value']}; "
-                    f"{'all config columns equal' if exact else 'config columns differ'})")
+                    f"{'all config columns equal' if exact else 'config columns differ'})"))
 
 
 def _roofs(r: dict[str, str], rep: Report) -> dict[str, float] | None:
@@ -296,7 +310,9 @@ def main(argv: list[str]) -> int:
         print(json.dumps(rep.as_dict(), indent=1))
     else:
         print(f"{rep.rows} rows in {rep.files} files")
-        for title, items in (("ERRORS", rep.errors), ("DUPLICATES", rep.duplicates),
+        dups = [d[2] + ("  [reviewed]" if frozenset(d[:2]) in REVIEWED_PAIRS else "")
+                for d in rep.duplicates]
+        for title, items in (("ERRORS", rep.errors), ("DUPLICATES", dups),
                              ("FIXED-RATE HINTS", rep.fixed_rate)):
             print(f"\n{title} ({len(items)})")
             for it in items:
