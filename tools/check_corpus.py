@@ -116,7 +116,7 @@ def read_corpus(corpus: Path, rep: Report) -> list[dict[str, str]]:
                 if len(rec) != len(HEADER):
                     rep.errors.append(f"{path.name}:{n}: {len(rec)} fields, expected {len(HEADER)}")
                     continue
-                row = dict(zip(HEADER, rec))
+                row = dict(zip(HEADER, rec, strict=True))
                 row["_file"] = path.stem
                 rows.append(row)
     rep.rows = len(rows)
