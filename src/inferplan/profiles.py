@@ -14,10 +14,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inferplan.config import home_dir
 from inferplan.errors import InputError
 from inferplan.store import StateError, atomic_write_text, recorded_run
+
+if TYPE_CHECKING:
+    from inferplan.calib.calibrate import CalibrationReport
 
 __all__ = ["FittedProfile", "profile_target", "fit_profile", "install_profile", "list_profiles",
            "read_profile_text"]
@@ -48,7 +52,7 @@ def _prev(target: Path) -> Path:
 
 @dataclass
 class FittedProfile:
-    report: object  # CalibrationReport
+    report: CalibrationReport
     staged: Path  # the profile, written in a temporary folder
     target: Path
 

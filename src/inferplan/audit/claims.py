@@ -13,6 +13,7 @@ params.metric: Input should be ...``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -66,7 +67,8 @@ class Quantity(_Strict):
         if self.unit == "bytes":
             from inferplan.units import fmt_bytes
 
-            num, u = fmt_bytes, ""
+            num: Callable[[float], str] = fmt_bytes
+            u = ""
         else:
             num, u = (lambda x: f"{x:g}"), (f" {self.unit}" if self.unit else "")
         if self.value is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from inferplan.audit.claims import ConstructedModel
 from inferplan.audit.registry import AuditContext, CheckParams
@@ -187,7 +187,7 @@ def _run(s: Scenario, ctx: AuditContext) -> Outcome:
     hw = get_hardware(s.hardware)
     offload = bool(s.offload_weights_to_host)
     mode = s.mode or "batch"
-    kw = dict(precision=s.precision, kv_precision=s.kv_precision, engine=s.engine, mode=mode,
+    kw: dict[str, Any] = dict(precision=s.precision, kv_precision=s.kv_precision, engine=s.engine, mode=mode,
               batch=s.batch or 1, input_len=DEFAULT_INPUT_LEN if s.input_len is None else s.input_len,
               output_len=DEFAULT_OUTPUT_LEN if s.output_len is None else s.output_len,
               threads=s.threads)

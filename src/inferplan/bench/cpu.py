@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -277,7 +278,7 @@ def measure_bandwidth(threads: list[int], array_bytes: int, reps: int = 5,
     return out
 
 
-def _best_pass(pool, fn: Callable[[int], object], parts: int, reps: int) -> float:
+def _best_pass(pool, fn: Callable[..., object], parts: int, reps: int) -> float:
     """Fastest of ``reps`` passes of ``fn(i)`` over parts 0..parts-1 on the pool (after a warm-up)."""
     list(pool.map(fn, range(parts)))  # warm-up: thread start, page faults
     times = []
@@ -297,7 +298,7 @@ def measure_gemm(quick: bool = False, progress: Progress | None = None) -> tuple
     reps = 2 if quick else 3
     points, skipped = [], []
     rng = np.random.default_rng(0)
-    dtypes: list[tuple[str, object]] = [("fp32", np.float32), ("fp64", np.float64)]
+    dtypes: list[tuple[str, Any]] = [("fp32", np.float32), ("fp64", np.float64)]
     try:
         import ml_dtypes  # type: ignore[import-not-found]
 
@@ -514,7 +515,7 @@ def _check_machine_id(machine_id: str) -> None:
 def _ids_in(files: set[Path]) -> set[str]:
     from inferplan.catalog._load import load_yaml
 
-    return {e.get("id") for f in files for e in (load_yaml(f) or []) if isinstance(e, dict)}
+    return {str(e["id"]) for f in files for e in (load_yaml(f) or []) if isinstance(e, dict) and "id" in e}
 
 
 def run_cpu_bench(quick: bool = False, *, write_entry: bool = True, machine_id: str = THIS_MACHINE,

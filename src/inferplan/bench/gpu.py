@@ -445,7 +445,7 @@ def _rows(steps: list[StepResult], model_ref: str, hid: str, engine: str, gpu: G
           layers: int, spec: ModelSpec, I: int, O: int) -> list[dict[str, str]]:
     rows = []
     for s in steps:
-        notes = {"device": gpu.name.replace(";", ","), "torch": gpu.torch_version,
+        notes: dict[str, object] = {"device": gpu.name.replace(";", ","), "torch": gpu.torch_version,
                  "synthetic": f"random bf16 weights, {layers} of {spec.num_layers} layers",
                  "graph": "cuda" if s.graph else "none"}
         if s.phase == "decode":

@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -268,7 +269,7 @@ def _rows(p: LlamaCppPoint, model_ref: str, hid: str, version: str, reps: int, s
     notes["background_cpu"] = f"{p.background_cpu:.0%}"
     if p.discarded_reps:
         notes["discarded_reps"] = p.discarded_reps
-    common = dict(model_id=model_ref, hardware_id=hid, weight_precision=p.qtype,
+    common: dict[str, Any] = dict(model_id=model_ref, hardware_id=hid, weight_precision=p.qtype,
                   kv_precision="f16", engine=ENGINE, batch=1)
     stem = f"llamacpp-{p.qtype}-t{p.threads}"
     return [

@@ -64,8 +64,8 @@ def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source"
                    k: int = 5, seed: int = 0, progress=None) -> tuple[list[ValidationRow], str]:
     """Predict each row with factors fitted on the other groups (source or random k-fold)."""
     if folds == "source" and len({r.source for r in rows}) > 1:
-        groups = sorted({r.source for r in rows})
-        assign = {id(r): r.source for r in rows}
+        groups: list[str] | list[int] = sorted({r.source for r in rows})
+        assign: dict[int, str | int] = {id(r): r.source for r in rows}
         method = f"leave-one-source-out ({len(groups)} sources)"
     else:
         rng = np.random.default_rng(seed)

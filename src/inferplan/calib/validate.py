@@ -89,8 +89,8 @@ MIN_COVERAGE = 0.5  # below this share of rows predicted, `inferplan validate` e
 
 def summarize(rows: list[ValidationRow]) -> Summary:
     ok = [r for r in rows if r.status in PREDICTED and r.ape is not None]
-    apes = [r.ape for r in ok]  # type: ignore[misc]
-    med, p90 = _stats(apes)  # type: ignore[arg-type]
+    apes = [r.ape for r in ok if r.ape is not None]
+    med, p90 = _stats(apes)
     n = len(rows)
 
     def group(key) -> dict[str, dict]:

@@ -153,7 +153,9 @@ def _print_bench(res: dict, rows: list[dict[str, str]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from inferplan.cli.render import out as console
+    from inferplan.cli.render import console as make_console
+
+    console = make_console()
 
     c = res["cpu"]
     cpu = c["cpu"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from typer.core import TyperGroup
@@ -101,7 +101,8 @@ def main(
     """Which hardware should serve this LLM, how fast, at what cost."""
 
 
-def _mode(batch: int | None, concurrency: int | None, offline: bool) -> tuple[str, int]:
+def _mode(batch: int | None, concurrency: int | None,
+          offline: bool) -> tuple[Literal["batch", "concurrency", "offline"], int]:
     from inferplan.errors import InputError
 
     given = [x for x in (batch is not None, concurrency is not None, offline) if x]

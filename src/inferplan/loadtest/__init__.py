@@ -16,8 +16,8 @@ from inferplan.loadtest.compare import (
     simulate_run,
 )
 from inferplan.models.spec import ModelSpec
+from inferplan.sim import DeploymentSpec
 from inferplan.sim.entities import SchedulerConfig
-from inferplan.sim.simulate import DeploymentSpec
 from inferplan.sim.workload import Workload
 
 __all__ = ["LoadtestResult", "LoadtestRun", "MetricRow", "RequestRecord", "loadtest", "run_loadtest"]

@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.loadtest.client import LoadtestRun, prompt_tokens_of
 from inferplan.models.spec import ModelSpec
+from inferplan.sim import DeploymentSpec, SimResult, simulate
 from inferplan.sim.entities import SchedulerConfig
 from inferplan.sim.metrics import Dist, SimMetrics, dist
-from inferplan.sim.simulate import DeploymentSpec, SimResult, simulate
 from inferplan.sim.workload import RequestArrays, Workload
 
 

@@ -391,7 +391,7 @@ def gpt_oss_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
         _require(cfg, model_id, ("num_experts_per_tok",))
     bias = bool(cfg.get("attention_bias", True))
     ffn = _moe(
-        cfg, cfg["intermediate_size"], cfg["num_local_experts"], top_k, bias=True, router_bias=True
+        cfg, cfg["intermediate_size"], cfg["num_local_experts"], int(top_k or 0), bias=True, router_bias=True
     )
     layers = [
         (

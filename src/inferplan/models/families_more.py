@@ -38,7 +38,7 @@ def gptj_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
     }
     layer = (_attention(text), _dense(text, gated=False, bias=True), 2)
     top = {**cfg, "torch_dtype": text["torch_dtype"]}
-    return _spec(text, model_id, name, [layer] * text["num_hidden_layers"], top=top, family="gptj")
+    return _spec(text, model_id, name, [layer] * int(cfg["n_layer"]), top=top, family="gptj")
 
 
 @register_adapter("gemma2", model_types=["gemma2"], architectures=["Gemma2ForCausalLM"])

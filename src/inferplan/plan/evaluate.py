@@ -85,7 +85,7 @@ class Outcome:
     error: str = ""
 
 
-_POOLS: dict[tuple, Pool] = {}
+_POOLS: dict[tuple[str, ...], Pool] = {}
 
 
 def _pool(c: Candidate, w: Workload, s: Settings) -> Pool:

@@ -21,12 +21,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
-from inferplan.catalog.schema import HARDWARE_CLASSES
+from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InputError
 from inferplan.models.registry import get_model
 from inferplan.perf.efficiency import load_efficiency
@@ -113,13 +113,13 @@ class PlanResult(BaseModel):
     counts: dict[str, int]
     executor: str
     wall_s: float
-    assumptions: dict
+    assumptions: dict[str, Any]
 
 
 # --------------------------------------------------------------------------------------------
 
 
-def _hardware(req: PlanRequest):
+def _hardware(req: PlanRequest) -> list[HardwareSpec]:
     files = tuple(req.hardware_files)
     if req.classes:
         bad = [c for c in req.classes if c not in HARDWARE_CLASSES]
@@ -145,7 +145,7 @@ def _proxy(c: Candidate, req: PlanRequest, out_tok_s: float) -> float:
     return c.ttft_floor_s + c.e2e_floor_s
 
 
-def _objective_value(o: PlanOption, objective: str) -> tuple:
+def _objective_value(o: PlanOption, objective: str) -> tuple[float, ...]:
     inf = math.inf
     if objective == "cost":
         return (o.usd_per_hour if o.usd_per_hour is not None else inf, o.e2e_s.p90 or inf)
@@ -215,7 +215,7 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
 
 def pareto(options: list[PlanOption]) -> list[str]:
     """Ids of options no other option beats on all of ($/h, p90 E2E, J/token)."""
-    def vec(o: PlanOption):
+    def vec(o: PlanOption) -> tuple[float, float, float]:
         inf = math.inf
         return (o.usd_per_hour if o.usd_per_hour is not None else inf, o.e2e_s.p90 or inf,
                 o.joules_per_output_token if o.joules_per_output_token is not None else inf)
@@ -381,8 +381,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         if req.disaggregation:
             for m in models:  # per model: the 3 cheapest per prompt token / per decode throughput
                 cont = [c for c in keep if c.model == m.id and c.policy == "continuous" and c.usd_per_hour]
-                pd_pre += sorted(cont, key=lambda c: c.usd_per_hour / c.prefill_tok_s)[:3]  # type: ignore[operator]
-                pd_dec += sorted(cont, key=lambda c: c.usd_per_hour / c.decode_capacity_rps)[:3]  # type: ignore[operator]
+                pd_pre += sorted(cont, key=lambda c: (c.usd_per_hour or 0) / c.prefill_tok_s)[:3]
+                pd_dec += sorted(cont, key=lambda c: (c.usd_per_hour or 0) / c.decode_capacity_rps)[:3]
             tasks += [Task("prefill_pool", c, req.workload, req.rate, req.slo, settings,
                            replicas=max(1, math.ceil(req.rate * mean_in / c.prefill_tok_s / 0.7)),
                            r_cap=req.max_replicas) for c in pd_pre]
@@ -392,17 +392,17 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         options: list[PlanOption] = []
         pre_ok: dict[str, Outcome] = {}
         dec_ok: dict[str, Outcome] = {}
-        for t, o in zip(tasks, outs, strict=True):
+        for t, out in zip(tasks, outs, strict=True):
             if t.kind == "replicas":
-                if o.feasible and o.metrics is not None:
-                    options.append(_option(t.cand, o, req, mean_in, mean_out, verified=False))
+                if out.feasible and out.metrics is not None:
+                    options.append(_option(t.cand, out, req, mean_in, mean_out, verified=False))
                 else:
                     rejected.append(Rejection(candidate=t.cand.label,
-                                              reason=o.error or "; ".join(o.violations) or "SLO missed"))
-            elif o.feasible and t.kind == "prefill_pool":
-                pre_ok[t.cand.key] = o
-            elif o.feasible and t.kind == "decode_pool":
-                dec_ok[t.cand.key] = o
+                                              reason=out.error or "; ".join(out.violations) or "SLO missed"))
+            elif out.feasible and t.kind == "prefill_pool":
+                pre_ok[t.cand.key] = out
+            elif out.feasible and t.kind == "decode_pool":
+                dec_ok[t.cand.key] = out
         counts["feasible_colocated"] = len(options)
 
         # ---- phase 3: verify the best, pairs, max rate ------------------------------------
@@ -430,12 +430,12 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
                                cand2=cd, replicas2=rd, r_cap=req.max_replicas))
         vouts = run("verify top options", vtasks)
         verified: list[PlanOption] = []
-        for t, o in zip(vtasks, vouts, strict=True):
-            if not (o.feasible and o.metrics is not None):
+        for t, out in zip(vtasks, vouts, strict=True):
+            if not (out.feasible and out.metrics is not None):
                 rejected.append(Rejection(candidate=t.cand.label + (f" + {t.cand2.label}" if t.cand2 else ""),
-                                          reason=o.error or "; ".join(o.violations) or "SLO missed"))
+                                          reason=out.error or "; ".join(out.violations) or "SLO missed"))
                 continue
-            verified.append(_option(t.cand, o, req, mean_in, mean_out, verified=True, c2=t.cand2))
+            verified.append(_option(t.cand, out, req, mean_in, mean_out, verified=True, c2=t.cand2))
         verified.sort(key=lambda o: _objective_value(o, req.objective))
         mtasks = [Task("max_rate", by_key[_cand_key(o)], req.workload, req.rate, req.slo, settings,
                        replicas=o.pools[0].replicas)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from inferplan.sim import (
     AUTO_LAYOUT_SEQS,
     SLO,
     DeploymentSpec,
+    LengthDist,
     PoolInfo,
     SchedulerConfig,
     Workload,
@@ -66,7 +68,7 @@ class Candidate:
     decode_capacity_rps: float  # decode-only steps (a disaggregated decode pool)
     bound: str  # what bounds a decode step at that batch
     reasons: list[str] = field(default_factory=list)  # why it cannot meet the SLO (empty: may)
-    opts: dict = field(default_factory=dict)  # offload / host / slots (plan_estimate keywords)
+    opts: dict[str, Any] = field(default_factory=dict)  # offload / host / slots (plan_estimate keywords)
 
     # the pool's fields, by the names the planner uses
     hardware = property(lambda self: self.pool.hardware)
@@ -93,13 +95,14 @@ class Candidate:
 
 
 def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload: Workload,
-             hardware_files: tuple[Path, ...], opts: dict | None = None) -> list[tuple[int, int, int]]:
+             hardware_files: tuple[Path, ...], opts: dict[str, Any] | None = None) -> list[tuple[int, int, int]]:
     """TP x PP x EP layouts worth simulating: the auto layout (fewest devices holding 16
     sequences), and for scale-up hardware every TP degree with the fewest PP stages that fit
     (MoE: also attention-DP + expert parallelism, tp=1 x ep)."""
     I, O = max(1, round(workload.mean_input())), max(1, round(workload.mean_output()))
 
-    def fits(tp=None, pp=None, ep=None) -> tuple[bool, tuple[int, int, int]]:
+    def fits(tp: int | None = None, pp: int | None = None,
+             ep: int | None = None) -> tuple[bool, tuple[int, int, int]]:
         try:
             p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
                               mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
@@ -129,14 +132,15 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
     return out
 
 
-def _percentile_len(dist, pct: int) -> float:
-    return max(1.0, dist.quantile(pct / 100))
+def _percentile_len(dist: LengthDist, pct: int) -> float:
+    return max(1.0, float(dist.quantile(pct / 100)))
 
 
 def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int],
                     precision: str | None, workload: Workload, slo: SLO,
                     cfg: SchedulerConfig, eff: Efficiency,
-                    hardware_files: tuple[Path, ...] = (), opts: dict | None = None) -> Candidate:
+                    hardware_files: tuple[Path, ...] = (),
+                    opts: dict[str, Any] | None = None) -> Candidate:
     """Build the candidate's deployment and its analytic bounds (see module docstring)."""
     I = max(1.0, workload.mean_input())
     O = max(1.0, workload.mean_output())
@@ -172,10 +176,10 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     tpot_min = float(step_work(dep, decode_seqs=1, decode_ctx=1.0).time_s(f))
     for pct in e2e_pcts:
         floors[("e2e", pct)] = (max(_percentile_len(workload.output, pct) - 1, 0) * tpot_min)
-    for metric, pct, bound in slo.bounds():
+    for metric, pct, limit in slo.bounds():
         fl = floors[(metric, pct)]
-        if fl > bound:
-            reasons.append(f"p{pct} {metric.upper()} floor {fl:.3g} s > {bound:g} s "
+        if fl > limit:
+            reasons.append(f"p{pct} {metric.upper()} floor {fl:.3g} s > {limit:g} s "
                            f"(idle replica, batch 1)")
     ttft_floor = max(v for (m_, _), v in floors.items() if m_ == "ttft")
     tpot_floor = max(v for (m_, _), v in floors.items() if m_ == "tpot")
@@ -217,7 +221,7 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
         decode_capacity_rps=decode_capacity, bound=bound, reasons=reasons, opts=dict(opts or {}))
 
 
-def _hw_opts(hw: HardwareSpec, opts: dict | None) -> dict:
+def _hw_opts(hw: HardwareSpec, opts: dict[str, Any] | None) -> dict[str, Any]:
     """offload/host/slots as they apply to `hw` (slots: llama.cpp-served devices only)."""
     from inferplan.perf.slots import slots_for_hardware
 
@@ -234,11 +238,12 @@ def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
                          cfg: SchedulerConfig, eff: Efficiency,
                          hardware_files: tuple[Path, ...] = (),
                          max_devices: int | None = None,
-                         opts: dict | None = None) -> tuple[list[Candidate], list[dict]]:
+                         opts: dict[str, Any] | None = None,
+                         ) -> tuple[list[Candidate], list[dict[str, str]]]:
     """Every (model, hardware, precision, layout) candidate with its bounds, and the
     (hardware, reason) of those that cannot run at all."""
     cands: list[Candidate] = []
-    unfit: list[dict] = []
+    unfit: list[dict[str, str]] = []
     for m in models:
         for hw in hardware:
             o = _hw_opts(hw, opts)

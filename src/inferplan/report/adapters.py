@@ -35,7 +35,8 @@ def _num(x: float | None, unit: str = "") -> str:
 
 def _cdf(d: Any) -> tuple[list[float], list[float]]:
     """A CDF through the reported percentiles of a latency distribution (seconds)."""
-    xs, ys = [], []
+    xs: list[float] = []
+    ys: list[float] = []
     for q, name in QUANTILES:
         v = getattr(d, name, None)
         if v is not None and math.isfinite(v) and (not xs or v >= xs[-1]):

@@ -167,7 +167,7 @@ def memory(data: ReportData) -> go.Figure | None:
     if not rows:
         return None
     labels = [f"{r.hardware} ×{r.estimate.devices}" + ("" if r.fits else " (does not fit)")
-              for r in rows]  # type: ignore[union-attr]
+              for r in rows if r.estimate is not None]
     fig = go.Figure()
     for key, name, colour in MEMORY_PARTS:
         v = [getattr(r.estimate.memory, key) / 1e9 for r in rows]  # type: ignore[union-attr]

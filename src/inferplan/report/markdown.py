@@ -134,7 +134,7 @@ def _memory_png(data: ReportData, path: Path) -> bool:
     fig = _new(9, 0.38 * len(rows) + 1.4)
     ax = fig.add_subplot()
     labels = [f"{r.hardware} ×{r.estimate.devices}" + ("" if r.fits else " (does not fit)")
-              for r in rows]  # type: ignore[union-attr]
+              for r in rows if r.estimate is not None]
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
     for key, name, colour in MEMORY_PARTS:

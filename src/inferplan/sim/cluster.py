@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from inferplan.errors import InputError, UnknownIdError
 from inferplan.sim.entities import DONE, TRANSFER, Request
 from inferplan.sim.schedulers import Replica
@@ -141,7 +143,7 @@ class _Run:
     """State of one run of the event loop: the requests, the step versions, the closed loop."""
 
     def __init__(self, cluster: Cluster, reqs: list[Request], closed_users: int | None,
-                 think_s: Sequence[float] | None, max_time_s: float) -> None:
+                 think_s: Sequence[float] | np.ndarray | None, max_time_s: float) -> None:
         self.cluster, self.reqs, self.think_s, self.max_time_s = cluster, reqs, think_s, max_time_s
         self.pools: list[list[Replica]] = [cluster.replicas, cluster.decode_pool]
         self.routers = [cluster.router, cluster.decode_router]
@@ -211,7 +213,7 @@ class Cluster:
         self.events = 0
 
     def run(self, reqs: RequestArrays, *, closed_users: int | None = None,
-            think_s: Sequence[float] | None = None, max_time_s: float = math.inf,
+            think_s: Sequence[float] | np.ndarray | None = None, max_time_s: float = math.inf,
             prefilled: bool = False) -> list[Request]:
         """Simulate every request of `reqs` to completion; returns them in id order.
 

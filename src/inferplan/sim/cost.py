@@ -36,7 +36,7 @@ from inferplan.perf.step import ROOFLINE_P, Factors, StepWork, step_work
 _PROBE_CTX = 1 << 24  # a context longer than any window: reveals each operator's window
 
 
-def _effective(work: StepWork, f: Factors):
+def _effective(work: StepWork, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per operator (compute s, memory s) after efficiency factors; links + overheads; offload."""
     compute = (work.t_compute + f.dequant_ops_w * work.t_unpack_w
                + f.dequant_ops_e * work.t_unpack_e) / f.compute_eff
@@ -79,6 +79,7 @@ class StepCost:
 
     def __init__(self, dep: Deployment, factors: Factors, max_tokens: int) -> None:
         self.dep, self.factors = dep, factors
+        self._cum: list[float] = []  # decode_prefix_sums
         n = max(int(max_tokens), 2) + 1
         self.max_tokens = n - 1
         x = np.arange(n, dtype=float)
@@ -86,7 +87,7 @@ class StepCost:
         pre_c, pre_m, _, _ = _effective(
             step_work(dep, prefill_tokens=x, prefill_seqs=np.minimum(x, 1.0)), factors)
 
-        def probe(**comp):
+        def probe(**comp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             return _effective(step_work(dep, **comp), factors)
 
         # attention: slopes per pair and per cached token, and the window, from probes
@@ -135,10 +136,10 @@ class StepCost:
             b = int(rng.integers(0 if p else 1, top - p + 1)) if top > p else 0
             if b + p == 0:
                 b = 1
-            comp = dict(decode_seqs=b, decode_ctx=float(rng.uniform(0, 3e4)), prefill_tokens=p,
-                        prefill_seqs=s, prefill_ctx=float(rng.uniform(0, 2e4)) if s else 0.0)
-            want = self.exact_time_s(**comp)
-            if abs(self.time_s(**comp) - want) > rtol * want:
+            dctx, pctx = float(rng.uniform(0, 3e4)), float(rng.uniform(0, 2e4)) if s else 0.0
+            want = self.exact_time_s(decode_seqs=b, decode_ctx=dctx, prefill_tokens=p,
+                                     prefill_seqs=s, prefill_ctx=pctx)
+            if abs(self.time_s(b, dctx, p, s, pctx) - want) > rtol * want:
                 return False
         return True
 
@@ -196,14 +197,13 @@ class StepCost:
     def decode_prefix_sums(self, max_context: int) -> list[float]:
         """cum[c] = seconds of batch-1 decode steps at contexts 0 .. c-1 (exact, vectorized;
         kept and shared by the replicas of the deployment)."""
-        have = getattr(self, "_cum", None)
-        if have is None or len(have) < max_context + 2:
+        if len(self._cum) < max_context + 2:
             ctx = np.arange(max_context + 1, dtype=float)
             t = step_work(self.dep, decode_seqs=1.0, decode_ctx=ctx).time_s(self.factors)
             self._cum = np.concatenate(([0.0], np.cumsum(t))).tolist()
         return self._cum
 
-    def exact_time_s(self, **composition) -> float:
+    def exact_time_s(self, **composition: float) -> float:
         """``step_work(...).time_s`` itself (the reference the tables reproduce)."""
         return float(step_work(self.dep, **composition).time_s(self.factors))
 

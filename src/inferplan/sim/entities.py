@@ -71,7 +71,7 @@ class Batch:
     prefill_tokens: int = 0
     prefill_seqs: int = 0
     prefill_ctx: float = 0.0  # token-weighted mean of tokens cached before each chunk
-    chunks: list = field(default_factory=list)  # (request, tokens)
+    chunks: list[tuple[Request, int]] = field(default_factory=list)  # (request, tokens)
 
 
 @dataclass

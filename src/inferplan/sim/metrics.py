@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.sim.entities import Request, StepLog
+from inferplan.sim.entities import Request, StepLog, TimeAverage
+
+
+class ReplicaRecord(Protocol):
+    """What the metrics read of a replica: its step log and time-averaged counts."""
+
+    log: StepLog
+    in_system: TimeAverage
+    in_queue: TimeAverage
 
 PERCENTILES = (50, 90, 99)
 
@@ -31,7 +40,8 @@ class Dist(BaseModel):
     count: int = 0
 
     def at(self, pct: int) -> float | None:
-        return getattr(self, f"p{pct}")
+        v: float | None = getattr(self, f"p{pct}")
+        return v
 
 
 class SLO(BaseModel):
@@ -144,7 +154,7 @@ def dist(x: np.ndarray, weights: np.ndarray | None = None) -> Dist:
                 max=float(x.max()), count=int(w.sum()))
 
 
-def compute_metrics(reqs: Sequence[Request], replicas: Sequence, slo: SLO | None = None,
+def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], slo: SLO | None = None,
                     timeline_points: int = 100, warmup_s: float = 0.0) -> SimMetrics:
     """Metrics of finished requests `reqs` and the replicas' step logs (docs/sim.md).
 

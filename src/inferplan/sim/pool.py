@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,7 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.cost import CostAssumptions, device_power_w, usd_per_device_hour
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
-from inferplan.perf.estimate import plan_estimate
+from inferplan.perf.estimate import EstimatePlan, Mode, plan_estimate
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.memory import (
     activation_bytes_per_device,
@@ -144,7 +144,7 @@ class Pool:
     factors: Factors
     kv_blocks: int
     efficiency_profile: str = "default"
-    notes: dict = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
     # ---- limits ------------------------------------------------------------------------------
     @property
@@ -223,7 +223,7 @@ class Pool:
 
 
 def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConfig | None = None,
-                         eff: Efficiency | None = None, notes: dict | None = None) -> Pool:
+                         eff: Efficiency | None = None, notes: dict[str, Any] | None = None) -> Pool:
     """The pool of `dep` serving `workload` (raises if no memory is left for the KV cache)."""
     cfg = cfg or SchedulerConfig()
     eff = eff or load_efficiency()
@@ -246,20 +246,20 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
     mean_in = max(1, round(workload.mean_input()))
     mean_out = max(1, round(workload.mean_output()))
 
-    def resolve(mode: str, batch: int):
+    def resolve(mode: Mode, batch: int) -> EstimatePlan:
         return plan_estimate(model, hw or spec.hardware, devices=spec.devices, tp=spec.tp,
                              pp=spec.pp, ep=spec.ep, precision=spec.precision,
-                             kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,  # type: ignore[arg-type]
+                             kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,
                              batch=batch, input_len=mean_in, output_len=mean_out,
-                             threads=spec.threads, offload=spec.offload, host=spec.host,
+                             threads=spec.threads, offload=spec.offload or False, host=spec.host,
                              slots=spec.slots, hardware_files=hardware_files)
 
     plan = resolve("concurrency", AUTO_LAYOUT_SEQS) if spec.auto_layout else None
     if plan is not None and plan.fits:
         plan.notes["layout"] = (f"auto: fewest devices holding weights + KV of {AUTO_LAYOUT_SEQS} "
                                 f"sequences of {mean_in}+{mean_out} tokens ({plan.notes.get('layout', '')})")
-    else:
-        plan = resolve("batch", 1)
+    else:  # a serving engine: its server limits (vLLM's API-server budgets), one sequence
+        plan = resolve("concurrency", 1)
     if not plan.fits:
         raise DoesNotFitError(f"{plan.dep.model.id} on {plan.dep.hw.id}: {plan.reason}")
     return pool_from_deployment(plan.dep, workload, cfg, eff, plan.notes)

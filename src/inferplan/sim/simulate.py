@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -45,7 +46,7 @@ class SimResult(BaseModel):
     violations: list[str] = []
     usd_per_1m_output_tokens: float | None = None
     joules_per_output_token: float | None = None
-    assumptions: dict = {}
+    assumptions: dict[str, Any] = {}
     events: int = 0
     wall_s: float = 0.0
 

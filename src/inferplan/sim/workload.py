@@ -251,7 +251,9 @@ def with_overrides(w: Workload, *, rate: float | None = None, cv: float | None =
         raise InputError(msgs) from None
 
 
-def _with_overrides(w: Workload, *, rate, cv, users, think_time_s, input_len, output_len) -> Workload:
+def _with_overrides(w: Workload, *, rate: float | None, cv: float | None, users: int | None,
+                    think_time_s: float | None, input_len: int | None,
+                    output_len: int | None) -> Workload:
     w = w.model_copy(deep=True)
     a = w.arrivals
     if users is not None:
@@ -326,7 +328,7 @@ _INPUT_KEYS = ("input_tokens", "input_len", "prompt_tokens", "context_tokens", "
 _OUTPUT_KEYS = ("output_tokens", "output_len", "completion_tokens", "generated_tokens", "output")
 
 
-def _rows(path: Path) -> list[dict]:
+def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise InputError(f"no such file: {path}")
     text = path.read_text(encoding="utf-8")
@@ -342,7 +344,7 @@ def _rows(path: Path) -> list[dict]:
     return list(csv.DictReader(text.splitlines()))
 
 
-def _pick(row: dict, keys: tuple[str, ...], path: Path, i: int, what: str) -> float:
+def _pick(row: dict[str, str], keys: tuple[str, ...], path: Path, i: int, what: str) -> float:
     for k in keys:
         if k in row and row[k] not in ("", None):
             try:

@@ -21,8 +21,8 @@ class InternalConsistencyParams(CheckParams):
 def conflicts_for(doc: ClaimsFile, key: str, rel_tol: float) -> list[tuple[str, str, float]]:
     """Pairs of claims stating the same quantity with intervals that do not overlap (after
     widening each by rel_tol): (claim a, claim b, gap factor)."""
-    stated = [(c.id, c.quantity.interval()) for c in doc.claims if c.quantity.key == key]
-    stated = [(i, iv) for i, iv in stated if iv is not None]
+    stated = [(c.id, iv) for c in doc.claims
+              if c.quantity.key == key and (iv := c.quantity.interval()) is not None]
     out = []
     for k, (ia, (alo, ahi)) in enumerate(stated):
         for ib, (blo, bhi) in stated[k + 1:]:

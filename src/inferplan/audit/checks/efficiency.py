@@ -14,6 +14,7 @@ from inferplan.audit.tolerance import (
     within,
 )
 from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.schema import ComputeType
 from inferplan.units import TB
 
 
@@ -67,7 +68,7 @@ def efficiency_ratio(p: EfficiencyRatioParams, ctx: AuditContext) -> CheckResult
         ha, hb = get_hardware(p.hardware[0]), get_hardware(p.hardware[1])
         ea, eb = effective["bandwidth"]
         ba, bb = ha.memory_bw_bytes_s * ea, hb.memory_bw_bytes_s * eb
-        t = "bf16"
+        t: ComputeType = "bf16"
         ca, cb = ha.peak_flops.get(t, 0) * effective["compute"][0], hb.peak_flops.get(t, 0) * effective["compute"][1]
         derivation.append(
             f"in absolute terms at the fitted factors: {ha.id} {ba / TB:.3g} vs {hb.id} {bb / TB:.3g} TB/s "

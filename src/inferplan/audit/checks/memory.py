@@ -51,7 +51,9 @@ class FitDevicesParams(CheckParams):
 def fit_devices(p: FitDevicesParams, ctx: AuditContext) -> CheckResult:
     """How many devices hold a model plus its KV cache (fewest that fit, engine memory limits)."""
     model = resolve_model(p.model, ctx)
-    derivation, sources, flags, holds, fails, values = [], [], [], [], [], []
+    derivation, sources, flags, values = [], [], [], []
+    holds: list[str] = []
+    fails: list[str] = []
     computed: dict[str, float | int | str | None] = {}
     for case in p.cases:
         label = case.label or f"{case.precision or 'native'}, batch {case.batch} x {case.context} tokens"
@@ -110,7 +112,9 @@ class ModelSizeParams(Interval):
 def model_size(p: ModelSizeParams, ctx: AuditContext) -> CheckResult:
     """Bytes of a model's weights at a precision (all weights, or without embedding/head)."""
     model = resolve_model(p.model, ctx)
-    derivation, flags, values, holds, fails = [], [], [], [], []
+    derivation, flags, values = [], [], []
+    holds: list[str] = []
+    fails: list[str] = []
     computed: dict[str, float | None] = {}
     sources = [f"model {model.id}: {model.source}"]
     for v in p.variants:
@@ -250,7 +254,10 @@ class WaferFitParams(CheckParams):
 def wafer_fit(p: WaferFitParams, ctx: AuditContext) -> CheckResult:
     """Which models fit one SRAM device (wafer, LPU), and what crossing devices costs per token."""
     hw = get_hardware(p.hardware)
-    derivation, flags, holds, fails, sources = [], [], [], [], [f"hardware {hw.id}: {hw.spec_source}"]
+    flags, sources = [], [f"hardware {hw.id}: {hw.spec_source}"]
+    derivation: list[str] = []
+    holds: list[str] = []
+    fails: list[str] = []
     computed: dict[str, float | int | str | None] = {}
     for model_id in p.models:
         o = run_scenario(Scenario(model=model_id, hardware=p.hardware, precision=p.precision,
