@@ -112,6 +112,10 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
             rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
                                    reason=str(e)))
             continue
+        if est.fits:
+            plan, est = _best_engine_layout(spec, hw, plan, est, eff, sort, mode=mode, batch=batch,
+                                            input_len=input_len, output_len=output_len,
+                                            precision=precision, kv_precision=kv_precision)
         plans[hw.id] = plan
         rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
                                reason=est.reason, estimate=est))
@@ -119,6 +123,37 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
     res = CompareResult(model=spec.id, mode=mode, input_len=input_len, output_len=output_len,
                         sort=sort, rows=rows)
     return res, plans
+
+
+def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, est: Estimate,
+                        eff: Efficiency, sort: str, **kw) -> tuple[EstimatePlan, Estimate]:
+    """The engine's layouts for this hardware, best first under `sort`: the fewest devices that
+    fit (the engine's automatic layout) and each larger tensor-parallel group inside the
+    scale-up domain (no pipeline). More TP costs devices but buys KV room and bandwidth; at
+    some loads it is the cheaper deployment per token."""
+    from inferplan.perf.layout import valid_tps
+    from inferplan.perf.placement import scale_up_domain
+
+    lay = plan.dep.layout
+    if sort == "devices" or lay.pp > 1 or lay.dp > 1 or lay.ep > 1:
+        return plan, est
+    best = (plan, est)
+    key = _sort_key(sort)
+    for tp in valid_tps(spec, min(scale_up_domain(hw), plan.dep.engine.layout.max_tp or 10**6)):
+        if tp <= lay.tp:
+            continue
+        try:
+            p2 = plan_estimate(spec, hw, devices=tp, **kw)
+            if not p2.fits or p2.dep.layout.tp != tp:
+                continue
+            e2 = estimate_from_plan(p2, eff)
+        except InferplanError:
+            continue
+        row_best = CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=True, estimate=best[1])
+        row_new = CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=True, estimate=e2)
+        if key(row_new) < key(row_best):
+            best = (p2, e2)
+    return best
 
 
 class FitRow(BaseModel):

@@ -144,3 +144,72 @@ def test_context_beyond_the_window_is_flagged():
     e = estimate("llama-3.1-8b", "h200-sxm", input_len=200_000, output_len=8)
     assert "context window" in e.assumptions["warning"]
     assert "warning" not in estimate("llama-3.1-8b", "h200-sxm", input_len=1000, output_len=8).assumptions
+
+
+# --- benchmark shapes read as engines mean them ---------------------------------------------------
+
+
+def test_prefill_only_at_concurrency_never_exceeds_the_compute_roof():
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.models.registry import get_model
+
+    e = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=64, input_len=2048,
+                 output_len=1)
+    roof = get_hardware("h100-sxm").peak_flops["bf16"] * e.devices / (2 * get_model("llama-3.1-8b").total_params)
+    assert e.total_tok_s < roof  # was 1.8M tok/s, 30x the roof
+    assert e.prefill_tok_s > 0.2 * roof  # and still compute-bound work, not a trickle
+
+
+def test_decode_only_shape_has_no_prefill_and_one_decode_step_first():
+    for mode in ("batch", "concurrency"):
+        e = estimate("llama-3.1-8b", "h100-sxm", mode=mode, batch=4, input_len=0, output_len=128)
+        assert e.fits and e.prefill_tok_s is None and e.tpot_s > 0
+        assert e.ttft_s == pytest.approx(e.tpot_s, rel=0.5)  # the first token is a decode step
+
+
+def test_batch_1_and_concurrency_1_split_cost_between_input_and_output_alike():
+    b = estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=1, input_len=1024, output_len=128)
+    c = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=1, input_len=1024,
+                 output_len=128)
+    assert c.usd_per_1m_input_tokens == pytest.approx(b.usd_per_1m_input_tokens, rel=1e-9)
+    assert c.usd_per_1m_output_tokens == pytest.approx(b.usd_per_1m_output_tokens, rel=1e-9)
+    assert c.ttft_s == pytest.approx(b.ttft_s, rel=1e-9) and c.tpot_s == pytest.approx(b.tpot_s, rel=1e-9)
+
+
+def test_offline_batch_respects_the_engines_limits():
+    e = estimate("llama-3.2-1b", "h100-sxm", mode="offline", input_len=128, output_len=128)
+    assert e.batch == 1024  # vLLM's max_num_seqs on a >= 70 GiB GPU (KV would hold far more)
+    t = estimate("llama-3.2-1b", "h100-sxm", mode="offline", engine="tensorrt-llm", input_len=128,
+                 output_len=128)
+    assert t.batch == 2048  # TensorRT-LLM max_batch_size
+    a = estimate("llama-3.2-1b", "a100-sxm-80g", mode="offline", input_len=128, output_len=128)
+    assert a.batch == 256
+
+
+def test_prompts_are_chunked_by_the_engines_token_budget():
+    from inferplan.perf.estimate import plan_estimate
+
+    h100 = plan_estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=4, input_len=8000,
+                         output_len=1)
+    l40s = plan_estimate("llama-3.1-8b", "l40s", mode="concurrency", batch=4, input_len=8000,
+                         output_len=1)
+    steps = lambda p: p.works["prefill"].t_link.size  # noqa: E731
+    assert steps(h100) == 4  # 32k prompt tokens in 8192-token steps (vLLM server on H100)
+    assert steps(l40s) == 16  # 2048-token steps below 70 GiB
+
+
+def test_concurrency_beyond_the_kv_cache_queues_instead_of_failing():
+    e = estimate("llama-3.1-70b", "h100-sxm", devices=2, mode="concurrency", batch=200,
+                 input_len=2048, output_len=256)
+    assert e.fits and "kv_admission" in e.assumptions
+    alone = estimate("llama-3.1-70b", "h100-sxm", devices=2, mode="concurrency", batch=10,
+                     input_len=2048, output_len=256)
+    assert e.ttft_s > 5 * alone.ttft_s  # the waiting clients see it in their TTFT
+
+
+def test_fit_reports_a_positive_max_batch_for_every_fitting_row():
+    from inferplan.compare import fit
+
+    res = fit("llama-3.1-70b")
+    rows = [r for r in res.rows if r.fits]
+    assert rows and all(r.max_batch_at_context and r.max_batch_at_context >= 1 for r in rows)

@@ -74,14 +74,20 @@ def test_more_host_bandwidth_never_slows_decode():
     assert speeds[0] < speeds[1] < speeds[2]
 
 
-def test_long_prompts_stream_the_experts_over_the_link_when_that_is_faster():
+def test_llama_cpp_streams_experts_to_the_gpu_from_32_tokens_per_512_token_ubatch():
+    """llama.cpp copies host weights to the GPU for ops with >= 32 tokens (ggml-cuda.cu
+    GGML_OP_OFFLOAD_MIN_BATCH), per n_ubatch = 512 tokens: prefill is link-bound per chunk."""
     plan = plan_estimate("deepseek-v3", "rtx-4090", devices=1, offload="experts", host="epyc-9755", **DS)
-    w = host_expert_work(plan.dep, np.array([1.0, 2048.0 * 16]))
-    assert not w.streamed[0]  # decode: the host computes
-    assert w.streamed[1]  # a huge batch: copying all experts over PCIe beats the CPU's FLOPs
+    w = host_expert_work(plan.dep, np.array([1.0, 31.0, 32.0, 512.0, 1024.0]))
+    assert list(w.streamed) == [False, False, True, True, True]
     h = plan.dep.expert_host
-    all_bytes = host_expert_bytes(plan.dep)
-    assert float(w.stream_s[1]) >= all_bytes / h.link.bw_bytes_s
+    copy_s = host_expert_bytes(plan.dep) / h.link.bw_bytes_s  # ~396 GB over ~25 GB/s PCIe
+    assert float(w.time_s[3]) == pytest.approx(copy_s + float(w.act_link_s[3]), rel=1e-6)
+    assert float(w.time_s[4]) == pytest.approx(2 * copy_s + float(w.act_link_s[4]), rel=1e-6)
+    e = estimate("deepseek-v3", "rtx-4090", devices=1, offload="experts", host="epyc-9755",
+                 precision="q4_k_m", input_len=1000, output_len=100)
+    assert e.ttft_s == pytest.approx(2 * copy_s, rel=0.05)
+    assert "link-bound" in e.assumptions["offload"]
 
 
 def test_offload_experts_is_refused_where_it_cannot_apply():
@@ -93,3 +99,17 @@ def test_offload_experts_is_refused_where_it_cannot_apply():
         plan_estimate("deepseek-v3", "rtx-4090", host="epyc-9755")
     with pytest.raises(InputError, match="must be a CPU"):
         plan_estimate("deepseek-v3", "rtx-4090", offload="experts", host="h100-sxm")
+
+
+def test_the_simulator_times_host_experts_as_the_step_cost_does():
+    from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload, simulate
+
+    spec = DeploymentSpec(hardware="rtx-4090", devices=1, precision="q4_k_m", offload="experts",
+                          host="epyc-9755", slots=1)
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=1e-4), input=LengthDist(value=256),
+                 output=LengthDist(value=32))
+    res = simulate("deepseek-v3", spec, w, requests=3)
+    est = estimate("deepseek-v3", "rtx-4090", devices=1, precision="q4_k_m", offload="experts",
+                   host="epyc-9755", input_len=256, output_len=32)
+    assert res.metrics.tpot_s.mean == pytest.approx(est.tpot_s, rel=0.02)
+    assert res.metrics.ttft_s.mean == pytest.approx(est.ttft_s, rel=0.02)

@@ -41,8 +41,9 @@ def test_at_very_low_load_ttft_and_tpot_equal_the_static_estimate(model, hw):
 
 
 def test_littles_law_holds_for_the_system_and_the_queue():
+    # 256 running sequences (vLLM's default below 70 GiB; 1024 on an H100 would preempt here)
     res = simulate("llama-3.1-8b", "h100-sxm", with_overrides(get_workload("chat"), rate=18),
-                   requests=3000, seed=2)
+                   requests=3000, seed=2, scheduler=SchedulerConfig(max_num_seqs=256))
     m = res.metrics
     assert m.preemptions == 0 and m.mean_queue_len > 1  # a real queue forms
     lam = m.completed / m.duration_s
@@ -158,3 +159,10 @@ def test_a_trace_replays_its_arrivals_or_its_lengths_at_a_new_rate(tmp_path):
     assert res.metrics.completed == 40 and res.metrics.duration_s >= 19.5
     fast = simulate("llama-3.1-8b", "h100-sxm", with_overrides(w, rate=100.0), requests=40)
     assert fast.metrics.duration_s < 5
+
+
+def test_when_no_request_fits_the_kv_cache_every_request_is_rejected_with_the_reason():
+    # the CLI turns this into exit 1 with the reason (tests/cli/test_hardening.py)
+    res = simulate("llama-3.1-8b", "h100-sxm", fixed(5, 2048, 256), requests=20,
+                   scheduler=SchedulerConfig(kv_blocks=10))  # 160 tokens of KV
+    assert res.metrics.completed == 0 and res.metrics.rejected == 20

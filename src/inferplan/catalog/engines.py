@@ -1,4 +1,11 @@
-"""Serving engines: lookup, aliases, and the default engine for a device."""
+"""Serving engines: profiles as data, lookup, aliases, and the default engine for a device.
+
+Each engine is one YAML file under ``catalog/data/engines/`` (a mapping, or a list of mappings
+when one engine's behaviour differs between version ranges), validated by
+:class:`~inferplan.catalog.schema.EngineSpec` (``extra="forbid"``). Every value cites the
+engine's docs or code in ``source``/``sources``. What an engine does on a given device (batch
+and token limits that depend on its memory) is :meth:`EngineSpec.for_hardware`.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +23,23 @@ _DEFAULT_BY_CLASS = {
 
 @lru_cache(maxsize=1)
 def engine_catalog() -> dict[str, EngineSpec]:
+    """All bundled engine profiles by id (one YAML file per engine)."""
     out: dict[str, EngineSpec] = {}
-    for entry in load_yaml(data_path("engines.yaml")):
-        try:
-            e = EngineSpec(**entry)
-        except Exception as err:
-            raise CatalogError(f"engines.yaml entry {entry.get('id')!r}: {err}") from err
-        out[e.id] = e
+    folder = data_path("engines")
+    for path in sorted(folder.glob("*.yaml")):
+        raw = load_yaml(path)
+        for entry in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(entry, dict):
+                raise CatalogError(f"{path.name}: an engine profile must be a mapping")
+            try:
+                e = EngineSpec(**entry)
+            except Exception as err:
+                raise CatalogError(f"{path.name}: engine {entry.get('id')!r}: {err}") from err
+            if e.id in out:
+                raise CatalogError(f"{path.name}: engine '{e.id}' is defined twice")
+            out[e.id] = e
+    if not out:
+        raise CatalogError(f"no engine profiles in {folder}")
     return out
 
 
@@ -44,7 +61,9 @@ def check_engine_runs_on(engine: EngineSpec, hw: HardwareSpec) -> None:
     if hw.hw_class not in engine.hardware_classes or (
         engine.vendors and hw.vendor not in engine.vendors
     ):
+        runs = ", ".join(engine.hardware_classes) + (
+            f" ({'/'.join(engine.vendors)} only)" if engine.vendors else "")
         raise InputError(
-            f"engine '{engine.id}' does not run on {hw.id} ({hw.vendor} {hw.hw_class}); "
-            f"default for it: {default_engine(hw).id}"
+            f"engine '{engine.id}' does not run on {hw.id} ({hw.vendor} {hw.hw_class}); it runs on "
+            f"{runs}; default for {hw.id}: {default_engine(hw).id}"
         )

@@ -130,12 +130,64 @@ class Precision(_Strict):
         return self.head_bits / 8
 
 
+PipelinePolicy = Literal["across_nodes", "layer_split", "native"]
+MoePlacement = Literal["tp", "ep", "attention_dp_ep"]
+
+
+class LayoutPolicy(_Strict):
+    """How an engine places a model on several devices (what its docs recommend by default)."""
+
+    tp_power_of_two: bool = Field(
+        default=True, description="tensor-parallel degrees are powers of two (and divide the heads)")
+    max_tp: int | None = Field(default=None, ge=1, description="largest TP the engine runs; None: "
+                               "the scale-up domain")
+    pipeline: PipelinePolicy = Field(
+        default="across_nodes",
+        description="across_nodes: TP inside a scale-up domain, pipeline stages only across domains "
+                    "(nodes) or when asked; layer_split: each device holds a contiguous share of the "
+                    "layers and runs them in turn, one micro-batch in flight (llama.cpp "
+                    "--split-mode layer); native: the machine pipelines layers by design (wafers, LPUs)")
+    moe: MoePlacement = Field(
+        default="tp", description="default placement of routed experts: sharded by TP, expert "
+                                  "parallel, or attention data-parallel + expert parallel")
+    moe_options: list[MoePlacement] = Field(
+        default_factory=lambda: ["tp"], description="MoE placements the engine supports")
+    source: str = ""
+
+
+class EngineLimits(_Strict):
+    """Batch and token limits of one engine on one kind of device (first matching rule wins)."""
+
+    min_memory_bytes: float | None = Field(default=None, description="applies to devices with at "
+                                           "least this much memory")
+    hw_classes: list[HardwareClass] = Field(default=[], description="applies to these classes only")
+    exclude_hardware: list[str] = Field(default=[], description="hardware ids it never applies to")
+    max_num_seqs: int = Field(ge=1, description="sequences per step, online serving")
+    max_num_batched_tokens: int = Field(ge=1, description="tokens per step, online serving")
+    offline_max_num_seqs: int | None = Field(default=None, ge=1, description="offline/benchmark")
+    offline_max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    source: str = ""
+
+    def applies_to(self, hw: HardwareSpec) -> bool:
+        if self.hw_classes and hw.hw_class not in self.hw_classes:
+            return False
+        if hw.id in self.exclude_hardware:
+            return False
+        return self.min_memory_bytes is None or (hw.memory_bytes or 0.0) >= self.min_memory_bytes
+
+
 class EngineSpec(_Strict):
-    """A serving engine and the defaults that shape its performance."""
+    """A serving engine and the defaults that shape its performance.
+
+    ``max_num_seqs`` and ``prefill_chunk_tokens`` are the engine-wide defaults; ``limits`` may
+    refine them per device (vLLM picks larger budgets on >= 70 GiB GPUs). Use
+    :meth:`for_hardware` to get the values a deployment runs with.
+    """
 
     id: str
     description: str
     aliases: list[str] = []
+    versions: str = Field(default="", description="engine versions these defaults describe")
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
@@ -148,4 +200,28 @@ class EngineSpec(_Strict):
     prefill_chunk_tokens: int = Field(default=8192, ge=1, description="max prompt tokens per step")
     kv_reservation: Literal["on_demand", "full_sequence"] = Field(
         default="on_demand", description="KV blocks allocated as tokens arrive, or for I+O up front")
+    kv_block_tokens: int = Field(default=16, ge=1, description="tokens per KV-cache block/page")
+    graph_max_batch: int | None = Field(
+        default=None, ge=1, description="largest decode batch replayed as a captured graph")
+    layout: LayoutPolicy = LayoutPolicy()
+    limits: list[EngineLimits] = Field(default=[], description="per-device batch/token limits")
+    overheads: str = Field(default="", description="what the engine launches per layer and per "
+                           "sequence (source text for the calibrated overhead factors)")
     source: str
+    sources: dict[str, str] = Field(default_factory=dict, description="field -> citation")
+
+    def limits_for(self, hw: HardwareSpec) -> EngineLimits | None:
+        return next((lim for lim in self.limits if lim.applies_to(hw)), None)
+
+    def for_hardware(self, hw: HardwareSpec, offline: bool = False) -> EngineSpec:
+        """This engine with the batch and token limits it uses on `hw` (offline: the limits of
+        its offline/benchmark entry point, e.g. vLLM's ``LLM`` class)."""
+        lim = self.limits_for(hw)
+        if lim is None:
+            return self
+        seqs = (lim.offline_max_num_seqs or lim.max_num_seqs) if offline else lim.max_num_seqs
+        tokens = ((lim.offline_max_num_batched_tokens or lim.max_num_batched_tokens) if offline
+                  else lim.max_num_batched_tokens)
+        if seqs == self.max_num_seqs and tokens == self.prefill_chunk_tokens:
+            return self
+        return self.model_copy(update={"max_num_seqs": seqs, "prefill_chunk_tokens": tokens})

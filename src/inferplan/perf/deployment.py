@@ -181,7 +181,10 @@ class Deployment:
                 kv_dev = m.kv_elems_per_token / min(lay.tp, m.num_kv_heads)
             else:  # MLA's latent is replicated on every TP rank; conv has no KV
                 kv_dev = m.kv_elems_per_token
-            experts = f.num_experts * f.expert_params if f.kind == "moe" else 0
+            # routed experts on the most loaded device: ceil(E / shards) when the shards do not
+            # divide the experts (EP48 over 256: 6 on some devices, 5 on others)
+            experts = (lay.experts_per_device(f.num_experts) * lay.expert_shards * f.expert_params
+                       if f.kind == "moe" else 0)
             name = f"g{i}" if len(self.model.groups) > 1 else "layer"
             out.append(GroupConsts(
                 name=name,

@@ -32,12 +32,11 @@ from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, u
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.layout import Layout, check_layout, micro_batches, valid_tps
+from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
     memory_breakdown,
-    weight_bytes_per_device,
 )
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
@@ -47,6 +46,7 @@ from inferplan.perf.offload import (
     normalize_offload,
     resolve_expert_host,
 )
+from inferplan.perf.placement import choose_layout
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
@@ -119,6 +119,9 @@ class EstimatePlan:
     microbatches: int = 1
     queue_factor: float = 1.0  # closed-loop clients per engine slot (>1: requests wait)
     notes: dict = field(default_factory=dict)
+    # continuous batching: prompt groups per request cycle, prompts per group, decoding riders
+    cycle: dict = field(default_factory=dict)
+    rider_work: StepWork | None = None  # decode step of the riders alone (marginal prefill cost)
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,81 +158,6 @@ def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None, expert_h
     return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
                       expert_precision=e, kv_precision=kv, act_precision=act, threads=threads,
                       expert_host=expert_host)
-
-
-def _needs(dep: Deployment, mode: Mode, seqs_rep: float, ctx: float, input_len: int):
-    """Memory for the mode; offline needs room for at least one sequence."""
-    if mode == "offline":
-        mem = memory_breakdown(dep, 1, ctx, input_len)
-    else:
-        mem = memory_breakdown(dep, seqs_rep, ctx, seqs_rep * input_len)
-    return mem
-
-
-MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")  # served across a scale-out network
-
-
-def _domain(hw: HardwareSpec) -> int:
-    if hw.hw_class == "wafer":
-        return 1  # Cerebras pipelines whole layers across wafers; no tensor parallelism
-    if hw.sram_only:
-        return 16  # SRAM chips shard each layer over one or two GroqNodes (8 chips each)
-    return hw.scale_up.domain_devices if hw.scale_up else 1
-
-
-def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: Mode, devices: int | None,
-                  make_dep, seqs: int, ctx: float, input_len: int) -> tuple[Layout, str]:
-    """The layout a good serving engine would pick (see docs/model.md, 'Layout').
-
-    devices=None: the fewest devices that fit, TP inside the scale-up domain first, then PP
-    stages. devices=N: batch/concurrency maximize TP (latency), offline uses the smallest model
-    group that fits and replicates it (throughput).
-    """
-    tps = valid_tps(model, _domain(hw))
-    cap = (hw.sram_bytes if hw.sram_only else hw.memory_bytes) or 0.0
-    if cap <= 0:
-        raise InputError(f"{hw.id} has no memory capacity in the catalog; set memory_bytes with --hardware-file")
-    # lower bound on pp for each tp from the weights alone
-    dep1 = make_dep(Layout())
-    end_bytes = dep1.model.embedding_params * dep1.head_bytes_per_elem
-    layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
-    usable = cap * dep1.engine.memory_utilization
-    # devices beyond one scale-up domain need a scale-out network (and a class that uses one)
-    max_rep = devices or (10**6 if hw.hw_class in MULTI_NODE_CLASSES else _domain(hw))
-    cands: list[Layout] = []
-    for tp in tps:
-        ends = end_bytes / tp  # embedding (first stage) or LM head (last stage)
-        room = usable - ends
-        pp_min = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
-        for pp in range(pp_min, min(model.num_layers, pp_min + (8 if hw.sram_only else 4)) + 1):
-            if tp * pp <= max_rep:
-                cands.append(Layout(tp=tp, pp=pp))
-    if devices is not None:
-        cands = [c for c in cands if devices % c.replica_devices == 0]
-        if mode == "offline":
-            cands.sort(key=lambda c: (c.replica_devices, c.pp))
-        else:
-            cands.sort(key=lambda c: (-c.tp, c.pp))
-    else:
-        cands.sort(key=lambda c: (c.replica_devices, c.pp))
-    for lay in cands:
-        dp = devices // lay.replica_devices if devices else 1
-        lay = Layout(tp=lay.tp, pp=lay.pp, dp=dp)
-        dep = make_dep(lay)
-        seqs_rep = seqs / dp
-        if _needs(dep, mode, seqs_rep, ctx, input_len).fits:
-            how = "fewest devices that fit" if devices is None else f"{devices} devices given"
-            return lay, f"auto ({how}: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
-    # nothing fits: put every given device into one replica (the most memory one copy can get;
-    # also the starting point of the offload tier), else report the largest candidate
-    if devices:
-        tp = max([t for t in tps if devices % t == 0] or [1])
-        pp = min(devices // tp, model.num_layers)
-        if tp * pp == devices:
-            return Layout(tp=tp, pp=pp), f"auto (nothing fits; all {devices} devices in one replica)"
-    lay = max(cands, key=lambda c: (c.replica_devices, c.tp)) if cands else Layout()
-    dp = max(1, devices // lay.replica_devices) if devices else 1
-    return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
 
 
 def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
@@ -269,13 +197,16 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     else:
         eng = default_engine(hw)
     check_engine_runs_on(eng, hw)
+    # the engine's limits on this device: its offline/benchmark entry point for batch and
+    # offline runs (vLLM's LLM class), its server for concurrency
+    eng = eng.for_hardware(hw, offline=mode != "concurrency")
     eng, slot_note = serving_engine(eng, slots)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
     if slot_note:
         notes["slots"] = slot_note
     expert_host = None
     if off_mode == "experts":
-        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files)
+        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files, eng.id)
 
     if threads is not None and hw.hw_class != "cpu":
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
@@ -301,7 +232,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         check_layout(m, layout)
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
-        layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len)
+        layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng)
         notes["layout"] = how
     dep = make_dep(layout)
     dp = layout.dp
@@ -318,7 +249,24 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                                   f"(KV for {reserve:.0f} tokens each, cap max_num_seqs={dep.engine.max_num_seqs})")
     else:
         seqs_rep = batch / dp
-    mem = memory_breakdown(dep, max(seqs_rep, 1), ctx_max, max(seqs_rep, 1) * input_len)
+    admitted = seqs_rep
+    if mode == "concurrency":
+        # the engine's admission: at most max_num_seqs running, and no more than the KV cache
+        # holds (the scheduler queues the rest until blocks free up)
+        reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
+        admitted = min(seqs_rep, dep.engine.max_num_seqs)
+        if not memory_breakdown(dep, admitted, ctx_max, admitted * input_len).fits:
+            by_kv = max_sequences(dep, reserve, input_len)
+            # max_sequences counts one prompt's activations; a full prefill chunk may need more
+            for _ in range(64):
+                if by_kv < 1 or memory_breakdown(dep, by_kv, reserve, by_kv * input_len).fits:
+                    break
+                by_kv -= 1
+            if 1 <= by_kv < admitted:
+                admitted, ctx_max = float(by_kv), reserve
+                notes["kv_admission"] = (f"the KV cache holds {by_kv} sequences of {reserve:.0f} "
+                                         f"tokens per replica; the other clients wait (FCFS)")
+    mem = memory_breakdown(dep, max(admitted, 1), ctx_max, max(admitted, 1) * input_len)
     if off_mode == "auto" and not mem.fits and mode != "offline":
         dep, mem = _offload(dep, mem, notes)
         plan.dep = dep
@@ -339,11 +287,13 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
 
     # ---- the step compositions this mode needs ------------------------------------------
     in_flight = seqs_rep
-    if mode == "concurrency" and in_flight > dep.engine.max_num_seqs:
-        plan.queue_factor = in_flight / dep.engine.max_num_seqs
-        in_flight = dep.engine.max_num_seqs
-        notes["queueing"] = (f"{dep.engine.id} runs at most {dep.engine.max_num_seqs} sequences; "
-                             f"the other clients wait (FCFS)")
+    eng_ = dep.engine
+    if mode == "concurrency" and in_flight > admitted:
+        plan.queue_factor = in_flight / admitted
+        in_flight = admitted
+        if admitted == eng_.max_num_seqs:
+            notes["queueing"] = (f"{eng_.id} runs at most {eng_.max_num_seqs} sequences; "
+                                 f"the other clients wait (FCFS)")
     mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
     b = in_flight / mb  # sequences per microbatch step
@@ -355,13 +305,25 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             plan.works["prefill"] = step_work(dep, decode_seqs=b, decode_ctx=0)
         if O > 1 or I == 0:
             plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean)
+        return plan
+    # Continuous batching in steady state (docs/metrics.md): over one request cycle of O steps,
+    # each of the b running sequences is prefilled once. Prompts arrive in m = min(b, O)
+    # groups of k = b/m; a group's prompts run in token-budget chunks together with the decodes
+    # of the other b - k sequences ("riders"); the remaining steps decode all b. With one
+    # sequence this is exactly one prefill followed by O - 1 decode steps (the batch-1 path).
+    o_steps = max(O, 1)
+    groups = min(b, o_steps)
+    k = b / groups
+    riders = max(b - k, 0.0)
+    if I > 0:
+        plan.works["prefill"] = prefill_chunks(dep, k, I, decode_seqs=riders, decode_ctx=ctx_mean)
     else:
-        if O > 0:
-            plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean)
-            plan.works["mixed"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean,
-                                            prefill_tokens=b * I / O, prefill_seqs=b / O)
-        plan.works["prefill"] = step_work(dep, decode_seqs=max(b - 1 / mb, 0), decode_ctx=ctx_mean,
-                                          prefill_tokens=I, prefill_seqs=1)
+        plan.works["prefill"] = step_work(dep, decode_seqs=b, decode_ctx=0)
+    if O > 1:
+        plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean)
+    plan.cycle = {"groups": groups, "prompts_per_group": k, "riders": riders}
+    if riders > 0:
+        plan.rider_work = step_work(dep, decode_seqs=riders, decode_ctx=ctx_mean)
     return plan
 
 
@@ -397,30 +359,34 @@ def _offload(dep: Deployment, mem: MemoryBreakdown, notes: dict) -> tuple[Deploy
     return dep, new
 
 
-def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int) -> StepWork:
+def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int, decode_seqs: float = 0.0,
+                   decode_ctx: float = 0.0) -> StepWork:
     """The steps that prefill `seqs` prompts of `prompt_tokens`, in the engine's chunks.
 
-    An engine processes at most ``prefill_chunk_tokens`` prompt tokens per step (vLLM
-    max_num_batched_tokens, llama.cpp n_batch, 256 on SRAM machines): short prompts are packed
-    several to a step; a long prompt is split and each chunk attends to the tokens before it.
-    Each step re-reads the weights, which is what chunking costs. Returns one StepWork whose
-    arrays hold the steps (sum them with ``total_time_s``).
+    An engine processes at most ``prefill_chunk_tokens`` tokens per step (vLLM
+    max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens, llama.cpp
+    n_batch); ``decode_seqs`` sequences decoding alongside (at ``decode_ctx`` cached tokens)
+    take one token each of that budget in every step. Short prompts are packed several to a
+    step; a long prompt is split and each chunk attends to the tokens before it. Each step
+    re-reads the weights, which is what chunking costs. Returns one StepWork whose arrays hold
+    the steps (sum them with ``total_time_s``).
     """
-    chunk = dep.engine.prefill_chunk_tokens
+    chunk = max(1.0, dep.engine.prefill_chunk_tokens - decode_seqs)
+    rider = {"decode_seqs": decode_seqs, "decode_ctx": decode_ctx}
     if seqs * prompt_tokens <= chunk:
-        return step_work(dep, prefill_tokens=seqs * prompt_tokens, prefill_seqs=seqs)
+        return step_work(dep, prefill_tokens=seqs * prompt_tokens, prefill_seqs=seqs, **rider)
     if prompt_tokens <= chunk:
         per_step = max(1.0, float(chunk // prompt_tokens))
         n_full = int(seqs // per_step)
         sizes = [per_step] * n_full + ([seqs - n_full * per_step] if seqs > n_full * per_step else [])
         s = np.array(sizes)
-        return step_work(dep, prefill_tokens=s * prompt_tokens, prefill_seqs=s)
+        return step_work(dep, prefill_tokens=s * prompt_tokens, prefill_seqs=s, **rider)
     n = math.ceil(prompt_tokens / chunk)
     start = np.arange(n) * float(chunk)
     tokens = np.minimum(chunk, prompt_tokens - start)
     # every sequence goes through the same chunks; steps of one sequence after another
     return step_work(dep, prefill_tokens=np.tile(tokens, int(math.ceil(seqs))),
-                     prefill_seqs=1.0, prefill_ctx=np.tile(start, int(math.ceil(seqs))))
+                     prefill_seqs=1.0, prefill_ctx=np.tile(start, int(math.ceil(seqs))), **rider)
 
 
 def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
@@ -459,23 +425,27 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
         out["decode_time_share"] = (e2e - ttft) / e2e
     else:
         n = plan.seqs_per_replica  # sequences in flight per replica
-        ttft = t["prefill"]
-        if O > 0:
-            tpot = t["mixed"]
-            e2e = ttft + (O - 1) * tpot
-        else:
-            tpot, e2e = None, ttft
+        cyc = plan.cycle
+        groups = cyc.get("groups", 1.0)
+        group_s = t["prefill"]  # one group's prompts, in chunks, with the riders decoding
+        group_steps = max(1, np.size(plan.works["prefill"].t_link))
+        decode_s = t.get("decode", 0.0)
+        # the steps of the other groups also advance this sequence by one token each
+        decode_steps = max(0.0, (O - 1) - (groups - 1) * group_steps) if O > 1 else 0.0
+        e2e = groups * group_s + decode_steps * decode_s
+        ttft = group_s
+        tpot = (e2e - ttft) / (O - 1) if O > 1 else None
+        # marginal cost of the prompts: a group's steps minus the riders' own decode steps
+        rider_s = (plan.rider_work.total_time_s(f) * group_steps
+                   if plan.rider_work is not None else 0.0)
+        prompt_s = groups * max(group_s - rider_s, 0.0)
         rps_rep = n / e2e
         wait = (plan.queue_factor - 1) * e2e
-        out.update(ttft_s=ttft + wait, tpot_s=tpot if O > 1 else None, e2e_latency_s=e2e + wait,
+        out.update(ttft_s=ttft + wait, tpot_s=tpot, e2e_latency_s=e2e + wait,
                    requests_per_s=rps_rep * dp, prefill_tok_s=rps_rep * dp * I if I > 0 else None,
                    output_tok_s=rps_rep * dp * O if O > 0 else None,
                    total_tok_s=rps_rep * dp * (I + O))
-        if O > 0:
-            share = t["decode"] / t["mixed"]
-            out["decode_time_share"] = min(1.0, share)
-        else:
-            out["decode_time_share"] = 0.0
+        out["decode_time_share"] = min(1.0, max(0.0, 1 - prompt_s / e2e)) if O > 0 else 0.0
     tp_ = out.get("tpot_s")
     out["decode_tok_s_per_user"] = 1 / tp_ if tp_ else None
     return out
@@ -557,22 +527,35 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
 
 
 def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
-    """One line saying what limits decode on this hardware, with the numbers behind it."""
+    """One line saying what limits decode on this hardware, with the numbers behind it.
+
+    Bytes are per device: a step's traffic summed over the replica's layers is shared by its
+    ``pp`` stages (each device reads its stage's layers, the stages run one after another for
+    a token) and already split ``tp`` ways inside a stage.
+    """
     dep = plan.dep
     d = bound.get("decode") or bound.get("prefill")
     lay = dep.layout
-    par = f"tp{lay.tp}" + (f" pp{lay.pp}" if lay.pp > 1 else "") + (f" x{lay.dp} replicas" if lay.dp > 1 else "")
+    par = (f"tp{lay.tp}" + (f" ep{lay.ep}" if lay.ep > 1 else "") + (f" pp{lay.pp}" if lay.pp > 1 else "")
+           + (f" x{lay.dp} replicas" if lay.dp > 1 else ""))
+    if lay.pp > 1:
+        mb = plan.microbatches
+        par += (f": {lay.pp} pipeline stages of {lay.stage_devices} device"
+                f"{'s' if lay.stage_devices > 1 else ''}, "
+                + ("one micro-batch in flight" if mb <= 1 else f"{mb} micro-batches in flight"))
     work = plan.works.get("decode") or plan.works.get("prefill")
     gb_step = float(work.t_memory.sum()) * dep.memory_bw_bytes_s / 1e9 if work is not None else 0.0
+    gb_dev = gb_step / lay.pp  # each device reads only its stage's share
     if d == "memory":
         bw = dep.memory_bw_bytes_s / 1e12
-        return (f"memory-bound: each decode step reads {gb_step:.3g} GB per device at "
+        where = "per device" if lay.pp == 1 else f"per device ({gb_step:.3g} GB over the {lay.pp} stages)"
+        return (f"memory-bound: each decode step reads {gb_dev:.3g} GB {where} at "
                 f"{bw:.3g} TB/s peak ({par})")
     if d == "compute":
         return (f"compute-bound: batch {plan.batch} puts decode past the ridge point "
                 f"({dep.linear_compute_type}, {par})")
     if d == "communication":
-        return f"communication-bound: TP/PP traffic over {dep.tp_link.name} ({par})"
+        return f"communication-bound: TP/EP/PP traffic over {dep.tp_link.name} ({par})"
     if d == "host" and dep.expert_host is not None:
         from inferplan.perf.offload import host_expert_work
 
@@ -586,7 +569,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
     if d == "overhead":
         return (f"overhead-bound: {dep.model.num_layers} layers x {dep.engine.id} per-layer launch/"
-                f"sync cost exceed the {gb_step:.3g} GB/step read time ({par})")
+                f"sync cost exceed the {gb_dev:.3g} GB/step read time per device ({par})")
     return par
 
 

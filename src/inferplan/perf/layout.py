@@ -56,6 +56,10 @@ class Layout:
     def expert_shards(self) -> int:
         return self.stage_devices
 
+    def experts_per_device(self, num_experts: int) -> int:
+        """Routed experts on the most loaded device: ceil(E / shards) (uneven placement)."""
+        return -(-num_experts // self.expert_shards)
+
 
 def check_layout(model: ModelSpec, layout: Layout) -> None:
     """Raise LayoutError for layouts no engine can run, saying why and what would work."""
@@ -83,14 +87,18 @@ def check_layout(model: ModelSpec, layout: Layout) -> None:
         if not moe:
             raise LayoutError(f"ep={layout.ep} needs a mixture-of-experts model; {model.id} is dense")
         n_exp = moe[0].num_experts
-        if n_exp % layout.ep:
-            raise LayoutError(f"ep={layout.ep} must divide the {n_exp} experts of {model.id}")
+        if layout.ep > n_exp:
+            raise LayoutError(f"ep={layout.ep} exceeds the {n_exp} experts of {model.id}")
+        # ep need not divide the experts: engines place them unevenly or replicate the hot ones
+        # (EP48 / EP72 over 256 experts); each device holds ceil(experts / ep) of them.
         if layout.ep % layout.tp and layout.tp % layout.ep:
             raise LayoutError(f"ep={layout.ep} and tp={tp} must divide one another")
 
 
 def valid_tps(model: ModelSpec, limit: int) -> list[int]:
-    """Tensor-parallel degrees (powers of two up to `limit`) that `model` admits."""
+    """Tensor-parallel degrees (powers of two up to `limit`) that `model` admits: what vLLM,
+    SGLang and TensorRT-LLM deploy (they must divide the attention heads; the KV heads are
+    split or replicated)."""
     out = []
     t = 1
     while t <= limit:

@@ -104,7 +104,16 @@ def max_sequences(dep: Deployment, ctx_tokens: float, prefill_tokens_per_seq: fl
         return 0
     if per_seq <= 0:
         return dep.engine.max_num_seqs
-    # activations grow with the batch only through logits and the (capped) prefill chunk
-    act = activation_bytes_per_device(dep, dep.engine.prefill_chunk_tokens, 0)
-    n = math.floor((free - act) / per_seq * lay.attn_dp)
-    return max(0, n)
+    # Activations grow with the batch only through logits and the prefill chunk, which holds
+    # min(chunk, n x prompt) tokens: bound n with one prompt's activations, then recount with
+    # the chunk that many prompts fill (consistent with memory_breakdown for n sequences).
+    chunk = dep.engine.prefill_chunk_tokens
+    one = max(prefill_tokens_per_seq, 1.0)
+
+    def count(prefill_tokens: float) -> int:
+        act = activation_bytes_per_device(dep, min(chunk, prefill_tokens), 0)
+        return max(0, math.floor((free - act) / per_seq * lay.attn_dp))
+
+    upper = count(one)
+    n = count(upper * one)
+    return n if n >= 1 else min(upper, 1)

@@ -18,11 +18,14 @@ Per step of T tokens (per replica; one host serves the whole replica):
   link latency)`` for the activations, plus the host's fixed cost per layer (thread-pool
   barriers: llama.cpp@cpu ``layer_overhead_s``). Decode (T small) is bound by the host's bandwidth.
 - stream path (large batches, i.e. prefill chunks): the engine copies every routed expert to
-  the accelerator over the host link and computes there (llama.cpp offloads ops whose batch is
-  >= 32 tokens to the GPU, copying the weights; ktransformers streams experts for long
-  prompts): ``max(all expert bytes / link bw, device expert FLOPs / device peak)``.
+  the accelerator over the host link and computes there, once per physical batch:
+  ``ceil(T / ubatch) x max(all expert bytes / link bw, device expert FLOPs / device peak)``.
+  llama.cpp does this for every op whose batch is >= 32 tokens (``GGML_OP_OFFLOAD_MIN_BATCH``,
+  ggml/src/ggml-cuda/ggml-cuda.cu; ``--no-op-offload`` turns it off) in physical batches of
+  ``n_ubatch`` = 512 tokens (common/common.h), so its prompt processing is link-bound per chunk.
 
-An engine takes the faster path per step (``min``); the explanation says which one bounds.
+llama.cpp's rule picks the path; other engines are given the faster one (``min``). The
+explanation says which one bounds.
 Host time is added to the accelerator's time (``step = device + host``): each layer's experts
 wait for its attention and the next layer's attention waits for the experts.
 
@@ -53,6 +56,10 @@ DESKTOP_HOST_MAX_BYTES = 128e9
 HOST_ENGINE = "llama.cpp"  # the engine whose CPU factors time the host's expert kernels
 HOST_MEMORY_UTILIZATION = 0.95  # share of the host's DRAM the experts may take (OS + buffers)
 OFFLOAD_MODES = ("none", "auto", "experts")
+# llama.cpp (ggml-cuda.cu, common/common.h): ops on host weights with batch >= 32 tokens run on
+# the GPU after copying the weights, in physical batches of n_ubatch = 512 tokens.
+LLAMA_CPP_OP_OFFLOAD_MIN_BATCH = 32
+LLAMA_CPP_UBATCH_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class ExpertHost:
     dequant_ops: float  # unpack ops per weight (bundled profile, expert precision)
     layer_overhead_s: float  # host thread-pool barriers per MoE layer (llama.cpp@cpu, bundled profile)
     source: str  # why this host: '--host X' or the default rule
+    stream_min_tokens: float | None = None  # engine streams experts from this batch on (None: faster path)
+    ubatch_tokens: float = float("inf")  # tokens per weight copy when streaming
 
     def work(self, dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
         """:func:`host_expert_work` (a method, so that ``perf.step`` needs no import of this
@@ -97,7 +106,7 @@ def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
 
 
 def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model, w, e, kv,
-                        hardware_files: tuple[Path, ...] = ()) -> ExpertHost:
+                        hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp") -> ExpertHost:
     """The host CPU for ``--offload experts`` with its factors from the bundled profile."""
     from inferplan.catalog.engines import get_engine
     from inferplan.catalog.hardware import get_hardware
@@ -129,7 +138,16 @@ def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model
                       bw_bytes_s=host_dep.memory_bw_bytes_s, bw_eff=f.bw_eff,
                       peak_flops=host_dep.peak_expert_flops, compute_type=ctype,
                       compute_eff=f.compute_eff, vector_ops_s=host_dep.vector_ops_s,
-                      dequant_ops=f.dequant_ops_e, layer_overhead_s=f.layer_overhead_s, source=why)
+                      dequant_ops=f.dequant_ops_e, layer_overhead_s=f.layer_overhead_s, source=why,
+                      **_stream_rule(engine))
+
+
+def _stream_rule(engine: str) -> dict:
+    """When the engine streams experts to the GPU instead of computing them on the host."""
+    if engine == "llama.cpp":
+        return {"stream_min_tokens": float(LLAMA_CPP_OP_OFFLOAD_MIN_BATCH),
+                "ubatch_tokens": float(LLAMA_CPP_UBATCH_TOKENS)}
+    return {}
 
 
 def host_expert_bytes(dep: Deployment) -> float:
@@ -155,19 +173,23 @@ class HostExpertWork:
     act_link_s: np.ndarray  # activations to the host and back, all MoE layers
     overhead_s: float  # host per-layer fixed costs, all MoE layers
     stream_s: np.ndarray  # all experts over the link (or their device compute, if longer)
+    tokens: np.ndarray
+    stream_min_tokens: float | None  # the engine's rule (None: the faster path)
 
     @property
     def host_path_s(self) -> np.ndarray:
         return _roofline(self.host_compute_s, self.host_memory_s) + self.act_link_s + self.overhead_s
 
     @property
-    def time_s(self) -> np.ndarray:
-        """The faster path per step (seconds)."""
-        return np.minimum(self.host_path_s, self.stream_s)
+    def streamed(self) -> np.ndarray:
+        if self.stream_min_tokens is not None:
+            return self.tokens >= self.stream_min_tokens
+        return self.stream_s < self.host_path_s
 
     @property
-    def streamed(self) -> np.ndarray:
-        return self.stream_s < self.host_path_s
+    def time_s(self) -> np.ndarray:
+        """Seconds of the path the engine takes per step."""
+        return np.where(self.streamed, self.stream_s, self.host_path_s)
 
 
 def host_expert_work(dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
@@ -197,8 +219,10 @@ def host_expert_work(dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
     link = 2 * moe_layers * (act / h.link.bw_bytes_s + h.link.latency_s)
     stream_bytes = all_elems * dep.expert_bytes_per_elem
     device_compute = flops / dep.peak_expert_flops
-    stream = np.maximum(stream_bytes / h.link.bw_bytes_s + zero, device_compute) + link
-    return HostExpertWork(compute, memory, link, moe_layers * h.layer_overhead_s, stream)
+    copies = np.ceil(t / h.ubatch_tokens) if np.isfinite(h.ubatch_tokens) else 1.0 + zero
+    stream = np.maximum(copies * stream_bytes / h.link.bw_bytes_s, device_compute) + link
+    return HostExpertWork(compute, memory, link, moe_layers * h.layer_overhead_s, stream, t,
+                          h.stream_min_tokens)
 
 
 def describe_offload(dep: Deployment) -> str:
@@ -209,8 +233,11 @@ def describe_offload(dep: Deployment) -> str:
     return (f"routed experts ({gb:.0f} GB at {dep.expert_precision.id}) in host DRAM of "
             f"{h.cpu.id} ({h.bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff {h.bw_eff:.2f}, {h.source}), "
             f"computed by its cores in {h.compute_type}; attention, shared experts and KV on "
-            f"{dep.hw.id}; activations cross {h.link.name} twice per MoE layer; prompt chunks "
-            f"stream the experts over the link when that is faster")
+            f"{dep.hw.id}; activations cross {h.link.name} twice per MoE layer; "
+            + (f"batches of >= {h.stream_min_tokens:.0f} tokens copy all experts to the GPU per "
+               f"{h.ubatch_tokens:.0f}-token ubatch (llama.cpp op offload): prefill is link-bound"
+               if h.stream_min_tokens is not None else
+               "prompt chunks stream the experts over the link when that is faster"))
 
 
 def host_power_w(dep: Deployment, work, f) -> tuple[float, str]:

@@ -258,8 +258,8 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
     if plan is not None and plan.fits:
         plan.notes["layout"] = (f"auto: fewest devices holding weights + KV of {AUTO_LAYOUT_SEQS} "
                                 f"sequences of {mean_in}+{mean_out} tokens ({plan.notes.get('layout', '')})")
-    else:
-        plan = resolve("batch", 1)
+    else:  # a serving engine: its server limits (vLLM's API-server budgets), one sequence
+        plan = resolve("concurrency", 1)
     if not plan.fits:
         raise DoesNotFitError(f"{plan.dep.model.id} on {plan.dep.hw.id}: {plan.reason}")
     return pool_from_deployment(plan.dep, workload, cfg, eff, plan.notes)

@@ -1,0 +1,142 @@
+"""Placement: which of an engine's layouts a deployment uses (docs/model.md, section 3).
+
+What lives here: the scale-up domain of a device, the layouts an engine's policy allows
+(:func:`engine_layouts`), and the choice among them (:func:`choose_layout`: the fewest devices
+that fit, or the given devices used the way the engine's docs recommend). The layout type and
+its validity rules are in :mod:`inferplan.perf.layout`; memory in :mod:`inferplan.perf.memory`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from inferplan.catalog.schema import EngineSpec, HardwareSpec
+from inferplan.errors import InputError
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.deployment import Deployment
+from inferplan.perf.layout import Layout, valid_tps
+from inferplan.perf.memory import memory_breakdown, weight_bytes_per_device
+
+# Classes that serve one model across a scale-out network (several nodes / systems).
+MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")
+
+
+def scale_up_domain(hw: HardwareSpec) -> int:
+    """Devices one tensor-parallel group may span on `hw`."""
+    if hw.hw_class == "wafer":
+        return 1  # Cerebras pipelines whole layers across wafers; no tensor parallelism
+    if hw.sram_only:
+        return 16  # SRAM chips shard each layer over one or two GroqNodes (8 chips each)
+    return hw.scale_up.domain_devices if hw.scale_up else 1
+
+
+def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_min: dict[int, int],
+                   devices: int | None = None) -> list[Layout]:
+    """The layouts `engine` would run `model` on, per its layout policy (docs/model.md, 3).
+
+    ``pp_min[tp]`` is the fewest pipeline stages whose weights fit at that TP. Policies:
+
+    - ``across_nodes`` (vLLM, SGLang, TensorRT-LLM): TP in powers of two inside the scale-up
+      domain, no pipeline; pipeline stages only when the model does not fit one domain at the
+      largest TP (then one stage per node).
+    - ``layer_split`` (llama.cpp ``--split-mode layer``, transformers ``device_map``): no TP; each
+      device holds a contiguous share of the layers, used one after another (``pp`` stages, one
+      micro-batch in flight) inside one machine.
+    - ``native`` (wafers, LPUs): TP inside the domain and as many pipeline stages as needed.
+    """
+    pol = engine.layout
+    domain = scale_up_domain(hw)
+    max_tp = min(domain, pol.max_tp or domain)
+    tps = valid_tps(model, max_tp)
+    multi_node = hw.hw_class in MULTI_NODE_CLASSES
+    limit = devices or (10**6 if multi_node else domain)
+    out: list[Layout] = []
+    if pol.pipeline == "layer_split":
+        for pp in range(max(1, pp_min.get(1, 1)), min(model.num_layers, domain, limit) + 1):
+            out.append(Layout(tp=1, pp=pp))
+        return out
+    if pol.pipeline == "native":
+        extra = 8 if hw.sram_only else 4
+        for tp in tps:
+            lo = pp_min.get(tp, 1)
+            out += [Layout(tp=tp, pp=pp) for pp in range(lo, min(model.num_layers, lo + extra) + 1)
+                    if tp * pp <= limit]
+        return out
+    for tp in tps:
+        if pp_min.get(tp, 1) == 1 and tp <= limit:
+            out.append(Layout(tp=tp))
+    top = tps[-1]
+    lo = pp_min.get(top, 1)
+    if multi_node and lo <= model.num_layers:
+        out += [Layout(tp=top, pp=pp) for pp in range(max(2, lo), min(model.num_layers, max(2, lo) + 3) + 1)
+                if top * pp <= limit]
+    return out
+
+
+def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float, input_len: int):
+    """Memory for the mode; offline needs room for at least one sequence."""
+    if mode == "offline":
+        mem = memory_breakdown(dep, 1, ctx, input_len)
+    else:
+        mem = memory_breakdown(dep, seqs_rep, ctx, seqs_rep * input_len)
+    return mem
+
+
+def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | None,
+                  make_dep, seqs: int, ctx: float, input_len: int,
+                  engine: EngineSpec | None = None) -> tuple[Layout, str]:
+    """The layout the engine's docs recommend (see docs/model.md, 'Layout').
+
+    devices=None: the fewest devices that fit among the engine's layouts (TP in powers of two
+    inside the scale-up domain; pipeline stages only across domains, or layer split for
+    llama.cpp). devices=N: batch/concurrency maximize TP (latency), offline uses the smallest
+    model group that fits and replicates it (throughput); when no such layout fits, all N
+    devices form one replica (pipelined if TP cannot use them all).
+    """
+    cap = (hw.sram_bytes if hw.sram_only else hw.memory_bytes) or 0.0
+    if cap <= 0:
+        raise InputError(f"{hw.id} has no memory capacity in the catalog; set memory_bytes with --hardware-file")
+    dep1 = make_dep(Layout())
+    eng = engine or dep1.engine
+    # lower bound on pp for each tp from the weights alone
+    end_bytes = dep1.model.embedding_params * dep1.head_bytes_per_elem
+    layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
+    usable = cap * eng.memory_utilization
+    pp_min: dict[int, int] = {}
+    for tp in valid_tps(model, max(1, scale_up_domain(hw))):
+        room = usable - end_bytes / tp  # embedding (first stage) or LM head (last stage)
+        pp_min[tp] = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
+    cands = engine_layouts(model, hw, eng, pp_min, devices)
+    if devices is not None:
+        cands = [c for c in cands if devices % c.replica_devices == 0]
+        if mode == "offline":
+            cands.sort(key=lambda c: (c.replica_devices, c.pp))
+        else:
+            cands.sort(key=lambda c: (-c.tp, c.pp))
+    else:
+        cands.sort(key=lambda c: (c.replica_devices, c.pp))
+    policy = eng.layout.pipeline
+    for lay in cands:
+        dp = devices // lay.replica_devices if devices else 1
+        lay = Layout(tp=lay.tp, pp=lay.pp, dp=dp)
+        if needs_memory(make_dep(lay), mode, seqs / dp, ctx, input_len).fits:
+            how = "fewest devices that fit" if devices is None else f"{devices} devices given"
+            return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
+    # nothing the engine recommends fits: put every given device into one replica (pipelined
+    # if TP cannot use them all: the most memory one copy can get; also where offload starts)
+    if devices:
+        tps = [t for t in valid_tps(model, min(scale_up_domain(hw), eng.layout.max_tp or 10**6))
+               if devices % t == 0] or [1]
+        whole = [Layout(tp=t, pp=devices // t) for t in sorted(tps, reverse=True)
+                 if devices // t <= model.num_layers]
+        for lay in whole:  # the most TP that fits, pipelining the rest of the given devices
+            if needs_memory(make_dep(lay), mode, seqs, ctx, input_len).fits:
+                return lay, (f"auto (all {devices} devices in one replica: tp={lay.tp}, pp={lay.pp}; "
+                             f"no {policy} layout of {eng.id} fits)")
+        if whole:
+            lay = whole[0]
+            return lay, (f"auto (nothing fits; all {devices} devices in one replica: tp={lay.tp}, "
+                         f"pp={lay.pp})")
+    lay = max(cands, key=lambda c: (c.replica_devices, c.tp)) if cands else Layout()
+    dp = max(1, devices // lay.replica_devices) if devices else 1
+    return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"

@@ -1,0 +1,126 @@
+"""Engine profiles as data: schema, citations, lookup, and each engine's defaults on a device."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferplan.catalog._load import data_path, load_yaml
+from inferplan.catalog.engines import check_engine_runs_on, engine_catalog, get_engine
+from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.schema import EngineSpec
+from inferplan.errors import InputError
+
+
+def test_every_engine_is_one_yaml_file_named_after_it():
+    files = sorted(p.stem for p in data_path("engines").glob("*.yaml"))
+    assert files == sorted(engine_catalog())
+    for stem in files:
+        raw = load_yaml(data_path("engines", f"{stem}.yaml"))
+        assert raw["id"] == stem
+
+
+def test_every_engine_cites_a_source_and_its_layout_policy():
+    for e in engine_catalog().values():
+        assert e.source, e.id
+        assert e.layout.pipeline in ("across_nodes", "layer_split", "native"), e.id
+        if e.layout.pipeline != "across_nodes" or e.layout.max_tp:
+            assert e.layout.source, e.id  # a non-default policy says where it comes from
+        for lim in e.limits:
+            assert lim.source, e.id
+
+
+def test_unknown_fields_are_rejected():
+    raw = dict(load_yaml(data_path("engines", "vllm.yaml")))
+    raw["max_num_seq"] = 5  # a typo must not pass silently
+    with pytest.raises(Exception, match="max_num_seq"):
+        EngineSpec(**raw)
+
+
+def _on(engine: str, hw: str, offline: bool = False) -> EngineSpec:
+    return get_engine(engine).for_hardware(get_hardware(hw), offline=offline)
+
+
+# --- one test per engine default ----------------------------------------------------------------
+
+
+def test_vllm_defaults_on_70_gib_gpus_other_than_a100():
+    # EngineArgs.get_batch_defaults: >= 70 GiB and not A100 -> 1024 seqs, 8192 (server) / 16384 (LLM)
+    serve, offline = _on("vllm", "h100-sxm"), _on("vllm", "h100-sxm", offline=True)
+    assert (serve.max_num_seqs, serve.prefill_chunk_tokens) == (1024, 8192)
+    assert (offline.max_num_seqs, offline.prefill_chunk_tokens) == (1024, 16384)
+    assert serve.memory_utilization == 0.9 and serve.kv_block_tokens == 16
+
+
+def test_vllm_defaults_on_a100_and_smaller_gpus():
+    for hw in ("a100-sxm-80g", "l40s", "rtx-4090"):
+        serve, offline = _on("vllm", hw), _on("vllm", hw, offline=True)
+        assert (serve.max_num_seqs, serve.prefill_chunk_tokens) == (256, 2048), hw
+        assert offline.prefill_chunk_tokens == 8192, hw
+
+
+def test_vllm_tpu_budgets_by_chip():
+    assert _on("vllm", "tpu-v6e").prefill_chunk_tokens == 1024
+    assert _on("vllm", "tpu-v5e", offline=True).prefill_chunk_tokens == 1024
+    assert _on("vllm", "tpu-v5p").prefill_chunk_tokens == 256
+
+
+def test_vllm_runs_on_cpus_tpus_and_gaudi():
+    for hw in ("xeon-6980p", "tpu-v6e", "gaudi3", "mi300x"):
+        check_engine_runs_on(get_engine("vllm"), get_hardware(hw))
+    assert get_engine("vllm-gaudi").id == get_engine("vllm-tpu").id == "vllm"
+
+
+def test_sglang_chunked_prefill_size_follows_gpu_memory():
+    assert _on("sglang", "rtx-4090").prefill_chunk_tokens == 2048
+    assert _on("sglang", "h100-sxm").prefill_chunk_tokens == 8192
+    assert _on("sglang", "h200-sxm").prefill_chunk_tokens == 8192
+    assert _on("sglang", "b200").prefill_chunk_tokens == 16384
+    assert get_engine("sglang").memory_utilization == 0.88
+    check_engine_runs_on(get_engine("sglang"), get_hardware("xeon-6980p"))  # CPU backend
+
+
+def test_tensorrt_llm_defaults_and_nvidia_only():
+    e = _on("tensorrt-llm", "h100-sxm")
+    assert (e.max_num_seqs, e.prefill_chunk_tokens) == (2048, 8192)  # max_batch_size, max_num_tokens
+    assert e.kv_reservation == "full_sequence" and e.kv_block_tokens == 32
+    assert get_engine("nim").id == "tensorrt-llm"
+    with pytest.raises(InputError, match="NVIDIA only"):
+        check_engine_runs_on(e, get_hardware("mi300x"))
+
+
+def test_llama_cpp_splits_layers_with_one_slot_and_f16_kv():
+    e = get_engine("llama.cpp")
+    assert e.layout.pipeline == "layer_split" and e.layout.max_tp == 1
+    assert (e.max_num_seqs, e.prefill_chunk_tokens, e.default_kv_precision) == (1, 2048, "f16")
+    for hw in ("rtx-4090", "xeon-6980p", "apple-m4-max-gpu"):
+        check_engine_runs_on(e, get_hardware(hw))  # llama.cpp runs everywhere
+
+
+@pytest.mark.parametrize("engine,hw,ok", [
+    ("optimum-habana", "gaudi3", True), ("optimum-habana", "h100-sxm", False),
+    ("jetstream", "tpu-v6e", True), ("jetstream", "h100-sxm", False),
+    ("mlx", "apple-m4-max-gpu", True), ("mlx", "dgx-spark", False),
+    ("tgi", "h100-sxm", True), ("exllamav2", "rtx-4090", True), ("deepspeed-mii", "mi300x", False),
+    ("mlc-llm", "apple-m4-max-gpu", True), ("cerebras", "cerebras-cs3", True),
+    ("groq", "groq-lpu-v1", True), ("neuron", "trainium2", True), ("neuron", "gaudi3", False),
+])
+def test_each_engine_runs_only_on_its_hardware(engine, hw, ok):
+    if ok:
+        check_engine_runs_on(get_engine(engine), get_hardware(hw))
+    else:
+        with pytest.raises(InputError, match="does not run on"):
+            check_engine_runs_on(get_engine(engine), get_hardware(hw))
+
+
+def test_single_user_engines_default_to_one_sequence_and_layer_split():
+    for name in ("exllamav2", "bitnet.cpp", "mlx", "cactus"):
+        e = get_engine(name)
+        assert e.max_num_seqs == 1 and e.layout.pipeline == "layer_split", name
+
+
+def test_serving_engines_tensor_parallel_in_powers_of_two_and_pipeline_across_nodes():
+    for name in ("vllm", "sglang", "tensorrt-llm", "tgi"):
+        pol = get_engine(name).layout
+        assert pol.tp_power_of_two and pol.pipeline == "across_nodes", name
+    for name in ("vllm", "sglang", "tensorrt-llm"):
+        assert "attention_dp_ep" in get_engine(name).layout.moe_options, name

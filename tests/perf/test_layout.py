@@ -1,0 +1,81 @@
+"""Layouts engines actually run: TP in powers of two, pipeline only across nodes, llama.cpp's
+layer split, uneven expert placement."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferplan.compare import compare
+from inferplan.errors import LayoutError
+from inferplan.models.registry import get_model
+from inferplan.perf.estimate import estimate, plan_estimate
+from inferplan.perf.layout import Layout, check_layout
+
+
+def test_70b_at_concurrency_16_on_h100_sxm_is_tensor_parallel_without_pipeline():
+    res = compare("llama-3.1-70b", hardware=["h100-sxm"], mode="concurrency", batch=16,
+                  input_len=1024, output_len=256)
+    e = res.rows[0].estimate
+    assert e is not None and e.fits
+    assert e.pp == 1 and e.tp in (2, 4, 8) and e.devices == e.tp
+
+
+@pytest.mark.parametrize("model,hw", [("llama-3.1-70b", "h100-sxm"), ("llama-3.1-70b", "a100-sxm-80g"),
+                                      ("qwen3-32b", "l40s"), ("llama-3.1-405b", "h200-sxm")])
+def test_auto_layout_never_pipelines_inside_one_node(model, hw):
+    e = estimate(model, hw, mode="concurrency", batch=8, input_len=1024, output_len=128)
+    assert e.fits and e.pp == 1 and e.tp & (e.tp - 1) == 0
+
+
+def test_pipeline_stages_only_when_one_node_cannot_hold_the_model():
+    # 405B in bf16 (~810 GB) exceeds one 8 x H100 node: vLLM's recipe is TP8 x PP2 (two nodes)
+    e = estimate("llama-3.1-405b", "h100-sxm", input_len=1024, output_len=128)
+    assert (e.tp, e.pp, e.devices) == (8, 2, 16)
+
+
+def test_deepseek_r1_at_batch_1_runs_tp8_on_one_h200_node():
+    e = estimate("deepseek-r1", "h200-sxm", input_len=1024, output_len=128)
+    assert (e.devices, e.tp, e.pp) == (8, 8, 1)
+
+
+def test_llama_cpp_on_two_gpus_splits_layers_and_runs_them_in_turn():
+    kw = dict(devices=2, engine="llama.cpp", precision="q4_k_m", input_len=512, output_len=128)
+    plan = plan_estimate("llama-3-70b", "rtx-4090", **kw)
+    assert (plan.dep.layout.tp, plan.dep.layout.pp, plan.microbatches) == (1, 2, 1)
+    split = estimate("llama-3-70b", "rtx-4090", **kw)
+    row = estimate("llama-3-70b", "rtx-4090", tp=2, **kw)  # --split-mode row, asked for
+    # one GPU at a time: about twice the time per token of both GPUs streaming together
+    assert split.tpot_s > 1.6 * row.tpot_s
+    assert "2 pipeline stages" in split.why and "one micro-batch" in split.why
+
+
+def test_three_given_devices_pipeline_only_because_tp3_is_impossible():
+    e = estimate("llama-3.1-70b", "h200-sxm", devices=3, input_len=1024, output_len=128)
+    assert (e.tp, e.pp) == (1, 3) and "all 3 devices in one replica" in e.assumptions["layout"]
+
+
+def test_ep48_over_256_experts_is_accepted_with_ceil_experts_per_device():
+    m = get_model("deepseek-v3")
+    check_layout(m, Layout(ep=48))  # no error: uneven / redundant placement
+    p48 = plan_estimate(m, "h200-sxm", devices=48, ep=48, input_len=1024, output_len=128)
+    p64 = plan_estimate(m, "h200-sxm", devices=64, ep=64, input_len=1024, output_len=128)
+    g48 = next(g for g in p48.dep.groups if g.expert_elems_dev)
+    g64 = next(g for g in p64.dep.groups if g.expert_elems_dev)
+    assert g48.expert_elems_dev / g64.expert_elems_dev == pytest.approx(6 / 4)  # ceil(256/48) / 256/64
+    assert p48.fits
+    check_layout(m, Layout(ep=72))
+
+
+def test_ep_larger_than_the_experts_is_rejected():
+    with pytest.raises(LayoutError, match="exceeds the 256 experts"):
+        check_layout(get_model("deepseek-v3"), Layout(ep=512))
+
+
+def test_pipeline_explanation_names_each_devices_share_not_the_whole_model():
+    e = estimate("llama-3.1-70b", "h200-sxm", devices=3, pp=3, input_len=1024, output_len=128)
+    plan = plan_estimate("llama-3.1-70b", "h200-sxm", devices=3, pp=3, input_len=1024,
+                         output_len=128)
+    per_dev_gb = plan.mem.weights_bytes / 1e9
+    assert "3 pipeline stages of 1 device" in e.why
+    shown = float(e.why.split("reads ")[1].split(" GB")[0])
+    assert shown == pytest.approx(per_dev_gb, rel=0.1)  # its stage's share, ~47 GB, not 141 GB
