@@ -52,3 +52,19 @@ def test_glm4_moe_matches_the_published_355b_total_and_32b_active() -> None:
     assert abs(spec.total_params / 355e9 - 1) < 0.01
     # 32B is rounded and leaves the input embedding out (as DeepSeek's 37B does)
     assert abs((spec.active_params - spec.embedding_params) / 32e9 - 1) < 0.04
+
+
+def test_phi3_counts_fused_projections_like_llama_and_ignores_an_inactive_window() -> None:
+    # microsoft/Phi-3.5-mini-instruct shape fields (a transformers re-serialization of its
+    # config.json is vendored in public repos; the hub file itself was not found verbatim)
+    cfg = {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": 3072,
+           "intermediate_size": 8192, "max_position_embeddings": 131072,
+           "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+           "sliding_window": 262144, "tie_word_embeddings": False, "vocab_size": 32064,
+           "torch_dtype": "bfloat16"}
+    spec = spec_from_hf_config(cfg, "phi-3.5-mini")
+    assert spec.total_params == 3_821_079_552  # the model card's 3.82B, exactly
+    assert spec.groups[0].mixer.window_tokens is None
+    short = spec_from_hf_config({**cfg, "max_position_embeddings": 4096,
+                                 "sliding_window": 2047}, "phi-3-mini-4k")
+    assert short.groups[0].mixer.window_tokens == 2047

@@ -1,6 +1,6 @@
-"""More architecture families for ``models.adapters``: GPT-J, Gemma 2 and GLM-4.x MoE (added
-for the calibration corpus). They register through the same ``register_adapter`` decorator a
-plugin would use; ``inferplan.models`` imports this module so the registry always holds them.
+"""More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE and Phi-3
+(added for the calibration corpus). They register through the same ``register_adapter``
+decorator a plugin would use; ``inferplan.models`` imports this module so the registry always holds them.
 """
 
 from __future__ import annotations
@@ -105,3 +105,16 @@ def glm4_moe_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
         for i in range(int(cfg["num_hidden_layers"]))
     ]
     return _spec(cfg, model_id, name, layers, family="glm4_moe")
+
+
+@register_adapter("phi3", model_types=["phi3"], architectures=["Phi3ForCausalLM"])
+def phi3_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """Phi-3 / Phi-3.5 / Phi-4-mini (transformers Phi3): Llama shapes with fused qkv_proj and
+    gate_up_proj (same weight counts), no biases, sliding window on every layer when
+    ``sliding_window`` is below the context (Phi-3-mini-4k: 2047; Phi-3.5: 262144, inactive)."""
+    _require(cfg, model_id, (*_DENSE_FIELDS, "max_position_embeddings"))
+    window = cfg.get("sliding_window")
+    if window and int(window) >= int(cfg["max_position_embeddings"]):
+        window = None
+    layer = (_attention(cfg, window=window), _dense(cfg), 2)
+    return _spec(cfg, model_id, name, [layer] * int(cfg["num_hidden_layers"]), family="phi3")
