@@ -1,6 +1,7 @@
 """More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE and Phi-3
 (added for the calibration corpus). They register through the same ``register_adapter``
-decorator a plugin would use; ``inferplan.models`` imports this module so the registry always holds them.
+decorator a plugin would use; ``inferplan.models`` imports this module so the registry always
+holds them.
 """
 
 from __future__ import annotations
