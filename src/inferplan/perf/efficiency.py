@@ -26,6 +26,21 @@ FACTORS: dict[str, tuple[float, float, str]] = {
     "step_overhead_s": (0.0, 0.1, "seconds per step"),
     "dequant_ops_per_weight": (0.0, 200.0, "vector ops per weight element unpacked"),
     "comm_eff": (0.05, 1.0, "fraction of link bandwidth"),
+    "kv_bw": (0.1, 2.0, "multiplier on bw_eff for attention reading the KV cache"),
+    "gemm_m_half_tokens": (0.0, 4096.0, "GEMM rows (tokens) at which a dense GEMM is at half efficiency"),
+    "moe_m_half_tokens": (0.0, 4096.0, "tokens per expert at which a grouped expert GEMM is at half efficiency"),
+    "lowp_eff": (0.2, 1.5, "share of the FP8/FP4/INT peak reached, relative to the bf16 share"),
+    "seq_overhead_s": (0.0, 1e-2, "seconds per sequence per step (sampling, scheduling)"),
+}
+
+# Priors of the regime terms for profiles written before they existed (the bundled profile
+# states its own; see calib/data/default.yaml for the sources).
+REGIME_PRIORS: dict[str, tuple[float, str]] = {
+    "kv_bw": (1.0, "no separate KV-read efficiency (profile predates the term)"),
+    "gemm_m_half_tokens": (0.0, "no GEMM-size term (profile predates it)"),
+    "moe_m_half_tokens": (0.0, "no grouped-GEMM term (profile predates it)"),
+    "lowp_eff": (1.0, "no low-precision term (profile predates it)"),
+    "seq_overhead_s": (0.0, "no per-sequence overhead (profile predates it)"),
 }
 
 
@@ -83,6 +98,18 @@ def _factor_value(profile: str, name: str, scope: str, value: object) -> float:
     if not lo <= x <= hi:  # also rejects NaN and infinities
         raise CatalogError(f"{profile}: {name}[{scope}] = {value!r} outside [{lo}, {hi}] ({unit})")
     return x
+
+
+def priors_only(raw: dict) -> dict:
+    """The profile with every fitted value removed (fits always start from the priors)."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for scopes in (raw.get("factors") or {}).values():
+        for entry in (scopes or {}).values():
+            entry.pop("value", None)
+            entry.pop("fit_source", None)
+    return raw
 
 
 def efficiency_from_dict(raw: dict, profile: str) -> Efficiency:

@@ -7,8 +7,7 @@ Two phases keep calibration cheap and every feature on one code path:
 - :func:`evaluate_plan` times those steps with a set of :class:`~inferplan.perf.step.Factors`
   and derives the metrics (formulas in ``docs/metrics.md``).
 
-:func:`estimate` does both and returns the :class:`Estimate` the CLI prints (the JSON contract of
-``shared/spec/cli-contract.md``).
+:func:`estimate` does both: the :class:`Estimate` the CLI prints (``shared/spec/cli-contract.md``).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
+from inferplan.calib.intervals import plan_intervals
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
@@ -100,6 +100,7 @@ class Estimate(BaseModel):
     pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
+    intervals: dict[str, list[float]] = {}  # 80% interval per metric (calib/intervals.py)
 
 
 @dataclass
@@ -523,6 +524,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
         hardware_class=dep.hw.hw_class,
         why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
+        intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
     )
 
 
