@@ -30,7 +30,6 @@ import numpy as np  # noqa: E402
 from inferplan.calib.calibrate import priors_only  # noqa: E402
 from inferplan.calib.corpus import bundled_csvs, load_bundled  # noqa: E402
 from inferplan.calib.fastpred import TERM_SLOTS, build_corpus_model  # noqa: E402
-from inferplan.calib.intervals import load_intervals  # noqa: E402
 from inferplan.calib.nested import nested_loso  # noqa: E402
 from inferplan.calib.validate import (  # noqa: E402
     ValidationRow,
@@ -44,6 +43,7 @@ from inferplan.perf.efficiency import (  # noqa: E402
     efficiency_from_dict,
     load_efficiency,
 )
+from inferplan.perf.intervals import load_intervals  # noqa: E402
 
 TARGETS = {"median": 0.15, "p90": 0.50, "over_2x": 0.05, "class_median": 0.25,
            "coverage_lo": 0.70, "coverage_hi": 0.90}

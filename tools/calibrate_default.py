@@ -36,16 +36,16 @@ from inferplan.calib.corpus import (  # noqa: E402
 )
 from inferplan.calib.fastpred import build_corpus_model  # noqa: E402
 from inferplan.calib.fit import fit_model  # noqa: E402
-from inferplan.calib.intervals import (  # noqa: E402
+from inferplan.calib.nested import choose_prior_scale, nested_loso  # noqa: E402
+from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
+from inferplan.catalog._load import load_yaml  # noqa: E402
+from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
+from inferplan.perf.intervals import (  # noqa: E402
     build_table,
     default_intervals_path,
     speed_residual,
     table_to_dict,
 )
-from inferplan.calib.nested import choose_prior_scale, nested_loso  # noqa: E402
-from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
-from inferplan.catalog._load import load_yaml  # noqa: E402
-from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ def main() -> int:
                                     "files": [p.name for p in bundled_csvs()],
                                     "interval_coverage_cv": cv_sum.interval_coverage})
     ipath = default_intervals_path()
-    ipath.write_text("# 80% prediction intervals: written by tools/calibrate_default.py (calib/intervals.py)\n"
+    ipath.write_text("# 80% prediction intervals: written by tools/calibrate_default.py (perf/intervals.py)\n"
                      + yaml.safe_dump(table_to_dict(table), sort_keys=False, width=100), encoding="utf-8")
     log(f"wrote {ipath}")
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from inferplan.calib.intervals import (
+from inferplan.perf.intervals import (
     build_table,
     conformal_quantiles,
     estimate_intervals,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from inferplan.calib.dataset import Row, load_dataset
-from inferplan.calib.regimes import (  # noqa: F401 - re-exported
+from inferplan.perf.regimes import (  # noqa: F401 - re-exported
     LONG_CONTEXT_TOKENS,
     METRIC_FAMILY,
     METRIC_TIME_SIGN,

@@ -9,7 +9,7 @@ influences its own prediction; the reported error is therefore an estimate of th
 new source, which is what a user brings.
 
 The 80% prediction intervals are scored the same way: the interval of a held-out row comes
-from the cross-validated residuals of the *other* sources (:mod:`inferplan.calib.intervals`).
+from the cross-validated residuals of the *other* sources (:mod:`inferplan.perf.intervals`).
 """
 
 from __future__ import annotations

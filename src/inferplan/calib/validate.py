@@ -29,7 +29,9 @@ from inferplan.calib.corpus import (
     row_tags,
 )
 from inferplan.calib.dataset import Row, load_dataset
-from inferplan.calib.intervals import (
+from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.intervals import (
     INTERVAL_LEVEL,
     IntervalTable,
     build_table,
@@ -37,8 +39,6 @@ from inferplan.calib.intervals import (
     load_intervals,
     speed_residual,
 )
-from inferplan.perf.efficiency import Efficiency, load_efficiency
-from inferplan.perf.factors import resolve_factors
 
 
 class ValidationRow(BaseModel):

@@ -20,7 +20,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
-from inferplan.calib.intervals import plan_intervals
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
@@ -32,6 +31,7 @@ from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, u
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.intervals import plan_intervals
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import (
     MemoryBreakdown,
@@ -100,7 +100,7 @@ class Estimate(BaseModel):
     pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
-    intervals: dict[str, list[float]] = {}  # 80% interval per metric (calib/intervals.py)
+    intervals: dict[str, list[float]] = {}  # 80% interval per metric (perf/intervals.py)
 
 
 @dataclass

@@ -5,7 +5,7 @@ nested leave-one-source-out run) holds, per group of comparable rows, the 10th a
 percentiles of the cross-validated log error in *speed orientation*,
 ``r = log(predicted speed / measured speed)`` (for a latency metric, ``r = -log(predicted /
 measured)``). A group is hardware class x metric family x regime
-(:mod:`inferplan.calib.corpus`); where a group has fewer than ``min_rows`` rows the lookup backs
+(:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows the lookup backs
 off to class x family, then class, then all rows. With n rows, the empirical quantiles are taken
 at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)`` (clipped), which widens the
 interval of thin groups.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inferplan.calib.regimes import regime
+from inferplan.perf.regimes import regime
 
 INTERVAL_LEVEL = 0.8
 MIN_ROWS = 8
@@ -136,7 +136,7 @@ def plan_intervals(plan, met: dict, usd_in: float | None, usd_out: float | None,
 
 
 def default_intervals_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "intervals.yaml"
+    return Path(__file__).resolve().parent.parent / "calib" / "data" / "intervals.yaml"
 
 
 def table_from_dict(raw: dict) -> IntervalTable:
