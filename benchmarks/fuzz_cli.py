@@ -102,6 +102,9 @@ def scratch_files(root: Path) -> dict[str, list[str]]:
     return files
 
 
+COMMANDS = ("estimate", "compare", "fit", "simulate", "validate", "models", "hardware",
+            "precisions", "engines", "history", "calibration", "report", "audit", "plan",
+            "loadtest", "calibrate")
 MODELS = ["llama-3.1-8b", "llama-3.2-1b", "qwen3-30b-a3b", "deepseek-v3", "gpt-oss-20b",
           "mixtral-8x7b", "gemma-3-27b", "llama-3.1-8", "nonexistent"]
 HARDWARE = ["h100-sxm", "l4", "mi300x", "b200", "ryzen-9-7950x", "h100", "h100-sxn", "tpu-v5e"]
@@ -205,13 +208,18 @@ def invocation(rng: random.Random, files: dict[str, list[str]], out: Path) -> li
 
 def run(n: int, seed: int = 0, progress: bool = False) -> dict:
     """Run ``n`` invocations; returns counts of exit codes and the tracebacks found."""
+    import typer.testing
     from typer.testing import CliRunner
 
     from inferplan.cli.main import app
 
     rng = random.Random(seed)
     runner = CliRunner()
+    # typer rebuilds the click command tree on every invoke (~0.2 s); build it once
+    command = typer.testing._get_command(app)
+    rebuild, typer.testing._get_command = typer.testing._get_command, lambda _app: command
     codes: Counter = Counter()
+    per_cmd: dict[str, list[float]] = {}
     bugs: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -225,7 +233,10 @@ def run(n: int, seed: int = 0, progress: bool = False) -> dict:
         try:
             for i in range(n):
                 argv = invocation(rng, files, root)
+                t1 = time.perf_counter()
                 r = runner.invoke(app, argv, env=env)
+                name = next((a for a in argv if a in COMMANDS), "(no command)")
+                per_cmd.setdefault(name, []).append(time.perf_counter() - t1)
                 codes[r.exit_code] += 1
                 exc = r.exception
                 if (exc is not None and not isinstance(exc, SystemExit)) or r.exit_code not in (0, 1, 2) \
@@ -237,8 +248,10 @@ def run(n: int, seed: int = 0, progress: bool = False) -> dict:
                           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
         finally:
             os.chdir(cwd)
+            typer.testing._get_command = rebuild
         wall = time.perf_counter() - t0
-    return {"n": n, "seed": seed, "codes": dict(codes), "tracebacks": bugs, "wall_s": wall}
+    return {"n": n, "seed": seed, "codes": dict(codes), "tracebacks": bugs, "wall_s": wall,
+            "per_command_s": {k: (len(v), sum(v)) for k, v in sorted(per_cmd.items())}}
 
 
 def main() -> None:
@@ -252,6 +265,9 @@ def main() -> None:
     print(f"- tracebacks: {len(res['tracebacks'])}")
     print(f"- wall time: {res['wall_s']:.0f} s ({res['wall_s'] / max(res['n'], 1) * 1e3:.0f} ms per "
           f"invocation, in-process via typer's CliRunner)")
+    print("\n| command | invocations | mean (ms) |\n|---|---|---|")
+    for k, (count, total) in res["per_command_s"].items():
+        print(f"| {k} | {count:,} | {total / count * 1e3:.0f} |")
     for b in res["tracebacks"][:20]:
         print(f"\n## #{b['i']} exit {b['exit']}: `{' '.join(b['argv'])[:300]}`\n\n```\n{b['traceback']}\n```")
     sys.exit(1 if res["tracebacks"] else 0)

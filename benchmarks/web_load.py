@@ -118,8 +118,8 @@ def main() -> None:
 
     print("# Web API load test\n")
     print(f"`python benchmarks/web_load.py --requests {args.requests} --concurrency "
-          f"{args.concurrency}`: POST /api/estimate on 127.0.0.1 (uvicorn, one process, "
-          f"library calls in at most 4 worker threads), a mix of {len(MIX)} model x hardware x "
+          f"{args.concurrency}`: POST /api/estimate on 127.0.0.1 (uvicorn, one process; "
+          f"library calls in 4 worker processes with a deadline), a mix of {len(MIX)} model x hardware x "
           f"mode requests, httpx asyncio client with {args.concurrency} connections on the same "
           f"machine ({os.cpu_count()} CPUs, {platform.python_implementation()} "
           f"{platform.python_version()}).\n")

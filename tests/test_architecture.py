@@ -116,3 +116,45 @@ def test_no_source_file_is_over_600_lines():
     long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"split these (> {MAX_LINES} lines): {long}"
+
+
+# README "Architecture": what each top-level package may import (besides itself)
+BASE = {"errors", "units", "config"}
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(), "units": set(), "config": set(),
+    "inputs": BASE,
+    "catalog": BASE,
+    "models": {"catalog", "inputs"} | BASE,
+    "perf": {"catalog", "models"} | BASE,
+    "store": BASE,
+    "calib": {"perf", "catalog", "models", "inputs", "store"} | BASE,
+    "profiles": {"calib", "store"} | BASE,
+    "compare": {"perf", "catalog", "models"} | BASE,
+    "sim": {"perf", "catalog", "models"} | BASE,
+    "plan": {"sim", "perf", "catalog", "models"} | BASE,
+    "audit": {"perf", "catalog", "models"} | BASE,
+    "report": {"compare", "perf", "calib", "models", "catalog", "store", "sim", "audit"} | BASE,
+    "bench": {"calib", "catalog", "models", "perf", "inputs", "store"} | BASE,
+    "loadtest": {"sim", "bench", "catalog", "models", "perf", "inputs"} | BASE,
+    "__init__": {"errors"},
+}
+LIB_ONLY_IN = {("report", "sim"): "inferplan.report.make", ("report", "audit"): "inferplan.report.make"}
+
+
+def test_packages_import_only_their_lower_layers():
+    bad = []
+    for module, deps in _graph().items():
+        parts = module.split(".")
+        pkg = parts[1] if len(parts) > 1 else "__init__"
+        if pkg in ("cli", "web", "__main__"):
+            continue
+        for dep in deps:
+            dparts = dep.split(".")
+            dpkg = dparts[1] if len(dparts) > 1 else "__init__"
+            if dpkg in ("cli", "web"):
+                bad.append(f"{module} -> {dep} (nothing imports cli/ or web/)")
+            elif dpkg != pkg and dpkg not in ALLOWED.get(pkg, set()):
+                bad.append(f"{module} -> {dep}")
+            elif (pkg, dpkg) in LIB_ONLY_IN and module != LIB_ONLY_IN[(pkg, dpkg)]:
+                bad.append(f"{module} -> {dep} (only {LIB_ONLY_IN[(pkg, dpkg)]} may)")
+    assert not bad, "imports outside the README's layers: " + "; ".join(sorted(bad))

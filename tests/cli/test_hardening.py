@@ -250,3 +250,34 @@ def test_hardware_show_is_readable():
     assert code == 0 and "{" not in fields and "': " not in fields  # no dict reprs
     assert "GB" in fields and "TB/s" in fields and "FLOP/s" in fields and " W" in fields
     assert "memory_bytes:" in sources  # every field's source, one per line
+
+
+def test_loadtest_against_no_server_or_a_non_openai_server_is_an_input_error():
+    import http.server
+    import socket
+    import threading
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    code, _, err = run("loadtest", "--endpoint", f"http://127.0.0.1:{free}", "-n", "1")
+    assert code == 2 and "cannot reach" in err and "/v1/completions" in err
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>not an API</html>")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        code, _, err = run("loadtest", "--endpoint", f"http://127.0.0.1:{srv.server_address[1]}",
+                           "-n", "1")
+    finally:
+        srv.shutdown()
+    assert code == 2 and "not an OpenAI-compatible server" in err

@@ -18,10 +18,15 @@ from pydantic import BaseModel
 
 from inferplan.calib.dataset import Row, load_dataset
 from inferplan.calib.fit import FitResult, fit_factors
-from inferplan.calib.validate import Summary, ValidationRow, score_rows, summarize
+from inferplan.calib.validate import Summary, ValidationRow, score_rows, scored_row, summarize
 from inferplan.catalog._load import load_yaml
 from inferplan.errors import InputError
-from inferplan.perf.efficiency import Efficiency, default_profile_path, efficiency_from_dict
+from inferplan.perf.efficiency import (  # noqa: F401 - priors_only re-exported
+    Efficiency,
+    default_profile_path,
+    efficiency_from_dict,
+    priors_only,
+)
 
 
 class CalibrationReport(BaseModel):
@@ -34,16 +39,6 @@ class CalibrationReport(BaseModel):
     cv_method: str
     cv_rows: list[ValidationRow]
     profile_path: str | None
-
-
-def priors_only(raw: dict) -> dict:
-    """The profile with every fitted value removed (fits always start from the priors)."""
-    raw = copy.deepcopy(raw)
-    for scopes in (raw.get("factors") or {}).values():
-        for entry in (scopes or {}).values():
-            entry.pop("value", None)
-            entry.pop("fit_source", None)
-    return raw
 
 
 def _leading_comments(path: Path) -> str:
@@ -62,28 +57,37 @@ def _key(k: tuple[str, str]) -> str:
 
 def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source",
                    k: int = 5, seed: int = 0, progress=None) -> tuple[list[ValidationRow], str]:
-    """Predict each row with factors fitted on the other groups (source or random k-fold)."""
-    if folds == "source" and len({r.source for r in rows}) > 1:
-        groups: list[str] | list[int] = sorted({r.source for r in rows})
-        assign: dict[int, str | int] = {id(r): r.source for r in rows}
+    """Predict each row with factors fitted on the other groups (source or random k-fold).
+
+    The prior width is fixed (1); ``calib.nested`` chooses it inside each fold instead."""
+    from inferplan.calib.fastpred import build_corpus_model
+    from inferplan.calib.fit import fit_model
+
+    model = build_corpus_model(rows, prior_eff)
+    if folds == "source" and len({r.source for r in model.rows}) > 1:
+        assign = np.array([r.source for r in model.rows])
+        groups = sorted(set(assign))
         method = f"leave-one-source-out ({len(groups)} sources)"
     else:
         rng = np.random.default_rng(seed)
-        perm = rng.permutation(len(rows))
+        perm = rng.permutation(model.n_rows)
+        assign = np.empty(model.n_rows, dtype=object)
+        for j, i in enumerate(perm):
+            assign[i] = int(j % k)
         groups = list(range(k))
-        assign = {id(rows[i]): int(j % k) for j, i in enumerate(perm)}
         method = f"{k}-fold (seed {seed})"
-    scored: dict[int, ValidationRow] = {}
+    pred = np.full(model.n_rows, np.nan)
     for g in groups:
-        train = [r for r in rows if assign[id(r)] != g]
-        test = [r for r in rows if assign[id(r)] == g]
-        fit = fit_factors(train, prior_eff)
-        eff = prior_eff.with_values(fit.values, "cross-validation fold")
-        for r, v in zip(test, score_rows(test, eff), strict=True):
-            scored[id(r)] = v
+        test = assign == g
+        if test.all() or not test.any():
+            continue
+        fit = fit_model(model, ~test)
+        pred[test] = model.predict(fit.x)[test]  # type: ignore[arg-type]
         if progress:
             progress(g)
-    return [scored[id(r)] for r in rows], method
+    scored = {id(r): scored_row(r, None if not np.isfinite(p) else float(p))
+              for r, p in zip(model.rows, pred, strict=True)}
+    return [scored[id(r)] for r in rows if id(r) in scored], method
 
 
 def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
@@ -95,8 +99,11 @@ def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
     names = ", ".join(p.name for p in data)
     for (name, scope), v in sorted(fit.values.items()):
         entry = facs.setdefault(name, {}).setdefault(scope, {})
-        entry.setdefault("prior", fit.priors[(name, scope)])
-        entry.setdefault("source", "prior of the unpacking cost (precisions.yaml)")
+        entry.setdefault("prior", float(f"{fit.priors[(name, scope)]:.4g}"))
+        entry.setdefault("source", ("prior of the unpacking cost (precisions.yaml)"
+                                    if name == "dequant_ops_per_weight" else
+                                    "scope added by calibration; prior inherited from the "
+                                    "profile's wider scope"))
         entry["value"] = float(f"{v:.4g}")
         entry["fit_source"] = f"fitted on {fit.rows_used} rows of {names} ({date})"
 
@@ -104,7 +111,7 @@ def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
         return {"median_ape": x.median_ape, "p90_ape": x.p90_ape, "coverage": x.coverage}
 
     raw["provenance"] = {
-        "fitted_on": [str(p) for p in data], "rows": fit.rows_used, "date": date,
+        "fitted_on": [p.name for p in data], "rows": fit.rows_used, "date": date,
         "method": "robust least squares (soft-L1) on log(predicted/measured) with log-normal priors",
         "error_before": s(before), "error_after_in_sample": s(after),
         "error_cross_validated": s(cv), "cv_method": cv_method,

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inferplan.errors import InferplanError, InputError
+from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.inputs import check_float, check_int
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
 from inferplan.perf.step import Factors
@@ -45,6 +45,8 @@ class Row:
     plan: EstimatePlan | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    origin: str = ""  # the CSV file the row came from
+    burst_waves: float = 0.0  # benchmark sent num_prompts = waves x concurrency, all at t=0
 
     @property
     def id(self) -> str:
@@ -69,9 +71,46 @@ class Row:
     def predict(self, f: Factors) -> float | None:
         if self.plan is None:
             return None
+        return self.metric_from(self.plan, f)
+
+    def metric_from(self, plan, f: Factors | None) -> float | None:
+        """The row's metric from a plan (or a stand-in whose works report fixed times)."""
         fld, scale = METRICS[self.metric]
-        v = evaluate_plan(self.plan, f).get(fld)
-        return None if v is None else v * scale
+        out = evaluate_plan(plan, f)  # type: ignore[arg-type]
+        v = out.get(fld)
+        if v is None:
+            return None
+        if self.burst_waves and "burst" in plan.works and fld in ("ttft_s", "e2e_latency_s"):
+            v += burst_excess_s(plan.works["burst"].total_time_s(f), out.get("ttft_s") or 0.0,
+                                plan.batch, self.burst_waves)
+        return v * scale
+
+
+def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, waves: float) -> float:
+    """Extra mean TTFT of a concurrency benchmark that starts all its clients at once.
+
+    Serving benchmarks (vLLM ``benchmark_serving --request-rate inf --max-concurrency C``,
+    InferenceX: ``num_prompts = 10 x C``) send the first C requests together: they are prefilled
+    back to back in the engine's chunks, so the i-th of them gets its first token after i/C of
+    the whole burst's prefill, (C+1)/2C of it on average. One request in ``waves`` belongs to that
+    first wave; the others arrive one at a time into a running batch (the steady-state TTFT).
+    Mean over all requests: steady + (burst_mean - steady) / waves. Seconds.
+    """
+    burst_mean = burst_prefill_s * (clients + 1) / (2 * clients)
+    return (burst_mean - steady_ttft_s) / waves  # linear in the times (fastpred relies on it)
+
+
+def _burst_waves(notes: str, clients: int) -> float:
+    """num_prompts / concurrency when the row's notes state it (``num_prompts=10x`` or ``=N``)."""
+    import re
+
+    m = re.search(r"num_prompts\s*=\s*(\d+(?:\.\d+)?)\s*x", notes)
+    if m:
+        return float(m.group(1))
+    m = re.search(r"num_prompts\s*=\s*(\d+)", notes)
+    if m and clients > 0:
+        return max(1.0, float(m.group(1)) / clients)
+    return 0.0
 
 
 def _int(s: str | None, name: str = "value", limit: str = "batch", lo: int = 1) -> int | None:
@@ -139,22 +178,90 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         for part in (raw.get("notes") or "").replace(";", " ").split():
             if part.startswith("threads="):
                 threads = _int(part.split("=", 1)[1], "notes threads=", "threads")
-        row.plan = plan_estimate(
-            model, raw["hardware_id"].strip(), devices=n, tp=tp, pp=pp, ep=ep,
+        kwargs = dict(
+            devices=n, tp=tp, pp=pp, ep=ep,
             precision=(raw.get("weight_precision") or "").strip() or None,
             kv_precision=(raw.get("kv_precision") or "").strip() or None,
-            engine=(raw.get("engine") or "").strip() or None, mode=mode,  # type: ignore[arg-type]
-            batch=_int(raw.get("batch"), "batch", "batch") or 1, input_len=I, output_len=O, threads=threads,
+            engine=_engine_or_fallback(raw, row, hardware_files), mode=mode,
+            batch=_int(raw.get("batch"), "batch", "batch") or 1, input_len=I, output_len=O,
+            threads=threads,
             hardware_files=hardware_files,
         )
+        row.plan = plan_estimate(model, raw["hardware_id"].strip(), **kwargs)  # type: ignore[arg-type]
+        if not row.plan.fits and mode != "offline":
+            row.plan = _admit_capped(model, raw["hardware_id"].strip(), kwargs, row) or row.plan
         if not row.plan.fits:
             row.error = f"does not fit: {row.plan.reason}"
             row.plan = None
+        elif mode == "concurrency" and raw["metric"] in ("ttft_ms", "e2e_latency_s"):
+            waves = _burst_waves(raw.get("notes") or "", row.plan.batch)
+            if waves and row.plan.input_len > 0:
+                from inferplan.perf.estimate import prefill_chunks
+
+                rep_clients = row.plan.seqs_per_replica
+                row.plan.works["burst"] = prefill_chunks(row.plan.dep, rep_clients, row.plan.input_len)
+                row.burst_waves = waves
+                row.notes.append(f"benchmark starts {row.plan.batch} clients at once, "
+                                 f"{waves:g} waves: first-wave prefill queue added to the mean")
     except InferplanError as e:
         row.error = str(e)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         row.error = f"bad row: {type(e).__name__} {e}"
     return row
+
+
+def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Path, ...]) -> str | None:
+    """The row's engine id, or None (the hardware's default engine) with a note when the engine
+    is unknown or does not run on the row's hardware. ``inferplan estimate`` stays strict; a
+    measurement CSV from elsewhere names engines the catalog does not know (exllamav2, MLC...)."""
+    from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
+    from inferplan.catalog.hardware import get_hardware
+
+    name = (raw.get("engine") or "").strip()
+    if not name or name == "unknown":
+        return None
+    try:
+        eng = get_engine(name)
+    except UnknownIdError:
+        try:
+            fallback = default_engine(get_hardware(raw["hardware_id"].strip(), hardware_files)).id
+        except InferplanError:
+            fallback = "the hardware's default engine"
+        row.notes.append(f"unknown engine '{name}': predicted with {fallback}")
+        return None
+    try:
+        check_engine_runs_on(eng, get_hardware(raw["hardware_id"].strip(), hardware_files))
+    except InputError as e:
+        row.notes.append(f"{e}: predicted with the default engine")
+        return None
+    except InferplanError:
+        pass  # unknown hardware: plan_estimate reports it
+    return eng.id
+
+
+def _admit_capped(model, hardware: str, kwargs: dict, row: Row) -> EstimatePlan | None:
+    """A measured batch larger than the modelled KV cache holds, run as the engine would: as
+    many sequences as fit run together and the rest queue (closed-loop clients)."""
+    from inferplan.perf.memory import max_sequences
+
+    plan = plan_estimate(model, hardware, **{**kwargs, "batch": 1})
+    if not plan.fits:
+        return None  # even one sequence does not fit: the weights do not
+    dep = plan.dep
+    I, O = kwargs["input_len"], kwargs["output_len"]
+    per_rep = min(dep.engine.max_num_seqs, max_sequences(dep, I + O, I))
+    want = kwargs["batch"]
+    cap = per_rep * dep.layout.dp
+    if cap < 1 or cap >= want:
+        return None
+    capped = plan_estimate(model, hardware, **{**kwargs, "mode": "concurrency", "batch": cap})
+    if not capped.fits:
+        return None
+    capped.queue_factor *= want / cap
+    capped.notes["admission"] = (f"{want} sequences do not fit the KV cache: {cap} run together, "
+                                 f"the others queue")
+    row.notes.append(f"batch {want} exceeds the KV cache ({cap} sequences fit): capped and queued")
+    return capped
 
 
 def load_dataset(path: Path, hardware_files: tuple[Path, ...] = ()) -> list[Row]:

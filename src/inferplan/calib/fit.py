@@ -6,9 +6,11 @@ that the data cannot identify stays at its prior instead of drifting. The loss i
 (Huber-like) so one odd source cannot drag every factor. Reliability grades weight the rows
 (A 1.0, B 0.8, C 0.5).
 
-Which factors are fitted: for each row, the scopes it resolves to (hardware family, engine,
-engine@class, non-native precision). Step overheads and link efficiency stay at their priors:
-with these data they are not separable from the per-layer overhead and TP traffic.
+Which factors are fitted: for each row, the scopes it resolves to
+(:func:`inferplan.calib.fastpred.fitted_keys`). Step overheads and link efficiency stay at their
+priors: with these data they are not separable from the per-layer overhead and TP traffic.
+All rows are predicted at once by :class:`~inferplan.calib.fastpred.CorpusModel`; a fit on a
+subset of its rows (cross-validation) reuses the flattened work.
 """
 
 from __future__ import annotations
@@ -19,25 +21,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferplan.calib.dataset import Row
-from inferplan.perf.deployment import Deployment
-from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
-from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
-from inferplan.perf.step import Factors
+from inferplan.calib.fastpred import (  # noqa: F401 - log_bounds, MIN_POSITIVE re-exported
+    MIN_POSITIVE,
+    SLOTS,
+    CorpusModel,
+    build_corpus_model,
+    log_bounds,
+)
+from inferplan.perf.efficiency import Efficiency
 
 PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior before it costs
     "bw_eff": 0.25,
     "compute_eff": 0.4,
     # Engines on one hardware family stream weights within ~25% of each other and reach GEMM
     # efficiencies within ~35%; a tighter engine prior makes the shared family factors carry what
-    # engines have in common, which is what transfers to an engine the data has not seen. These
-    # two widths were chosen among six settings by leave-one-source-out error (README says so).
+    # engines have in common, which is what transfers to an engine the data has not seen. The
+    # overall width is scaled by `prior_scale`, chosen inside each fold by an inner
+    # cross-validation (calib/nested.py), never on the rows it is scored on.
     "engine_bw": 0.25,
     "engine_compute": 0.35,
     "layer_overhead_s": 1.5,
     "dequant_ops_per_weight": 1.0,
+    "kv_bw": 0.3,  # paged attention reads reach 60-100% of a dense stream (FlashInfer/vLLM notes)
+    "gemm_m_half_tokens": 1.0,  # half-points from 16 to 256 rows seen across GEMM libraries
+    "moe_m_half_tokens": 1.0,
+    "lowp_eff": 0.25,
+    "seq_overhead_s": 1.5,
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
-MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05}
+FAILED_ROW_RESIDUAL = 3.0  # log-residual charged to a row the factors make undefined
 
 
 @dataclass
@@ -47,72 +59,154 @@ class FitResult:
     rows_used: int
     success: bool
     message: str
+    x: np.ndarray | None = None  # log-values of all the model's parameters (fixed ones at prior)
 
 
-def _row_keys(dep: Deployment, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
-    """The (factor, scope) each tunable slot of a row's Factors maps to: the most specific scope
-    of its lookup (``factor_scopes``); the per-layer overhead where it was found."""
-    sc = factor_scopes(dep)
-    keys = {name: (name, sc[name][0])
-            for name in ("bw_eff", "compute_eff", "engine_bw", "engine_compute")}
-    lo = used["layer_overhead_s"].scope
-    keys["layer_overhead_s"] = ("layer_overhead_s", lo if lo != "default" else dep.engine.id)
-    for slot in ("dequant_w", "dequant_e"):
-        if used[slot].source != NATIVE_SOURCE:
-            keys[slot] = ("dequant_ops_per_weight", sc[slot][0])
-    return keys
+def fit_model(model: CorpusModel, subset: np.ndarray | None = None, prior_strength: float = 1.0,
+              prior_scale: float = 1.0, disabled: tuple[str, ...] = (), max_nfev: int = 100) -> FitResult:
+    """Fit the parameters the rows in ``subset`` (bool mask, default all) use.
 
-
-def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 200,
-                prior_strength: float = 1.0) -> FitResult:
-    """Fit the factors the rows use. `prior_strength` scales the pull toward the priors
-    (1 = the documented sigmas; small values let noise-free synthetic data speak)."""
+    ``prior_strength`` scales the pull toward the priors (1 = the documented sigmas; small
+    values let noise-free synthetic data speak); ``prior_scale`` multiplies every sigma (the
+    hyperparameter the nested cross-validation chooses); ``disabled`` terms stay neutral.
+    """
     from scipy.optimize import least_squares
 
+    n = model.n_rows
+    mask = np.ones(n, bool) if subset is None else np.asarray(subset, bool)
+    x_prior, lo, hi = log_bounds(model)
+    from inferplan.calib.fastpred import TERM_SLOTS
+    off = {s for t in disabled for s in TERM_SLOTS[t]}
+    used = np.zeros(len(model.params), bool)
+    for slot in SLOTS:
+        if slot in off:
+            continue
+        idx = model.slot_idx[slot][mask]
+        used[idx[idx >= 0]] = True
+    free = np.flatnonzero(used)
+    rows = np.flatnonzero(mask)
+    meas = np.array([model.rows[i].measured for i in rows])
+    weight = np.array([RELIABILITY_WEIGHT.get(model.rows[i].raw.get("reliability", "B"), 0.8) for i in rows])
+    sigma = np.array([PRIOR_LOG_SIGMA[model.params[j][0]] for j in free]) * prior_scale
+    priors = {model.params[j]: float(math.exp(x_prior[j])) for j in free}
+    if not len(rows):
+        return FitResult({}, {}, 0, False, "no predictable rows", x_prior)
+    sub = _subset_view(model, rows)
+
+    def full_x(z: np.ndarray) -> np.ndarray:
+        x = x_prior.copy()
+        x[free] = z
+        return x
+
+    def residuals(z: np.ndarray) -> np.ndarray:
+        pred = sub.predict(full_x(z), disabled)
+        ok = np.isfinite(pred) & (pred > 0)
+        r = np.where(ok, np.log(np.where(ok, pred, 1.0) / meas), FAILED_ROW_RESIDUAL)
+        return np.concatenate([r * weight, prior_strength * (z - x_prior[free]) / sigma])
+
+    if not len(free):
+        return FitResult({}, {}, len(rows), True, "nothing to fit", x_prior)
+    users = _param_users(sub, free, off)
+    groups = _color_columns(users, len(rows))
+    prior_diag = prior_strength / sigma
+
+    def jac(z: np.ndarray) -> np.ndarray:
+        """Forward differences, perturbing at once every parameter of a group of parameters
+        no row shares (a handful of evaluations instead of one per parameter)."""
+        r0 = residuals(z)[: len(rows)]
+        J = np.zeros((len(rows) + len(free), len(free)))
+        for group in groups:
+            zz = z.copy()
+            zz[group] += JAC_STEP
+            d = (residuals(zz)[: len(rows)] - r0) / JAC_STEP
+            for c in group:
+                J[users[c], c] = d[users[c]]
+        J[len(rows) + np.arange(len(free)), np.arange(len(free))] = prior_diag
+        return J
+
+    z0 = x_prior[free]
+    sol = least_squares(residuals, z0, jac=jac, bounds=(lo[free] - JAC_STEP, hi[free] + JAC_STEP),
+                        loss="soft_l1", f_scale=0.3, max_nfev=max_nfev, x_scale=1.0,
+                        method="trf", tr_solver="exact")
+    x = full_x(sol.x)
+    fitted = {model.params[j]: float(math.exp(x[j])) for j in free}
+    return FitResult(fitted, priors, len(rows), bool(sol.success), str(sol.message), x)
+
+
+JAC_STEP = 1e-6  # log-space step of the finite-difference Jacobian
+
+
+def _param_users(model: CorpusModel, free: np.ndarray, off: set[str]) -> list[np.ndarray]:
+    """For each free parameter, the rows (of ``model``) whose prediction uses it."""
+    col = {int(j): c for c, j in enumerate(free)}
+    users: list[list[int]] = [[] for _ in free]
+    for slot in SLOTS:
+        if slot in off:
+            continue
+        for r_i, j in enumerate(model.slot_idx[slot]):
+            c = col.get(int(j))
+            if c is not None:
+                users[c].append(r_i)
+    return [np.unique(np.array(u, dtype=int)) for u in users]
+
+
+def _color_columns(users: list[np.ndarray], n_rows: int) -> list[np.ndarray]:
+    """Greedy grouping of parameters such that no row uses two of one group."""
+    groups: list[list[int]] = []
+    taken: list[np.ndarray] = []
+    for c in sorted(range(len(users)), key=lambda c: -len(users[c])):
+        for g, t in zip(groups, taken, strict=True):
+            if not t[users[c]].any():
+                g.append(c)
+                t[users[c]] = True
+                break
+        else:
+            t = np.zeros(n_rows, bool)
+            t[users[c]] = True
+            groups.append([c])
+            taken.append(t)
+    return [np.array(g, dtype=int) for g in groups]
+
+
+def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
+    """A CorpusModel of some of the rows (arrays re-indexed; parameters unchanged)."""
+    if len(rows) == model.n_rows:
+        return model
+    keep_row = np.zeros(model.n_rows, bool)
+    keep_row[rows] = True
+    new_row = -np.ones(model.n_rows, int)
+    new_row[rows] = np.arange(len(rows))
+    op_keep = keep_row[model.op_row]
+    st_keep = keep_row[model.st_row]
+    wk_keep = keep_row[model.wk_row]
+    new_step = -np.ones(len(model.st_row), int)
+    new_step[st_keep] = np.arange(st_keep.sum())
+    new_work = -np.ones(len(model.wk_row), int)
+    new_work[wk_keep] = np.arange(wk_keep.sum())
+    slow = [int(new_row[i]) for i in model.slow if keep_row[i]]
+    slow_works = {int(new_row[i]): [(nm, int(new_work[w])) for nm, w in ws]
+                  for i, ws in model.slow_works.items() if keep_row[i]}
+    return CorpusModel(
+        rows=[model.rows[i] for i in rows], params=model.params, prior=model.prior,
+        slot_idx={k: v[rows] for k, v in model.slot_idx.items()},
+        slot_fixed={k: v[rows] for k, v in model.slot_fixed.items()},
+        op_tc=model.op_tc[op_keep], op_tm=model.op_tm[op_keep], op_tuw=model.op_tuw[op_keep],
+        op_tue=model.op_tue[op_keep], op_m=model.op_m[op_keep], op_kind=model.op_kind[op_keep],
+        op_row=new_row[model.op_row[op_keep]], op_step=new_step[model.op_step[op_keep]],
+        st_link=model.st_link[st_keep], st_lat=model.st_lat[st_keep], st_layers=model.st_layers[st_keep],
+        st_rows=model.st_rows[st_keep], st_offload=model.st_offload[st_keep],
+        st_work=new_work[model.st_work[st_keep]], st_row=new_row[model.st_row[st_keep]],
+        st_host=model.st_host[st_keep],
+        wk_row=new_row[model.wk_row[wk_keep]], wk_coef=model.wk_coef[wk_keep],
+        row_k=model.row_k[rows], row_s=model.row_s[rows], slow=slow, slow_works=slow_works,
+    )
+
+
+def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 100,
+                prior_strength: float = 1.0, prior_scale: float = 1.0) -> FitResult:
+    """Fit the factors the rows use (see :func:`fit_model`)."""
     rows = [r for r in rows if r.plan is not None]
     if not rows:
         return FitResult({}, {}, 0, False, "no predictable rows")
-    base = [resolve_factors(r.plan.dep, eff) for r in rows]  # type: ignore[union-attr]
-    row_keys = [_row_keys(r.plan.dep, used) for r, (_, used) in zip(rows, base, strict=True)]  # type: ignore[union-attr]
-    params: list[tuple[str, str]] = sorted({k for rk in row_keys for k in rk.values()})
-    index = {k: i for i, k in enumerate(params)}
-    prior_of: dict[tuple[str, str], float] = {}
-    for rk, (_, used) in zip(row_keys, base, strict=True):
-        for slot, key in rk.items():
-            prior_of.setdefault(key, used[slot].value)
-    prior = np.array([max(prior_of[k], MIN_POSITIVE.get(k[0], 1e-6)) for k in params])
-    lo = np.array([math.log(max(FACTORS[n][0], MIN_POSITIVE.get(n, 1e-6))) for n, _ in params])
-    hi = np.array([math.log(FACTORS[n][1]) for n, _ in params])
-    x0 = np.clip(np.log(prior), lo + 1e-9, hi - 1e-9)
-    sigma = np.array([PRIOR_LOG_SIGMA[n] for n, _ in params])
-    meas = np.array([r.measured for r in rows])
-    weight = np.array([RELIABILITY_WEIGHT.get(r.raw.get("reliability", "B"), 0.8) for r in rows])
-
-    def factors_for(j: int, theta: np.ndarray) -> Factors:
-        f0 = base[j][0]
-        rk = row_keys[j]
-
-        def v(slot: str, default: float) -> float:
-            return float(theta[index[rk[slot]]]) if slot in rk else default
-
-        return Factors(
-            bw_eff=min(1.0, v("bw_eff", 0) * v("engine_bw", 0)),
-            compute_eff=min(1.0, v("compute_eff", 0) * v("engine_compute", 0)),
-            layer_overhead_s=v("layer_overhead_s", f0.layer_overhead_s),
-            step_overhead_s=f0.step_overhead_s,
-            dequant_ops_w=v("dequant_w", f0.dequant_ops_w),
-            dequant_ops_e=v("dequant_e", f0.dequant_ops_e),
-            comm_eff=f0.comm_eff,
-        )
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        theta = np.exp(x)
-        pred = np.array([rows[j].predict(factors_for(j, theta)) or np.nan for j in range(len(rows))])
-        r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.maximum(pred, 1e-30) / meas), 3.0)
-        return np.concatenate([r * weight, prior_strength * (x - np.log(prior)) / sigma])
-
-    sol = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.3,
-                        max_nfev=max_nfev, x_scale=1.0)
-    fitted = {k: float(np.exp(sol.x[i])) for k, i in index.items()}
-    return FitResult(fitted, {k: float(prior[i]) for k, i in index.items()}, len(rows),
-                     bool(sol.success), str(sol.message))
+    model = build_corpus_model(rows, eff)
+    return fit_model(model, prior_strength=prior_strength, prior_scale=prior_scale, max_nfev=max_nfev)

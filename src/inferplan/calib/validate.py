@@ -1,15 +1,44 @@
-"""`inferplan validate`: predict every measured row and report the error (cli-contract.md)."""
+"""`inferplan validate`: predict every measured row and report the error (cli-contract.md).
+
+Two ways to score:
+- with a profile (default: the bundled one): every row predicted by that profile. On the bundled
+  corpus this is *in-sample* (the bundled profile was fitted on those rows) and says so;
+- ``loso=True``: nested leave-one-source-out (:mod:`inferplan.calib.nested`): every row predicted
+  by factors fitted on the other sources only, starting from the profile's priors. This is the
+  honest estimate of the error on new data.
+
+Each predicted row also carries its 80% prediction interval (``predicted_low``/``_high``): from
+the bundled interval table, or, under ``loso``, from the cross-validated residuals of the other
+sources' rows (so the interval coverage reported is itself out-of-sample).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
+from inferplan.calib.corpus import (
+    METRIC_FAMILY,
+    METRIC_TIME_SIGN,
+    load_bundled,
+    row_regime,
+    row_tags,
+)
 from inferplan.calib.dataset import Row, load_dataset
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.intervals import (
+    INTERVAL_LEVEL,
+    IntervalTable,
+    build_table,
+    interval,
+    load_intervals,
+    speed_residual,
+)
 
 
 class ValidationRow(BaseModel):
@@ -25,12 +54,20 @@ class ValidationRow(BaseModel):
     hardware_class: str = ""
     source: str = ""
     notes: list[str] = []
+    predicted_low: float | None = None
+    predicted_high: float | None = None
+    regime: str = ""
+    tags: list[str] = []
+    origin: str = ""  # the CSV file
 
 
 class GroupStats(BaseModel):
     rows: int
     median_ape: float | None
     p90_ape: float | None
+    over_2x: float | None = None
+    interval_coverage: float | None = None
+    bias: float | None = None  # median log(predicted / measured): > 0 predicts too high
 
 
 class Summary(BaseModel):
@@ -43,6 +80,14 @@ class Summary(BaseModel):
     over_2x: float | None
     by_hardware_class: dict[str, dict]
     by_metric: dict[str, dict]
+    sources: list[str] = []
+    interval_coverage: float | None = None
+    interval_level: float = INTERVAL_LEVEL
+    by_source: dict[str, dict] = {}
+    by_regime: dict[str, dict] = {}
+    by_tag: dict[str, dict] = {}
+    by_class_regime: dict[str, dict] = {}
+    method: str = ""
 
 
 class ValidationReport(BaseModel):
@@ -51,27 +96,53 @@ class ValidationReport(BaseModel):
     calibration: str = "default"
 
 
-def score_rows(rows: list[Row], eff: Efficiency) -> list[ValidationRow]:
+PREDICTED = ("ok", "over_2x")  # statuses of rows with a prediction (they count for coverage)
+OVER_2X = 2.0  # a prediction off by more than this factor either way is flagged, not "ok"
+MIN_COVERAGE = 0.5  # below this share of rows predicted, `inferplan validate` exits 1
+
+
+def _base(r: Row) -> dict:
+    cls = r.plan.dep.hw.hw_class if r.plan is not None else ""
+    measured = r.measured if np.isfinite(r.measured) else None
+    return dict(id=r.id, metric=r.metric, measured=measured, model_id=r.raw.get("model_id") or "",
+                hardware_id=r.raw.get("hardware_id") or "", source=r.source or "", notes=list(r.notes),
+                hardware_class=cls, regime=row_regime(r), tags=row_tags(r), origin=r.origin)
+
+
+def row_interval(r: Row, pred: float, table: IntervalTable | None) -> tuple[float | None, float | None]:
+    """The 80% interval of a row's predicted metric from an interval table."""
+    if table is None or r.plan is None:
+        return None, None
+    fam = METRIC_FAMILY.get(r.metric, "throughput")
+    q_lo, q_hi, _ = table.lookup(r.plan.dep.hw.hw_class, fam, row_regime(r))
+    return interval(pred, r.metric in METRIC_TIME_SIGN, q_lo, q_hi)
+
+
+def scored_row(r: Row, pred: float | None, low: float | None = None,
+               high: float | None = None) -> ValidationRow:
+    base = _base(r)
+    if r.plan is None:
+        return ValidationRow(**base, predicted=None, ape=None, status="error", error=r.error)
+    if pred is None or not np.isfinite(pred) or pred <= 0 or base["measured"] is None:
+        return ValidationRow(**base, predicted=None, ape=None, status="skipped",
+                             error="the estimate does not define this metric for the row")
+    ape = abs(pred - r.measured) / r.measured
+    off = max(pred / r.measured, r.measured / pred) > OVER_2X
+    return ValidationRow(**base, predicted=pred, ape=ape, status="over_2x" if off else "ok",
+                         error=None, predicted_low=low, predicted_high=high)
+
+
+def score_rows(rows: list[Row], eff: Efficiency,
+               intervals: IntervalTable | None = None) -> list[ValidationRow]:
+    """Every row predicted with the profile ``eff`` (intervals from ``intervals`` if given)."""
     out = []
     for r in rows:
-        measured = r.measured if np.isfinite(r.measured) else None
-        base = dict(id=r.id, metric=r.metric, measured=measured, model_id=r.raw.get("model_id") or "",
-                    hardware_id=r.raw.get("hardware_id") or "", source=r.source or "", notes=r.notes)
-        if r.plan is None:
-            out.append(ValidationRow(**base, predicted=None, ape=None, status="error", error=r.error))
-            continue
-        f, _ = resolve_factors(r.plan.dep, eff)
-        pred = r.predict(f)
-        cls = r.plan.dep.hw.hw_class
-        if pred is None or not np.isfinite(pred):
-            out.append(ValidationRow(**base, predicted=None, ape=None, status="skipped",
-                                     error="the estimate does not define this metric for the row",
-                                     hardware_class=cls))
-            continue
-        ape = abs(pred - r.measured) / r.measured
-        off = pred <= 0 or max(pred / r.measured, r.measured / pred) > OVER_2X
-        out.append(ValidationRow(**base, predicted=pred, ape=ape,
-                                 status="over_2x" if off else "ok", error=None, hardware_class=cls))
+        pred = None
+        if r.plan is not None:
+            f, _ = resolve_factors(r.plan.dep, eff)
+            pred = r.predict(f)
+        lo, hi = row_interval(r, pred, intervals) if pred and np.isfinite(pred) else (None, None)
+        out.append(scored_row(r, pred, lo, hi))
     return out
 
 
@@ -82,40 +153,143 @@ def _stats(apes: list[float]) -> tuple[float | None, float | None]:
     return float(np.median(a)), float(np.percentile(a, 90))
 
 
-PREDICTED = ("ok", "over_2x")  # statuses of rows with a prediction (they count for coverage)
-OVER_2X = 2.0  # a prediction off by more than this factor either way is flagged, not "ok"
-MIN_COVERAGE = 0.5  # below this share of rows predicted, `inferplan validate` exits 1
+def _ratio(r: ValidationRow) -> float:
+    return max(r.predicted / r.measured, r.measured / r.predicted)  # type: ignore[operator]
 
 
-def summarize(rows: list[ValidationRow]) -> Summary:
+def _covered(r: ValidationRow) -> bool | None:
+    if r.predicted_low is None or r.predicted_high is None or r.measured is None:
+        return None
+    return r.predicted_low <= r.measured <= r.predicted_high
+
+
+def group_stats(ok: list[ValidationRow]) -> GroupStats:
+    apes = [r.ape for r in ok]  # type: ignore[misc]
+    med, p90 = _stats(apes)  # type: ignore[arg-type]
+    cov = [c for c in (_covered(r) for r in ok) if c is not None]
+    logs = [math.log(r.predicted / r.measured) for r in ok]  # type: ignore[operator]
+    return GroupStats(rows=len(ok), median_ape=med, p90_ape=p90,
+                      over_2x=sum(_ratio(r) > OVER_2X for r in ok) / len(ok) if ok else None,
+                      interval_coverage=sum(cov) / len(cov) if cov else None,
+                      bias=float(np.median(logs)) if logs else None)
+
+
+def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
     ok = [r for r in rows if r.status in PREDICTED and r.ape is not None]
     apes = [r.ape for r in ok if r.ape is not None]
     med, p90 = _stats(apes)
     n = len(rows)
 
-    def group(key) -> dict[str, dict]:
-        g: dict[str, list[float]] = {}
+    def group(key, multi: bool = False) -> dict[str, dict]:
+        g: dict[str, list[ValidationRow]] = {}
         for r in ok:
-            g.setdefault(key(r) or "unknown", []).append(r.ape)  # type: ignore[arg-type]
-        res = {}
-        for k, v in g.items():
-            m, p = _stats(v)
-            res[k] = GroupStats(rows=len(v), median_ape=m, p90_ape=p).model_dump()
-        return res
+            for k in (key(r) if multi else [key(r)]):
+                g.setdefault(k or "unknown", []).append(r)
+        return {k: group_stats(v).model_dump() for k, v in sorted(g.items())}
 
-    ratio = [max(r.predicted / r.measured, r.measured / r.predicted) for r in ok
-             if r.predicted and r.measured]
+    cov = [c for c in (_covered(r) for r in ok) if c is not None]
     return Summary(
         rows=n, predicted=len(ok), coverage=len(ok) / n if n else 0.0, median_ape=med, p90_ape=p90,
         within_25pct=sum(a <= 0.25 for a in apes) / len(apes) if apes else None,
-        over_2x=sum(x > 2 for x in ratio) / len(ratio) if ratio else None,
+        over_2x=sum(_ratio(r) > OVER_2X for r in ok) / len(ok) if ok else None,
         by_hardware_class=group(lambda r: r.hardware_class), by_metric=group(lambda r: r.metric),
+        sources=sorted({r.source for r in rows if r.source}),
+        interval_coverage=sum(cov) / len(cov) if cov else None,
+        by_source=group(lambda r: r.source), by_regime=group(lambda r: r.regime),
+        by_tag=group(lambda r: r.tags, multi=True),
+        by_class_regime=group(lambda r: f"{r.hardware_class} {r.regime}"),
+        method=method,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-validated scoring
+
+
+def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL_LEVEL) -> list[ValidationRow]:
+    """Score cross-validated predictions; each row's interval comes from the other sources'
+    cross-validated residuals (leave-its-source-out on the residual pool)."""
+    classes = [r.plan.dep.hw.hw_class for r in rows]  # type: ignore[union-attr]
+    fams = [METRIC_FAMILY.get(r.metric, "throughput") for r in rows]
+    regs = [row_regime(r) for r in rows]
+    srcs = np.array([r.source for r in rows])
+    resid = np.array([speed_residual(p, r.measured, r.metric in METRIC_TIME_SIGN)
+                      if np.isfinite(p) and p > 0 else np.nan for r, p in zip(rows, preds, strict=True)])
+    out = []
+    tables: dict[str, IntervalTable] = {}
+    for i, r in enumerate(rows):
+        p = float(preds[i])
+        lo = hi = None
+        if np.isfinite(p) and p > 0:
+            src = r.source
+            if src not in tables:
+                others = srcs != src
+                tables[src] = build_table([c for c, o in zip(classes, others, strict=True) if o],
+                                          [f for f, o in zip(fams, others, strict=True) if o],
+                                          [g for g, o in zip(regs, others, strict=True) if o],
+                                          resid[others], level)
+            lo, hi = row_interval(r, p, tables[src])
+        out.append(scored_row(r, p if np.isfinite(p) else None, lo, hi))
+    return out
+
+
+def loso_rows(rows: list[Row], base: Path | None = None, nested: bool = True,
+              progress: Callable[[str], None] | None = None) -> tuple[list[ValidationRow], str, np.ndarray]:
+    """Cross-validated predictions of ``rows`` (nested LOSO from the profile's priors).
+
+    Returns the scored rows (unplannable rows as errors, in the input order), the method and
+    the outer-fold predictions of the planned rows.
+    """
+    from inferplan.calib.fastpred import build_corpus_model
+    from inferplan.calib.nested import nested_loso, plain_loso
+    from inferplan.catalog._load import load_yaml
+    from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict, priors_only
+
+    prior = efficiency_from_dict(priors_only(load_yaml(base or default_profile_path())), "priors")
+    planned = [r for r in rows if r.plan is not None]
+    if len({r.source for r in planned}) < 2:
+        raise _single_source_error()
+    model = build_corpus_model(planned, prior)
+    cv = nested_loso(model, progress=progress) if nested else plain_loso(model, progress=progress)
+    scored = cv_interval_rows(model.rows, cv.pred)
+    by_id = {id(r): v for r, v in zip(model.rows, scored, strict=True)}
+    out = [by_id[id(r)] if id(r) in by_id else scored_row(r, None) for r in rows]
+    return out, cv.method, cv.pred
+
+
+def _single_source_error():
+    from inferplan.errors import InputError
+
+    return InputError("leave-one-source-out needs rows from at least two sources (the `source` column)")
+
+
+def validate_rows(rows: list[Row], calibration: Path | None = None, loso: bool = False,
+                  progress: Callable[[str], None] | None = None, bundled: bool = False) -> ValidationReport:
+    """Score ``rows`` with a profile, or by nested LOSO from its priors (see module docstring)."""
+    if loso:
+        scored, method, _ = loso_rows(rows, calibration, progress=progress)
+        name = f"nested LOSO from the priors of {(calibration or Path('default')).stem}"
+    else:
+        eff = load_efficiency(calibration)
+        scored = score_rows(rows, eff, load_intervals())
+        name = eff.profile
+        method = ("in-sample: the bundled profile was fitted on these rows (use --loso for the "
+                  "cross-validated error)" if bundled and calibration is None
+                  else f"predicted with the {eff.profile} profile")
+    return ValidationReport(rows=scored, summary=summarize(scored, method), calibration=name)
+
+
+def validate_bundled(calibration: Path | None = None, loso: bool = False,
+                     progress: Callable[[str], None] | None = None,
+                     hardware_files: tuple[Path, ...] = ()) -> ValidationReport:
+    """``inferplan validate --bundled [--loso]``: the corpus shipped with the package."""
+    return validate_rows(load_bundled(hardware_files), calibration, loso, progress, bundled=True)
 
 
 def validate_csv(path: Path, calibration: Path | None = None,
                  hardware_files: tuple[Path, ...] = (), *,
-                 record_history: bool = False) -> ValidationReport:
+                 record_history: bool = False, loso: bool = False,
+                 progress: Callable[[str], None] | None = None) -> ValidationReport:
     """Predict every row of ``path``. With ``record_history`` (the CLI sets it) the run is
     recorded in the history (``inferplan.store``); a history that cannot be written only warns."""
     from inferplan.errors import InferplanError
@@ -123,15 +297,13 @@ def validate_csv(path: Path, calibration: Path | None = None,
 
     started = now()
     args = {"data": str(path), "calibration": str(calibration) if calibration else None,
-            "hardware_files": [str(p) for p in hardware_files]}
+            "hardware_files": [str(p) for p in hardware_files], "loso": loso}
     try:
-        eff = load_efficiency(calibration)
-        rows = score_rows(load_dataset(path, hardware_files), eff)
+        rep = validate_rows(load_dataset(path, hardware_files), calibration, loso, progress)
     except InferplanError as e:
         if record_history:
             try_record_run("validate", args=args, started_at=started, status="error", error=str(e))
         raise
-    rep = ValidationReport(rows=rows, summary=summarize(rows), calibration=eff.profile)
     if record_history:
         s = rep.summary
         try_record_run("validate", args=args, started_at=started,
@@ -139,5 +311,5 @@ def validate_csv(path: Path, calibration: Path | None = None,
                                 "rows": s.rows, "predicted": s.predicted, "median_ape": s.median_ape,
                                 "p90_ape": s.p90_ape},
                        result={"summary": s.model_dump(), "calibration": rep.calibration},
-                       rows=[r.model_dump() for r in rows])
+                       rows=[r.model_dump() for r in rep.rows])
     return rep

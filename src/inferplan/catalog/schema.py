@@ -151,7 +151,7 @@ class LayoutPolicy(_Strict):
         default="tp", description="default placement of routed experts: sharded by TP, expert "
                                   "parallel, or attention data-parallel + expert parallel")
     moe_options: list[MoePlacement] = Field(
-        default_factory=lambda: ["tp"], description="MoE placements the engine supports")
+        default_factory=lambda: list[MoePlacement](["tp"]), description="MoE placements the engine supports")
     source: str = ""
 
 

@@ -147,7 +147,8 @@ def register(app: typer.Typer) -> None:
             render_sim.print_simulation(res)
         from inferplan.cli.render_sim import outcome_problems
 
-        served_none, warnings_ = outcome_problems(res)
+        offered = w.arrivals.rate if w.arrivals.kind in ("poisson", "gamma") else None
+        served_none, warnings_ = outcome_problems(res, offered)
         for line in warnings_:
             typer.echo(f"Warning: {line}", err=True)
         if served_none:

@@ -45,7 +45,7 @@ from inferplan.cli.options import (
     number,
     output_format,
 )
-from inferplan.errors import InferplanError
+from inferplan.errors import InferplanError, InputError
 
 
 class ErrorBoundary(TyperGroup):
@@ -157,7 +157,7 @@ def estimate(
 ) -> None:
     """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""
     from inferplan.inputs import build
-    from inferplan.perf.estimate import CostAssumptions
+    from inferplan.perf.cost import CostAssumptions
     from inferplan.perf.estimate import estimate as run_estimate
 
     mode, n = _mode(batch, concurrency, offline)
@@ -249,18 +249,36 @@ def fit(
 
 @app.command()
 def validate(
-    data: Annotated[Path, typer.Argument(help="CSV in the canonical calibration schema")],
+    data: Annotated[Path | None, typer.Argument(help="CSV in the canonical calibration schema")] = None,
+    bundled: Annotated[bool, typer.Option("--bundled", help="Score the calibration corpus shipped with inferplan")] = False,
+    loso: Annotated[bool, typer.Option("--loso", help="Nested leave-one-source-out: each source predicted by factors fitted on the others (the honest error)")] = False,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
-    """Predict every row of a measurement CSV and report the error (exit 1 below 50% coverage)."""
-    from inferplan.calib.validate import MIN_COVERAGE, validate_csv
+    """Predict every row of a measurement CSV (or, with --bundled, the corpus shipped with
+    inferplan) and report the error (exit 1 below 50% coverage). --loso: nested
+    leave-one-source-out from the profile's priors (progress on stderr)."""
+    import os
+
+    # the fits multiply small matrices: BLAS threads only contend for the cores (set before numpy loads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from inferplan.calib.validate import MIN_COVERAGE, validate_bundled, validate_csv
     from inferplan.cli import render
 
-    rep = validate_csv(data, calibration=calibration, hardware_files=tuple(hardware_file or ()),
-                       record_history=True)
+    def progress(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    if bundled == (data is not None):
+        raise InputError("give a CSV file or --bundled (not both)")
+    if bundled:
+        rep = validate_bundled(calibration=calibration, loso=loso, progress=progress,
+                               hardware_files=tuple(hardware_file or ()))
+    else:
+        rep = validate_csv(data, calibration=calibration,  # type: ignore[arg-type]
+                           hardware_files=tuple(hardware_file or ()), record_history=True,
+                           loso=loso, progress=progress)
     render.emit(output_format(json_out, fmt), rep, lambda: render.validation_rows(rep),
                 lambda: render.print_validation(rep))
     if rep.summary.coverage < MIN_COVERAGE:

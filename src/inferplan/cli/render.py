@@ -180,7 +180,18 @@ def print_estimate(e) -> None:
         ("power", fmt_num(e.power_w, unit="W") if e.power_w else "-"),
         ("bound", f"prefill {e.bound.get('prefill')}, decode {e.bound.get('decode')}"),
     ]
+    iv = getattr(e, "intervals", None) or {}
+    ranged: dict[str, tuple[str, Callable[[float | None], str]]] = {"TTFT": ("ttft_s", fmt_time_s), "TPOT": ("tpot_s", fmt_time_s),
+              "end-to-end": ("e2e_latency_s", fmt_time_s),
+              "tok/s per user": ("decode_tok_s_per_user", fmt_num),
+              "output tok/s (system)": ("output_tok_s", fmt_num),
+              "total tok/s (system)": ("total_tok_s", fmt_num),
+              "prefill tok/s": ("prefill_tok_s", fmt_num), "requests/s": ("requests_per_s", fmt_num)}
     for k, v in rows:
+        if k in ranged and ranged[k][0] in iv:
+            fld, fmt = ranged[k]
+            lo, hi = iv[fld]
+            v = f"{v}  [dim](80%: {fmt(lo)} - {fmt(hi)})[/]"
         t.add_row(k, v)
     out.print(t)
     out.print(f"[dim]why: {escape(str(e.why))}[/]")

@@ -92,7 +92,7 @@ async def _prompt_tokens(client, model: str, prompt: str) -> int | None:
     answer as an OpenAI-compatible server (the first request of a load test)."""
     import httpx
 
-    where = f"{client.base_url}v1/completions".replace("//v1", "/v1")
+    where = str(client.base_url).rstrip("/") + "/v1/completions"
     try:
         r = await client.post("/v1/completions", json={"model": model, "prompt": prompt,
                                                         "max_tokens": 1, "temperature": 0})

@@ -1,6 +1,7 @@
-"""More architecture families for ``models.adapters``: GPT-J and Gemma 2 (added for the
-calibration corpus). They register through the same ``register_adapter`` decorator a plugin
-would use; ``inferplan.models`` imports this module so the registry always holds them.
+"""More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE and Phi-3
+(added for the calibration corpus). They register through the same ``register_adapter``
+decorator a plugin would use; ``inferplan.models`` imports this module so the registry always
+holds them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from inferplan.models.adapters import (
     _attention,
     _dense,
     _layer_types,
+    _moe,
     _require,
     _spec,
     register_adapter,
@@ -65,3 +67,55 @@ def gemma2_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
         for t in types
     ]
     return _spec(cfg, model_id, name, layers, tie_default=True, family="gemma2")
+
+
+@register_adapter("glm4_moe", model_types=["glm4_moe"], architectures=["Glm4MoeForCausalLM"])
+def glm4_moe_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """GLM-4.5 / 4.6 / 4.7 (transformers Glm4MoeConfig): GQA with bias on q, k, v (not o) and,
+    with ``use_qk_norm``, per-head RMSNorm on q and k; ``first_k_dense_replace`` dense SwiGLU
+    layers, then MoE with ``n_routed_experts`` routed + ``n_shared_experts`` shared experts of
+    width ``moe_intermediate_size`` and a sigmoid router with a score-correction bias. The
+    multi-token-prediction layers (``num_nextn_predict_layers``) are not part of the main
+    model and are not counted, as for DeepSeek-V3."""
+    _require(
+        cfg,
+        model_id,
+        (
+            *_DENSE_FIELDS,
+            "n_routed_experts",
+            "num_experts_per_tok",
+            "moe_intermediate_size",
+            "max_position_embeddings",
+        ),
+    )
+    bias = bool(cfg.get("attention_bias", False))
+    attention = _attention(cfg, qkv_bias=bias, qk_norm=bool(cfg.get("use_qk_norm", False)))
+    width = int(cfg["moe_intermediate_size"])
+    moe = _moe(
+        cfg,
+        width,
+        cfg["n_routed_experts"],
+        cfg["num_experts_per_tok"],
+        shared_intermediate_size=int(cfg.get("n_shared_experts") or 0) * width,
+        router_bias=True,  # e_score_correction_bias of the noaux_tc router
+    )
+    dense = _dense(cfg)
+    first_dense = int(cfg.get("first_k_dense_replace") or 0)
+    layers = [
+        (attention, moe if i >= first_dense else dense, 2)
+        for i in range(int(cfg["num_hidden_layers"]))
+    ]
+    return _spec(cfg, model_id, name, layers, family="glm4_moe")
+
+
+@register_adapter("phi3", model_types=["phi3"], architectures=["Phi3ForCausalLM"])
+def phi3_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """Phi-3 / Phi-3.5 / Phi-4-mini (transformers Phi3): Llama shapes with fused qkv_proj and
+    gate_up_proj (same weight counts), no biases, sliding window on every layer when
+    ``sliding_window`` is below the context (Phi-3-mini-4k: 2047; Phi-3.5: 262144, inactive)."""
+    _require(cfg, model_id, (*_DENSE_FIELDS, "max_position_embeddings"))
+    window = cfg.get("sliding_window")
+    if window and int(window) >= int(cfg["max_position_embeddings"]):
+        window = None
+    layer = (_attention(cfg, window=window), _dense(cfg), 2)
+    return _spec(cfg, model_id, name, [layer] * int(cfg["num_hidden_layers"]), family="phi3")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from inferplan.catalog._load import load_yaml
 from inferplan.catalog.schema import HardwareSpec
@@ -26,6 +27,21 @@ FACTORS: dict[str, tuple[float, float, str]] = {
     "step_overhead_s": (0.0, 0.1, "seconds per step"),
     "dequant_ops_per_weight": (0.0, 200.0, "vector ops per weight element unpacked"),
     "comm_eff": (0.05, 1.0, "fraction of link bandwidth"),
+    "kv_bw": (0.1, 2.0, "multiplier on bw_eff for attention reading the KV cache"),
+    "gemm_m_half_tokens": (0.0, 4096.0, "GEMM rows (tokens) at which a dense GEMM is at half efficiency"),
+    "moe_m_half_tokens": (0.0, 4096.0, "tokens per expert at which a grouped expert GEMM is at half efficiency"),
+    "lowp_eff": (0.2, 1.5, "share of the FP8/FP4/INT peak reached, relative to the bf16 share"),
+    "seq_overhead_s": (0.0, 1e-2, "seconds per sequence per step (sampling, scheduling)"),
+}
+
+# Priors of the regime terms for profiles written before they existed (the bundled profile
+# states its own; see calib/data/default.yaml for the sources).
+REGIME_PRIORS: dict[str, tuple[float, str]] = {
+    "kv_bw": (1.0, "no separate KV-read efficiency (profile predates the term)"),
+    "gemm_m_half_tokens": (0.0, "no GEMM-size term (profile predates it)"),
+    "moe_m_half_tokens": (0.0, "no grouped-GEMM term (profile predates it)"),
+    "lowp_eff": (1.0, "no low-precision term (profile predates it)"),
+    "seq_overhead_s": (0.0, "no per-sequence overhead (profile predates it)"),
 }
 
 
@@ -50,7 +66,7 @@ class Efficiency:
 
     table: dict[str, dict[str, tuple[float, str]]]
     profile: str = "default"
-    provenance: dict = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def lookup(self, name: str, scopes: list[str], prior: float | None = None,
                prior_source: str = "") -> FactorValue:
@@ -85,7 +101,19 @@ def _factor_value(profile: str, name: str, scope: str, value: object) -> float:
     return x
 
 
-def efficiency_from_dict(raw: dict, profile: str) -> Efficiency:
+def priors_only(raw: dict[str, Any]) -> dict[str, Any]:
+    """The profile with every fitted value removed (fits always start from the priors)."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for scopes in (raw.get("factors") or {}).values():
+        for entry in (scopes or {}).values():
+            entry.pop("value", None)
+            entry.pop("fit_source", None)
+    return raw
+
+
+def efficiency_from_dict(raw: dict[str, Any], profile: str) -> Efficiency:
     """Validate a profile's ``factors`` mapping (names, scopes, finite bounded values)."""
     table: dict[str, dict[str, tuple[float, str]]] = {}
     factors = raw.get("factors") or {}

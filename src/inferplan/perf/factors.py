@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from inferplan.catalog.schema import Precision
 from inferplan.perf.deployment import Deployment
-from inferplan.perf.efficiency import Efficiency, FactorValue, hw_family
-from inferplan.perf.step import Factors
+from inferplan.perf.efficiency import REGIME_PRIORS, Efficiency, FactorValue, hw_family
+from inferplan.perf.step import LOW_PRECISION_TYPES, Factors
 
 NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of native formats
 
@@ -22,12 +23,23 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "dequant_w": [dep.weight_precision.id],
         "dequant_e": [dep.expert_precision.id],
         "comm_eff": [],
+        "kv_bw": [f"{e}@{cls}", e],
+        "gemm_m_half_tokens": [fam, cls],
+        "moe_m_half_tokens": [fam, cls],
+        "lowp_w": [fam, cls],
+        "lowp_e": [fam, cls],
+        "seq_overhead_s": [f"{e}@{cls}", e],
     }
 
 
-def _native(dep: Deployment, prec) -> bool:
+def low_precision_types(dep: Deployment) -> tuple[str, str]:
+    """Tensor-core types the dense weights and the routed experts compute in."""
+    return dep.linear_compute_type, dep.hw.peak_for(list(dep.expert_precision.compute))[0]
+
+
+def _native(dep: Deployment, prec: Precision) -> bool:
     """True when the tensor cores consume the format directly (no unpack step)."""
-    return prec.kind == "float" and dep.hw.peak_for(list(prec.compute))[0] == prec.compute[0]
+    return prec.kind == "float" and bool(dep.hw.peak_for(list(prec.compute))[0] == prec.compute[0])
 
 
 def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str, FactorValue]]:
@@ -36,6 +48,15 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
     for name in ("bw_eff", "compute_eff", "engine_bw", "engine_compute", "layer_overhead_s",
                  "step_overhead_s", "comm_eff"):
         used[name] = eff.lookup(name, sc[name])
+    for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s"):
+        prior, src = REGIME_PRIORS[name]
+        used[name] = eff.lookup(name, sc[name], prior=prior, prior_source=src)
+    for key, ctype in zip(("lowp_w", "lowp_e"), low_precision_types(dep), strict=True):
+        if ctype in LOW_PRECISION_TYPES:
+            prior, src = REGIME_PRIORS["lowp_eff"]
+            used[key] = eff.lookup("lowp_eff", sc[key], prior=prior, prior_source=src)
+        else:
+            used[key] = FactorValue("lowp_eff", ctype, 1.0, f"{ctype} path: no low-precision term")
     for key, prec in (("dequant_w", dep.weight_precision), ("dequant_e", dep.expert_precision)):
         if _native(dep, prec):
             used[key] = FactorValue("dequant_ops_per_weight", prec.id, 0.0, NATIVE_SOURCE)
@@ -50,5 +71,11 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         dequant_ops_w=used["dequant_w"].value,
         dequant_ops_e=used["dequant_e"].value,
         comm_eff=used["comm_eff"].value,
+        kv_bw=used["kv_bw"].value,
+        gemm_m_half_tokens=used["gemm_m_half_tokens"].value,
+        moe_m_half_tokens=used["moe_m_half_tokens"].value,
+        lowp_eff_w=used["lowp_w"].value,
+        lowp_eff_e=used["lowp_e"].value,
+        seq_overhead_s=used["seq_overhead_s"].value,
     )
     return f, used

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from inferplan.perf.deployment import Deployment
+
+ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
 
 # Compute and memory traffic of one kernel overlap imperfectly near the ridge point. A p-norm
 # of the two times is the smooth roofline used for that: p -> inf is the ideal max(); p = 4
@@ -38,9 +41,27 @@ DEQUANT_TILE_TOKENS = 128  # tokens sharing one unpack of a weight tile in a GEM
 ALLREDUCES_PER_LAYER = 2  # after attention and after the FFN (Megatron-style TP)
 
 
+# Kernels one layer launches per step, counted in vLLM/SGLang decode traces (CUDA graphs replay
+# the same kernels; eager mode launches each from Python). Mixer: norm, QKV GEMM, RoPE + KV
+# write, attention, O GEMM = 5; MLA adds the q_a/kv_a down-projections, their norms and the two
+# absorbed batched GEMMs = 9; LFM2's short conv: in_proj, conv, gating, out_proj = 4. FFN: norm,
+# gate-up GEMM, activation, down GEMM = 4; a routed MoE (vLLM fused_moe / SGLang EP-MoE): norm,
+# router GEMM, top-k softmax, token alignment/sort, two grouped GEMMs, activation, combine, plus
+# the shared expert's GEMMs = 9. A dense GQA layer (5 + 4 = 9) is the unit of
+# ``layer_overhead_s``; the per-kernel launch cost is layer_overhead_s / 9.
+KERNELS_PER_MIXER = {"attention": 5, "mla": 9, "conv": 4}
+KERNELS_PER_FFN = {"dense": 4, "moe": 9}
+KERNELS_DENSE_LAYER = KERNELS_PER_MIXER["attention"] + KERNELS_PER_FFN["dense"]
+LOW_PRECISION_TYPES = ("fp8", "fp4", "int4", "int8")  # tensor-core types that reach a lower share of peak
+
+
 @dataclass(frozen=True)
 class Factors:
-    """Resolved efficiency factors for one deployment (dimensionless unless named _s)."""
+    """Resolved efficiency factors for one deployment (dimensionless unless named _s/_tokens).
+
+    The newer regime terms default to "off" (1.0 multipliers, zero half-points and zero
+    per-sequence cost) so a Factors built from the first five fields keeps the old model.
+    """
 
     bw_eff: float
     compute_eff: float
@@ -49,6 +70,36 @@ class Factors:
     dequant_ops_w: float  # unpack ops per weight element, dense/attention/head weights
     dequant_ops_e: float  # unpack ops per weight element, routed experts
     comm_eff: float
+    kv_bw: float = 1.0  # multiplier on bw_eff for attention over the KV cache (paged reads)
+    gemm_m_half_tokens: float = 0.0  # GEMM rows at which a dense GEMM reaches half its efficiency
+    moe_m_half_tokens: float = 0.0  # same for grouped expert GEMMs, in tokens per expert
+    lowp_eff_w: float = 1.0  # share of the FP8/FP4 peak reached relative to bf16 (dense weights)
+    lowp_eff_e: float = 1.0  # same for the routed experts' GEMMs
+    seq_overhead_s: float = 0.0  # per sequence per step: sampling, detokenizing, scheduling
+
+
+def gemm_efficiency(m_tokens: ArrayLike, m_half_tokens: ArrayLike) -> np.ndarray:
+    """Share of a GEMM's large-M efficiency reached with M = ``m_tokens`` rows (dimensionless).
+
+    A GEMM of M rows runs in tiles of ``tile_m`` rows; each tile pays a fixed cost (prologue,
+    epilogue, the pipeline filling from memory) equivalent to ``m_half`` rows of work, so the time
+    is ``(M + m_half) / peak`` per row-unit and the efficiency ``M / (M + m_half)``: half at
+    ``M = m_half``, -> 1 for large prompts (a saturating form fitted per hardware family). Ops
+    without a GEMM (attention, M = 0) get 1. With ``m_half = 0`` the term is off.
+    """
+    m = np.asarray(m_tokens, dtype=float)
+    h = np.asarray(m_half_tokens, dtype=float)
+    out: np.ndarray = np.where(m > 0, m / np.maximum(m + h, 1e-30), 1.0)
+    return out
+
+
+def roofline_s(compute_s: ArrayLike, memory_s: ArrayLike) -> np.ndarray:
+    """Smooth roofline of one operator: p-norm of its compute and memory seconds (ROOFLINE_P)."""
+    compute_s = np.asarray(compute_s, dtype=float)
+    memory_s = np.asarray(memory_s, dtype=float)
+    hi = np.maximum(compute_s, memory_s)
+    safe = np.where(hi > 0, hi, 1.0)
+    return hi * ((compute_s / safe) ** ROOFLINE_P + (memory_s / safe) ** ROOFLINE_P) ** (1 / ROOFLINE_P)
 
 
 @dataclass
@@ -62,39 +113,70 @@ class StepWork:
     t_link: np.ndarray  # (...) seconds of link transfer at peak link bandwidth
     t_link_latency: np.ndarray  # (...) seconds of message latency
     t_offload: np.ndarray  # (...) seconds streaming offloaded weights/KV over the host link
-    layers: int  # layers traversed per step (whole replica)
+    layers: float  # layers traversed per step, in dense-layer kernel units (KERNELS_PER_*)
     op_names: tuple[str, ...]
     # (...) seconds of routed experts on the host CPU (--offload experts, perf/offload.py),
     # already at the host's efficiency; runs between the device's layers, so it adds
     t_host: np.ndarray | float = 0.0
+    op_kinds: tuple[str, ...] = ()  # linear | experts | attention | head, one per op
+    gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts)
+    rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
+
+    def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-op (compute efficiency, bandwidth efficiency, low-precision share, GEMM half-M)."""
+        kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
+        shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
+        be = np.array([f.bw_eff * (f.kv_bw if k == "attention" else 1.0) for k in kinds])
+        lowp = np.array([f.lowp_eff_e if k == "experts" else f.lowp_eff_w if k in ("linear", "head")
+                         else 1.0 for k in kinds])
+        half = np.array([f.moe_m_half_tokens if k == "experts" else
+                         f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
+        return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
+
+    def effective_parts(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(compute s per op, memory s per op, links + fixed overheads s, offload s) after the
+        factors. The last op row is the per-sequence cost (sampling, scheduling): its compute
+        seconds are ``seq_overhead_s * rows``. The simulator tabulates exactly these parts."""
+        be, lowp, half = self._per_op(f)
+        m = self.gemm_m if self.gemm_m is not None else 0 * self.t_compute
+        eff_m = gemm_efficiency(m, half)
+        compute = (self.t_compute / (eff_m * lowp) + f.dequant_ops_w * self.t_unpack_w
+                   + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
+        memory = self.t_memory / be
+        zero = 0 * compute[0]
+        seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
+        compute = np.concatenate([compute, seq[None]])
+        memory = np.concatenate([memory, zero[None]])
+        extra = (self.t_link / f.comm_eff + self.t_link_latency
+                 + self.layers * f.layer_overhead_s + f.step_overhead_s
+                 + self.t_host) + zero  # host-computed experts depend on tokens only
+        offload = self.t_offload / f.comm_eff + zero
+        return compute, memory, extra, offload
 
     def op_times_s(self, f: Factors) -> np.ndarray:
-        compute = (self.t_compute + f.dequant_ops_w * self.t_unpack_w
-                   + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
-        memory = self.t_memory / f.bw_eff
-        hi = np.maximum(compute, memory)
-        safe = np.where(hi > 0, hi, 1.0)
-        return hi * ((compute / safe) ** ROOFLINE_P + (memory / safe) ** ROOFLINE_P) ** (1 / ROOFLINE_P)
+        """Seconds of each op (and the per-sequence cost as the last row) after the factors."""
+        compute, memory, _, _ = self.effective_parts(f)
+        return roofline_s(compute, memory)
 
     def time_s(self, f: Factors) -> np.ndarray:
         """Wall time of the step in seconds."""
         # offloaded transfers are prefetched layer by layer, overlapping the device's own work
-        device = (self.op_times_s(f).sum(axis=0) + self.t_link / f.comm_eff + self.t_link_latency
-                  + self.layers * f.layer_overhead_s + f.step_overhead_s + self.t_host)
-        return np.maximum(device, self.t_offload / f.comm_eff)
+        compute, memory, extra, offload = self.effective_parts(f)
+        out: np.ndarray = np.maximum(roofline_s(compute, memory).sum(axis=0) + extra, offload)
+        return out
 
     def bound(self, f: Factors) -> np.ndarray:
         """What bounds the step: 'compute', 'memory', 'communication' or 'overhead'."""
-        compute = ((self.t_compute + f.dequant_ops_w * self.t_unpack_w
-                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff).sum(axis=0)
-        memory = (self.t_memory / f.bw_eff).sum(axis=0)
+        compute_ops, memory_ops, _, offload = self.effective_parts(f)
+        compute = compute_ops[:-1].sum(axis=0)
+        memory = memory_ops.sum(axis=0)
         comm = self.t_link / f.comm_eff + self.t_link_latency
-        overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + 0 * compute
-        offload = self.t_offload / f.comm_eff
+        overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + compute_ops[-1]
         host = self.t_host + 0 * compute
         parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
         names = np.array(["compute", "memory", "communication", "overhead", "offload", "host"])
-        return names[np.argmax(parts, axis=0)]
+        out: np.ndarray = names[np.argmax(parts, axis=0)]
+        return out
 
     def total_time_s(self, f: Factors) -> float:
         """Seconds of all the steps the arrays describe, run one after another (e.g. the chunks
@@ -103,14 +185,15 @@ class StepWork:
 
     def total_bound(self, f: Factors) -> str:
         """What bounds a sequence of steps as a whole (parts summed over all the steps)."""
-        compute = np.sum((self.t_compute + f.dequant_ops_w * self.t_unpack_w
-                          + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff)
+        compute_ops, memory_ops, _, offload = self.effective_parts(f)
+        n_steps = max(1, np.size(self.time_s(f)))
         parts = {
-            "compute": compute,
-            "memory": np.sum(self.t_memory / f.bw_eff),
+            "compute": np.sum(compute_ops[:-1]),
+            "memory": np.sum(memory_ops),
             "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency),
-            "overhead": (self.layers * f.layer_overhead_s + f.step_overhead_s) * max(1, np.size(self.time_s(f))),
-            "offload": np.sum(self.t_offload / f.comm_eff),
+            "overhead": (self.layers * f.layer_overhead_s + f.step_overhead_s) * n_steps
+            + np.sum(compute_ops[-1]),
+            "offload": np.sum(offload),
             "host": np.sum(self.t_host),
         }
         return max(parts, key=lambda k: float(parts[k]))
@@ -126,6 +209,16 @@ class StepWork:
         return self.t_compute.sum(axis=0) / t, self.t_memory.sum(axis=0) / t
 
 
+def layer_kernel_units(dep: Deployment) -> float:
+    """Layers of the replica weighted by the kernels each launches, in dense-layer units."""
+    units = 0.0
+    for g in dep.groups:
+        mixer = KERNELS_PER_MIXER.get(g.mixer_kind, KERNELS_PER_MIXER["attention"])
+        ffn = KERNELS_PER_FFN["moe" if g.expert_elems_dev else "dense"]
+        units += g.layers * (mixer + ffn) / KERNELS_DENSE_LAYER
+    return units
+
+
 def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
     """Query-key pairs of causal self-attention over a fresh chunk of `tokens`, capped by a window.
 
@@ -134,12 +227,15 @@ def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
     """
     t = np.asarray(tokens, dtype=float)
     if not np.isfinite(window):
-        return t * t / 2
-    return np.where(t <= window, t * t / 2, window * t - window * window / 2)
+        half: np.ndarray = t * t / 2
+        return half
+    out: np.ndarray = np.where(t <= window, t * t / 2, window * t - window * window / 2)
+    return out
 
 
-def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0.0,
-              prefill_seqs=0.0, prefill_ctx=0.0) -> StepWork:
+def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLike = 0.0,
+              prefill_tokens: ArrayLike = 0.0, prefill_seqs: ArrayLike = 0.0,
+              prefill_ctx: ArrayLike = 0.0) -> StepWork:
     """Work of one step of one replica (see module docstring). Counts are per replica.
 
     decode_seqs: sequences generating one token; decode_ctx: tokens each has cached (mean).
@@ -163,7 +259,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
     vec = dep.vector_ops_s
     unpack_tiles = np.maximum(1.0, tokens_dev / DEQUANT_TILE_TOKENS)
 
-    tc, tm, tuw, tue, names = [], [], [], [], []
+    tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
     for g in dep.groups:
         n = g.layers  # layers of this group in the whole replica
         # Dense linear weights (attention projections, dense FFN, shared experts, router).
@@ -172,6 +268,8 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         tuw.append(n * g.dense_elems_dev * unpack_tiles / vec)
         tue.append(zero)
         names.append(f"{g.name}.linear")
+        kinds.append("linear")
+        gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
             touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
@@ -180,6 +278,9 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
             tuw.append(zero)
             tue.append(n * g.expert_elems_dev * touched * unpack_tiles / vec)
             names.append(f"{g.name}.experts")
+            kinds.append("experts")
+            # GEMM rows of one expert: the tokens routed to it, over the experts touched
+            gm.append(np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched) + zero)
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
             w = g.window_tokens
             cached = np.minimum(c, w)
@@ -196,6 +297,8 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
             tuw.append(zero)
             tue.append(zero)
             names.append(f"{g.name}.{g.mixer_kind}")
+            kinds.append("attention")
+            gm.append(zero)
     # LM head: one logits row per sequence that emits a token this step.
     rows = (b + s) / lay.attn_dp
     tc.append(2 * dep.head_elems_dev * rows / peak_lin)
@@ -203,6 +306,8 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
     tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / DEQUANT_TILE_TOKENS) / vec)
     tue.append(zero)
     names.append("lm_head")
+    kinds.append("head")
+    gm.append(rows + zero)
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
     offload_s = zero
@@ -223,13 +328,16 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
         t_link=link_s,
         t_link_latency=lat_s,
         t_offload=offload_s,
-        layers=dep.model.num_layers,
+        layers=layer_kernel_units(dep),
         op_names=tuple(names),
+        op_kinds=tuple(kinds),
+        gemm_m=np.stack(np.broadcast_arrays(*gm)),
+        rows=rows + zero,
         t_host=host_s,
     )
 
 
-def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray):
+def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) -> tuple[Any, Any]:
     """Link seconds (at peak link bandwidth) and message latency of one step.
 
     TP: two all-reduces per layer of tokens*d activations. Bandwidth term of a ring: each device

@@ -71,6 +71,11 @@ def save_report(data: ReportData, path: Path | None, fmt: Literal["html", "md"] 
     if target.is_dir():
         raise InputError(f"--out {target} is a folder; give a file path")
     try:
+        if fmt == "html":  # one file: written atomically (a failure leaves no half report)
+            from inferplan.report import render_html
+            from inferplan.store import atomic_write_text
+
+            return [atomic_write_text(target, render_html(data))]
         return write_report(data, target, fmt)
     except OSError as e:
         raise StateError(f"cannot write the report {target}: {e.strerror or e}") from None

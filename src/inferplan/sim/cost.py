@@ -37,16 +37,9 @@ _PROBE_CTX = 1 << 24  # a context longer than any window: reveals each operator'
 
 
 def _effective(work: StepWork, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per operator (compute s, memory s) after efficiency factors; links + overheads; offload."""
-    compute = (work.t_compute + f.dequant_ops_w * work.t_unpack_w
-               + f.dequant_ops_e * work.t_unpack_e) / f.compute_eff
-    memory = work.t_memory / f.bw_eff
-    zero = 0 * compute[0]
-    extra = (work.t_link / f.comm_eff + work.t_link_latency
-             + work.layers * f.layer_overhead_s + f.step_overhead_s
-             + getattr(work, "t_host", 0.0)) + zero  # host-computed experts depend on tokens only
-    offload = getattr(work, "t_offload", 0.0) / f.comm_eff + zero
-    return compute, memory, extra, offload
+    """Per operator (compute s, memory s) after efficiency factors; links + overheads; offload
+    (:meth:`StepWork.effective_parts`, the same parts ``StepWork.time_s`` adds up)."""
+    return work.effective_parts(f)
 
 
 def causal_pairs_scalar(tokens: float, window: float) -> float:

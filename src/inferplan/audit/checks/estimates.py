@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from inferplan.audit.checks.verdict import Interval, claimed_text, dedup, judged, verdict_of
+from inferplan.audit.checks.verdict import (
+    Interval,
+    Tally,
+    claimed_text,
+    dedup,
+    judged,
+)
 from inferplan.audit.registry import AuditContext, CheckParams, CheckResult, Verdict, register_check
 from inferplan.audit.scenario import (
     Metric,
@@ -18,7 +24,6 @@ from inferplan.audit.scenario import (
     sources_of,
 )
 from inferplan.audit.tolerance import (
-    ERROR_SOURCE,
     band_for,
     ratio_band,
     within,
@@ -95,7 +100,7 @@ def outcome_line(tag: str | None, o: Outcome, metric: str) -> str:
 def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
     """A claimed ratio metric(a)/metric(b) against the model, case by case."""
     lo, hi = p.claimed_low, p.claimed_high
-    flags, values, holds, fails = [], [], [], []
+    tally = Tally()
     derivation = [f"claim read as {p.metric}(a) / {p.metric}(b) = {claimed_text(lo, hi)}"
                   + (f" ({p.reading})" if p.reading else "")]
     computed: dict[str, float | str | None] = {}
@@ -110,16 +115,14 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
             bad = oa if not oa.fits else ob
             derivation.append(f"{case.label}: {bad.est.model} on {bad.est.hardware} does not fit "
                               f"({bad.reason})")
-            flags.append(False)
-            fails.append(f"{case.label} (does not fit)")
+            tally.add(False, case.label, "does not fit")
             continue
         band = ratio_band(oa.hw.hw_class, ob.hw.hw_class)
         bands[band.hw_class] = band
         r = metric_ratio(p.metric, oa, ob)
         if r is None:
             derivation.append(f"{case.label}: {p.metric} is undefined for this workload")
-            flags.append(False)
-            fails.append(f"{case.label} (undefined)")
+            tally.add(False, case.label, "undefined")
             continue
         ok = within(r, lo, hi, band.median)
         spec = _spec_bound(p.metric, oa, ob)
@@ -143,21 +146,10 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
                 ok = True
                 span = f"{inside[0]}" if len(inside) == 1 else f"{inside[0]}-{inside[-1]}"
                 label = f"{case.label}, prompts of ~{span} tokens"
-        flags.append(ok)
-        if ok:
-            holds.append(label)
-        else:
-            fails.append(f"{label} ({r:.3g}, {_side(r, lo, hi)})")
-        values.append(f"{r:.2g} ({case.label})")
+        tally.add(ok, label, f"{r:.3g}, {_side(r, lo, hi)}")
+        tally.values.append(f"{r:.2g} ({case.label})")
         sources += sources_of(oa, cost=cost) + sources_of(ob, cost=cost)
-    verdict = verdict_of(flags)
-    conditions = []
-    if verdict == "holds-under-conditions":
-        conditions = [f"holds: {h}" for h in holds] + [f"does not hold: {f}" for f in fails]
-    tol = "; ".join(b.text() for b in bands.values())
-    return CheckResult(check="estimate-ratio", verdict=verdict, value="; ".join(values[:3]),
-                       computed=computed, conditions=conditions, derivation=derivation,
-                       sources=dedup(sources), tolerance=(tol + f" [{ERROR_SOURCE}]") if tol else None)
+    return tally.result("estimate-ratio", computed, derivation, sources, bands.values())
 
 
 class EstimateValueParams(Interval):
@@ -174,7 +166,7 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
     """A claimed value (tok/s, $/1M, J/token) against the model's estimate, case by case."""
     lo, hi = p.claimed_low, p.claimed_high
     derivation = [f"claimed {p.metric} {claimed_text(lo, hi, p.unit)}"]
-    flags, holds, fails, values, sources, bands = [], [], [], [], [], {}
+    tally, sources, bands = Tally(), [], {}
     computed: dict[str, float | str | None] = {}
     for i, case in enumerate(p.cases):
         s = p.base.over(case)
@@ -182,8 +174,7 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
         o = run_scenario(s, ctx)
         if not o.fits:
             derivation.append(f"{label}: {o.est.model} on {o.est.hardware} does not fit: {o.reason}")
-            flags.append(False)
-            fails.append(f"{label} (does not fit)")
+            tally.add(False, label, "does not fit")
             computed[f"{label}.{p.metric}"] = None
             continue
         band = band_for(o.hw.hw_class)
@@ -202,21 +193,10 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
                 f"{need / GB:.0f} GB/s of peak bandwidth at the fitted efficiency {o.factors.bw_eff:.2f} "
                 f"(this device: {dep.memory_bw_bytes_s / GB:.0f} GB/s usable)")
             computed[f"{label}.needed_peak_bw_bytes_s"] = need
-        flags.append(ok)
-        if ok:
-            holds.append(label)
-        else:
-            fails.append(f"{label} ({fmt_metric(p.metric, v)}, {_side(v, lo, hi)})")
-        values.append(f"{fmt_metric(p.metric, v)} ({label})")
+        tally.add(ok, label, f"{fmt_metric(p.metric, v)}, {_side(v, lo, hi)}")
+        tally.values.append(f"{fmt_metric(p.metric, v)} ({label})")
         sources += sources_of(o, cost=p.metric.startswith("usd"))
-    verdict = verdict_of(flags)
-    conditions = []
-    if verdict == "holds-under-conditions":
-        conditions = [f"holds: {h}" for h in holds] + [f"does not hold: {f}" for f in fails]
-    tol = "; ".join(b.text() for b in bands.values())
-    return CheckResult(check="estimate-value", verdict=verdict, value="; ".join(values[:3]),
-                       computed=computed, conditions=conditions, derivation=derivation,
-                       sources=dedup(sources), tolerance=(tol + f" [{ERROR_SOURCE}]") if tol else None)
+    return tally.result("estimate-value", computed, derivation, sources, bands.values())
 
 
 class ImpliedSizeParams(CheckParams):

@@ -10,7 +10,14 @@ from typing import Literal
 from pydantic import Field
 
 from inferplan.audit.checks.estimates import metric_ratio, outcome_line
-from inferplan.audit.checks.verdict import Interval, claimed_text, dedup, mark, verdict_of
+from inferplan.audit.checks.verdict import (
+    Interval,
+    claimed_text,
+    conditions_of,
+    dedup,
+    mark,
+    verdict_of,
+)
 from inferplan.audit.registry import AuditContext, CheckParams, CheckResult, Verdict, register_check
 from inferplan.audit.scenario import (
     Scenario,
@@ -88,8 +95,7 @@ def fit_devices(p: FitDevicesParams, ctx: AuditContext) -> CheckResult:
                       + "/".join(str(computed[f"{label}.{h}.devices"]) for h in p.claimed))
     sources.append(f"model {model.id}: {model.source}")
     verdict = verdict_of(flags)
-    conditions = ([f"holds: {h}" for h in holds] + [f"does not hold: {f}" for f in fails]
-                  if verdict == "holds-under-conditions" else [])
+    conditions = conditions_of(verdict, holds, fails)
     return CheckResult(check="fit-devices", verdict=verdict,
                        value=f"{'/'.join(p.claimed)}: " + ", ".join(values),
                        computed=computed, conditions=conditions, derivation=derivation,
@@ -145,8 +151,7 @@ def model_size(p: ModelSizeParams, ctx: AuditContext) -> CheckResult:
         verdict = "holds-under-conditions"
     else:
         verdict = "inconsistent"
-    conditions = ([f"holds: {h}" for h in holds] + [f"does not hold: {f}" for f in fails]
-                  if verdict == "holds-under-conditions" else [])
+    conditions = conditions_of(verdict, holds, fails)
     return CheckResult(check="model-size", verdict=verdict, value="; ".join(values[:3]),
                        computed=computed, conditions=conditions, derivation=derivation,
                        sources=dedup(sources), tolerance="exact arithmetic; the claim's rounding "

@@ -1,0 +1,354 @@
+"""All rows of a corpus predicted at once, for any efficiency factors (the calibration's engine).
+
+A row's deployment, step compositions and work at peak rates do not depend on the efficiency
+factors (``plan_estimate`` -> :class:`~inferplan.perf.step.StepWork`); only the factors change
+between fits. This module flattens the work of every row once into arrays (one entry per
+operator of every step of every row) and evaluates ``StepWork.time_s`` for all of them with a
+handful of numpy operations, so a fit of ~50 factors on ~500 rows costs well under a second.
+
+The metric of a row is ``K * L ** s`` with ``L = sum_w a_w * T_w`` linear in the total times
+``T_w`` of its works (prefill, decode, mixed steps) and ``s = +1`` for a latency, ``-1`` for a
+rate: every metric of ``evaluate_plan`` has this form (e.g. output tok/s = B*O / (T_prefill +
+(O-1) T_decode)). The coefficients are read off ``evaluate_plan`` itself by probing it with
+constant work times and checked on a random probe; a row whose metric is not of that form is
+evaluated through ``evaluate_plan`` directly (slow path), so the two can never disagree.
+``tests/calib/test_fastpred.py`` checks the whole evaluator against ``Row.predict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferplan.calib.dataset import Row
+from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
+from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
+from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
+
+MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
+                "gemm_m_half_tokens": 0.05, "moe_m_half_tokens": 0.05, "seq_overhead_s": 1e-7}
+
+
+def log_bounds(model: CorpusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log prior, lower, upper) of every parameter of the model."""
+    names = [n for n, _ in model.params]
+    prior = np.array([max(v, MIN_POSITIVE.get(n, 1e-6)) for n, v in zip(names, model.prior, strict=True)])
+    lo = np.array([math.log(max(FACTORS[n][0], MIN_POSITIVE.get(n, 1e-6))) for n in names])
+    hi = np.array([math.log(FACTORS[n][1]) for n in names])
+    return np.clip(np.log(prior), lo + 1e-9, hi - 1e-9), lo, hi
+
+
+KIND_CODE = {"linear": 0, "experts": 1, "attention": 2, "head": 3}
+TIME_METRICS = ("tpot_ms", "ttft_ms", "e2e_latency_s")
+
+# slot -> (Factors field it feeds); bw/ce are products of a family factor and an engine factor
+SLOTS = ("bw", "engine_bw", "ce", "engine_ce", "lo", "so", "dqw", "dqe", "comm", "kv_bw",
+         "m_half", "moe_half", "lowp_w", "lowp_e", "seq")
+# which resolved factor (``resolve_factors``' ``used`` key) each slot reads
+SLOT_USED = {"bw": "bw_eff", "engine_bw": "engine_bw", "ce": "compute_eff",
+             "engine_ce": "engine_compute", "lo": "layer_overhead_s", "so": "step_overhead_s",
+             "dqw": "dequant_w", "dqe": "dequant_e", "comm": "comm_eff", "kv_bw": "kv_bw",
+             "m_half": "gemm_m_half_tokens", "moe_half": "moe_m_half_tokens",
+             "lowp_w": "lowp_w", "lowp_e": "lowp_e", "seq": "seq_overhead_s"}
+# model terms that can be switched off (fixed at their neutral value) to measure what they add
+TERM_SLOTS = {"kv_bw": ("kv_bw",), "gemm_m": ("m_half",), "moe_m": ("moe_half",),
+              "lowp": ("lowp_w", "lowp_e"), "seq_overhead": ("seq",)}
+NEUTRAL = {"kv_bw": 1.0, "m_half": 0.0, "moe_half": 0.0, "lowp_w": 1.0, "lowp_e": 1.0, "seq": 0.0}
+
+
+def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
+    """The (factor, scope) each tunable slot of a row maps to.
+
+    Family and engine multipliers, GEMM half-points and the low-precision share are fitted at
+    the most specific scope of their lookup (``factor_scopes``); overheads and the KV-read
+    multiplier where the profile holds them, else per engine; unpack costs per non-native
+    precision. Step overheads and link efficiency stay at their priors (not separable from the
+    per-layer overheads and TP traffic with these data).
+    """
+    sc = factor_scopes(dep)
+    keys = {"bw": ("bw_eff", sc["bw_eff"][0]), "engine_bw": ("engine_bw", sc["engine_bw"][0]),
+            "ce": ("compute_eff", sc["compute_eff"][0]),
+            "engine_ce": ("engine_compute", sc["engine_compute"][0]),
+            "m_half": ("gemm_m_half_tokens", sc["gemm_m_half_tokens"][0])}
+    for slot, name in (("lo", "layer_overhead_s"), ("seq", "seq_overhead_s"), ("kv_bw", "kv_bw")):
+        found = used[name].scope
+        keys[slot] = (name, found if found != "default" else dep.engine.id)
+    if dep.model.is_moe:
+        keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
+    for slot, key in (("lowp_w", "lowp_w"), ("lowp_e", "lowp_e")):
+        if not used[key].source.endswith("no low-precision term"):
+            keys[slot] = ("lowp_eff", sc[key][0])
+    for slot in ("dqw", "dqe"):
+        u = used["dequant_w" if slot == "dqw" else "dequant_e"]
+        if u.source != NATIVE_SOURCE:
+            keys[slot] = ("dequant_ops_per_weight", sc["dequant_w" if slot == "dqw" else "dequant_e"][0])
+    return keys
+
+
+class _ConstWork:
+    """Stand-in for a StepWork with a given total time (used to probe evaluate_plan); every
+    other attribute (step counts, shapes) is the real work's."""
+
+    def __init__(self, work, t: float) -> None:
+        self._work, self.t = work, t
+
+    def __getattr__(self, name: str):
+        return getattr(self._work, name)
+
+    def total_time_s(self, f) -> float:
+        return self.t
+
+
+def _stub(plan, times: dict[str, float]):
+    """The plan with its works reporting fixed times (and any other StepWork field, e.g. the
+    riders of a prefill group, reporting 0 s: the metrics checked in build_corpus_model)."""
+    extra = {f.name: _ConstWork(getattr(plan, f.name), 0.0) for f in dataclasses.fields(plan)
+             if f.name != "works" and isinstance(getattr(plan, f.name), StepWork)}
+    return dataclasses.replace(plan, works={k: _ConstWork(plan.works[k], t)  # type: ignore[misc]
+                                            for k, t in times.items()}, **extra)
+
+
+def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int] | None:
+    """(work names, coefficients a_w, K, s) with metric = K * (sum a_w T_w) ** s, or None."""
+    plan = row.plan
+    assert plan is not None
+    names = list(plan.works)
+    s = 1 if row.metric in TIME_METRICS else -1
+
+    def g(times) -> float | None:
+        stub = _stub(plan, {k: float(t) for k, t in zip(names, times, strict=True)})
+        v = row.metric_from(stub, None)
+        if v is None or not np.isfinite(v) or v <= 0:
+            return None
+        return v ** s  # linear in the times (a latency, or the reciprocal of a rate)
+
+    ones = np.ones(len(names))
+    g0 = g(ones)
+    if g0 is None:
+        return None
+    coef = np.zeros(len(names))
+    for i in range(len(names)):
+        t = ones.copy()
+        t[i] = 2.0
+        gi = g(t)
+        if gi is None:
+            return None
+        coef[i] = gi - g0
+    probe = np.array([0.37, 1.9, 0.011, 5.3, 0.7][: len(names)] + [1.0] * max(0, len(names) - 5))
+    gp = g(probe)
+    if gp is None or not math.isclose(gp, float(coef @ probe), rel_tol=1e-9, abs_tol=1e-15):
+        return None
+    return names, coef, 1.0, s
+
+
+@dataclass
+class CorpusModel:
+    """The work of every predictable row, flattened; :meth:`predict` times all of it."""
+
+    rows: list[Row]
+    params: list[tuple[str, str]]  # fitted (factor, scope) keys, in parameter order
+    prior: np.ndarray  # prior value of each parameter
+    slot_idx: dict[str, np.ndarray]  # per row: parameter index, -1 = fixed
+    slot_fixed: dict[str, np.ndarray]  # per row: value when fixed
+    # ops
+    op_tc: np.ndarray
+    op_tm: np.ndarray
+    op_tuw: np.ndarray
+    op_tue: np.ndarray
+    op_m: np.ndarray
+    op_kind: np.ndarray
+    op_row: np.ndarray
+    op_step: np.ndarray
+    # steps
+    st_link: np.ndarray
+    st_lat: np.ndarray
+    st_layers: np.ndarray
+    st_rows: np.ndarray
+    st_offload: np.ndarray
+    st_work: np.ndarray
+    st_row: np.ndarray
+    st_host: np.ndarray  # seconds of host-computed experts (already at the host's efficiency)
+    # works and rows
+    wk_row: np.ndarray
+    wk_coef: np.ndarray
+    row_k: np.ndarray
+    row_s: np.ndarray
+    slow: list[int]  # rows evaluated through evaluate_plan
+    slow_works: dict[int, list[tuple[str, int]]]  # row -> (work name, work index)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    def slot_values(self, x: np.ndarray, disabled: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """Per-row value of every slot for log-parameters ``x`` (disabled terms at neutral)."""
+        theta = np.exp(np.asarray(x, dtype=float))
+        out = {}
+        off = {s for t in disabled for s in TERM_SLOTS[t]}
+        for slot in SLOTS:
+            idx = self.slot_idx[slot]
+            v = np.where(idx >= 0, theta[np.maximum(idx, 0)] if len(theta) else 0.0, self.slot_fixed[slot])
+            if slot in off:
+                v = np.full(self.n_rows, NEUTRAL[slot])
+            out[slot] = v
+        return out
+
+    def predict(self, x: np.ndarray, disabled: tuple[str, ...] = ()) -> np.ndarray:
+        """Predicted metric of every row (its unit) for log-parameters ``x``; nan if undefined."""
+        v = self.slot_values(x, disabled)
+        bw = np.minimum(1.0, v["bw"] * v["engine_bw"])
+        ce = np.minimum(1.0, v["ce"] * v["engine_ce"])
+        r, k = self.op_row, self.op_kind
+        attn = k == KIND_CODE["attention"]
+        experts = k == KIND_CODE["experts"]
+        be_op = np.minimum(1.0, bw[r] * np.where(attn, v["kv_bw"][r], 1.0))
+        lowp = np.where(experts, v["lowp_e"][r], np.where(attn, 1.0, v["lowp_w"][r]))
+        half = np.where(experts, v["moe_half"][r], np.where(attn, 0.0, v["m_half"][r]))
+        compute = (self.op_tc / (gemm_efficiency(self.op_m, half) * lowp)
+                   + v["dqw"][r] * self.op_tuw + v["dqe"][r] * self.op_tue) / ce[r]
+        t_op = roofline_s(compute, self.op_tm / be_op)
+        n_steps = len(self.st_work)
+        sr = self.st_row
+        dev = (np.bincount(self.op_step, weights=t_op, minlength=n_steps)
+               + self.st_link / v["comm"][sr] + self.st_lat + self.st_layers * v["lo"][sr]
+               + v["so"][sr] + v["seq"][sr] * self.st_rows + self.st_host)
+        st_t = np.maximum(dev, self.st_offload / v["comm"][sr])
+        wk_t = np.bincount(self.st_work, weights=st_t, minlength=len(self.wk_row))
+        L = np.bincount(self.wk_row, weights=self.wk_coef * wk_t, minlength=self.n_rows)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pred = self.row_k * np.where(L > 0, L, np.nan) ** self.row_s
+        for i in self.slow:  # rows whose metric is not K * L**s: their own estimate
+            f = Factors(bw_eff=float(bw[i]), compute_eff=float(ce[i]), layer_overhead_s=float(v["lo"][i]),
+                        step_overhead_s=float(v["so"][i]), dequant_ops_w=float(v["dqw"][i]),
+                        dequant_ops_e=float(v["dqe"][i]), comm_eff=float(v["comm"][i]),
+                        kv_bw=float(v["kv_bw"][i]), gemm_m_half_tokens=float(v["m_half"][i]),
+                        moe_m_half_tokens=float(v["moe_half"][i]), lowp_eff_w=float(v["lowp_w"][i]),
+                        lowp_eff_e=float(v["lowp_e"][i]), seq_overhead_s=float(v["seq"][i]))
+            val = self.rows[i].predict(f)
+            pred[i] = np.nan if val is None else val
+        return pred
+
+
+def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
+    """Flatten the predictable ``rows`` under the (prior) profile ``eff``."""
+    rows = [r for r in rows if r.plan is not None]
+    per_row = []
+    params: dict[tuple[str, str], float] = {}
+    for r in rows:
+        f0, used = resolve_factors(r.plan.dep, eff)  # type: ignore[union-attr]
+        keys = fitted_keys(r.plan.dep, used)  # type: ignore[union-attr]
+        fixed = {slot: (f0_value(f0, used, slot)) for slot in SLOTS}
+        for slot, key in keys.items():
+            params.setdefault(key, fixed[slot])
+        per_row.append((keys, fixed))
+    plist = sorted(params)
+    pindex = {k: i for i, k in enumerate(plist)}
+    slot_idx = {s: np.array([pindex[k[s]] if s in k else -1 for k, _ in per_row], dtype=int) for s in SLOTS}
+    slot_fixed = {s: np.array([fx[s] for _, fx in per_row], dtype=float) for s in SLOTS}
+
+    ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step")}
+    st: dict[str, list] = {k: [] for k in ("link", "lat", "layers", "rows", "offload", "work", "row", "host")}
+    wk_row: list[int] = []
+    wk_coef: list[float] = []
+    row_k, row_s, slow, slow_works = [], [], [], {}
+    n_steps = 0
+    for i, r in enumerate(rows):
+        form = _metric_form(r)
+        names = list(r.plan.works)  # type: ignore[union-attr]
+        if form is None:
+            slow.append(i)
+            coef = np.zeros(len(names))
+            row_k.append(1.0)
+            row_s.append(1)
+        else:
+            names, coef, K, s = form
+            row_k.append(K)
+            row_s.append(s)
+        work_ids = []
+        for wname, a in zip(names, coef, strict=True):
+            w = r.plan.works[wname]  # type: ignore[union-attr]
+            widx = len(wk_row)
+            work_ids.append((wname, widx))
+            wk_row.append(i)
+            wk_coef.append(float(a))
+            tc = np.asarray(w.t_compute, dtype=float)
+            n_ops = tc.shape[0]
+            tc = tc.reshape(n_ops, -1)
+            ns = tc.shape[1]
+            shape = (n_ops, ns)
+
+            def flat(a2, shape=shape):
+                return np.broadcast_to(np.asarray(a2, dtype=float).reshape(shape[0], -1), shape).ravel()
+
+            def flat_step(a1, ns=ns):
+                return np.broadcast_to(np.asarray(a1, dtype=float).ravel(), (ns,)) if np.size(a1) in (1, ns) else np.asarray(a1, dtype=float).ravel()
+
+            kinds = w.op_kinds or tuple("linear" for _ in w.op_names)
+            ops["tc"].append(tc.ravel())
+            ops["tm"].append(flat(w.t_memory))
+            ops["tuw"].append(flat(w.t_unpack_w))
+            ops["tue"].append(flat(w.t_unpack_e))
+            gm = w.gemm_m if w.gemm_m is not None else np.zeros(shape)
+            ops["m"].append(flat(gm))
+            ops["kind"].append(np.repeat([KIND_CODE[k] for k in kinds], ns))
+            ops["row"].append(np.full(n_ops * ns, i))
+            ops["step"].append(np.tile(np.arange(ns) + n_steps, n_ops))
+            st["link"].append(flat_step(w.t_link))
+            st["lat"].append(flat_step(w.t_link_latency))
+            st["layers"].append(np.full(ns, float(w.layers)))
+            st["rows"].append(flat_step(w.rows))
+            st["offload"].append(flat_step(w.t_offload))
+            st["work"].append(np.full(ns, widx))
+            st["row"].append(np.full(ns, i))
+            st["host"].append(flat_step(getattr(w, "t_host", 0.0)))
+            n_steps += ns
+        if form is None:
+            slow_works[i] = work_ids
+
+    def cat(xs, dtype=float):
+        return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype=dtype)
+
+    model = CorpusModel(
+        rows=rows, params=plist, prior=np.array([params[k] for k in plist]),
+        slot_idx=slot_idx, slot_fixed=slot_fixed,
+        op_tc=cat(ops["tc"]), op_tm=cat(ops["tm"]), op_tuw=cat(ops["tuw"]), op_tue=cat(ops["tue"]),
+        op_m=cat(ops["m"]), op_kind=cat(ops["kind"], int), op_row=cat(ops["row"], int),
+        op_step=cat(ops["step"], int),
+        st_link=cat(st["link"]), st_lat=cat(st["lat"]), st_layers=cat(st["layers"]),
+        st_rows=cat(st["rows"]), st_offload=cat(st["offload"]), st_work=cat(st["work"], int),
+        st_row=cat(st["row"], int), st_host=cat(st["host"]),
+        wk_row=np.array(wk_row, dtype=int), wk_coef=np.array(wk_coef, dtype=float),
+        row_k=np.array(row_k, dtype=float), row_s=np.array(row_s, dtype=float),
+        slow=slow, slow_works=slow_works,
+    )
+    _check_fast_rows(model)
+    return model
+
+
+def _check_fast_rows(model: CorpusModel) -> None:
+    """Move to the slow path every row whose fast prediction differs from its own estimate at
+    the prior factors (guards the linear form against changes in evaluate_plan)."""
+    if not model.n_rows:
+        return
+    x0, _, _ = log_bounds(model)
+    fast = model.predict(x0)
+    model.slow = list(range(model.n_rows))
+    slow = model.predict(x0)
+    model.slow = [i for i in range(model.n_rows)
+                  if not (np.isclose(fast[i], slow[i], rtol=1e-9) or (np.isnan(fast[i]) and np.isnan(slow[i])))]
+    for i in model.slow:
+        model.slow_works.setdefault(i, [])
+
+
+def f0_value(f0, used: dict[str, FactorValue], slot: str) -> float:
+    """Value of a slot in the resolved factors (family and engine parts kept apart)."""
+    name = SLOT_USED[slot]
+    if slot in ("bw", "engine_bw", "ce", "engine_ce"):
+        return used[name].value
+    return {"lo": f0.layer_overhead_s, "so": f0.step_overhead_s, "dqw": f0.dequant_ops_w,
+            "dqe": f0.dequant_ops_e, "comm": f0.comm_eff, "kv_bw": f0.kv_bw,
+            "m_half": f0.gemm_m_half_tokens, "moe_half": f0.moe_m_half_tokens,
+            "lowp_w": f0.lowp_eff_w, "lowp_e": f0.lowp_eff_e, "seq": f0.seq_overhead_s}[slot]

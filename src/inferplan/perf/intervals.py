@@ -1,0 +1,172 @@
+"""80% prediction intervals from cross-validated residuals of comparable measurements.
+
+The table (``calib/data/intervals.yaml``, written by ``tools/calibrate_default.py`` from the
+nested leave-one-source-out run) holds, per group of comparable rows, the 10th and 90th
+percentiles of the cross-validated log error in *speed orientation*,
+``r = log(predicted speed / measured speed)`` (for a latency metric, ``r = -log(predicted /
+measured)``). A group is hardware class x metric family x regime
+(:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows the lookup backs
+off to class x family, then class, then all rows. With n rows, the empirical quantiles are taken
+at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)`` (clipped), which widens the
+interval of thin groups.
+
+If the true speed is ``predicted * exp(-r)``, an interval of a speed ``v`` is
+``[v exp(-q_hi), v exp(-q_lo)]`` and of a time ``t`` is ``[t exp(q_lo), t exp(q_hi)]``.
+:func:`interval` is that arithmetic; :func:`estimate_intervals` applies it to the fields of an
+estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from inferplan.perf.regimes import regime
+
+if TYPE_CHECKING:
+    from inferplan.perf.estimate import EstimatePlan
+
+INTERVAL_LEVEL = 0.8
+MIN_ROWS = 8
+ALL = "all"
+
+# estimate field -> (metric family, True if the field is a time: grows when the system is slower)
+FIELD_FAMILY: dict[str, tuple[str, bool]] = {
+    "ttft_s": ("prefill", True), "prefill_tok_s": ("prefill", False),
+    "tpot_s": ("decode", True), "decode_tok_s_per_user": ("decode", False),
+    "e2e_latency_s": ("latency", True),
+    "output_tok_s": ("throughput", False), "total_tok_s": ("throughput", False),
+    "requests_per_s": ("throughput", False),
+    # cost and energy per token scale with the time a token takes
+    "usd_per_1m_output_tokens": ("throughput", True), "usd_per_1m_input_tokens": ("prefill", True),
+    "joules_per_output_token": ("throughput", True),
+}
+
+
+@dataclass(frozen=True)
+class IntervalTable:
+    level: float
+    min_rows: int
+    groups: dict[str, tuple[float, float, int]]  # key -> (q_lo, q_hi, rows)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def lookup(self, hw_class: str, family: str, reg: str) -> tuple[float, float, str]:
+        """(q_lo, q_hi, group used), backing off from class x family x regime to all rows."""
+        for key in (group_key(hw_class, family, reg), group_key(hw_class, family),
+                    group_key(hw_class), ALL):
+            g = self.groups.get(key)
+            if g is not None and g[2] >= self.min_rows:
+                return g[0], g[1], key
+        g = self.groups.get(ALL, (-math.log(2), math.log(2), 0))
+        return g[0], g[1], ALL
+
+
+def group_key(hw_class: str, family: str | None = None, reg: str | None = None) -> str:
+    return "|".join(p for p in (hw_class, family, reg) if p)
+
+
+def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+    """Lower and upper empirical quantiles of ``r`` for a central ``level`` interval, at the
+    split-conformal levels (wider for few values)."""
+    r = np.asarray(r, dtype=float)
+    n = len(r)
+    hi_q = min(1.0, (1 + level) / 2 * (1 + 1 / n))
+    lo_q = max(0.0, 1 - hi_q)
+    return float(np.quantile(r, lo_q)), float(np.quantile(r, hi_q))
+
+
+def build_table(classes: list[str], families: list[str], regimes: list[str], r_speed: np.ndarray,
+                level: float = INTERVAL_LEVEL, min_rows: int = MIN_ROWS,
+                provenance: dict[str, Any] | None = None) -> IntervalTable:
+    """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data."""
+    r_speed = np.asarray(r_speed, dtype=float)
+    ok = np.isfinite(r_speed)
+    buckets: dict[str, list[float]] = {}
+    for c, f, g, r, good in zip(classes, families, regimes, r_speed, ok, strict=True):
+        if not good:
+            continue
+        for key in (group_key(c, f, g), group_key(c, f), group_key(c), ALL):
+            buckets.setdefault(key, []).append(float(r))
+    groups = {}
+    for key, vals in buckets.items():
+        lo, hi = conformal_quantiles(np.array(vals), level)
+        groups[key] = (lo, hi, len(vals))
+    return IntervalTable(level, min_rows, groups, provenance or {})
+
+
+def interval(value: float, is_time: bool, q_lo: float, q_hi: float) -> tuple[float, float]:
+    """The interval of a predicted value given speed-oriented residual quantiles (see module)."""
+    if is_time:
+        return value * math.exp(q_lo), value * math.exp(q_hi)
+    return value * math.exp(-q_hi), value * math.exp(-q_lo)
+
+
+def speed_residual(predicted: float, measured: float, metric_is_time: bool) -> float:
+    """Speed-oriented log error of one row: log(predicted/measured), negated for a latency."""
+    r = math.log(predicted / measured)
+    return -r if metric_is_time else r
+
+
+def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str, batch: int,
+                       input_len: int, output_len: int,
+                       table: IntervalTable | None = None) -> dict[str, list[float]]:
+    """``{field: [low, high]}`` for every interval-bearing field of an estimate that has a value."""
+    table = table or load_intervals()
+    if table is None:
+        return {}
+    out: dict[str, list[float]] = {}
+    for fld, (fam, is_time) in FIELD_FAMILY.items():
+        v = values.get(fld)
+        if v is None or not math.isfinite(v):
+            continue
+        q_lo, q_hi, _ = table.lookup(hw_class, fam, regime(mode, batch, fam, input_len, output_len))
+        lo, hi = interval(float(v), is_time, q_lo, q_hi)
+        out[fld] = [lo, hi]
+    return out
+
+
+def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: float | None, usd_out: float | None,
+                   jpt: float | None) -> dict[str, list[float]]:
+    """Intervals of an estimate's metrics ``met`` and cost/energy figures for its plan."""
+    values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
+              "joules_per_output_token": jpt}
+    return estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
+                              plan.input_len, plan.output_len)
+
+
+def default_intervals_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "calib" / "data" / "intervals.yaml"
+
+
+def table_from_dict(raw: dict[str, Any]) -> IntervalTable:
+    groups = {k: (float(v["low"]), float(v["high"]), int(v["rows"])) for k, v in (raw.get("groups") or {}).items()}
+    return IntervalTable(float(raw.get("level", INTERVAL_LEVEL)), int(raw.get("min_rows", MIN_ROWS)),
+                         groups, raw.get("provenance") or {})
+
+
+def table_to_dict(t: IntervalTable) -> dict[str, Any]:
+    return {"level": t.level, "min_rows": t.min_rows,
+            "orientation": "quantiles of log(predicted speed / measured speed), cross-validated",
+            "provenance": t.provenance,
+            "groups": {k: {"low": round(v[0], 4), "high": round(v[1], 4), "rows": v[2]}
+                       for k, v in sorted(t.groups.items())}}
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime: float) -> IntervalTable:
+    from inferplan.catalog._load import load_yaml
+
+    return table_from_dict(load_yaml(Path(path)) or {})
+
+
+def load_intervals(path: Path | None = None) -> IntervalTable | None:
+    """The bundled interval table (None if absent)."""
+    p = (path or default_intervals_path()).resolve()
+    if not p.exists():
+        return None
+    return _load(str(p), p.stat().st_mtime)
