@@ -172,6 +172,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        _warm_caches()  # once here, so every worker forked later inherits them warm
         yield
         pool.close()  # workers end with the server
 
@@ -375,6 +376,20 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
     return app
+
+
+def _warm_caches() -> None:
+    """Parse the catalogs and the default profile in the server process (cached per process)."""
+    from inferplan.catalog.hardware import hardware_catalog
+    from inferplan.models.registry import list_model_ids
+    from inferplan.perf.efficiency import load_efficiency
+
+    try:
+        hardware_catalog()
+        list_model_ids()
+        load_efficiency()
+    except InferplanError:  # a broken catalog is reported by the requests that need it
+        pass
 
 
 def _docs_assets() -> Path | None:
