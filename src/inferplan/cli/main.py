@@ -157,7 +157,7 @@ def estimate(
 ) -> None:
     """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""
     from inferplan.inputs import build
-    from inferplan.perf.estimate import CostAssumptions
+    from inferplan.perf.cost import CostAssumptions
     from inferplan.perf.estimate import estimate as run_estimate
 
     mode, n = _mode(batch, concurrency, offline)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from inferplan.catalog._load import load_yaml
 from inferplan.catalog.schema import HardwareSpec
@@ -65,7 +66,7 @@ class Efficiency:
 
     table: dict[str, dict[str, tuple[float, str]]]
     profile: str = "default"
-    provenance: dict = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def lookup(self, name: str, scopes: list[str], prior: float | None = None,
                prior_source: str = "") -> FactorValue:
@@ -100,7 +101,7 @@ def _factor_value(profile: str, name: str, scope: str, value: object) -> float:
     return x
 
 
-def priors_only(raw: dict) -> dict:
+def priors_only(raw: dict[str, Any]) -> dict[str, Any]:
     """The profile with every fitted value removed (fits always start from the priors)."""
     import copy
 
@@ -112,7 +113,7 @@ def priors_only(raw: dict) -> dict:
     return raw
 
 
-def efficiency_from_dict(raw: dict, profile: str) -> Efficiency:
+def efficiency_from_dict(raw: dict[str, Any], profile: str) -> Efficiency:
     """Validate a profile's ``factors`` mapping (names, scopes, finite bounded values)."""
     table: dict[str, dict[str, tuple[float, str]]] = {}
     factors = raw.get("factors") or {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
-from inferplan.catalog.schema import EngineSpec, HardwareSpec
+from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
@@ -40,6 +40,7 @@ from inferplan.perf.memory import (
 )
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
+    ExpertHost,
     describe_offload,
     host_expert_bytes,
     host_power_w,
@@ -93,7 +94,7 @@ class Estimate(BaseModel):
     joules_per_output_token: float | None
     power_w: float | None
     bound: dict[str, str | None]
-    assumptions: dict
+    assumptions: dict[str, Any]
     dp: int = 1
     expert_precision: str | None = None  # routed experts, when stored unlike the other weights
     expert_host: str | None = None  # host CPU holding and computing the routed experts (--offload experts)
@@ -119,9 +120,9 @@ class EstimatePlan:
     seqs_per_replica: float = 1.0  # sequences in flight per replica
     microbatches: int = 1
     queue_factor: float = 1.0  # closed-loop clients per engine slot (>1: requests wait)
-    notes: dict = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
     # continuous batching: prompt groups per request cycle, prompts per group, decoding riders
-    cycle: dict = field(default_factory=dict)
+    cycle: dict[str, Any] = field(default_factory=dict)
     rider_work: StepWork | None = None  # decode step of the riders alone (marginal prefill cost)
 
 
@@ -130,7 +131,8 @@ class EstimatePlan:
 
 
 def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
-                       precision: str | None, kv_precision: str | None):
+                       precision: str | None, kv_precision: str | None,
+                       ) -> tuple[Precision, Precision, Precision, str, dict[str, Any]]:
     """(weights, experts, kv, activation type, notes) with the defaults the engine would use."""
     notes = {}
     if precision in (None, "", "unknown"):
@@ -155,7 +157,9 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
     return w, e, kv, act, notes
 
 
-def _deployment(model, hw, engine, layout, w, e, kv, act, threads=None, expert_host=None) -> Deployment:
+def _deployment(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, layout: Layout, w: Precision,
+                e: Precision, kv: Precision, act: str, threads: int | None = None,
+                expert_host: ExpertHost | None = None) -> Deployment:
     return Deployment(model=model, hw=hw, engine=engine, layout=layout, weight_precision=w,
                       expert_precision=e, kv_precision=kv, act_precision=act, threads=threads,
                       expert_host=expert_host)
@@ -328,7 +332,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     return plan
 
 
-def _offload(dep: Deployment, mem: MemoryBreakdown, notes: dict) -> tuple[Deployment, MemoryBreakdown]:
+def _offload(dep: Deployment, mem: MemoryBreakdown,
+             notes: dict[str, Any]) -> tuple[Deployment, MemoryBreakdown]:
     """Move what does not fit to host DRAM: weights first if they alone overflow, else KV."""
     from dataclasses import replace
 
@@ -465,7 +470,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     dep = plan.dep
     f, used = resolve_factors(dep, eff)
     met = evaluate_plan(plan, f)
-    assumptions: dict = {k: {"value": v.value, "scope": v.scope, "source": v.source}
+    assumptions: dict[str, Any] = {k: {"value": v.value, "scope": v.scope, "source": v.source}
                          for k, v in used.items()}
     assumptions["efficiency_profile"] = eff.profile
     assumptions.update(plan.notes)
@@ -577,7 +582,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
 
 def estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
              calibration: Path | None = None, cost: CostAssumptions | None = None,
-             **kwargs) -> Estimate:
+             **kwargs: Any) -> Estimate:
     """Predict one workload on one hardware (see :func:`plan_estimate` for the arguments)."""
     plan = plan_estimate(model, hardware, **kwargs)
     return estimate_from_plan(plan, load_efficiency(calibration), cost)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inferplan.catalog.schema import Precision
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import REGIME_PRIORS, Efficiency, FactorValue, hw_family
 from inferplan.perf.step import LOW_PRECISION_TYPES, Factors
@@ -36,9 +37,9 @@ def low_precision_types(dep: Deployment) -> tuple[str, str]:
     return dep.linear_compute_type, dep.hw.peak_for(list(dep.expert_precision.compute))[0]
 
 
-def _native(dep: Deployment, prec) -> bool:
+def _native(dep: Deployment, prec: Precision) -> bool:
     """True when the tensor cores consume the format directly (no unpack step)."""
-    return prec.kind == "float" and dep.hw.peak_for(list(prec.compute))[0] == prec.compute[0]
+    return prec.kind == "float" and bool(dep.hw.peak_for(list(prec.compute))[0] == prec.compute[0])
 
 
 def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str, FactorValue]]:

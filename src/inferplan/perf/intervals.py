@@ -22,10 +22,14 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inferplan.perf.regimes import regime
+
+if TYPE_CHECKING:
+    from inferplan.perf.estimate import EstimatePlan
 
 INTERVAL_LEVEL = 0.8
 MIN_ROWS = 8
@@ -49,7 +53,7 @@ class IntervalTable:
     level: float
     min_rows: int
     groups: dict[str, tuple[float, float, int]]  # key -> (q_lo, q_hi, rows)
-    provenance: dict = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def lookup(self, hw_class: str, family: str, reg: str) -> tuple[float, float, str]:
         """(q_lo, q_hi, group used), backing off from class x family x regime to all rows."""
@@ -78,7 +82,7 @@ def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[f
 
 def build_table(classes: list[str], families: list[str], regimes: list[str], r_speed: np.ndarray,
                 level: float = INTERVAL_LEVEL, min_rows: int = MIN_ROWS,
-                provenance: dict | None = None) -> IntervalTable:
+                provenance: dict[str, Any] | None = None) -> IntervalTable:
     """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data."""
     r_speed = np.asarray(r_speed, dtype=float)
     ok = np.isfinite(r_speed)
@@ -126,7 +130,7 @@ def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str
     return out
 
 
-def plan_intervals(plan, met: dict, usd_in: float | None, usd_out: float | None,
+def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: float | None, usd_out: float | None,
                    jpt: float | None) -> dict[str, list[float]]:
     """Intervals of an estimate's metrics ``met`` and cost/energy figures for its plan."""
     values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
@@ -139,13 +143,13 @@ def default_intervals_path() -> Path:
     return Path(__file__).resolve().parent.parent / "calib" / "data" / "intervals.yaml"
 
 
-def table_from_dict(raw: dict) -> IntervalTable:
+def table_from_dict(raw: dict[str, Any]) -> IntervalTable:
     groups = {k: (float(v["low"]), float(v["high"]), int(v["rows"])) for k, v in (raw.get("groups") or {}).items()}
     return IntervalTable(float(raw.get("level", INTERVAL_LEVEL)), int(raw.get("min_rows", MIN_ROWS)),
                          groups, raw.get("provenance") or {})
 
 
-def table_to_dict(t: IntervalTable) -> dict:
+def table_to_dict(t: IntervalTable) -> dict[str, Any]:
     return {"level": t.level, "min_rows": t.min_rows,
             "orientation": "quantiles of log(predicted speed / measured speed), cross-validated",
             "provenance": t.provenance,

@@ -24,9 +24,8 @@ def micro_batches(seqs: _Seqs, stages: int) -> _Seqs:
     ``min(seqs, stages)``; the largest micro-batch (``seqs / micro_batches``, rounded up where
     sequences are whole) sets the step time. The one place this rule lives (estimate, the
     simulator, the planner's bounds and the report's curves use it). Scalar or array."""
-    if isinstance(seqs, np.ndarray):
-        return np.minimum(seqs, stages)
-    return min(seqs, stages)
+    out: _Seqs = np.minimum(seqs, stages) if isinstance(seqs, np.ndarray) else min(seqs, stages)
+    return out
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ from inferplan.catalog.schema import HardwareSpec, Link
 from inferplan.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from inferplan.catalog.schema import Precision
+    from inferplan.models.spec import ModelSpec
     from inferplan.perf.deployment import Deployment
+    from inferplan.perf.step import Factors, StepWork
 
 # A GPU's default host CPU, by the host memory the catalog gives the device: desktop and
 # workstation cards (<= 128 GB of host DRAM per card in the catalog) sit in a desktop
@@ -105,7 +108,8 @@ def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
     return SERVER_HOST_CPU, f"default server host of {hw.id} (one 12-channel DDR5 socket); set --host"
 
 
-def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model, w, e, kv,
+def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
+                        w: Precision, e: Precision, kv: Precision,
                         hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp") -> ExpertHost:
     """The host CPU for ``--offload experts`` with its factors from the bundled profile."""
     from inferplan.catalog.engines import get_engine
@@ -142,7 +146,7 @@ def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model
                       **_stream_rule(engine))
 
 
-def _stream_rule(engine: str) -> dict:
+def _stream_rule(engine: str) -> dict[str, float]:
     """When the engine streams experts to the GPU instead of computing them on the host."""
     if engine == "llama.cpp":
         return {"stream_min_tokens": float(LLAMA_CPP_OP_OFFLOAD_MIN_BATCH),
@@ -161,7 +165,8 @@ def _roofline(compute_s: np.ndarray, memory_s: np.ndarray) -> np.ndarray:
 
     hi = np.maximum(compute_s, memory_s)
     safe = np.where(hi > 0, hi, 1.0)
-    return hi * ((compute_s / safe) ** ROOFLINE_P + (memory_s / safe) ** ROOFLINE_P) ** (1 / ROOFLINE_P)
+    out: np.ndarray = hi * ((compute_s / safe) ** ROOFLINE_P + (memory_s / safe) ** ROOFLINE_P) ** (1 / ROOFLINE_P)
+    return out
 
 
 @dataclass
@@ -178,7 +183,8 @@ class HostExpertWork:
 
     @property
     def host_path_s(self) -> np.ndarray:
-        return _roofline(self.host_compute_s, self.host_memory_s) + self.act_link_s + self.overhead_s
+        out: np.ndarray = _roofline(self.host_compute_s, self.host_memory_s) + self.act_link_s + self.overhead_s
+        return out
 
     @property
     def streamed(self) -> np.ndarray:
@@ -240,7 +246,7 @@ def describe_offload(dep: Deployment) -> str:
                "prompt chunks stream the experts over the link when that is faster"))
 
 
-def host_power_w(dep: Deployment, work, f) -> tuple[float, str]:
+def host_power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float, str]:
     """Power of the host CPU while it computes the experts: idle + (TDP - idle) x the share of
     the step it is busy (idle assumed 20% of TDP where the catalog has none), W."""
     h = dep.expert_host

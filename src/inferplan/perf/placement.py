@@ -9,13 +9,14 @@ its validity rules are in :mod:`inferplan.perf.layout`; memory in :mod:`inferpla
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.layout import Layout, valid_tps
-from inferplan.perf.memory import memory_breakdown, weight_bytes_per_device
+from inferplan.perf.memory import MemoryBreakdown, memory_breakdown, weight_bytes_per_device
 
 # Classes that serve one model across a scale-out network (several nodes / systems).
 MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")
@@ -73,7 +74,8 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
     return out
 
 
-def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float, input_len: int):
+def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float,
+                 input_len: int) -> MemoryBreakdown:
     """Memory for the mode; offline needs room for at least one sequence."""
     if mode == "offline":
         mem = memory_breakdown(dep, 1, ctx, input_len)
@@ -83,7 +85,7 @@ def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float, input_
 
 
 def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | None,
-                  make_dep, seqs: int, ctx: float, input_len: int,
+                  make_dep: Callable[[Layout], Deployment], seqs: int, ctx: float, input_len: int,
                   engine: EngineSpec | None = None) -> tuple[Layout, str]:
     """The layout the engine's docs recommend (see docs/model.md, 'Layout').
 

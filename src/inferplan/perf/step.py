@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from inferplan.perf.deployment import Deployment
+
+ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
 
 # Compute and memory traffic of one kernel overlap imperfectly near the ridge point. A p-norm
 # of the two times is the smooth roofline used for that: p -> inf is the ideal max(); p = 4
@@ -75,7 +78,7 @@ class Factors:
     seq_overhead_s: float = 0.0  # per sequence per step: sampling, detokenizing, scheduling
 
 
-def gemm_efficiency(m_tokens, m_half_tokens):
+def gemm_efficiency(m_tokens: ArrayLike, m_half_tokens: ArrayLike) -> np.ndarray:
     """Share of a GEMM's large-M efficiency reached with M = ``m_tokens`` rows (dimensionless).
 
     A GEMM of M rows runs in tiles of ``tile_m`` rows; each tile pays a fixed cost (prologue,
@@ -86,10 +89,11 @@ def gemm_efficiency(m_tokens, m_half_tokens):
     """
     m = np.asarray(m_tokens, dtype=float)
     h = np.asarray(m_half_tokens, dtype=float)
-    return np.where(m > 0, m / np.maximum(m + h, 1e-30), 1.0)
+    out: np.ndarray = np.where(m > 0, m / np.maximum(m + h, 1e-30), 1.0)
+    return out
 
 
-def roofline_s(compute_s, memory_s):
+def roofline_s(compute_s: ArrayLike, memory_s: ArrayLike) -> np.ndarray:
     """Smooth roofline of one operator: p-norm of its compute and memory seconds (ROOFLINE_P)."""
     compute_s = np.asarray(compute_s, dtype=float)
     memory_s = np.asarray(memory_s, dtype=float)
@@ -118,7 +122,7 @@ class StepWork:
     gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts)
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
 
-    def _per_op(self, f: Factors):
+    def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-op (compute efficiency, bandwidth efficiency, low-precision share, GEMM half-M)."""
         kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
         shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
@@ -158,7 +162,8 @@ class StepWork:
         """Wall time of the step in seconds."""
         # offloaded transfers are prefetched layer by layer, overlapping the device's own work
         compute, memory, extra, offload = self.effective_parts(f)
-        return np.maximum(roofline_s(compute, memory).sum(axis=0) + extra, offload)
+        out: np.ndarray = np.maximum(roofline_s(compute, memory).sum(axis=0) + extra, offload)
+        return out
 
     def bound(self, f: Factors) -> np.ndarray:
         """What bounds the step: 'compute', 'memory', 'communication' or 'overhead'."""
@@ -170,7 +175,8 @@ class StepWork:
         host = self.t_host + 0 * compute
         parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
         names = np.array(["compute", "memory", "communication", "overhead", "offload", "host"])
-        return names[np.argmax(parts, axis=0)]
+        out: np.ndarray = names[np.argmax(parts, axis=0)]
+        return out
 
     def total_time_s(self, f: Factors) -> float:
         """Seconds of all the steps the arrays describe, run one after another (e.g. the chunks
@@ -221,12 +227,15 @@ def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
     """
     t = np.asarray(tokens, dtype=float)
     if not np.isfinite(window):
-        return t * t / 2
-    return np.where(t <= window, t * t / 2, window * t - window * window / 2)
+        half: np.ndarray = t * t / 2
+        return half
+    out: np.ndarray = np.where(t <= window, t * t / 2, window * t - window * window / 2)
+    return out
 
 
-def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0.0,
-              prefill_seqs=0.0, prefill_ctx=0.0) -> StepWork:
+def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLike = 0.0,
+              prefill_tokens: ArrayLike = 0.0, prefill_seqs: ArrayLike = 0.0,
+              prefill_ctx: ArrayLike = 0.0) -> StepWork:
     """Work of one step of one replica (see module docstring). Counts are per replica.
 
     decode_seqs: sequences generating one token; decode_ctx: tokens each has cached (mean).
@@ -328,7 +337,7 @@ def step_work(dep: Deployment, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0
     )
 
 
-def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray):
+def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) -> tuple[Any, Any]:
     """Link seconds (at peak link bandwidth) and message latency of one step.
 
     TP: two all-reduces per layer of tokens*d activations. Bandwidth term of a ring: each device

@@ -252,7 +252,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     # ---- estimates ----------------------------------------------------------------------------
     @job("estimate")
     def _estimate(req: EstimateRequest) -> Estimate:
-        from inferplan.perf.estimate import CostAssumptions
+        from inferplan.perf.cost import CostAssumptions
         from inferplan.perf.estimate import estimate as run
 
         return run(resolve_model(req), req.hardware,
