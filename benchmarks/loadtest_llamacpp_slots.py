@@ -37,7 +37,7 @@ from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload  # noqa
 OUT = Path(__file__).parent / "results" / "loadtest_llamacpp_slots.md"
 BASE, QTYPE, LAYERS = "llama-3.2-1b", "q4_0", None  # full depth: 1.2B parameters
 INPUT, OUTPUT = 128, 32
-THREADS = 2
+THREADS = int(os.environ.get("INFERPLAN_LOADTEST_THREADS", "2"))  # 1 avoids spin-waiting barriers on a busy machine
 SLOTS = 4
 CTX = 4096  # unified KV cache shared by the slots (-c)
 CLIENTS = (1, 2, 4, 8)

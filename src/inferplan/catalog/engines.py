@@ -43,9 +43,14 @@ def engine_catalog() -> dict[str, EngineSpec]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _engine_index() -> dict[str, set[str]]:
+    return build_alias_index({k: v.aliases for k, v in engine_catalog().items()})
+
+
 def get_engine(name: str) -> EngineSpec:
     cat = engine_catalog()
-    index = build_alias_index({k: v.aliases for k, v in cat.items()})
+    index = _engine_index()
     try:
         return cat[resolve_id("engine", name, cat, index)]
     except UnknownIdError as e:
