@@ -113,3 +113,9 @@ def test_the_simulator_times_host_experts_as_the_step_cost_does():
                    host="epyc-9755", input_len=256, output_len=32)
     assert res.metrics.tpot_s.mean == pytest.approx(est.tpot_s, rel=0.02)
     assert res.metrics.ttft_s.mean == pytest.approx(est.ttft_s, rel=0.02)
+
+
+def test_devices_sharing_one_host_form_one_replica():
+    e = estimate("deepseek-v3", "rtx-4090", devices=2, offload="experts", host="epyc-9755", **DS)
+    assert e.dp == 1 and e.devices == 2 and e.pp * e.tp == 2
+    assert "share one host CPU" in e.assumptions["layout"]

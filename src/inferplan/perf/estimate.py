@@ -46,6 +46,7 @@ from inferplan.perf.offload import (
     host_power_w,
     normalize_offload,
     resolve_expert_host,
+    single_host_layout,
 )
 from inferplan.perf.placement import choose_layout
 from inferplan.perf.slots import serving_engine
@@ -238,6 +239,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
         layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng)
+        layout, how = single_host_layout(layout, how, expert_host, m.num_layers)
         notes["layout"] = how
     dep = make_dep(layout)
     dp = layout.dp

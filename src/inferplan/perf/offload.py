@@ -256,3 +256,16 @@ def host_power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float, st
     total = work.total_time_s(f)
     busy = float(np.sum(work.t_host)) / total if total > 0 else 0.0
     return idle + (tdp - idle) * min(1.0, busy), f"host {h.cpu.id} TDP {tdp:.0f} W x busy share {busy:.0%}"
+
+
+def single_host_layout(layout, how: str, host: ExpertHost | None, num_layers: int):
+    """One host CPU serves one replica: with experts on the host, the devices a layout would
+    replicate over form one replica instead, split by layers (llama.cpp's default
+    ``--split-mode layer``). Returns (layout, how)."""
+    from inferplan.perf.layout import Layout
+
+    if host is None or layout.dp == 1 or layout.pp * layout.dp > num_layers:
+        return layout, how
+    one = Layout(tp=layout.tp, pp=layout.pp * layout.dp, ep=layout.ep, dp=1)
+    return one, (f"{how}; one replica of {one.replica_devices} devices split by layers "
+                 f"(tp={one.tp}, pp={one.pp}): its experts share one host CPU")
