@@ -67,6 +67,12 @@ def main() -> int:
     planned = [r for r in rows if r.plan is not None]
     log(f"{len(rows)} rows, {len(planned)} planned, {len({r.source for r in planned})} sources")
     model = build_corpus_model(planned, prior)
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--prior-scale", type=float, help="width of the shipped fit (default: chosen by "
+                    "the grouped CV over all sources, as inside each outer fold)")
+    args = ap.parse_args()
     cv = nested_loso(model, progress=log)
     cache = REPO / "benchmarks" / "results" / "nested_loso_predictions.json"
     cache.write_text(json.dumps({"method": cv.method, "chosen_scale": cv.chosen_scale,
@@ -97,7 +103,7 @@ def main() -> int:
 
     sources = np.array([r.source for r in model.rows])
     everything = np.ones(model.n_rows, bool)
-    scale = choose_prior_scale(model, everything, sources)
+    scale = args.prior_scale or choose_prior_scale(model, everything, sources)
     fit = fit_model(model, everything, prior_scale=scale, max_nfev=200)
     after_eff = prior.with_values(fit.values, "fitted")
     after = summarize(score_rows(rows, after_eff))

@@ -22,7 +22,7 @@ import numpy as np
 from inferplan.calib.fastpred import CorpusModel
 from inferplan.calib.fit import fit_model
 
-PRIOR_SCALES = (0.5, 1.0, 2.0)  # grid of the inner cross-validation (multiplies every sigma)
+PRIOR_SCALES = (1.0, 2.0, 4.0)  # grid of the inner cross-validation (multiplies every sigma)
 INNER_FOLDS = 3
 INNER_LOSS_CAP = 1.0  # |log ratio| is capped at this in the inner score (robust to one bad source)
 FIT_NFEV = 60  # function evaluations per fit (converges in 10-30 on the corpus)

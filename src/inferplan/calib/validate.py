@@ -1,8 +1,8 @@
 """`inferplan validate`: predict every measured row and report the error (cli-contract.md).
 
 Two ways to score:
-- with a profile (default: the bundled one): every row predicted by that profile. On the bundled
-  corpus this is *in-sample* (the bundled profile was fitted on those rows) and says so;
+- with a profile (default: the bundled one): every row predicted by that profile (in-sample on
+  the rows the profile was fitted on; the summary's ``method`` names them);
 - ``loso=True``: nested leave-one-source-out (:mod:`inferplan.calib.nested`): every row predicted
   by factors fitted on the other sources only, starting from the profile's priors. This is the
   honest estimate of the error on new data.
@@ -273,9 +273,9 @@ def validate_rows(rows: list[Row], calibration: Path | None = None, loso: bool =
         eff = load_efficiency(calibration)
         scored = score_rows(rows, eff, load_intervals())
         name = eff.profile
-        method = ("in-sample: the bundled profile was fitted on these rows (use --loso for the "
-                  "cross-validated error)" if bundled and calibration is None
-                  else f"predicted with the {eff.profile} profile")
+        fitted_on = ", ".join(eff.provenance.get("fitted_on") or []) or "see its provenance"
+        method = (f"predicted with the {eff.profile} profile (fitted on {fitted_on}: in-sample on "
+                  f"those rows); --loso gives the cross-validated error")
     return ValidationReport(rows=scored, summary=summarize(scored, method), calibration=name)
 
 
