@@ -281,3 +281,20 @@ def test_loadtest_against_no_server_or_a_non_openai_server_is_an_input_error():
     finally:
         srv.shutdown()
     assert code == 2 and "not an OpenAI-compatible server" in err
+
+
+def test_a_long_free_text_cell_never_squeezes_out_the_number_columns():
+    from rich.console import Console
+
+    from inferplan.cli.render import COMPARE_COLS, fit_table
+
+    row = ["1", "cerebras-cs3", "4", "3.8 ms", "715 µs", "1,400", "22,015", "$2.66", "1.64",
+           "overhead", "pipeline of 4 stages " + "x" * 300]
+    t, hidden = fit_table(COMPARE_COLS, [row], total=200)
+    assert hidden == []
+    out = Console(width=200, record=True)
+    out.print(t)
+    text = out.export_text()
+    for header in ("TTFT", "TPOT", "$/1M out", "J/tok", "bound"):
+        assert header in text
+    assert max(len(line) for line in text.splitlines()) <= 200

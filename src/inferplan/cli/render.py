@@ -97,12 +97,16 @@ def fit_table(cols: Sequence[Col], rows: Sequence[Sequence[str]], title: str | N
         keep.remove(i)
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               show_edge=False, collapse_padding=True)
+    # free-text columns get what the fixed ones leave (else rich squeezes the fixed ones away)
+    flex = [i for i in keep if cols[i].flexible]
+    fixed = sum(natural[i] for i in keep if not cols[i].flexible) + gap * (len(keep) - 1)
+    flex_w = max(12, (total - fixed) // len(flex)) if flex else 0
     for i in keep:
         c = cols[i]
         t.add_column(c.name, justify=c.justify, no_wrap=True,  # type: ignore[arg-type]
                      overflow="ellipsis" if c.flexible else "fold",
                      min_width=None if c.flexible else natural[i],
-                     max_width=None if c.flexible else natural[i] + 1)
+                     max_width=min(natural[i], flex_w) if c.flexible else natural[i] + 1)
     for r in rows:
         t.add_row(*(str(r[i]) for i in keep))
     hidden = [cols[i].name for i in range(len(cols)) if i not in keep]
