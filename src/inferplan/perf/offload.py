@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from inferplan.catalog.schema import Precision
     from inferplan.models.spec import ModelSpec
     from inferplan.perf.deployment import Deployment
+    from inferplan.perf.layout import Layout
     from inferplan.perf.step import Factors, StepWork
 
 # A GPU's default host CPU, by the host memory the catalog gives the device: desktop and
@@ -258,7 +259,8 @@ def host_power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float, st
     return idle + (tdp - idle) * min(1.0, busy), f"host {h.cpu.id} TDP {tdp:.0f} W x busy share {busy:.0%}"
 
 
-def single_host_layout(layout, how: str, host: ExpertHost | None, num_layers: int):
+def single_host_layout(layout: Layout, how: str, host: ExpertHost | None,
+                       num_layers: int) -> tuple[Layout, str]:
     """One host CPU serves one replica: with experts on the host, the devices a layout would
     replicate over form one replica instead, split by layers (llama.cpp's default
     ``--split-mode layer``). Returns (layout, how)."""
