@@ -37,54 +37,9 @@ def _stats(xs: list[float]) -> tuple[float | None, float | None]:
     return round(float(np.median(xs)), 4), round(float(np.percentile(xs, 90)), 4)
 
 
-def summarize(data: Path) -> AccuracySummary:
-    rows = load_dataset(data)
-    usable = [r for r in rows if r.plan is not None]
-    prior = efficiency_from_dict(priors_only(load_yaml(default_profile_path())), "priors")
-    in_sample = score_rows(usable, load_efficiency())
-    loso, method = cross_validate(usable, prior, folds="source")
-
-    def groups(key) -> dict[str, AccuracyGroup]:
-        ins: dict[str, list[float]] = defaultdict(list)
-        cv: dict[str, list[float]] = defaultdict(list)
-        for a, b in zip(in_sample, loso, strict=True):
-            if a.ape is not None:
-                ins[key(a)].append(a.ape)
-            if b.ape is not None:
-                cv[key(b)].append(b.ape)
-        out = {}
-        for k in sorted(set(ins) | set(cv)):
-            m, p = _stats(ins[k])
-            lm, lp = _stats(cv[k])
-            out[k] = AccuracyGroup(rows=len(ins[k]), median_ape=m, p90_ape=p,
-                                   loso_median_ape=lm, loso_p90_ape=lp)
-        return out
-
-    overall = groups(lambda r: "all")["all"]
-    return AccuracySummary(
-        data=data.name, rows=len(rows), sources=len({r.source for r in usable}),
-        calibration="default",
-        method=f"in-sample: bundled profile on every row; LOSO: {method}",
-        generated=dt.date.today().isoformat(),
-        by_hardware_class=groups(lambda r: r.hardware_class or "unknown"),
-        by_metric=groups(lambda r: r.metric), overall=overall,
-    )
-
-
-def summarize_bundled(saved_path: Path) -> AccuracySummary:
-    """The bundled corpus: in-sample error of the shipped profile, and the nested
-    leave-one-source-out predictions saved by tools/calibrate_default.py (the README's numbers)."""
-    from inferplan.calib.corpus import load_bundled
-
-    saved = json.loads(saved_path.read_text())
-    rows = load_bundled()
-    usable = [r for r in rows if r.plan is not None]
-    in_sample = score_rows(usable, load_efficiency())
-    loso_ape: list[float | None] = []
-    for r in usable:
-        pred = saved["pred"].get(f"{r.origin}|{r.source}|{r.id}")
-        loso_ape.append(None if pred is None or not np.isfinite(pred)
-                        else abs(pred - r.measured) / r.measured)
+def _summary(data: str, rows: list, usable: list, in_sample: list, loso_ape: list[float | None],
+             method: str) -> AccuracySummary:
+    """Group the in-sample rows and the LOSO errors (one per usable row) by class and metric."""
 
     def groups(key) -> dict[str, AccuracyGroup]:
         ins: dict[str, list[float]] = defaultdict(list)
@@ -103,13 +58,40 @@ def summarize_bundled(saved_path: Path) -> AccuracySummary:
         return out
 
     return AccuracySummary(
-        data="bundled corpus", rows=len(rows), sources=len({r.source for r in usable}),
+        data=data, rows=len(rows), sources=len({r.source for r in usable}),
         calibration="default",
-        method=f"in-sample: bundled profile on every row; LOSO: {saved['method']}",
+        method=f"in-sample: bundled profile on every row; LOSO: {method}",
         generated=dt.date.today().isoformat(),
         by_hardware_class=groups(lambda r: r.hardware_class or "unknown"),
         by_metric=groups(lambda r: r.metric), overall=groups(lambda r: "all")["all"],
     )
+
+
+def summarize(data: Path) -> AccuracySummary:
+    """One CSV: in-sample error of the bundled profile and plain leave-one-source-out."""
+    rows = load_dataset(data)
+    usable = [r for r in rows if r.plan is not None]
+    prior = efficiency_from_dict(priors_only(load_yaml(default_profile_path())), "priors")
+    loso, method = cross_validate(usable, prior, folds="source")
+    return _summary(data.name, rows, usable, score_rows(usable, load_efficiency()),
+                    [b.ape for b in loso], method)
+
+
+def summarize_bundled(saved_path: Path) -> AccuracySummary:
+    """The bundled corpus: in-sample error of the shipped profile, and the nested
+    leave-one-source-out predictions saved by tools/calibrate_default.py (the README's numbers)."""
+    from inferplan.calib.corpus import load_bundled
+
+    saved = json.loads(saved_path.read_text())
+    rows = load_bundled()
+    usable = [r for r in rows if r.plan is not None]
+    loso_ape: list[float | None] = []
+    for r in usable:
+        pred = saved["pred"].get(f"{r.origin}|{r.source}|{r.id}")
+        loso_ape.append(None if pred is None or not np.isfinite(pred)
+                        else abs(pred - r.measured) / r.measured)
+    return _summary("bundled corpus", rows, usable, score_rows(usable, load_efficiency()),
+                    loso_ape, saved["method"])
 
 
 def main() -> None:
