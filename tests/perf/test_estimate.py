@@ -161,19 +161,37 @@ def test_prefill_only_at_concurrency_never_exceeds_the_compute_roof():
 
 
 def test_decode_only_shape_has_no_prefill_and_one_decode_step_first():
-    for mode in ("batch", "concurrency"):
-        e = estimate("llama-3.1-8b", "h100-sxm", mode=mode, batch=4, input_len=0, output_len=128)
-        assert e.fits and e.prefill_tok_s is None and e.tpot_s > 0
-        assert e.ttft_s == pytest.approx(e.tpot_s, rel=0.5)  # the first token is a decode step
+    e = estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=4, input_len=0, output_len=128)
+    assert e.fits and e.prefill_tok_s is None and e.tpot_s > 0
+    assert e.ttft_s == pytest.approx(e.tpot_s, rel=0.5)  # the first token is a decode step
+    # served: the request also waits for the step in progress and pays the server's own time
+    s = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=4, input_len=0, output_len=128)
+    assert s.prefill_tok_s is None
+    over = s.assumptions["request_overhead_s"]["value"]
+    assert 0 < over < 0.1
+    assert s.ttft_s == pytest.approx(2 * s.tpot_s + over, rel=0.25)
+
+
+def test_served_ttft_waits_for_the_step_in_progress_only_when_others_run():
+    one = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=1, input_len=512, output_len=128)
+    alone = estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=1, input_len=512, output_len=128)
+    over = one.assumptions["request_overhead_s"]["value"]
+    assert one.ttft_s == pytest.approx(alone.ttft_s + over, rel=1e-6)  # nobody else: no wait
+    many = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=32, input_len=512, output_len=128)
+    assert many.ttft_s > alone.ttft_s + over + 0.9 * many.tpot_s
 
 
 def test_batch_1_and_concurrency_1_split_cost_between_input_and_output_alike():
     b = estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=1, input_len=1024, output_len=128)
     c = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=1, input_len=1024,
                  output_len=128)
-    assert c.usd_per_1m_input_tokens == pytest.approx(b.usd_per_1m_input_tokens, rel=1e-9)
-    assert c.usd_per_1m_output_tokens == pytest.approx(b.usd_per_1m_output_tokens, rel=1e-9)
-    assert c.ttft_s == pytest.approx(b.ttft_s, rel=1e-9) and c.tpot_s == pytest.approx(b.tpot_s, rel=1e-9)
+    # the same split; served, the device also idles while the API server handles the request
+    assert (c.usd_per_1m_input_tokens / c.usd_per_1m_output_tokens
+            == pytest.approx(b.usd_per_1m_input_tokens / b.usd_per_1m_output_tokens, rel=1e-9))
+    over = c.assumptions["request_overhead_s"]["value"]
+    assert c.usd_per_1m_output_tokens == pytest.approx(
+        b.usd_per_1m_output_tokens * c.e2e_latency_s / b.e2e_latency_s, rel=1e-9)
+    assert c.ttft_s == pytest.approx(b.ttft_s + over, rel=1e-9) and c.tpot_s == pytest.approx(b.tpot_s, rel=1e-9)
 
 
 def test_offline_batch_respects_the_engines_limits():

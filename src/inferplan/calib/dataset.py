@@ -81,12 +81,15 @@ class Row:
         if v is None:
             return None
         if self.burst_waves and "burst" in plan.works and fld in ("ttft_s", "e2e_latency_s"):
+            from inferplan.perf.step import request_overhead_s
+
             v += burst_excess_s(plan.works["burst"].total_time_s(f), out.get("ttft_s") or 0.0,
-                                plan.batch, self.burst_waves)
+                                plan.batch, self.burst_waves, request_overhead_s(f))
         return v * scale
 
 
-def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, waves: float) -> float:
+def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, waves: float,
+                   request_s: float = 0.0) -> float:
     """Extra mean TTFT of a concurrency benchmark that starts all its clients at once.
 
     Serving benchmarks (vLLM ``benchmark_serving --request-rate inf --max-concurrency C``,
@@ -94,9 +97,10 @@ def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, w
     back to back in the engine's chunks, so the i-th of them gets its first token after i/C of
     the whole burst's prefill, (C+1)/2C of it on average. One request in ``waves`` belongs to that
     first wave; the others arrive one at a time into a running batch (the steady-state TTFT).
-    Mean over all requests: steady + (burst_mean - steady) / waves. Seconds.
+    Mean over all requests: steady + (burst_mean - steady) / waves; the first wave pays the
+    server's per-request time ``request_s`` too. Seconds.
     """
-    burst_mean = burst_prefill_s * (clients + 1) / (2 * clients)
+    burst_mean = burst_prefill_s * (clients + 1) / (2 * clients) + request_s
     return (burst_mean - steady_ttft_s) / waves  # linear in the times (fastpred relies on it)
 
 

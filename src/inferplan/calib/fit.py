@@ -47,6 +47,9 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
     "moe_m_half_tokens": 1.0,
     "lowp_eff": 0.25,
     "seq_overhead_s": 1.5,
+    "small_kernel_s": 1.0,  # 0.7-5 us per small kernel across GPUs and engines
+    "prefill_layer_overhead_s": 1.5,  # eager vs graph-captured prompt steps differ 10x across engines
+    "request_overhead_s": 1.0,  # 3-50 ms per request across servers
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
 FAILED_ROW_RESIDUAL = 3.0  # log-residual charged to a row the factors make undefined
@@ -196,9 +199,11 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
         st_link=model.st_link[st_keep], st_lat=model.st_lat[st_keep], st_layers=model.st_layers[st_keep],
         st_rows=model.st_rows[st_keep], st_offload=model.st_offload[st_keep],
         st_work=new_work[model.st_work[st_keep]], st_row=new_row[model.st_row[st_keep]],
-        st_host=model.st_host[st_keep],
+        st_host=model.st_host[st_keep], st_small=model.st_small[st_keep],
+        st_prefill_layers=model.st_prefill_layers[st_keep],
         wk_row=new_row[model.wk_row[wk_keep]], wk_coef=model.wk_coef[wk_keep],
-        row_k=model.row_k[rows], row_s=model.row_s[rows], slow=slow, slow_works=slow_works,
+        row_k=model.row_k[rows], row_s=model.row_s[rows], row_req=model.row_req[rows],
+        slow=slow, slow_works=slow_works,
     )
 
 

@@ -32,6 +32,9 @@ FACTORS: dict[str, tuple[float, float, str]] = {
     "moe_m_half_tokens": (0.0, 4096.0, "tokens per expert at which a grouped expert GEMM is at half efficiency"),
     "lowp_eff": (0.2, 1.5, "share of the FP8/FP4/INT peak reached, relative to the bf16 share"),
     "seq_overhead_s": (0.0, 1e-2, "seconds per sequence per step (sampling, scheduling)"),
+    "small_kernel_s": (0.0, 1e-4, "seconds per kernel of an MLA/MoE layer per step (minimum duration)"),
+    "prefill_layer_overhead_s": (0.0, 5e-3, "seconds per layer per step carrying prompt tokens (eager dispatch)"),
+    "request_overhead_s": (0.0, 1.0, "seconds per served request before its first token (API server)"),
 }
 
 # Priors of the regime terms for profiles written before they existed (the bundled profile
@@ -42,6 +45,9 @@ REGIME_PRIORS: dict[str, tuple[float, str]] = {
     "moe_m_half_tokens": (0.0, "no grouped-GEMM term (profile predates it)"),
     "lowp_eff": (1.0, "no low-precision term (profile predates it)"),
     "seq_overhead_s": (0.0, "no per-sequence overhead (profile predates it)"),
+    "small_kernel_s": (0.0, "no small-kernel term (profile predates it)"),
+    "prefill_layer_overhead_s": (0.0, "no eager-prefill term (profile predates it)"),
+    "request_overhead_s": (0.0, "no per-request server overhead (profile predates it)"),
 }
 
 

@@ -29,6 +29,9 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "lowp_w": [fam, cls],
         "lowp_e": [fam, cls],
         "seq_overhead_s": [f"{e}@{cls}", e],
+        "small_kernel_s": [f"{e}@{cls}", e],
+        "prefill_layer_overhead_s": [f"{e}@{cls}", e],
+        "request_overhead_s": [e],
     }
 
 
@@ -48,7 +51,8 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
     for name in ("bw_eff", "compute_eff", "engine_bw", "engine_compute", "layer_overhead_s",
                  "step_overhead_s", "comm_eff"):
         used[name] = eff.lookup(name, sc[name])
-    for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s"):
+    for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s",
+                 "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s"):
         prior, src = REGIME_PRIORS[name]
         used[name] = eff.lookup(name, sc[name], prior=prior, prior_source=src)
     for key, ctype in zip(("lowp_w", "lowp_e"), low_precision_types(dep), strict=True):
@@ -77,5 +81,8 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         lowp_eff_w=used["lowp_w"].value,
         lowp_eff_e=used["lowp_e"].value,
         seq_overhead_s=used["seq_overhead_s"].value,
+        small_kernel_s=used["small_kernel_s"].value,
+        prefill_layer_overhead_s=used["prefill_layer_overhead_s"].value,
+        request_overhead_s=used["request_overhead_s"].value,
     )
     return f, used

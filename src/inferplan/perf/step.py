@@ -52,6 +52,17 @@ ALLREDUCES_PER_LAYER = 2  # after attention and after the FFN (Megatron-style TP
 KERNELS_PER_MIXER = {"attention": 5, "mla": 9, "conv": 4}
 KERNELS_PER_FFN = {"dense": 4, "moe": 9}
 KERNELS_DENSE_LAYER = KERNELS_PER_MIXER["attention"] + KERNELS_PER_FFN["dense"]
+# Kernels of MLA and routed-MoE layers that the coarse counts above leave out, counted in SGLang
+# and vLLM DeepSeek-V3 decode paths (deepseek_v2.py, fused_moe): the per-token-group FP8
+# activation quantization before each block-scaled GEMM (MLA: q_a/kv_a, q_b, o = 3 + the
+# absorbed k/v batched GEMMs' split = 4; MoE: shared gate-up, shared down, routed = 3), and the
+# small glue kernels (MLA: rope, KV-cache set, attention metadata = 3; MoE: grouped top-k with
+# bias, block alignment, expert-sum reduce, shared-expert add, gating cast = 5). Together with
+# the coarse counts an MLA mixer launches 16 kernels and a routed MoE FFN 17. Their per-device
+# work is tiny (an expert's 2048-wide FFN is 256 wide per GPU under TP8), so they run at a
+# minimum duration (launch gap + ramp + tail) that the roofline does not price: every kernel
+# of these layers pays ``small_kernel_s`` (a fitted factor) on top of ``layer_overhead_s``.
+SMALL_KERNELS_EXTRA = {"mla": 7, "moe": 8}
 LOW_PRECISION_TYPES = ("fp8", "fp4", "int4", "int8")  # tensor-core types that reach a lower share of peak
 
 
@@ -76,6 +87,15 @@ class Factors:
     lowp_eff_w: float = 1.0  # share of the FP8/FP4 peak reached relative to bf16 (dense weights)
     lowp_eff_e: float = 1.0  # same for the routed experts' GEMMs
     seq_overhead_s: float = 0.0  # per sequence per step: sampling, detokenizing, scheduling
+    small_kernel_s: float = 0.0  # minimum duration of each kernel of MLA/MoE layers (s)
+    prefill_layer_overhead_s: float = 0.0  # per layer unit per step with prompt tokens (eager) (s)
+    request_overhead_s: float = 0.0  # per served request, added to TTFT and e2e (API server) (s)
+
+
+def request_overhead_s(f: Factors | None) -> float:
+    """Seconds a served request spends in the API server before its first token (0 without
+    factors: the calibration probes the times of the works alone)."""
+    return float(getattr(f, "request_overhead_s", 0.0) or 0.0)
 
 
 def gemm_efficiency(m_tokens: ArrayLike, m_half_tokens: ArrayLike) -> np.ndarray:
@@ -121,6 +141,8 @@ class StepWork:
     op_kinds: tuple[str, ...] = ()  # linear | experts | attention | head, one per op
     gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts)
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
+    small_kernels: float = 0.0  # kernels of MLA/MoE layers per step (SMALL_KERNELS_EXTRA)
+    prefill_layers: np.ndarray | float = 0.0  # (...) layer units of steps that carry prompt tokens
 
     def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-op (compute efficiency, bandwidth efficiency, low-precision share, GEMM half-M)."""
@@ -147,11 +169,19 @@ class StepWork:
         seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
         compute = np.concatenate([compute, seq[None]])
         memory = np.concatenate([memory, zero[None]])
-        extra = (self.t_link / f.comm_eff + self.t_link_latency
-                 + self.layers * f.layer_overhead_s + f.step_overhead_s
+        extra = (self.t_link / f.comm_eff + self.t_link_latency + self.fixed_overhead_s(f)
                  + self.t_host) + zero  # host-computed experts depend on tokens only
         offload = self.t_offload / f.comm_eff + zero
         return compute, memory, extra, offload
+
+    def fixed_overhead_s(self, f: Factors) -> np.ndarray:
+        """Seconds of fixed costs per step: kernel launches of every layer (graph replay), the
+        minimum durations of the small MLA/MoE kernels, the eager dispatch of prompt-carrying
+        steps (engines replay CUDA graphs for decode batches only) and the step's own overhead."""
+        out: np.ndarray = (self.layers * f.layer_overhead_s + self.small_kernels * f.small_kernel_s
+                           + np.asarray(self.prefill_layers, dtype=float) * f.prefill_layer_overhead_s
+                           + f.step_overhead_s)
+        return out
 
     def op_times_s(self, f: Factors) -> np.ndarray:
         """Seconds of each op (and the per-sequence cost as the last row) after the factors."""
@@ -171,7 +201,7 @@ class StepWork:
         compute = compute_ops[:-1].sum(axis=0)
         memory = memory_ops.sum(axis=0)
         comm = self.t_link / f.comm_eff + self.t_link_latency
-        overhead = self.layers * f.layer_overhead_s + f.step_overhead_s + compute_ops[-1]
+        overhead = self.fixed_overhead_s(f) + compute_ops[-1]
         host = self.t_host + 0 * compute
         parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
         names = np.array(["compute", "memory", "communication", "overhead", "offload", "host"])
@@ -191,8 +221,7 @@ class StepWork:
             "compute": np.sum(compute_ops[:-1]),
             "memory": np.sum(memory_ops),
             "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency),
-            "overhead": (self.layers * f.layer_overhead_s + f.step_overhead_s) * n_steps
-            + np.sum(compute_ops[-1]),
+            "overhead": np.sum(self.fixed_overhead_s(f) + 0 * self.time_s(f)) + np.sum(compute_ops[-1]),
             "offload": np.sum(offload),
             "host": np.sum(self.t_host),
         }
@@ -217,6 +246,18 @@ def layer_kernel_units(dep: Deployment) -> float:
         ffn = KERNELS_PER_FFN["moe" if g.expert_elems_dev else "dense"]
         units += g.layers * (mixer + ffn) / KERNELS_DENSE_LAYER
     return units
+
+
+def small_kernel_count(dep: Deployment) -> float:
+    """Kernels of the replica's MLA mixers and routed-MoE FFNs launched per step (each pays
+    ``small_kernel_s``); 0 for dense models."""
+    n = 0.0
+    for g in dep.groups:
+        if g.mixer_kind == "mla":
+            n += g.layers * (KERNELS_PER_MIXER["mla"] + SMALL_KERNELS_EXTRA["mla"])
+        if g.expert_elems_dev:
+            n += g.layers * (KERNELS_PER_FFN["moe"] + SMALL_KERNELS_EXTRA["moe"])
+    return n
 
 
 def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
@@ -329,6 +370,8 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         t_link_latency=lat_s,
         t_offload=offload_s,
         layers=layer_kernel_units(dep),
+        small_kernels=small_kernel_count(dep),
+        prefill_layers=np.where(p > 0, layer_kernel_units(dep), 0.0) + zero,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
         gemm_m=np.stack(np.broadcast_arrays(*gm)),
