@@ -123,11 +123,12 @@ def _stub(plan, times: dict[str, float]):
                                             for k, t in times.items()}, **extra)
 
 
-class _RequestOnly:
-    """Factors stand-in for probing: only the per-request server time is set."""
-
-    def __init__(self, request_overhead_s: float) -> None:
-        self.request_overhead_s = request_overhead_s
+def _request_only(request_overhead_s: float) -> Factors:
+    """Factors for probing a stubbed plan: only the per-request server time matters (the stub's
+    works report fixed times whatever the factors)."""
+    return Factors(bw_eff=1.0, compute_eff=1.0, layer_overhead_s=0.0, step_overhead_s=0.0,
+                   dequant_ops_w=0.0, dequant_ops_e=0.0, comm_eff=1.0,
+                   request_overhead_s=request_overhead_s)
 
 
 def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int, float] | None:
@@ -140,7 +141,7 @@ def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int, float] | 
 
     def g(times, req: float = 0.0) -> float | None:
         stub = _stub(plan, {k: float(t) for k, t in zip(names, times, strict=True)})
-        v = row.metric_from(stub, _RequestOnly(req) if req else None)
+        v = row.metric_from(stub, _request_only(req) if req else None)
         if v is None or not np.isfinite(v) or v <= 0:
             return None
         return v ** s  # linear in the times (a latency, or the reciprocal of a rate)
