@@ -98,7 +98,8 @@ def test_estimate_ratio_is_the_ratio_of_two_library_estimates():
     assert r.verdict == "consistent"  # 0.72 is within 27% of 0.6
 
 
-def test_estimate_ratio_mixed_cases_hold_under_conditions():
+def test_estimate_ratio_mixed_cases_hold_under_conditions(monkeypatch):
+    _table(monkeypatch, -0.15, 0.15)  # ratio interval +-21%: 8B (0.70) reaches 0.6, 70B (>1) does not
     r = run("estimate-ratio", {"metric": "tpot_s", "claimed_low": 0.6, "claimed_high": 0.6,
                                "a": {"hardware": "mi300x"}, "b": {"hardware": "h100-sxm"},
                                "cases": [CASE_8B, {"label": "70B fewest",
@@ -314,3 +315,120 @@ def test_constructed_model_scales_layers_to_the_requested_size():
     assert m.total_params == pytest.approx(100e9, rel=0.01)
     assert m.hidden_size == base.hidden_size and m.num_layers > base.num_layers
     assert m.native_precision == "i2_s" and "constructed" in m.source
+
+
+# --- verdicts against each value's prediction interval (checks/verdict.py) -------------------------
+
+H100_8B = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "precision": "bf16", "devices": 1,
+           "batch": 1, "input_len": 1024, "output_len": 256}
+
+
+def _table(monkeypatch, q_lo: float, q_hi: float):
+    """Replace the bundled interval table by one gpu batch-1 decode group (rows enough)."""
+    from inferplan.perf import intervals
+
+    table = intervals.IntervalTable(level=0.8, min_rows=8, groups={
+        "gpu|decode|decode-b1": (q_lo, q_hi, 100), "all": (-0.7, 1.2, 1000)})
+    monkeypatch.setattr(intervals, "load_intervals", lambda path=None: table)
+
+
+def _point() -> float:
+    """The check's own estimate of batch-1 decode speed of H100_8B (tok/s)."""
+    return run("estimate-value", {"metric": "decode_tok_s_per_user", "claimed_low": 1, "base": H100_8B,
+                                  "cases": [{"label": "h100"}]}).computed["h100.decode_tok_s_per_user"]
+
+
+def _decode_value(claim: float):
+    return run("estimate-value", {"metric": "decode_tok_s_per_user", "claimed_low": claim,
+                                  "claimed_high": claim, "base": H100_8B, "cases": [{"label": "h100"}]})
+
+
+def test_a_claim_inside_the_class_band_but_outside_a_narrow_interval_is_inconsistent(monkeypatch):
+    from inferplan.audit.tolerance import band_for, within
+
+    _table(monkeypatch, -0.05, 0.05)
+    v = _point()
+    claim = v * 1.10
+    assert within(v, claim, claim, band_for("gpu").median)  # the old per-class band agreed
+    r = _decode_value(claim)
+    assert r.verdict == "inconsistent"
+    lo, hi = r.intervals["h100.decode_tok_s_per_user"]
+    assert (lo, hi) == pytest.approx((v * math.exp(-0.05), v * math.exp(0.05)))
+    assert r.interval_level == 0.8
+    assert any("outside the tool's 80% interval" in d and f"{claim / hi:.3g}x above its high end" in d
+               for d in r.derivation)
+    assert "gpu|decode|decode-b1 (100 rows)" in r.tolerance
+
+
+def test_a_claim_outside_the_class_band_but_inside_a_wide_interval_is_consistent(monkeypatch):
+    from inferplan.audit.tolerance import band_for, within
+
+    _table(monkeypatch, -0.6, 0.6)
+    v = _point()
+    claim = v * 1.5
+    assert not within(v, claim, claim, band_for("gpu").median)  # the old band disagreed
+    r = _decode_value(claim)
+    assert r.verdict == "consistent"
+    assert r.intervals["h100.decode_tok_s_per_user"][1] == pytest.approx(v * math.exp(0.6))
+
+
+def test_a_biased_interval_can_exclude_the_point_estimate_itself(monkeypatch):
+    # the model predicts decode 20-80% too fast on this group: the truth is below the estimate
+    _table(monkeypatch, math.log(1.2), math.log(1.8))
+    v = _point()
+    r = _decode_value(v)
+    assert r.verdict == "inconsistent"
+    assert r.intervals["h100.decode_tok_s_per_user"] == pytest.approx([v / 1.8, v / 1.2])
+    assert any("1.2x above its high end" in d for d in r.derivation)
+
+
+def test_an_open_claim_agrees_when_it_reaches_the_interval(monkeypatch):
+    _table(monkeypatch, -0.05, 0.05)
+    v = _point()
+    params = {"metric": "decode_tok_s_per_user", "base": H100_8B, "cases": [{"label": "h100"}]}
+    assert run("estimate-value", {**params, "claimed_low": v * 1.04}).verdict == "consistent"
+    assert run("estimate-value", {**params, "claimed_low": v * 1.06}).verdict == "inconsistent"
+    assert run("estimate-value", {**params, "claimed_high": v * 0.94}).verdict == "inconsistent"
+
+
+def test_a_ratio_is_judged_against_the_interval_of_the_ratio(monkeypatch):
+    _table(monkeypatch, -0.05, 0.05)
+    params = {"metric": "tpot_s", "claimed_low": 0.6, "claimed_high": 0.6,
+              "base": {"input_len": 2048, "output_len": 256},
+              "a": {"hardware": "mi300x"}, "b": {"hardware": "h100-sxm"}, "cases": [CASE_8B]}
+    r = run("estimate-ratio", params)
+    ratio = r.computed["8B.ratio"]
+    half = math.hypot(0.05, 0.05)  # two independent +-5% errors
+    assert r.intervals["8B.ratio"] == pytest.approx([ratio * math.exp(-half), ratio * math.exp(half)])
+    assert ratio * math.exp(-half) > 0.6
+    assert r.verdict == "inconsistent"  # the old gpu band (17%) called 0.6 consistent
+
+
+def test_without_an_interval_table_the_class_band_decides(monkeypatch):
+    from inferplan.perf import intervals
+
+    monkeypatch.setattr(intervals, "load_intervals", lambda path=None: None)
+    v = _point()
+    r = _decode_value(v * 1.10)  # within gpu's 17% LOSO median
+    assert r.verdict == "consistent" and r.intervals == {} and r.interval_level is None
+    assert "LOSO median" in r.tolerance
+
+
+def test_bundled_intervals_reach_every_estimate_verdict():
+    v = _point()
+    r = _decode_value(v)
+    lo, hi = r.intervals["h100.decode_tok_s_per_user"]
+    assert lo < hi and r.interval_level == 0.8
+    from inferplan.perf.intervals import metric_interval
+
+    iv = metric_interval(v, "decode_tok_s_per_user", "gpu", "batch", 1, 1024, 256)
+    assert (lo, hi) == pytest.approx((iv.low, iv.high))
+
+
+def test_implied_size_reports_the_sizes_the_decode_interval_allows(monkeypatch):
+    _table(monkeypatch, -0.1, 0.2)
+    r = run("implied-size", {"claimed_tok_s": 67, "base": {"hardware": "h100-sxm", "precision": "fp8"},
+                             "cases": [{"label": "1", "devices": 1, "batch": 1,
+                                        "input_len": 2048, "output_len": 512}]})
+    p = r.computed["1.implied_params"]
+    assert r.intervals["1.implied_params"] == pytest.approx([p * math.exp(-0.2), p * math.exp(0.1)])

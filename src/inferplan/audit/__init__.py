@@ -1,7 +1,8 @@
 """`inferplan audit`: check a document's hardware claims against the performance model.
 
 Claims are data (``claims.py``, bundled ``data/*.yaml``), checks are small registered functions
-(``checks/``, one module per section, via ``registry.py``), the verdicts use the tool's stated error (``tolerance.py``),
+(``checks/``, one module per section, via ``registry.py``), the verdicts compare each predicted value's prediction interval with the claim
+(``checks/verdict.py``, ``perf/intervals.py``),
 and :func:`run_audit` runs a claims file into an :class:`AuditReport`. See ``docs/audit.md``.
 """
 

@@ -44,7 +44,12 @@ class CheckResult(BaseModel):
         default_factory=list, description="conditions of the computation / under which it holds")
     derivation: list[str] = Field(default_factory=list, description="steps with numbers and units")
     sources: list[str] = Field(default_factory=list, description="catalog and profile sources used")
-    tolerance: str | None = Field(default=None, description="the error band the verdict used")
+    tolerance: str | None = Field(default=None, description="what the verdict compared the claim with")
+    intervals: dict[str, list[float]] = Field(
+        default_factory=dict, description="[low, high] of each computed value (keys of `computed`) "
+        "the verdict compared the claim with: the tool's prediction interval at `interval_level`")
+    interval_level: float | None = Field(
+        default=None, description="central level of `intervals` (0.8); None when no interval applies")
 
 
 class CheckParams(BaseModel):

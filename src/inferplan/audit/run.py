@@ -12,10 +12,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.audit.checks import conflicts_for
+from inferplan.audit.checks.verdict import INTERVAL_SOURCE
 from inferplan.audit.claims import Document, claim_ids, load_claims
 from inferplan.audit.registry import VERDICTS, AuditContext, CheckResult, run_check
 from inferplan.audit.tolerance import ERROR_SOURCE, LOSO_ERROR, ErrorBand
 from inferplan.errors import CatalogError, InferplanError
+from inferplan.perf.intervals import load_intervals
 
 CONFLICT_REL_TOL = 0.10  # rounding allowed between two statements of the same quantity
 
@@ -49,7 +51,12 @@ class AuditReport(BaseModel):
 
     document: Document
     claims_file: str
-    error_bands: list[ErrorBand] = Field(description="the tool's stated error the verdicts use")
+    interval_level: float | None = Field(
+        description="level of the prediction intervals predicted values are judged against (None: "
+                    "no interval table, the error bands are used)")
+    interval_source: str
+    error_bands: list[ErrorBand] = Field(
+        description="fallback when no interval table is available: LOSO median error per class")
     error_source: str
     results: list[ClaimResult]
     conflicts: list[Conflict]
@@ -91,6 +98,8 @@ def run_audit(path: Path | None = None, *, only: list[str] | None = None,
                 conflicts.append(Conflict(key=key, claims=[a, b], gap_factor=gap, values=[
                     by_id[a].quantity.text(), by_id[b].quantity.text()]))
     counts = {v: sum(r.result.verdict == v for r in results) for v in VERDICTS}
+    table = load_intervals()
     return AuditReport(document=doc.document, claims_file=file,
+                       interval_level=table.level if table else None, interval_source=INTERVAL_SOURCE,
                        error_bands=list(LOSO_ERROR.values()), error_source=ERROR_SOURCE,
                        results=results, conflicts=conflicts, counts=counts)

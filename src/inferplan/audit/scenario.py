@@ -27,6 +27,7 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, estimate_from_plan, plan_estimate
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.intervals import MetricInterval, metric_interval
 from inferplan.perf.step import Factors
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
 
@@ -111,6 +112,14 @@ class Outcome:
     def metric(self, name: str) -> float | None:
         v = self.metrics.get(name)
         return None if v is None or not math.isfinite(v) else float(v)
+
+    def interval(self, name: str) -> MetricInterval | None:
+        """The tool's 80% prediction interval of metric `name` for this computation (its
+        hardware class, metric family and regime); None without a value or an interval table."""
+        v, p = self.metric(name), self.plan
+        if v is None:
+            return None
+        return metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len, p.output_len)
 
     def describe(self) -> str:
         e, s = self.est, self.scenario

@@ -1,11 +1,16 @@
-"""The tool's stated error, in one place: what `consistent` means in an audit.
+"""The per-class error bands: the audit's fallback where no prediction interval applies.
+
+Predicted values are judged against their own 80% prediction interval
+(``checks/verdict.py``, :mod:`inferplan.perf.intervals`); these bands are what a verdict uses
+when no interval table is available, and ``within`` is the exact comparison of specs and
+arithmetic.
 
 Lives here: the leave-one-source-out (LOSO) cross-validated error of the bundled profile per
 hardware class, copied from ``benchmarks/results/accuracy.md`` (which is not packaged), and the
 two comparisons every check uses (:func:`band_for`, :func:`within`). Not here: how the error was
 measured (``benchmarks/accuracy.py``) or the efficiency factors themselves (``calib/``).
 
-Rule used by every check (docs/audit.md):
+Fallback rule (docs/audit.md):
 
 - a predicted *value* (tok/s, $/1M, seconds) agrees with a claim when the claimed interval,
   widened by the class's LOSO **median** error, contains it; the p90 is reported next to it;

@@ -67,9 +67,15 @@ def print_report(report, verbose: bool = False) -> None:
         out.print(f"[red]internal conflict[/] ({escape(c.key)}): claims {escape(' and '.join(c.claims))} "
                   f"state {escape(' vs '.join(c.values))} ({c.gap_factor:.3g}x apart)")
     counts = ", ".join(f"{n} {v}" for v, n in report.counts.items() if n)
-    out.print(f"[dim]{counts}. 'consistent' = within the tool's stated error: "
-              + escape("; ".join(f"{b.hw_class} {b.median:.0%}" for b in report.error_bands))
-              + " (LOSO median; --verbose for derivations)[/]")
+    if report.interval_level is not None:
+        out.print(f"[dim]{counts}. 'consistent' = each predicted value's {report.interval_level:.0%} "
+                  "prediction interval (its hardware class, metric family and regime) overlaps the "
+                  "claim; catalog facts and arithmetic: exact up to rounding (--verbose for intervals "
+                  "and derivations)[/]")
+    else:
+        out.print(f"[dim]{counts}. 'consistent' = within the tool's stated error: "
+                  + escape("; ".join(f"{b.hw_class} {b.median:.0%}" for b in report.error_bands))
+                  + " (LOSO median; --verbose for derivations)[/]")
     if not verbose:
         return
     for r in report.results:
@@ -90,11 +96,18 @@ def print_report(report, verbose: bool = False) -> None:
                 out.print(f"    {escape(d)}")
         if r.note:
             out.print(f"  note: {escape(r.note)}")
+        if res.intervals and res.interval_level is not None:
+            out.print(f"  tool's {res.interval_level:.0%} intervals:")
+            for k, (lo, hi) in res.intervals.items():
+                out.print(f"    {escape(k)}: {lo:.3g} - {hi:.3g}")
         if res.tolerance:
             out.print(f"  [dim]tolerance: {escape(res.tolerance)}[/]")
         for s in res.sources:
             out.print(f"  [dim]source: {escape(s)}[/]")
-    out.print(f"[dim]error bands: {escape(report.error_source)}[/]")
+    if report.interval_level is not None:
+        out.print(f"[dim]intervals: {escape(report.interval_source)}[/]")
+    else:
+        out.print(f"[dim]error bands: {escape(report.error_source)}[/]")
 
 
 def _short(text: str, n: int = 90) -> str:

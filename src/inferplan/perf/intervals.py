@@ -14,18 +14,27 @@ If the true speed is ``predicted * exp(-r)``, an interval of a speed ``v`` is
 ``[v exp(-q_hi), v exp(-q_lo)]`` and of a time ``t`` is ``[t exp(q_lo), t exp(q_hi)]``.
 :func:`interval` is that arithmetic; :func:`estimate_intervals` applies it to the fields of an
 estimate.
+
+Other levels than the table's (``plan --confidence``): :func:`quantiles_at_level` keeps the
+table's quantiles where the level is the table's, and otherwise scales their log-width about
+their midpoint by ``z((1 + level) / 2) / z((1 + table level) / 2)``, as if the log residuals
+were normal (log-normal errors). :func:`metric_interval` is one value's interval with the group
+it came from; :func:`ratio_interval` is the interval of a ratio of two predictions.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inferplan.errors import InputError
 from inferplan.perf.regimes import regime
 
 if TYPE_CHECKING:
@@ -106,6 +115,79 @@ def interval(value: float, is_time: bool, q_lo: float, q_hi: float) -> tuple[flo
     return value * math.exp(-q_hi), value * math.exp(-q_lo)
 
 
+def check_level(level: float) -> float:
+    """A central interval level in (0, 1), else an InputError naming it."""
+    if not (isinstance(level, int | float) and math.isfinite(level) and 0 < level < 1):
+        raise InputError(f"confidence level {level!r} is not between 0 and 1 (exclusive): "
+                         "give e.g. 0.8 for an 80% interval")
+    return float(level)
+
+
+def quantiles_at_level(q_lo: float, q_hi: float, table_level: float, level: float) -> tuple[float, float]:
+    """Residual quantiles of a central ``level`` interval from those of the table's level.
+
+    The table's own quantiles where ``level`` is the table's; otherwise the same midpoint and the
+    log-width scaled by ``z((1 + level) / 2) / z((1 + table_level) / 2)`` (log-normal residuals:
+    at 0.8 -> 0.9 the width grows by 1.645 / 1.282 = 1.28x).
+    """
+    level = check_level(level)
+    if math.isclose(level, table_level):
+        return q_lo, q_hi
+    z = NormalDist().inv_cdf
+    k = z((1 + level) / 2) / z((1 + table_level) / 2)
+    mid, half = (q_lo + q_hi) / 2, (q_hi - q_lo) / 2
+    return mid - k * half, mid + k * half
+
+
+@dataclass(frozen=True)
+class MetricInterval:
+    """One predicted value's interval and what it was read from."""
+
+    low: float
+    high: float
+    q_lo: float  # speed-oriented log-residual quantiles used (at `level`)
+    q_hi: float
+    group: str  # table group after backing off (class|family|regime, ..., all)
+    rows: int  # cross-validated residuals in that group
+    level: float
+
+    def text(self, fmt: Callable[[float], str] = "{:.3g}".format) -> str:
+        """'80% interval 12.1-19.4 (gpu|decode|decode-b1, 164 rows)'."""
+        return (f"{self.level:.0%} interval {fmt(self.low)} - {fmt(self.high)} "
+                f"({self.group}, {self.rows} rows)")
+
+
+def metric_interval(value: float, fld: str, hw_class: str, mode: str, batch: int, input_len: int,
+                    output_len: int, *, level: float | None = None,
+                    table: IntervalTable | None = None) -> MetricInterval | None:
+    """The interval of one estimate field ``fld`` (a :data:`FIELD_FAMILY` key) predicted as
+    ``value`` for a computation of this class and regime; None without a table, a family or a
+    finite value."""
+    table = table or load_intervals()
+    if table is None or fld not in FIELD_FAMILY or not math.isfinite(value):
+        return None
+    fam, is_time = FIELD_FAMILY[fld]
+    q_lo, q_hi, key = table.lookup(hw_class, fam, regime(mode, batch, fam, input_len, output_len))
+    lvl = table.level if level is None else check_level(level)
+    q_lo, q_hi = quantiles_at_level(q_lo, q_hi, table.level, lvl)
+    lo, hi = interval(float(value), is_time, q_lo, q_hi)
+    return MetricInterval(lo, hi, q_lo, q_hi, key, table.groups.get(key, (0, 0, 0))[2], lvl)
+
+
+def ratio_interval(ratio: float, is_time: bool, a: MetricInterval, b: MetricInterval) -> tuple[float, float]:
+    """Interval of a ratio of two predictions ``value_a / value_b`` of one metric.
+
+    The log error of the ratio is the difference of the two log errors: its midpoint is the
+    difference of the midpoints and, the two taken as independent, its half-width the root sum
+    of squares of the half-widths. Errors the two share (same class and regime) cancel in a
+    ratio, so this is wider than the truth when they do: a ratio is called outside only when it
+    is outside under that generous reading.
+    """
+    mid = (a.q_lo + a.q_hi) / 2 - (b.q_lo + b.q_hi) / 2
+    half = math.hypot((a.q_hi - a.q_lo) / 2, (b.q_hi - b.q_lo) / 2)
+    return interval(ratio, is_time, mid - half, mid + half)
+
+
 def speed_residual(predicted: float, measured: float, metric_is_time: bool) -> float:
     """Speed-oriented log error of one row: log(predicted/measured), negated for a latency."""
     r = math.log(predicted / measured)
@@ -114,19 +196,22 @@ def speed_residual(predicted: float, measured: float, metric_is_time: bool) -> f
 
 def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str, batch: int,
                        input_len: int, output_len: int,
-                       table: IntervalTable | None = None) -> dict[str, list[float]]:
-    """``{field: [low, high]}`` for every interval-bearing field of an estimate that has a value."""
+                       table: IntervalTable | None = None,
+                       level: float | None = None) -> dict[str, list[float]]:
+    """``{field: [low, high]}`` for every interval-bearing field of an estimate that has a value
+    (at the table's level, or ``level``: see :func:`quantiles_at_level`)."""
     table = table or load_intervals()
     if table is None:
         return {}
     out: dict[str, list[float]] = {}
-    for fld, (fam, is_time) in FIELD_FAMILY.items():
+    for fld in FIELD_FAMILY:
         v = values.get(fld)
-        if v is None or not math.isfinite(v):
+        if v is None:
             continue
-        q_lo, q_hi, _ = table.lookup(hw_class, fam, regime(mode, batch, fam, input_len, output_len))
-        lo, hi = interval(float(v), is_time, q_lo, q_hi)
-        out[fld] = [lo, hi]
+        iv = metric_interval(float(v), fld, hw_class, mode, batch, input_len, output_len,
+                             level=level, table=table)
+        if iv is not None:
+            out[fld] = [iv.low, iv.high]
     return out
 
 

@@ -107,7 +107,10 @@ def audit_sections(report: Any) -> list[ReportSection]:
     return [ReportSection(
         title=f"Audit: {doc.title}",
         text=[f"Claims of {doc.title} ({doc.publisher or doc.source}) checked against the model: {counts}.",
-              f"Verdicts use the tool's stated error ({report.error_source})."],
+              (f"Verdicts compare each predicted value's {report.interval_level:.0%} prediction interval "
+               f"with the claim ({report.interval_source}); specs and arithmetic are exact."
+               if getattr(report, "interval_level", None) is not None else
+               f"Verdicts use the tool's stated error ({report.error_source}).")],
         tables=[SectionTable(columns=["claim", "what", "claimed", "inferplan", "verdict"], rows=rows)])]
 
 

@@ -5,8 +5,10 @@ and returns a :class:`~inferplan.audit.registry.CheckResult`: the numbers it com
 in their names), the conditions, a verdict and a derivation a hardware engineer can follow,
 citing the catalog entries it read. Verdict rules (docs/audit.md):
 
-- ``consistent``: every case the check computes agrees with the claim within the tool's stated
-  error (``tolerance.py``: LOSO median per hardware class; exact arithmetic for specs);
+- ``consistent``: every case the check computes agrees with the claim: a predicted value's 80%
+  prediction interval (:mod:`inferplan.perf.intervals`, for its class, metric family and regime)
+  overlaps the claim (``verdict.py``; the LOSO band of ``tolerance.py`` where no interval table
+  is available); specs and arithmetic are exact up to the claim's rounding;
 - ``holds-under-conditions``: some cases agree and some do not; the agreeing cases are the
   conditions;
 - ``inconsistent``: no case agrees; the derivation says by how much;

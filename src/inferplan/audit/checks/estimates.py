@@ -5,14 +5,16 @@ Verdict rules: :mod:`inferplan.audit.checks` (docs/audit.md).
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from inferplan.audit.checks.verdict import (
+    INTERVAL_SOURCE,
     Interval,
     Tally,
     claimed_text,
     dedup,
-    judged,
 )
 from inferplan.audit.registry import AuditContext, CheckParams, CheckResult, Verdict, register_check
 from inferplan.audit.scenario import (
@@ -24,11 +26,10 @@ from inferplan.audit.scenario import (
     sources_of,
 )
 from inferplan.audit.tolerance import (
-    band_for,
     ratio_band,
-    within,
 )
 from inferplan.perf.estimate import plan_estimate
+from inferplan.perf.intervals import FIELD_FAMILY, metric_interval, ratio_interval
 from inferplan.units import GB, TB, fmt_bytes, fmt_num
 
 
@@ -88,6 +89,16 @@ def _side(value: float | None, lo: float | None, hi: float | None) -> str:
     return "inside the claimed range"
 
 
+def judge_ratio(tally: Tally, metric: str, key: str, ratio: float, a: Outcome, b: Outcome,
+                lo: float | None, hi: float | None) -> tuple[bool, str]:
+    """Judge ratio = metric(a) / metric(b) against the claim: the interval of the ratio of the
+    two predictions (perf/intervals.py), else the larger LOSO band of the two classes."""
+    ia, ib = a.interval(metric), b.interval(metric)
+    iv = ratio_interval(ratio, FIELD_FAMILY[metric][1], ia, ib) if ia and ib else None
+    return tally.judge(key, ratio, lo, hi, iv, ia.level if ia else None, [i for i in (ia, ib) if i],
+                       ratio_band(a.hw.hw_class, b.hw.hw_class).hw_class, _side(ratio, lo, hi))
+
+
 def outcome_line(tag: str | None, o: Outcome, metric: str) -> str:
     bound = o.est.bound.get("decode" if metric in ("tpot_s", "decode_tok_s_per_user") else "prefill")
     if metric not in ("tpot_s", "ttft_s", "decode_tok_s_per_user", "prefill_tok_s"):
@@ -105,7 +116,6 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
                   + (f" ({p.reading})" if p.reading else "")]
     computed: dict[str, float | str | None] = {}
     sources: list[str] = []
-    bands = {}
     cost = p.metric.startswith("usd")
     for case in p.cases:
         sa = p.base.over(p.a, case.base, case.a)
@@ -117,17 +127,14 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
                               f"({bad.reason})")
             tally.add(False, case.label, "does not fit")
             continue
-        band = ratio_band(oa.hw.hw_class, ob.hw.hw_class)
-        bands[band.hw_class] = band
         r = metric_ratio(p.metric, oa, ob)
         if r is None:
             derivation.append(f"{case.label}: {p.metric} is undefined for this workload")
             tally.add(False, case.label, "undefined")
             continue
-        ok = within(r, lo, hi, band.median)
+        ok, words = judge_ratio(tally, p.metric, f"{case.label}.ratio", r, oa, ob, lo, hi)
         spec = _spec_bound(p.metric, oa, ob)
-        derivation.append(f"{case.label}: ratio {r:.3g} -> {judged(ok, _side(r, lo, hi), band.median)}"
-                          + (f"; {spec}" if spec else ""))
+        derivation.append(f"{case.label}: ratio {r:.3g} -> {words}" + (f"; {spec}" if spec else ""))
         derivation += [outcome_line("a", oa, p.metric), outcome_line("b", ob, p.metric)]
         computed[f"{case.label}.ratio"] = r
         label = case.label
@@ -139,7 +146,8 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
                 rn = metric_ratio(p.metric, oa_n, ob_n) if oa_n.fits and ob_n.fits else None
                 pts.append(f"{n}: {rn:.3g}" if rn else f"{n}: -")
                 computed[f"{case.label}.ratio_at_{n}_tokens"] = rn
-                if rn is not None and within(rn, lo, hi, band.median):
+                if rn is not None and judge_ratio(tally, p.metric, f"{case.label}.ratio_at_{n}_tokens",
+                                                  rn, oa_n, ob_n, lo, hi)[0]:
                     inside.append(n)
             derivation.append(f"  ratio by prompt length (tokens: ratio): {', '.join(pts)}")
             if inside:
@@ -149,7 +157,7 @@ def estimate_ratio(p: EstimateRatioParams, ctx: AuditContext) -> CheckResult:
         tally.add(ok, label, f"{r:.3g}, {_side(r, lo, hi)}")
         tally.values.append(f"{r:.2g} ({case.label})")
         sources += sources_of(oa, cost=cost) + sources_of(ob, cost=cost)
-    return tally.result("estimate-ratio", computed, derivation, sources, bands.values())
+    return tally.result("estimate-ratio", computed, derivation, sources)
 
 
 class EstimateValueParams(Interval):
@@ -166,7 +174,7 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
     """A claimed value (tok/s, $/1M, J/token) against the model's estimate, case by case."""
     lo, hi = p.claimed_low, p.claimed_high
     derivation = [f"claimed {p.metric} {claimed_text(lo, hi, p.unit)}"]
-    tally, sources, bands = Tally(), [], {}
+    tally, sources = Tally(), []
     computed: dict[str, float | str | None] = {}
     for i, case in enumerate(p.cases):
         s = p.base.over(case)
@@ -177,12 +185,17 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
             tally.add(False, label, "does not fit")
             computed[f"{label}.{p.metric}"] = None
             continue
-        band = band_for(o.hw.hw_class)
-        bands[band.hw_class] = band
         v = o.metric(p.metric)
-        ok = v is not None and within(v, lo, hi, band.median)
         computed[f"{label}.{p.metric}"] = v
-        derivation.append(f"{label}: {fmt_metric(p.metric, v)} -> {judged(ok, _side(v, lo, hi), band.median)}")
+        if v is None:
+            derivation.append(f"{label}: {p.metric} is undefined for this workload")
+            tally.add(False, label, "undefined")
+            continue
+        iv = o.interval(p.metric)
+        ok, words = tally.judge(f"{label}.{p.metric}", v, lo, hi, (iv.low, iv.high) if iv else None,
+                                iv.level if iv else None, [iv] if iv else [], o.hw.hw_class,
+                                _side(v, lo, hi), lambda x: fmt_metric(p.metric, x))
+        derivation.append(f"{label}: {fmt_metric(p.metric, v)} -> {words}")
         derivation.append(outcome_line(None, o, p.metric))
         if p.needed_bandwidth and "decode" in o.plan.works and lo:
             dep = o.plan.dep
@@ -196,7 +209,7 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
         tally.add(ok, label, f"{fmt_metric(p.metric, v)}, {_side(v, lo, hi)}")
         tally.values.append(f"{fmt_metric(p.metric, v)} ({label})")
         sources += sources_of(o, cost=p.metric.startswith("usd"))
-    return tally.result("estimate-value", computed, derivation, sources, bands.values())
+    return tally.result("estimate-value", computed, derivation, sources)
 
 
 class ImpliedSizeParams(CheckParams):
@@ -235,6 +248,9 @@ def implied_size(p: ImpliedSizeParams, ctx: AuditContext) -> CheckResult:
                   f"per user is {p.claimed_tok_s:g} tok/s"]
     computed: dict[str, float | str | None] = {}
     conditions, values, sources, flags = [], [], [], []
+    intervals: dict[str, list[float]] = {}
+    groups: dict[str, int] = {}
+    level: float | None = None
 
     def plan_for(case: Scenario, layers: int):
         s = p.base.over(case)
@@ -281,6 +297,18 @@ def implied_size(p: ImpliedSizeParams, ctx: AuditContext) -> CheckResult:
             f"{label}: {dep.layout.devices}x {hw.id} (tp{dep.layout.tp}), batch {s.batch or 1}, "
             f"{dep.weight_precision.id}: ~{m.total_params / 1e9:.0f}B params "
             f"(~{weights / GB:.0f} GB of weights read per step at {dep.layout.devices * hw.memory_bw_bytes_s / TB:.3g} TB/s)")
+        iv = metric_interval(r_found, "decode_tok_s_per_user", hw.hw_class, plan.mode, plan.batch,
+                             plan.input_len, plan.output_len)
+        if iv is not None:
+            # the true speed is the prediction x exp(-r), r in [q_lo, q_hi]: the models whose
+            # predicted speed is the claim x exp(r); speed ~ 1 / bytes read per token
+            size = (m.total_params * math.exp(-iv.q_hi), m.total_params * math.exp(-iv.q_lo))
+            intervals[f"{label}.implied_params"] = list(size)
+            level, groups[iv.group] = iv.level, iv.rows
+            derivation.append(
+                f"  within the tool's {iv.level:.0%} interval of decode speed ({iv.group}): "
+                f"~{size[0] / 1e9:.0f}B - {size[1] / 1e9:.0f}B params (speed read as inverse to "
+                "the bytes read per token)")
         conditions.append(f"{label}: a model reading ~{m.total_params / 1e9:.0f}B params per token "
                           f"({dep.weight_precision.id})")
         values.append(f"~{m.total_params / 1e9:.0f}B ({label})")
@@ -289,6 +317,11 @@ def implied_size(p: ImpliedSizeParams, ctx: AuditContext) -> CheckResult:
     derivation.append("for a mixture-of-experts model read these as active parameters per token "
                       "(at small batch only the chosen experts are read)")
     verdict: Verdict = "holds-under-conditions" if any(flags) else "inconsistent"
+    tolerance = (f"the implied size is a condition, not a verdict; its range is the sizes whose "
+                 f"predicted speed puts the claim inside the tool's {level:.0%} interval of decode "
+                 "speed; groups: " + ", ".join(f"{g} ({n} rows)" for g, n in groups.items())
+                 + f" [{INTERVAL_SOURCE}]") if level is not None else None
     return CheckResult(check="implied-size", verdict=verdict, value="; ".join(values[:3]),
                        computed=computed, conditions=conditions, derivation=derivation,
-                       sources=dedup(sources), tolerance=band_for("gpu").text())
+                       sources=dedup(sources), tolerance=tolerance, intervals=intervals,
+                       interval_level=level)

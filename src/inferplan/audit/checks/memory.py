@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from inferplan.audit.checks.estimates import metric_ratio, outcome_line
+from inferplan.audit.checks.estimates import judge_ratio, metric_ratio, outcome_line
 from inferplan.audit.checks.verdict import (
     Interval,
+    Tally,
     claimed_text,
     conditions_of,
     dedup,
@@ -27,7 +28,6 @@ from inferplan.audit.scenario import (
     sources_of,
 )
 from inferplan.audit.tolerance import (
-    band_for,
     within,
 )
 from inferplan.catalog.hardware import get_hardware
@@ -222,8 +222,12 @@ def context_scaling(p: ContextScalingParams, ctx: AuditContext) -> CheckResult:
             f"with the cache in host DRAM, a dense decode step reads {fmt_bytes(kv_l)} per sequence over "
             f"{link.name} ({link.bw_bytes_s / GB:.0f} GB/s): {t_host:.3g} s per token "
             f"(vs {kv_s / link.bw_bytes_s:.3g} s at {p.short_context})")
-    band = band_for(s.hw.hw_class)
-    ok = tpot_r is not None and within(tpot_r, p.claimed_ratio, p.claimed_ratio, band.median)
+    judge = Tally()
+    ok = False
+    if tpot_r is not None:
+        ok, words = judge_ratio(judge, "tpot_s", "tpot_ratio", tpot_r, lg, s, p.claimed_ratio,
+                                p.claimed_ratio)
+        derivation.append(f"claimed ratio {p.claimed_ratio:g} vs the decode ratio {tpot_r:.3g}: {words}")
     conditions: list[str] = []
     if ok:
         verdict: Verdict = "consistent"
@@ -242,7 +246,8 @@ def context_scaling(p: ContextScalingParams, ctx: AuditContext) -> CheckResult:
     return CheckResult(check="context-scaling", verdict=verdict,
                        value=f"KV {kv_l / kv_s:.3g}x" + (f", decode {tpot_r:.3g}x" if tpot_r else ""),
                        computed=computed, conditions=conditions, derivation=derivation,
-                       sources=dedup(sources), tolerance=band.text())
+                       sources=dedup(sources), tolerance=judge.tolerance(),
+                       intervals=judge.intervals, interval_level=judge.level)
 
 
 class WaferFitParams(CheckParams):

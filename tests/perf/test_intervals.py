@@ -1,0 +1,68 @@
+"""Intervals at other levels, of one field and of a ratio (perf/intervals.py)."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import pytest
+
+from inferplan.errors import InputError
+from inferplan.perf.intervals import (
+    IntervalTable,
+    MetricInterval,
+    metric_interval,
+    quantiles_at_level,
+    ratio_interval,
+)
+
+TABLE = IntervalTable(level=0.8, min_rows=8, groups={
+    "gpu|decode|decode-b1": (-0.2, 0.4, 50), "gpu|decode": (-0.3, 0.5, 80), "all": (-0.7, 1.2, 900)})
+
+
+def test_the_tables_level_keeps_the_tables_quantiles():
+    assert quantiles_at_level(-0.2, 0.4, 0.8, 0.8) == (-0.2, 0.4)
+
+
+def test_other_levels_scale_the_log_width_by_the_normal_quantile_ratio():
+    lo, hi = quantiles_at_level(-0.2, 0.4, 0.8, 0.95)
+    k = NormalDist().inv_cdf(0.975) / NormalDist().inv_cdf(0.9)  # 1.96 / 1.28
+    assert (lo + hi) / 2 == pytest.approx(0.1)  # same midpoint
+    assert hi - lo == pytest.approx(0.6 * k)
+    lo5, hi5 = quantiles_at_level(-0.2, 0.4, 0.8, 0.5)
+    assert hi5 - lo5 < 0.6  # a lower level is narrower
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, -0.2, 1.5, math.nan])
+def test_a_level_outside_zero_one_is_an_input_error(level):
+    with pytest.raises(InputError, match="between 0 and 1"):
+        quantiles_at_level(-0.2, 0.4, 0.8, level)
+
+
+def test_metric_interval_reads_the_group_of_the_class_family_and_regime():
+    iv = metric_interval(0.02, "tpot_s", "gpu", "batch", 1, 1024, 256, table=TABLE)
+    assert iv is not None and iv.group == "gpu|decode|decode-b1" and iv.rows == 50
+    # a time grows by exp(q) of the speed-oriented residual
+    assert (iv.low, iv.high) == pytest.approx((0.02 * math.exp(-0.2), 0.02 * math.exp(0.4)))
+    speed = metric_interval(50.0, "decode_tok_s_per_user", "gpu", "batch", 1, 1024, 256, table=TABLE)
+    assert speed is not None and (speed.low, speed.high) == pytest.approx((50 * math.exp(-0.4), 50 * math.exp(0.2)))
+    # a static batch of 8 is another regime: backs off to class x family
+    assert metric_interval(0.02, "tpot_s", "gpu", "batch", 8, 1024, 256, table=TABLE).group == "gpu|decode"
+    assert metric_interval(0.02, "not_a_metric", "gpu", "batch", 1, 1024, 256, table=TABLE) is None
+
+
+def test_a_wider_level_widens_the_metric_interval():
+    a = metric_interval(0.02, "tpot_s", "gpu", "batch", 1, 1024, 256, table=TABLE)
+    b = metric_interval(0.02, "tpot_s", "gpu", "batch", 1, 1024, 256, table=TABLE, level=0.95)
+    assert b.low < a.low and b.high > a.high and b.level == 0.95
+
+
+def test_ratio_interval_subtracts_midpoints_and_adds_half_widths_in_quadrature():
+    a = MetricInterval(0, 0, -0.1, 0.3, "a", 10, 0.8)  # midpoint 0.1, half-width 0.2
+    b = MetricInterval(0, 0, -0.2, 0.0, "b", 10, 0.8)  # midpoint -0.1, half-width 0.1
+    lo, hi = ratio_interval(2.0, True, a, b)
+    half = math.hypot(0.2, 0.1)
+    assert (lo, hi) == pytest.approx((2.0 * math.exp(0.2 - half), 2.0 * math.exp(0.2 + half)))
+    # the same two predictions read as speeds: the reciprocal ratio's reciprocal interval
+    slo, shi = ratio_interval(0.5, False, a, b)
+    assert (slo, shi) == pytest.approx((1 / hi, 1 / lo))
