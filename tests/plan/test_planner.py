@@ -105,3 +105,45 @@ def test_ray_executor_gives_the_same_answer(small_plan):
         ray.shutdown()
     assert [o.id for o in res.options] == [o.id for o in small_plan.options]
     assert res.executor == "ray"
+
+
+# --- --confidence: the pessimistic end of the intervals (plan/confidence.py) ----------------------
+
+TPOT_ONLY = dict(slo=SLO(p90_tpot_s=0.04), hardware=["l40s"])
+
+
+@pytest.fixture(scope="module")
+def point_and_pessimistic():
+    return (plan(_request(**TPOT_ONLY), executor="serial"),
+            plan(_request(**TPOT_ONLY, confidence=0.8), executor="serial"))
+
+
+def test_confidence_drops_a_configuration_that_meets_the_tpot_slo_only_on_the_point_estimate(
+        point_and_pessimistic):
+    from inferplan.plan.planner import latency_s
+
+    point, pess = point_and_pessimistic
+    win = point.options[0]
+    assert point.confidence is None and win.confidence_factors == {}
+    # the point plan's winner meets 40 ms on its simulated TPOT, not at its interval's high end
+    assert win.tpot_s.p90 <= 0.04 < win.intervals["p90_tpot_s"][1]
+    assert pess.confidence == 0.8 and pess.interval_level == 0.8
+    assert pess.winner != point.winner
+    assert win.id not in {o.id for o in pess.options}
+    for o in pess.options:
+        high = o.intervals["p90_tpot_s"][1]
+        assert latency_s(o, "tpot") == pytest.approx(max(high, o.tpot_s.p90))
+        assert latency_s(o, "tpot") <= 0.04
+    # planned for the pessimistic end, it costs more
+    assert pess.options[0].usd_per_hour > win.usd_per_hour
+    assert any("80% confidence" in r.reason and "TPOT" in r.reason for r in pess.rejected)
+    assert any("pessimistic end" in w for w in pess.why)
+    assert "confidence" in pess.assumptions
+
+
+def test_a_confidence_outside_zero_one_is_rejected():
+    from pydantic import ValidationError
+
+    for bad in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(ValidationError):
+            _request(confidence=bad)

@@ -68,3 +68,36 @@ def test_plan_with_nothing_feasible_exits_1():
     code, out, _ = run("plan", "-m", "llama-3.1-8b", "--rate", "2", "--p90-tpot", "0.0001",
                        "-H", "h100-sxm", "--no-progress")
     assert code == 1 and "no configuration meets the SLO" in out
+
+
+PLAN_L40S = ("plan", "-m", "llama-3.1-8b", "--rate", "12", "-H", "l40s", "--p90-tpot", "40ms",
+             "--input-len", "500", "--output-len", "100", "--no-disagg", "--requests", "200",
+             "--top", "3", "--executor", "serial", "--no-progress")
+
+
+def test_plan_json_carries_intervals_and_the_confidence_it_planned_at():
+    code, out, _ = run(*PLAN_L40S, "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["confidence"] is None and d["interval_level"] == 0.8
+    for o in d["options"]:
+        lo, hi = o["intervals"]["p90_tpot_s"]
+        assert lo < hi and o["confidence_factors"] == {}
+    code, out, _ = run(*PLAN_L40S, "--confidence", "0.8", "--json")
+    assert code == 0
+    p = json.loads(out)
+    assert p["confidence"] == 0.8 and p["winner"] != d["winner"]
+    best = p["options"][0]
+    assert best["tpot_s"]["p90"] * best["confidence_factors"]["tpot"] <= 0.04
+    assert best["intervals"]["p90_tpot_s"][1] <= 0.04
+
+
+def test_plan_text_says_it_is_at_the_pessimistic_end():
+    code, out, _ = run(*PLAN_L40S, "--confidence", "0.8")
+    assert code == 0 and "pessimistic end at 80% confidence" in out
+
+
+def test_plan_confidence_outside_zero_one_is_a_usage_error():
+    for bad in ("1", "0", "1.5", "-0.2"):
+        code, _, err = run(*PLAN_L40S, "--confidence", bad)
+        assert code == 2 and "--confidence" in err and "between 0 and 1" in err, (bad, err)

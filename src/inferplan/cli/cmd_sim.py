@@ -188,6 +188,10 @@ def register(app: typer.Typer) -> None:
         offload: OffloadOpt = None,
         host: HostOpt = None,
         slots: SlotsOpt = None,
+        confidence: Annotated[float | None, typer.Option(
+            "--confidence", help="Plan at the pessimistic end of each metric's interval at this level, "
+                                 "0 to 1 (0.8: SLOs against the high end of the 80% latency intervals, "
+                                 "capacity at the low end); default: the point estimates")] = None,
         calibration: CalibOpt = None,
         hardware_file: HwFileOpt = None,
         json_out: JsonOpt = False,
@@ -203,6 +207,13 @@ def register(app: typer.Typer) -> None:
 
         if objective not in ("cost", "devices", "energy", "latency"):
             raise InputError(f"unknown objective '{objective}' (cost, devices, energy, latency)")
+        if confidence is not None:
+            from inferplan.perf.intervals import check_level
+
+            try:
+                check_level(confidence)
+            except InputError as e:
+                raise InputError(f"--confidence: {e}") from None
         w = _workload(workload, rate, cv, None, None, input_len, output_len)
         slo = build(SLO, p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
                     p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
@@ -214,7 +225,7 @@ def register(app: typer.Typer) -> None:
                     max_replicas=max_replicas, disaggregation=disagg, requests=requests,
                     seed=seed, top=top, calibration=calibration,
                     hardware_files=list(hardware_file or ()), offload=offload, host=host,
-                    slots=slots)
+                    slots=slots, confidence=confidence)
         with render_sim.progress_bar(progress) as tick:
             res = run_plan(req, executor=executor, workers=workers, ray_address=ray_address,
                            progress=tick)

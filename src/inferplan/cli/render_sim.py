@@ -139,17 +139,24 @@ def print_plan(res, show: int = 10) -> None:
         for c in ("#", "configuration", "devices", "$/h", "$/1M out", "J/tok", "p90 TTFT",
                   "p90 TPOT", "p90 E2E", "max req/s", ""):
             t.add_column(c, justify="left" if c in ("configuration", "") else "right")
+        from inferplan.plan.planner import joules_per_token, latency_s
+
         for o in res.options[:show]:
             flags = ("P" if o.pareto else "") + ("" if o.verified else " ~")
             mr = (("≥" if o.max_rate_lower_bound else "") + fmt_num(o.max_rate_rps) if o.max_rate_rps
                   else f"~{fmt_num(o.capacity_rps_bound)}")
             t.add_row(str(o.rank), o.id, str(o.devices), _usd(o.usd_per_hour),
-                      _usd(o.usd_per_1m_output_tokens), fmt_num(o.joules_per_output_token),
-                      fmt_time_s(o.ttft_s.p90), fmt_time_s(o.tpot_s.p90), fmt_time_s(o.e2e_s.p90),
-                      mr, flags)
+                      _usd(o.usd_per_1m_output_tokens), fmt_num(joules_per_token(o)),
+                      fmt_time_s(latency_s(o, "ttft")), fmt_time_s(latency_s(o, "tpot")),
+                      fmt_time_s(latency_s(o, "e2e")), mr, flags)
         out.print(t)
         out.print("[dim]P = on the Pareto frontier ($/h, p90 E2E, J/token); ~ = not verified as a whole "
                   "cluster; max req/s: simulated (≥: held at every rate tried), ~ analytic[/]")
+        if res.confidence is not None:
+            out.print(f"[yellow]Planned at the pessimistic end at {res.confidence:.0%} confidence:[/] "
+                      f"latencies and J/token are the high end of their {res.confidence:.0%} "
+                      "intervals (simulated value x factor), capacity the low end; point estimates "
+                      "and intervals in --json")
     out.print("")
     for line in res.why:
         out.print(line)

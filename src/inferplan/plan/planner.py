@@ -12,6 +12,11 @@ Phases (each a list of independent tasks for the executor):
 3. verify the top options with the whole cluster behind its router and find their maximum
    sustainable rate; rank; mark the Pareto frontier (cost, p90 latency, energy); explain why
    the winner wins.
+
+Every option carries the prediction interval of each of its metrics (``intervals``). With a
+``confidence`` level the whole search runs at the pessimistic end of those intervals: SLOs are
+checked against the high end of each latency, capacities read at the low end of throughput, and
+options ranked on their pessimistic values (``confidence.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ from inferplan.catalog.hardware import get_hardware, hardware_catalog
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InputError
 from inferplan.models.registry import get_model
-from inferplan.perf.efficiency import load_efficiency
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.intervals import load_intervals
+from inferplan.plan.confidence import Pessimism, option_intervals, pessimism
 from inferplan.plan.evaluate import Outcome, Settings, Task
 from inferplan.plan.executor import Executor
 from inferplan.plan.search import Candidate, enumerate_candidates
@@ -68,6 +76,9 @@ class PlanRequest(BaseModel):
     offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
     host: str | None = Field(default=None, description="host CPU for offload=experts")
     slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
+    confidence: float | None = Field(
+        default=None, gt=0, lt=1, description="plan at the pessimistic end of each metric's central "
+        "interval at this level (plan/confidence.py); None: on the point estimates")
 
 
 class PlanOption(BaseModel):
@@ -92,6 +103,12 @@ class PlanOption(BaseModel):
     binding_slo: str = Field(description="the SLO bound with the least margin")
     verified: bool = Field(description="simulated as the whole cluster behind its router")
     pareto: bool = False
+    intervals: dict[str, list[float]] = Field(
+        default_factory=dict, description="[low, high] of each metric (p90_tpot_s, max_rate_rps, ...) at "
+        "the result's interval_level (perf/intervals.py)")
+    confidence_factors: dict[str, float] = Field(
+        default_factory=dict, description="with a confidence: factor on each simulated latency "
+        "(ttft, tpot, e2e; >= 1) and energy, and on capacity (throughput; <= 1) the plan was checked with")
 
 
 class Rejection(BaseModel):
@@ -114,6 +131,8 @@ class PlanResult(BaseModel):
     executor: str
     wall_s: float
     assumptions: dict[str, Any]
+    confidence: float | None = Field(default=None, description="level the plan is pessimistic at")
+    interval_level: float | None = Field(default=None, description="level of the options' intervals")
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,27 +164,40 @@ def _proxy(c: Candidate, req: PlanRequest, out_tok_s: float) -> float:
     return c.ttft_floor_s + c.e2e_floor_s
 
 
+def latency_s(o: PlanOption, metric: str, pct: int = 90) -> float | None:
+    """A simulated latency percentile (ttft, tpot, e2e) as the plan judges it: at the pessimistic
+    end with a confidence level, else the simulated value."""
+    v: float | None = getattr(o, f"{metric}_s").at(pct)
+    return None if v is None else v * o.confidence_factors.get(metric, 1.0)
+
+
+def joules_per_token(o: PlanOption) -> float | None:
+    j = o.joules_per_output_token
+    return None if j is None else j * o.confidence_factors.get("energy", 1.0)
+
+
 def _objective_value(o: PlanOption, objective: str) -> tuple[float, ...]:
     inf = math.inf
+    e2e, ttft, j = latency_s(o, "e2e") or inf, latency_s(o, "ttft") or inf, joules_per_token(o)
     if objective == "cost":
-        return (o.usd_per_hour if o.usd_per_hour is not None else inf, o.e2e_s.p90 or inf)
+        return (o.usd_per_hour if o.usd_per_hour is not None else inf, e2e)
     if objective == "devices":
         return (o.devices, o.usd_per_hour if o.usd_per_hour is not None else inf)
     if objective == "energy":
-        return (o.joules_per_output_token if o.joules_per_output_token is not None else inf,
-                o.usd_per_hour or inf)
-    return (o.e2e_s.p90 or inf, o.ttft_s.p90 or inf, o.usd_per_hour or inf)
+        return (j if j is not None else inf, o.usd_per_hour or inf)
+    return (e2e, ttft, o.usd_per_hour or inf)
 
 
 def _binding(slo: SLO, o: PlanOption) -> str:
     best, text = math.inf, "none"
     for metric, pct, bound in slo.bounds():
-        v = getattr(o, f"{metric}_s").at(pct)
+        v = latency_s(o, metric, pct)
         if v is None:
             continue
         margin = (bound - v) / bound
         if margin < best:
-            best, text = margin, f"p{pct} {metric.upper()} {v:.3g} s of {bound:g} s ({margin:.0%} margin)"
+            tag = " at the interval's high end" if o.confidence_factors else ""
+            best, text = margin, f"p{pct} {metric.upper()} {v:.3g} s{tag} of {bound:g} s ({margin:.0%} margin)"
     return text
 
 
@@ -178,7 +210,7 @@ def _pool_info(c: Candidate, role: str, replicas: int, power_w: float | None = N
 
 
 def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_out: float,
-            verified: bool, c2: Candidate | None = None) -> PlanOption:
+            verified: bool, c2: Candidate | None = None, pess: Pessimism | None = None) -> PlanOption:
     m = out.metrics
     assert m is not None and out.replicas is not None
     r = out.replicas
@@ -208,7 +240,9 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
         joules_per_output_token=power / out_tok if power else None,
         ttft_s=m.ttft_s, tpot_s=m.tpot_s, e2e_s=m.e2e_s, goodput=m.goodput,
         capacity_rps_bound=cap, max_rate_rps=out.max_rate_rps,
-        bound=(c2 or c).bound, binding_slo="", verified=verified)
+        bound=(c2 or c).bound, binding_slo="", verified=verified,
+        confidence_factors={**pess.latency, "energy": pess.energy, "throughput": pess.throughput}
+        if pess else {})
     opt.binding_slo = _binding(req.slo, opt)
     return opt
 
@@ -217,8 +251,9 @@ def pareto(options: list[PlanOption]) -> list[str]:
     """Ids of options no other option beats on all of ($/h, p90 E2E, J/token)."""
     def vec(o: PlanOption) -> tuple[float, float, float]:
         inf = math.inf
-        return (o.usd_per_hour if o.usd_per_hour is not None else inf, o.e2e_s.p90 or inf,
-                o.joules_per_output_token if o.joules_per_output_token is not None else inf)
+        j = joules_per_token(o)
+        return (o.usd_per_hour if o.usd_per_hour is not None else inf, latency_s(o, "e2e") or inf,
+                j if j is not None else inf)
 
     vs = [vec(o) for o in options]
     front = []
@@ -255,15 +290,15 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         return lines
     lines.append(f"Runner-up: {runner.id} at {money(runner.usd_per_hour)}, {runner.devices} "
                  f"device{'s' if runner.devices != 1 else ''}, "
-                 f"p90 E2E {runner.e2e_s.p90:.3g} s.")
+                 f"p90 E2E {latency_s(runner, 'e2e'):.3g} s.")
     lacks = []
     if req.objective == "cost" and win.usd_per_hour and runner.usd_per_hour:
         extra = runner.usd_per_hour / win.usd_per_hour - 1
         if extra > 0.005:
             lacks.append(f"costs {extra:.0%} more per hour")
         else:
-            lacks.append(f"ties on cost and is ranked by p90 E2E ({runner.e2e_s.p90:.3g} s vs "
-                         f"{win.e2e_s.p90:.3g} s)")
+            lacks.append(f"ties on cost and is ranked by p90 E2E ({latency_s(runner, 'e2e'):.3g} s vs "
+                         f"{latency_s(win, 'e2e'):.3g} s)")
     if runner.devices > win.devices:
         lacks.append(f"needs {runner.devices} devices vs {win.devices}")
     wj, rj = win.joules_per_output_token, runner.joules_per_output_token
@@ -271,8 +306,8 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         lacks.append(f"uses {rj / wj - 1:.0%} more energy per output token ({rj:.3g} J vs {wj:.3g} J)")
     elif req.objective == "energy" and wj and rj:
         lacks.append(f"ties on energy ({rj:.3g} J vs {wj:.3g} J per output token)")
-    if req.objective == "latency" and (runner.e2e_s.p90 or 0) > (win.e2e_s.p90 or 0):
-        lacks.append(f"has a slower p90 E2E ({runner.e2e_s.p90:.3g} s vs {win.e2e_s.p90:.3g} s)")
+    if req.objective == "latency" and (latency_s(runner, 'e2e') or 0) > (latency_s(win, 'e2e') or 0):
+        lacks.append(f"has a slower p90 E2E ({latency_s(runner, 'e2e'):.3g} s vs {latency_s(win, 'e2e'):.3g} s)")
     wc = cands.get(f"{win.model}|{pool.hardware}|{pool.weight_precision}|tp{pool.tp}pp{pool.pp}ep{pool.ep}")
     rp = runner.pools[0]
     rc = cands.get(f"{runner.model}|{rp.hardware}|{rp.weight_precision}|tp{rp.tp}pp{rp.pp}ep{rp.ep}")
@@ -313,10 +348,30 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     precisions: list[str | None] = (
         [None if p in ("native", "auto") else p for p in req.precisions] if req.precisions else [None])
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
-    cands, unfit = enumerate_candidates(models, hws, precisions, req.workload, req.slo,
-                                        req.scheduler, eff, files, req.max_devices_per_replica,
-                                        opts={"offload": req.offload, "host": req.host,
-                                              "slots": req.slots})
+    level = req.confidence
+    pess_cache: dict[tuple[str, str], Pessimism] = {}
+
+    def pess_of(c: Candidate, c2: Candidate | None = None) -> Pessimism | None:
+        """Factors at the pessimistic end for a candidate (prefill pool c, decode pool c2)."""
+        if level is None:
+            return None
+        k = (c.hw_class, (c2 or c).hw_class)
+        if k not in pess_cache:
+            pess_cache[k] = pessimism(*k, level, mean_in, mean_out)
+        return pess_cache[k]
+
+    def slo_of(c: Candidate, c2: Candidate | None = None) -> SLO:
+        """The bounds the simulated latencies of c (+ c2) must meet."""
+        pe = pess_of(c, c2)
+        return pe.slo(req.slo) if pe else req.slo
+
+    opts = {"offload": req.offload, "host": req.host, "slots": req.slots}
+    if level is None:
+        cands, unfit = enumerate_candidates(models, hws, precisions, req.workload, req.slo,
+                                            req.scheduler, eff, files, req.max_devices_per_replica,
+                                            opts=opts)
+    else:
+        cands, unfit = _pessimistic_candidates(models, hws, precisions, req, eff, level, opts)
     by_key = {c.key: c for c in cands}
     rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
     counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}
@@ -374,7 +429,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
             return outs
 
         # ---- phase 2: replicas per candidate; P/D pools --------------------------------
-        tasks = [Task("replicas", c, req.workload, req.rate, req.slo, settings,
+        tasks = [Task("replicas", c, req.workload, req.rate, slo_of(c), settings,
                       replicas=r0(c.capacity_rps), r_cap=req.max_replicas) for c in keep]
         pd_pre: list[Candidate] = []
         pd_dec: list[Candidate] = []
@@ -383,10 +438,10 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
                 cont = [c for c in keep if c.model == m.id and c.policy == "continuous" and c.usd_per_hour]
                 pd_pre += sorted(cont, key=lambda c: (c.usd_per_hour or 0) / c.prefill_tok_s)[:3]
                 pd_dec += sorted(cont, key=lambda c: (c.usd_per_hour or 0) / c.decode_capacity_rps)[:3]
-            tasks += [Task("prefill_pool", c, req.workload, req.rate, req.slo, settings,
+            tasks += [Task("prefill_pool", c, req.workload, req.rate, slo_of(c), settings,
                            replicas=max(1, math.ceil(req.rate * mean_in / c.prefill_tok_s / 0.7)),
                            r_cap=req.max_replicas) for c in pd_pre]
-            tasks += [Task("decode_pool", c, req.workload, req.rate, req.slo, settings,
+            tasks += [Task("decode_pool", c, req.workload, req.rate, slo_of(c), settings,
                            replicas=r0(c.decode_capacity_rps), r_cap=req.max_replicas) for c in pd_dec]
         outs = run("simulate candidates", tasks)
         options: list[PlanOption] = []
@@ -395,7 +450,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         for t, out in zip(tasks, outs, strict=True):
             if t.kind == "replicas":
                 if out.feasible and out.metrics is not None:
-                    options.append(_option(t.cand, out, req, mean_in, mean_out, verified=False))
+                    options.append(_option(t.cand, out, req, mean_in, mean_out, verified=False,
+                                           pess=pess_of(t.cand)))
                 else:
                     rejected.append(Rejection(candidate=t.cand.label,
                                               reason=out.error or "; ".join(out.violations) or "SLO missed"))
@@ -414,7 +470,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         vtasks = []
         for o in top:
             c = by_key[_cand_key(o)]
-            vtasks.append(Task("verify", c, req.workload, req.rate, req.slo, settings,
+            vtasks.append(Task("verify", c, req.workload, req.rate, slo_of(c), settings,
                                replicas=o.pools[0].replicas, r_cap=req.max_replicas))
         pairs = []
         for kp, op_ in pre_ok.items():
@@ -426,7 +482,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
                 pairs.append((cost, cp, cd, op_.replicas or 1, od.replicas or 1))
         pairs.sort(key=lambda x: x[0])
         for _, cp, cd, rp, rd in pairs[:4]:
-            vtasks.append(Task("pair", cp, req.workload, req.rate, req.slo, settings, replicas=rp,
+            vtasks.append(Task("pair", cp, req.workload, req.rate, slo_of(cp, cd), settings, replicas=rp,
                                cand2=cd, replicas2=rd, r_cap=req.max_replicas))
         vouts = run("verify top options", vtasks)
         verified: list[PlanOption] = []
@@ -435,9 +491,11 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
                 rejected.append(Rejection(candidate=t.cand.label + (f" + {t.cand2.label}" if t.cand2 else ""),
                                           reason=out.error or "; ".join(out.violations) or "SLO missed"))
                 continue
-            verified.append(_option(t.cand, out, req, mean_in, mean_out, verified=True, c2=t.cand2))
+            verified.append(_option(t.cand, out, req, mean_in, mean_out, verified=True, c2=t.cand2,
+                                    pess=pess_of(t.cand, t.cand2)))
         verified.sort(key=lambda o: _objective_value(o, req.objective))
-        mtasks = [Task("max_rate", by_key[_cand_key(o)], req.workload, req.rate, req.slo, settings,
+        mtasks = [Task("max_rate", by_key[_cand_key(o)], req.workload, req.rate,
+                       slo_of(by_key[_cand_key(o)]), settings,
                        replicas=o.pools[0].replicas)
                   for o in verified if o.kind == "colocated" and budget_ok(o)][:MAX_RATE_TOP]
         mouts = run("maximum sustainable rate", mtasks)
@@ -455,6 +513,13 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     for o in over:
         rejected.append(Rejection(candidate=o.id, reason=f"${o.usd_per_hour:.2f}/h > budget"))
     final = [o for o in final if budget_ok(o)]
+    table = load_intervals()
+    for o in final:
+        o.intervals = option_intervals(
+            o.ttft_s, o.tpot_s, o.e2e_s, {"max_rate_rps": o.max_rate_rps,
+                                          "capacity_rps_bound": o.capacity_rps_bound},
+            o.joules_per_output_token, o.pools[0].hardware_class, o.pools[-1].hardware_class,
+            level, mean_in, mean_out)
     # options verified as whole clusters first (the search's best), then the rest
     final.sort(key=lambda o: (not o.verified, _objective_value(o, req.objective)))
     for i, o in enumerate(final, 1):
@@ -466,6 +531,16 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     runner = final[1] if len(final) > 1 else None
     why = explain(win, runner, by_key, req) if win else [
         "no configuration meets the SLO at this rate; see `rejected` for what each lacks"]
+    assumptions: dict[str, Any] = {}
+    if level is not None:
+        said = "; ".join(f"{a}/{b}: {pe.describe()}" if a != b else f"{a}: {pe.describe()}"
+                         for (a, b), pe in pess_cache.items())
+        assumptions["confidence"] = (
+            f"planned at the pessimistic end of the {level:.0%} prediction intervals (plan/confidence.py): "
+            f"simulated latencies x the high-end factor of their interval must meet the SLO, replica "
+            f"capacities at the low end of throughput ({said})")
+        why.insert(1 if win else 0, f"At {level:.0%} confidence: the plan holds at the pessimistic "
+                   f"end of each metric's {level:.0%} interval ({said}).")
     return PlanResult(
         models=[m.id for m in models], workload=req.workload.name, rate=req.rate,
         slo=req.slo.describe(), objective=req.objective, options=final, frontier=front,
@@ -479,7 +554,37 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
             "cost": "catalog $/h per device (or purchase amortized + power) x devices x replicas",
             "energy": "idle + (TDP - idle) x utilization at the simulated load / output tokens/s",
             "python": sys.version.split()[0],
-        })
+            **assumptions,
+        },
+        confidence=level,
+        interval_level=(level if level is not None else table.level) if table else None)
+
+
+def _pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], precisions: list[str | None],
+                            req: PlanRequest, eff: Efficiency, level: float,
+                            opts: dict[str, Any]) -> tuple[list[Candidate], list[dict[str, str]]]:
+    """enumerate_candidates class by class, each with the SLO at its pessimistic end (floors and
+    the TPOT-bound batch), capacities at the low end of throughput; in the usual order."""
+    cands: list[Candidate] = []
+    unfit: list[dict[str, str]] = []
+    mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
+    for cls in dict.fromkeys(h.hw_class for h in hws):
+        pe = pessimism(cls, cls, level, mean_in, mean_out)
+        cc, uu = enumerate_candidates(models, [h for h in hws if h.hw_class == cls], precisions,
+                                      req.workload, pe.slo(req.slo), req.scheduler, eff,
+                                      tuple(req.hardware_files), req.max_devices_per_replica, opts=opts)
+        for c in cc:
+            c.capacity_rps *= pe.throughput
+            c.decode_capacity_rps *= pe.throughput
+            c.prefill_tok_s *= pe.throughput
+            c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / its latency factor, "
+                         f"{pe.describe()}]" for r in c.reasons]
+        cands += cc
+        unfit += uu
+    hw_order = {h.id: i for i, h in enumerate(hws)}
+    m_order = {m.id: i for i, m in enumerate(models)}
+    cands.sort(key=lambda c: (m_order.get(c.model, 0), hw_order.get(c.hardware, 0)))
+    return cands, unfit
 
 
 def _cand_key(o: PlanOption) -> str:

@@ -1,0 +1,62 @@
+"""Planning at the pessimistic end of the intervals (plan/confidence.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from inferplan.perf.intervals import metric_interval
+from inferplan.plan.confidence import option_intervals, pessimism
+from inferplan.sim import SLO
+from inferplan.sim.metrics import Dist
+
+
+def test_the_slo_at_confidence_divides_each_bound_by_its_latencys_high_end_factor():
+    pe = pessimism("gpu", "gpu", 0.8, 500, 100)
+    for m, fld in (("ttft", "ttft_s"), ("tpot", "tpot_s"), ("e2e", "e2e_latency_s")):
+        iv = metric_interval(1.0, fld, "gpu", "concurrency", 2, 500, 100, level=0.8)
+        assert pe.latency[m] == pytest.approx(max(1.0, iv.high))
+    slo = pe.slo(SLO(p90_tpot_s=0.04, p99_ttft_s=2.0))
+    assert slo.p90_tpot_s == pytest.approx(0.04 / pe.latency["tpot"])
+    assert slo.p99_ttft_s == pytest.approx(2.0 / pe.latency["ttft"])
+    assert slo.p90_e2e_s is None
+    assert 0 < pe.throughput <= 1 and pe.energy >= 1
+
+
+def test_a_higher_confidence_is_more_pessimistic():
+    a, b = pessimism("gpu", "gpu", 0.8, 500, 100), pessimism("gpu", "gpu", 0.95, 500, 100)
+    assert b.latency["tpot"] > a.latency["tpot"] and b.throughput < a.throughput
+
+
+def test_factors_never_plan_on_better_than_the_point_estimate(monkeypatch):
+    from inferplan.perf import intervals
+
+    # the model is too slow on this group: the whole interval of a time lies below the estimate
+    table = intervals.IntervalTable(level=0.8, min_rows=8, groups={"all": (-0.5, -0.2, 100)})
+    monkeypatch.setattr(intervals, "load_intervals", lambda path=None: table)
+    pe = pessimism("gpu", "gpu", 0.8, 500, 100)
+    assert pe.latency == {"ttft": 1.0, "tpot": 1.0, "e2e": 1.0}
+    assert pe.throughput == 1.0  # not the interval's low end, which is above the estimate
+
+
+def test_disaggregated_ttft_reads_the_prefill_hardware_and_the_rest_the_decode_hardware():
+    pe = pessimism("cpu", "gpu", 0.8, 500, 100)
+    cpu, gpu = pessimism("cpu", "cpu", 0.8, 500, 100), pessimism("gpu", "gpu", 0.8, 500, 100)
+    assert pe.latency["ttft"] == cpu.latency["ttft"]
+    assert pe.latency["tpot"] == gpu.latency["tpot"] and pe.throughput == gpu.throughput
+
+
+def test_option_intervals_cover_each_simulated_percentile_and_the_throughputs():
+    d = Dist(p50=0.01, p90=0.02, p99=0.03)
+    iv = option_intervals(d, d, d, {"max_rate_rps": 10.0, "capacity_rps_bound": None}, 0.5,
+                          "gpu", "gpu", None, 500, 100)
+    assert {"p50_tpot_s", "p90_tpot_s", "p99_tpot_s", "p90_ttft_s", "p90_e2e_s", "max_rate_rps",
+            "joules_per_output_token"} <= set(iv)
+    assert "capacity_rps_bound" not in iv
+    tp = metric_interval(0.02, "tpot_s", "gpu", "concurrency", 2, 500, 100)
+    assert iv["p90_tpot_s"] == pytest.approx([tp.low, tp.high])
+    rate = metric_interval(10.0, "requests_per_s", "gpu", "concurrency", 2, 500, 100)
+    assert iv["max_rate_rps"] == pytest.approx([rate.low, rate.high])
+    # a throughput's interval is the reciprocal of a time's with the same residuals
+    assert rate.low == pytest.approx(10.0 * math.exp(-rate.q_hi))
