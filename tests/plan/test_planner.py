@@ -114,8 +114,16 @@ TPOT_ONLY = dict(slo=SLO(p90_tpot_s=0.04), hardware=["l40s"])
 
 @pytest.fixture(scope="module")
 def point_and_pessimistic():
-    return (plan(_request(**TPOT_ONLY), executor="serial"),
-            plan(_request(**TPOT_ONLY, confidence=0.8), executor="serial"))
+    """The same search on the point estimates and at 80% confidence, with a fixed interval table
+    (decode may be 2.2x slower than predicted, as in the bundled gpu|decode|concurrency group)."""
+    from inferplan.perf import intervals
+
+    table = intervals.IntervalTable(level=0.8, min_rows=8, groups={
+        "gpu|decode": (-0.51, 0.78, 100), "all": (-0.67, 1.19, 1000)})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(intervals, "load_intervals", lambda path=None: table)
+        return (plan(_request(**TPOT_ONLY), executor="serial"),
+                plan(_request(**TPOT_ONLY, confidence=0.8), executor="serial"))
 
 
 def test_confidence_drops_a_configuration_that_meets_the_tpot_slo_only_on_the_point_estimate(

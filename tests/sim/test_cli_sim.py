@@ -86,7 +86,7 @@ def test_plan_json_carries_intervals_and_the_confidence_it_planned_at():
     code, out, _ = run(*PLAN_L40S, "--confidence", "0.8", "--json")
     assert code == 0
     p = json.loads(out)
-    assert p["confidence"] == 0.8 and p["winner"] != d["winner"]
+    assert p["confidence"] == 0.8
     best = p["options"][0]
     assert best["tpot_s"]["p90"] * best["confidence_factors"]["tpot"] <= 0.04
     assert best["intervals"]["p90_tpot_s"][1] <= 0.04
