@@ -178,7 +178,7 @@ def test_served_ttft_waits_for_the_step_in_progress_only_when_others_run():
     over = one.assumptions["request_overhead_s"]["value"]
     assert one.ttft_s == pytest.approx(alone.ttft_s + over, rel=1e-6)  # nobody else: no wait
     many = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=32, input_len=512, output_len=128)
-    assert many.ttft_s > alone.ttft_s + over + 0.9 * many.tpot_s
+    assert many.ttft_s > alone.ttft_s + over + 0.5 * many.tpot_s  # + one decode step of the others
 
 
 def test_batch_1_and_concurrency_1_split_cost_between_input_and_output_alike():

@@ -187,6 +187,7 @@ class CorpusModel:
     op_kind: np.ndarray
     op_row: np.ndarray
     op_step: np.ndarray
+    op_gemv: np.ndarray  # GEMM peak over vector rate of each op (StepWork.gemv_ratio)
     # steps
     st_link: np.ndarray
     st_lat: np.ndarray
@@ -235,7 +236,8 @@ class CorpusModel:
         be_op = np.minimum(1.0, bw[r] * np.where(attn, v["kv_bw"][r], 1.0))
         lowp = np.where(experts, v["lowp_e"][r], np.where(attn, 1.0, v["lowp_w"][r]))
         half = np.where(experts, v["moe_half"][r], np.where(attn, 0.0, v["m_half"][r]))
-        compute = (self.op_tc / (gemm_efficiency(self.op_m, half) * lowp)
+        eff_m = np.maximum(gemm_efficiency(self.op_m, half), 1 / self.op_gemv)
+        compute = (self.op_tc / (eff_m * lowp)
                    + v["dqw"][r] * self.op_tuw + v["dqe"][r] * self.op_tue) / ce[r]
         t_op = roofline_s(compute, self.op_tm / be_op)
         n_steps = len(self.st_work)
@@ -281,7 +283,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
     slot_idx = {s: np.array([pindex[k[s]] if s in k else -1 for k, _ in per_row], dtype=int) for s in SLOTS}
     slot_fixed = {s: np.array([fx[s] for _, fx in per_row], dtype=float) for s in SLOTS}
 
-    ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step")}
+    ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step", "gemv")}
     st: dict[str, list] = {k: [] for k in ("link", "lat", "layers", "rows", "offload", "work", "row", "host",
                                            "small", "plo")}
     wk_row: list[int] = []
@@ -329,6 +331,8 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
             gm = w.gemm_m if w.gemm_m is not None else np.zeros(shape)
             ops["m"].append(flat(gm))
             ops["kind"].append(np.repeat([KIND_CODE[k] for k in kinds], ns))
+            gv = w.gemv_ratio if w.gemv_ratio is not None else np.ones(n_ops)
+            ops["gemv"].append(np.repeat(np.asarray(gv, dtype=float), ns))
             ops["row"].append(np.full(n_ops * ns, i))
             ops["step"].append(np.tile(np.arange(ns) + n_steps, n_ops))
             st["link"].append(flat_step(w.t_link))
@@ -353,7 +357,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
         slot_idx=slot_idx, slot_fixed=slot_fixed,
         op_tc=cat(ops["tc"]), op_tm=cat(ops["tm"]), op_tuw=cat(ops["tuw"]), op_tue=cat(ops["tue"]),
         op_m=cat(ops["m"]), op_kind=cat(ops["kind"], int), op_row=cat(ops["row"], int),
-        op_step=cat(ops["step"], int),
+        op_step=cat(ops["step"], int), op_gemv=cat(ops["gemv"]),
         st_link=cat(st["link"]), st_lat=cat(st["lat"]), st_layers=cat(st["layers"]),
         st_rows=cat(st["rows"]), st_offload=cat(st["offload"]), st_work=cat(st["work"], int),
         st_row=cat(st["row"], int), st_host=cat(st["host"]),

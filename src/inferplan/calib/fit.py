@@ -196,6 +196,7 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
         op_tc=model.op_tc[op_keep], op_tm=model.op_tm[op_keep], op_tuw=model.op_tuw[op_keep],
         op_tue=model.op_tue[op_keep], op_m=model.op_m[op_keep], op_kind=model.op_kind[op_keep],
         op_row=new_row[model.op_row[op_keep]], op_step=new_step[model.op_step[op_keep]],
+        op_gemv=model.op_gemv[op_keep],
         st_link=model.st_link[st_keep], st_lat=model.st_lat[st_keep], st_layers=model.st_layers[st_keep],
         st_rows=model.st_rows[st_keep], st_offload=model.st_offload[st_keep],
         st_work=new_work[model.st_work[st_keep]], st_row=new_row[model.st_row[st_keep]],

@@ -143,6 +143,9 @@ class StepWork:
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
     small_kernels: float = 0.0  # kernels of MLA/MoE layers per step (SMALL_KERNELS_EXTRA)
     prefill_layers: np.ndarray | float = 0.0  # (...) layer units of steps that carry prompt tokens
+    # (n_ops,) the op's GEMM peak over the device's vector (CUDA-core/SIMD) rate, >= 1: a GEMM
+    # of a few rows runs as a mat-vec on the vector units rather than on padded matrix tiles
+    gemv_ratio: np.ndarray | None = None
 
     def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-op (compute efficiency, bandwidth efficiency, low-precision share, GEMM half-M)."""
@@ -162,6 +165,9 @@ class StepWork:
         be, lowp, half = self._per_op(f)
         m = self.gemm_m if self.gemm_m is not None else 0 * self.t_compute
         eff_m = gemm_efficiency(m, half)
+        if self.gemv_ratio is not None:  # never slower than the mat-vec path
+            ratio = self.gemv_ratio.reshape((-1,) + (1,) * (np.ndim(eff_m) - 1))
+            eff_m = np.maximum(eff_m, 1 / ratio)
         compute = (self.t_compute / (eff_m * lowp) + f.dequant_ops_w * self.t_unpack_w
                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
         memory = self.t_memory / be
@@ -301,6 +307,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     unpack_tiles = np.maximum(1.0, tokens_dev / DEQUANT_TILE_TOKENS)
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
+    peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
     for g in dep.groups:
         n = g.layers  # layers of this group in the whole replica
         # Dense linear weights (attention projections, dense FFN, shared experts, router).
@@ -310,6 +317,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         tue.append(zero)
         names.append(f"{g.name}.linear")
         kinds.append("linear")
+        peaks.append(peak_lin)
         gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
@@ -320,6 +328,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             tue.append(n * g.expert_elems_dev * touched * unpack_tiles / vec)
             names.append(f"{g.name}.experts")
             kinds.append("experts")
+            peaks.append(peak_exp)
             # GEMM rows of one expert: the tokens routed to it, over the experts touched
             gm.append(np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched) + zero)
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
@@ -339,6 +348,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             tue.append(zero)
             names.append(f"{g.name}.{g.mixer_kind}")
             kinds.append("attention")
+            peaks.append(peak_attn)
             gm.append(zero)
     # LM head: one logits row per sequence that emits a token this step.
     rows = (b + s) / lay.attn_dp
@@ -348,6 +358,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     tue.append(zero)
     names.append("lm_head")
     kinds.append("head")
+    peaks.append(peak_lin)
     gm.append(rows + zero)
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
@@ -371,6 +382,8 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         t_offload=offload_s,
         layers=layer_kernel_units(dep),
         small_kernels=small_kernel_count(dep),
+        gemv_ratio=np.array([max(1.0, pk / vec) if k != "attention" else 1.0
+                             for k, pk in zip(kinds, peaks, strict=True)]),
         prefill_layers=np.where(p > 0, layer_kernel_units(dep), 0.0) + zero,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
