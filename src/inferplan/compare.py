@@ -128,9 +128,12 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
 def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, est: Estimate,
                         eff: Efficiency, sort: str, **kw) -> tuple[EstimatePlan, Estimate]:
     """The engine's layouts for this hardware, best first under `sort`: the fewest devices that
-    fit (the engine's automatic layout) and each larger tensor-parallel group inside the
-    scale-up domain (no pipeline). More TP costs devices but buys KV room and bandwidth; at
-    some loads it is the cheaper deployment per token."""
+    fit (the engine's automatic layout), each larger tensor-parallel group inside the scale-up
+    domain (no pipeline) and, for MoE models, the engine's expert-parallel placements on the
+    same device counts (``moe_options``: experts EP with attention TP, and attention
+    data-parallel with experts EP, SGLang's/TensorRT-LLM's DeepSeek recipe). More devices buy KV
+    room and bandwidth; attention-DP stops replicating MLA's latent KV on every TP rank. At some
+    loads either is the cheaper deployment per token."""
     from inferplan.perf.layout import valid_tps
     from inferplan.perf.placement import scale_up_domain
 
@@ -139,12 +142,24 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
         return plan, est
     best = (plan, est)
     key = _sort_key(sort)
-    for tp in valid_tps(spec, min(scale_up_domain(hw), plan.dep.engine.layout.max_tp or 10**6)):
-        if tp <= lay.tp:
-            continue
+    eng = plan.dep.engine
+    options: list[dict[str, int]] = []
+    tps = valid_tps(spec, min(scale_up_domain(hw), eng.layout.max_tp or 10**6))
+    for tp in tps:
+        if tp > lay.tp:
+            options.append({"devices": tp})
+        # expert placements on the automatic layout's devices and on the whole domain
+        if spec.is_moe and tp >= 2 and tp in (lay.tp, tps[-1]):
+            if "ep" in eng.layout.moe_options:
+                options.append({"tp": tp, "ep": tp})
+            if "attention_dp_ep" in eng.layout.moe_options:
+                options.append({"tp": 1, "ep": tp})
+    for opt in options:
         try:
-            p2 = plan_estimate(spec, hw, devices=tp, **kw)
-            if not p2.fits or p2.dep.layout.tp != tp:
+            p2 = plan_estimate(spec, hw, **opt, **kw)
+            got = p2.dep.layout
+            if not p2.fits or got.pp > 1 or (got.tp, got.ep) != (opt.get("tp", opt.get("devices")),
+                                                                  opt.get("ep", 1)):
                 continue
             e2 = estimate_from_plan(p2, eff)
         except InferplanError:

@@ -231,3 +231,10 @@ def test_fit_reports_a_positive_max_batch_for_every_fitting_row():
     res = fit("llama-3.1-70b")
     rows = [r for r in res.rows if r.fits]
     assert rows and all(r.max_batch_at_context and r.max_batch_at_context >= 1 for r in rows)
+
+
+def test_prompt_only_explanation_speaks_of_the_prompt_not_decode():
+    e = estimate("llama-3.1-8b", "h100-sxm", input_len=4096, output_len=1)
+    assert e.why.startswith("compute-bound") and "decode" not in e.why and "4,096" in e.why
+    d = estimate("llama-3.1-8b", "h100-sxm", mode="offline", input_len=128, output_len=512)
+    assert "decode" in d.why or "memory" in d.why

@@ -20,6 +20,29 @@ def test_70b_at_concurrency_16_on_h100_sxm_is_tensor_parallel_without_pipeline()
     assert e.pp == 1 and e.tp in (2, 4, 8) and e.devices == e.tp
 
 
+def test_compare_picks_attention_dp_with_expert_parallel_for_deepseek_at_high_concurrency():
+    # SGLang's DeepSeek recipe (--enable-dp-attention --ep-size 8): at 512 users attention-DP
+    # stops replicating MLA's latent KV on every rank, so it serves more per device than TP8
+    hi = compare("deepseek-r1", hardware=["b200"], mode="concurrency", batch=512,
+                 input_len=1024, output_len=1024).rows[0].estimate
+    assert hi is not None and hi.fits and (hi.tp, hi.ep) == (1, 8)
+    tp8 = estimate("deepseek-r1", "b200", devices=8, mode="concurrency", batch=512,
+                   input_len=1024, output_len=1024)
+    assert tp8.tp == 8 and hi.output_tok_s > tp8.output_tok_s
+    # one user: latency wins, the automatic tensor-parallel layout stays
+    lo = compare("deepseek-r1", hardware=["b200"], mode="concurrency", batch=1,
+                 input_len=1024, output_len=1024).rows[0].estimate
+    assert lo is not None and lo.ep == 1 and lo.tp >= 4
+
+
+def test_deepseek_single_stream_on_8_h200_is_slowed_by_its_many_small_kernels():
+    e = estimate("deepseek-r1", "h200-sxm", devices=8, batch=1, input_len=1024, output_len=256)
+    assert e.tp == 8 and e.pp == 1
+    assert e.decode_tok_s_per_user < 120  # the weights alone would stream at ~230 tok/s
+    kernels = e.assumptions["small_kernel_s"]
+    assert kernels["value"] > 0 and kernels["scope"] in ("vllm", "vllm@gpu")
+
+
 @pytest.mark.parametrize("model,hw", [("llama-3.1-70b", "h100-sxm"), ("llama-3.1-70b", "a100-sxm-80g"),
                                       ("qwen3-32b", "l40s"), ("llama-3.1-405b", "h200-sxm")])
 def test_auto_layout_never_pipelines_inside_one_node(model, hw):

@@ -569,9 +569,10 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         where = "per device" if lay.pp == 1 else f"per device ({gb_step:.3g} GB over the {lay.pp} stages)"
         return (f"memory-bound: each decode step reads {gb_dev:.3g} GB {where} at "
                 f"{bw:.3g} TB/s peak ({par})")
-    if d == "compute":
-        return (f"compute-bound: batch {plan.batch} puts decode past the ridge point "
-                f"({dep.linear_compute_type}, {par})")
+    if d == "compute":  # a prompt-only run (1 output token) has no decode to speak of
+        what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
+                else f"batch {plan.batch} puts decode past the ridge point")
+        return f"compute-bound: {what} ({dep.linear_compute_type}, {par})"
     if d == "communication":
         return f"communication-bound: TP/EP/PP traffic over {dep.tp_link.name} ({par})"
     if d == "host" and dep.expert_host is not None:
