@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -143,7 +144,7 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
     best = (plan, est)
     key = _sort_key(sort)
     eng = plan.dep.engine
-    options: list[dict[str, int]] = []
+    options: list[dict[str, Any]] = []
     tps = valid_tps(spec, min(scale_up_domain(hw), eng.layout.max_tp or 10**6))
     for tp in tps:
         if tp > lay.tp:
