@@ -26,11 +26,12 @@ import numpy as np
 from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
 from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
-from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
+from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s, slice_efficiency
 
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
                 "gemm_m_half_tokens": 0.05, "moe_m_half_tokens": 0.05, "seq_overhead_s": 1e-7,
-                "small_kernel_s": 1e-8, "prefill_layer_overhead_s": 1e-8, "request_overhead_s": 1e-5}
+                "small_kernel_s": 1e-8, "prefill_layer_overhead_s": 1e-8, "request_overhead_s": 1e-5,
+                "moe_n_half": 0.05}
 
 
 def log_bounds(model: CorpusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,20 +52,21 @@ TIME_METRICS = ("tpot_ms", "ttft_ms", "e2e_latency_s")
 
 # slot -> (Factors field it feeds); bw/ce are products of a family factor and an engine factor
 SLOTS = ("bw", "engine_bw", "ce", "engine_ce", "lo", "so", "dqw", "dqe", "comm", "kv_bw",
-         "m_half", "moe_half", "lowp_w", "lowp_e", "seq", "sk", "plo", "req")
+         "m_half", "moe_half", "lowp_w", "lowp_e", "seq", "sk", "plo", "req", "moe_n")
 # which resolved factor (``resolve_factors``' ``used`` key) each slot reads
 SLOT_USED = {"bw": "bw_eff", "engine_bw": "engine_bw", "ce": "compute_eff",
              "engine_ce": "engine_compute", "lo": "layer_overhead_s", "so": "step_overhead_s",
              "dqw": "dequant_w", "dqe": "dequant_e", "comm": "comm_eff", "kv_bw": "kv_bw",
              "m_half": "gemm_m_half_tokens", "moe_half": "moe_m_half_tokens",
              "lowp_w": "lowp_w", "lowp_e": "lowp_e", "seq": "seq_overhead_s",
-             "sk": "small_kernel_s", "plo": "prefill_layer_overhead_s", "req": "request_overhead_s"}
+             "sk": "small_kernel_s", "plo": "prefill_layer_overhead_s", "req": "request_overhead_s",
+             "moe_n": "moe_n_half"}
 # model terms that can be switched off (fixed at their neutral value) to measure what they add
 TERM_SLOTS = {"kv_bw": ("kv_bw",), "gemm_m": ("m_half",), "moe_m": ("moe_half",),
               "lowp": ("lowp_w", "lowp_e"), "seq_overhead": ("seq",), "small_kernels": ("sk",),
-              "prefill_eager": ("plo",), "request_overhead": ("req",)}
+              "prefill_eager": ("plo",), "request_overhead": ("req",), "moe_width": ("moe_n",)}
 NEUTRAL = {"kv_bw": 1.0, "m_half": 0.0, "moe_half": 0.0, "lowp_w": 1.0, "lowp_e": 1.0, "seq": 0.0,
-           "sk": 0.0, "plo": 0.0, "req": 0.0}
+           "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0}
 
 
 def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
@@ -90,6 +92,7 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
         keys["sk"] = ("small_kernel_s", found if found != "default" else dep.engine.id)
     if dep.model.is_moe:
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
+        keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])
     for slot, key in (("lowp_w", "lowp_w"), ("lowp_e", "lowp_e")):
         if not used[key].source.endswith("no low-precision term"):
             keys[slot] = ("lowp_eff", sc[key][0])
@@ -188,6 +191,7 @@ class CorpusModel:
     op_row: np.ndarray
     op_step: np.ndarray
     op_gemv: np.ndarray  # GEMM peak over vector rate of each op (StepWork.gemv_ratio)
+    op_width: np.ndarray  # expert-slice width per device of expert ops (0 elsewhere)
     # steps
     st_link: np.ndarray
     st_lat: np.ndarray
@@ -234,7 +238,8 @@ class CorpusModel:
         attn = k == KIND_CODE["attention"]
         experts = k == KIND_CODE["experts"]
         be_op = np.minimum(1.0, bw[r] * np.where(attn, v["kv_bw"][r], 1.0))
-        lowp = np.where(experts, v["lowp_e"][r], np.where(attn, 1.0, v["lowp_w"][r]))
+        width_eff = slice_efficiency(self.op_width, v["moe_n"][r])
+        lowp = np.where(experts, v["lowp_e"][r] * width_eff, np.where(attn, 1.0, v["lowp_w"][r]))
         half = np.where(experts, v["moe_half"][r], np.where(attn, 0.0, v["m_half"][r]))
         eff_m = np.maximum(gemm_efficiency(self.op_m, half), 1 / self.op_gemv)
         compute = (self.op_tc / (eff_m * lowp)
@@ -260,7 +265,7 @@ class CorpusModel:
                         moe_m_half_tokens=float(v["moe_half"][i]), lowp_eff_w=float(v["lowp_w"][i]),
                         lowp_eff_e=float(v["lowp_e"][i]), seq_overhead_s=float(v["seq"][i]),
                         small_kernel_s=float(v["sk"][i]), prefill_layer_overhead_s=float(v["plo"][i]),
-                        request_overhead_s=float(v["req"][i]))
+                        request_overhead_s=float(v["req"][i]), moe_n_half=float(v["moe_n"][i]))
             val = self.rows[i].predict(f)
             pred[i] = np.nan if val is None else val
         return pred
@@ -283,7 +288,8 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
     slot_idx = {s: np.array([pindex[k[s]] if s in k else -1 for k, _ in per_row], dtype=int) for s in SLOTS}
     slot_fixed = {s: np.array([fx[s] for _, fx in per_row], dtype=float) for s in SLOTS}
 
-    ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step", "gemv")}
+    ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step", "gemv",
+                                            "width")}
     st: dict[str, list] = {k: [] for k in ("link", "lat", "layers", "rows", "offload", "work", "row", "host",
                                            "small", "plo")}
     wk_row: list[int] = []
@@ -333,6 +339,8 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
             ops["kind"].append(np.repeat([KIND_CODE[k] for k in kinds], ns))
             gv = w.gemv_ratio if w.gemv_ratio is not None else np.ones(n_ops)
             ops["gemv"].append(np.repeat(np.asarray(gv, dtype=float), ns))
+            ops["width"].append(np.repeat([float(w.expert_width) if k == "experts" else 0.0
+                                           for k in kinds], ns))
             ops["row"].append(np.full(n_ops * ns, i))
             ops["step"].append(np.tile(np.arange(ns) + n_steps, n_ops))
             st["link"].append(flat_step(w.t_link))
@@ -357,7 +365,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
         slot_idx=slot_idx, slot_fixed=slot_fixed,
         op_tc=cat(ops["tc"]), op_tm=cat(ops["tm"]), op_tuw=cat(ops["tuw"]), op_tue=cat(ops["tue"]),
         op_m=cat(ops["m"]), op_kind=cat(ops["kind"], int), op_row=cat(ops["row"], int),
-        op_step=cat(ops["step"], int), op_gemv=cat(ops["gemv"]),
+        op_step=cat(ops["step"], int), op_gemv=cat(ops["gemv"]), op_width=cat(ops["width"]),
         st_link=cat(st["link"]), st_lat=cat(st["lat"]), st_layers=cat(st["layers"]),
         st_rows=cat(st["rows"]), st_offload=cat(st["offload"]), st_work=cat(st["work"], int),
         st_row=cat(st["row"], int), st_host=cat(st["host"]),
@@ -395,4 +403,5 @@ def f0_value(f0, used: dict[str, FactorValue], slot: str) -> float:
             "dqe": f0.dequant_ops_e, "comm": f0.comm_eff, "kv_bw": f0.kv_bw,
             "m_half": f0.gemm_m_half_tokens, "moe_half": f0.moe_m_half_tokens,
             "lowp_w": f0.lowp_eff_w, "lowp_e": f0.lowp_eff_e, "seq": f0.seq_overhead_s,
-            "sk": f0.small_kernel_s, "plo": f0.prefill_layer_overhead_s, "req": f0.request_overhead_s}[slot]
+            "sk": f0.small_kernel_s, "plo": f0.prefill_layer_overhead_s, "req": f0.request_overhead_s,
+            "moe_n": f0.moe_n_half}[slot]

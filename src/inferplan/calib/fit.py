@@ -50,6 +50,7 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
     "small_kernel_s": 1.0,  # 0.7-5 us per small kernel across GPUs and engines
     "prefill_layer_overhead_s": 1.5,  # eager vs graph-captured prompt steps differ 10x across engines
     "request_overhead_s": 1.0,  # 3-50 ms per request across servers
+    "moe_n_half": 1.0,  # N tiles of 64-256 columns across fused-MoE kernels
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
 FAILED_ROW_RESIDUAL = 3.0  # log-residual charged to a row the factors make undefined
@@ -196,7 +197,7 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
         op_tc=model.op_tc[op_keep], op_tm=model.op_tm[op_keep], op_tuw=model.op_tuw[op_keep],
         op_tue=model.op_tue[op_keep], op_m=model.op_m[op_keep], op_kind=model.op_kind[op_keep],
         op_row=new_row[model.op_row[op_keep]], op_step=new_step[model.op_step[op_keep]],
-        op_gemv=model.op_gemv[op_keep],
+        op_gemv=model.op_gemv[op_keep], op_width=model.op_width[op_keep],
         st_link=model.st_link[st_keep], st_lat=model.st_lat[st_keep], st_layers=model.st_layers[st_keep],
         st_rows=model.st_rows[st_keep], st_offload=model.st_offload[st_keep],
         st_work=new_work[model.st_work[st_keep]], st_row=new_row[model.st_row[st_keep]],

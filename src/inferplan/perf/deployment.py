@@ -49,6 +49,7 @@ class GroupConsts:
     attn_prefill_flops_pair_dev: float  # same for prompt tokens (MLA: non-absorbed form)
     conv_flops_dev: float  # short-conv FLOPs per token on one device
     window_tokens: float  # inf for full attention
+    expert_width_dev: float = 0.0  # columns of one routed expert's FFN slice on one device
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,10 @@ class Deployment:
                 mixer_kind=m.kind,
                 dense_elems_dev=dense / lay.tp,
                 expert_elems_dev=experts / lay.expert_shards,
+                # TP without EP splits every expert's FFN across the stage's devices (vLLM/SGLang
+                # fused MoE); with EP each device holds whole experts
+                expert_width_dev=(f.intermediate_size / max(1, lay.stage_devices // lay.ep)
+                                  if f.kind == "moe" else 0.0),
                 active_expert_elems=f.top_k * f.expert_params if f.kind == "moe" else 0,
                 num_experts=max(f.num_experts, 1),
                 top_k=f.top_k,

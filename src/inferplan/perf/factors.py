@@ -32,6 +32,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "small_kernel_s": [f"{e}@{cls}", e],
         "prefill_layer_overhead_s": [f"{e}@{cls}", e],
         "request_overhead_s": [e],
+        "moe_n_half": [fam, cls],
     }
 
 
@@ -52,7 +53,7 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
                  "step_overhead_s", "comm_eff"):
         used[name] = eff.lookup(name, sc[name])
     for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s",
-                 "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s"):
+                 "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s", "moe_n_half"):
         prior, src = REGIME_PRIORS[name]
         used[name] = eff.lookup(name, sc[name], prior=prior, prior_source=src)
     for key, ctype in zip(("lowp_w", "lowp_e"), low_precision_types(dep), strict=True):
@@ -84,5 +85,6 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         small_kernel_s=used["small_kernel_s"].value,
         prefill_layer_overhead_s=used["prefill_layer_overhead_s"].value,
         request_overhead_s=used["request_overhead_s"].value,
+        moe_n_half=used["moe_n_half"].value,
     )
     return f, used

@@ -90,6 +90,7 @@ class Factors:
     small_kernel_s: float = 0.0  # minimum duration of each kernel of MLA/MoE layers (s)
     prefill_layer_overhead_s: float = 0.0  # per layer unit per step with prompt tokens (eager) (s)
     request_overhead_s: float = 0.0  # per served request, added to TTFT and e2e (API server) (s)
+    moe_n_half: float = 0.0  # expert-slice width per device at which grouped GEMMs run at half speed
 
 
 def request_overhead_s(f: Factors | None) -> float:
@@ -110,6 +111,23 @@ def gemm_efficiency(m_tokens: ArrayLike, m_half_tokens: ArrayLike) -> np.ndarray
     m = np.asarray(m_tokens, dtype=float)
     h = np.asarray(m_half_tokens, dtype=float)
     out: np.ndarray = np.where(m > 0, m / np.maximum(m + h, 1e-30), 1.0)
+    return out
+
+
+def slice_efficiency(width: ArrayLike, n_half: ArrayLike) -> np.ndarray:
+    """Share of a grouped expert GEMM's compute efficiency reached when each expert's slice on a
+    device is ``width`` columns wide (dimensionless).
+
+    Fused-MoE kernels tile every expert's weight slice in N tiles of 64-128 columns (vLLM
+    fused_moe BLOCK_SIZE_N, SGLang/DeepGEMM grouped GEMMs) and launch blocks per (expert, tile);
+    a slice a few tiles wide (DeepSeek-V3's 2048-wide experts are 256 wide per GPU under TP8)
+    gives short, poorly pipelined tiles in the compute-bound prompt steps. Saturating form
+    ``w / (w + n_half)`` like :func:`gemm_efficiency`; compute only (weight streaming in decode
+    is not slowed by it: tried, it lost on held-out decode rows); 1 for dense models.
+    """
+    w = np.asarray(width, dtype=float)
+    h = np.asarray(n_half, dtype=float)
+    out: np.ndarray = np.where(w > 0, w / np.maximum(w + h, 1e-30), 1.0)
     return out
 
 
@@ -143,6 +161,7 @@ class StepWork:
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
     small_kernels: float = 0.0  # kernels of MLA/MoE layers per step (SMALL_KERNELS_EXTRA)
     prefill_layers: np.ndarray | float = 0.0  # (...) layer units of steps that carry prompt tokens
+    expert_width: float = 0.0  # columns of one routed expert's slice per device (0: dense model)
     # (n_ops,) the op's GEMM peak over the device's vector (CUDA-core/SIMD) rate, >= 1: a GEMM
     # of a few rows runs as a mat-vec on the vector units rather than on padded matrix tiles
     gemv_ratio: np.ndarray | None = None
@@ -152,8 +171,9 @@ class StepWork:
         kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
         shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
         be = np.array([f.bw_eff * (f.kv_bw if k == "attention" else 1.0) for k in kinds])
-        lowp = np.array([f.lowp_eff_e if k == "experts" else f.lowp_eff_w if k in ("linear", "head")
-                         else 1.0 for k in kinds])
+        width_eff = float(slice_efficiency(self.expert_width, f.moe_n_half))
+        lowp = np.array([f.lowp_eff_e * width_eff if k == "experts" else f.lowp_eff_w
+                         if k in ("linear", "head") else 1.0 for k in kinds])
         half = np.array([f.moe_m_half_tokens if k == "experts" else
                          f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
         return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
@@ -382,6 +402,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         t_offload=offload_s,
         layers=layer_kernel_units(dep),
         small_kernels=small_kernel_count(dep),
+        expert_width=min((g.expert_width_dev for g in dep.groups if g.expert_width_dev), default=0.0),
         gemv_ratio=np.array([max(1.0, pk / vec) if k != "attention" else 1.0
                              for k, pk in zip(kinds, peaks, strict=True)]),
         prefill_layers=np.where(p > 0, layer_kernel_units(dep), 0.0) + zero,
