@@ -38,7 +38,7 @@ def test_compare_picks_attention_dp_with_expert_parallel_for_deepseek_at_high_co
 def test_deepseek_single_stream_on_8_h200_is_slowed_by_its_many_small_kernels():
     e = estimate("deepseek-r1", "h200-sxm", devices=8, batch=1, input_len=1024, output_len=256)
     assert e.tp == 8 and e.pp == 1
-    assert e.decode_tok_s_per_user < 120  # the weights alone would stream at ~230 tok/s
+    assert e.decode_tok_s_per_user < 130  # the weights alone would stream at ~230 tok/s
     kernels = e.assumptions["small_kernel_s"]
     assert kernels["value"] > 0 and kernels["scope"] in ("vllm", "vllm@gpu")
 
