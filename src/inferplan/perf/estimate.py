@@ -565,9 +565,9 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
     gb_step = float(work.t_memory.sum()) * dep.memory_bw_bytes_s / 1e9 if work is not None else 0.0
     gb_dev = gb_step / lay.pp  # each device reads only its stage's share
     if d == "memory":
-        bw = dep.memory_bw_bytes_s / 1e12
+        bw, step = dep.memory_bw_bytes_s / 1e12, ("decode" if bound.get("decode") else "prompt")
         where = "per device" if lay.pp == 1 else f"per device ({gb_step:.3g} GB over the {lay.pp} stages)"
-        return (f"memory-bound: each decode step reads {gb_dev:.3g} GB {where} at "
+        return (f"memory-bound: each {step} step reads {gb_dev:.3g} GB {where} at "
                 f"{bw:.3g} TB/s peak ({par})")
     if d == "compute":  # a prompt-only run (1 output token) has no decode to speak of
         what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
