@@ -130,8 +130,8 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
                         eff: Efficiency, sort: str, **kw) -> tuple[EstimatePlan, Estimate]:
     """The engine's layouts for this hardware, best first under `sort`: the fewest devices that
     fit (the engine's automatic layout), each larger tensor-parallel group inside the scale-up
-    domain (no pipeline) and, for MoE models, the engine's expert-parallel placements on the
-    same device counts (``moe_options``: experts EP with attention TP, and attention
+    domain (no pipeline) and, for MoE models on GPUs (where those recipes are documented), the
+    engine's expert-parallel placements on the same device counts (``moe_options``: experts EP with attention TP, and attention
     data-parallel with experts EP, SGLang's/TensorRT-LLM's DeepSeek recipe). More devices buy KV
     room and bandwidth; attention-DP stops replicating MLA's latent KV on every TP rank. At some
     loads either is the cheaper deployment per token."""
@@ -150,7 +150,7 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
         if tp > lay.tp:
             options.append({"devices": tp})
         # expert placements on the automatic layout's devices and on the whole domain
-        if spec.is_moe and tp >= 2 and tp in (lay.tp, tps[-1]):
+        if spec.is_moe and hw.hw_class == "gpu" and tp >= 2 and tp in (lay.tp, tps[-1]):
             if "ep" in eng.layout.moe_options:
                 options.append({"tp": tp, "ep": tp})
             if "attention_dp_ep" in eng.layout.moe_options:

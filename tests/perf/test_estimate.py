@@ -252,3 +252,53 @@ def test_npu_prompt_steps_have_no_gemm_size_loss_gpu_ones_do():
     assert rate("h100-sxm", 256) < 0.8 * rate("h100-sxm", 1024)
     short = estimate("llama-3.2-1b", npu, input_len=64, output_len=1, precision="w4a16")
     assert "decode" not in short.why  # a prompt-only run explains its prompt step
+
+
+def test_offline_runs_pay_no_server_time_and_queued_requests_pay_it_once():
+    import dataclasses
+
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.estimate import evaluate_plan, plan_estimate
+    from inferplan.perf.factors import resolve_factors
+
+    def both(**kw):
+        p = plan_estimate("llama-3.1-8b", "h100-sxm", input_len=1024, output_len=128, **kw)
+        f, _ = resolve_factors(p.dep, load_efficiency())
+        slow = dataclasses.replace(f, request_overhead_s=0.5)
+        return p, evaluate_plan(p, dataclasses.replace(f, request_overhead_s=0.0)), evaluate_plan(p, slow)
+
+    _, a, b = both(mode="offline")
+    assert a["ttft_s"] == pytest.approx(b["ttft_s"]) and a["requests_per_s"] == pytest.approx(b["requests_per_s"])
+    p, a, b = both(mode="concurrency", batch=8192)
+    assert p.queue_factor > 1  # more clients than slots: the server tokenizes while they queue
+    assert b["ttft_s"] - a["ttft_s"] == pytest.approx(0.5, rel=1e-6)
+    assert b["requests_per_s"] == pytest.approx(a["requests_per_s"], rel=1e-9)
+
+
+def test_eager_prompt_steps_follow_the_engines_graphs_and_small_kernels_only_decode():
+    from inferplan.perf.estimate import plan_estimate
+    from inferplan.perf.step import step_work
+
+    def dep(engine: str, model: str = "llama-3.1-8b", devices: int = 1):
+        return plan_estimate(model, "h100-sxm", engine=engine, devices=devices).dep
+
+    vllm, sglang = dep("vllm"), dep("sglang")
+    # vLLM V1 replays piecewise graphs for steps up to 512 tokens, SGLang for decode only
+    assert float(step_work(vllm, prefill_tokens=256, prefill_seqs=1).prefill_layers) == 0
+    assert float(step_work(vllm, prefill_tokens=2048, prefill_seqs=1).prefill_layers) > 0
+    assert float(step_work(sglang, prefill_tokens=256, prefill_seqs=1).prefill_layers) > 0
+    ds = plan_estimate("deepseek-v3", "h200-sxm", devices=8).dep
+    assert float(step_work(ds, decode_seqs=4, decode_ctx=1000).small_kernels) > 1000
+    assert float(step_work(ds, prefill_tokens=1024, prefill_seqs=1).small_kernels) == 0
+
+
+def test_cpu_gemm_size_term_is_capped_by_the_fp32_simd_rate_not_the_int8_unpack_rate():
+    from inferplan.perf.estimate import plan_estimate
+    from inferplan.perf.step import step_work
+
+    d = plan_estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_0").dep
+    w = step_work(d, prefill_tokens=64, prefill_seqs=1)
+    lin = w.op_kinds.index("linear")
+    assert w.gemv_ratio is not None and w.gemv_ratio[lin] == pytest.approx(
+        max(1.0, d.peak_linear_flops / d.simd_flops_s))
+    assert d.simd_flops_s < d.vector_ops_s  # the unpack rate counts int8 lanes

@@ -339,8 +339,8 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
             ops["kind"].append(np.repeat([KIND_CODE[k] for k in kinds], ns))
             gv = w.gemv_ratio if w.gemv_ratio is not None else np.ones(n_ops)
             ops["gemv"].append(np.repeat(np.asarray(gv, dtype=float), ns))
-            ops["width"].append(np.repeat([float(w.expert_width) if k == "experts" else 0.0
-                                           for k in kinds], ns))
+            wd = w.expert_width if w.expert_width is not None else np.zeros(n_ops)
+            ops["width"].append(np.repeat(np.asarray(wd, dtype=float), ns))
             ops["row"].append(np.full(n_ops * ns, i))
             ops["step"].append(np.tile(np.arange(ns) + n_steps, n_ops))
             st["link"].append(flat_step(w.t_link))
@@ -351,7 +351,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
             st["work"].append(np.full(ns, widx))
             st["row"].append(np.full(ns, i))
             st["host"].append(flat_step(getattr(w, "t_host", 0.0)))
-            st["small"].append(np.full(ns, float(w.small_kernels)))
+            st["small"].append(flat_step(w.small_kernels))
             st["plo"].append(flat_step(w.prefill_layers))
             n_steps += ns
         if form is None:

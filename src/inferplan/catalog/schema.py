@@ -203,6 +203,9 @@ class EngineSpec(_Strict):
     kv_block_tokens: int = Field(default=16, ge=1, description="tokens per KV-cache block/page")
     graph_max_batch: int | None = Field(
         default=None, ge=1, description="largest decode batch replayed as a captured graph")
+    graph_prompt_steps: bool = Field(
+        default=False, description="steps carrying prompt tokens are replayed as (piecewise) graphs "
+                                   "too, up to graph_max_batch tokens; otherwise they run eagerly")
     layout: LayoutPolicy = LayoutPolicy()
     limits: list[EngineLimits] = Field(default=[], description="per-device batch/token limits")
     overheads: str = Field(default="", description="what the engine launches per layer and per "

@@ -143,6 +143,16 @@ class Deployment:
         return self.peak_attention_flops / 16
 
     @property
+    def simd_flops_s(self) -> float:
+        """Floating-point rate of the vector units (CUDA cores, SIMD lanes) in FLOP/s: the rate a
+        GEMM of a few rows reaches as a mat-vec without the matrix units."""
+        if self.hw.vector_flops:
+            return self.hw.vector_flops * self.core_share
+        if "fp32" in self.hw.peak_flops:
+            return self.hw.peak_flops["fp32"] * self.core_share
+        return self.peak_attention_flops / 16
+
+    @property
     def memory_bw_bytes_s(self) -> float:
         """Peak bandwidth reachable: the device's, or what `threads` CPU cores can pull."""
         bw = self.hw.usable_bw_bytes_s

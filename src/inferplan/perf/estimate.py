@@ -447,21 +447,19 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
         rider_s = (plan.rider_work.total_time_s(f) * group_steps
                    if plan.rider_work is not None else 0.0)
         prompt_s = groups * max(group_s - rider_s, 0.0)
-        # served requests (docs/metrics.md): the step in progress when others run, and the API
-        # server's own time per request
-        in_step = min(1.0, max(0.0, n - 1)) * decode_s
-        serve = in_step + request_overhead_s(f)
-        ttft += serve
-        e2e += serve
-        rps_rep = n / e2e
+        # served requests (docs/metrics.md; not offline runs): the step in progress when others
+        # run, and the API server's own time, which holds no slot while a request queues
+        served = plan.mode == "concurrency"
+        in_step = min(1.0, max(0.0, n - 1)) * decode_s if served else 0.0
+        req = request_overhead_s(f) if served else 0.0
+        ttft, e2e = ttft + in_step, e2e + in_step
+        rps_rep = n / (e2e if plan.queue_factor > 1 else e2e + req)
         wait = (plan.queue_factor - 1) * e2e
-        out.update(ttft_s=ttft + wait, tpot_s=tpot, e2e_latency_s=e2e + wait,
+        out.update(ttft_s=ttft + req + wait, tpot_s=tpot, e2e_latency_s=e2e + req + wait,
                    requests_per_s=rps_rep * dp, prefill_tok_s=rps_rep * dp * I if I > 0 else None,
                    output_tok_s=rps_rep * dp * O if O > 0 else None,
                    total_tok_s=rps_rep * dp * (I + O))
-        # share of the device's busy time (the server's own time is idle device time, paid for
-        # by both kinds of token in proportion)
-        busy = max(e2e - request_overhead_s(f), 1e-30)
+        busy = max(e2e, 1e-30)  # the device's busy time per request (the server's is idle time)
         out["decode_time_share"] = min(1.0, max(0.0, 1 - prompt_s / busy)) if O > 0 else 0.0
     tp_ = out.get("tpot_s")
     out["decode_tok_s_per_user"] = 1 / tp_ if tp_ else None

@@ -159,9 +159,9 @@ class StepWork:
     op_kinds: tuple[str, ...] = ()  # linear | experts | attention | head, one per op
     gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts)
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
-    small_kernels: float = 0.0  # kernels of MLA/MoE layers per step (SMALL_KERNELS_EXTRA)
+    small_kernels: np.ndarray | float = 0.0  # (...) kernels of MLA/MoE layers in decode-only steps
     prefill_layers: np.ndarray | float = 0.0  # (...) layer units of steps that carry prompt tokens
-    expert_width: float = 0.0  # columns of one routed expert's slice per device (0: dense model)
+    expert_width: np.ndarray | None = None  # (n_ops,) columns of an expert's slice per device (0: not experts)
     # (n_ops,) the op's GEMM peak over the device's vector (CUDA-core/SIMD) rate, >= 1: a GEMM
     # of a few rows runs as a mat-vec on the vector units rather than on padded matrix tiles
     gemv_ratio: np.ndarray | None = None
@@ -171,9 +171,10 @@ class StepWork:
         kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
         shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
         be = np.array([f.bw_eff * (f.kv_bw if k == "attention" else 1.0) for k in kinds])
-        width_eff = float(slice_efficiency(self.expert_width, f.moe_n_half))
-        lowp = np.array([f.lowp_eff_e * width_eff if k == "experts" else f.lowp_eff_w
-                         if k in ("linear", "head") else 1.0 for k in kinds])
+        widths = self.expert_width if self.expert_width is not None else np.zeros(len(kinds))
+        width_eff = slice_efficiency(widths, f.moe_n_half)
+        lowp = np.array([f.lowp_eff_e * w if k == "experts" else f.lowp_eff_w
+                         if k in ("linear", "head") else 1.0 for k, w in zip(kinds, width_eff, strict=True)])
         half = np.array([f.moe_m_half_tokens if k == "experts" else
                          f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
         return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
@@ -204,7 +205,8 @@ class StepWork:
         """Seconds of fixed costs per step: kernel launches of every layer (graph replay), the
         minimum durations of the small MLA/MoE kernels, the eager dispatch of prompt-carrying
         steps (engines replay CUDA graphs for decode batches only) and the step's own overhead."""
-        out: np.ndarray = (self.layers * f.layer_overhead_s + self.small_kernels * f.small_kernel_s
+        out: np.ndarray = (self.layers * f.layer_overhead_s
+                           + np.asarray(self.small_kernels, dtype=float) * f.small_kernel_s
                            + np.asarray(self.prefill_layers, dtype=float) * f.prefill_layer_overhead_s
                            + f.step_overhead_s)
         return out
@@ -242,7 +244,6 @@ class StepWork:
     def total_bound(self, f: Factors) -> str:
         """What bounds a sequence of steps as a whole (parts summed over all the steps)."""
         compute_ops, memory_ops, _, offload = self.effective_parts(f)
-        n_steps = max(1, np.size(self.time_s(f)))
         parts = {
             "compute": np.sum(compute_ops[:-1]),
             "memory": np.sum(memory_ops),
@@ -281,9 +282,19 @@ def small_kernel_count(dep: Deployment) -> float:
     for g in dep.groups:
         if g.mixer_kind == "mla":
             n += g.layers * (KERNELS_PER_MIXER["mla"] + SMALL_KERNELS_EXTRA["mla"])
-        if g.expert_elems_dev:
+        if g.expert_elems_dev and dep.expert_host is None:  # host-computed experts: no GPU kernels
             n += g.layers * (KERNELS_PER_FFN["moe"] + SMALL_KERNELS_EXTRA["moe"])
     return n
+
+
+def eager_prompt_step(dep: Deployment, prefill_tokens: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """True for steps that carry prompt tokens and run eagerly: engines replay graphs for decode
+    steps only (SGLang), or for steps of up to ``graph_max_batch`` tokens (vLLM V1 piecewise
+    graphs, ``graph_prompt_steps``)."""
+    eng = dep.engine
+    graphed = (np.asarray(tokens) <= (eng.graph_max_batch or 0)) if eng.graph_prompt_steps else False
+    out: np.ndarray = (np.asarray(prefill_tokens) > 0) & ~np.asarray(graphed, dtype=bool)
+    return out
 
 
 def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
@@ -328,6 +339,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
     peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
+    widths: list[float] = []  # columns of one expert's slice per device (expert ops)
     for g in dep.groups:
         n = g.layers  # layers of this group in the whole replica
         # Dense linear weights (attention projections, dense FFN, shared experts, router).
@@ -337,6 +349,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         tue.append(zero)
         names.append(f"{g.name}.linear")
         kinds.append("linear")
+        widths.append(0.0)
         peaks.append(peak_lin)
         gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
@@ -348,6 +361,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             tue.append(n * g.expert_elems_dev * touched * unpack_tiles / vec)
             names.append(f"{g.name}.experts")
             kinds.append("experts")
+            widths.append(g.expert_width_dev)
             peaks.append(peak_exp)
             # GEMM rows of one expert: the tokens routed to it, over the experts touched
             gm.append(np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched) + zero)
@@ -368,6 +382,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             tue.append(zero)
             names.append(f"{g.name}.{g.mixer_kind}")
             kinds.append("attention")
+            widths.append(0.0)
             peaks.append(peak_attn)
             gm.append(zero)
     # LM head: one logits row per sequence that emits a token this step.
@@ -378,6 +393,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     tue.append(zero)
     names.append("lm_head")
     kinds.append("head")
+    widths.append(0.0)
     peaks.append(peak_lin)
     gm.append(rows + zero)
 
@@ -401,11 +417,12 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         t_link_latency=lat_s,
         t_offload=offload_s,
         layers=layer_kernel_units(dep),
-        small_kernels=small_kernel_count(dep),
-        expert_width=min((g.expert_width_dev for g in dep.groups if g.expert_width_dev), default=0.0),
-        gemv_ratio=np.array([max(1.0, pk / vec) if k != "attention" else 1.0
+        # small kernels run at their minimum duration in decode steps; prompt steps' kernels are big
+        small_kernels=np.where(p > 0, 0.0, small_kernel_count(dep)) + zero,
+        expert_width=np.array(widths),
+        gemv_ratio=np.array([max(1.0, pk / dep.simd_flops_s) if k != "attention" else 1.0
                              for k, pk in zip(kinds, peaks, strict=True)]),
-        prefill_layers=np.where(p > 0, layer_kernel_units(dep), 0.0) + zero,
+        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), layer_kernel_units(dep), 0.0) + zero,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
         gemm_m=np.stack(np.broadcast_arrays(*gm)),

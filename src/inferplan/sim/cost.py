@@ -31,7 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferplan.perf.deployment import Deployment
-from inferplan.perf.step import ROOFLINE_P, Factors, StepWork, layer_kernel_units, step_work
+from inferplan.perf.step import (
+    ROOFLINE_P,
+    Factors,
+    StepWork,
+    layer_kernel_units,
+    small_kernel_count,
+    step_work,
+)
 
 _PROBE_CTX = 1 << 24  # a context longer than any window: reveals each operator's window
 
@@ -91,8 +98,12 @@ class StepCost:
         p1c, p1m, _, _ = probe(prefill_tokens=1.0, prefill_seqs=1.0, prefill_ctx=1.0)
         pbc, pbm, _, _ = probe(prefill_tokens=1.0, prefill_seqs=1.0, prefill_ctx=float(_PROBE_CTX))
         self.extra = [float(v) for v in dec_e]
-        # steps that carry prompt tokens also pay the eager dispatch of their layers
+        # steps that carry prompt tokens pay the eager dispatch of their layers (unless the engine
+        # graphs them) and not the small-kernel minimum durations of decode steps
         self.prefill_extra = float(layer_kernel_units(dep) * factors.prefill_layer_overhead_s)
+        self.small_extra = float(small_kernel_count(dep) * factors.small_kernel_s)
+        eng = dep.engine
+        self.graphed_prompt_tokens = (eng.graph_max_batch or 0) if eng.graph_prompt_steps else 0
         self.offload0 = float(off0)
         self.offload_per_ctx = float(off1 - off0)  # per cached token attended (not windowed)
         self.ops: list[_Op] = []
@@ -148,7 +159,9 @@ class StepCost:
         if self.exact or tok > self.max_tokens or rows > self.max_tokens or (p and not s):
             return self.exact_time_s(decode_seqs=b, decode_ctx=decode_ctx, prefill_tokens=p,
                                      prefill_seqs=s, prefill_ctx=prefill_ctx)
-        total = self.extra[tok] + (self.prefill_extra if p > 0 else 0.0)
+        total = self.extra[tok]
+        if p > 0:
+            total += (self.prefill_extra if tok > self.graphed_prompt_tokens else 0.0) - self.small_extra
         P, inv = self._p, self._inv_p
         q = p / s if s else 0.0
         for op in self.ops:
