@@ -57,3 +57,15 @@ def test_unpublished_npu_peaks_are_flagged_as_assumed():
     hw = get_hardware("dimensity-9400-npu")
     assert hw.peak_flops_derived and "assumed" in hw.field_sources["peak_flops"]
     assert "no TOPS" in hw.notes or "no TOPS" in hw.field_sources["peak_flops"]
+
+
+def test_npu_efficiency_families_are_per_vendor():
+    # each vendor's NPU runtime is its own software stack (QNN, FastFlowLM, OpenVINO, Core ML):
+    # Qualcomm's and AMD's data pulled one shared factor in opposite directions
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.perf.efficiency import hw_family
+
+    fams = {hw_family(get_hardware(h)) for h in ("snapdragon-8-elite-npu", "snapdragon-x-elite-npu")}
+    assert fams == {"npu-qualcomm"}
+    assert hw_family(get_hardware("ryzen-ai-7-350-npu")) == "npu-amd"
+    assert hw_family(get_hardware("h100-sxm")) == "gpu-nvidia"

@@ -54,8 +54,11 @@ REGIME_PRIORS: dict[str, tuple[float, str]] = {
 
 
 def hw_family(hw: HardwareSpec) -> str:
-    """Family used to share efficiency factors: ``gpu-nvidia``, ``soc-apple``, or the class."""
-    if hw.hw_class in ("gpu", "soc"):
+    """Family used to share efficiency factors: ``gpu-nvidia``, ``soc-apple``, ``npu-qualcomm``,
+    or the class. NPUs are told apart by vendor because each vendor's runtime (QNN, FastFlowLM
+    on XDNA, OpenVINO, Core ML) is its own software stack: one shared factor was pulled in
+    opposite directions by Qualcomm's and AMD's data."""
+    if hw.hw_class in ("gpu", "soc", "npu"):
         return f"{hw.hw_class}-{hw.vendor.lower().split()[0]}"
     return hw.hw_class
 
