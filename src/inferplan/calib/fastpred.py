@@ -26,7 +26,7 @@ import numpy as np
 from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
 from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
-from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s, slice_efficiency
+from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
 
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
                 "gemm_m_half_tokens": 0.05, "moe_m_half_tokens": 0.05, "seq_overhead_s": 1e-7,
@@ -43,10 +43,6 @@ def log_bounds(model: CorpusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.clip(np.log(prior), lo + 1e-9, hi - 1e-9), lo, hi
 
 
-# The eager-prefill and per-request server terms stay at their priors unless listed here: fitted,
-# they absorb the first-wave queueing of one large serving source and lose on the held-out ones
-# (leave-one-source-out, 2026-12-04; benchmarks/results/accuracy.md).
-FITTED_SERVING: tuple[tuple[str, str], ...] = ()
 KIND_CODE = {"linear": 0, "experts": 1, "attention": 2, "head": 3}
 TIME_METRICS = ("tpot_ms", "ttft_ms", "e2e_latency_s")
 
@@ -83,8 +79,10 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
             "ce": ("compute_eff", sc["compute_eff"][0]),
             "engine_ce": ("engine_compute", sc["engine_compute"][0]),
             "m_half": ("gemm_m_half_tokens", sc["gemm_m_half_tokens"][0])}
-    for slot, name in (("lo", "layer_overhead_s"), ("seq", "seq_overhead_s"), ("kv_bw", "kv_bw"),
-                       *FITTED_SERVING):
+    # The eager-prefill and per-request server terms stay at their priors: fitted, they absorbed
+    # the first-wave queueing of one large serving source and lost on the held-out ones
+    # (leave-one-source-out, 2026-12-04; benchmarks/results/accuracy.md).
+    for slot, name in (("lo", "layer_overhead_s"), ("seq", "seq_overhead_s"), ("kv_bw", "kv_bw")):
         found = used[name].scope
         keys[slot] = (name, found if found != "default" else dep.engine.id)
     if dep.model.is_moe or any(g.mixer_kind == "mla" for g in dep.groups):
@@ -238,7 +236,7 @@ class CorpusModel:
         attn = k == KIND_CODE["attention"]
         experts = k == KIND_CODE["experts"]
         be_op = np.minimum(1.0, bw[r] * np.where(attn, v["kv_bw"][r], 1.0))
-        width_eff = slice_efficiency(self.op_width, v["moe_n"][r])
+        width_eff = gemm_efficiency(self.op_width, v["moe_n"][r])  # narrow expert slices
         lowp = np.where(experts, v["lowp_e"][r] * width_eff, np.where(attn, 1.0, v["lowp_w"][r]))
         half = np.where(experts, v["moe_half"][r], np.where(attn, 0.0, v["m_half"][r]))
         eff_m = np.maximum(gemm_efficiency(self.op_m, half), 1 / self.op_gemv)

@@ -136,11 +136,7 @@ class Deployment:
         """
         if self.hw.hw_class == "cpu" and "int8" in self.hw.peak_flops:
             return self.hw.peak_flops["int8"] * self.core_share
-        if self.hw.vector_flops:
-            return self.hw.vector_flops * self.core_share
-        if "fp32" in self.hw.peak_flops:
-            return self.hw.peak_flops["fp32"] * self.core_share
-        return self.peak_attention_flops / 16
+        return self.simd_flops_s
 
     @property
     def simd_flops_s(self) -> float:

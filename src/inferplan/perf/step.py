@@ -114,23 +114,6 @@ def gemm_efficiency(m_tokens: ArrayLike, m_half_tokens: ArrayLike) -> np.ndarray
     return out
 
 
-def slice_efficiency(width: ArrayLike, n_half: ArrayLike) -> np.ndarray:
-    """Share of a grouped expert GEMM's compute efficiency reached when each expert's slice on a
-    device is ``width`` columns wide (dimensionless).
-
-    Fused-MoE kernels tile every expert's weight slice in N tiles of 64-128 columns (vLLM
-    fused_moe BLOCK_SIZE_N, SGLang/DeepGEMM grouped GEMMs) and launch blocks per (expert, tile);
-    a slice a few tiles wide (DeepSeek-V3's 2048-wide experts are 256 wide per GPU under TP8)
-    gives short, poorly pipelined tiles in the compute-bound prompt steps. Saturating form
-    ``w / (w + n_half)`` like :func:`gemm_efficiency`; compute only (weight streaming in decode
-    is not slowed by it: tried, it lost on held-out decode rows); 1 for dense models.
-    """
-    w = np.asarray(width, dtype=float)
-    h = np.asarray(n_half, dtype=float)
-    out: np.ndarray = np.where(w > 0, w / np.maximum(w + h, 1e-30), 1.0)
-    return out
-
-
 def roofline_s(compute_s: ArrayLike, memory_s: ArrayLike) -> np.ndarray:
     """Smooth roofline of one operator: p-norm of its compute and memory seconds (ROOFLINE_P)."""
     compute_s = np.asarray(compute_s, dtype=float)
@@ -171,8 +154,13 @@ class StepWork:
         kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
         shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
         be = np.array([f.bw_eff * (f.kv_bw if k == "attention" else 1.0) for k in kinds])
+        # Narrow expert slices: fused-MoE kernels tile each expert's slice in N tiles of 64-128
+        # columns (vLLM fused_moe BLOCK_SIZE_N, DeepGEMM grouped GEMMs); a slice a few tiles wide
+        # (DeepSeek-V3's 2048-wide experts are 256 wide per GPU under TP8) computes poorly. The
+        # same saturating form as the GEMM-size term, w / (w + n_half) (1 where w = 0: not
+        # experts); compute only (applied to weight streaming it lost on held-out decode rows).
         widths = self.expert_width if self.expert_width is not None else np.zeros(len(kinds))
-        width_eff = slice_efficiency(widths, f.moe_n_half)
+        width_eff = gemm_efficiency(widths, f.moe_n_half)
         lowp = np.array([f.lowp_eff_e * w if k == "experts" else f.lowp_eff_w
                          if k in ("linear", "head") else 1.0 for k, w in zip(kinds, width_eff, strict=True)])
         half = np.array([f.moe_m_half_tokens if k == "experts" else
@@ -248,7 +236,7 @@ class StepWork:
             "compute": np.sum(compute_ops[:-1]),
             "memory": np.sum(memory_ops),
             "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency),
-            "overhead": np.sum(self.fixed_overhead_s(f) + 0 * self.time_s(f)) + np.sum(compute_ops[-1]),
+            "overhead": np.sum(self.fixed_overhead_s(f) + compute_ops[-1]),  # per step, summed
             "offload": np.sum(offload),
             "host": np.sum(self.t_host),
         }
@@ -291,10 +279,16 @@ def eager_prompt_step(dep: Deployment, prefill_tokens: np.ndarray, tokens: np.nd
     """True for steps that carry prompt tokens and run eagerly: engines replay graphs for decode
     steps only (SGLang), or for steps of up to ``graph_max_batch`` tokens (vLLM V1 piecewise
     graphs, ``graph_prompt_steps``)."""
-    eng = dep.engine
-    graphed = (np.asarray(tokens) <= (eng.graph_max_batch or 0)) if eng.graph_prompt_steps else False
-    out: np.ndarray = (np.asarray(prefill_tokens) > 0) & ~np.asarray(graphed, dtype=bool)
+    prompt = np.asarray(prefill_tokens) > 0
+    out: np.ndarray = prompt & (np.asarray(tokens) > graphed_prompt_tokens(dep))
     return out
+
+
+def graphed_prompt_tokens(dep: Deployment) -> int:
+    """Largest step (in tokens) carrying prompt tokens that the engine replays as a graph: its
+    ``graph_max_batch`` when it graphs prompt steps (vLLM V1 piecewise graphs), else 0."""
+    eng = dep.engine
+    return (eng.graph_max_batch or 0) if eng.graph_prompt_steps else 0
 
 
 def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
@@ -398,6 +392,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     gm.append(rows + zero)
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
+    units = layer_kernel_units(dep)
     offload_s = zero
     if dep.offload_weight_bytes or dep.offload_kv_fraction:
         # Host tier: offloaded weights cross the host link every step (vLLM cpu_offload_gb);
@@ -416,13 +411,13 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         t_link=link_s,
         t_link_latency=lat_s,
         t_offload=offload_s,
-        layers=layer_kernel_units(dep),
+        layers=units,
         # small kernels run at their minimum duration in decode steps; prompt steps' kernels are big
         small_kernels=np.where(p > 0, 0.0, small_kernel_count(dep)) + zero,
         expert_width=np.array(widths),
         gemv_ratio=np.array([max(1.0, pk / dep.simd_flops_s) if k != "attention" else 1.0
                              for k, pk in zip(kinds, peaks, strict=True)]),
-        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), layer_kernel_units(dep), 0.0) + zero,
+        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), units, 0.0) + zero,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
         gemm_m=np.stack(np.broadcast_arrays(*gm)),

@@ -35,6 +35,7 @@ from inferplan.perf.step import (
     ROOFLINE_P,
     Factors,
     StepWork,
+    graphed_prompt_tokens,
     layer_kernel_units,
     small_kernel_count,
     step_work,
@@ -102,8 +103,7 @@ class StepCost:
         # graphs them) and not the small-kernel minimum durations of decode steps
         self.prefill_extra = float(layer_kernel_units(dep) * factors.prefill_layer_overhead_s)
         self.small_extra = float(small_kernel_count(dep) * factors.small_kernel_s)
-        eng = dep.engine
-        self.graphed_prompt_tokens = (eng.graph_max_batch or 0) if eng.graph_prompt_steps else 0
+        self.graphed_prompt_tokens = graphed_prompt_tokens(dep)
         self.offload0 = float(off0)
         self.offload_per_ctx = float(off1 - off0)  # per cached token attended (not windowed)
         self.ops: list[_Op] = []
