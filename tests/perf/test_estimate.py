@@ -205,15 +205,42 @@ def test_offline_batch_respects_the_engines_limits():
 
 
 def test_prompts_are_chunked_by_the_engines_token_budget():
+    from inferplan.perf.chunks import prefill_chunks
     from inferplan.perf.estimate import plan_estimate
 
     h100 = plan_estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=4, input_len=8000,
                          output_len=1)
     l40s = plan_estimate("llama-3.1-8b", "l40s", mode="concurrency", batch=4, input_len=8000,
                          output_len=1)
-    steps = lambda p: p.works["prefill"].t_link.size  # noqa: E731
+    steps = lambda p: prefill_chunks(p.dep, 4, 8000).t_link.size  # noqa: E731
     assert steps(h100) == 4  # 32k prompt tokens in 8192-token steps (vLLM server on H100)
     assert steps(l40s) == 16  # 2048-token steps below 70 GiB
+
+
+def test_the_token_budget_caps_running_sequences():
+    """R running sequences need R x I / O prompt tokens per step besides their R decode tokens:
+    above budget x O / (I + O) the other clients wait, and throughput stops growing."""
+    from inferplan.perf.chunks import budget_running_seqs
+
+    assert budget_running_seqs(8192, 1024, 1024) == 4096
+    assert budget_running_seqs(8192, 8000, 0) == float("inf")
+    kw = dict(mode="concurrency", input_len=7168, output_len=64, engine="vllm", devices=1)
+    at_cap = estimate("llama-3.1-8b", "h100-sxm", batch=64, **kw)
+    beyond = estimate("llama-3.1-8b", "h100-sxm", batch=512, **kw)
+    assert "token_budget" in beyond.assumptions and "token_budget" not in at_cap.assumptions
+    assert beyond.output_tok_s < 1.2 * at_cap.output_tok_s  # no more prompts per second fit
+    assert beyond.ttft_s > 4 * at_cap.ttft_s  # the waiting clients see it in their TTFT
+
+
+def test_attention_dp_ranks_each_run_the_engines_batch():
+    """TensorRT-LLM's DeepSeek-R1 recipe: 8 B200, attention-DP, max_batch_size 896 per rank,
+    concurrency 7,168: every client decodes at once (none queue)."""
+    e = estimate("deepseek-r1", "b200", devices=8, tp=1, ep=8, engine="tensorrt-llm",
+                 precision="fp4", mode="concurrency", batch=7168, input_len=1024, output_len=2048)
+    assert "queueing" not in e.assumptions and "token_budget" not in e.assumptions
+    tp8 = estimate("deepseek-r1", "b200", devices=8, tp=8, engine="tensorrt-llm", precision="fp4",
+                   mode="concurrency", batch=7168, input_len=1024, output_len=2048)
+    assert {"queueing", "kv_admission"} & set(tp8.assumptions)  # one scheduler, one batch
 
 
 def test_concurrency_beyond_the_kv_cache_queues_instead_of_failing():

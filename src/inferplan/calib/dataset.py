@@ -176,8 +176,10 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
             row.notes.append(f"output_len not stated: assumed {O}")
         tp, pp, ep = (_int(raw.get(k), k, "parallel") for k in ("tp", "pp", "ep"))
         n = _int(raw.get("num_devices"), "num_devices", "devices")
-        if n is not None and tp is None and pp is None:
-            tp, pp = n, 1  # engines shard across all stated devices by default
+        if n is not None and tp is None and pp is None and mode != "offline":
+            tp, pp = n, 1  # a server shards across all stated devices by default
+        # offline runs with no layout stated (MLPerf Offline: each submitter picks its own)
+        # get the tool's offline layout: the smallest group that fits, replicated
         threads = None
         for part in (raw.get("notes") or "").replace(";", " ").split():
             if part.startswith("threads="):
@@ -253,7 +255,7 @@ def _admit_capped(model, hardware: str, kwargs: dict, row: Row) -> EstimatePlan 
         return None  # even one sequence does not fit: the weights do not
     dep = plan.dep
     I, O = kwargs["input_len"], kwargs["output_len"]
-    per_rep = min(dep.engine.max_num_seqs, max_sequences(dep, I + O, I))
+    per_rep = min(dep.max_running_seqs, max_sequences(dep, I + O, I))
     want = kwargs["batch"]
     cap = per_rep * dep.layout.dp
     if cap < 1 or cap >= want:

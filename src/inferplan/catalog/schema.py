@@ -152,6 +152,9 @@ class LayoutPolicy(_Strict):
                                   "parallel, or attention data-parallel + expert parallel")
     moe_options: list[MoePlacement] = Field(
         default_factory=lambda: list[MoePlacement](["tp"]), description="MoE placements the engine supports")
+    attention_dp_budget: Literal["per_rank", "replica"] = Field(
+        default="per_rank", description="with attention-DP, the step token budget counts per rank "
+                                        "(each rank schedules its own steps) or for the whole replica")
     source: str = ""
 
 

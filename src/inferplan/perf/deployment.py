@@ -76,6 +76,26 @@ class Deployment:
         return self.hw.host_link or FALLBACK_LINK
 
     @property
+    def max_running_seqs(self) -> int:
+        """The engine's cap on running sequences for one replica: ``max_num_seqs`` per
+        attention-DP rank. With attention-DP each rank runs its own scheduler and batch:
+        TensorRT-LLM's ``max_batch_size`` and vLLM's ``max_num_seqs`` are per rank (TRT-LLM's
+        DeepSeek-R1 recipes run concurrency 7,168 on 8 B200 at max_batch_size 896), and SGLang's
+        per-worker request limit comes from each worker's KV pool when max_running_requests is
+        unset (an explicit value is divided by dp_size)."""
+        return self.engine.max_num_seqs * self.layout.attn_dp
+
+    @property
+    def step_token_budget(self) -> int:
+        """Tokens one step of a replica may carry (decode tokens + prompt chunk): the engine's
+        budget, per attention-DP rank where its ranks schedule on their own (TensorRT-LLM
+        ``max_num_tokens``, vLLM ``max_num_batched_tokens`` per DP engine); SGLang divides
+        ``chunked_prefill_size`` among its DP-attention ranks (server_args: chunked_prefill_size
+        // dp_size), so there the budget is the replica's."""
+        per_rank = self.engine.layout.attention_dp_budget == "per_rank"
+        return self.engine.prefill_chunk_tokens * (self.layout.attn_dp if per_rank else 1)
+
+    @property
     def core_share(self) -> float:
         """Share of the CPU's cores in use (1 for accelerators or when threads is unset)."""
         if self.hw.hw_class != "cpu" or not self.threads or not self.hw.cores:

@@ -50,6 +50,7 @@ from inferplan.perf.offload import (
 )
 from inferplan.perf.placement import choose_layout
 from inferplan.perf.slots import serving_engine
+from inferplan.perf.chunks import budget_running_seqs, prefill_chunks
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
 
@@ -248,12 +249,13 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
 
     if mode == "offline":
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
-        per_rep = min(dep.engine.max_num_seqs, max_sequences(dep, reserve, input_len))
+        per_rep = min(dep.max_running_seqs, max_sequences(dep, reserve, input_len),
+                      int(_budget_cap(dep, input_len, output_len, notes)))
         plan.batch = per_rep * dp
         seqs_rep = float(per_rep)
         ctx_max = reserve
         notes["offline_batch"] = (f"largest batch that fits: {per_rep} sequences per replica "
-                                  f"(KV for {reserve:.0f} tokens each, cap max_num_seqs={dep.engine.max_num_seqs})")
+                                  f"(KV for {reserve:.0f} tokens each, cap max_num_seqs={dep.max_running_seqs})")
     else:
         seqs_rep = batch / dp
     admitted = seqs_rep
@@ -261,7 +263,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
         # holds (the scheduler queues the rest until blocks free up)
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
-        admitted = min(seqs_rep, dep.engine.max_num_seqs)
+        admitted = min(seqs_rep, dep.max_running_seqs, _budget_cap(dep, input_len, output_len, notes,
+                                                                   seqs_rep))
         if not memory_breakdown(dep, admitted, ctx_max, admitted * input_len).fits:
             by_kv = max_sequences(dep, reserve, input_len)
             # max_sequences counts one prompt's activations; a full prefill chunk may need more
@@ -298,8 +301,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if mode == "concurrency" and in_flight > admitted:
         plan.queue_factor = in_flight / admitted
         in_flight = admitted
-        if admitted == eng_.max_num_seqs:
-            notes["queueing"] = (f"{eng_.id} runs at most {eng_.max_num_seqs} sequences; "
+        if admitted == dep.max_running_seqs:
+            notes["queueing"] = (f"{eng_.id} runs at most {dep.max_running_seqs} sequences; "
                                  f"the other clients wait (FCFS)")
     mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
@@ -367,34 +370,17 @@ def _offload(dep: Deployment, mem: MemoryBreakdown,
     return dep, new
 
 
-def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int, decode_seqs: float = 0.0,
-                   decode_ctx: float = 0.0) -> StepWork:
-    """The steps that prefill `seqs` prompts of `prompt_tokens`, in the engine's chunks.
-
-    An engine processes at most ``prefill_chunk_tokens`` tokens per step (vLLM
-    max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens, llama.cpp
-    n_batch); ``decode_seqs`` sequences decoding alongside (at ``decode_ctx`` cached tokens)
-    take one token each of that budget in every step. Short prompts are packed several to a
-    step; a long prompt is split and each chunk attends to the tokens before it. Each step
-    re-reads the weights, which is what chunking costs. Returns one StepWork whose arrays hold
-    the steps (sum them with ``total_time_s``).
-    """
-    chunk = max(1.0, dep.engine.prefill_chunk_tokens - decode_seqs)
-    rider = {"decode_seqs": decode_seqs, "decode_ctx": decode_ctx}
-    if seqs * prompt_tokens <= chunk:
-        return step_work(dep, prefill_tokens=seqs * prompt_tokens, prefill_seqs=seqs, **rider)
-    if prompt_tokens <= chunk:
-        per_step = max(1.0, float(chunk // prompt_tokens))
-        n_full = int(seqs // per_step)
-        sizes = [per_step] * n_full + ([seqs - n_full * per_step] if seqs > n_full * per_step else [])
-        s = np.array(sizes)
-        return step_work(dep, prefill_tokens=s * prompt_tokens, prefill_seqs=s, **rider)
-    n = math.ceil(prompt_tokens / chunk)
-    start = np.arange(n) * float(chunk)
-    tokens = np.minimum(chunk, prompt_tokens - start)
-    # every sequence goes through the same chunks; steps of one sequence after another
-    return step_work(dep, prefill_tokens=np.tile(tokens, int(math.ceil(seqs))),
-                     prefill_seqs=1.0, prefill_ctx=np.tile(start, int(math.ceil(seqs))), **rider)
+def _budget_cap(dep: Deployment, input_len: int, output_len: int, notes: dict[str, Any],
+                wanted: float = math.inf) -> float:
+    """Running sequences the step token budget sustains (budget_running_seqs), noted when it
+    binds; no cap for engines that do not batch continuously."""
+    if not dep.engine.continuous_batching:
+        return math.inf
+    cap = max(1.0, budget_running_seqs(dep.step_token_budget, input_len, output_len))
+    if cap < min(wanted, dep.max_running_seqs):
+        notes["token_budget"] = (f"{dep.step_token_budget:,} tokens per step keep at most {cap:.4g} "
+                                 f"sequences decoding while their successors' prompts are prefilled")
+    return cap
 
 
 def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:

@@ -62,7 +62,7 @@ def activation_bytes_per_device(dep: Deployment, prefill_tokens: float, seqs: fl
     """Peak transient activations of the largest step: the prefill chunk's hidden states and FFN
     intermediates (~4*d + 3*ffn_width per token, fused kernels) plus fp32 logits per sequence."""
     m, lay = dep.model, dep.layout
-    chunk = min(prefill_tokens, dep.engine.prefill_chunk_tokens) / lay.attn_dp
+    chunk = min(prefill_tokens, dep.step_token_budget) / lay.attn_dp
     widths = []
     for g in m.groups:
         f = g.ffn
@@ -103,11 +103,11 @@ def max_sequences(dep: Deployment, ctx_tokens: float, prefill_tokens_per_seq: fl
     if free <= 0:
         return 0
     if per_seq <= 0:
-        return dep.engine.max_num_seqs
+        return dep.max_running_seqs
     # Activations grow with the batch only through logits and the prefill chunk, which holds
     # min(chunk, n x prompt) tokens: bound n with one prompt's activations, then recount with
     # the chunk that many prompts fill (consistent with memory_breakdown for n sequences).
-    chunk = dep.engine.prefill_chunk_tokens
+    chunk = dep.step_token_budget
     one = max(prefill_tokens_per_seq, 1.0)
 
     def count(prefill_tokens: float) -> int:

@@ -180,10 +180,10 @@ def _curve(plan: EstimatePlan, f: Factors) -> ThroughputCurve | None:
     ctx_mean, ctx_max = I + O / 2, I + O
     reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
     by_memory = max_sequences(dep, reserve, I)
-    max_rep = min(dep.engine.max_num_seqs, by_memory)
+    max_rep = min(dep.max_running_seqs, by_memory)
     if max_rep < 1:
         return None
-    limit = (f"engine max_num_seqs={dep.engine.max_num_seqs}" if max_rep < by_memory
+    limit = (f"engine max_num_seqs={dep.max_running_seqs}" if max_rep < by_memory
              else f"KV memory ({by_memory} sequences of {reserve:.0f} tokens per replica)")
     b = np.unique(np.round(np.geomspace(1, max_rep, CURVE_POINTS)).astype(int))
     mb = micro_batches(b, lay.pp)

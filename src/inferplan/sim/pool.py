@@ -101,19 +101,22 @@ class ServingLimits:
     max_batched_tokens: int  # tokens per step: decode tokens + prefill chunk (serial: prompt chunk)
 
 
-def serving_limits(engine: EngineSpec, cfg: SchedulerConfig) -> ServingLimits:
-    """The policy and limits of `engine` under `cfg` (``None`` fields take the engine's
-    defaults). A policy of one sequence at a time admits one sequence and prefills in the
-    engine's chunk; otherwise a step carries up to ``max(prefill chunk, max_num_seqs)`` tokens."""
+def serving_limits(engine: EngineSpec, cfg: SchedulerConfig, max_seqs: int | None = None,
+                   budget_tokens: int | None = None) -> ServingLimits:
+    """The policy and limits of `engine` under `cfg` (``None`` fields take the defaults:
+    `max_seqs` and `budget_tokens` when given, a deployment's Deployment.max_running_seqs and
+    step_token_budget, which count attention-DP ranks; else the engine's own). A policy of one
+    sequence at a time admits one sequence and prefills in the engine's chunk; otherwise a step
+    carries up to ``max(token budget, max_num_seqs)`` tokens."""
     policy = cfg.policy or ("continuous" if engine.continuous_batching and engine.max_num_seqs > 1
                             else "serial")
     if policy not in SCHEDULERS:
         raise UnknownIdError("scheduler policy", policy, SCHEDULERS)
     if SCHEDULERS[policy].one_at_a_time:
         return ServingLimits(policy, 1, cfg.max_num_batched_tokens or engine.prefill_chunk_tokens)
-    max_seqs = cfg.max_num_seqs or engine.max_num_seqs
-    return ServingLimits(policy, max_seqs,
-                         cfg.max_num_batched_tokens or max(engine.prefill_chunk_tokens, max_seqs))
+    seqs = cfg.max_num_seqs or max_seqs or engine.max_num_seqs
+    budget = budget_tokens or engine.prefill_chunk_tokens
+    return ServingLimits(policy, seqs, cfg.max_num_batched_tokens or max(budget, seqs))
 
 
 def kv_cache_blocks(dep: Deployment, block_size: int, max_num_seqs: int, chunk_tokens: int,
@@ -227,7 +230,7 @@ def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConf
     """The pool of `dep` serving `workload` (raises if no memory is left for the KV cache)."""
     cfg = cfg or SchedulerConfig()
     eff = eff or load_efficiency()
-    limits = serving_limits(dep.engine, cfg)
+    limits = serving_limits(dep.engine, cfg, dep.max_running_seqs, dep.step_token_budget)
     f, _ = resolve_factors(dep, eff)
     typical = workload.mean_input() + workload.mean_output() / 2
     blocks = cfg.kv_blocks or kv_cache_blocks(dep, cfg.block_size, limits.max_num_seqs,

@@ -61,7 +61,7 @@ def bound_regimes(p: BoundRegimesParams, ctx: AuditContext) -> CheckResult:
             pre = step_work(dep, prefill_tokens=np.array(prompts, float), prefill_seqs=1.0).bound(f)
             # largest batch the engine holds at this context (at least the batch-1 plan that fits)
             fit_b = max(1, min(max_sequences(dep, p.input_len + p.output_len, p.input_len),
-                               dep.engine.max_num_seqs) * dep.layout.dp)
+                               dep.max_running_seqs) * dep.layout.dp)
             b_compute = _first(batches, dec == "compute")
             p_compute = _first(prompts, pre == "compute")
             ridge = dep.peak_linear_flops / dep.memory_bw_bytes_s  # FLOP per byte
