@@ -202,7 +202,7 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         elif mode == "concurrency" and raw["metric"] in ("ttft_ms", "e2e_latency_s"):
             waves = _burst_waves(raw.get("notes") or "", row.plan.batch)
             if waves and row.plan.input_len > 0:
-                from inferplan.perf.estimate import prefill_chunks
+                from inferplan.perf.chunks import prefill_chunks
 
                 rep_clients = row.plan.seqs_per_replica
                 row.plan.works["burst"] = prefill_chunks(row.plan.dep, rep_clients, row.plan.input_len)
