@@ -110,3 +110,32 @@ def test_mla_caches_less_than_an_equivalent_mha():
     per_tok = kv_bytes_per_sequence_device(dep, 1) * dep.layout.pp
     mha = dep.model.num_layers * 2 * 128 * 128 * dep.kv_bytes_per_elem  # 128 heads of 128 (K,V)
     assert per_tok < mha / 20
+
+
+def test_lookup_kernels_count_table_lookups_not_macs():
+    """T-MAC: 2b/g lane operations per weight (b code bits, g = 4 weights per table), no
+    unpacking, no mat-vec penalty at one row; MAC engines and unstated code bits: None."""
+
+    def dep(engine, precision):
+        return plan_estimate("llama-2-7b", "apple-m2-ultra-cpu", engine=engine, precision=precision,
+                             threads=1, input_len=16, output_len=64).dep
+
+    assert dep("t-mac", "int2").lut_ops_per_weight == 1.0
+    assert dep("t-mac", "int4").lut_ops_per_weight == 2.0
+    assert dep("t-mac", "q4_0").lut_ops_per_weight is None  # no code_bits stated
+    assert dep("llama.cpp", "int2").lut_ops_per_weight is None
+    work = step_work(dep("t-mac", "int2"), decode_seqs=1.0, decode_ctx=64.0)
+    linear = [i for i, k in enumerate(work.op_kinds) if k == "linear"]
+    assert all(work.gemv_ratio[i] == 1.0 for i in linear)
+    assert all(float(work.t_unpack_w[i]) == 0.0 for i in linear)
+
+
+def test_lookup_decode_outruns_dequantize_and_multiply_on_one_core():
+    """One M2 Ultra core, Llama-2-7B at 2 bits: a MAC mat-vec runs at the fp32 SIMD rate after
+    unpacking every weight; the lookup kernel at the int8 lane rate with one op per weight."""
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(threads=1, input_len=16, output_len=64)
+    lut = estimate("llama-2-7b", "apple-m2-ultra-cpu", engine="t-mac", precision="int2", **kw)
+    mac = estimate("llama-2-7b", "apple-m2-ultra-cpu", engine="llama.cpp", precision="q2_k", **kw)
+    assert lut.decode_tok_s_per_user > 3 * mac.decode_tok_s_per_user

@@ -114,6 +114,8 @@ class Precision(_Strict):
     id: str
     description: str
     bits_per_weight: float = Field(gt=0)
+    code_bits: int | None = Field(default=None, ge=1, le=8, description="bits of each weight's "
+                                  "integer code, scales excluded (formats a lookup kernel takes)")
     kind: Literal["float", "int", "ternary"]
     compute: list[KernelCompute]
     dequant_ops_per_weight: float = Field(ge=0)
@@ -209,6 +211,10 @@ class EngineSpec(_Strict):
     graph_prompt_steps: bool = Field(
         default=False, description="steps carrying prompt tokens are replayed as (piecewise) graphs "
                                    "too, up to graph_max_batch tokens; otherwise they run eagerly")
+    lut_group_weights: int | None = Field(
+        default=None, ge=1, description="low-bit weights multiplied by table lookup (T-MAC): "
+                                        "activations grouped by this many weights; None: "
+                                        "multiply-accumulate kernels")
     layout: LayoutPolicy = LayoutPolicy()
     limits: list[EngineLimits] = Field(default=[], description="per-device batch/token limits")
     overheads: str = Field(default="", description="what the engine launches per layer and per "

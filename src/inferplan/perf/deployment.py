@@ -96,6 +96,25 @@ class Deployment:
         return self.engine.prefill_chunk_tokens * (self.layout.attn_dp if per_rank else 1)
 
     @property
+    def lut_ops_per_weight(self) -> float | None:
+        """8-bit lane operations per weight of a table-lookup mat-vec (T-MAC; Wei et al. 2024,
+        arXiv:2407.00088), or None for multiply-accumulate kernels. A b-bit weight is b one-bit
+        planes; each plane of a group of g weights indexes a 2^g-entry table of the group's
+        activation sums (built once per token, shared by every output row): one lookup and one
+        add per plane and group, 2b/g operations per weight with no unpacking. Formats that state
+        their code bits b (precisions.yaml ``code_bits``) are looked up, at most 4 bits."""
+        g, b = self.engine.lut_group_weights, self.weight_precision.code_bits
+        if not g or not b or b > 4:
+            return None
+        return 2 * b / g
+
+    @cached_property
+    def lut_peak_ops(self) -> float:
+        """Rate of a lookup kernel's 8-bit lanes, counted like a MAC peak (2 ops per lane per
+        cycle, so lut_ops_per_weight x 2 ops per weight): the int8 SIMD peak."""
+        return self._peak(["int8_simd", "int8", "fp16", "fp32"])
+
+    @property
     def core_share(self) -> float:
         """Share of the CPU's cores in use (1 for accelerators or when threads is unset)."""
         if self.hw.hw_class != "cpu" or not self.threads or not self.hw.cores:

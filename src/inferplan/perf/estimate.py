@@ -27,6 +27,7 @@ from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
+from inferplan.perf.chunks import budget_running_seqs, prefill_chunks
 from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
@@ -50,7 +51,6 @@ from inferplan.perf.offload import (
 )
 from inferplan.perf.placement import choose_layout
 from inferplan.perf.slots import serving_engine
-from inferplan.perf.chunks import budget_running_seqs, prefill_chunks
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
 

@@ -334,12 +334,15 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
     peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
     widths: list[float] = []  # columns of one expert's slice per device (expert ops)
+    # table-lookup kernels: lut lane ops per weight at half the MAC-counted peak, no unpacking
+    lut = dep.lut_ops_per_weight
     for g in dep.groups:
         n = g.layers  # layers of this group in the whole replica
         # Dense linear weights (attention projections, dense FFN, shared experts, router).
-        tc.append(n * 2 * g.dense_elems_dev * tokens_dev / peak_lin)
+        tc.append(n * 2 * g.dense_elems_dev * tokens_dev * (lut or 1.0)
+                  / (dep.lut_peak_ops if lut else peak_lin))
         tm.append(n * g.dense_elems_dev * dep.weight_bytes_per_elem / bw + zero)
-        tuw.append(n * g.dense_elems_dev * unpack_tiles / vec)
+        tuw.append(zero if lut else n * g.dense_elems_dev * unpack_tiles / vec)
         tue.append(zero)
         names.append(f"{g.name}.linear")
         kinds.append("linear")
@@ -415,7 +418,9 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         # small kernels run at their minimum duration in decode steps; prompt steps' kernels are big
         small_kernels=np.where(p > 0, 0.0, small_kernel_count(dep)) + zero,
         expert_width=np.array(widths),
-        gemv_ratio=np.array([max(1.0, pk / dep.simd_flops_s) if k != "attention" else 1.0
+        # a lookup mat-vec runs at its lane rate whatever the rows (no GEMM-size term)
+        gemv_ratio=np.array([1.0 if k == "attention" or (lut and k == "linear")
+                             else max(1.0, pk / dep.simd_flops_s)
                              for k, pk in zip(kinds, peaks, strict=True)]),
         prefill_layers=np.where(eager_prompt_step(dep, p, tokens), units, 0.0) + zero,
         op_names=tuple(names),
