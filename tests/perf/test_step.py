@@ -139,3 +139,14 @@ def test_lookup_decode_outruns_dequantize_and_multiply_on_one_core():
     lut = estimate("llama-2-7b", "apple-m2-ultra-cpu", engine="t-mac", precision="int2", **kw)
     mac = estimate("llama-2-7b", "apple-m2-ultra-cpu", engine="llama.cpp", precision="q2_k", **kw)
     assert lut.decode_tok_s_per_user > 3 * mac.decode_tok_s_per_user
+
+
+def test_pcie_peers_pay_ring_all_reduce_steps():
+    """Ring links: 2(n-1) latencies per all-reduce, n-1 per all-to-all; switched: ceil(log2 n)."""
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.perf.step import collective_steps
+
+    pcie, nvswitch = get_hardware("l40s").scale_up, get_hardware("h100-sxm").scale_up
+    assert pcie is not None and nvswitch is not None and pcie.ring_collectives
+    assert collective_steps(pcie, 8, "all_reduce") == 14 and collective_steps(pcie, 8, "all_to_all") == 7
+    assert collective_steps(nvswitch, 8, "all_reduce") == 3 and collective_steps(nvswitch, 1, "all_reduce") == 0

@@ -32,6 +32,9 @@ class Link(_Strict):
     bw_bytes_s: float = Field(gt=0, description="per device, per direction")
     latency_s: float = Field(ge=0, description="one message, software + wire")
     domain_devices: int = Field(default=1, ge=1, description="devices reachable at this bandwidth")
+    ring_collectives: bool = Field(
+        default=False, description="collectives step around a ring, one link latency per step "
+                                   "(PCIe peers: no switch fabric for one-shot all-reduce)")
     source: str = ""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from inferplan.catalog.schema import Link
 from inferplan.perf.deployment import Deployment
 
 ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
@@ -431,6 +432,21 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     )
 
 
+def collective_steps(link: Link, n: int, kind: str) -> int:
+    """Link latencies one small collective over `n` devices pays (messages in sequence).
+
+    Switched fabrics (NVSwitch, xGMI meshes, ICI): recursive doubling, ceil(log2 n) (Thakur,
+    Rabenseifner & Gropp 2005). Ring links (PCIe peers, ``Link.ring_collectives``): NCCL's
+    ring all-reduce takes 2(n-1) steps (reduce-scatter + all-gather, Patarasuk & Yuan 2009) and
+    an all-to-all n-1 sends in turn.
+    """
+    if n <= 1:
+        return 0
+    if not link.ring_collectives:
+        return math.ceil(math.log2(n))
+    return 2 * (n - 1) if kind == "all_reduce" else n - 1
+
+
 def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) -> tuple[Any, Any]:
     """Link seconds (at peak link bandwidth) and message latency of one step.
 
@@ -450,14 +466,14 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
         per_ar = 2 * (lay.tp - 1) / lay.tp * act / link.bw_bytes_s
         n_ar = ALLREDUCES_PER_LAYER * m.num_layers
         link_s = link_s + n_ar * per_ar
-        lat_s = lat_s + n_ar * link.latency_s * math.ceil(math.log2(lay.tp))
+        lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, lay.tp, "all_reduce")
     if lay.ep > 1:
         link = dep.tp_link
         moe_layers = sum(g.layers for g in dep.groups if g.expert_elems_dev)
         k = max((g.top_k for g in dep.groups), default=1)
         a2a = act * k * (lay.ep - 1) / lay.ep / link.bw_bytes_s
         link_s = link_s + 2 * moe_layers * a2a  # dispatch + combine
-        lat_s = lat_s + 2 * moe_layers * link.latency_s * math.ceil(math.log2(lay.ep))
+        lat_s = lat_s + 2 * moe_layers * link.latency_s * collective_steps(link, lay.ep, "all_to_all")
     if lay.pp > 1:
         link = dep.pp_link
         link_s = link_s + (lay.pp - 1) * act / link.bw_bytes_s
