@@ -92,7 +92,9 @@ def main() -> int:
     table = build_table([r.plan.dep.hw.hw_class for r in model.rows],  # type: ignore[union-attr]
                         [METRIC_FAMILY.get(r.metric, "throughput") for r in model.rows],
                         [row_regime(r) for r in model.rows], resid,
-                        provenance={"from": "nested leave-one-source-out residuals of the bundled corpus",
+                        sources=[r.source for r in model.rows],
+                        provenance={"from": "nested leave-one-source-out residuals of the bundled corpus, "
+                                            "as a new source's (source effect + row noise)",
                                     "rows": int(np.isfinite(resid).sum()), "date": date,
                                     "files": [p.name for p in bundled_csvs()],
                                     "interval_coverage_cv": cv_sum.interval_coverage})

@@ -66,3 +66,23 @@ def test_ratio_interval_subtracts_midpoints_and_adds_half_widths_in_quadrature()
     # the same two predictions read as speeds: the reciprocal ratio's reciprocal interval
     slo, shi = ratio_interval(0.5, False, a, b)
     assert (slo, shi) == pytest.approx((1 / hi, 1 / lo))
+
+
+def test_a_new_sources_interval_counts_the_scatter_between_sources():
+    """Rows of one source share a bias: 3 sources at -1, 0, +1 with tight rows give an interval
+    that reaches past both outer sources, not the rows' own tight spread."""
+    import numpy as np
+
+    from inferplan.perf.intervals import build_table, source_effect_quantiles
+
+    rng = np.random.default_rng(0)
+    r = np.concatenate([b + 0.01 * rng.standard_normal(50) for b in (-1.0, 0.0, 1.0)])
+    srcs = [s for s in "abc" for _ in range(50)]
+    lo, hi = source_effect_quantiles(r, srcs, 0.8)
+    assert lo < -1.0 and hi > 1.0
+    one_lo, one_hi = source_effect_quantiles(r[:50], srcs[:50], 0.8)  # one source: its rows
+    assert -1.1 < one_lo < one_hi < -0.9
+    pooled = build_table(["gpu"] * 150, ["throughput"] * 150, ["offline"] * 150, r)
+    by_source = build_table(["gpu"] * 150, ["throughput"] * 150, ["offline"] * 150, r, sources=srcs)
+    assert by_source.groups["all"][1] - by_source.groups["all"][0] > \
+        pooled.groups["all"][1] - pooled.groups["all"][0]

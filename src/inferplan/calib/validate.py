@@ -208,7 +208,8 @@ def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
 
 def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL_LEVEL) -> list[ValidationRow]:
     """Score cross-validated predictions; each row's interval comes from the other sources'
-    cross-validated residuals (leave-its-source-out on the residual pool)."""
+    cross-validated residuals (leave-its-source-out on the residual pool), as a new source's
+    (source effect + row noise, perf/intervals.py source_effect_quantiles)."""
     classes = [r.plan.dep.hw.hw_class for r in rows]  # type: ignore[union-attr]
     fams = [METRIC_FAMILY.get(r.metric, "throughput") for r in rows]
     regs = [row_regime(r) for r in rows]
@@ -227,7 +228,7 @@ def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL
                 tables[src] = build_table([c for c, o in zip(classes, others, strict=True) if o],
                                           [f for f, o in zip(fams, others, strict=True) if o],
                                           [g for g, o in zip(regs, others, strict=True) if o],
-                                          resid[others], level)
+                                          resid[others], level, sources=list(srcs[others]))
             lo, hi = row_interval(r, p, tables[src])
         out.append(scored_row(r, p if np.isfinite(p) else None, lo, hi))
     return out

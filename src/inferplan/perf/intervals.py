@@ -79,31 +79,77 @@ def group_key(hw_class: str, family: str | None = None, reg: str | None = None) 
     return "|".join(p for p in (hw_class, family, reg) if p)
 
 
-def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL,
+                        weights: np.ndarray | None = None, n_eff: float | None = None) -> tuple[float, float]:
     """Lower and upper empirical quantiles of ``r`` for a central ``level`` interval, at the
-    split-conformal levels (wider for few values)."""
+    split-conformal levels (wider for few values). ``weights`` (default equal) weight the
+    values; ``n_eff`` (default ``len(r)``) is the sample size of the conformal correction."""
     r = np.asarray(r, dtype=float)
-    n = len(r)
+    n = n_eff or len(r)
     hi_q = min(1.0, (1 + level) / 2 * (1 + 1 / n))
     lo_q = max(0.0, 1 - hi_q)
-    return float(np.quantile(r, lo_q)), float(np.quantile(r, hi_q))
+    if weights is None:
+        return float(np.quantile(r, lo_q)), float(np.quantile(r, hi_q))
+    order = np.argsort(r)
+    w = np.asarray(weights, dtype=float)[order]
+    cdf = (np.cumsum(w) - w / 2) / w.sum()  # midpoint rule: the weighted empirical quantile
+
+    def q(p: float) -> float:
+        return float(np.interp(p, cdf, r[order]))
+
+    return q(lo_q), q(hi_q)
+
+
+def source_effect_quantiles(r: np.ndarray, sources: list[str], level: float) -> tuple[float, float]:
+    """Central ``level`` interval of the residual of a row from a source not in ``r``.
+
+    Residuals cluster by source (one engine build and harness per source): r = b_s + e, with a
+    source effect b_s and a row noise e. A new source's row is one draw of each, so its spread
+    is sqrt(var(b) + var(e)): var(b) from the sources' median residuals, var(e) pooled from the
+    rows' distances to their source's median; centred on the median source. Student t with
+    (sources - 1) degrees of freedom for the few-source uncertainty of var(b); one source: the
+    rows' own conformal quantiles.
+    """
+    names = sorted(set(sources))
+    if len(names) < 2:
+        return conformal_quantiles(r, level)
+    idx = np.array([names.index(n) for n in sources])
+    med = np.array([np.median(r[idx == k]) for k in range(len(names))])
+    var_b = float(np.var(med, ddof=1))
+    var_e = float(np.mean((r - med[idx]) ** 2))
+    from scipy.stats import t as student_t  # scipy: a core dependency (the calibration's fit)
+
+    half = float(student_t.ppf((1 + level) / 2, df=len(names) - 1)) * math.sqrt(var_b + var_e)
+    mid = float(np.median(med))
+    return mid - half, mid + half
 
 
 def build_table(classes: list[str], families: list[str], regimes: list[str], r_speed: np.ndarray,
                 level: float = INTERVAL_LEVEL, min_rows: int = MIN_ROWS,
-                provenance: dict[str, Any] | None = None) -> IntervalTable:
-    """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data."""
+                provenance: dict[str, Any] | None = None,
+                sources: list[str] | None = None) -> IntervalTable:
+    """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data.
+
+    With ``sources``, every source weighs the same in a group (each of its rows 1 / its rows
+    there) and the conformal correction counts sources: a source's rows share one bias (its
+    engine build, its harness), so the interval a new source needs is set by how far sources
+    scatter, not by the largest source's rows."""
     r_speed = np.asarray(r_speed, dtype=float)
     ok = np.isfinite(r_speed)
-    buckets: dict[str, list[float]] = {}
-    for c, f, g, r, good in zip(classes, families, regimes, r_speed, ok, strict=True):
+    src = sources or [str(i) for i in range(len(r_speed))]
+    buckets: dict[str, list[tuple[float, str]]] = {}
+    for c, f, g, r, good, sr in zip(classes, families, regimes, r_speed, ok, src, strict=True):
         if not good:
             continue
         for key in (group_key(c, f, g), group_key(c, f), group_key(c), ALL):
-            buckets.setdefault(key, []).append(float(r))
+            buckets.setdefault(key, []).append((float(r), sr))
     groups = {}
     for key, vals in buckets.items():
-        lo, hi = conformal_quantiles(np.array(vals), level)
+        r = np.array([v for v, _ in vals])
+        if sources is None:
+            lo, hi = conformal_quantiles(r, level)
+        else:
+            lo, hi = source_effect_quantiles(r, [s_ for _, s_ in vals], level)
         groups[key] = (lo, hi, len(vals))
     return IntervalTable(level, min_rows, groups, provenance or {})
 
