@@ -80,6 +80,8 @@ REVIEWED_PAIRS: set[frozenset[str]] = {frozenset(p.split("~")) for p in (
     # TRT-LLM issue #5929: FP4 on B200 runs at ~the same ITL/TTFT whatever the EP size (the
     # issue's point); distinct layouts (EP None / 4 / 8), values as printed
     "trt5929-007~trt5929-011", "trt5929-008~trt5929-010", "trt5929-019~trt5929-023",
+    # InferenceX median TTFT, MI300X conc 4: SGLang 0.5.9 (2026-02) and 0.5.12 (2026-05) runs
+    "ixf-001~ixf-199",
 )}
 
 

@@ -105,8 +105,13 @@ def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, w
 
 
 def _burst_waves(notes: str, clients: int) -> float:
-    """num_prompts / concurrency when the row's notes state it (``num_prompts=10x`` or ``=N``)."""
+    """num_prompts / concurrency when the row's notes state it (``num_prompts=10x`` or ``=N``).
+    0 for a median (``statistic=median``): with several waves the first is a minority of the
+    requests and leaves the median a steady-state request's."""
     import re
+
+    if "statistic=median" in notes:
+        return 0.0
 
     m = re.search(r"num_prompts\s*=\s*(\d+(?:\.\d+)?)\s*x", notes)
     if m:
