@@ -329,3 +329,17 @@ def test_cpu_gemm_size_term_is_capped_by_the_fp32_simd_rate_not_the_int8_unpack_
     assert w.gemv_ratio is not None and w.gemv_ratio[lin] == pytest.approx(
         max(1.0, d.peak_linear_flops / d.simd_flops_s))
     assert d.simd_flops_s < d.vector_ops_s  # the unpack rate counts int8 lanes
+
+
+def test_sglang_divides_its_token_budget_among_attention_dp_ranks():
+    """TensorRT-LLM's max_num_tokens counts per rank; SGLang's chunked_prefill_size is divided
+    by dp_size under DP attention, so its budget stays the replica's."""
+    from inferplan.perf.estimate import plan_estimate
+
+    kw = dict(devices=8, tp=1, ep=8, precision="fp4", mode="concurrency", batch=64,
+              input_len=1024, output_len=256)
+    trt = plan_estimate("deepseek-r1", "b200", engine="tensorrt-llm", **kw).dep
+    sgl = plan_estimate("deepseek-r1", "b200", engine="sglang", **kw).dep
+    assert trt.step_token_budget == 8 * trt.engine.prefill_chunk_tokens
+    assert sgl.step_token_budget == sgl.engine.prefill_chunk_tokens
+    assert trt.max_running_seqs == 8 * trt.engine.max_num_seqs
