@@ -79,25 +79,14 @@ def group_key(hw_class: str, family: str | None = None, reg: str | None = None) 
     return "|".join(p for p in (hw_class, family, reg) if p)
 
 
-def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL,
-                        weights: np.ndarray | None = None, n_eff: float | None = None) -> tuple[float, float]:
+def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
     """Lower and upper empirical quantiles of ``r`` for a central ``level`` interval, at the
-    split-conformal levels (wider for few values). ``weights`` (default equal) weight the
-    values; ``n_eff`` (default ``len(r)``) is the sample size of the conformal correction."""
+    split-conformal levels (wider for few values)."""
     r = np.asarray(r, dtype=float)
-    n = n_eff or len(r)
+    n = len(r)
     hi_q = min(1.0, (1 + level) / 2 * (1 + 1 / n))
     lo_q = max(0.0, 1 - hi_q)
-    if weights is None:
-        return float(np.quantile(r, lo_q)), float(np.quantile(r, hi_q))
-    order = np.argsort(r)
-    w = np.asarray(weights, dtype=float)[order]
-    cdf = (np.cumsum(w) - w / 2) / w.sum()  # midpoint rule: the weighted empirical quantile
-
-    def q(p: float) -> float:
-        return float(np.interp(p, cdf, r[order]))
-
-    return q(lo_q), q(hi_q)
+    return float(np.quantile(r, lo_q)), float(np.quantile(r, hi_q))
 
 
 def source_effect_quantiles(r: np.ndarray, sources: list[str], level: float) -> tuple[float, float]:
@@ -130,10 +119,10 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
                 sources: list[str] | None = None) -> IntervalTable:
     """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data.
 
-    With ``sources``, every source weighs the same in a group (each of its rows 1 / its rows
-    there) and the conformal correction counts sources: a source's rows share one bias (its
-    engine build, its harness), so the interval a new source needs is set by how far sources
-    scatter, not by the largest source's rows."""
+    With ``sources``, each group's interval is a new source's (source_effect_quantiles): a
+    source's rows share one bias (its engine build, its harness), so the interval is set by how
+    far sources scatter as well as by the rows around them, not by the largest source's rows.
+    Without, the rows' own conformal quantiles."""
     r_speed = np.asarray(r_speed, dtype=float)
     ok = np.isfinite(r_speed)
     src = sources or [str(i) for i in range(len(r_speed))]

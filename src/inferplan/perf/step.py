@@ -337,18 +337,18 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     widths: list[float] = []  # columns of one expert's slice per device (expert ops)
     # table-lookup kernels: lut lane ops per weight at half the MAC-counted peak, no unpacking
     lut = dep.lut_ops_per_weight
+    peak_dense = dep.lut_peak_ops if lut else peak_lin
     for g in dep.groups:
         n = g.layers  # layers of this group in the whole replica
         # Dense linear weights (attention projections, dense FFN, shared experts, router).
-        tc.append(n * 2 * g.dense_elems_dev * tokens_dev * (lut or 1.0)
-                  / (dep.lut_peak_ops if lut else peak_lin))
+        tc.append(n * 2 * g.dense_elems_dev * tokens_dev * (lut or 1.0) / peak_dense)
         tm.append(n * g.dense_elems_dev * dep.weight_bytes_per_elem / bw + zero)
         tuw.append(zero if lut else n * g.dense_elems_dev * unpack_tiles / vec)
         tue.append(zero)
         names.append(f"{g.name}.linear")
         kinds.append("linear")
         widths.append(0.0)
-        peaks.append(peak_lin)
+        peaks.append(peak_dense)
         gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
