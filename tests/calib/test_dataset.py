@@ -26,3 +26,30 @@ def test_an_offline_row_without_a_layout_gets_the_offline_layout(tmp_path):
     assert offline.plan is not None and served.plan is not None
     assert offline.plan.dep.layout.dp == 8 and offline.plan.dep.layout.tp == 1
     assert served.plan.dep.layout.tp == 8
+
+
+def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
+    """llama.cpp on an RTX 4090 dated 2023-10 ran builds without CUDA graphs: the row gets the
+    llama.cpp-2023 profile (with a note) and a higher per-layer cost than a 2026 row; a CPU row
+    of the same date keeps llama.cpp."""
+    from inferplan.calib.dataset import COLUMNS, load_dataset
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.factors import resolve_factors
+
+    def row(i, hw, date):
+        cells = dict(id=f"t-{i}", source="t", model_id="llama-2-7b", hardware_id=hw, num_devices="1",
+                     weight_precision="q4_0", engine="llama.cpp", mode="batch", batch="1",
+                     input_len="0", output_len="128", metric="decode_tok_s_per_user", value="100",
+                     reliability="B", notes=f"src=test; date={date}")
+        return ",".join(cells.get(c, "") for c in COLUMNS)
+
+    p = tmp_path / "t.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + "\n".join(
+        [row(1, "rtx-4090", "2023-10"), row(2, "rtx-4090", "2026-03"), row(3, "ryzen-9-7950x", "2023-10")]) + "\n")
+    old, new, cpu = load_dataset(p)
+    assert old.plan is not None and new.plan is not None and cpu.plan is not None
+    assert old.plan.dep.engine.id == "llama.cpp-2023" and any("as of 2023-10" in n for n in old.notes)
+    assert new.plan.dep.engine.id == "llama.cpp" and cpu.plan.dep.engine.id == "llama.cpp"
+    eff = load_efficiency()
+    speed = [r.predict(resolve_factors(r.plan.dep, eff)[0]) for r in (old, new)]
+    assert speed[0] is not None and speed[1] is not None and speed[0] < 0.8 * speed[1]

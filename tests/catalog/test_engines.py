@@ -124,3 +124,29 @@ def test_serving_engines_tensor_parallel_in_powers_of_two_and_pipeline_across_no
         assert pol.tp_power_of_two and pol.pipeline == "across_nodes", name
     for name in ("vllm", "sglang", "tensorrt-llm"):
         assert "attention_dp_ep" in get_engine(name).layout.moe_options, name
+
+
+def test_measurements_older_than_a_release_line_get_its_profile():
+    """llama.cpp on a GPU before CUDA graphs (PR #6766, 2024-05) is the llama.cpp-2023 profile;
+    a date is read at its latest month, and CPUs (no such change) keep the current profile."""
+    from inferplan.catalog.engines import engine_as_of
+
+    cpp, gpu, cpu = get_engine("llama.cpp"), get_hardware("rtx-4090"), get_hardware("ryzen-9-7950x")
+    assert engine_as_of(cpp, "2023-10", gpu).id == "llama.cpp-2023"
+    assert engine_as_of(cpp, "2024-04", gpu).id == "llama.cpp-2023"
+    assert engine_as_of(cpp, "2024-05", gpu).id == "llama.cpp"
+    assert engine_as_of(cpp, "2024", gpu).id == "llama.cpp"  # maybe after May: not surely older
+    assert engine_as_of(cpp, "2023", gpu).id == "llama.cpp-2023"
+    assert engine_as_of(cpp, "2023-10", cpu).id == "llama.cpp"
+    assert engine_as_of(cpp, "not a date", gpu).id == "llama.cpp"
+    old = get_engine("llama.cpp-2023")
+    assert old.successor == "llama.cpp" and not old.graph_capture
+
+
+def test_an_older_release_line_names_a_known_successor():
+    raw = load_yaml(data_path("engines", "llama.cpp-2023.yaml"))
+    with pytest.raises(ValueError, match="until"):
+        EngineSpec(**{**raw, "until": "May 2024"})  # YYYY-MM only
+    for e in engine_catalog().values():
+        assert (e.successor is None) == (e.until is None), e.id
+        assert e.successor is None or e.successor in engine_catalog(), e.id

@@ -143,3 +143,13 @@ def test_unsupported_config_names_the_problem(tmp_path):
                          "--output-len", "8")
     assert code == 2
     assert "rwkv" in err and "Traceback" not in err
+
+
+def test_estimate_takes_engine_launch_options():
+    base = ["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--concurrency", "32", "--engine", "sglang", "--json"]
+    code, out, _ = run(*base, "-O", "scheduler_recv_interval=20")
+    assert code == 0 and "admission" in json.loads(out)["assumptions"]
+    code, out, err = run(*base, "--engine-option", "recv=20")
+    assert code == 2 and "unknown engine option 'recv'" in err and "Traceback" not in out + err
+    code, _, err = run(*base, "-O", "max_num_seqs")
+    assert code == 2 and "KEY=VALUE" in err

@@ -10,6 +10,7 @@ from inferplan.errors import LayoutError
 from inferplan.models.registry import get_model
 from inferplan.perf.estimate import estimate, plan_estimate
 from inferplan.perf.layout import Layout, check_layout
+from inferplan.perf.memory import weight_bytes_per_device
 
 
 def test_70b_at_concurrency_16_on_h100_sxm_is_tensor_parallel_without_pipeline():
@@ -67,8 +68,12 @@ def test_llama_cpp_on_two_gpus_splits_layers_and_runs_them_in_turn():
     assert (plan.dep.layout.tp, plan.dep.layout.pp, plan.microbatches) == (1, 2, 1)
     split = estimate("llama-3-70b", "rtx-4090", **kw)
     row = estimate("llama-3-70b", "rtx-4090", tp=2, **kw)  # --split-mode row, asked for
-    # one GPU at a time: about twice the time per token of both GPUs streaming together
-    assert split.tpot_s > 1.6 * row.tpot_s
+    # one GPU at a time: at least twice the time of both GPUs streaming their halves together
+    both_s = weight_bytes_per_device(plan.dep) / plan.dep.hw.memory_bw_bytes_s
+    assert split.tpot_s > 1.9 * both_s
+    # the row split streams in parallel but gathers all 7 mat-muls of every layer on the main
+    # GPU (host launches on both GPUs): it wins back much less than the factor of two
+    assert row.tpot_s > 0.75 * split.tpot_s
     assert "2 pipeline stages" in split.why and "one micro-batch" in split.why
 
 

@@ -150,3 +150,24 @@ def test_pcie_peers_pay_ring_all_reduce_steps():
     assert pcie is not None and nvswitch is not None and pcie.ring_collectives
     assert collective_steps(pcie, 8, "all_reduce") == 14 and collective_steps(pcie, 8, "all_to_all") == 7
     assert collective_steps(nvswitch, 8, "all_reduce") == 3 and collective_steps(nvswitch, 1, "all_reduce") == 0
+
+
+def test_row_split_gathers_every_matmul_on_the_main_device():
+    """llama.cpp's row split pays host launches on every device for each of its 7 mat-muls per
+    layer: the latency grows linearly with tp, where vLLM's all-reduce grows with log2(tp)."""
+    from inferplan.catalog.engines import get_engine
+    from inferplan.perf.step import row_split_latency_s
+
+    split = get_engine("llama.cpp").layout.row_split
+    assert split is not None and get_engine("vllm").layout.row_split is None
+    kw = dict(precision="q4_0", batch=1, input_len=8, output_len=256, tp=8, pp=1, devices=8)
+    cpp = plan_estimate("llama-2-70b", "a100-pcie-80g", engine="llama.cpp", **kw)
+    link = cpp.dep.tp_link
+    two, eight = (row_split_latency_s(split, 80, tp, link) for tp in (2, 8))
+    per_matmul = split.launches_per_device * split.launch_s
+    assert math.isclose(two, 80 * split.matmuls_per_layer * (2 * per_matmul + link.latency_s))
+    assert eight > 3.5 * two
+    lat = float(np.sum(cpp.works["decode"].t_link_latency))
+    assert math.isclose(lat, eight, rel_tol=1e-9)
+    vllm = plan_estimate("llama-2-70b", "a100-pcie-80g", engine="vllm", **{**kw, "precision": "awq"})
+    assert float(np.sum(vllm.works["decode"].t_link_latency)) < lat / 3

@@ -190,6 +190,7 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
             if part.startswith("threads="):
                 threads = _int(part.split("=", 1)[1], "notes threads=", "threads")
         kwargs = dict(
+            engine_options=_engine_options(raw.get("notes") or ""),
             devices=n, tp=tp, pp=pp, ep=ep,
             precision=(raw.get("weight_precision") or "").strip() or None,
             kv_precision=(raw.get("kv_precision") or "").strip() or None,
@@ -225,7 +226,12 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
     """The row's engine id, or None (the hardware's default engine) with a note when the engine
     is unknown or does not run on the row's hardware. ``inferplan estimate`` stays strict; a
     measurement CSV from elsewhere names engines the catalog does not know (exllamav2, MLC...)."""
-    from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
+    from inferplan.catalog.engines import (
+        check_engine_runs_on,
+        default_engine,
+        engine_as_of,
+        get_engine,
+    )
     from inferplan.catalog.hardware import get_hardware
 
     name = (raw.get("engine") or "").strip()
@@ -241,13 +247,41 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
         row.notes.append(f"unknown engine '{name}': predicted with {fallback}")
         return None
     try:
-        check_engine_runs_on(eng, get_hardware(raw["hardware_id"].strip(), hardware_files))
+        hw = get_hardware(raw["hardware_id"].strip(), hardware_files)
+        check_engine_runs_on(eng, hw)
     except InputError as e:
         row.notes.append(f"{e}: predicted with the default engine")
         return None
     except InferplanError:
-        pass  # unknown hardware: plan_estimate reports it
-    return eng.id
+        return eng.id  # unknown hardware: plan_estimate reports it
+    date = _note_value(raw.get("notes") or "", "date")
+    then = engine_as_of(eng, date, hw) if date else eng
+    if then.id != eng.id:
+        row.notes.append(f"{eng.id} as of {date}: predicted with the {then.id} profile ({then.versions})")
+    return then.id
+
+
+def _engine_options(notes: str) -> dict[str, str]:
+    """The launch options a row's notes record as ``engine_options=key:value,key:value``."""
+    raw = _note_value(notes, "engine_options")
+    if not raw:
+        return {}
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition(":")
+        if not sep:
+            raise InputError(f"notes engine_options: '{item}' is not key:value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _note_value(notes: str, key: str) -> str | None:
+    """The value of ``key=value`` in a row's notes (``;``-separated), or None."""
+    for part in notes.split(";"):
+        k, sep, v = part.strip().partition("=")
+        if sep and k.strip() == key:
+            return v.strip()
+    return None
 
 
 def _admit_capped(model, hardware: str, kwargs: dict, row: Row) -> EstimatePlan | None:

@@ -40,6 +40,11 @@ def engine_catalog() -> dict[str, EngineSpec]:
             out[e.id] = e
     if not out:
         raise CatalogError(f"no engine profiles in {folder}")
+    for e in out.values():
+        if (e.successor is None) != (e.until is None):
+            raise CatalogError(f"engine '{e.id}': successor and until go together")
+        if e.successor is not None and e.successor not in out:
+            raise CatalogError(f"engine '{e.id}': successor '{e.successor}' is not an engine")
     return out
 
 
@@ -55,6 +60,84 @@ def get_engine(name: str) -> EngineSpec:
         return cat[resolve_id("engine", name, cat, index)]
     except UnknownIdError as e:
         raise UnknownIdError("engine", name, cat, hint=f"known engines: {', '.join(cat)}") from e
+
+
+def engine_as_of(engine: EngineSpec, date: str, hw: HardwareSpec) -> EngineSpec:
+    """The profile of `engine` that a measurement dated `date` (``YYYY`` or ``YYYY-MM``) ran.
+
+    Older release lines are profiles with ``successor`` (the engine that superseded them) and
+    ``until`` (the month the successor's behaviour landed). A date is taken at its latest
+    possible month (``2024`` is read as 2024-12), so only measurements surely older than the
+    change get the older profile; one that does not run on `hw` is skipped.
+    """
+    parts = date.strip().split("-")
+    if not parts[0].isdigit() or len(parts[0]) != 4:
+        return engine
+    month = f"{parts[0]}-{parts[1] if len(parts) > 1 and parts[1].isdigit() else '12'}"
+    older = sorted((e for e in engine_catalog().values()
+                    if e.successor == engine.id and e.until is not None and month < e.until
+                    and hw.hw_class in e.hardware_classes
+                    and (not e.vendors or hw.vendor in e.vendors)),
+                   key=lambda e: e.until or "")
+    return engine_as_of(older[0], date, hw) if older else engine
+
+
+# Engine launch options the model reads: name -> (field, type, aliases as the engines spell them).
+ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
+    "max_num_seqs": ("max_num_seqs", int, ("max_running_requests", "max_batch_size", "max_running")),
+    "max_num_batched_tokens": ("prefill_chunk_tokens", int,
+                               ("max_num_tokens", "chunked_prefill_size", "chunked_prefill")),
+    "memory_utilization": ("memory_utilization", float, ("gpu_memory_utilization", "mem_fraction_static")),
+    "scheduler_recv_interval": ("recv_interval_steps", int, ("recv_interval",)),
+    "num_continuous_decode_steps": ("continuous_decode_steps", int, ("continuous_decode_steps",)),
+    "adp_timeout_iters": ("adp_balance_timeout_steps", int, ("attention_dp_timeout_iters",)),
+    "batch_wait_timeout_iters": ("batch_wait_timeout_steps", int, ()),
+    "batch_wait_max_tokens_ratio": ("batch_wait_max_tokens_ratio", float, ()),
+}
+_ADMISSION_FIELDS = {"recv_interval_steps", "continuous_decode_steps", "adp_balance_timeout_steps",
+                     "batch_wait_timeout_steps", "batch_wait_max_tokens_ratio"}
+
+
+def parse_engine_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` strings (the CLI's ``--engine-option``) as a mapping."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"engine option '{item}': expected KEY=VALUE (e.g. max_num_seqs=256)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | None) -> EngineSpec:
+    """`engine` launched with these options (``max_num_seqs``, ``scheduler_recv_interval``...,
+    or the engines' own spellings: ``max_running_requests``, ``max_num_tokens``...)."""
+    if not options:
+        return engine
+    by_name = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
+    top: dict[str, float] = {}
+    adm: dict[str, float] = {}
+    for key, raw in options.items():
+        name = by_name.get(key.strip().lstrip("-").replace("-", "_"))
+        if name is None:
+            from difflib import get_close_matches
+
+            near = get_close_matches(key, list(by_name), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
+        field, kind, _ = ENGINE_OPTIONS[name]
+        try:
+            value = kind(float(raw)) if kind is int else float(raw)
+        except (TypeError, ValueError):
+            raise InputError(f"engine option {key}: '{raw}' is not a number") from None
+        (adm if field in _ADMISSION_FIELDS else top)[field] = value
+    try:
+        update: dict[str, object] = dict(top)
+        if adm:
+            update["admission"] = type(engine.admission)(**{**engine.admission.model_dump(), **adm})
+        return type(engine)(**{**engine.model_dump(), **update})
+    except Exception as e:  # pydantic validation of the new values (ranges)
+        raise InputError(f"engine options {dict(options)}: {e}") from None
 
 
 def default_engine(hw: HardwareSpec) -> EngineSpec:

@@ -139,6 +139,22 @@ PipelinePolicy = Literal["across_nodes", "layer_split", "native"]
 MoePlacement = Literal["tp", "ep", "attention_dp_ep"]
 
 
+class RowSplit(_Strict):
+    """Tensor parallelism done as a row split of each weight matrix with the partial outputs
+    copied back to one main device after every mat-mul (llama.cpp ``--split-mode row``).
+
+    The host thread drives the devices in turn: per split mat-mul and device it issues
+    ``launches_per_device`` runtime calls (set device, quantize the activations, mat-vec,
+    copy back) at ``launch_s`` each, so the latency of one split mat-mul grows with the
+    number of devices instead of with log2 of it as a collective's does.
+    """
+
+    matmuls_per_layer: int = Field(ge=1, description="weight mat-muls split per decoder layer")
+    launches_per_device: int = Field(ge=1, description="host runtime calls per device per mat-mul")
+    launch_s: float = Field(gt=0, description="seconds of host time per runtime call")
+    source: str = ""
+
+
 class LayoutPolicy(_Strict):
     """How an engine places a model on several devices (what its docs recommend by default)."""
 
@@ -160,6 +176,10 @@ class LayoutPolicy(_Strict):
     attention_dp_budget: Literal["per_rank", "replica"] = Field(
         default="per_rank", description="with attention-DP, the step token budget counts per rank "
                                         "(each rank schedules its own steps) or for the whole replica")
+    row_split: RowSplit | None = Field(
+        default=None, description="tensor parallelism is a row split whose partial results each "
+                                  "mat-mul gathers on a main device (llama.cpp --split-mode row); "
+                                  "None: collective all-reduces")
     source: str = ""
 
 
@@ -184,6 +204,31 @@ class EngineLimits(_Strict):
         return self.min_memory_bytes is None or (hw.memory_bytes or 0.0) >= self.min_memory_bytes
 
 
+class Admission(_Strict):
+    """When a newly arrived request gets its first scheduling chance (all defaults: next step).
+
+    Each knob makes a request wait a number of decode steps before its prompt is scheduled;
+    :func:`inferplan.perf.admission.admission_wait_steps` turns them into a mean wait.
+    """
+
+    recv_interval_steps: int = Field(
+        default=1, ge=1, description="the scheduler polls for new requests every this many decode "
+                                     "steps (SGLang --scheduler-recv-interval)")
+    continuous_decode_steps: int = Field(
+        default=1, ge=1, description="decode steps run back to back without scheduling "
+                                     "(SGLang --num-continuous-decode-steps)")
+    adp_balance_timeout_steps: int = Field(
+        default=0, ge=0, description="attention-DP balance: prompts wait until every rank has one "
+                                     "or this many steps pass (TensorRT-LLM attention_dp_config "
+                                     "enable_balance + timeout_iters); 0: off")
+    batch_wait_timeout_steps: int = Field(
+        default=0, ge=0, description="prompts wait to batch until this many steps pass or "
+                                     "batch_wait_max_tokens_ratio of the token budget is queued "
+                                     "(TensorRT-LLM batch_wait_timeout_iters); 0: off")
+    batch_wait_max_tokens_ratio: float = Field(default=0.0, ge=0, le=1)
+    source: str = ""
+
+
 class EngineSpec(_Strict):
     """A serving engine and the defaults that shape its performance.
 
@@ -196,6 +241,12 @@ class EngineSpec(_Strict):
     description: str
     aliases: list[str] = []
     versions: str = Field(default="", description="engine versions these defaults describe")
+    successor: str | None = Field(
+        default=None, description="for a profile of an older release line: the engine id that "
+                                  "superseded it")
+    until: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}$",
+        description="YYYY-MM the successor's behaviour landed; measurements dated earlier ran this")
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
@@ -219,6 +270,7 @@ class EngineSpec(_Strict):
                                         "activations grouped by this many weights; None: "
                                         "multiply-accumulate kernels")
     layout: LayoutPolicy = LayoutPolicy()
+    admission: Admission = Admission()
     limits: list[EngineLimits] = Field(default=[], description="per-device batch/token limits")
     overheads: str = Field(default="", description="what the engine launches per layer and per "
                            "sequence (source text for the calibrated overhead factors)")

@@ -23,6 +23,7 @@ from inferplan.cli.options import (
     ClassOpt,
     ConcurrencyOpt,
     EngineOpt,
+    EngineOptionOpt,
     EpOpt,
     Format,
     FormatOpt,
@@ -147,6 +148,7 @@ def estimate(
     offload: OffloadOpt = None,
     host: HostOpt = None,
     slots: SlotsOpt = None,
+    engine_option: EngineOptionOpt = None,
     usd_per_hour: Annotated[float | None, typer.Option("--usd-per-hour", parser=number("--usd-per-hour", "usd_per_hour"), help="Price per device")] = None,
     usd_per_kwh: Annotated[float, typer.Option("--usd-per-kwh", parser=number("--usd-per-kwh", 100.0), help="Electricity price (purchase-priced hardware)")] = 0.12,
     pue: Annotated[float, typer.Option("--pue", parser=number("--pue", 10.0, lo=1.0, lo_open=False), help="Power usage effectiveness (purchase-priced hardware)")] = 1.3,
@@ -156,6 +158,7 @@ def estimate(
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""
+    from inferplan.catalog.engines import parse_engine_options
     from inferplan.inputs import build
     from inferplan.perf.cost import CostAssumptions
     from inferplan.perf.estimate import estimate as run_estimate
@@ -168,7 +171,8 @@ def estimate(
         devices=_devices(devices), tp=tp, pp=pp, ep=ep, precision=precision,
         kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
         input_len=input_len, output_len=output_len, threads=threads, offload=offload,
-        host=host, slots=slots, hardware_files=tuple(hardware_file or ()),
+        host=host, slots=slots, engine_options=parse_engine_options(engine_option or []),
+        hardware_files=tuple(hardware_file or ()),
     )
     if json_out:
         typer.echo(est.model_dump_json(indent=2, exclude={"why", "hardware_class", "dp"}))

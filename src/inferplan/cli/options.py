@@ -101,6 +101,12 @@ HostOpt = Annotated[str | None, typer.Option(
     "--host", help="Host CPU (catalog id) that computes the routed experts with --offload experts")]
 SlotsOpt = Annotated[int | None, typer.Option(
     "--slots", min=1, max=_lim("batch"), help="llama.cpp server slots (llama-server --parallel; default 4)")]
+EngineOptionOpt = Annotated[list[str] | None, typer.Option(
+    "--engine-option", "-O", metavar="KEY=VALUE",
+    help="Engine launch option, repeatable: max_num_seqs, max_num_batched_tokens, "
+         "memory_utilization, scheduler_recv_interval, num_continuous_decode_steps, "
+         "adp_timeout_iters, batch_wait_timeout_iters (or the engine's own spelling, e.g. "
+         "max_running_requests, max_num_tokens)")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, max=_lim("threads"), help="CPU threads (CPUs only)")]
 
 # --- workload ----------------------------------------------------------------------------------

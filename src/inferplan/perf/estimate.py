@@ -20,13 +20,19 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from inferplan.catalog.engines import check_engine_runs_on, default_engine, get_engine
+from inferplan.catalog.engines import (
+    check_engine_runs_on,
+    default_engine,
+    get_engine,
+    with_engine_options,
+)
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
 from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
+from inferplan.perf.admission import admission_note, admission_wait_steps
 from inferplan.perf.chunks import budget_running_seqs, prefill_chunks
 from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
 from inferplan.perf.deployment import Deployment
@@ -126,6 +132,7 @@ class EstimatePlan:
     # continuous batching: prompt groups per request cycle, prompts per group, decoding riders
     cycle: dict[str, Any] = field(default_factory=dict)
     rider_work: StepWork | None = None  # decode step of the riders alone (marginal prefill cost)
+    admission_steps: float = 0.0  # mean decode steps a new request waits to be scheduled
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,13 +181,15 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   mode: Mode = "batch", batch: int = 1, input_len: int = 1024,
                   output_len: int = 128, threads: int | None = None, offload: bool | str = False,
                   host: str | HardwareSpec | None = None, slots: int | None = None,
+                  engine_options: dict[str, str | float] | None = None,
                   hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
     """Resolve everything and build the step work for the mode (no efficiency factors).
 
     offload: False/'none'; True/'auto' (what does not fit goes to host DRAM, streamed over the
     host link); 'experts' (routed experts held and computed by the host CPU `host`, default
     the device's usual host: perf/offload.py). slots: llama-server's --parallel (default 4,
-    perf/slots.py).
+    perf/slots.py). engine_options: launch options that override the engine's defaults
+    (catalog.engines.ENGINE_OPTIONS: max_num_seqs, max_num_batched_tokens, scheduler_recv_interval...).
     """
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
@@ -208,6 +217,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     # offline runs (vLLM's LLM class), its server for concurrency
     eng = eng.for_hardware(hw, offline=mode != "concurrency")
     eng, slot_note = serving_engine(eng, slots)
+    eng = with_engine_options(eng, engine_options)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
     if slot_note:
         notes["slots"] = slot_note
@@ -276,6 +286,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                 admitted, ctx_max = float(by_kv), reserve
                 notes["kv_admission"] = (f"the KV cache holds {by_kv} sequences of {reserve:.0f} "
                                          f"tokens per replica; the other clients wait (FCFS)")
+        plan.admission_steps = admission_wait_steps(dep.engine.admission, admitted, input_len,
+                                                    output_len, layout.attn_dp, dep.step_token_budget)
+        if plan.admission_steps > 0:
+            notes["admission"] = admission_note(dep.engine.admission, plan.admission_steps)
     mem = memory_breakdown(dep, max(admitted, 1), ctx_max, max(admitted, 1) * input_len)
     if off_mode == "auto" and not mem.fits and mode != "offline":
         dep, mem = _offload(dep, mem, notes)
@@ -437,7 +451,9 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
         # run, and the API server's own time, which holds no slot while a request queues
         served = plan.mode == "concurrency"
         in_step = min(1.0, max(0.0, n - 1)) * decode_s if served else 0.0
-        req = request_overhead_s(f) if served else 0.0
+        # the API server's time and the engine's admission wait (perf/admission.py): the request
+        # is outstanding but holds no running slot
+        req = request_overhead_s(f) + plan.admission_steps * decode_s if served else 0.0
         ttft, e2e = ttft + in_step, e2e + in_step
         rps_rep = n / (e2e if plan.queue_factor > 1 else e2e + req)
         wait = (plan.queue_factor - 1) * e2e

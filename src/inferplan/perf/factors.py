@@ -10,28 +10,48 @@ from inferplan.perf.step import LOW_PRECISION_TYPES, Factors
 NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of native formats
 
 
+def engine_scopes(dep: Deployment, by_family: bool = False) -> list[str]:
+    """Engine scopes, most specific first: ``engine@family`` (when `by_family`), ``engine@class``,
+    ``engine``, then the same for the engine that superseded an older release line's profile
+    (llama.cpp-2023 falls back to llama.cpp's factors where it has none of its own)."""
+    cls, fam = dep.hw.hw_class, hw_family(dep.hw)
+    ids = [dep.engine.id] + ([dep.engine.successor] if dep.engine.successor else [])
+    out: list[str] = []
+    for e in ids:
+        out += ([f"{e}@{fam}"] if by_family and fam != cls else []) + [f"{e}@{cls}", e]
+    return out
+
+
 def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
-    """Lookup order of scopes for each factor (most specific first; 'default' is implied)."""
-    e, cls, fam = dep.engine.id, dep.hw.hw_class, hw_family(dep.hw)
+    """Lookup order of scopes for each factor (most specific first; 'default' is implied).
+
+    The per-layer overhead also looks at ``engine@family``: the same engine launches kernels one
+    by one on one vendor's GPUs and replays a graph on another's (llama.cpp: CUDA graphs on
+    NVIDIA, none by default on HIP). Not with the routed experts on the host: the ggml scheduler
+    then splits every token's graph at each MoE layer between the CUDA and CPU backends, the
+    captured graph changes at every split and ggml-cuda stops replaying it after a few
+    consecutive updates (its "too many consecutive updates" check), so ops are launched."""
+    cls, fam = dep.hw.hw_class, hw_family(dep.hw)
+    eng = engine_scopes(dep)
     return {
         "bw_eff": [fam, cls],
         "compute_eff": [fam, cls],
-        "engine_bw": [f"{e}@{cls}", e],
-        "engine_compute": [f"{e}@{cls}", e],
-        "layer_overhead_s": [f"{e}@{cls}", e],
-        "step_overhead_s": [f"{e}@{cls}", e],
+        "engine_bw": eng,
+        "engine_compute": eng,
+        "layer_overhead_s": engine_scopes(dep, by_family=not dep.expert_host),
+        "step_overhead_s": eng,
         "dequant_w": [dep.weight_precision.id],
         "dequant_e": [dep.expert_precision.id],
         "comm_eff": [],
-        "kv_bw": [f"{e}@{cls}", e],
+        "kv_bw": eng,
         "gemm_m_half_tokens": [fam, cls],
         "moe_m_half_tokens": [fam, cls],
         "lowp_w": [fam, cls],
         "lowp_e": [fam, cls],
-        "seq_overhead_s": [f"{e}@{cls}", e],
-        "small_kernel_s": [f"{e}@{cls}", e],
-        "prefill_layer_overhead_s": [f"{e}@{cls}", e],
-        "request_overhead_s": [e],
+        "seq_overhead_s": eng,
+        "small_kernel_s": eng,
+        "prefill_layer_overhead_s": eng,
+        "request_overhead_s": [dep.engine.id] + ([dep.engine.successor] if dep.engine.successor else []),
         "moe_n_half": [fam, cls],
     }
 

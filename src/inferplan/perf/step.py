@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from inferplan.catalog.schema import Link
+from inferplan.catalog.schema import Link, RowSplit
 from inferplan.perf.deployment import Deployment
 
 ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
@@ -447,6 +447,19 @@ def collective_steps(link: Link, n: int, kind: str) -> int:
     return 2 * (n - 1) if kind == "all_reduce" else n - 1
 
 
+def row_split_latency_s(split: RowSplit, layers: int, tp: int, link: Link) -> float:
+    """Seconds per step that a row-split TP spends gathering every mat-mul on the main device.
+
+    Per split mat-mul the host issues ``launches_per_device`` runtime calls on each of the `tp`
+    devices in turn (``launch_s`` each) and the tp-1 output slices cross the link to the main
+    device (one link latency each): tp * launches * launch_s + (tp - 1) * latency, for
+    ``matmuls_per_layer`` mat-muls in each of `layers` layers. Unlike a collective's
+    ceil(log2 tp) latencies this grows linearly with tp (llama.cpp --split-mode row).
+    """
+    per_matmul_s = tp * split.launches_per_device * split.launch_s + (tp - 1) * link.latency_s
+    return layers * split.matmuls_per_layer * per_matmul_s
+
+
 def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) -> tuple[Any, Any]:
     """Link seconds (at peak link bandwidth) and message latency of one step.
 
@@ -455,7 +468,8 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
     recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
     latencies (Thakur, Rabenseifner & Gropp 2005). EP: all-to-all dispatch and combine of
     tokens*top_k*d activations, (ep-1)/ep of them leaving the device. PP: one activation send
-    per stage boundary.
+    per stage boundary. Engines whose TP is a row split (``layout.row_split``) pay
+    :func:`row_split_latency_s` instead of the collectives' latency.
     """
     lay, m = dep.layout, dep.model
     act = tokens_dev * m.hidden_size * dep.act_bytes  # bytes of one activation tensor
@@ -466,7 +480,11 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
         per_ar = 2 * (lay.tp - 1) / lay.tp * act / link.bw_bytes_s
         n_ar = ALLREDUCES_PER_LAYER * m.num_layers
         link_s = link_s + n_ar * per_ar
-        lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, lay.tp, "all_reduce")
+        split = dep.engine.layout.row_split
+        if split is None:
+            lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, lay.tp, "all_reduce")
+        else:
+            lat_s = lat_s + row_split_latency_s(split, m.num_layers, lay.tp, link)
     if lay.ep > 1:
         link = dep.tp_link
         moe_layers = sum(g.layers for g in dep.groups if g.expert_elems_dev)

@@ -1,0 +1,27 @@
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.estimate import plan_estimate
+from inferplan.perf.factors import factor_scopes, resolve_factors
+
+
+def _dep(hw, engine):
+    return plan_estimate("llama-2-7b", hw, engine=engine, precision="q4_0", batch=1, input_len=0,
+                         output_len=64).dep
+
+
+def test_an_older_release_line_falls_back_to_its_successors_factors():
+    sc = factor_scopes(_dep("rtx-4090", "llama.cpp-2023"))
+    assert sc["layer_overhead_s"] == ["llama.cpp-2023@gpu-nvidia", "llama.cpp-2023@gpu", "llama.cpp-2023",
+                                      "llama.cpp@gpu-nvidia", "llama.cpp@gpu", "llama.cpp"]
+    assert sc["engine_bw"] == ["llama.cpp-2023@gpu", "llama.cpp-2023", "llama.cpp@gpu", "llama.cpp"]
+
+
+def test_llama_cpp_replays_graphs_on_nvidia_and_launches_each_op_elsewhere():
+    """The per-layer cost of llama.cpp decode: CUDA graph replay on NVIDIA GPUs (since 2024-05),
+    one launch per op on AMD GPUs (HIP graphs are opt-in) and in the pre-graph builds."""
+    eff = load_efficiency()
+    lo = {k: resolve_factors(_dep(hw, e), eff)[1]["layer_overhead_s"]
+          for k, (hw, e) in {"nv": ("rtx-4090", "llama.cpp"), "amd": ("rx-7900-xtx", "llama.cpp"),
+                             "old": ("rtx-4090", "llama.cpp-2023")}.items()}
+    assert lo["nv"].scope == "llama.cpp@gpu-nvidia" and lo["amd"].scope == "llama.cpp@gpu"
+    assert lo["old"].scope == "llama.cpp-2023@gpu"
+    assert lo["nv"].value < lo["amd"].value / 4 and lo["nv"].value < lo["old"].value / 4
