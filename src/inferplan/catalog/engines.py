@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
-from inferplan.catalog.schema import EngineSpec, HardwareSpec
+from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec
 from inferplan.errors import CatalogError, InputError, UnknownIdError
 
 _DEFAULT_BY_CLASS = {
@@ -76,8 +76,7 @@ def engine_as_of(engine: EngineSpec, date: str, hw: HardwareSpec) -> EngineSpec:
     month = f"{parts[0]}-{parts[1] if len(parts) > 1 and parts[1].isdigit() else '12'}"
     older = sorted((e for e in engine_catalog().values()
                     if e.successor == engine.id and e.until is not None and month < e.until
-                    and hw.hw_class in e.hardware_classes
-                    and (not e.vendors or hw.vendor in e.vendors)),
+                    and runs_on(e, hw)),
                    key=lambda e: e.until or "")
     return engine_as_of(older[0], date, hw) if older else engine
 
@@ -94,8 +93,7 @@ ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     "batch_wait_timeout_iters": ("batch_wait_timeout_steps", int, ()),
     "batch_wait_max_tokens_ratio": ("batch_wait_max_tokens_ratio", float, ()),
 }
-_ADMISSION_FIELDS = {"recv_interval_steps", "continuous_decode_steps", "adp_balance_timeout_steps",
-                     "batch_wait_timeout_steps", "batch_wait_max_tokens_ratio"}
+_ADMISSION_FIELDS = set(Admission.model_fields) - {"source"}
 
 
 def parse_engine_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -134,7 +132,7 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
     try:
         update: dict[str, object] = dict(top)
         if adm:
-            update["admission"] = type(engine.admission)(**{**engine.admission.model_dump(), **adm})
+            update["admission"] = Admission(**{**engine.admission.model_dump(), **adm})
         return type(engine)(**{**engine.model_dump(), **update})
     except Exception as e:  # pydantic validation of the new values (ranges)
         raise InputError(f"engine options {dict(options)}: {e}") from None
@@ -144,11 +142,14 @@ def default_engine(hw: HardwareSpec) -> EngineSpec:
     return get_engine(hw.default_engine or _DEFAULT_BY_CLASS[hw.hw_class])
 
 
+def runs_on(engine: EngineSpec, hw: HardwareSpec) -> bool:
+    """Whether the engine runs on this class of device from this vendor."""
+    return hw.hw_class in engine.hardware_classes and (not engine.vendors or hw.vendor in engine.vendors)
+
+
 def check_engine_runs_on(engine: EngineSpec, hw: HardwareSpec) -> None:
     """Refuse pairs that cannot exist (TensorRT-LLM on an AMD GPU, Groq's stack on a CPU)."""
-    if hw.hw_class not in engine.hardware_classes or (
-        engine.vendors and hw.vendor not in engine.vendors
-    ):
+    if not runs_on(engine, hw):
         runs = ", ".join(engine.hardware_classes) + (
             f" ({'/'.join(engine.vendors)} only)" if engine.vendors else "")
         raise InputError(

@@ -10,14 +10,18 @@ from inferplan.perf.step import LOW_PRECISION_TYPES, Factors
 NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of native formats
 
 
+def engine_lineage(dep: Deployment) -> list[str]:
+    """The engine's id, then the id of the engine that superseded it (older release lines)."""
+    return [dep.engine.id] + ([dep.engine.successor] if dep.engine.successor else [])
+
+
 def engine_scopes(dep: Deployment, by_family: bool = False) -> list[str]:
     """Engine scopes, most specific first: ``engine@family`` (when `by_family`), ``engine@class``,
     ``engine``, then the same for the engine that superseded an older release line's profile
     (llama.cpp-2023 falls back to llama.cpp's factors where it has none of its own)."""
     cls, fam = dep.hw.hw_class, hw_family(dep.hw)
-    ids = [dep.engine.id] + ([dep.engine.successor] if dep.engine.successor else [])
     out: list[str] = []
-    for e in ids:
+    for e in engine_lineage(dep):
         out += ([f"{e}@{fam}"] if by_family and fam != cls else []) + [f"{e}@{cls}", e]
     return out
 
@@ -51,7 +55,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "seq_overhead_s": eng,
         "small_kernel_s": eng,
         "prefill_layer_overhead_s": eng,
-        "request_overhead_s": [dep.engine.id] + ([dep.engine.successor] if dep.engine.successor else []),
+        "request_overhead_s": engine_lineage(dep),
         "moe_n_half": [fam, cls],
     }
 
