@@ -56,5 +56,5 @@ def test_engine_options_take_the_engines_own_spellings_and_refuse_unknown_ones()
         with_engine_options(get_engine("sglang"), {"scheduler_recv_intervl": "10"})
     with pytest.raises(InputError, match="not a number"):
         with_engine_options(get_engine("sglang"), {"max_num_seqs": "many"})
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="memory_utilization: Input should be less than or equal to 1"):
         with_engine_options(get_engine("sglang"), {"memory_utilization": "1.5"})

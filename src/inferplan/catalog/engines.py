@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import ValidationError
+
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
 from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec
 from inferplan.errors import CatalogError, InputError, UnknownIdError
@@ -134,8 +136,10 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
         if adm:
             update["admission"] = Admission(**{**engine.admission.model_dump(), **adm})
         return type(engine)(**{**engine.model_dump(), **update})
-    except Exception as e:  # pydantic validation of the new values (ranges)
-        raise InputError(f"engine options {dict(options)}: {e}") from None
+    except ValidationError as e:  # the new values out of their ranges
+        from inferplan.inputs import validation_text
+
+        raise InputError(f"engine option {validation_text(e)} ({dict(options)})") from None
 
 
 def default_engine(hw: HardwareSpec) -> EngineSpec:
