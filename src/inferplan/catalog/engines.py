@@ -14,6 +14,7 @@ from functools import lru_cache
 from pydantic import ValidationError
 
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
+from inferplan.catalog.hardware import validation_summary
 from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec
 from inferplan.errors import CatalogError, InputError, UnknownIdError
 
@@ -137,9 +138,7 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
             update["admission"] = Admission(**{**engine.admission.model_dump(), **adm})
         return type(engine)(**{**engine.model_dump(), **update})
     except ValidationError as e:  # the new values out of their ranges
-        from inferplan.inputs import validation_text
-
-        raise InputError(f"engine option {validation_text(e)} ({dict(options)})") from None
+        raise InputError(f"engine option {validation_summary(e)} ({dict(options)})") from None
 
 
 def default_engine(hw: HardwareSpec) -> EngineSpec:

@@ -181,7 +181,7 @@ def _merge_entry(
     try:
         catalog[id_] = HardwareSpec.model_validate(raw)
     except ValidationError as e:
-        raise CatalogError(f"{path}: hardware '{id_}': {_short(e)}") from None
+        raise CatalogError(f"{path}: hardware '{id_}': {validation_summary(e)}") from None
 
 
 def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +194,7 @@ def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _short(e: ValidationError) -> str:
+def validation_summary(e: ValidationError) -> str:
     """Pydantic's errors as ``field.path: message`` lines, the first few only."""
     errors = e.errors()
     parts = [
