@@ -30,10 +30,11 @@ def test_compare_picks_attention_dp_with_expert_parallel_for_deepseek_at_high_co
     tp8 = estimate("deepseek-r1", "b200", devices=8, mode="concurrency", batch=512,
                    input_len=1024, output_len=1024)
     assert tp8.tp == 8 and hi.output_tok_s > tp8.output_tok_s
-    # one user: latency wins, the automatic tensor-parallel layout stays
+    # one user: latency wins, the attention stays tensor parallel (no attention-DP); experts may
+    # be placed whole inside the TP group (ep <= tp costs no all-to-all, TRT-LLM issue 5929)
     lo = compare("deepseek-r1", hardware=["b200"], mode="concurrency", batch=1,
                  input_len=1024, output_len=1024).rows[0].estimate
-    assert lo is not None and lo.ep == 1 and lo.tp >= 4
+    assert lo is not None and lo.tp >= 4 and lo.ep <= lo.tp
 
 
 def test_deepseek_single_stream_on_8_h200_is_slowed_by_its_many_small_kernels():

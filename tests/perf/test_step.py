@@ -152,6 +152,22 @@ def test_pcie_peers_pay_ring_all_reduce_steps():
     assert collective_steps(nvswitch, 8, "all_reduce") == 3 and collective_steps(nvswitch, 1, "all_reduce") == 0
 
 
+def test_expert_parallel_inside_a_tensor_parallel_stage_sends_no_all_to_all():
+    """TP8 attention + EP8 experts: tokens are already on every device after the attention's
+    all-reduce, so the link time equals TP8's; attention-DP + EP8 (tp=1) pays dispatch and
+    combine all-to-alls instead of all-reduces."""
+    tp8 = plan_estimate(model="deepseek-r1", hardware="h200-sxm", devices=8, tp=8, batch=4,
+                        input_len=1024, output_len=64).works["decode"]
+    ep8 = plan_estimate(model="deepseek-r1", hardware="h200-sxm", devices=8, tp=8, ep=8, batch=4,
+                        input_len=1024, output_len=64).works["decode"]
+    adp = plan_estimate(model="deepseek-r1", hardware="h200-sxm", devices=8, tp=1, ep=8, batch=4,
+                        input_len=1024, output_len=64).works["decode"]
+    assert np.allclose(ep8.t_link_latency, tp8.t_link_latency) and np.allclose(ep8.t_link, tp8.t_link)
+    moe_layers = 58  # DeepSeek-V3/R1: 61 layers, the first 3 dense
+    nvswitch_latency_s = 5e-6
+    assert np.allclose(adp.t_link_latency, 2 * moe_layers * 3 * nvswitch_latency_s)  # log2(8) steps
+
+
 def test_row_split_gathers_every_matmul_on_the_main_device():
     """llama.cpp's row split pays host launches on every device for each of its 7 mat-muls per
     layer: the latency grows linearly with tp, where vLLM's all-reduce grows with log2(tp)."""

@@ -466,8 +466,13 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
     TP: two all-reduces per layer of tokens*d activations. Bandwidth term of a ring: each device
     sends and receives 2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009); latency term of
     recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
-    latencies (Thakur, Rabenseifner & Gropp 2005). EP: all-to-all dispatch and combine of
-    tokens*top_k*d activations, (ep-1)/ep of them leaving the device. PP: one activation send
+    latencies (Thakur, Rabenseifner & Gropp 2005). EP with attention data-parallel (ep > tp):
+    all-to-all dispatch and combine of tokens*top_k*d activations, (ep-1)/ep of them leaving the
+    device. EP inside a tensor-parallel stage (ep <= tp) sends nothing more: the attention's
+    all-reduce leaves every token on every device, each device runs its own experts on all of
+    them and the MoE output's all-reduce (one of the two per layer) sums the experts' shares,
+    as for tensor-parallel experts (vLLM without data parallelism, TensorRT-LLM and SGLang
+    without attention-DP use no all-to-all kernels). PP: one activation send
     per stage boundary. Engines whose TP is a row split (``layout.row_split``) pay
     :func:`row_split_latency_s` instead of the collectives' latency.
     """
@@ -485,7 +490,7 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
             lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, lay.tp, "all_reduce")
         else:
             lat_s = lat_s + row_split_latency_s(split, m.num_layers, lay.tp, link)
-    if lay.ep > 1:
+    if lay.attn_dp > 1:  # ep > tp: tokens live on their attention rank, experts elsewhere
         link = dep.tp_link
         moe_layers = sum(g.layers for g in dep.groups if g.expert_elems_dev)
         k = max((g.top_k for g in dep.groups), default=1)
