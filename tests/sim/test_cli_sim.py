@@ -101,3 +101,11 @@ def test_plan_confidence_outside_zero_one_is_a_usage_error():
     for bad in ("1", "0", "1.5", "-0.2"):
         code, _, err = run(*PLAN_L40S, "--confidence", bad)
         assert code == 2 and "--confidence" in err and "between 0 and 1" in err, (bad, err)
+
+
+def test_simulate_takes_engine_launch_options():
+    base = ("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "5", "-n", "100", "--json")
+    code, out, _ = run(*base, "-O", "max_num_seqs=12")
+    assert code == 0 and json.loads(out)["pools"][0]["max_num_seqs"] == 12
+    code, _, err = run(*base, "-O", "max_num_seq=12")
+    assert code == 2 and "max_num_seqs" in err  # did you mean

@@ -55,3 +55,28 @@ def test_max_sequences_in_flight_come_from_the_pool_limits():
 
 def test_the_serial_policy_is_one_at_a_time():
     assert Serial.one_at_a_time and not ContinuousBatching.one_at_a_time
+
+
+def test_a_request_is_first_scheduled_at_a_poll_of_the_engines_socket():
+    """SGLang --scheduler-recv-interval R: while sequences decode, a new request is read (and
+    scheduled) only at decode steps whose clock is a multiple of R, so it waits about (R - 1) / 2
+    more steps on average than with R = 1 (more, as requests read together prefill together)."""
+    from inferplan.sim import Arrivals, LengthDist, Workload
+
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=8.0), input=LengthDist(value=500),
+                 output=LengthDist(value=300))
+    runs = {}
+    for r in (1, 30):
+        dep = DeploymentSpec(hardware="h100-sxm", engine="sglang",
+                             engine_options={"scheduler_recv_interval": str(r)})
+        runs[r] = simulate("llama-3.1-8b", dep, w, requests=800, seed=3).metrics
+    assert runs[1].completed == runs[30].completed == 800
+    extra_steps = (runs[30].ttft_s.mean - runs[1].ttft_s.mean) / runs[1].tpot_s.mean
+    assert 29 / 2 * 0.9 < extra_steps < 30
+
+
+def test_engine_options_set_the_pool_limits_as_in_estimate():
+    w = with_overrides(get_workload("chat"), rate=4)
+    pool = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", engine="vllm",
+                                                     engine_options={"max_num_seqs": "24"}), w)
+    assert pool.max_num_seqs == 24

@@ -15,6 +15,7 @@ from inferplan.cli.options import (
     CalibOpt,
     CvOpt,
     EngineOpt,
+    EngineOptionOpt,
     EpOpt,
     HostOpt,
     HwFileOpt,
@@ -92,6 +93,7 @@ def register(app: typer.Typer) -> None:
         offload: OffloadOpt = None,
         host: HostOpt = None,
         slots: SlotsOpt = None,
+        engine_option: EngineOptionOpt = None,
         policy: Annotated[str | None, typer.Option("--scheduler", help="continuous | serial (default: from the engine)")] = None,
         max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", min=1, max=int(LIMITS["batch"]))] = None,
         max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens", min=1, max=int(LIMITS["tokens"]))] = None,
@@ -116,6 +118,7 @@ def register(app: typer.Typer) -> None:
 
         Exit 1 when no request was served or the SLO is missed; warns when the system is
         overloaded (requests queue for longer than they are served)."""
+        from inferplan.catalog.engines import parse_engine_options
         from inferplan.inputs import build
         from inferplan.sim import SLO, DeploymentSpec, SchedulerConfig
         from inferplan.sim import simulate as run_sim
@@ -130,7 +133,8 @@ def register(app: typer.Typer) -> None:
                     prefix_caching=prefix_caching, kv_blocks=kv_blocks)
         dep = build(DeploymentSpec, hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
                     precision=precision, kv_precision=kv_precision, engine=engine, threads=threads,
-                    offload=offload, host=host, slots=slots)
+                    offload=offload, host=host, slots=slots,
+                    engine_options=parse_engine_options(engine_option or []))
         dec = (build(DeploymentSpec, hardware=decode_hardware, devices=decode_devices, tp=decode_tp,
                      precision=precision, kv_precision=kv_precision)
                if decode_hardware else None)

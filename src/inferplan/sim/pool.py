@@ -62,6 +62,9 @@ class DeploymentSpec(BaseModel):
     offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
     host: str | None = Field(default=None, description="host CPU for offload=experts")
     slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
+    engine_options: dict[str, str | float] = Field(
+        default_factory=dict, description="engine launch options (catalog.engines.ENGINE_OPTIONS), "
+                                          "as estimate's --engine-option")
 
     @property
     def auto_layout(self) -> bool:
@@ -255,7 +258,8 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
                              kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,
                              batch=batch, input_len=mean_in, output_len=mean_out,
                              threads=spec.threads, offload=spec.offload or False, host=spec.host,
-                             slots=spec.slots, hardware_files=hardware_files)
+                             slots=spec.slots, engine_options=spec.engine_options or None,
+                             hardware_files=hardware_files)
 
     plan = resolve("concurrency", AUTO_LAYOUT_SEQS) if spec.auto_layout else None
     if plan is not None and plan.fits:

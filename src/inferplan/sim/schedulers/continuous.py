@@ -14,6 +14,12 @@ block size, so the blocks a step needs are one table lookup. Between events (an 
 completion, KV running out) identical decode steps are advanced as one *run* whose step times
 are a quadratic in the step index fitted exactly at three points (``StepCost.decode_run_s``); an
 arrival during a run cuts it at the next step boundary (``interrupt``).
+
+Admission: an engine that polls its request socket every R decode steps (SGLang
+``--scheduler-recv-interval``, ``EngineSpec.admission.recv_interval_steps``) only sees a new
+request at a step whose clock is a multiple of R, or at once when it has nothing decoding; the
+request waits in the queue until then (the estimate's mean wait of (R - 1) / 2 steps,
+perf/admission.py, is this rule averaged over arrival phases).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class ContinuousBatching(Replica):
         self.max_tokens = pool.max_batched_tokens
         self.chunk_cap = pool.max_batched_tokens if cfg.chunked_prefill else 1 << 30
         self.pp = max(1, pool.pipeline_stages)
+        self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
         self.prefilling: list[Request] = []
         self.running: dict[int, Request] = {}  # admission order (preemption picks the last)
         # decode set, aggregated
@@ -86,6 +93,7 @@ class ContinuousBatching(Replica):
             return None
         t0, a, c, k = self._run
         keep = steps_before(t0, a, c, k, t - self._start)
+        keep += (-(self.clock + keep)) % self.recv  # seen at the next poll of the socket
         if keep >= k:
             return None
         self.free += self._run_blocks - self._blocks_needed(keep)
@@ -318,6 +326,8 @@ class ContinuousBatching(Replica):
         while h and (h[0][2].state != DECODING or h[0][2].done_at != h[0][0]):
             heapq.heappop(h)
         k = min(h[0][0] - self.clock if h else MAX_RUN_STEPS, MAX_RUN_STEPS)
+        if self._unreceived():  # stop at the next poll of the socket, where they are seen
+            k = min(k, (-self.clock) % self.recv or self.recv)
         k = max(1, min(k, self._max_steps_with(self.free)))
         blocks = self._blocks_needed(k)
         if blocks > self.free:  # a lone sequence beyond the cache: cannot happen (_fits_ever)
@@ -341,8 +351,18 @@ class ContinuousBatching(Replica):
                                 _ceil_div(batch.prefill_tokens, m), _ceil_div(batch.prefill_seqs, m),
                                 batch.prefill_ctx)
 
+    def _polls(self) -> bool:
+        """The engine reads its request socket before this step: every ``recv`` decode steps,
+        or at every step while nothing decodes."""
+        return self.recv <= 1 or not self.b or self.clock % self.recv == 0
+
+    def _unreceived(self) -> bool:
+        """A request at the head of the queue has arrived but was never scheduled."""
+        return self.recv > 1 and bool(self.waiting) and self.waiting[0].scheduled_s < 0
+
     def _schedule_prefill(self, t: float) -> list[tuple[Request, int]]:
         budget = self.max_tokens - self.b
+        polls = self._polls()
         chunks: list[tuple[Request, int]] = []
         bs = self.bs
         for r in self.prefilling:
@@ -359,6 +379,8 @@ class ContinuousBatching(Replica):
             r = self.waiting[0]
             if r.computed >= r.prompt_tokens:
                 break  # a prefilled request waiting for KV room (decode pool)
+            if r.scheduled_s < 0 and not polls:
+                break  # not read from the socket yet
             if self.cfg.prefix_caching and r.prefix_id >= 0 and r.computed == 0:
                 self._cache_lookup(r)
             n = min(r.prompt_tokens - r.computed, budget, self.chunk_cap)
