@@ -58,3 +58,11 @@ def test_engine_options_take_the_engines_own_spellings_and_refuse_unknown_ones()
         with_engine_options(get_engine("sglang"), {"max_num_seqs": "many"})
     with pytest.raises(InputError, match="memory_utilization: Input should be less than or equal to 1"):
         with_engine_options(get_engine("sglang"), {"memory_utilization": "1.5"})
+
+
+@pytest.mark.parametrize("raw,why", [("8.7", "not a whole number"), ("inf", "not a finite number"),
+                                     ("nan", "not a finite number")])
+def test_counting_engine_options_refuse_fractions_and_non_finite_values(raw, why):
+    with pytest.raises(InputError, match=why):
+        with_engine_options(get_engine("vllm"), {"max_num_seqs": raw})
+    assert with_engine_options(get_engine("vllm"), {"max_num_seqs": "8.0"}).max_num_seqs == 8

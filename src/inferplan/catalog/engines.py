@@ -9,6 +9,8 @@ and token limits that depend on its memory) is :meth:`EngineSpec.for_hardware`.
 
 from __future__ import annotations
 
+import math
+
 from functools import lru_cache
 
 from pydantic import ValidationError
@@ -128,9 +130,15 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
         field, kind, _ = ENGINE_OPTIONS[name]
         try:
-            value = kind(float(raw)) if kind is int else float(raw)
+            value = float(raw)
         except (TypeError, ValueError):
             raise InputError(f"engine option {key}: '{raw}' is not a number") from None
+        if not math.isfinite(value):
+            raise InputError(f"engine option {key}: '{raw}' is not a finite number")
+        if kind is int:
+            if not value.is_integer():
+                raise InputError(f"engine option {key}: '{raw}' is not a whole number")
+            value = int(value)
         (adm if field in _ADMISSION_FIELDS else top)[field] = value
     try:
         update: dict[str, object] = dict(top)
