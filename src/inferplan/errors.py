@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class InferplanError(Exception):
@@ -81,3 +85,20 @@ def suggest(name: str, known: Iterable[str], n: int = 4) -> list[str]:
         if k not in out:
             out.append(k)
     return out[:n]
+
+
+def validation_summary(e: ValidationError, *, prefix: str = "", flags: bool = False,
+                       limit: int = 3) -> str:
+    """Pydantic's validation errors as one line: ``field.path: message``, '; '-joined, the first
+    `limit` then ``(+N more)``. `prefix`: a path put before every location (``params``);
+    `flags`: locations spelled as the CLI's flags (``--max-num-seqs``). An error of the whole
+    entry (no location) is its message alone. The one formatter of pydantic errors: the CLI's
+    typed options, the HTTP API's bodies, catalog and claims files, engine options."""
+    errors = e.errors()
+    parts = []
+    for err in errors[:limit]:
+        path = [str(x) for x in (prefix, *err["loc"]) if x != ""]
+        loc = "--" + "-".join(path).replace("_", "-") if flags and path else ".".join(path)
+        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+    more = len(errors) - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from inferplan.errors import InputError
+from inferplan.errors import InputError, validation_summary
 
 __all__ = ["LIMITS", "check_int", "check_float", "parse_duration_s", "slo_warning",
-           "check_config", "check_spec", "build", "validation_text"]
+           "check_config", "check_spec", "build"]
 
 # name -> largest accepted value (smallest is 1 unless a check says otherwise)
 LIMITS: dict[str, float] = {
@@ -122,22 +122,12 @@ def slo_warning(flag: str, seconds: float) -> str | None:
 # --- pydantic models built from user input ----------------------------------------------------
 
 
-def validation_text(e: ValidationError, prefix: str = "") -> str:
-    """Pydantic's errors as ``--flag-name: message`` (prefix ``--``) or ``field: message``."""
-    parts = []
-    for err in e.errors()[:4]:
-        loc = "-".join(str(x) for x in err["loc"]) if prefix else ".".join(str(x) for x in err["loc"])
-        loc = loc.replace("_", "-") if prefix else loc
-        parts.append(f"{prefix}{loc}: {err['msg']}" if loc else err["msg"])
-    return "; ".join(parts)
-
-
 def build(cls: type[_T], *, flags: bool = True, **kw: Any) -> _T:
     """``cls(**kw)`` for a pydantic model, its validation errors turned into InputError."""
     try:
         return cls(**kw)
     except ValidationError as e:
-        raise InputError(validation_text(e, "--" if flags else "")) from None
+        raise InputError(validation_summary(e, flags=flags, limit=4)) from None
 
 
 # --- config.json -------------------------------------------------------------------------------

@@ -22,10 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from inferplan.audit.registry import VERDICTS, Verdict, get_check, load_checks  # noqa: F401 - verdicts re-exported
 from inferplan.catalog._load import load_yaml
-from inferplan.errors import CatalogError, InputError, suggest
+from inferplan.errors import CatalogError, InputError, suggest, validation_summary
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_MAX_ERRORS_SHOWN = 3
 
 
 class _Strict(BaseModel):
@@ -174,7 +173,7 @@ def load_claims(path: Path | None = None) -> ClaimsFile:
         try:
             claim = Claim.model_validate(item)
         except ValidationError as e:
-            raise CatalogError(f"{where}: {_short(e)}") from None
+            raise CatalogError(f"{where}: {validation_summary(e)}") from None
         if claim.id in seen:
             raise CatalogError(f"{where}: duplicate id")
         seen.add(claim.id)
@@ -182,13 +181,13 @@ def load_claims(path: Path | None = None) -> ClaimsFile:
         try:
             check.params.model_validate(claim.check.params)
         except ValidationError as e:
-            raise CatalogError(f"{where}: check '{check.name}': {_short(e, 'params')}") from None
+            raise CatalogError(f"{where}: check '{check.name}': {validation_summary(e, prefix='params')}") from None
         claims.append(claim)
     rest = {k: v for k, v in raw.items() if k != "claims"}
     try:
         doc = ClaimsFile.model_validate({**rest, "claims": []})
     except ValidationError as e:
-        raise CatalogError(f"{p}: {_short(e)}") from None
+        raise CatalogError(f"{p}: {validation_summary(e)}") from None
     ids = {m.id for m in doc.models}
     if len(ids) != len(doc.models):
         raise CatalogError(f"{p}: models: duplicate id")
@@ -217,12 +216,3 @@ def claim_ids(doc: ClaimsFile, only: list[str] | None) -> list[str]:
         raise InputError(f"unknown claim '{name}'{hint}")
     return out
 
-
-def _short(e: ValidationError, prefix: str = "") -> str:
-    errors = e.errors()
-    parts = []
-    for err in errors[:_MAX_ERRORS_SHOWN]:
-        loc = ".".join(str(x) for x in (prefix, *err["loc"]) if x != "")
-        parts.append(f"{loc or '(entry)'}: {err['msg']}")
-    more = len(errors) - _MAX_ERRORS_SHOWN
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

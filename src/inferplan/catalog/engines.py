@@ -10,15 +10,13 @@ and token limits that depend on its memory) is :meth:`EngineSpec.for_hardware`.
 from __future__ import annotations
 
 import math
-
 from functools import lru_cache
 
 from pydantic import ValidationError
 
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
-from inferplan.catalog.hardware import validation_summary
 from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec
-from inferplan.errors import CatalogError, InputError, UnknownIdError
+from inferplan.errors import CatalogError, InputError, UnknownIdError, validation_summary
 
 _DEFAULT_BY_CLASS = {
     "gpu": "vllm", "tpu": "vllm", "asic": "vllm", "wafer": "cerebras", "lpu": "groq",

@@ -49,11 +49,10 @@ from pydantic import ValidationError
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.config import home_dir
-from inferplan.errors import CatalogError
+from inferplan.errors import CatalogError, validation_summary
 
 __all__ = ["get_hardware", "hardware_catalog", "hardware_files", "list_hardware"]
 
-_MAX_ERRORS_SHOWN = 3
 
 
 def hardware_files(extra_files: Iterable[Path] = ()) -> tuple[Path, ...]:
@@ -193,13 +192,3 @@ def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
             out[key] = value
     return out
 
-
-def validation_summary(e: ValidationError) -> str:
-    """Pydantic's errors as ``field.path: message`` lines, the first few only."""
-    errors = e.errors()
-    parts = [
-        f"{'.'.join(str(x) for x in err['loc']) or '(entry)'}: {err['msg']}"
-        for err in errors[:_MAX_ERRORS_SHOWN]
-    ]
-    more = len(errors) - _MAX_ERRORS_SHOWN
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -41,7 +41,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from inferplan.compare import CompareResult, FitResult
-from inferplan.errors import CatalogError, InferplanError
+from inferplan.errors import CatalogError, InferplanError, validation_summary
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.estimate import Estimate
 from inferplan.web.pool import Busy, Timeout, WorkerDied, WorkerPool
@@ -146,7 +146,7 @@ def http_error(e: BaseException, untrusted: bool = False) -> tuple[int, str]:
     if isinstance(e, InferplanError):
         return 400, str(e)
     if isinstance(e, ValidationError):  # a library model rejected a value the request carried
-        return 400, _validation_text(e)
+        return 400, validation_summary(e, limit=4)
     if untrusted and isinstance(e, ArithmeticError | ValueError | TypeError | KeyError
                                 | AttributeError | IndexError | RecursionError):
         return 400, "the pasted config.json gives values the model cannot use"
@@ -401,10 +401,6 @@ def _docs_assets() -> Path | None:
         return None
     d = Path(fastapi_offline.__file__).parent / "static"
     return d if (d / "swagger-ui-bundle.js").exists() else None
-
-
-def _validation_text(e: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
 
 
 def _workload(req: CompareRequest) -> dict[str, Any]:
