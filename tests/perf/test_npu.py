@@ -69,3 +69,14 @@ def test_npu_efficiency_families_are_per_vendor():
     assert fams == {"npu-qualcomm"}
     assert hw_family(get_hardware("ryzen-ai-7-350-npu")) == "npu-amd"
     assert hw_family(get_hardware("h100-sxm")) == "gpu-nvidia"
+
+
+def test_fastflowlm_prefills_in_bf16_at_half_the_xdna2_int8_rate():
+    """FastFlowLM runs int4 (Q4NX) weights with bf16 activations; an XDNA 2 tile's native bf16
+    matrix step is half its int8 one, so a prompt costs twice the int8 rate's time."""
+    from inferplan.perf.estimate import plan_estimate
+
+    p = plan_estimate(model="llama-3.2-1b", hardware="ryzen-ai-7-350-npu", precision="q4nx",
+                      engine="fastflowlm", batch=1, input_len=1024, output_len=16)
+    assert p.dep.engine.id == "npu-runtime" and p.dep.linear_compute_type == "bf16"
+    assert p.dep.hw.peak_flops["bf16"] == p.dep.hw.peak_flops["int8"] / 2
