@@ -19,6 +19,7 @@ Rules applied here rather than written out per entry (each recorded in the entry
 - GPUs, SoCs, CPUs: ``vector_flops`` = the fp32 peak (CUDA-core / SIMD rate) unless the overlay
   gives one.
 - ``default_engine`` from the overlay's per-class defaults unless the entry names one.
+- ``architecture`` from the overlay's ``defaults.architecture`` table (GPUs).
 The overlay may only add to a row: a value the sheet already has is an error, except for links
 (the overlay may replace a sheet's raw PCIe rate by an effective one), prices, and capacities:
 the sheet's ``memory_gb`` is the vendor's marketing figure, and memory comes in binary sizes
@@ -202,6 +203,10 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
             sheet_values[key] = None
             sources["memory_bytes"] = f"{sources['memory_bytes']} (sheet: {row['memory_gb']} GB)"
 
+    arch = next((a for a, ids in defaults.get("architecture", {}).items() if id_ in ids), None)
+    if arch is not None:
+        sources["architecture"] = defaults["architecture_source"]
+
     engine = ov.pop("default_engine", None)
     if engine is None:
         engine = defaults["default_engine"][cls]
@@ -239,6 +244,7 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "hw_class": cls,
         "aliases": ov.pop("aliases", []),
         "release_year": _int(row["release_year"]),
+        "architecture": arch,
         "memory_bytes": sheet_values["memory_bytes"] or ov.pop("memory_bytes", None),
         "memory_type": row["memory_type"],
         "memory_bw_bytes_s": _num(row["memory_bw_tb_s"], TB),
@@ -336,6 +342,10 @@ def build(csv_path: Path, overlay_path: Path) -> dict[str, str]:
     stale = sorted(set(overlay) - set(ids))
     if stale:
         raise BuildError(f"overlay entries with no sheet row: {stale}")
+    arch_ids = [i for a in (defaults.get("architecture") or {}).values() for i in a]
+    unknown = sorted(set(arch_ids) - set(ids))
+    if unknown or len(set(arch_ids)) != len(arch_ids):
+        raise BuildError(f"defaults.architecture: unknown or repeated ids {unknown or arch_ids}")
 
     groups: dict[str, list[dict]] = {}
     for row in rows:

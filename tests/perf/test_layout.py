@@ -42,7 +42,7 @@ def test_deepseek_single_stream_on_8_h200_is_slowed_by_its_many_small_kernels():
     assert e.tp == 8 and e.pp == 1
     assert e.decode_tok_s_per_user < 130  # the weights alone would stream at ~230 tok/s
     kernels = e.assumptions["small_kernel_s"]
-    assert kernels["value"] > 0 and kernels["scope"] in ("vllm", "vllm@gpu")
+    assert kernels["value"] > 0 and kernels["scope"] == "vllm@nvidia-hopper"
 
 
 @pytest.mark.parametrize("model,hw", [("llama-3.1-70b", "h100-sxm"), ("llama-3.1-70b", "a100-sxm-80g"),

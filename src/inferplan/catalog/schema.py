@@ -53,6 +53,9 @@ class HardwareSpec(_Strict):
     hw_class: HardwareClass
     aliases: list[str] = []
     release_year: int | None = None
+    architecture: str | None = Field(
+        default=None, description="chip architecture (nvidia-hopper, amd-cdna3...): kernel "
+                                  "libraries are written per architecture, so some factors are too")
     memory_bytes: float | None = Field(default=None, gt=0)
     memory_type: str = ""
     memory_bw_bytes_s: float = Field(gt=0, description="peak theoretical")

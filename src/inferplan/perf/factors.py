@@ -26,6 +26,13 @@ def engine_scopes(dep: Deployment, by_family: bool = False) -> list[str]:
     return out
 
 
+def _by_architecture(dep: Deployment) -> list[str]:
+    """``engine@architecture`` scopes (``tensorrt-llm@nvidia-hopper``), for factors set by kernel
+    libraries that engines write per GPU architecture; none for devices without one."""
+    arch = dep.hw.architecture
+    return [f"{e}@{arch}" for e in engine_lineage(dep)] if arch else []
+
+
 def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
     """Lookup order of scopes for each factor (most specific first; 'default' is implied).
 
@@ -34,7 +41,12 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
     NVIDIA, none by default on HIP). Not with the routed experts on the host: the ggml scheduler
     then splits every token's graph at each MoE layer between the CUDA and CPU backends, the
     captured graph changes at every split and ggml-cuda stops replaying it after a few
-    consecutive updates (its "too many consecutive updates" check), so ops are launched."""
+    consecutive updates (its "too many consecutive updates" check), so ops are launched.
+
+    The minimum duration of the small MLA/MoE kernels also looks at ``engine@architecture``:
+    an engine's kernels for one GPU generation are not those for the next (TensorRT-LLM 0.21 ran
+    DeepSeek-R1's batch-1 step on B200 in half the H200 time, where bytes and FLOPs explain a
+    fraction of that; issue 5929)."""
     cls, fam = dep.hw.hw_class, hw_family(dep.hw)
     eng = engine_scopes(dep)
     return {
@@ -53,7 +65,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "lowp_w": [fam, cls],
         "lowp_e": [fam, cls],
         "seq_overhead_s": eng,
-        "small_kernel_s": eng,
+        "small_kernel_s": _by_architecture(dep) + eng,
         "prefill_layer_overhead_s": eng,
         "request_overhead_s": engine_lineage(dep),
         "moe_n_half": [fam, cls],
