@@ -239,8 +239,8 @@ class CorpusModel:
         width_eff = gemm_efficiency(self.op_width, v["moe_n"][r])  # narrow expert slices
         lowp = np.where(experts, v["lowp_e"][r] * width_eff, np.where(attn, 1.0, v["lowp_w"][r]))
         half = np.where(experts, v["moe_half"][r], np.where(attn, 0.0, v["m_half"][r]))
-        eff_m = np.maximum(gemm_efficiency(self.op_m, half), 1 / self.op_gemv)
-        compute = (self.op_tc / (eff_m * lowp)
+        eff = np.maximum(gemm_efficiency(self.op_m, half) * lowp, 1 / self.op_gemv)
+        compute = (self.op_tc / eff
                    + v["dqw"][r] * self.op_tuw + v["dqe"][r] * self.op_tue) / ce[r]
         t_op = roofline_s(compute, self.op_tm / be_op)
         n_steps = len(self.st_work)

@@ -174,11 +174,11 @@ class StepWork:
         seconds are ``seq_overhead_s * rows``. The simulator tabulates exactly these parts."""
         be, lowp, half = self._per_op(f)
         m = self.gemm_m if self.gemm_m is not None else 0 * self.t_compute
-        eff_m = gemm_efficiency(m, half)
+        eff = gemm_efficiency(m, half) * lowp
         if self.gemv_ratio is not None:  # never slower than the mat-vec path
-            ratio = self.gemv_ratio.reshape((-1,) + (1,) * (np.ndim(eff_m) - 1))
-            eff_m = np.maximum(eff_m, 1 / ratio)
-        compute = (self.t_compute / (eff_m * lowp) + f.dequant_ops_w * self.t_unpack_w
+            ratio = self.gemv_ratio.reshape((-1,) + (1,) * (np.ndim(eff) - 1))
+            eff = np.maximum(eff, 1 / ratio)
+        compute = (self.t_compute / eff + f.dequant_ops_w * self.t_unpack_w
                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
         memory = self.t_memory / be
         zero = 0 * compute[0]
