@@ -331,3 +331,15 @@ def test_every_cpu_has_an_int8_dot_product_rate():
     for hw in hardware_catalog().values():
         if hw.hw_class == "cpu":
             assert hw.peak_flops.get("int8", 0) >= 2 * hw.peak_flops["fp32"], hw.id
+
+
+def test_dgx_spark_has_the_tensor_rates_of_its_blackwell_generation():
+    """GB10 states only FP32 and sparse FP4; quantized and bf16 work must not fall back to the
+    31 TFLOPS FP32 rate (a GGUF prompt would prefill ~8x too slowly)."""
+    from inferplan.catalog.hardware import get_hardware
+
+    hw, rtx = get_hardware("dgx-spark"), get_hardware("rtx-5090")
+    assert hw.architecture == rtx.architecture == "nvidia-blackwell-sm120"
+    assert hw.peak_flops["fp8"] == hw.peak_flops["int8"] == hw.peak_flops["fp4"] / 2
+    assert hw.peak_flops["bf16"] / hw.peak_flops["fp8"] == rtx.peak_flops["bf16"] / rtx.peak_flops["fp8"]
+    assert "not vendor-stated" in hw.field_sources["peak_flops"]
