@@ -127,7 +127,7 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"catalog", "inputs"} | BASE,
     "perf": {"catalog", "models"} | BASE,
     "store": BASE,
-    "calib": {"perf", "catalog", "models", "inputs", "store"} | BASE,
+    "calib": {"perf", "catalog", "models", "inputs", "store", "sim"} | BASE,
     "profiles": {"calib", "store"} | BASE,
     "compare": {"perf", "catalog", "models"} | BASE,
     "sim": {"perf", "catalog", "models"} | BASE,

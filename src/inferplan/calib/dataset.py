@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inferplan.calib.spread import dataset_of
 from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.inputs import check_float, check_int
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
@@ -32,6 +33,7 @@ METRICS: dict[str, tuple[str, float]] = {
     "e2e_latency_s": ("e2e_latency_s", 1.0),
     "requests_per_s": ("requests_per_s", 1.0),
 }
+SPREAD_FIELDS = ("output_tok_s", "total_tok_s", "requests_per_s", "prefill_tok_s")
 MODES = {"batch": "batch", "concurrency": "concurrency", "offline_max": "offline", "offline": "offline"}
 # Hosted services do not disclose prompt or output lengths; the per-user decode speed they
 # report depends little on them. Assumed when the row leaves them empty:
@@ -47,6 +49,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
     origin: str = ""  # the CSV file the row came from
     burst_waves: float = 0.0  # benchmark sent num_prompts = waves x concurrency, all at t=0
+    spread: float = 1.0  # offline throughput with the dataset's length spread / with mean lengths
 
     @property
     def id(self) -> str:
@@ -80,6 +83,8 @@ class Row:
         v = out.get(fld)
         if v is None:
             return None
+        if fld in SPREAD_FIELDS:
+            v *= self.spread  # calib/spread.py: the run's tail of long requests
         if self.burst_waves and "burst" in plan.works and fld in ("ttft_s", "e2e_latency_s"):
             from inferplan.perf.step import request_overhead_s
 
@@ -205,6 +210,8 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         if not row.plan.fits:
             row.error = f"does not fit: {row.plan.reason}"
             row.plan = None
+        elif mode == "offline" and (dataset := dataset_of(raw.get("notes") or "")):
+            _spread_row(row, dataset, raw.get("notes") or "")
         elif mode == "concurrency" and raw["metric"] in ("ttft_ms", "e2e_latency_s"):
             waves = _burst_waves(raw.get("notes") or "", row.plan.batch)
             if waves and row.plan.input_len > 0:
@@ -220,6 +227,21 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         row.error = f"bad row: {type(e).__name__} {e}"
     return row
+
+
+def _spread_row(row: Row, dataset: str, notes: str) -> None:
+    """An offline row whose benchmark drew lengths from a wide dataset: its throughput is the
+    estimate's times the run's length-spread factor (calib/spread.py), with a note."""
+    from inferplan.calib.spread import DATASETS, length_spread_factor, prompts_sent
+    from inferplan.perf.efficiency import load_efficiency
+
+    plan = row.plan
+    assert plan is not None
+    n = prompts_sent(notes)
+    row.spread = length_spread_factor(plan.dep, plan.input_len, plan.output_len, DATASETS[dataset],
+                                      requests=n, eff=load_efficiency())
+    row.notes.append(f"{dataset} lengths: {n} requests with spread-out lengths run at "
+                     f"{row.spread:.2f}x the throughput of the mean request (a tail of long ones)")
 
 
 def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Path, ...]) -> str | None:
