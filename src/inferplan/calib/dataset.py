@@ -238,8 +238,12 @@ def _spread_row(row: Row, dataset: str, notes: str) -> None:
     plan = row.plan
     assert plan is not None
     n = prompts_sent(notes)
-    row.spread = length_spread_factor(plan.dep, plan.input_len, plan.output_len, DATASETS[dataset],
-                                      requests=n, eff=load_efficiency())
+    try:
+        row.spread = length_spread_factor(plan.dep, plan.input_len, plan.output_len,
+                                          DATASETS[dataset], requests=n, eff=load_efficiency())
+    except InferplanError as e:  # the simulator cannot run this deployment: the mean request
+        row.notes.append(f"{dataset} lengths: not replayed ({e}); predicted at the mean lengths")
+        return
     row.notes.append(f"{dataset} lengths: {n} requests with spread-out lengths run at "
                      f"{row.spread:.2f}x the throughput of the mean request (a tail of long ones)")
 
