@@ -59,3 +59,20 @@ def test_simulate_takes_slots(client):
                                            "slots": 2, "requests": 30, "workload": "chat", "rate": 0.5})
     assert r.status_code == 200, r.text
     assert r.json()["pools"][0]["max_num_seqs"] == 2
+
+
+def test_estimate_and_simulate_take_engine_launch_options(client):
+    base = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "sglang", "mode": "concurrency",
+            "batch": 16, "input_len": 1000, "output_len": 300}
+    plain = client.post("/api/estimate", json=base).json()
+    polled = client.post("/api/estimate", json={**base, "engine_options": {"scheduler_recv_interval": 30}})
+    assert polled.status_code == 200, polled.text
+    assert polled.json()["ttft_s"] > plain["ttft_s"] and "admission" in polled.json()["assumptions"]
+    bad = client.post("/api/estimate", json={**base, "engine_options": {"max_num_seq": 8}})
+    assert bad.status_code == 400 and "max_num_seqs" in bad.json()["detail"]
+    frac = client.post("/api/estimate", json={**base, "engine_options": {"max_num_seqs": 8.5}})
+    assert frac.status_code == 400 and "whole number" in frac.json()["detail"]
+    sim = client.post("/api/simulate", json={"model": "llama-3.1-8b", "hardware": "h100-sxm", "requests": 50,
+                                             "rate": 2, "engine_options": {"max_num_seqs": 12}})
+    assert sim.status_code == 200, sim.text
+    assert sim.json()["pools"][0]["max_num_seqs"] == 12

@@ -260,7 +260,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                    tp=req.tp, pp=req.pp, ep=req.ep, precision=req.precision,
                    kv_precision=req.kv_precision, engine=req.engine, mode=req.mode,
                    batch=req.batch, input_len=req.input_len, output_len=req.output_len,
-                   threads=req.threads, offload=req.offload, host=req.host, slots=req.slots)
+                   threads=req.threads, offload=req.offload, host=req.host, slots=req.slots,
+                   engine_options=dict(req.engine_options) or None)
 
     pool.register("estimate!", _job(_estimate, untrusted=True))
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.web.schemas import ID, MAX_HARDWARE, HwClass, HwId
+from inferplan.web.schemas import ID, MAX_HARDWARE, EngineOptions, HwClass, HwId
 
 MAX_SIM_REQUESTS = 5000  # requests per simulation (a 1,000-request run takes ~0.1 s)
 MAX_REPLICAS = 32
@@ -52,6 +52,7 @@ def _simulate_routes(app: FastAPI, compute, errors: dict, register) -> None:
         offload: Literal["none", "auto", "experts"] | None = None
         host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts")
         slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
+        engine_options: EngineOptions
         workload: str = Field(default="chat", pattern=ID, max_length=32,
                               description="workload preset (chat, rag, code, summarization, agentic)")
         rate: float | None = Field(default=None, ge=1e-3, le=10000, description="requests/s (preset's if null)")
@@ -69,7 +70,8 @@ def _simulate_routes(app: FastAPI, compute, errors: dict, register) -> None:
             w = with_overrides(w, rate=req.rate)
         dep = DeploymentSpec(hardware=req.hardware, devices=req.devices, precision=req.precision,
                              kv_precision=req.kv_precision, engine=req.engine,
-                             offload=req.offload, host=req.host, slots=req.slots)
+                             offload=req.offload, host=req.host, slots=req.slots,
+                             engine_options=dict(req.engine_options))
         return simulate(model_info(req.model).id, dep, w, requests=req.requests,
                         replicas=req.replicas, seed=req.seed, slo=req.slo)
 

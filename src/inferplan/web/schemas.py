@@ -108,8 +108,18 @@ class EdgeOptions(BaseModel):
                               description="llama.cpp server slots (llama-server --parallel; default 4)")
 
 
+# engine launch options (``--engine-option KEY=VALUE``; catalog.engines.ENGINE_OPTIONS): the
+# option's name in ours or the engine's own spelling, a finite number
+OptionName = Annotated[str, Field(pattern=r"^-{0,2}[A-Za-z][A-Za-z0-9_\-]{0,47}$")]
+EngineOptions = Annotated[dict[OptionName, float], Field(
+    default_factory=dict, max_length=16,
+    description="engine launch options, e.g. {\"max_num_seqs\": 256, \"scheduler_recv_interval\": 10}",
+    examples=[{"max_num_seqs": 256}])]
+
+
 class EstimateRequest(ModelChoice, Workload, EdgeOptions):
     hardware: str = Field(pattern=ID, min_length=1, max_length=64, examples=["h100-sxm"])
+    engine_options: EngineOptions
     devices: int | None = Field(default=None, ge=1, le=MAX_DEVICES, description="null: fewest that fit")
     tp: int | None = Field(default=None, ge=1, le=1024)
     pp: int | None = Field(default=None, ge=1, le=1024)
