@@ -66,3 +66,10 @@ def test_counting_engine_options_refuse_fractions_and_non_finite_values(raw, why
     with pytest.raises(InputError, match=why):
         with_engine_options(get_engine("vllm"), {"max_num_seqs": raw})
     assert with_engine_options(get_engine("vllm"), {"max_num_seqs": "8.0"}).max_num_seqs == 8
+
+
+def test_an_out_of_range_option_is_named_as_the_user_named_it():
+    with pytest.raises(InputError, match=r"^engine option scheduler_recv_interval: Input should be greater"):
+        with_engine_options(get_engine("sglang"), {"scheduler_recv_interval": "0"})
+    with pytest.raises(InputError, match=r"^engine option max_num_batched_tokens: "):
+        with_engine_options(get_engine("vllm"), {"max_num_batched_tokens": "0"})

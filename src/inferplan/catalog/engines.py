@@ -10,6 +10,7 @@ and token limits that depend on its memory) is :meth:`EngineSpec.for_hardware`.
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 
 from pydantic import ValidationError
@@ -143,8 +144,11 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
         if adm:
             update["admission"] = Admission(**{**engine.admission.model_dump(), **adm})
         return type(engine)(**{**engine.model_dump(), **update})
-    except ValidationError as e:  # the new values out of their ranges
-        raise InputError(f"engine option {validation_summary(e)} ({dict(options)})") from None
+    except ValidationError as e:  # the new values out of their ranges, named as the user did
+        text = validation_summary(e)
+        for name, (field, _, _) in ENGINE_OPTIONS.items():
+            text = re.sub(rf"\b(admission\.)?{field}\b", name, text)
+        raise InputError(f"engine option {text} ({dict(options)})") from None
 
 
 def default_engine(hw: HardwareSpec) -> EngineSpec:
