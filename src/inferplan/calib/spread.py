@@ -67,6 +67,18 @@ def prompts_sent(notes: str) -> int:
     return SPREAD_REQUESTS
 
 
+_FACTORS: dict[tuple, float] = {}  # replays already run (rows of one run share a deployment)
+
+
+def _run_key(dep: Deployment, input_len: int, output_len: int, spread: LengthSpread,
+             requests: int, seed: int, eff: Efficiency | None) -> tuple:
+    """What a replay depends on: the deployment's identity (model, device, engine as launched,
+    layout, precisions, threads), the lengths, the spread and the profile."""
+    return (dep.model.id, dep.hw.id, dep.engine.model_dump_json(), dep.layout,
+            dep.weight_precision.id, dep.expert_precision.id, dep.kv_precision.id, dep.threads,
+            input_len, output_len, spread, requests, seed, None if eff is None else eff.profile)
+
+
 def length_spread_factor(dep: Deployment, input_len: int, output_len: int, spread: LengthSpread,
                          requests: int = SPREAD_REQUESTS, seed: int = 0,
                          eff: Efficiency | None = None) -> float:
@@ -74,6 +86,10 @@ def length_spread_factor(dep: Deployment, input_len: int, output_len: int, sprea
     (dimensionless, <= ~1). Both runs: `requests` prompts queued at t = 0 on one replica of
     `dep`; lengths log-normal with the spread's sigmas, scaled so their means are the row's."""
     from inferplan.sim import Arrivals, LengthDist, Workload, pool_from_deployment, simulate_pools
+
+    key = _run_key(dep, input_len, output_len, spread, requests, seed, eff)
+    if key in _FACTORS:
+        return _FACTORS[key]
 
     burst = Arrivals(kind="poisson", rate=1e9)  # every prompt in the queue at once
 
@@ -93,4 +109,5 @@ def length_spread_factor(dep: Deployment, input_len: int, output_len: int, sprea
     spread_w = Workload(arrivals=burst, input=dist(input_len, spread.sigma_in, spread.max_in),
                         output=dist(output_len, spread.sigma_out, spread.max_total))
     base = throughput(fixed)
-    return throughput(spread_w) / base if base > 0 else 1.0
+    _FACTORS[key] = factor = throughput(spread_w) / base if base > 0 else 1.0
+    return factor
