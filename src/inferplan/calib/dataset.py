@@ -12,9 +12,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inferplan.calib.spread import dataset_of
+from inferplan.calib.spread import DATASETS, dataset_of, length_spread_factor, prompts_sent
 from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.inputs import check_float, check_int
+from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
 from inferplan.perf.step import Factors
 
@@ -232,9 +233,6 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
 def _spread_row(row: Row, dataset: str, notes: str) -> None:
     """An offline row whose benchmark drew lengths from a wide dataset: its throughput is the
     estimate's times the run's length-spread factor (calib/spread.py), with a note."""
-    from inferplan.calib.spread import DATASETS, length_spread_factor, prompts_sent
-    from inferplan.perf.efficiency import load_efficiency
-
     plan = row.plan
     assert plan is not None
     n = prompts_sent(notes)

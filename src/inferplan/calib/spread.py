@@ -9,8 +9,9 @@ as a full one (the weights are read either way). The estimate gives every reques
 lengths; :func:`length_spread_factor` replays the run twice in the simulator (the same
 deployment, step costs and engine limits), with the mean lengths and with lengths drawn from the
 dataset's distribution at those means, and returns the ratio of the two throughputs. It is a
-property of the deployment and the length distribution, computed once per row under the
-profile in use (the factors move both runs alike).
+property of the deployment and the length distribution, computed once per run under the
+shipped profile (``validate --calibration`` does not recompute it: the factors move both runs
+alike).
 """
 
 from __future__ import annotations
