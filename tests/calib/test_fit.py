@@ -77,3 +77,13 @@ def test_calibrate_writes_a_profile_with_provenance_and_cv(tmp_path):
     assert "cross_validated" in rep.model_dump()
     assert rep.after_in_sample.median_ape < rep.before.median_ape
     assert rep.cross_validated.rows == len(ROWS)
+
+
+def test_shipped_profile_sources_name_what_each_factor_is():
+    """A scope that calibration added says so; only unpack costs cite the precisions' prior."""
+    factors = load_yaml(default_profile_path())["factors"]
+    for name, scopes in factors.items():
+        for scope, entry in scopes.items():
+            assert entry.get("source"), (name, scope)
+            if name != "dequant_ops_per_weight":
+                assert "unpacking cost" not in entry["source"], (name, scope)

@@ -99,8 +99,11 @@ def test_serial_server_makes_concurrent_clients_wait_and_the_simulation_agrees(s
     four = loadtest(server, closed(4), requests=8, max_duration_s=120, local_only=True,
                     sim_model=sim_model, sim_deployment=dep)
     assert one.failed == 0 and four.failed == 0
-    # one request at a time: with 4 clients a request waits for ~3 others
-    assert four.measured.e2e_s.mean > 2.0 * one.measured.e2e_s.mean
+    # one request at a time: with 4 clients a request waits for ~3 others (~3x the end-to-end
+    # time in steady state; margins leave room for a busy 2-core CI machine), and the wait shows
+    # before its first token
+    assert four.measured.e2e_s.mean > 1.5 * one.measured.e2e_s.mean
+    assert four.measured.ttft_s.mean > 2.0 * one.measured.ttft_s.mean
     assert four.simulated is not None and four.simulated.pools[0].policy == "serial"
     sim = four.simulated.metrics
     assert sim.e2e_s.mean > 2.0 * one.simulated.metrics.e2e_s.mean

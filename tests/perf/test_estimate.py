@@ -317,6 +317,13 @@ def test_eager_prompt_steps_follow_the_engines_graphs_and_small_kernels_only_dec
     ds = plan_estimate("deepseek-v3", "h200-sxm", devices=8).dep
     assert float(step_work(ds, decode_seqs=4, decode_ctx=1000).small_kernels) > 1000
     assert float(step_work(ds, prefill_tokens=1024, prefill_seqs=1).small_kernels) == 0
+    # ...but an eager prompt step dispatches them one by one like the rest: DeepSeek's
+    # MLA (16 kernels) + MoE (17) layers weigh 33/9 dense layers there, not the coarse 18/9
+    from inferplan.perf.step import eager_kernel_units, layer_kernel_units
+    assert eager_kernel_units(ds) == pytest.approx(layer_kernel_units(ds) + (61 * 7 + 58 * 8) / 9)
+    assert float(step_work(ds, prefill_tokens=1024, prefill_seqs=1).prefill_layers) == pytest.approx(
+        eager_kernel_units(ds))
+    assert eager_kernel_units(vllm) == layer_kernel_units(vllm)  # dense: nothing left out
 
 
 def test_cpu_gemm_size_term_is_capped_by_the_fp32_simd_rate_not_the_int8_unpack_rate():

@@ -264,6 +264,20 @@ def layer_kernel_units(dep: Deployment) -> float:
     return units
 
 
+def eager_kernel_units(dep: Deployment) -> float:
+    """Layers of the replica weighted by the kernels an eager (prompt) step launches, in
+    dense-layer units: ``layer_kernel_units`` plus the small MLA/MoE kernels the coarse counts
+    leave out (``SMALL_KERNELS_EXTRA``). Launched one by one from Python, each costs its host-side
+    dispatch whatever its size: a DeepSeek-V3 layer (16 + 17 kernels) weighs 33/9 dense layers."""
+    extra = 0.0
+    for g in dep.groups:
+        if g.mixer_kind == "mla":
+            extra += g.layers * SMALL_KERNELS_EXTRA["mla"]
+        if g.expert_elems_dev and dep.expert_host is None:
+            extra += g.layers * SMALL_KERNELS_EXTRA["moe"]
+    return layer_kernel_units(dep) + extra / KERNELS_DENSE_LAYER
+
+
 def small_kernel_count(dep: Deployment) -> float:
     """Kernels of the replica's MLA mixers and routed-MoE FFNs launched per step (each pays
     ``small_kernel_s``); 0 for dense models."""
@@ -423,7 +437,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         gemv_ratio=np.array([1.0 if k == "attention" or (lut and k == "linear")
                              else max(1.0, pk / dep.simd_flops_s)
                              for k, pk in zip(kinds, peaks, strict=True)]),
-        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), units, 0.0) + zero,
+        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), eager_kernel_units(dep), 0.0) + zero,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
         gemm_m=np.stack(np.broadcast_arrays(*gm)),

@@ -35,8 +35,8 @@ from inferplan.perf.step import (
     ROOFLINE_P,
     Factors,
     StepWork,
+    eager_kernel_units,
     graphed_prompt_tokens,
-    layer_kernel_units,
     small_kernel_count,
     step_work,
 )
@@ -101,7 +101,7 @@ class StepCost:
         self.extra = [float(v) for v in dec_e]
         # steps that carry prompt tokens pay the eager dispatch of their layers (unless the engine
         # graphs them) and not the small-kernel minimum durations of decode steps
-        self.prefill_extra = float(layer_kernel_units(dep) * factors.prefill_layer_overhead_s)
+        self.prefill_extra = float(eager_kernel_units(dep) * factors.prefill_layer_overhead_s)
         self.small_extra = float(small_kernel_count(dep) * factors.small_kernel_s)
         self.graphed_prompt_tokens = graphed_prompt_tokens(dep)
         self.offload0 = float(off0)
