@@ -72,7 +72,7 @@ CITED_KEYS = (
     "default_engine",
     "active_power_w",
 )
-LINK_KEYS = ("scale_up", "scale_out", "host_link")
+LINK_KEYS = ("scale_up", "node_link", "scale_out", "host_link")
 MOBILE_VENDORS = {"Qualcomm", "Google", "Raspberry Pi"}
 DATAFLOW_VENDORS = {"Cerebras", "Groq", "SambaNova"}
 
@@ -233,7 +233,7 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         links["scale_up"] = _link(id_, "scale_up", sheet_up, ov.pop("scale_up"))
     elif sheet_up:
         raise BuildError(f"{id_}: the sheet names a scale-up link; the overlay must complete it")
-    for field in ("scale_out", "host_link"):
+    for field in ("node_link", "scale_out", "host_link"):
         if field in ov:
             links[field] = _link(id_, field, {}, ov.pop(field))
 

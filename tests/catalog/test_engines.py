@@ -141,6 +141,11 @@ def test_measurements_older_than_a_release_line_get_its_profile():
     assert engine_as_of(cpp, "not a date", gpu).id == "llama.cpp"
     old = get_engine("llama.cpp-2023")
     assert old.successor == "llama.cpp" and not old.graph_capture
+    # vLLM decoded eagerly until CUDA graphs landed (PR #1926, 2023-12-17)
+    vllm = get_engine("vllm")
+    assert engine_as_of(vllm, "2023-10", gpu).id == "vllm-2023"
+    assert engine_as_of(vllm, "2023-12", gpu).id == "vllm"
+    assert not get_engine("vllm-2023").graph_capture
 
 
 def test_an_older_release_line_names_a_known_successor():

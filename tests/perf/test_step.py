@@ -202,3 +202,20 @@ def test_a_few_rows_per_expert_are_never_slower_than_the_mat_vec_path():
     vector_path_s = w.t_compute[i] * w.gemv_ratio[i] / f.compute_eff
     assert np.all(compute[i] <= vector_path_s * (1 + 1e-9))
     assert np.all(compute[i] >= w.t_compute[i] / f.compute_eff)  # and never faster than the peak
+
+
+def test_pcie_cards_past_their_nvlink_bridge_talk_over_pcie_rings_inside_the_server():
+    """An A100 PCIe pair shares an NVLink bridge; TP4/TP8 in one server crosses PCIe (ring
+    all-reduce, 2(n-1) latencies), not the scale-out NIC; 16 GPUs leave the server."""
+    from inferplan.perf.step import collective_steps
+
+    def link(n: int):
+        return plan_estimate("llama-2-70b", "a100-pcie-80g", engine="vllm", precision="fp16",
+                             devices=n, tp=n, batch=1, input_len=8, output_len=16).dep.tp_link
+
+    assert "NVLink bridge" in link(2).name
+    assert "PCIe" in link(8).name and link(8).ring_collectives
+    assert collective_steps(link(8), 8, "all_reduce") == 14
+    big = plan_estimate("llama-3.1-405b", "a100-pcie-80g", engine="vllm", precision="fp16",
+                        devices=16, tp=16, batch=1, input_len=8, output_len=16).dep
+    assert "InfiniBand" in big.tp_link.name

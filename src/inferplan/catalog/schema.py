@@ -75,6 +75,9 @@ class HardwareSpec(_Strict):
         default=None, gt=0, description="vector/SIMD ops/s used for unpacking quantized weights"
     )
     scale_up: Link | None = None
+    node_link: Link | None = Field(
+        default=None, description="links to the other devices of one server beyond the scale-up "
+                                  "domain (PCIe peers of NVLink-bridged pairs)")
     scale_out: Link | None = None
     host_link: Link | None = None
     host_memory_bytes: float | None = Field(default=None, gt=0)

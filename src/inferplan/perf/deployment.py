@@ -201,17 +201,20 @@ class Deployment:
     # ---- links -----------------------------------------------------------------------------
     @property
     def tp_link(self) -> Link:
-        """Link for TP/EP collectives: scale-up if the stage fits its domain, else scale-out."""
-        up = self.hw.scale_up
-        if up and self.layout.stage_devices <= up.domain_devices:
-            return up
-        return self.hw.scale_out or up or FALLBACK_LINK
+        """Link for TP/EP collectives: the narrowest of scale-up, the server's peer link (PCIe
+        past an NVLink-bridged pair) and scale-out whose domain holds the stage."""
+        return self._link_for(self.layout.stage_devices)
 
     @property
     def pp_link(self) -> Link:
-        up = self.hw.scale_up
-        if up and self.layout.replica_devices <= up.domain_devices:
+        return self._link_for(self.layout.replica_devices)
+
+    def _link_for(self, devices: int) -> Link:
+        up, node = self.hw.scale_up, self.hw.node_link
+        if up and devices <= up.domain_devices:
             return up
+        if node and devices <= node.domain_devices:
+            return node
         return self.hw.scale_out or up or FALLBACK_LINK
 
     # ---- per-device element counts -------------------------------------------------------
