@@ -155,3 +155,13 @@ def test_an_older_release_line_names_a_known_successor():
     for e in engine_catalog().values():
         assert (e.successor is None) == (e.until is None), e.id
         assert e.successor is None or e.successor in engine_catalog(), e.id
+
+
+def test_benchmark_names_of_engines_built_on_catalogued_ones_resolve_to_them():
+    """premAI's table names runtimes by their wrapper: ctransformers is GGML (llama.cpp),
+    optimum-nvidia builds TensorRT-LLM engines, AutoAWQ runs transformers' eager modules."""
+    assert get_engine("ctransformers").id == "llama.cpp"
+    assert get_engine("optimum-nvidia").id == "tensorrt-llm"
+    assert get_engine("autoawq").id == "pytorch-eager"
+    for e in ("llama.cpp", "tensorrt-llm", "pytorch-eager"):
+        assert "aliases" in get_engine(e).sources, e
