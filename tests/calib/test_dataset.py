@@ -31,7 +31,7 @@ def test_an_offline_row_without_a_layout_gets_the_offline_layout(tmp_path):
 def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
     """llama.cpp on an RTX 4090 dated 2023-10 ran builds without CUDA graphs: the row gets the
     llama.cpp-2023 profile (with a note) and a higher per-layer cost than a 2026 row; a CPU row
-    of the same date keeps llama.cpp."""
+    of the same date gets the CPU line (untiled prompt mat-muls, llama.cpp-2023-cpu)."""
     from inferplan.calib.dataset import COLUMNS, load_dataset
     from inferplan.perf.efficiency import load_efficiency
     from inferplan.perf.factors import resolve_factors
@@ -49,7 +49,7 @@ def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
     old, new, cpu = load_dataset(p)
     assert old.plan is not None and new.plan is not None and cpu.plan is not None
     assert old.plan.dep.engine.id == "llama.cpp-2023" and any("as of 2023-10" in n for n in old.notes)
-    assert new.plan.dep.engine.id == "llama.cpp" and cpu.plan.dep.engine.id == "llama.cpp"
+    assert new.plan.dep.engine.id == "llama.cpp" and cpu.plan.dep.engine.id == "llama.cpp-2023-cpu"
     eff = load_efficiency()
     speed = [r.predict(resolve_factors(r.plan.dep, eff)[0]) for r in (old, new)]
     assert speed[0] is not None and speed[1] is not None and speed[0] < 0.8 * speed[1]

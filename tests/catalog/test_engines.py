@@ -128,7 +128,7 @@ def test_serving_engines_tensor_parallel_in_powers_of_two_and_pipeline_across_no
 
 def test_measurements_older_than_a_release_line_get_its_profile():
     """llama.cpp on a GPU before CUDA graphs (PR #6766, 2024-05) is the llama.cpp-2023 profile;
-    a date is read at its latest month, and CPUs (no such change) keep the current profile."""
+    a date is read at its latest month; CPUs have their own line (tiled prompt GEMMs, 2024-04)."""
     from inferplan.catalog.engines import engine_as_of
 
     cpp, gpu, cpu = get_engine("llama.cpp"), get_hardware("rtx-4090"), get_hardware("ryzen-9-7950x")
@@ -137,7 +137,8 @@ def test_measurements_older_than_a_release_line_get_its_profile():
     assert engine_as_of(cpp, "2024-05", gpu).id == "llama.cpp"
     assert engine_as_of(cpp, "2024", gpu).id == "llama.cpp"  # maybe after May: not surely older
     assert engine_as_of(cpp, "2023", gpu).id == "llama.cpp-2023"
-    assert engine_as_of(cpp, "2023-10", cpu).id == "llama.cpp"
+    assert engine_as_of(cpp, "2023-10", cpu).id == "llama.cpp-2023-cpu"  # before llamafile's sgemm
+    assert engine_as_of(cpp, "2024-04", cpu).id == "llama.cpp"  # PR #6414 merged 2024-04-16
     assert engine_as_of(cpp, "not a date", gpu).id == "llama.cpp"
     old = get_engine("llama.cpp-2023")
     assert old.successor == "llama.cpp" and not old.graph_capture

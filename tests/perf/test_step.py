@@ -219,3 +219,25 @@ def test_pcie_cards_past_their_nvlink_bridge_talk_over_pcie_rings_inside_the_ser
     big = plan_estimate("llama-3.1-405b", "a100-pcie-80g", engine="vllm", precision="fp16",
                         devices=16, tp=16, batch=1, input_len=8, output_len=16).dep
     assert "InfiniBand" in big.tp_link.name
+
+
+def test_ggml_before_sgemm_prefills_a_cpu_one_dot_product_per_row_and_token():
+    """Untiled prompt mat-muls (ggml before PR #6414): each token unpacks the weights again and
+    each dot product runs at the mat-vec rate, so a 512-token prompt is several times slower than
+    with tiled GEMMs; a one-token decode step is the same kernel either way."""
+    from inferplan.catalog.engines import get_engine
+
+    old, new = get_engine("llama.cpp-2023-cpu"), get_engine("llama.cpp")
+    assert not old.cpu_tiled_gemm and new.cpu_tiled_gemm
+    kw = dict(precision="q4_0", batch=1, input_len=512, output_len=16)
+    t = {}
+    for e in (old.id, new.id):
+        plan = plan_estimate("llama-2-7b", "core-i9-13900k", engine=e, **kw)
+        f, _ = resolve_factors(plan.dep, load_efficiency())
+        t[e] = (plan.works["prefill"].total_time_s(f), plan.works["decode"].time_s(f))
+        if e == old.id:
+            w = step_work(plan.dep, prefill_tokens=512, prefill_seqs=1)
+            lin = [i for i, k in enumerate(w.op_kinds) if k == "linear"]
+            assert np.all(w.gemm_m[lin] == 1.0)
+    assert t[old.id][0] > 2.5 * t[new.id][0]
+    assert np.allclose(t[old.id][1], t[new.id][1], rtol=1e-9)

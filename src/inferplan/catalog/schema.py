@@ -256,6 +256,10 @@ class EngineSpec(_Strict):
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
+    cpu_tiled_gemm: bool = Field(
+        default=True, description="prompt mat-muls on CPUs run as tiled GEMMs (a weight tile unpacked "
+                                  "and loaded once for many tokens); false: one dot product per "
+                                  "(weight row, token), as ggml before llamafile's sgemm")
     continuous_batching: bool = True
     max_num_seqs: int = Field(ge=1)
     memory_utilization: float = Field(gt=0, le=1, description="share of device memory it may use")

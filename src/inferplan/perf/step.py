@@ -344,7 +344,15 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     peak_attn = dep.peak_attention_flops
     bw = dep.memory_bw_bytes_s
     vec = dep.vector_ops_s
-    unpack_tiles = np.maximum(1.0, tokens_dev / DEQUANT_TILE_TOKENS)
+    # Untiled CPU prompt mat-muls (``cpu_tiled_gemm`` off: ggml before llamafile's sgemm) run
+    # one dot product per (weight row, token): every token unpacks the weights again and each
+    # dot runs as a mat-vec (GEMM rows 1)
+    untiled = dep.hw.hw_class == "cpu" and not dep.engine.cpu_tiled_gemm
+    tile_tokens = 1.0 if untiled else DEQUANT_TILE_TOKENS
+    unpack_tiles = np.maximum(1.0, tokens_dev / tile_tokens)
+
+    def gemm_rows(m: np.ndarray) -> np.ndarray:
+        return np.minimum(m, 1.0) if untiled else m
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
     peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
@@ -363,7 +371,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         kinds.append("linear")
         widths.append(0.0)
         peaks.append(peak_dense)
-        gm.append(tokens_dev + zero)
+        gm.append(gemm_rows(tokens_dev + zero))
         if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
             touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
@@ -376,7 +384,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             widths.append(g.expert_width_dev)
             peaks.append(peak_exp)
             # GEMM rows of one expert: the tokens routed to it, over the experts touched
-            gm.append(np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched) + zero)
+            gm.append(gemm_rows(np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched) + zero))
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
             w = g.window_tokens
             cached = np.minimum(c, w)
@@ -401,13 +409,13 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     rows = (b + s) / lay.attn_dp
     tc.append(2 * dep.head_elems_dev * rows / peak_lin)
     tm.append(dep.head_elems_dev * dep.head_bytes_per_elem / bw + zero)
-    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / DEQUANT_TILE_TOKENS) / vec)
+    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / tile_tokens) / vec)
     tue.append(zero)
     names.append("lm_head")
     kinds.append("head")
     widths.append(0.0)
     peaks.append(peak_lin)
-    gm.append(rows + zero)
+    gm.append(gemm_rows(rows + zero))
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
     units = layer_kernel_units(dep)
