@@ -222,9 +222,9 @@ def test_pcie_cards_past_their_nvlink_bridge_talk_over_pcie_rings_inside_the_ser
 
 
 def test_ggml_before_sgemm_prefills_a_cpu_one_dot_product_per_row_and_token():
-    """Untiled prompt mat-muls (ggml before PR #6414): each token unpacks the weights again and
-    each dot product runs at the mat-vec rate, so a 512-token prompt is several times slower than
-    with tiled GEMMs; a one-token decode step is the same kernel either way."""
+    """Untiled prompt mat-muls (ggml before PR #6414): each token unpacks the weights again, so
+    a 512-token prompt is several times slower than with tiled GEMMs; a one-token decode step is
+    the same kernel either way."""
     from inferplan.catalog.engines import get_engine
 
     old, new = get_engine("llama.cpp-2023-cpu"), get_engine("llama.cpp")
@@ -235,9 +235,28 @@ def test_ggml_before_sgemm_prefills_a_cpu_one_dot_product_per_row_and_token():
         plan = plan_estimate("llama-2-7b", "core-i9-13900k", engine=e, **kw)
         f, _ = resolve_factors(plan.dep, load_efficiency())
         t[e] = (plan.works["prefill"].total_time_s(f), plan.works["decode"].time_s(f))
-        if e == old.id:
-            w = step_work(plan.dep, prefill_tokens=512, prefill_seqs=1)
-            lin = [i for i, k in enumerate(w.op_kinds) if k == "linear"]
-            assert np.all(w.gemm_m[lin] == 1.0)
-    assert t[old.id][0] > 2.5 * t[new.id][0]
+        w = step_work(plan.dep, prefill_tokens=512, prefill_seqs=1)
+        t[e] += (float(np.sum(w.t_unpack_w)),)
+    assert t[old.id][2] > 100 * t[new.id][2]  # unpacked per token, not per 128-token tile
+    assert t[old.id][0] > 2 * t[new.id][0]
     assert np.allclose(t[old.id][1], t[new.id][1], rtol=1e-9)
+
+
+def test_mainline_llama_cpp_prefills_k_quants_untiled_and_ik_llama_tiles_them():
+    """llamafile's tinyBLAS tiles F32/F16/Q8_0/Q4_0 (and Q5_0 on x86); K-quants fall back to a
+    dot product per (row, token) in mainline llama.cpp, while ik_llama.cpp's iqk_mul_mat tiles
+    every type; both share llama.cpp's fitted factors (fork_of)."""
+    from inferplan.perf.factors import engine_lineage
+    from inferplan.perf.step import cpu_untiled
+
+    def dep(engine: str, prec: str, hw: str = "ryzen-9-7950x"):
+        return plan_estimate("llama-3.1-8b", hw, engine=engine, precision=prec, batch=1,
+                             input_len=512, output_len=16).dep
+
+    assert cpu_untiled(dep("llama.cpp", "q3_k"), "q3_k")
+    assert not cpu_untiled(dep("llama.cpp", "q4_0"), "q4_0")
+    assert not cpu_untiled(dep("ik_llama.cpp", "q3_k"), "q3_k")
+    assert not cpu_untiled(dep("llama.cpp", "q5_0"), "q5_0")  # x86: tinyBLAS Q5_0
+    assert cpu_untiled(dep("llama.cpp", "q5_0", "apple-m2-max-cpu"), "q5_0")
+    assert not cpu_untiled(dep("llama.cpp", "q3_k", "rtx-4090"), "q3_k")  # GPUs: MMQ kernels
+    assert engine_lineage(dep("ik_llama.cpp", "q3_k")) == ["llama.cpp"]

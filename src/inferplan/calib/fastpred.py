@@ -25,7 +25,7 @@ import numpy as np
 
 from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
-from inferplan.perf.factors import NATIVE_SOURCE, factor_scopes, resolve_factors
+from inferplan.perf.factors import NATIVE_SOURCE, engine_lineage, factor_scopes, resolve_factors
 from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
 
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
@@ -75,6 +75,7 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
     per-layer overheads and TP traffic with these data).
     """
     sc = factor_scopes(dep)
+    own = engine_lineage(dep)[0]  # the engine whose factors these are (a fork uses its base's)
     keys = {"bw": ("bw_eff", sc["bw_eff"][0]), "engine_bw": ("engine_bw", sc["engine_bw"][0]),
             "ce": ("compute_eff", sc["compute_eff"][0]),
             "engine_ce": ("engine_compute", sc["engine_compute"][0]),
@@ -84,10 +85,10 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
     # (leave-one-source-out, 2026-12-04; benchmarks/results/accuracy.md).
     for slot, name in (("lo", "layer_overhead_s"), ("seq", "seq_overhead_s"), ("kv_bw", "kv_bw")):
         found = used[name].scope
-        keys[slot] = (name, found if found != "default" else dep.engine.id)
+        keys[slot] = (name, found if found != "default" else own)
     if dep.model.is_moe or any(g.mixer_kind == "mla" for g in dep.groups):
         found = used["small_kernel_s"].scope
-        keys["sk"] = ("small_kernel_s", found if found != "default" else dep.engine.id)
+        keys["sk"] = ("small_kernel_s", found if found != "default" else own)
     if dep.model.is_moe:
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
         keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])

@@ -49,6 +49,8 @@ def engine_catalog() -> dict[str, EngineSpec]:
             raise CatalogError(f"engine '{e.id}': successor and until go together")
         if e.successor is not None and e.successor not in out:
             raise CatalogError(f"engine '{e.id}': successor '{e.successor}' is not an engine")
+        if e.fork_of is not None and (e.fork_of not in out or e.fork_of == e.id):
+            raise CatalogError(f"engine '{e.id}': fork_of '{e.fork_of}' is not another engine")
     return out
 
 

@@ -253,6 +253,9 @@ class EngineSpec(_Strict):
     until: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{2}$",
         description="YYYY-MM the successor's behaviour landed; measurements dated earlier ran this")
+    fork_of: str | None = Field(
+        default=None, description="the engine this one is a fork of: its factors and server "
+                                  "behaviour apply where this profile has none of its own")
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
@@ -260,6 +263,11 @@ class EngineSpec(_Strict):
         default=True, description="prompt mat-muls on CPUs run as tiled GEMMs (a weight tile unpacked "
                                   "and loaded once for many tokens); false: one dot product per "
                                   "(weight row, token), as ggml before llamafile's sgemm")
+    cpu_untiled_formats: list[str] = Field(
+        default=[], description="weight formats without a tiled CPU prompt kernel: their mat-muls "
+                                "run one dot product per (weight row, token)")
+    cpu_untiled_formats_non_x86: list[str] = Field(
+        default=[], description="formats untiled on non-x86 CPUs only (tiled on Intel/AMD)")
     continuous_batching: bool = True
     max_num_seqs: int = Field(ge=1)
     memory_utilization: float = Field(gt=0, le=1, description="share of device memory it may use")

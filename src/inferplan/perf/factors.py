@@ -11,8 +11,13 @@ NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of 
 
 
 def engine_lineage(dep: Deployment) -> list[str]:
-    """The engine's id, then the id of the engine that superseded it (older release lines)."""
-    return [dep.engine.id] + ([dep.engine.successor] if dep.engine.successor else [])
+    """The engine's id, then the id of the engine that superseded it (older release lines). A
+    fork (ik_llama.cpp) uses its base engine's factors as its own: what differs is structural,
+    in its profile (its tiled CPU kernels), not a separately fitted efficiency."""
+    e = dep.engine
+    if e.fork_of:
+        return [e.fork_of]
+    return [e.id] + ([e.successor] if e.successor else [])
 
 
 def engine_scopes(dep: Deployment, by_family: bool = False) -> list[str]:

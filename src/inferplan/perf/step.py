@@ -65,6 +65,7 @@ KERNELS_DENSE_LAYER = KERNELS_PER_MIXER["attention"] + KERNELS_PER_FFN["dense"]
 # of these layers pays ``small_kernel_s`` (a fitted factor) on top of ``layer_overhead_s``.
 SMALL_KERNELS_EXTRA = {"mla": 7, "moe": 8}
 LOW_PRECISION_TYPES = ("fp8", "fp4", "int4", "int8")  # tensor-core types that reach a lower share of peak
+X86_VENDORS = ("Intel", "AMD")  # CPU vendors whose cores run x86 SIMD (AVX2/AVX-512)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,19 @@ def request_overhead_s(f: Factors | None) -> float:
     """Seconds a served request spends in the API server before its first token (0 without
     factors: the calibration probes the times of the works alone)."""
     return float(getattr(f, "request_overhead_s", 0.0) or 0.0)
+
+
+def cpu_untiled(dep: Deployment, precision: str) -> bool:
+    """True when the engine runs a CPU prompt mat-mul in `precision` as one dot product per
+    (weight row, token): no tiled kernel for it (``EngineSpec.cpu_tiled_gemm`` /
+    ``cpu_untiled_formats``), so every token unpacks (and reloads) the weights again where a tiled
+    GEMM unpacks a weight tile once per ``DEQUANT_TILE_TOKENS`` tokens. Accelerators: False."""
+    if dep.hw.hw_class != "cpu":
+        return False
+    eng = dep.engine
+    untiled = eng.cpu_untiled_formats + (
+        [] if dep.hw.vendor in X86_VENDORS else eng.cpu_untiled_formats_non_x86)
+    return not eng.cpu_tiled_gemm or precision in untiled
 
 
 def gemm_efficiency(m_tokens: ArrayLike, m_half_tokens: ArrayLike) -> np.ndarray:
@@ -344,15 +358,12 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     peak_attn = dep.peak_attention_flops
     bw = dep.memory_bw_bytes_s
     vec = dep.vector_ops_s
-    # Untiled CPU prompt mat-muls (``cpu_tiled_gemm`` off: ggml before llamafile's sgemm) run
-    # one dot product per (weight row, token): every token unpacks the weights again and each
-    # dot runs as a mat-vec (GEMM rows 1)
-    untiled = dep.hw.hw_class == "cpu" and not dep.engine.cpu_tiled_gemm
-    tile_tokens = 1.0 if untiled else DEQUANT_TILE_TOKENS
-    unpack_tiles = np.maximum(1.0, tokens_dev / tile_tokens)
-
-    def gemm_rows(m: np.ndarray) -> np.ndarray:
-        return np.minimum(m, 1.0) if untiled else m
+    # CPU prompt mat-muls without a tiled kernel (cpu_untiled) run one dot product per (weight
+    # row, token): every token unpacks the weights again (SIMD dot products pad no row tile, so
+    # the GEMM-size term is unchanged)
+    untiled_w, untiled_e = (cpu_untiled(dep, prec) for prec in (dep.weight_precision.id,
+                                                                 dep.expert_precision.id))
+    unpack_tiles = np.maximum(1.0, tokens_dev / (1.0 if untiled_w else DEQUANT_TILE_TOKENS))
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
     peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
@@ -371,20 +382,24 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         kinds.append("linear")
         widths.append(0.0)
         peaks.append(peak_dense)
-        gm.append(gemm_rows(tokens_dev + zero))
+        gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
             touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
             tc.append(n * 2 * g.active_expert_elems * tokens / lay.expert_shards / peak_exp)
             tm.append(n * g.expert_elems_dev * touched * dep.expert_bytes_per_elem / bw + zero)
             tuw.append(zero)
-            tue.append(n * g.expert_elems_dev * touched * unpack_tiles / vec)
+            # GEMM rows of one expert: the tokens routed to it, over the experts touched; an
+            # untiled kernel unpacks an expert's weights again for each of them
+            expert_rows = np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched)
+            tue.append(n * g.expert_elems_dev * touched / vec * (
+                np.maximum(1.0, expert_rows) if untiled_e else unpack_tiles))
             names.append(f"{g.name}.experts")
             kinds.append("experts")
             widths.append(g.expert_width_dev)
             peaks.append(peak_exp)
             # GEMM rows of one expert: the tokens routed to it, over the experts touched
-            gm.append(gemm_rows(np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched) + zero))
+            gm.append(expert_rows + zero)
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
             w = g.window_tokens
             cached = np.minimum(c, w)
@@ -409,13 +424,13 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     rows = (b + s) / lay.attn_dp
     tc.append(2 * dep.head_elems_dev * rows / peak_lin)
     tm.append(dep.head_elems_dev * dep.head_bytes_per_elem / bw + zero)
-    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / tile_tokens) / vec)
+    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / (1.0 if untiled_w else DEQUANT_TILE_TOKENS)) / vec)
     tue.append(zero)
     names.append("lm_head")
     kinds.append("head")
     widths.append(0.0)
     peaks.append(peak_lin)
-    gm.append(gemm_rows(rows + zero))
+    gm.append(rows + zero)
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
     units = layer_kernel_units(dep)
