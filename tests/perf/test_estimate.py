@@ -326,16 +326,22 @@ def test_eager_prompt_steps_follow_the_engines_graphs_and_small_kernels_only_dec
     assert eager_kernel_units(vllm) == layer_kernel_units(vllm)  # dense: nothing left out
 
 
-def test_cpu_gemm_size_term_is_capped_by_the_fp32_simd_rate_not_the_int8_unpack_rate():
+def test_cpu_int8_dot_products_have_no_gemm_size_term_and_float_gemms_keep_it():
+    """ggml's int8 kernels are SIMD dot products (no matrix unit, no row tile): their mat-vec
+    floor is their own rate (ratio 1), which turns the GEMM-size term off; a float GEMM whose
+    peak is above the fp32 SIMD rate (fp16 on an M2 Max CPU) keeps the ratio."""
     from inferplan.perf.estimate import plan_estimate
     from inferplan.perf.step import step_work
 
     d = plan_estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_0").dep
     w = step_work(d, prefill_tokens=64, prefill_seqs=1)
     lin = w.op_kinds.index("linear")
-    assert w.gemv_ratio is not None and w.gemv_ratio[lin] == pytest.approx(
-        max(1.0, d.peak_linear_flops / d.simd_flops_s))
+    assert w.gemv_ratio is not None and w.gemv_ratio[lin] == 1.0
     assert d.simd_flops_s < d.vector_ops_s  # the unpack rate counts int8 lanes
+    f = plan_estimate("llama-3.1-8b", "apple-m2-max-cpu", precision="f16").dep
+    wf = step_work(f, prefill_tokens=64, prefill_seqs=1)
+    assert wf.gemv_ratio is not None and wf.gemv_ratio[wf.op_kinds.index("linear")] == pytest.approx(
+        max(1.0, f.peak_linear_flops / f.simd_flops_s))
 
 
 def test_sglang_divides_its_token_budget_among_attention_dp_ranks():

@@ -66,6 +66,7 @@ KERNELS_DENSE_LAYER = KERNELS_PER_MIXER["attention"] + KERNELS_PER_FFN["dense"]
 SMALL_KERNELS_EXTRA = {"mla": 7, "moe": 8}
 LOW_PRECISION_TYPES = ("fp8", "fp4", "int4", "int8")  # tensor-core types that reach a lower share of peak
 X86_VENDORS = ("Intel", "AMD")  # CPU vendors whose cores run x86 SIMD (AVX2/AVX-512)
+SIMD_DOT_TYPES = ("int8_simd",)  # compute types run as SIMD dot products (catalog peak "int8_simd")
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,13 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     unpack_tiles = np.maximum(1.0, tokens_dev / (1.0 if untiled_w else DEQUANT_TILE_TOKENS))
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
+    # A CPU's int8 kernels are SIMD dot products (ggml vec_dot: AVX2 maddubs, VNNI, NEON sdot):
+    # its mat-vec is the same code as its GEMM, no row tile is padded, so neither the GEMM-size
+    # term nor a slower mat-vec path applies (accelerators keep both: matrix units, tiles)
+    cpu = dep.hw.hw_class == "cpu"
+    lin_simd = cpu and dep.linear_compute_type in SIMD_DOT_TYPES
+    simd_dot = {"linear": lin_simd, "head": lin_simd, "attention": False,
+                "experts": cpu and dep.hw.peak_for(list(dep.expert_precision.compute))[0] in SIMD_DOT_TYPES}
     peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
     widths: list[float] = []  # columns of one expert's slice per device (expert ops)
     # table-lookup kernels: lut lane ops per weight at half the MAC-counted peak, no unpacking
@@ -456,8 +464,9 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         # small kernels run at their minimum duration in decode steps; prompt steps' kernels are big
         small_kernels=np.where(p > 0, 0.0, small_kernel_count(dep)) + zero,
         expert_width=np.array(widths),
-        # a lookup mat-vec runs at its lane rate whatever the rows (no GEMM-size term)
-        gemv_ratio=np.array([1.0 if k == "attention" or (lut and k == "linear")
+        # a lookup mat-vec runs at its lane rate whatever the rows (no GEMM-size term), and so
+        # does a CPU's SIMD dot product
+        gemv_ratio=np.array([1.0 if k == "attention" or (lut and k == "linear") or simd_dot[k]
                              else max(1.0, pk / dep.simd_flops_s)
                              for k, pk in zip(kinds, peaks, strict=True)]),
         prefill_layers=np.where(eager_prompt_step(dep, p, tokens), eager_kernel_units(dep), 0.0) + zero,
