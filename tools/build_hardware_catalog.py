@@ -71,6 +71,8 @@ CITED_KEYS = (
     "host_memory_bytes",
     "default_engine",
     "active_power_w",
+    "performance_cores",
+    "performance_peak_share",
 )
 LINK_KEYS = ("scale_up", "node_link", "scale_out", "host_link")
 MOBILE_VENDORS = {"Qualcomm", "Google", "Raspberry Pi"}
@@ -263,6 +265,8 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "price": price,
         "default_engine": engine,
         "cores": _int(row["cores"]),
+        "performance_cores": ov.pop("performance_cores", None),
+        "performance_peak_share": ov.pop("performance_peak_share", None),
         "spec_source": row["spec_source"],
         "field_sources": dict(sorted(sources.items())),
         "notes": row["notes"],

@@ -356,3 +356,20 @@ def test_sglang_divides_its_token_budget_among_attention_dp_ranks():
     assert trt.step_token_budget == 8 * trt.engine.prefill_chunk_tokens
     assert sgl.step_token_budget == sgl.engine.prefill_chunk_tokens
     assert trt.max_running_seqs == 8 * trt.engine.max_num_seqs
+
+
+def test_threads_fill_the_performance_cores_of_a_hybrid_cpu_first():
+    """An M2 Max's peaks count its 8 P-cores: 8 threads reach all of it (not 8/12), 4 threads
+    half, the E-cores add nothing; a 13900K's 8 P-cores give 56% of its peak; a CPU of one core
+    type shares its peak evenly."""
+    from inferplan.perf.estimate import plan_estimate
+
+    def share(hw: str, threads: int) -> float:
+        return plan_estimate("llama-3.1-8b", hw, precision="q4_0", threads=threads).dep.core_share
+
+    assert share("apple-m2-max-cpu", 8) == pytest.approx(1.0)
+    assert share("apple-m2-max-cpu", 4) == pytest.approx(0.5)
+    assert share("apple-m2-max-cpu", 12) == pytest.approx(1.0)
+    assert share("core-i9-13900k", 4) == pytest.approx(4 / 8 * 0.561)
+    assert share("core-i9-13900k", 16) == pytest.approx(0.561 + 8 / 16 * (1 - 0.561))
+    assert share("ryzen-9-7950x", 4) == pytest.approx(4 / 16)

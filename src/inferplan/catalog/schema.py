@@ -88,6 +88,12 @@ class HardwareSpec(_Strict):
     price: Price = Price()
     default_engine: str | None = None
     cores: int | None = None
+    performance_cores: int | None = Field(
+        default=None, ge=1, description="hybrid CPUs: cores of the fastest type (P-cores), which "
+                                        "thread pools fill first")
+    performance_peak_share: float | None = Field(
+        default=None, gt=0, le=1, description="share of the catalogued peaks the performance "
+                                              "cores give (1 when the peaks count only them)")
     spec_source: str
     field_sources: dict[str, str] = Field(
         default_factory=dict,

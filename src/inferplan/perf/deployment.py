@@ -116,10 +116,20 @@ class Deployment:
 
     @property
     def core_share(self) -> float:
-        """Share of the CPU's cores in use (1 for accelerators or when threads is unset)."""
-        if self.hw.hw_class != "cpu" or not self.threads or not self.hw.cores:
+        """Share of the CPU's peaks that `threads` threads reach (1 for accelerators or when
+        threads is unset). Hybrid CPUs: threads fill the performance cores first, each giving
+        ``performance_peak_share / performance_cores`` of the peak, then the other cores share
+        the rest (an M2 Max's peaks count its 8 P-cores only: 8 threads reach all of them)."""
+        hw = self.hw
+        if hw.hw_class != "cpu" or not self.threads or not hw.cores:
             return 1.0
-        return min(1.0, self.threads / self.hw.cores)
+        t = min(self.threads, hw.cores)
+        p, ps = hw.performance_cores, hw.performance_peak_share
+        if p is None or ps is None or p >= hw.cores:
+            return t / hw.cores
+        if t <= p:
+            return t / p * ps
+        return min(1.0, ps + (t - p) / (hw.cores - p) * (1 - ps))
 
     # ---- bytes per element -------------------------------------------------------------
     @property
