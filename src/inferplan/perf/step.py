@@ -406,7 +406,6 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             kinds.append("experts")
             widths.append(g.expert_width_dev)
             peaks.append(peak_exp)
-            # GEMM rows of one expert: the tokens routed to it, over the experts touched
             gm.append(expert_rows + zero)
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
             w = g.window_tokens
