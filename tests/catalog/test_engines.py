@@ -138,7 +138,8 @@ def test_measurements_older_than_a_release_line_get_its_profile():
     assert engine_as_of(cpp, "2024", gpu).id == "llama.cpp"  # maybe after May: not surely older
     assert engine_as_of(cpp, "2023", gpu).id == "llama.cpp-2023"
     assert engine_as_of(cpp, "2023-10", cpu).id == "llama.cpp-2023-cpu"  # before llamafile's sgemm
-    assert engine_as_of(cpp, "2024-04", cpu).id == "llama.cpp"  # PR #6414 merged 2024-04-16
+    assert engine_as_of(cpp, "2024-04", cpu).id == "llama.cpp-2024-cpu"  # sgemm, no K-quant repacks
+    assert engine_as_of(cpp, "2025-03", cpu).id == "llama.cpp"  # Q4_K repack, PR #12332
     assert engine_as_of(cpp, "not a date", gpu).id == "llama.cpp"
     old = get_engine("llama.cpp-2023")
     assert old.successor == "llama.cpp" and not old.graph_capture

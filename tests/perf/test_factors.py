@@ -25,3 +25,11 @@ def test_llama_cpp_replays_graphs_on_nvidia_and_launches_each_op_elsewhere():
     assert lo["nv"].scope == "llama.cpp@gpu-nvidia" and lo["amd"].scope == "llama.cpp@gpu"
     assert lo["old"].scope == "llama.cpp-2023@gpu"
     assert lo["nv"].value < lo["amd"].value / 4 and lo["nv"].value < lo["old"].value / 4
+
+
+def test_a_chain_of_release_lines_falls_back_to_the_current_profile():
+    from inferplan.perf.estimate import plan_estimate
+    from inferplan.perf.factors import engine_lineage
+
+    dep = plan_estimate("llama-3.1-8b", "ryzen-9-7950x", engine="llama.cpp-2023-cpu", precision="q4_0").dep
+    assert engine_lineage(dep) == ["llama.cpp-2023-cpu", "llama.cpp-2024-cpu", "llama.cpp"]

@@ -245,9 +245,9 @@ def test_ggml_before_sgemm_prefills_a_cpu_one_dot_product_per_row_and_token():
 
 
 def test_mainline_llama_cpp_prefills_k_quants_untiled_and_ik_llama_tiles_them():
-    """llamafile's tinyBLAS tiles F32/F16/Q8_0/Q4_0 (and Q5_0 on x86); K-quants fall back to a
-    dot product per (row, token) in mainline llama.cpp, while ik_llama.cpp's iqk_mul_mat tiles
-    every type; both share llama.cpp's fitted factors (fork_of)."""
+    """llamafile's tinyBLAS tiles F32/F16/Q8_0/Q4_0 (and Q5_0 on x86) and the repack GEMMs Q4_K
+    and Q2_K; Q3_K falls back to a dot product per (row, token) in mainline llama.cpp, while
+    ik_llama.cpp's iqk_mul_mat tiles every type; both share llama.cpp's fitted factors."""
     from inferplan.perf.factors import engine_lineage
     from inferplan.perf.step import cpu_untiled
 
@@ -257,6 +257,9 @@ def test_mainline_llama_cpp_prefills_k_quants_untiled_and_ik_llama_tiles_them():
 
     assert cpu_untiled(dep("llama.cpp", "q3_k"), "q3_k")
     assert not cpu_untiled(dep("llama.cpp", "q4_0"), "q4_0")
+    # Q4_K got repacked GEMMs in 2025 (x86 AVX2 PR #12332); the 2024 line ran it untiled
+    assert not cpu_untiled(dep("llama.cpp", "q4_k_m"), "q4_k_m")
+    assert cpu_untiled(dep("llama.cpp-2024-cpu", "q4_k_m"), "q4_k_m")
     assert not cpu_untiled(dep("ik_llama.cpp", "q3_k"), "q3_k")
     assert not cpu_untiled(dep("llama.cpp", "q5_0"), "q5_0")  # x86: tinyBLAS Q5_0
     assert cpu_untiled(dep("llama.cpp", "q5_0", "apple-m2-max-cpu"), "q5_0")

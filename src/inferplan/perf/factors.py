@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inferplan.catalog.engines import engine_catalog
 from inferplan.catalog.schema import Precision
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import REGIME_PRIORS, Efficiency, FactorValue, hw_family
@@ -11,13 +12,19 @@ NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of 
 
 
 def engine_lineage(dep: Deployment) -> list[str]:
-    """The engine's id, then the id of the engine that superseded it (older release lines). A
+    """The engine's id, then the ids of the engines that superseded it (older release lines, up
+    the chain to the current profile). A
     fork (ik_llama.cpp) uses its base engine's factors as its own: what differs is structural,
     in its profile (its tiled CPU kernels), not a separately fitted efficiency."""
     e = dep.engine
     if e.fork_of:
         return [e.fork_of]
-    return [e.id] + ([e.successor] if e.successor else [])
+    out = [e.id]
+    cat = engine_catalog()
+    while e.successor and e.successor not in out:  # a chain of release lines, oldest first
+        out.append(e.successor)
+        e = cat.get(e.successor, e)
+    return out
 
 
 def engine_scopes(dep: Deployment, by_family: bool = False) -> list[str]:
