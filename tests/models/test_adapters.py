@@ -307,3 +307,15 @@ def test_a_plugin_family_registers_like_the_builtins(toy_family: None) -> None:
     )
     assert spec.total_params == get_model("llama-3.2-1b").total_params
     assert "toy" in adapters.supported_families()
+
+
+def test_glm4_moe_has_dense_then_moe_layers_with_a_shared_expert() -> None:
+    from inferplan.models.registry import get_model
+
+    m = get_model("glm-4.7")
+    moe = [g for g in m.groups if g.ffn.kind == "moe"]
+    dense = [g for g in m.groups if g.ffn.kind == "dense"]
+    assert sum(g.count for g in dense) == 3 and sum(g.count for g in moe) == 89
+    assert moe[0].ffn.num_experts == 160 and moe[0].ffn.top_k == 8
+    assert moe[0].ffn.shared_intermediate_size == 1536
+    assert moe[0].mixer.qkv_bias and moe[0].mixer.qk_norm and moe[0].mixer.num_kv_heads == 8

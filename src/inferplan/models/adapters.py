@@ -376,6 +376,25 @@ def deepseek_v3_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
     return _spec(cfg, model_id, name, layers, family="deepseek_v3")
 
 
+@register_adapter("glm4_moe", model_types=["glm4_moe"], architectures=["Glm4MoeForCausalLM"])
+def glm4_moe_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """GLM-4.5/4.6/4.7: GQA attention with q/k/v biases and per-head q/k norms; the first
+    ``first_k_dense_replace`` layers dense, then routed + shared experts with a per-expert
+    score-correction bias (as DeepSeek-V3). MTP layers (num_nextn_predict_layers) not counted."""
+    _require(cfg, model_id, (*_DENSE_FIELDS, "n_routed_experts", "num_experts_per_tok",
+                             "moe_intermediate_size", "max_position_embeddings"))
+    width = int(cfg["moe_intermediate_size"])
+    moe = _moe(cfg, width, cfg["n_routed_experts"], cfg["num_experts_per_tok"],
+               shared_intermediate_size=int(cfg.get("n_shared_experts") or 0) * width,
+               router_bias=True)
+    attn = _attention(cfg, qkv_bias=bool(cfg.get("attention_bias", False)),
+                      qk_norm=bool(cfg.get("use_qk_norm", False)))
+    first_dense = int(cfg.get("first_k_dense_replace") or 0)
+    layers = [(attn, moe if i >= first_dense else _dense(cfg), 2)
+              for i in range(int(cfg["num_hidden_layers"]))]
+    return _spec(cfg, model_id, name, layers, family="glm4_moe")
+
+
 @register_adapter("gpt_oss", model_types=["gpt_oss"], architectures=["GptOssForCausalLM"])
 def gpt_oss_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
     """gpt-oss: alternating sliding-window (128) / full GQA attention with biases and learned
