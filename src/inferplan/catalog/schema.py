@@ -301,6 +301,12 @@ class EngineSpec(_Strict):
     source: str
     sources: dict[str, str] = Field(default_factory=dict, description="field -> citation")
 
+    @property
+    def base_id(self) -> str:
+        """The engine whose server and fitted factors this profile uses: its own id, or the
+        engine it forks (ik_llama.cpp -> llama.cpp)."""
+        return self.fork_of or self.id
+
     def limits_for(self, hw: HardwareSpec) -> EngineLimits | None:
         return next((lim for lim in self.limits if lim.applies_to(hw)), None)
 

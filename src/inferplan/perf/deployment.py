@@ -158,6 +158,10 @@ class Deployment:
         return self.hw.peak_for(list(self.weight_precision.compute))[0]
 
     @cached_property
+    def expert_compute_type(self) -> str:
+        return self.hw.peak_for(list(self.expert_precision.compute))[0]
+
+    @cached_property
     def peak_linear_flops(self) -> float:
         return self._peak(list(self.weight_precision.compute))
 

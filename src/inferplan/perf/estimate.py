@@ -151,7 +151,7 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
     else:
         w = e = get_precision(precision)
     act = next((t for t in ("bf16", "fp16") if t in hw.peak_flops), "fp32")
-    if hw.hw_class == "cpu" or (hw.hw_class == "soc" and "llama.cpp" in (engine.id, engine.fork_of)):
+    if hw.hw_class == "cpu" or (hw.hw_class == "soc" and engine.base_id == "llama.cpp"):
         act = "fp32" if hw.hw_class == "cpu" else "fp16"
     if kv_precision in (None, "", "unknown"):
         kv_id = engine.default_kv_precision

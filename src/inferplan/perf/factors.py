@@ -18,7 +18,7 @@ def engine_lineage(dep: Deployment) -> list[str]:
     in its profile (its tiled CPU kernels), not a separately fitted efficiency."""
     e = dep.engine
     if e.fork_of:
-        return [e.fork_of]
+        return [e.base_id]
     out = [e.id]
     cat = engine_catalog()
     while e.successor and e.successor not in out:  # a chain of release lines, oldest first
@@ -86,7 +86,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
 
 def low_precision_types(dep: Deployment) -> tuple[str, str]:
     """Tensor-core types the dense weights and the routed experts compute in."""
-    return dep.linear_compute_type, dep.hw.peak_for(list(dep.expert_precision.compute))[0]
+    return dep.linear_compute_type, dep.expert_compute_type
 
 
 def _native(dep: Deployment, prec: Precision) -> bool:

@@ -27,7 +27,7 @@ MAX_SLOTS = 4096
 def serving_engine(engine: EngineSpec, slots: int | None) -> tuple[EngineSpec, str | None]:
     """The engine as its server runs with `slots` slots (None: the server's default), and a
     note for the assumptions (None when slots do not apply)."""
-    if engine.id not in SLOT_ENGINES and engine.fork_of not in SLOT_ENGINES:
+    if engine.base_id not in SLOT_ENGINES:
         if slots is not None:
             raise InputError(f"--slots sets llama-server's --parallel; engine {engine.id} has no slots "
                              f"(use --engine llama.cpp)")

@@ -284,25 +284,25 @@ def eager_kernel_units(dep: Deployment) -> float:
     dense-layer units: ``layer_kernel_units`` plus the small MLA/MoE kernels the coarse counts
     leave out (``SMALL_KERNELS_EXTRA``). Launched one by one from Python, each costs its host-side
     dispatch whatever its size: a DeepSeek-V3 layer (16 + 17 kernels) weighs 33/9 dense layers."""
-    extra = 0.0
-    for g in dep.groups:
-        if g.mixer_kind == "mla":
-            extra += g.layers * SMALL_KERNELS_EXTRA["mla"]
-        if g.expert_elems_dev and dep.expert_host is None:
-            extra += g.layers * SMALL_KERNELS_EXTRA["moe"]
+    mla, moe = _mla_moe_layers(dep)
+    extra = mla * SMALL_KERNELS_EXTRA["mla"] + moe * SMALL_KERNELS_EXTRA["moe"]
     return layer_kernel_units(dep) + extra / KERNELS_DENSE_LAYER
 
 
 def small_kernel_count(dep: Deployment) -> float:
     """Kernels of the replica's MLA mixers and routed-MoE FFNs launched per step (each pays
     ``small_kernel_s``); 0 for dense models."""
-    n = 0.0
-    for g in dep.groups:
-        if g.mixer_kind == "mla":
-            n += g.layers * (KERNELS_PER_MIXER["mla"] + SMALL_KERNELS_EXTRA["mla"])
-        if g.expert_elems_dev and dep.expert_host is None:  # host-computed experts: no GPU kernels
-            n += g.layers * (KERNELS_PER_FFN["moe"] + SMALL_KERNELS_EXTRA["moe"])
-    return n
+    mla, moe = _mla_moe_layers(dep)
+    return (mla * (KERNELS_PER_MIXER["mla"] + SMALL_KERNELS_EXTRA["mla"])
+            + moe * (KERNELS_PER_FFN["moe"] + SMALL_KERNELS_EXTRA["moe"]))
+
+
+def _mla_moe_layers(dep: Deployment) -> tuple[float, float]:
+    """Layers of the replica with an MLA mixer, and with routed experts on the device
+    (host-computed experts launch no device kernels)."""
+    mla = sum(g.layers for g in dep.groups if g.mixer_kind == "mla")
+    moe = sum(g.layers for g in dep.groups if g.expert_elems_dev and dep.expert_host is None)
+    return float(mla), float(moe)
 
 
 def eager_prompt_step(dep: Deployment, prefill_tokens: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -364,7 +364,8 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     # the GEMM-size term is unchanged)
     untiled_w, untiled_e = (cpu_untiled(dep, prec) for prec in (dep.weight_precision.id,
                                                                  dep.expert_precision.id))
-    unpack_tiles = np.maximum(1.0, tokens_dev / (1.0 if untiled_w else DEQUANT_TILE_TOKENS))
+    tile_w = 1.0 if untiled_w else DEQUANT_TILE_TOKENS  # tokens sharing one unpack of a weight
+    unpack_tiles = np.maximum(1.0, tokens_dev / tile_w)
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
     # A CPU's int8 kernels are SIMD dot products (ggml vec_dot: AVX2 maddubs, VNNI, NEON sdot):
@@ -373,7 +374,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     cpu = dep.hw.hw_class == "cpu"
     lin_simd = cpu and dep.linear_compute_type in SIMD_DOT_TYPES
     simd_dot = {"linear": lin_simd, "head": lin_simd, "attention": False,
-                "experts": cpu and dep.hw.peak_for(list(dep.expert_precision.compute))[0] in SIMD_DOT_TYPES}
+                "experts": cpu and dep.expert_compute_type in SIMD_DOT_TYPES}
     peaks: list[float] = []  # the GEMM peak each op runs at (FLOP/s)
     widths: list[float] = []  # columns of one expert's slice per device (expert ops)
     # table-lookup kernels: lut lane ops per weight at half the MAC-counted peak, no unpacking
@@ -431,7 +432,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     rows = (b + s) / lay.attn_dp
     tc.append(2 * dep.head_elems_dev * rows / peak_lin)
     tm.append(dep.head_elems_dev * dep.head_bytes_per_elem / bw + zero)
-    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / (1.0 if untiled_w else DEQUANT_TILE_TOKENS)) / vec)
+    tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / tile_w) / vec)
     tue.append(zero)
     names.append("lm_head")
     kinds.append("head")
