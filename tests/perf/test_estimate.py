@@ -269,14 +269,15 @@ def test_prompt_only_explanation_speaks_of_the_prompt_not_decode():
 
 def test_npu_prompt_steps_have_no_gemm_size_loss_gpu_ones_do():
     # NPU runtimes run prompts through graphs compiled for a fixed token count (QNN AR-128):
-    # a short prompt is not less efficient per token; a GPU's 64-row tiles make it so
+    # a short prompt is not less efficient per token; a GPU's 64-row tiles make it so (both GPU
+    # prompts within vLLM's captured graphs, <= 512 tokens, so no eager dispatch enters)
     def rate(hw: str, n: int) -> float:
         prec = "w4a16" if "npu" in hw else None
         return estimate("llama-3.2-1b", hw, input_len=n, output_len=1, precision=prec).prefill_tok_s
 
     npu = "snapdragon-8-elite-npu"
     assert rate(npu, 256) == pytest.approx(rate(npu, 1024), rel=0.15)
-    assert rate("h100-sxm", 256) < 0.8 * rate("h100-sxm", 1024)
+    assert rate("h100-sxm", 128) < 0.8 * rate("h100-sxm", 512)
     short = estimate("llama-3.2-1b", npu, input_len=64, output_len=1, precision="w4a16")
     assert "decode" not in short.why  # a prompt-only run explains its prompt step
 
