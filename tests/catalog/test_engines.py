@@ -148,6 +148,11 @@ def test_measurements_older_than_a_release_line_get_its_profile():
     assert engine_as_of(vllm, "2023-10", gpu).id == "vllm-2023"
     assert engine_as_of(vllm, "2023-12", gpu).id == "vllm"
     assert not get_engine("vllm-2023").graph_capture
+    # SGLang's overlap scheduler became the default in v0.4 (2024-12)
+    sglang = get_engine("sglang")
+    assert sglang.overlap_scheduler and engine_as_of(sglang, "2024-09", gpu).id == "sglang-2024"
+    assert engine_as_of(sglang, "2024-12", gpu).id == "sglang"
+    assert not get_engine("sglang-2024").overlap_scheduler
 
 
 def test_an_older_release_line_names_a_known_successor():

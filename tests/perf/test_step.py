@@ -10,7 +10,7 @@ from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import plan_estimate
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.memory import kv_bytes_per_sequence_device, weight_bytes_per_device
-from inferplan.perf.step import causal_pairs, step_work
+from inferplan.perf.step import causal_pairs, roofline_s, step_work
 
 
 def _dep(model="llama-3.1-8b", hw="h100-sxm", **kw):
@@ -284,3 +284,25 @@ def test_a_cpu_simd_dot_product_has_no_row_tile_and_no_slower_mat_vec_path():
     gpu = plan_estimate("llama-3.1-8b", "h100-sxm", precision="bf16", batch=1, input_len=16, output_len=16)
     wg = step_work(gpu.dep, decode_seqs=1, decode_ctx=100)
     assert wg.gemv_ratio[0] > 1.0
+
+
+def test_an_overlap_scheduler_hides_host_costs_behind_device_time():
+    # SGLang and TensorRT-LLM prepare step n+1 on the host while the device runs step n: a step
+    # takes the longer of the two; an engine without one (vLLM 0.11) pays their sum
+    import dataclasses
+
+    plan = plan_estimate("llama-3.1-8b", "h100-sxm", engine="sglang", batch=64, input_len=512,
+                         output_len=128)
+    f, _ = resolve_factors(plan.dep, load_efficiency())
+    f = dataclasses.replace(f, step_overhead_s=2e-3, seq_overhead_s=20e-6)
+    w = step_work(plan.dep, decode_seqs=64.0, decode_ctx=600.0)
+    assert w.host_overlap
+    compute, memory, extra, _ = w.effective_parts(f)
+    host = 64 * 20e-6 + 2e-3
+    device = float(np.sum(roofline_s(compute[:-1], memory[:-1])) + extra - 2e-3)
+    assert float(w.time_s(f)) == pytest.approx(max(device, host), rel=1e-9)
+    serial = dataclasses.replace(w, host_overlap=False)
+    assert float(serial.time_s(f)) == pytest.approx(device + host, rel=1e-9)
+    # a host slower than the device bounds the step
+    slow = dataclasses.replace(f, seq_overhead_s=1e-3)
+    assert float(w.time_s(slow)) == pytest.approx(64 * 1e-3 + 2e-3, rel=1e-9)

@@ -12,6 +12,7 @@ from inferplan.sim.cost import StepCost, run_sum_s, steps_before
 
 CASES = [
     ("llama-3.1-8b", "h100-sxm", {}),
+    ("llama-3.1-8b", "h100-sxm", {"engine": "sglang"}),  # overlap scheduler: host costs overlap
     ("gpt-oss-120b", "h100-sxm", {}),  # sliding windows, MXFP4 experts
     ("deepseek-v3", "h200-sxm", {"tp": 4, "ep": 8, "devices": 8}),  # MLA, attention-DP + EP
     ("lfm2-1.2b", "ryzen-9-7950x", {}),  # short-conv state
@@ -26,7 +27,7 @@ def _cost(model, hw, kw, max_tokens=8192 + 256):
     return StepCost(plan.dep, f, max_tokens)
 
 
-@pytest.mark.parametrize("model,hw,kw", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("model,hw,kw", CASES, ids=[f"{c[0]}-{c[2].get('engine', '')}" for c in CASES])
 def test_tables_equal_step_work_on_random_compositions(model, hw, kw):
     sc = _cost(model, hw, kw)
     assert not sc.exact  # the tables are used, not the slow path

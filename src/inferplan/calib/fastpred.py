@@ -204,6 +204,7 @@ class CorpusModel:
     st_host: np.ndarray  # seconds of host-computed experts (already at the host's efficiency)
     st_small: np.ndarray  # kernels of MLA/MoE layers per step (small_kernel_s each)
     st_prefill_layers: np.ndarray  # layer units of prompt-carrying steps (prefill_layer_overhead_s)
+    st_overlap: np.ndarray  # bool: the engine overlaps host and device work (StepWork.host_overlap)
     # works and rows
     wk_row: np.ndarray
     wk_coef: np.ndarray
@@ -248,10 +249,12 @@ class CorpusModel:
         t_op = roofline_s(compute, self.op_tm / be_op)
         n_steps = len(self.st_work)
         sr = self.st_row
-        dev = (np.bincount(self.op_step, weights=t_op, minlength=n_steps)
-               + self.st_link / v["comm"][sr] + self.st_lat + self.st_layers * v["lo"][sr]
-               + v["so"][sr] + v["seq"][sr] * self.st_rows + self.st_host
-               + self.st_small * v["sk"][sr] + self.st_prefill_layers * v["plo"][sr])
+        device = (np.bincount(self.op_step, weights=t_op, minlength=n_steps)
+                  + self.st_link / v["comm"][sr] + self.st_lat + self.st_layers * v["lo"][sr]
+                  + self.st_host + self.st_small * v["sk"][sr]
+                  + self.st_prefill_layers * v["plo"][sr])
+        host = v["so"][sr] + v["seq"][sr] * self.st_rows  # StepWork.time_s: added or overlapped
+        dev = np.where(self.st_overlap, np.maximum(device, host), device + host)
         st_t = np.maximum(dev, self.st_offload / v["comm"][sr])
         wk_t = np.bincount(self.st_work, weights=st_t, minlength=len(self.wk_row))
         L = (np.bincount(self.wk_row, weights=self.wk_coef * wk_t, minlength=self.n_rows)
@@ -292,7 +295,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
     ops: dict[str, list] = {k: [] for k in ("tc", "tm", "tuw", "tue", "m", "kind", "row", "step", "gemv",
                                             "width")}
     st: dict[str, list] = {k: [] for k in ("link", "lat", "layers", "rows", "offload", "work", "row", "host",
-                                           "small", "plo")}
+                                           "small", "plo", "overlap")}
     wk_row: list[int] = []
     wk_coef: list[float] = []
     row_k, row_s, row_req, slow, slow_works = [], [], [], [], {}
@@ -354,6 +357,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
             st["host"].append(flat_step(getattr(w, "t_host", 0.0)))
             st["small"].append(flat_step(w.small_kernels))
             st["plo"].append(flat_step(w.prefill_layers))
+            st["overlap"].append(np.full(ns, bool(w.host_overlap)))
             n_steps += ns
         if form is None:
             slow_works[i] = work_ids
@@ -371,6 +375,7 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
         st_rows=cat(st["rows"]), st_offload=cat(st["offload"]), st_work=cat(st["work"], int),
         st_row=cat(st["row"], int), st_host=cat(st["host"]),
         st_small=cat(st["small"]), st_prefill_layers=cat(st["plo"]),
+        st_overlap=cat(st["overlap"], bool),
         wk_row=np.array(wk_row, dtype=int), wk_coef=np.array(wk_coef, dtype=float),
         row_k=np.array(row_k, dtype=float), row_s=np.array(row_s, dtype=float),
         row_req=np.array(row_req, dtype=float),

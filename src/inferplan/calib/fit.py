@@ -202,7 +202,7 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
         st_rows=model.st_rows[st_keep], st_offload=model.st_offload[st_keep],
         st_work=new_work[model.st_work[st_keep]], st_row=new_row[model.st_row[st_keep]],
         st_host=model.st_host[st_keep], st_small=model.st_small[st_keep],
-        st_prefill_layers=model.st_prefill_layers[st_keep],
+        st_prefill_layers=model.st_prefill_layers[st_keep], st_overlap=model.st_overlap[st_keep],
         wk_row=new_row[model.wk_row[wk_keep]], wk_coef=model.wk_coef[wk_keep],
         row_k=model.row_k[rows], row_s=model.row_s[rows], row_req=model.row_req[rows],
         slow=slow, slow_works=slow_works,

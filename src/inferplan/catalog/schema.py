@@ -265,6 +265,10 @@ class EngineSpec(_Strict):
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
+    overlap_scheduler: bool = Field(
+        default=False, description="the host schedules and prepares step n+1 while the device runs "
+                                   "step n: the per-step and per-sequence host costs hide behind "
+                                   "device time (a step takes the longer of the two, not the sum)")
     cpu_tiled_gemm: bool = Field(
         default=True, description="prompt mat-muls on CPUs run as tiled GEMMs (a weight tile unpacked "
                                   "and loaded once for many tokens); false: one dot product per "

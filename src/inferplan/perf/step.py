@@ -164,6 +164,9 @@ class StepWork:
     # (n_ops,) the op's GEMM peak over the device's vector (CUDA-core/SIMD) rate, >= 1: a GEMM
     # of a few rows runs as a mat-vec on the vector units rather than on padded matrix tiles
     gemv_ratio: np.ndarray | None = None
+    # the engine prepares the next step on the host while the device runs this one
+    # (EngineSpec.overlap_scheduler): host costs overlap device time instead of adding to it
+    host_overlap: bool = False
 
     def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-op (compute efficiency, bandwidth efficiency, low-precision share, GEMM half-M)."""
@@ -221,10 +224,15 @@ class StepWork:
         return roofline_s(compute, memory)
 
     def time_s(self, f: Factors) -> np.ndarray:
-        """Wall time of the step in seconds."""
+        """Wall time of the step in seconds: device time plus the host's own (the step overhead
+        and the per-sequence row), or the longer of the two under an overlap scheduler."""
         # offloaded transfers are prefetched layer by layer, overlapping the device's own work
         compute, memory, extra, offload = self.effective_parts(f)
-        out: np.ndarray = np.maximum(roofline_s(compute, memory).sum(axis=0) + extra, offload)
+        ops = roofline_s(compute, memory)
+        host = ops[-1] + f.step_overhead_s
+        device = ops[:-1].sum(axis=0) + extra - f.step_overhead_s
+        both = np.maximum(device, host) if self.host_overlap else device + host
+        out: np.ndarray = np.maximum(both, offload)
         return out
 
     def bound(self, f: Factors) -> np.ndarray:
@@ -470,6 +478,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
                              else max(1.0, pk / dep.simd_flops_s)
                              for k, pk in zip(kinds, peaks, strict=True)]),
         prefill_layers=np.where(eager_prompt_step(dep, p, tokens), eager_kernel_units(dep), 0.0) + zero,
+        host_overlap=dep.engine.overlap_scheduler,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
         gemm_m=np.stack(np.broadcast_arrays(*gm)),

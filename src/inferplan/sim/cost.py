@@ -17,7 +17,8 @@ sequences with c0 tokens cached before the chunk) is timed, per operator i of ``
   prefill pairs and the operator's window, all measured from ``step_work`` itself by probes;
 - offloaded weights/KV over the host link overlap the device's work (``max`` of the two);
 - per operator the compute and memory seconds go through :meth:`StepWork.op_times_s`'s smooth
-  roofline, then links and fixed overheads are added, exactly as ``StepWork.time_s`` does.
+  roofline, then links and fixed overheads are added, and the host's costs (step overhead, the
+  per-sequence row) added or overlapped, exactly as ``StepWork.time_s`` does.
 
 The decomposition is exact wherever ``step_work`` has that structure (tested against it over
 random compositions of every model family in ``tests/sim/test_cost.py``).
@@ -129,6 +130,10 @@ class StepCost:
                 window=window))
         self._p = ROOFLINE_P
         self._inv_p = 1 / ROOFLINE_P
+        # host costs (the step overhead in `extra`, the per-sequence row: the last op) add to the
+        # device's time, or overlap it under an overlap scheduler (StepWork.time_s)
+        self.host_overlap = dep.engine.overlap_scheduler
+        self.step_host_s = float(factors.step_overhead_s)
         self.exact = False
         self.exact = not self._self_check()
 
@@ -164,7 +169,10 @@ class StepCost:
             total += (self.prefill_extra if tok > self.graphed_prompt_tokens else 0.0) - self.small_extra
         P, inv = self._p, self._inv_p
         q = p / s if s else 0.0
-        for op in self.ops:
+        host = self.step_host_s
+        total -= host
+        last = len(self.ops) - 1
+        for i, op in enumerate(self.ops):
             c = op.tok_c[tok] + op.row_c[rows]
             m = op.tok_m[tok] + op.row_m[rows]
             if op.alpha_d or op.beta_d or op.alpha_p or op.beta_p:
@@ -179,7 +187,15 @@ class StepCost:
                     m += op.beta_p * s * pctx
             hi = c if c > m else m
             if hi > 0:
-                total += hi * ((c / hi) ** P + (m / hi) ** P) ** inv
+                t = hi * ((c / hi) ** P + (m / hi) ** P) ** inv
+                if i == last:
+                    host += t
+                else:
+                    total += t
+        if self.host_overlap:
+            total = total if total > host else host
+        else:
+            total += host
         if self.offload0 or self.offload_per_ctx:
             off = self.offload0 + self.offload_per_ctx * (b * decode_ctx + s * prefill_ctx)
             total = total if total > off else off
