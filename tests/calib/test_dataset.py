@@ -53,3 +53,26 @@ def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
     eff = load_efficiency()
     speed = [r.predict(resolve_factors(r.plan.dep, eff)[0]) for r in (old, new)]
     assert speed[0] is not None and speed[1] is not None and speed[0] < 0.8 * speed[1]
+
+
+def test_a_row_naming_its_engine_version_is_placed_by_the_version(tmp_path):
+    """vLLM turned async scheduling on by default in v0.14 (2026-01): a page dated 2026-01 that
+    ran v0.11.0 is the vllm-2025 profile (host and GPU in turn); v0.17 is vllm (overlapped);
+    a version-less row falls back to its date."""
+    from inferplan.calib.dataset import COLUMNS, load_dataset
+
+    def row(i, version, date):
+        ver = f"engine_version={version}; " if version else ""
+        cells = dict(id=f"t-{i}", source="t", model_id="llama-3.1-8b", hardware_id="h100-sxm",
+                     num_devices="1", weight_precision="bf16", engine="vllm", mode="batch", batch="1",
+                     input_len="128", output_len="128", metric="decode_tok_s_per_user", value="100",
+                     reliability="B", notes=f"{ver}src=test; date={date}")
+        return ",".join(cells.get(c, "") for c in COLUMNS)
+
+    p = tmp_path / "t.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + "\n".join(
+        [row(1, "vLLM v0.11.0", "2026-01"), row(2, "vLLM 0.17.1rc1", "2026-01"),
+         row(3, "", "2025-10"), row(4, "", "2026-03")]) + "\n")
+    engines = [r.plan.dep.engine for r in load_dataset(p)]
+    assert [e.id for e in engines] == ["vllm-2025", "vllm", "vllm-2025", "vllm"]
+    assert engines[1].overlap_scheduler and not engines[0].overlap_scheduler

@@ -44,6 +44,17 @@ def test_unknown_engine_falls_back_to_the_default_with_a_note(tmp_path):
     assert any("unknown engine 'inhouse-engine'" in n for n in r.notes)
 
 
+def test_an_unknown_engine_falls_back_to_the_default_as_it_ran_at_the_row_date(tmp_path):
+    # a 2023 row of an engine we do not know is predicted with vLLM as it was then (eager decode)
+    p = tmp_path / "d.csv"
+    _write(p, [_row(engine="inhouse-engine", notes="date=2023-10"),
+               _row(id="r2", engine="inhouse-engine", notes="date=2026-03")])
+    old, new = validate_csv(p).rows
+    assert any("predicted with vllm-2023" in n for n in old.notes)
+    assert any("predicted with vllm" in n and "vllm-20" not in n for n in new.notes)
+    assert old.predicted is not None and new.predicted is not None and old.predicted < new.predicted
+
+
 def test_batch_beyond_the_kv_cache_is_capped_and_queued(tmp_path):
     p = tmp_path / "d.csv"
     _write(p, [_row(batch=4096, input_len=4096,

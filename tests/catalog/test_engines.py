@@ -146,13 +146,28 @@ def test_measurements_older_than_a_release_line_get_its_profile():
     # vLLM decoded eagerly until CUDA graphs landed (PR #1926, 2023-12-17)
     vllm = get_engine("vllm")
     assert engine_as_of(vllm, "2023-10", gpu).id == "vllm-2023"
-    assert engine_as_of(vllm, "2023-12", gpu).id == "vllm"
+    assert engine_as_of(vllm, "2023-12", gpu).id == "vllm-2025"  # graphs, not yet async
     assert not get_engine("vllm-2023").graph_capture
     # SGLang's overlap scheduler became the default in v0.4 (2024-12)
     sglang = get_engine("sglang")
     assert sglang.overlap_scheduler and engine_as_of(sglang, "2024-09", gpu).id == "sglang-2024"
     assert engine_as_of(sglang, "2024-12", gpu).id == "sglang"
     assert not get_engine("sglang-2024").overlap_scheduler
+    # vLLM's async scheduling: default from v0.14; a named version wins over the date
+    assert engine_as_of(vllm, "2025-11", gpu).id == "vllm-2025" and vllm.overlap_scheduler
+    assert engine_as_of(vllm, "2026-03", gpu, version=(0, 11, 0)).id == "vllm-2025"
+    assert engine_as_of(vllm, "", gpu, version=(0, 14, 1)).id == "vllm"
+    assert engine_as_of(sglang, "2025-01", gpu, version=(0, 3, 0)).id == "sglang-2024"
+
+
+def test_an_engine_version_note_reads_the_release_number_after_the_name():
+    from inferplan.catalog.engines import version_in
+
+    assert version_in("vLLM v0.11.0") == (0, 11, 0)
+    assert version_in("SGLang 0.5.9 (docker lmsysorg/sglang:v0.5.9-cu129)") == (0, 5, 9)
+    assert version_in("vLLM 0.17.1rc1.dev127+gf296a1966 + vllm-gaudi") == (0, 17, 1)
+    assert version_in("vLLM (ROCm, AMD MLPerf v5.0 harness)") is None  # not vLLM's number
+    assert version_in("vLLM acbed3ef (2023-10-06)") is None
 
 
 def test_an_older_release_line_names_a_known_successor():

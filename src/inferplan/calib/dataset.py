@@ -255,21 +255,26 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
         default_engine,
         engine_as_of,
         get_engine,
+        version_in,
     )
     from inferplan.catalog.hardware import get_hardware
 
     name = (raw.get("engine") or "").strip()
     if not name or name == "unknown":
         return None
+    notes = raw.get("notes") or ""
+    date = _note_value(notes, "date")
     try:
         eng = get_engine(name)
     except UnknownIdError:
-        try:
-            fallback = default_engine(get_hardware(raw["hardware_id"].strip(), hardware_files)).id
+        try:  # the default engine as it ran at the row's date
+            hw = get_hardware(raw["hardware_id"].strip(), hardware_files)
+            fallback = engine_as_of(default_engine(hw), date or "", hw).id
         except InferplanError:
-            fallback = "the hardware's default engine"
+            row.notes.append(f"unknown engine '{name}': predicted with the hardware's default engine")
+            return None
         row.notes.append(f"unknown engine '{name}': predicted with {fallback}")
-        return None
+        return fallback
     try:
         hw = get_hardware(raw["hardware_id"].strip(), hardware_files)
         check_engine_runs_on(eng, hw)
@@ -278,10 +283,11 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
         return None
     except InferplanError:
         return eng.id  # unknown hardware: plan_estimate reports it
-    date = _note_value(raw.get("notes") or "", "date")
-    then = engine_as_of(eng, date, hw) if date else eng
+    version = version_in(_note_value(notes, "engine_version") or "")
+    then = engine_as_of(eng, date or "", hw, version)
     if then.id != eng.id:
-        row.notes.append(f"{eng.id} as of {date}: predicted with the {then.id} profile ({then.versions})")
+        when = ".".join(map(str, version)) if version and then.until_version else date
+        row.notes.append(f"{eng.id} as of {when}: predicted with the {then.id} profile ({then.versions})")
     return then.id
 
 

@@ -68,23 +68,39 @@ def get_engine(name: str) -> EngineSpec:
         raise UnknownIdError("engine", name, cat, hint=f"known engines: {', '.join(cat)}") from e
 
 
-def engine_as_of(engine: EngineSpec, date: str, hw: HardwareSpec) -> EngineSpec:
+def engine_as_of(engine: EngineSpec, date: str, hw: HardwareSpec,
+                 version: tuple[int, ...] | None = None) -> EngineSpec:
     """The profile of `engine` that a measurement dated `date` (``YYYY`` or ``YYYY-MM``) ran.
 
     Older release lines are profiles with ``successor`` (the engine that superseded them) and
     ``until`` (the month the successor's behaviour landed). A date is taken at its latest
     possible month (``2024`` is read as 2024-12), so only measurements surely older than the
-    change get the older profile; one that does not run on `hw` is skipped.
+    change get the older profile; one that does not run on `hw` is skipped. A measurement that
+    names its engine ``version`` is placed by it on lines that give ``until_version`` (a page
+    dated after a release may report a run of an older one).
     """
     parts = date.strip().split("-")
-    if not parts[0].isdigit() or len(parts[0]) != 4:
-        return engine
-    month = f"{parts[0]}-{parts[1] if len(parts) > 1 and parts[1].isdigit() else '12'}"
+    month = None
+    if parts[0].isdigit() and len(parts[0]) == 4:
+        month = f"{parts[0]}-{parts[1] if len(parts) > 1 and parts[1].isdigit() else '12'}"
+
+    def older_than(e: EngineSpec) -> bool:
+        if version is not None and e.until_version is not None:
+            return version < tuple(int(x) for x in e.until_version.split("."))
+        return month is not None and e.until is not None and month < e.until
+
     older = sorted((e for e in engine_catalog().values()
-                    if e.successor == engine.id and e.until is not None and month < e.until
-                    and runs_on(e, hw)),
+                    if e.successor == engine.id and older_than(e) and runs_on(e, hw)),
                    key=lambda e: e.until or "")
-    return engine_as_of(older[0], date, hw) if older else engine
+    return engine_as_of(older[0], date, hw, version) if older else engine
+
+
+def version_in(text: str) -> tuple[int, ...] | None:
+    """The release number right after the engine's name in an engine-version note (``vLLM
+    v0.11.0`` -> (0, 11, 0), ``SGLang 0.5.9 (docker ...)`` -> (0, 5, 9)), or None (a commit or
+    build number, a docker tag, no version)."""
+    m = re.match(r"\s*[A-Za-z][\w.+-]*\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else None
 
 
 # Engine launch options the model reads: name -> (field, type, aliases as the engines spell them).

@@ -259,6 +259,10 @@ class EngineSpec(_Strict):
     until: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{2}$",
         description="YYYY-MM the successor's behaviour landed; measurements dated earlier ran this")
+    until_version: str | None = Field(
+        default=None, pattern=r"^\d+(\.\d+)*$",
+        description="first release of the successor with its behaviour: a measurement that names "
+                    "its engine version is placed by the version, not by its date")
     fork_of: str | None = Field(
         default=None, description="the engine this one is a fork of: its factors and server "
                                   "behaviour apply where this profile has none of its own")
