@@ -76,3 +76,17 @@ def test_a_row_naming_its_engine_version_is_placed_by_the_version(tmp_path):
     engines = [r.plan.dep.engine for r in load_dataset(p)]
     assert [e.id for e in engines] == ["vllm-2025", "vllm", "vllm-2025", "vllm"]
     assert engines[1].overlap_scheduler and not engines[0].overlap_scheduler
+
+
+def test_the_length_spread_of_offline_rows_uses_no_fitted_factor():
+    # the shipped profile carries values fitted on the whole corpus; a held-out row's spread factor
+    # must not see them, so it runs at the priors
+    import inspect
+
+    from inferplan.calib import dataset
+    from inferplan.perf.efficiency import load_efficiency, prior_efficiency
+
+    shipped, priors = load_efficiency().table, prior_efficiency().table
+    fitted = shipped["moe_n_half"]["gpu-nvidia"][0]
+    assert priors["moe_n_half"]["gpu-nvidia"][0] == 128.0 != fitted
+    assert "prior_efficiency()" in inspect.getsource(dataset._spread_row)

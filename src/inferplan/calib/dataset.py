@@ -15,7 +15,7 @@ from pathlib import Path
 from inferplan.calib.spread import DATASETS, dataset_of, length_spread_factor, prompts_sent
 from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.inputs import check_float, check_int
-from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.efficiency import prior_efficiency
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
 from inferplan.perf.step import Factors
 
@@ -236,9 +236,9 @@ def _spread_row(row: Row, dataset: str, notes: str) -> None:
     plan = row.plan
     assert plan is not None
     n = prompts_sent(notes)
-    try:
+    try:  # at the priors: no factor fitted on the corpus (held-out rows included) enters a row
         row.spread = length_spread_factor(plan.dep, plan.input_len, plan.output_len,
-                                          DATASETS[dataset], requests=n, eff=load_efficiency())
+                                          DATASETS[dataset], requests=n, eff=prior_efficiency())
     except InferplanError as e:  # the simulator cannot run this deployment: the mean request
         row.notes.append(f"{dataset} lengths: not replayed ({e}); predicted at the mean lengths")
         return

@@ -158,6 +158,13 @@ def _load_profile(path: str, mtime: float) -> Efficiency:
     return efficiency_from_dict(raw, Path(path).stem)
 
 
+@lru_cache(maxsize=1)
+def prior_efficiency() -> Efficiency:
+    """The bundled profile's priors, every fitted value removed: for what a held-out evaluation
+    must compute without any factor fitted on the rows it scores (calib/dataset._spread_row)."""
+    return efficiency_from_dict(priors_only(load_yaml(default_profile_path())), "priors")
+
+
 def load_efficiency(path: Path | None = None) -> Efficiency:
     p = (path or default_profile_path()).resolve()
     if not p.exists():
