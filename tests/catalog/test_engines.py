@@ -8,7 +8,7 @@ from inferplan.catalog._load import data_path, load_yaml
 from inferplan.catalog.engines import check_engine_runs_on, engine_catalog, get_engine
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.schema import EngineSpec
-from inferplan.errors import InputError
+from inferplan.errors import CatalogError, InputError
 
 
 def test_every_engine_is_one_yaml_file_named_after_it():
@@ -187,3 +187,23 @@ def test_benchmark_names_of_engines_built_on_catalogued_ones_resolve_to_them():
     assert get_engine("autoawq").id == "pytorch-eager"
     for e in ("llama.cpp", "tensorrt-llm", "pytorch-eager"):
         assert "aliases" in get_engine(e).sources, e
+
+
+def test_a_release_line_based_on_its_successor_states_only_what_differs(monkeypatch, tmp_path):
+    from inferplan.catalog import engines
+
+    cat = engine_catalog()
+    old, new = cat["vllm-2025"], cat["vllm"]
+    same = set(EngineSpec.model_fields) - {"id", "aliases", "description", "versions", "successor",
+                                           "until", "until_version", "overlap_scheduler", "sources"}
+    assert all(getattr(old, f) == getattr(new, f) for f in same)
+    assert old.aliases == [] and new.overlap_scheduler and not old.overlap_scheduler
+    # a base that is not an engine is a catalog error, not a traceback
+    (tmp_path / "a.yaml").write_text("id: a\nbased_on: nowhere\n")
+    monkeypatch.setattr(engines, "data_path", lambda *_: tmp_path)
+    engines.engine_catalog.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match="based_on 'nowhere' is not another engine"):
+            engines.engine_catalog()
+    finally:
+        engines.engine_catalog.cache_clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -25,23 +26,46 @@ _DEFAULT_BY_CLASS = {
 }
 
 
+# what a profile written `based_on` another does not take from it: who it is and when it ran
+_OWN_FIELDS = ("id", "aliases", "description", "versions", "successor", "until", "until_version",
+               "fork_of", "sources")
+
+
+def _based_on(entry: dict[str, Any], raws: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """`entry` with the fields it does not set taken from the profile it is ``based_on`` (a
+    release line that differs from its successor in a few fields states only those)."""
+    base_id = entry.get("based_on")
+    if base_id is None:
+        return entry
+    if base_id not in raws or base_id == entry.get("id"):
+        raise CatalogError(f"engine {entry.get('id')!r}: based_on '{base_id}' is not another engine")
+    base = _based_on(raws[base_id][1], raws)
+    own = {k: v for k, v in entry.items() if k != "based_on"}
+    return {**{k: v for k, v in base.items() if k not in _OWN_FIELDS}, **own}
+
+
 @lru_cache(maxsize=1)
 def engine_catalog() -> dict[str, EngineSpec]:
     """All bundled engine profiles by id (one YAML file per engine)."""
-    out: dict[str, EngineSpec] = {}
+    raws: dict[str, tuple[str, dict[str, Any]]] = {}
     folder = data_path("engines")
     for path in sorted(folder.glob("*.yaml")):
         raw = load_yaml(path)
         for entry in raw if isinstance(raw, list) else [raw]:
             if not isinstance(entry, dict):
                 raise CatalogError(f"{path.name}: an engine profile must be a mapping")
-            try:
-                e = EngineSpec(**entry)
-            except Exception as err:
-                raise CatalogError(f"{path.name}: engine {entry.get('id')!r}: {err}") from err
-            if e.id in out:
-                raise CatalogError(f"{path.name}: engine '{e.id}' is defined twice")
-            out[e.id] = e
+            name = str(entry.get("id") or path.stem)
+            if name in raws:
+                raise CatalogError(f"{path.name}: engine '{name}' is defined twice")
+            raws[name] = (path.name, entry)
+    out: dict[str, EngineSpec] = {}
+    for name, (file, entry) in raws.items():
+        try:
+            out[name] = EngineSpec(**_based_on(entry, raws))
+        except CatalogError:
+            raise
+        except Exception as err:
+            raise CatalogError(f"{file}: engine {name!r}: {err}") from err
     if not out:
         raise CatalogError(f"no engine profiles in {folder}")
     for e in out.values():
