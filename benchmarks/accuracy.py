@@ -1,15 +1,15 @@
-"""Accuracy of the performance model on the bundled corpus, by nested leave-one-source-out.
+"""Accuracy of the performance model on the bundled corpus, by leave-one-source-out.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/accuracy.py [--ablation] [--before BEFORE.json] \
         > benchmarks/results/accuracy.md
 
-The honest number is the nested LOSO one (``inferplan validate --bundled --loso``): each source's
-rows are predicted by factors fitted on the other sources, with the prior width chosen inside
-each fold by an inner cross-validation on the training sources only (calib/nested.py). Also
-shown: the priors alone (no fitting) and the shipped profile (for reference; in-sample on the
-rows it was fitted on). ``--before`` adds a column from a ``validate --json`` output of
-an older version (rows matched by source and id). ``--ablation`` reruns the nested LOSO with
-each model term switched off (plain LOSO at the prior width most folds chose). Progress on stderr.
+The honest number is the leave-one-source-out one (``inferplan validate --bundled --loso``): each
+source's rows are predicted by factors fitted on the other sources, averaged over the prior
+widths (no hyperparameter tuned; calib/nested.py). Also shown: the priors alone (no fitting) and
+the shipped profile (for reference; in-sample on the rows it was fitted on). ``--before`` adds a
+column from a ``validate --json`` output of an older version (rows matched by source and id).
+``--ablation`` reruns the LOSO with each model term switched off (at the middle prior width, one
+fit per fold). Progress on stderr.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from inferplan.calib.calibrate import priors_only  # noqa: E402
 from inferplan.calib.corpus import bundled_csvs, load_bundled  # noqa: E402
 from inferplan.calib.fastpred import TERM_SLOTS, build_corpus_model  # noqa: E402
-from inferplan.calib.nested import PRIOR_SCALES, nested_loso, plain_loso  # noqa: E402
+from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, plain_loso  # noqa: E402
 from inferplan.calib.validate import (  # noqa: E402
     ValidationRow,
     cv_interval_rows,
@@ -91,11 +91,11 @@ def table(title: str, scored: dict[str, list[ValidationRow]], key, order=None) -
            + " | LOSO p90 | LOSO > 2x | 80% interval coverage | LOSO bias |",
            "|---|---|" + "---|" * len(cols) + "---|---|---|---|"]
     for k in names:
-        cv = stats(groups["nested LOSO"].get(k, []))
+        cv = stats(groups["LOSO"].get(k, []))
         meds = " | ".join(pct(stats(groups[c].get(k, [])).get("median")) for c in cols)
         out.append(f"| {k} | {cv['n']} | {meds} | {pct(cv.get('p90'))} | {pct(cv.get('over_2x'))} | "
                    f"{pct(cv.get('coverage'))} | {cv.get('bias', 0):+.2f} |")
-    allcv = stats(scored["nested LOSO"])
+    allcv = stats(scored["LOSO"])
     meds = " | ".join(pct(stats(v).get("median")) for v in scored.values())
     out.append(f"| **all** | {allcv['n']} | {meds} | {pct(allcv.get('p90'))} | {pct(allcv.get('over_2x'))} | "
                f"{pct(allcv.get('coverage'))} | {allcv.get('bias', 0):+.2f} |")
@@ -125,7 +125,7 @@ def main() -> int:
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--before", type=Path)
     ap.add_argument("--cv", type=Path, help="outer-fold predictions saved by tools/calibrate_default.py "
-                    "(benchmarks/results/nested_loso_predictions.json) instead of rerunning the nested LOSO")
+                    "(benchmarks/results/loso_predictions.json) instead of rerunning the LOSO")
     args = ap.parse_args()
     t0 = time.time()
     rows = load_bundled()
@@ -145,7 +145,7 @@ def main() -> int:
         pred = np.array([np.nan if saved["pred"][k] is None else saved["pred"][k] for k in keys])
         method = saved["method"] + " (saved by tools/calibrate_default.py)"
     else:
-        cv = nested_loso(model, progress=log)
+        cv = averaged_loso(model, progress=log)
         pred, method = cv.pred, cv.method
     loso_s = time.time() - t1
     cv_rows = cv_interval_rows(model.rows, pred)
@@ -154,7 +154,7 @@ def main() -> int:
         scored["before"] = before_rows(args.before, model.rows)
     scored["priors"] = score_rows(model.rows, prior)
     scored["shipped profile"] = score_rows(model.rows, load_efficiency(), load_intervals())
-    scored["nested LOSO"] = cv_rows
+    scored["LOSO"] = cv_rows
     s = stats(cv_rows)
     n_src = len({r.source for r in planned})
 
@@ -164,8 +164,8 @@ def main() -> int:
     print(f"- rows: {len(rows)}, predicted: {len(planned)} ({len(planned) / len(rows):.0%}; the "
           f"others name a model, device or precision the catalog does not have, see below), "
           f"sources: {n_src}")
-    print(f"- method: {method}" + ("" if args.cv else f"; the nested run took {loso_s:.0f} s"))
-    print(f"- **nested LOSO: median APE {pct(s['median'])}, p90 {pct(s['p90'])}, off by more than "
+    print(f"- method: {method}" + ("" if args.cv else f"; the run took {loso_s:.0f} s"))
+    print(f"- **leave-one-source-out: median APE {pct(s['median'])}, p90 {pct(s['p90'])}, off by more than "
           f"2x {pct(s['over_2x'])}, 80% intervals cover {pct(s['coverage'])} of the held-out rows**")
     cls = {k: stats(v) for k, v in keyed(cv_rows, lambda r: r.hardware_class).items()}
     worst_cls = max(cls.items(), key=lambda kv: kv[1]["median"])
@@ -187,7 +187,7 @@ def main() -> int:
               f"{sum(b.status in ('ok', 'over_2x') for b in scored['before'])} of {len(rows)} rows; on "
               f"those {len(both)} rows: before median {pct(sb['median'])} / p90 {pct(sb['p90'])} / "
               f"> 2x {pct(sb['over_2x'])}; shipped profile now {pct(si['median'])} / "
-              f"{pct(si['p90'])} / {pct(si['over_2x'])}; nested LOSO {pct(sa['median'])} / "
+              f"{pct(si['p90'])} / {pct(si['over_2x'])}; LOSO {pct(sa['median'])} / "
               f"{pct(sa['p90'])} / {pct(sa['over_2x'])}. The before profile was fitted on "
               f"`published.csv` only, so it is out-of-sample on the other sources' rows.")
     print("- targets of issue 10: " + "; ".join(f"{name}: {'met' if ok else '**not met**'}"
@@ -210,7 +210,7 @@ def main() -> int:
     print("## By source (worst first)\n")
 
     def worst_first(names, groups):
-        return sorted(names, key=lambda k: -(stats(groups["nested LOSO"].get(k, [])).get("median") or 0))
+        return sorted(names, key=lambda k: -(stats(groups["LOSO"].get(k, [])).get("median") or 0))
 
     print("\n".join(table("source", scored, lambda r: r.source, order=worst_first)))
 
@@ -238,17 +238,13 @@ def main() -> int:
         print()
 
     if args.ablation:
-        # plain leave-one-source-out at one prior width (the width most outer folds chose):
-        # nested runs per term would take the whole run again for every term
-        if args.cv:
-            chosen = list(saved.get("chosen_scale", {}).values()) or [PRIOR_SCALES[1]]
-        else:
-            chosen = list(cv.chosen_scale.values()) or [PRIOR_SCALES[1]]
-        scale = max(set(chosen), key=chosen.count)
+        # plain leave-one-source-out at the middle prior width (one fit per fold): the averaged
+        # run per term would take three times as long for every term
+        scale = PRIOR_SCALES[len(PRIOR_SCALES) // 2]
         print("## What each model term adds (leave-one-source-out with the term switched off)\n")
-        print(f"Plain leave-one-source-out at prior width {scale:g} (the width most nested folds "
-              f"chose), all other terms on; 'all terms on' is the same procedure, so the rows "
-              f"compare like with like. A term helps when switching it off raises the error.\n")
+        print(f"Leave-one-source-out at the middle prior width {scale:g} (one fit per fold, not the "
+              f"average over widths), all other terms on; 'all terms on' is the same procedure, so "
+              f"the rows compare like with like. A term helps when switching it off raises the error.\n")
         print("| term off | median | p90 | > 2x |")
         print("|---|---|---|---|")
         base = stats(cv_interval_rows(model.rows, plain_loso(model, scale).pred))

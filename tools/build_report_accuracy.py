@@ -1,6 +1,6 @@
 """Precompute the error table that reports show: src/inferplan/report/data/accuracy.json.
 
-    python tools/build_report_accuracy.py            # the bundled corpus + its nested LOSO
+    python tools/build_report_accuracy.py            # the bundled corpus + its LOSO
 
     python tools/build_report_accuracy.py [../shared/calibration/published.csv]
 
@@ -78,7 +78,7 @@ def summarize(data: Path) -> AccuracySummary:
 
 
 def summarize_bundled(saved_path: Path) -> AccuracySummary:
-    """The bundled corpus: in-sample error of the shipped profile, and the nested
+    """The bundled corpus: in-sample error of the shipped profile, and the
     leave-one-source-out predictions saved by tools/calibrate_default.py (the README's numbers)."""
     from inferplan.calib.corpus import load_bundled
 
@@ -98,7 +98,7 @@ def main() -> None:
     if len(sys.argv) > 1:
         s = summarize(Path(sys.argv[1]))
     else:
-        s = summarize_bundled(REPO / "benchmarks" / "results" / "nested_loso_predictions.json")
+        s = summarize_bundled(REPO / "benchmarks" / "results" / "loso_predictions.json")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(s.model_dump(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {OUT.relative_to(REPO)}: {s.rows} rows, LOSO median "

@@ -2,13 +2,14 @@
 
     OPENBLAS_NUM_THREADS=1 python tools/calibrate_default.py
 
-1. Nested leave-one-source-out over the corpus (calib/nested.py): the honest error, and the
-   cross-validated residuals the 80% intervals come from -> ``calib/data/intervals.yaml``.
-   The outer-fold predictions are saved for benchmarks/accuracy.py (``--cv``).
-2. The prior width for the shipped fit is chosen by the same grouped inner CV over all sources;
-   the factors are then fitted on every row (the shipped profile may use all the data; the
-   accuracy it reports is the nested LOSO one) -> ``calib/data/default.yaml`` (priors kept,
-   fitted ``value``s and provenance added).
+1. Leave-one-source-out over the corpus, the prior width averaged out (calib/nested.py): the
+   honest error, and the cross-validated residuals the 80% intervals come from ->
+   ``calib/data/intervals.yaml``. The held-out predictions are saved for benchmarks/accuracy.py
+   (``--cv``).
+2. The shipped factors are made the same way on every row: the mean (log space) of the fits at
+   each prior width (the shipped profile may use all the data; the accuracy it reports is the
+   leave-one-source-out one) -> ``calib/data/default.yaml`` (priors kept, fitted ``value``s and
+   provenance added).
 Progress on stderr; a summary on stdout.
 """
 
@@ -36,7 +37,7 @@ from inferplan.calib.corpus import (  # noqa: E402
 )
 from inferplan.calib.fastpred import build_corpus_model  # noqa: E402
 from inferplan.calib.fit import fit_model  # noqa: E402
-from inferplan.calib.nested import choose_prior_scale, nested_loso  # noqa: E402
+from inferplan.calib.nested import averaged_loso, fit_averaged  # noqa: E402
 from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
 from inferplan.catalog._load import load_yaml  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
@@ -70,12 +71,12 @@ def main() -> int:
     import argparse
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--prior-scale", type=float, help="width of the shipped fit (default: chosen by "
-                    "the grouped CV over all sources, as inside each outer fold)")
+    ap.add_argument("--prior-scale", type=float, help="one prior width for the shipped fit (default: "
+                    "the mean of the fits at every width, as inside each held-out fold)")
     args = ap.parse_args()
-    cv = nested_loso(model, progress=log)
-    cache = REPO / "benchmarks" / "results" / "nested_loso_predictions.json"
-    cache.write_text(json.dumps({"method": cv.method, "chosen_scale": cv.chosen_scale,
+    cv = averaged_loso(model, progress=log)
+    cache = REPO / "benchmarks" / "results" / "loso_predictions.json"
+    cache.write_text(json.dumps({"method": cv.method,
                                  "pred": {row_key(r): (None if not np.isfinite(p) else float(p))
                                           for r, p in zip(model.rows, cv.pred, strict=True)}},
                                 indent=0), encoding="utf-8")
@@ -93,7 +94,7 @@ def main() -> int:
                         [METRIC_FAMILY.get(r.metric, "throughput") for r in model.rows],
                         [row_regime(r) for r in model.rows], resid,
                         sources=[r.source for r in model.rows],
-                        provenance={"from": "nested leave-one-source-out residuals of the bundled corpus, "
+                        provenance={"from": "leave-one-source-out residuals of the bundled corpus, "
                                             "as a new source's (source effect + row noise)",
                                     "rows": int(np.isfinite(resid).sum()), "date": date,
                                     "files": [p.name for p in bundled_csvs()],
@@ -103,18 +104,19 @@ def main() -> int:
                      + yaml.safe_dump(table_to_dict(table), sort_keys=False, width=100), encoding="utf-8")
     log(f"wrote {ipath}")
 
-    sources = np.array([r.source for r in model.rows])
     everything = np.ones(model.n_rows, bool)
-    scale = args.prior_scale or choose_prior_scale(model, everything, sources)
-    fit = fit_model(model, everything, prior_scale=scale, max_nfev=200)
+    if args.prior_scale:
+        fit = fit_model(model, everything, prior_scale=args.prior_scale, max_nfev=200)
+        fit.message += f"; prior scale {args.prior_scale:g}"
+    else:
+        fit = fit_averaged(model, everything, max_nfev=200)
     after_eff = prior.with_values(fit.values, "fitted")
     after = summarize(score_rows(rows, after_eff))
-    fit.message += f"; prior scale {scale:g}"
     write_profile(out, priors_only(base_raw), fit, bundled_csvs(), before, after, cv_sum,
                   cv.method, header=_leading_comments(out))
-    log(f"wrote {out} (prior scale {scale:g})")
+    log(f"wrote {out} ({fit.message[:60]})")
     for name, s in (("priors only", before), ("shipped profile, in-sample", after),
-                    ("nested LOSO", cv_sum)):
+                    ("leave-one-source-out", cv_sum)):
         print(f"{name:28s} median {s.median_ape:.1%}  p90 {s.p90_ape:.1%}  >2x {s.over_2x:.1%}  "
               f"coverage {s.coverage:.0%}  interval coverage {s.interval_coverage or 0:.0%}")
     return 0

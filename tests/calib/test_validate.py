@@ -1,4 +1,4 @@
-"""validate: reads others' datasets (unknown engines, oversized batches), nested LOSO, intervals."""
+"""validate: reads others' datasets (unknown engines, oversized batches), LOSO, intervals."""
 
 import csv
 
@@ -8,7 +8,14 @@ from inferplan.calib.calibrate import priors_only
 from inferplan.calib.corpus import CORPUS_DIR, regime
 from inferplan.calib.dataset import load_dataset
 from inferplan.calib.fastpred import build_corpus_model
-from inferplan.calib.nested import choose_prior_scale, grouped_folds, nested_loso
+from inferplan.calib.fit import fit_model
+from inferplan.calib.nested import (
+    averaged_loso,
+    choose_prior_scale,
+    fit_averaged,
+    grouped_folds,
+    nested_loso,
+)
 from inferplan.calib.validate import validate_csv
 from inferplan.catalog._load import load_yaml
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict
@@ -113,6 +120,48 @@ def test_nested_loso_never_fits_on_the_held_out_source(monkeypatch):
             assert src not in s
     assert np.isfinite(cv.pred).all()
     assert set(cv.chosen_scale) == set(held)
+
+
+def _published_model():
+    rows = [r for r in load_dataset(CORPUS_DIR / "published.csv") if r.plan is not None]
+    prior = efficiency_from_dict(priors_only(load_yaml(default_profile_path())), "priors")
+    return build_corpus_model(rows, prior)
+
+
+def test_averaged_loso_never_fits_on_the_held_out_source(monkeypatch):
+    model = _published_model()
+    sources = np.array([r.source for r in model.rows])
+    import inferplan.calib.nested as nested
+
+    seen = []
+    real_fit = nested.fit_model
+
+    def spy(m, subset, **kw):
+        seen.append((set(sources[subset]), kw["prior_scale"]))
+        return real_fit(m, subset, **kw)
+
+    monkeypatch.setattr(nested, "fit_model", spy)
+    cv = averaged_loso(model, scales=(0.5, 2.0))
+    held = sorted(set(sources))
+    assert len(seen) == 2 * len(held)  # one fit per width per held-out source, nothing chosen
+    for i, src in enumerate(held):
+        assert [w for _, w in seen[2 * i:2 * i + 2]] == [0.5, 2.0]
+        for s, _ in seen[2 * i:2 * i + 2]:
+            assert src not in s and s == set(held) - {src}
+    assert np.isfinite(cv.pred).all() and cv.chosen_scale == {}
+    assert "no hyperparameter tuned" in cv.method
+
+
+def test_fit_averaged_is_the_log_mean_of_the_fits_at_each_width():
+    model = _published_model()
+    train = np.array([r.source for r in model.rows]) != model.rows[0].source
+    a, b = (fit_model(model, train, prior_scale=w, max_nfev=20) for w in (0.5, 4.0))
+    avg = fit_averaged(model, train, scales=(0.5, 4.0), max_nfev=20)
+    assert np.allclose(avg.x, (a.x + b.x) / 2)
+    assert set(avg.values) == set(a.values)
+    key = next(k for k in a.values if abs(np.log(a.values[k] / b.values[k])) > 1e-3)
+    assert np.isclose(avg.values[key], np.sqrt(a.values[key] * b.values[key]))  # geometric mean
+    assert min(a.values[key], b.values[key]) < avg.values[key] < max(a.values[key], b.values[key])
 
 
 def test_choose_prior_scale_uses_training_rows_only():

@@ -59,7 +59,8 @@ def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source"
                    k: int = 5, seed: int = 0, progress=None) -> tuple[list[ValidationRow], str]:
     """Predict each row with factors fitted on the other groups (source or random k-fold).
 
-    The prior width is fixed (1); ``calib.nested`` chooses it inside each fold instead."""
+    The prior width is fixed (1); for the bundled corpus ``calib.nested`` averages the fits over
+    several widths instead."""
     from inferplan.calib.fastpred import build_corpus_model
     from inferplan.calib.fit import fit_model
 

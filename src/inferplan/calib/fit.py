@@ -36,8 +36,8 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
     # Engines on one hardware family stream weights within ~25% of each other and reach GEMM
     # efficiencies within ~35%; a tighter engine prior makes the shared family factors carry what
     # engines have in common, which is what transfers to an engine the data has not seen. The
-    # overall width is scaled by `prior_scale`, chosen inside each fold by an inner
-    # cross-validation (calib/nested.py), never on the rows it is scored on.
+    # overall width is scaled by `prior_scale`, averaged over a fixed grid of widths
+    # (calib/nested.py), never tuned on the rows it is scored on.
     "engine_bw": 0.25,
     "engine_compute": 0.35,
     "layer_overhead_s": 1.5,
@@ -72,7 +72,7 @@ def fit_model(model: CorpusModel, subset: np.ndarray | None = None, prior_streng
 
     ``prior_strength`` scales the pull toward the priors (1 = the documented sigmas; small
     values let noise-free synthetic data speak); ``prior_scale`` multiplies every sigma (the
-    hyperparameter the nested cross-validation chooses); ``disabled`` terms stay neutral.
+    hyperparameter ``calib.nested`` averages over); ``disabled`` terms stay neutral.
     """
     from scipy.optimize import least_squares
 

@@ -3,9 +3,10 @@
 Two ways to score:
 - with a profile (default: the bundled one): every row predicted by that profile (in-sample on
   the rows the profile was fitted on; the summary's ``method`` names them);
-- ``loso=True``: nested leave-one-source-out (:mod:`inferplan.calib.nested`): every row predicted
-  by factors fitted on the other sources only, starting from the profile's priors. This is the
-  honest estimate of the error on new data.
+- ``loso=True``: leave-one-source-out (:mod:`inferplan.calib.nested`): every row predicted by
+  factors fitted on the other sources only, starting from the profile's priors, with the prior
+  width averaged out (no hyperparameter tuned). This is the honest estimate of the error on new
+  data.
 
 Each predicted row also carries its 80% prediction interval (``predicted_low``/``_high``): from
 the bundled interval table, or, under ``loso``, from the cross-validated residuals of the other
@@ -234,15 +235,16 @@ def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL
     return out
 
 
-def loso_rows(rows: list[Row], base: Path | None = None, nested: bool = True,
+def loso_rows(rows: list[Row], base: Path | None = None, averaged: bool = True,
               progress: Callable[[str], None] | None = None) -> tuple[list[ValidationRow], str, np.ndarray]:
-    """Cross-validated predictions of ``rows`` (nested LOSO from the profile's priors).
+    """Cross-validated predictions of ``rows`` (leave-one-source-out from the profile's priors,
+    factors averaged over the prior widths; ``averaged=False``: one width, quicker).
 
     Returns the scored rows (unplannable rows as errors, in the input order), the method and
     the outer-fold predictions of the planned rows.
     """
     from inferplan.calib.fastpred import build_corpus_model
-    from inferplan.calib.nested import nested_loso, plain_loso
+    from inferplan.calib.nested import averaged_loso, plain_loso
     from inferplan.catalog._load import load_yaml
     from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict, priors_only
 
@@ -251,7 +253,7 @@ def loso_rows(rows: list[Row], base: Path | None = None, nested: bool = True,
     if len({r.source for r in planned}) < 2:
         raise _single_source_error()
     model = build_corpus_model(planned, prior)
-    cv = nested_loso(model, progress=progress) if nested else plain_loso(model, progress=progress)
+    cv = averaged_loso(model, progress=progress) if averaged else plain_loso(model, progress=progress)
     scored = cv_interval_rows(model.rows, cv.pred)
     by_id = {id(r): v for r, v in zip(model.rows, scored, strict=True)}
     out = [by_id[id(r)] if id(r) in by_id else scored_row(r, None) for r in rows]
@@ -266,10 +268,11 @@ def _single_source_error():
 
 def validate_rows(rows: list[Row], calibration: Path | None = None, loso: bool = False,
                   progress: Callable[[str], None] | None = None, bundled: bool = False) -> ValidationReport:
-    """Score ``rows`` with a profile, or by nested LOSO from its priors (see module docstring)."""
+    """Score ``rows`` with a profile, or by leave-one-source-out from its priors (see module
+    docstring)."""
     if loso:
         scored, method, _ = loso_rows(rows, calibration, progress=progress)
-        name = f"nested LOSO from the priors of {(calibration or Path('default')).stem}"
+        name = f"leave-one-source-out from the priors of {(calibration or Path('default')).stem}"
     else:
         eff = load_efficiency(calibration)
         scored = score_rows(rows, eff, load_intervals())

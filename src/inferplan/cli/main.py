@@ -255,14 +255,14 @@ def fit(
 def validate(
     data: Annotated[Path | None, typer.Argument(help="CSV in the canonical calibration schema")] = None,
     bundled: Annotated[bool, typer.Option("--bundled", help="Score the calibration corpus shipped with inferplan")] = False,
-    loso: Annotated[bool, typer.Option("--loso", help="Nested leave-one-source-out: each source predicted by factors fitted on the others (the honest error)")] = False,
+    loso: Annotated[bool, typer.Option("--loso", help="Leave-one-source-out: each source predicted by factors fitted on the others, the prior width averaged out (the honest error)")] = False,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict every row of a measurement CSV (or, with --bundled, the corpus shipped with
-    inferplan) and report the error (exit 1 below 50% coverage). --loso: nested
+    inferplan) and report the error (exit 1 below 50% coverage). --loso:
     leave-one-source-out from the profile's priors (progress on stderr)."""
     import os
 

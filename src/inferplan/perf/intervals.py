@@ -1,7 +1,7 @@
 """80% prediction intervals from cross-validated residuals of comparable measurements.
 
 The table (``calib/data/intervals.yaml``, written by ``tools/calibrate_default.py`` from the
-nested leave-one-source-out run) holds, per group of comparable rows, the 10th and 90th
+leave-one-source-out run) holds, per group of comparable rows, the 10th and 90th
 percentiles of the cross-validated log error in *speed orientation*,
 ``r = log(predicted speed / measured speed)`` (for a latency metric, ``r = -log(predicted /
 measured)``). A group is hardware class x metric family x regime

@@ -20,7 +20,7 @@ from inferplan.audit.registry import CheckParams, CheckResult, Verdict
 from inferplan.audit.tolerance import ERROR_SOURCE, ErrorBand, band_for, within
 from inferplan.perf.intervals import MetricInterval
 
-INTERVAL_SOURCE = ("80% prediction intervals from the nested leave-one-source-out residuals of the "
+INTERVAL_SOURCE = ("80% prediction intervals from the leave-one-source-out residuals of the "
                    "calibration corpus (perf/intervals.py, calib/data/intervals.yaml)")
 
 
