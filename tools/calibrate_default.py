@@ -113,8 +113,8 @@ def main() -> int:
     after_eff = prior.with_values(fit.values, "fitted")
     after = summarize(score_rows(rows, after_eff))
     write_profile(out, priors_only(base_raw), fit, bundled_csvs(), before, after, cv_sum,
-                  cv.method, header=_leading_comments(out))
-    log(f"wrote {out} ({fit.message[:60]})")
+                  cv.method, header=_leading_comments(out), method_note=fit.message)
+    log(f"wrote {out} ({fit.message})")
     for name, s in (("priors only", before), ("shipped profile, in-sample", after),
                     ("leave-one-source-out", cv_sum)):
         print(f"{name:28s} median {s.median_ape:.1%}  p90 {s.p90_ape:.1%}  >2x {s.over_2x:.1%}  "

@@ -93,11 +93,11 @@ def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source"
 
 def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
                   before: Summary, after: Summary, cv: Summary, cv_method: str,
-                  header: str = "") -> None:
+                  header: str = "", method_note: str = "") -> None:
     raw = copy.deepcopy(base_raw)
     facs = raw.setdefault("factors", {})
     date = dt.date.today().isoformat()
-    names = ", ".join(p.name for p in data)
+    names = ", ".join(p.name for p in data) if len(data) <= 3 else f"{len(data)} files (provenance.fitted_on)"
     for (name, scope), v in sorted(fit.values.items()):
         entry = facs.setdefault(name, {}).setdefault(scope, {})
         entry.setdefault("prior", float(f"{fit.priors[(name, scope)]:.4g}"))
@@ -113,7 +113,8 @@ def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
 
     raw["provenance"] = {
         "fitted_on": [p.name for p in data], "rows": fit.rows_used, "date": date,
-        "method": "robust least squares (soft-L1) on log(predicted/measured) with log-normal priors",
+        "method": "robust least squares (soft-L1) on log(predicted/measured) with log-normal priors"
+                  + (f"; {method_note}" if method_note else ""),
         "error_before": s(before), "error_after_in_sample": s(after),
         "error_cross_validated": s(cv), "cv_method": cv_method,
     }

@@ -137,9 +137,9 @@ def fit_averaged(model: CorpusModel, subset: np.ndarray, scales=PRIOR_SCALES, di
     keys = {k for f in fits for k in f.values}
     values = {k: float(np.exp(x[index[k]])) for k in keys}
     priors = {k: v for f in fits for k, v in f.priors.items()}
-    message = "; ".join(f"width {s:g}: {f.message}" for s, f in zip(scales, fits, strict=True))
+    widths = ", ".join(f"{s:g}" for s in scales)
     return FitResult(values, priors, fits[0].rows_used, all(f.success for f in fits),
-                     f"mean of the fits at prior widths {', '.join(f'{s:g}' for s in scales)} ({message})", x)
+                     f"factors = mean (log space) of the fits at prior widths {widths}", x)
 
 
 def averaged_loso(model: CorpusModel, scales=PRIOR_SCALES, disabled: tuple[str, ...] = (),
