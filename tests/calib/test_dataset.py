@@ -78,15 +78,23 @@ def test_a_row_naming_its_engine_version_is_placed_by_the_version(tmp_path):
     assert engines[1].overlap_scheduler and not engines[0].overlap_scheduler
 
 
-def test_the_length_spread_of_offline_rows_uses_no_fitted_factor():
+def test_the_length_spread_of_offline_rows_uses_no_fitted_factor(monkeypatch):
     # the shipped profile carries values fitted on the whole corpus; a held-out row's spread factor
-    # must not see them, so it runs at the priors
-    import inspect
-
+    # must not see them, so the replay runs at the priors
     from inferplan.calib import dataset
+    from inferplan.calib.corpus import CORPUS_DIR
     from inferplan.perf.efficiency import load_efficiency, prior_efficiency
 
     shipped, priors = load_efficiency().table, prior_efficiency().table
-    fitted = shipped["moe_n_half"]["gpu-nvidia"][0]
-    assert priors["moe_n_half"]["gpu-nvidia"][0] == 128.0 != fitted
-    assert "prior_efficiency()" in inspect.getsource(dataset._spread_row)
+    assert priors["moe_n_half"]["gpu-nvidia"][0] == 128.0 != shipped["moe_n_half"]["gpu-nvidia"][0]
+    seen = []
+
+    def spy(dep, input_len, output_len, spread, requests=0, seed=0, eff=None):
+        seen.append(eff)
+        return 0.5
+
+    monkeypatch.setattr(dataset, "length_spread_factor", spy)
+    rows = [r for r in dataset.load_dataset(CORPUS_DIR / "sglang-bench-vllm060.csv") if r.plan is not None]
+    spread_rows = [r for r in rows if r.spread != 1.0]
+    assert spread_rows and len(seen) == len(spread_rows) and all(r.spread == 0.5 for r in spread_rows)
+    assert all(e is not None and e.table == priors for e in seen)
