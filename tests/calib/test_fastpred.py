@@ -35,6 +35,18 @@ def test_fast_predictions_equal_row_predictions_for_any_factors(published, prior
     assert np.allclose(fast, slow, rtol=1e-9, equal_nan=True)
 
 
+def test_served_rows_with_prompt_collisions_stay_on_the_fast_path_and_exact(prior):
+    # InferenceX concurrency rows: TTFT, TPOT and throughput all carry the collision wait
+    rows = [r for r in load_dataset(CORPUS_DIR / "inferencex-fixture.csv") if r.plan is not None][:60]
+    model = build_corpus_model(rows, prior)
+    assert not model.slow and (model.row_q != 0).sum() >= 20
+    x0, lo, hi = log_bounds(model)
+    x = np.clip(x0 + np.random.default_rng(1).normal(0, 0.3, len(x0)), lo, hi)
+    eff = prior.with_values({k: float(np.exp(v)) for k, v in zip(model.params, x, strict=True)}, "t")
+    slow = np.array([r.predict(resolve_factors(r.plan.dep, eff)[0]) or np.nan for r in model.rows])
+    assert np.allclose(model.predict(x), slow, rtol=1e-9, equal_nan=True)
+
+
 def test_disabled_terms_are_neutral(published, prior):
     model = build_corpus_model(published, prior)
     x0, _, _ = log_bounds(model)

@@ -77,10 +77,11 @@ class Row:
             return None
         return self.metric_from(self.plan, f)
 
-    def metric_from(self, plan, f: Factors | None) -> float | None:
-        """The row's metric from a plan (or a stand-in whose works report fixed times)."""
+    def metric_from(self, plan, f: Factors | None, queue_s: float | None = None) -> float | None:
+        """The row's metric from a plan (or a stand-in whose works report fixed times);
+        ``queue_s`` fixes a served prompt's queueing wait (evaluate_plan)."""
         fld, scale = METRICS[self.metric]
-        out = evaluate_plan(plan, f)  # type: ignore[arg-type]
+        out = evaluate_plan(plan, f, queue_s)  # type: ignore[arg-type]
         v = out.get(fld)
         if v is None:
             return None

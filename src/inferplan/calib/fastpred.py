@@ -12,6 +12,9 @@ rate: every metric of ``evaluate_plan`` has this form (e.g. output tok/s = B*O /
 (O-1) T_decode)). The coefficients are read off ``evaluate_plan`` itself by probing it with
 constant work times and checked on a random probe; a row whose metric is not of that form is
 evaluated through ``evaluate_plan`` directly (slow path), so the two can never disagree.
+A served row (concurrency mode) adds its prompt's queueing wait ``W(P, B, n)``
+(perf/queueing.py), a fixed function of two more linear forms of the work times (the cycle's
+prompt time ``P`` and busy time ``B``): ``L = sum_w a_w T_w + c R + q W``.
 ``tests/calib/test_fastpred.py`` checks the whole evaluator against ``Row.predict``.
 """
 
@@ -26,6 +29,7 @@ import numpy as np
 from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
 from inferplan.perf.factors import NATIVE_SOURCE, engine_lineage, factor_scopes, resolve_factors
+from inferplan.perf.queueing import prefill_queue_s, served_cycle_s
 from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
 
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
@@ -135,20 +139,45 @@ def _request_only(request_overhead_s: float) -> Factors:
                    request_overhead_s=request_overhead_s)
 
 
-def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int, float] | None:
-    """(work names, coefficients a_w, K, s, c) with metric = K * (sum a_w T_w + c R) ** s, R the
-    per-request server time (``request_overhead_s``), or None."""
+@dataclass
+class _Form:
+    """metric = K * (sum a_w T_w + c R + q W(P, B, n)) ** s (module docstring)."""
+
+    names: list[str]
+    coef: np.ndarray
+    K: float
+    s: int
+    c_req: float
+    q: float = 0.0  # coefficient of the served prompt's queueing wait W
+    p: np.ndarray | None = None  # P = p . T (the cycle's marginal prompt seconds)
+    b: np.ndarray | None = None  # B = b . T (the cycle's busy seconds)
+    n: float = 1.0  # clients per replica
+
+
+def _cycle_forms(plan, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients of the cycle's prompt and busy seconds over the works (perf/queueing.py)."""
+    p, b = np.zeros(len(names)), np.zeros(len(names))
+    steps = max(1, np.size(plan.works["prefill"].t_link)) if "prefill" in plan.works else 1
+    for i, name in enumerate(names):
+        if name in ("prefill", "decode"):
+            unit = (1.0, 0.0) if name == "prefill" else (0.0, 1.0)
+            b[i], p[i] = served_cycle_s(*unit, plan.cycle.get("groups", 1.0), steps, plan.output_len)
+    return p, b
+
+
+def _metric_form(row: Row) -> _Form | None:
+    """The row's metric as a :class:`_Form`, or None (then it takes the slow path)."""
     plan = row.plan
     assert plan is not None
     names = list(plan.works)
     s = 1 if row.metric in TIME_METRICS else -1
 
-    def g(times, req: float = 0.0) -> float | None:
+    def g(times, req: float = 0.0, queue: float = 0.0) -> float | None:
         stub = _stub(plan, {k: float(t) for k, t in zip(names, times, strict=True)})
-        v = row.metric_from(stub, _request_only(req) if req else None)
+        v = row.metric_from(stub, _request_only(req) if req else None, queue_s=queue)
         if v is None or not np.isfinite(v) or v <= 0:
             return None
-        return v ** s  # linear in the times (a latency, or the reciprocal of a rate)
+        return v ** s  # linear in the times, the request time and the wait (queue fixed)
 
     ones = np.ones(len(names))
     g0 = g(ones)
@@ -162,15 +191,21 @@ def _metric_form(row: Row) -> tuple[list[str], np.ndarray, float, int, float] | 
         if gi is None:
             return None
         coef[i] = gi - g0
-    g_req = g(ones, 1.0)
-    if g_req is None:
+    g_req, g_q = g(ones, 1.0), g(ones, 0.0, 1.0)
+    if g_req is None or g_q is None:
         return None
-    c_req = g_req - g0
+    c_req, q = g_req - g0, g_q - g0
     probe = np.array([0.37, 1.9, 0.011, 5.3, 0.7][: len(names)] + [1.0] * max(0, len(names) - 5))
-    gp = g(probe, 0.013)
-    if gp is None or not math.isclose(gp, float(coef @ probe) + 0.013 * c_req, rel_tol=1e-9, abs_tol=1e-15):
+    gp = g(probe, 0.013, 0.007)
+    if gp is None or not math.isclose(gp, float(coef @ probe) + 0.013 * c_req + 0.007 * q,
+                                      rel_tol=1e-9, abs_tol=1e-15):
         return None
-    return names, coef, 1.0, s, c_req
+    form = _Form(names, coef, 1.0, s, c_req)
+    if plan.mode == "concurrency" and abs(q) > 0:
+        form.q = q
+        form.p, form.b = _cycle_forms(plan, names)
+        form.n = float(plan.seqs_per_replica)
+    return form
 
 
 @dataclass
@@ -211,6 +246,10 @@ class CorpusModel:
     row_k: np.ndarray
     row_s: np.ndarray
     row_req: np.ndarray  # coefficient of the per-request server time in L
+    wk_p: np.ndarray  # per work: coefficient in the cycle's prompt seconds P (served rows)
+    wk_b: np.ndarray  # per work: coefficient in the cycle's busy seconds B (served rows)
+    row_q: np.ndarray  # coefficient of the prompt's queueing wait W(P, B, n) in L
+    row_n: np.ndarray  # clients per replica (served rows; 1 elsewhere)
     slow: list[int]  # rows evaluated through evaluate_plan
     slow_works: dict[int, list[tuple[str, int]]]  # row -> (work name, work index)
 
@@ -259,6 +298,10 @@ class CorpusModel:
         wk_t = np.bincount(self.st_work, weights=st_t, minlength=len(self.wk_row))
         L = (np.bincount(self.wk_row, weights=self.wk_coef * wk_t, minlength=self.n_rows)
              + self.row_req * v["req"])
+        if self.row_q.any():  # served rows: the prompt's wait behind the others' (perf/queueing.py)
+            P = np.bincount(self.wk_row, weights=self.wk_p * wk_t, minlength=self.n_rows)
+            B = np.bincount(self.wk_row, weights=self.wk_b * wk_t, minlength=self.n_rows)
+            L = L + self.row_q * prefill_queue_s(P, B, self.row_n)
         with np.errstate(divide="ignore", invalid="ignore"):
             pred = self.row_k * np.where(L > 0, L, np.nan) ** self.row_s
         for i in self.slow:  # rows whose metric is not K * L**s: their own estimate
@@ -298,29 +341,34 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
                                            "small", "plo", "overlap")}
     wk_row: list[int] = []
     wk_coef: list[float] = []
-    row_k, row_s, row_req, slow, slow_works = [], [], [], [], {}
+    wk_p: list[float] = []
+    wk_b: list[float] = []
+    row_k, row_s, row_req, row_q, row_n, slow = [], [], [], [], [], []
+    slow_works: dict[int, list[tuple[str, int]]] = {}
     n_steps = 0
     for i, r in enumerate(rows):
         form = _metric_form(r)
         names = list(r.plan.works)  # type: ignore[union-attr]
         if form is None:
             slow.append(i)
-            coef = np.zeros(len(names))
-            row_k.append(1.0)
-            row_s.append(1)
-            row_req.append(0.0)
-        else:
-            names, coef, K, s, c_req = form
-            row_k.append(K)
-            row_s.append(s)
-            row_req.append(c_req)
+            form = _Form(names, np.zeros(len(names)), 1.0, 1, 0.0)
+        names = form.names
+        row_k.append(form.K)
+        row_s.append(form.s)
+        row_req.append(form.c_req)
+        row_q.append(form.q)
+        row_n.append(form.n)
+        zero = np.zeros(len(names))
         work_ids = []
-        for wname, a in zip(names, coef, strict=True):
+        for wname, a, pw, bw in zip(names, form.coef, zero if form.p is None else form.p,
+                                    zero if form.b is None else form.b, strict=True):
             w = r.plan.works[wname]  # type: ignore[union-attr]
             widx = len(wk_row)
             work_ids.append((wname, widx))
             wk_row.append(i)
             wk_coef.append(float(a))
+            wk_p.append(float(pw))
+            wk_b.append(float(bw))
             tc = np.asarray(w.t_compute, dtype=float)
             n_ops = tc.shape[0]
             tc = tc.reshape(n_ops, -1)
@@ -377,6 +425,8 @@ def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
         st_small=cat(st["small"]), st_prefill_layers=cat(st["plo"]),
         st_overlap=cat(st["overlap"], bool),
         wk_row=np.array(wk_row, dtype=int), wk_coef=np.array(wk_coef, dtype=float),
+        wk_p=np.array(wk_p, dtype=float), wk_b=np.array(wk_b, dtype=float),
+        row_q=np.array(row_q, dtype=float), row_n=np.array(row_n, dtype=float),
         row_k=np.array(row_k, dtype=float), row_s=np.array(row_s, dtype=float),
         row_req=np.array(row_req, dtype=float),
         slow=slow, slow_works=slow_works,

@@ -204,7 +204,9 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
         st_host=model.st_host[st_keep], st_small=model.st_small[st_keep],
         st_prefill_layers=model.st_prefill_layers[st_keep], st_overlap=model.st_overlap[st_keep],
         wk_row=new_row[model.wk_row[wk_keep]], wk_coef=model.wk_coef[wk_keep],
+        wk_p=model.wk_p[wk_keep], wk_b=model.wk_b[wk_keep],
         row_k=model.row_k[rows], row_s=model.row_s[rows], row_req=model.row_req[rows],
+        row_q=model.row_q[rows], row_n=model.row_n[rows],
         slow=slow, slow_works=slow_works,
     )
 

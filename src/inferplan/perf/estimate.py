@@ -56,6 +56,7 @@ from inferplan.perf.offload import (
     single_host_layout,
 )
 from inferplan.perf.placement import choose_layout
+from inferplan.perf.queueing import prefill_queue_s, served_cycle_s
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
@@ -413,8 +414,9 @@ def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> 
 # evaluation
 
 
-def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
-    """Metrics of a plan under factors `f` (docs/metrics.md). Undefined metrics are None."""
+def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) -> dict[str, float | None]:
+    """Metrics of a plan under factors `f` (docs/metrics.md; None: undefined). ``queue_s``
+    overrides a served prompt's wait behind others (perf/queueing.py; fastpred probes with it)."""
     if not plan.fits:
         return {}
     dep, I, O = plan.dep, plan.input_len, plan.output_len
@@ -433,35 +435,33 @@ def evaluate_plan(plan: EstimatePlan, f: Factors) -> dict[str, float | None]:
         out["decode_time_share"] = (e2e - ttft) / e2e
     else:
         n = plan.seqs_per_replica  # sequences in flight per replica
-        cyc = plan.cycle
-        groups = cyc.get("groups", 1.0)
+        groups = plan.cycle.get("groups", 1.0)
         group_s = t["prefill"]  # one group's prompts, in chunks, with the riders decoding
         group_steps = max(1, np.size(plan.works["prefill"].t_link))
         decode_s = t.get("decode", 0.0)
         # the steps of the other groups also advance this sequence by one token each
-        decode_steps = max(0.0, (O - 1) - (groups - 1) * group_steps) if O > 1 else 0.0
-        e2e = groups * group_s + decode_steps * decode_s
+        e2e, prompt_q = served_cycle_s(group_s, decode_s, groups, group_steps, O)
         ttft = group_s
         tpot = (e2e - ttft) / (O - 1) if O > 1 else None
         # marginal cost of the prompts: a group's steps minus the riders' own decode steps
-        rider_s = (plan.rider_work.total_time_s(f) * group_steps
-                   if plan.rider_work is not None else 0.0)
+        rider_s = plan.rider_work.total_time_s(f) * group_steps if plan.rider_work is not None else 0.0
         prompt_s = groups * max(group_s - rider_s, 0.0)
         # served requests (docs/metrics.md; not offline runs): the step in progress when others
         # run, and the API server's own time, which holds no slot while a request queues
         served = plan.mode == "concurrency"
         in_step = min(1.0, max(0.0, n - 1)) * decode_s if served else 0.0
-        # the API server's time and the engine's admission wait (perf/admission.py): the request
-        # is outstanding but holds no running slot
+        # the API server's time and the admission wait (perf/admission.py): no running slot held
         req = request_overhead_s(f) + plan.admission_steps * decode_s if served else 0.0
-        ttft, e2e = ttft + in_step, e2e + in_step
+        # and the other clients' prompts ahead of it (arrivals collide; perf/queueing.py)
+        queue = (prefill_queue_s(prompt_q, e2e, n) if queue_s is None else queue_s) * served
+        ttft, e2e = ttft + in_step + queue, e2e + in_step + queue
         rps_rep = n / (e2e if plan.queue_factor > 1 else e2e + req)
         wait = (plan.queue_factor - 1) * e2e
         out.update(ttft_s=ttft + req + wait, tpot_s=tpot, e2e_latency_s=e2e + req + wait,
                    requests_per_s=rps_rep * dp, prefill_tok_s=rps_rep * dp * I if I > 0 else None,
                    output_tok_s=rps_rep * dp * O if O > 0 else None,
                    total_tok_s=rps_rep * dp * (I + O))
-        busy = max(e2e, 1e-30)  # the device's busy time per request (the server's is idle time)
+        busy = max(e2e - queue, 1e-30)  # the device's busy time per request (not the waits)
         out["decode_time_share"] = min(1.0, max(0.0, 1 - prompt_s / busy)) if O > 0 else 0.0
     tp_ = out.get("tpot_s")
     out["decode_tok_s_per_user"] = 1 / tp_ if tp_ else None
