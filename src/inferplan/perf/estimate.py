@@ -571,7 +571,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
                 f"{bw:.3g} TB/s peak ({par})")
     if d == "compute":  # a prompt-only run (1 output token) has no decode to speak of
         what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
-                else f"batch {plan.batch} puts decode past the ridge point")
+                else f"batch {plan.batch} decode GEMMs outlast the weight reads (calibrated GEMM efficiency)")
         return f"compute-bound: {what} ({dep.linear_compute_type}, {par})"
     if d == "communication":
         return f"communication-bound: TP/EP/PP traffic over {dep.tp_link.name} ({par})"
