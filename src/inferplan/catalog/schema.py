@@ -74,6 +74,10 @@ class HardwareSpec(_Strict):
     vector_flops: float | None = Field(
         default=None, gt=0, description="vector/SIMD ops/s used for unpacking quantized weights"
     )
+    fp16_acc16_flops: float | None = Field(
+        default=None, gt=0, description="dense fp16 tensor ops/s with fp16 accumulation, where the "
+                                        "device runs it faster than `peak_flops.fp16` (fp32 "
+                                        "accumulation): GeForce cards, 2x")
     scale_up: Link | None = None
     node_link: Link | None = Field(
         default=None, description="links to the other devices of one server beyond the scale-up "
@@ -269,6 +273,10 @@ class EngineSpec(_Strict):
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")
+    fp16_accumulate: bool = Field(
+        default=False, description="GEMMs on fp16 weights accumulate in fp16 on NVIDIA GPUs (cuBLAS "
+                                   "CUBLAS_COMPUTE_16F): they run at `fp16_acc16_flops` where the "
+                                   "device has it")
     overlap_scheduler: bool = Field(
         default=False, description="the host schedules and prepares step n+1 while the device runs "
                                    "step n: the per-step and per-sequence host costs hide behind "

@@ -163,11 +163,21 @@ class Deployment:
 
     @cached_property
     def peak_linear_flops(self) -> float:
-        return self._peak(list(self.weight_precision.compute))
+        return self._gemm_peak(list(self.weight_precision.compute))
 
     @cached_property
     def peak_expert_flops(self) -> float:
-        return self._peak(list(self.expert_precision.compute))
+        return self._gemm_peak(list(self.expert_precision.compute))
+
+    def _gemm_peak(self, prefs: list[str]) -> float:
+        """A weight GEMM's peak: an engine that accumulates fp16 GEMMs in fp16 on NVIDIA
+        (llama.cpp's cuBLAS path) runs them at the device's fp16-accumulate rate, twice the
+        fp32-accumulate one on GeForce cards (``HardwareSpec.fp16_acc16_flops``)."""
+        hw = self.hw
+        if (self.engine.fp16_accumulate and hw.vendor == "NVIDIA" and hw.fp16_acc16_flops
+                and hw.peak_for(prefs)[0] == "fp16"):
+            return hw.fp16_acc16_flops * self.core_share
+        return self._peak(prefs)
 
     @cached_property
     def peak_attention_flops(self) -> float:
