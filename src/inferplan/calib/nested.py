@@ -16,9 +16,10 @@ The earlier procedure is kept for comparison (:func:`nested_loso`): inside each 
 width was *chosen* by a grouped k-fold cross-validation over the training sources. Its choice
 flipped between neighbouring widths from one run to the next (seven folds took 1 in one run,
 two in the one before), moving the reported p90 by +-3 points on changes that touched a few
-rows; on the same corpus (2026-12-04) it read 19.8% median / 65.6% p90 / 8.2% off by more than
-2x where the averaged fit reads 19.4% / 64.0% / 8.0% and every fixed width is worse on at least
-one of the three (1: 20.6 / 66.2 / 8.6; 2: 19.7 / 64.1 / 7.8; 4: 19.8 / 64.8 / 8.5).
+rows; on the same code and corpus (2026-12-04, before the prompt-collision term) it read 19.8%
+median / 65.6% p90 / 8.2% off by more than 2x where the averaged fit read 19.4% / 64.1% / 8.0%
+and every fixed width was worse on at least one of the three (1: 20.6 / 66.2 / 8.6; 2: 19.7 /
+64.1 / 7.8; 4: 19.8 / 64.8 / 8.5).
 
 The 80% prediction intervals are scored the same way: the interval of a held-out row comes
 from the cross-validated residuals of the *other* sources (:mod:`inferplan.perf.intervals`).

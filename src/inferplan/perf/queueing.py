@@ -11,8 +11,9 @@ Model: the prompt work is a single server that is busy a fraction ``rho = P / B`
 with ``P`` the marginal prompt time of one cycle (seconds of device time that prompts add over
 the riders' decode steps) and ``B`` the cycle's device-busy time (seconds); one prompt's
 service time is ``S = P / n``. Arrivals are taken as Poisson, the service as deterministic, so
-the mean wait is Pollaczek-Khinchine's M/D/1 result ``W = rho / (2 (1 - rho)) * S``
-(Kleinrock, Queueing Systems I, eq. 5.85 with C_s^2 = 0), scaled by ``(n - 1) / n`` as a
+the mean wait is the Pollaczek-Khinchine mean-value formula with zero service-time variance
+(M/D/1; Kleinrock, Queueing Systems Vol. I, ch. 5): ``W = rho / (2 (1 - rho)) * S``, scaled by
+``(n - 1) / n`` as a
 finite-source correction (one client never waits for itself; at most n - 1 prompts are ahead).
 ``rho`` is capped at ``RHO_MAX``: near saturation the closed loop throttles itself (clients wait
 for their answers before sending), which an open M/D/1 queue does not.
