@@ -9,7 +9,8 @@ widths (no hyperparameter tuned; calib/nested.py). Also shown: the priors alone 
 the shipped profile (for reference; in-sample on the rows it was fitted on). ``--before`` adds a
 column from a ``validate --json`` output of an older version (rows matched by source and id).
 ``--ablation`` reruns the LOSO with each model term switched off (at the middle prior width, one
-fit per fold). Progress on stderr.
+fit per fold); ``--widths`` compares the averaged width with each fixed width and with the width
+chosen per fold by nested CV. Progress on stderr.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 from inferplan.calib.calibrate import priors_only  # noqa: E402
 from inferplan.calib.corpus import bundled_csvs, load_bundled  # noqa: E402
 from inferplan.calib.fastpred import TERM_SLOTS, build_corpus_model  # noqa: E402
-from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, plain_loso  # noqa: E402
+from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, nested_loso, plain_loso  # noqa: E402
 from inferplan.calib.validate import (  # noqa: E402
     ValidationRow,
     cv_interval_rows,
@@ -123,6 +124,8 @@ def before_rows(path: Path, rows) -> list[ValidationRow]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--widths", action="store_true", help="also compare the averaged fit with each fixed "
+                    "prior width and with the width chosen per fold by nested CV (several minutes)")
     ap.add_argument("--before", type=Path)
     ap.add_argument("--cv", type=Path, help="outer-fold predictions saved by tools/calibrate_default.py "
                     "(benchmarks/results/loso_predictions.json) instead of rerunning the LOSO")
@@ -254,6 +257,25 @@ def main() -> int:
             cvt = plain_loso(model, scale, disabled=(term,))
             st = stats(cv_interval_rows(model.rows, cvt.pred))
             print(f"| {term} | {pct(st['median'])} | {pct(st['p90'])} | {pct(st['over_2x'])} |")
+        print()
+    if args.widths:
+        # why the width is averaged (calib/nested.py): the same corpus under each alternative
+        print("## The prior width: averaged, fixed or chosen per fold\n")
+        print("| procedure | median | p90 | > 2x |")
+        print("|---|---|---|---|")
+        print(f"| averaged over {', '.join(f'{w:g}' for w in PRIOR_SCALES)} (reported) | {s['median']:.1%} | "
+              f"{s['p90']:.1%} | {s['over_2x']:.1%} |")
+        for w in PRIOR_SCALES:
+            log(f"widths: fixed {w:g}")
+            st = stats(cv_interval_rows(model.rows, plain_loso(model, w).pred))
+            print(f"| fixed width {w:g} | {st['median']:.1%} | {st['p90']:.1%} | {st['over_2x']:.1%} |")
+        log("widths: nested (chosen per fold)")
+        cvn = nested_loso(model)
+        st = stats(cv_interval_rows(model.rows, cvn.pred))
+        chosen = list(cvn.chosen_scale.values())
+        counts = ", ".join(f"{w:g}: {chosen.count(w)}" for w in PRIOR_SCALES)
+        print(f"| chosen per fold by nested 3-fold CV (folds per width: {counts}) | {st['median']:.1%} | "
+              f"{st['p90']:.1%} | {st['over_2x']:.1%} |")
         print()
     log(f"done in {time.time() - t0:.0f} s")
     return 0
