@@ -167,7 +167,10 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
             continue
         row_best = CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=True, estimate=best[1])
         row_new = CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=True, estimate=e2)
-        if key(row_new) < key(row_best):
+        new_key = key(row_new)
+        # a layout is preferred only on a known value of the sort key: a device without a price
+        # (or power figure) keeps its automatic layout, not the fastest of the unpriceable ones
+        if math.isfinite(new_key[1]) and new_key < key(row_best):
             best = (p2, e2)
     return best
 

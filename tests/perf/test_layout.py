@@ -21,6 +21,18 @@ def test_70b_at_concurrency_16_on_h100_sxm_is_tensor_parallel_without_pipeline()
     assert e.pp == 1 and e.tp in (2, 4, 8) and e.devices == e.tp
 
 
+def test_compare_keeps_the_automatic_layout_when_the_sort_key_is_unknown():
+    # MI355X has no price in the catalog: sorted by cost, every layout's cost is unknown, so the
+    # row shows the fewest devices that fit (one), not the fastest unpriceable layout (eight)
+    res = compare("llama-3.1-70b", hardware=["mi355x"], mode="concurrency", batch=16,
+                  input_len=1024, output_len=256)
+    e = res.rows[0].estimate
+    assert e is not None and e.usd_per_1m_output_tokens is None and e.devices == 1
+    fast = compare("llama-3.1-70b", hardware=["mi355x"], mode="concurrency", batch=16,
+                   input_len=1024, output_len=256, sort="speed").rows[0].estimate
+    assert fast is not None and fast.devices > 1  # a known key still picks the larger layout
+
+
 def test_compare_picks_attention_dp_with_expert_parallel_for_deepseek_at_high_concurrency():
     # SGLang's DeepSeek recipe (--enable-dp-attention --ep-size 8): at 512 users attention-DP
     # stops replicating MLA's latent KV on every rank, so it serves more per device than TP8
