@@ -187,9 +187,11 @@ class StepWork:
         return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
 
     def effective_parts(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(compute s per op, memory s per op, links + fixed overheads s, offload s) after the
-        factors. The last op row is the per-sequence cost (sampling, scheduling): its compute
-        seconds are ``seq_overhead_s * rows``. The simulator tabulates exactly these parts."""
+        """(compute s per op, memory s per op, links + the device's fixed overheads s, offload s)
+        after the factors. The last op row is the per-sequence host cost (sampling, scheduling):
+        its compute seconds are ``seq_overhead_s * rows``; with the step's own host overhead
+        (``step_overhead_s``, not in these parts) it is the host side of :meth:`time_s`. The
+        simulator tabulates exactly these parts."""
         be, lowp, half = self._per_op(f)
         m = self.gemm_m if self.gemm_m is not None else 0 * self.t_compute
         eff = gemm_efficiency(m, half) * lowp
@@ -203,19 +205,24 @@ class StepWork:
         seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
         compute = np.concatenate([compute, seq[None]])
         memory = np.concatenate([memory, zero[None]])
-        extra = (self.t_link / f.comm_eff + self.t_link_latency + self.fixed_overhead_s(f)
+        extra = (self.t_link / f.comm_eff + self.t_link_latency + self.device_overhead_s(f)
                  + self.t_host) + zero  # host-computed experts depend on tokens only
         offload = self.t_offload / f.comm_eff + zero
         return compute, memory, extra, offload
 
-    def fixed_overhead_s(self, f: Factors) -> np.ndarray:
-        """Seconds of fixed costs per step: kernel launches of every layer (graph replay), the
-        minimum durations of the small MLA/MoE kernels, the eager dispatch of prompt-carrying
-        steps (engines replay CUDA graphs for decode batches only) and the step's own overhead."""
+    def device_overhead_s(self, f: Factors) -> np.ndarray:
+        """Seconds of fixed device costs per step: kernel launches of every layer (graph replay),
+        the minimum durations of the small MLA/MoE kernels and the eager dispatch of
+        prompt-carrying steps (engines replay CUDA graphs for decode batches only)."""
         out: np.ndarray = (self.layers * f.layer_overhead_s
                            + np.asarray(self.small_kernels, dtype=float) * f.small_kernel_s
-                           + np.asarray(self.prefill_layers, dtype=float) * f.prefill_layer_overhead_s
-                           + f.step_overhead_s)
+                           + np.asarray(self.prefill_layers, dtype=float) * f.prefill_layer_overhead_s)
+        return out
+
+    def fixed_overhead_s(self, f: Factors) -> np.ndarray:
+        """Seconds of fixed costs per step: the device's (:meth:`device_overhead_s`) and the
+        step's own host overhead."""
+        out: np.ndarray = self.device_overhead_s(f) + f.step_overhead_s
         return out
 
     def op_times_s(self, f: Factors) -> np.ndarray:
@@ -230,7 +237,7 @@ class StepWork:
         compute, memory, extra, offload = self.effective_parts(f)
         ops = roofline_s(compute, memory)
         host = ops[-1] + f.step_overhead_s
-        device = ops[:-1].sum(axis=0) + extra - f.step_overhead_s
+        device = ops[:-1].sum(axis=0) + extra
         both = np.maximum(device, host) if self.host_overlap else device + host
         out: np.ndarray = np.maximum(both, offload)
         return out

@@ -130,8 +130,8 @@ class StepCost:
                 window=window))
         self._p = ROOFLINE_P
         self._inv_p = 1 / ROOFLINE_P
-        # host costs (the step overhead in `extra`, the per-sequence row: the last op) add to the
-        # device's time, or overlap it under an overlap scheduler (StepWork.time_s)
+        # host costs (the step overhead, the per-sequence row: the last op) add to the device's
+        # time, or overlap it under an overlap scheduler (StepWork.time_s)
         self.host_overlap = dep.engine.overlap_scheduler
         self.step_host_s = float(factors.step_overhead_s)
         self.exact = False
@@ -170,7 +170,6 @@ class StepCost:
         P, inv = self._p, self._inv_p
         q = p / s if s else 0.0
         host = self.step_host_s
-        total -= host
         last = len(self.ops) - 1
         for i, op in enumerate(self.ops):
             c = op.tok_c[tok] + op.row_c[rows]
