@@ -29,7 +29,7 @@ import numpy as np
 from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
 from inferplan.perf.factors import NATIVE_SOURCE, engine_lineage, factor_scopes, resolve_factors
-from inferplan.perf.queueing import prefill_queue_s, served_cycle_s
+from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
 from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
 
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
@@ -157,11 +157,11 @@ class _Form:
 def _cycle_forms(plan, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients of the cycle's prompt and busy seconds over the works (perf/queueing.py)."""
     p, b = np.zeros(len(names)), np.zeros(len(names))
-    steps = max(1, np.size(plan.works["prefill"].t_link)) if "prefill" in plan.works else 1
+    groups, steps = cycle_shape(plan)
     for i, name in enumerate(names):
         if name in ("prefill", "decode"):
             unit = (1.0, 0.0) if name == "prefill" else (0.0, 1.0)
-            b[i], p[i] = served_cycle_s(*unit, plan.cycle.get("groups", 1.0), steps, plan.output_len)
+            b[i], p[i] = served_cycle_s(*unit, groups, steps, plan.output_len)
     return p, b
 
 

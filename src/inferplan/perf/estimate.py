@@ -56,7 +56,7 @@ from inferplan.perf.offload import (
     single_host_layout,
 )
 from inferplan.perf.placement import choose_layout
-from inferplan.perf.queueing import prefill_queue_s, served_cycle_s
+from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
@@ -435,9 +435,8 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         out["decode_time_share"] = (e2e - ttft) / e2e
     else:
         n = plan.seqs_per_replica  # sequences in flight per replica
-        groups = plan.cycle.get("groups", 1.0)
+        groups, group_steps = cycle_shape(plan)
         group_s = t["prefill"]  # one group's prompts, in chunks, with the riders decoding
-        group_steps = max(1, np.size(plan.works["prefill"].t_link))
         decode_s = t.get("decode", 0.0)
         # the steps of the other groups also advance this sequence by one token each
         e2e, prompt_q = served_cycle_s(group_s, decode_s, groups, group_steps, O)

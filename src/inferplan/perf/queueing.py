@@ -44,6 +44,13 @@ def prefill_queue_s(prompt_s: ArrayLike, busy_s: ArrayLike, clients: ArrayLike) 
     return float(w) if np.ndim(w) == 0 else w
 
 
+def cycle_shape(plan: Any) -> tuple[float, int]:
+    """(prompt groups per request cycle, steps per group) of a steady-state plan
+    (``EstimatePlan.cycle`` and its prefill work's step count)."""
+    steps = max(1, int(np.size(plan.works["prefill"].t_link))) if "prefill" in plan.works else 1
+    return plan.cycle.get("groups", 1.0), steps
+
+
 def served_cycle_s(prefill_s: float, decode_s: float, groups: float, group_steps: int,
                    output_len: int) -> tuple[float, float]:
     """(device-busy seconds of one request cycle, marginal prompt seconds in it).
