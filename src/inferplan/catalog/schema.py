@@ -292,7 +292,12 @@ class EngineSpec(_Strict):
         default=[], description="formats untiled on non-x86 CPUs only (tiled on Intel/AMD)")
     continuous_batching: bool = True
     max_num_seqs: int = Field(ge=1)
-    memory_utilization: float = Field(gt=0, le=1, description="share of device memory it may use")
+    memory_utilization: float = Field(gt=0, le=1, description="share of memory it may use")
+    memory_share_of: Literal["device", "free"] = Field(
+        default="device", description="what memory_utilization is a share of: the whole device "
+                                      "(weights + KV + activations within it) or the memory left "
+                                      "free once weights and runtime buffers are loaded (the KV "
+                                      "pool alone)")
     default_kv_precision: str = Field(description="'auto' = the weights' activation float type")
     fp8_kv_with_fp8_weights: bool = Field(
         default=False, description="checkpoints quantized to fp8/fp4 also carry an fp8 KV cache")

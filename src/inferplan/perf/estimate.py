@@ -44,6 +44,7 @@ from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
     memory_breakdown,
+    weight_room_bytes,
 )
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
@@ -401,9 +402,9 @@ def _budget_cap(dep: Deployment, input_len: int, output_len: int, notes: dict[st
 def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
     gb = 1e9
     cap = mem.capacity_bytes
-    if mem.weights_bytes > cap * dep.engine.memory_utilization:
+    if mem.weights_bytes > weight_room_bytes(dep):
         return (f"weights need {mem.weights_bytes / gb:.1f} GB per device but {dep.hw.id} has "
-                f"{cap / gb:.1f} GB ({dep.engine.memory_utilization:.0%} usable by {dep.engine.id}) "
+                f"{cap / gb:.1f} GB ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
                 f"with tp={dep.layout.tp}, pp={dep.layout.pp}; use more devices or a smaller precision")
     return (f"weights {mem.weights_bytes / gb:.1f} GB + KV cache {mem.kv_cache_bytes / gb:.1f} GB "
             f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {mem.activation_bytes / gb:.1f} GB "

@@ -80,27 +80,52 @@ def capacity_bytes(dep: Deployment) -> float:
     return hw.memory_bytes or 0.0
 
 
+def weight_room_bytes(dep: Deployment) -> float:
+    """Bytes per device the weights may take: the engine's share of the device where that share
+    is of the whole device (vLLM ``gpu_memory_utilization``, SGLang ``mem_fraction_static``),
+    the whole device where the share applies to what the loaded model leaves free (TensorRT-LLM
+    ``free_gpu_memory_fraction``)."""
+    cap = capacity_bytes(dep)
+    if dep.engine.memory_share_of == "free":
+        return cap
+    return cap * dep.engine.memory_utilization
+
+
+def kv_room_bytes(dep: Deployment, activation_bytes: float) -> float:
+    """Bytes per device left for the KV cache once weights and `activation_bytes` are resident.
+
+    share of the device u (vLLM, SGLang): ``u * capacity - weights - activations``;
+    share of the free memory u (TensorRT-LLM sizes its pool after loading the weights and its
+    runtime buffers): ``u * (capacity - weights - activations)``. Negative when nothing is left.
+    """
+    cap, u = capacity_bytes(dep), dep.engine.memory_utilization
+    rest = weight_bytes_per_device(dep) + activation_bytes
+    if dep.engine.memory_share_of == "free":
+        return u * (cap - rest)
+    return cap * u - rest
+
+
 def memory_breakdown(dep: Deployment, seqs_per_replica: float, ctx_tokens: float,
                      prefill_tokens: float) -> MemoryBreakdown:
     cap = capacity_bytes(dep)
     seqs_dev = seqs_per_replica / dep.layout.attn_dp
+    weights = weight_bytes_per_device(dep)
+    act = activation_bytes_per_device(dep, prefill_tokens, seqs_per_replica)
     return MemoryBreakdown(
-        weights_bytes=weight_bytes_per_device(dep),
+        weights_bytes=weights,
         kv_cache_bytes=seqs_dev * kv_bytes_per_sequence_device(dep, ctx_tokens),
-        activation_bytes=activation_bytes_per_device(dep, prefill_tokens, seqs_per_replica),
-        reserved_bytes=cap * (1 - dep.engine.memory_utilization),
+        activation_bytes=act,
+        reserved_bytes=cap - weights - act - kv_room_bytes(dep, act),
         capacity_bytes=cap,
     )
 
 
 def max_sequences(dep: Deployment, ctx_tokens: float, prefill_tokens_per_seq: float) -> int:
     """Largest number of sequences of `ctx_tokens` a replica can hold (0 if weights alone overflow)."""
-    cap = capacity_bytes(dep)
-    free = cap * dep.engine.memory_utilization - weight_bytes_per_device(dep)
     lay = dep.layout
     logits = dep.model.vocab_size / lay.tp * LOGIT_BYTES  # one fp32 logits row per sequence
     per_seq = kv_bytes_per_sequence_device(dep, ctx_tokens) + logits
-    if free <= 0:
+    if kv_room_bytes(dep, 0.0) <= 0:
         return 0
     if per_seq <= 0:
         return dep.max_running_seqs
@@ -112,7 +137,7 @@ def max_sequences(dep: Deployment, ctx_tokens: float, prefill_tokens_per_seq: fl
 
     def count(prefill_tokens: float) -> int:
         act = activation_bytes_per_device(dep, min(chunk, prefill_tokens), 0)
-        return max(0, math.floor((free - act) / per_seq * lay.attn_dp))
+        return max(0, math.floor(kv_room_bytes(dep, act) / per_seq * lay.attn_dp))
 
     upper = count(one)
     n = count(upper * one)

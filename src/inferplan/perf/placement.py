@@ -16,7 +16,12 @@ from inferplan.errors import InputError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.layout import Layout, valid_tps
-from inferplan.perf.memory import MemoryBreakdown, memory_breakdown, weight_bytes_per_device
+from inferplan.perf.memory import (
+    MemoryBreakdown,
+    memory_breakdown,
+    weight_bytes_per_device,
+    weight_room_bytes,
+)
 
 # Classes that serve one model across a scale-out network (several nodes / systems).
 MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")
@@ -103,7 +108,7 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     # lower bound on pp for each tp from the weights alone
     end_bytes = dep1.model.embedding_params * dep1.head_bytes_per_elem
     layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
-    usable = cap * eng.memory_utilization
+    usable = weight_room_bytes(dep1)  # make_dep builds with the engine `eng`
     pp_min: dict[int, int] = {}
     for tp in valid_tps(model, max(1, scale_up_domain(hw))):
         room = usable - end_bytes / tp  # embedding (first stage) or LM head (last stage)

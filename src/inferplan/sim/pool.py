@@ -29,9 +29,8 @@ from inferplan.perf.estimate import EstimatePlan, Mode, plan_estimate
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.memory import (
     activation_bytes_per_device,
-    capacity_bytes,
     kv_bytes_per_sequence_device,
-    weight_bytes_per_device,
+    kv_room_bytes,
 )
 from inferplan.perf.step import Factors, step_work
 from inferplan.sim.cost import StepCost
@@ -125,10 +124,9 @@ def serving_limits(engine: EngineSpec, cfg: SchedulerConfig, max_seqs: int | Non
 def kv_cache_blocks(dep: Deployment, block_size: int, max_num_seqs: int, chunk_tokens: int,
                     typical_ctx: float) -> int:
     """Paged KV blocks one replica holds: (usable memory - weights - activations) / KV bytes per
-    token, per attention-DP rank, in blocks of `block_size` tokens. Per-token bytes are taken
+    token (`kv_room_bytes`: the engine's share of the device or of its free memory), per attention-DP rank, in blocks of `block_size` tokens. Per-token bytes are taken
     at the typical context, so sliding-window layers count what they keep on average."""
-    cap = capacity_bytes(dep) * dep.engine.memory_utilization
-    free = cap - weight_bytes_per_device(dep) - activation_bytes_per_device(dep, chunk_tokens, max_num_seqs)
+    free = kv_room_bytes(dep, activation_bytes_per_device(dep, chunk_tokens, max_num_seqs))
     ctx = max(typical_ctx, 1.0)
     per_token = (kv_bytes_per_sequence_device(dep, ctx) - kv_bytes_per_sequence_device(dep, 0)) / ctx
     if free <= 0:

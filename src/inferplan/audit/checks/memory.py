@@ -32,7 +32,7 @@ from inferplan.audit.tolerance import (
 )
 from inferplan.catalog.hardware import get_hardware
 from inferplan.perf.estimate import plan_estimate
-from inferplan.perf.memory import kv_bytes_per_sequence_device, max_sequences
+from inferplan.perf.memory import kv_bytes_per_sequence_device, max_sequences, weight_room_bytes
 from inferplan.units import GB, fmt_bytes
 
 
@@ -73,7 +73,7 @@ def fit_devices(p: FitDevicesParams, ctx: AuditContext) -> CheckResult:
             n = dep.layout.devices
             ok = plan.fits and rng.low <= n <= rng.high
             oks.append(ok)
-            usable = mem.capacity_bytes * dep.engine.memory_utilization
+            usable = weight_room_bytes(dep)
             # sequences of this context the engine could hold (at least the batch that fits)
             room = max(max_sequences(dep, case.context, case.context), case.batch) if plan.fits else 0
             parts.append(
