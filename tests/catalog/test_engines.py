@@ -207,3 +207,24 @@ def test_a_release_line_based_on_its_successor_states_only_what_differs(monkeypa
             engines.engine_catalog()
     finally:
         engines.engine_catalog.cache_clear()
+
+
+def test_async_scheduling_is_an_on_off_launch_option():
+    from inferplan.catalog.engines import with_engine_options
+
+    old = get_engine("vllm-2025")
+    assert not old.overlap_scheduler  # opt-in before vLLM 0.14
+    assert with_engine_options(old, {"--async-scheduling": "on"}).overlap_scheduler
+    assert with_engine_options(old, {"async_scheduling": "1"}).overlap_scheduler
+    assert not with_engine_options(get_engine("vllm"), {"async_scheduling": "false"}).overlap_scheduler
+    with pytest.raises(InputError, match="on/off"):
+        with_engine_options(old, {"async_scheduling": "2"})
+
+
+def test_async_scheduling_hides_the_host_time_of_a_step():
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(devices=1, engine="vllm-2025", mode="concurrency", batch=64, input_len=256, output_len=256)
+    sync = estimate("llama-3.1-8b", "h100-sxm", **kw)
+    overlapped = estimate("llama-3.1-8b", "h100-sxm", engine_options={"async_scheduling": "on"}, **kw)
+    assert overlapped.tpot_s < sync.tpot_s

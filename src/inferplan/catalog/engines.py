@@ -140,7 +140,11 @@ ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     "adp_timeout_iters": ("adp_balance_timeout_steps", int, ("attention_dp_timeout_iters",)),
     "batch_wait_timeout_iters": ("batch_wait_timeout_steps", int, ()),
     "batch_wait_max_tokens_ratio": ("batch_wait_max_tokens_ratio", float, ()),
+    # vLLM --async-scheduling (opt-in from 0.10, default from 0.14): the host schedules step n+1
+    # while the device runs step n (EngineSpec.overlap_scheduler); 1/true on, 0/false off
+    "async_scheduling": ("overlap_scheduler", bool, ("enable_async_scheduling", "overlap_scheduler")),
 }
+_BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}
 _ADMISSION_FIELDS = set(Admission.model_fields) - {"source"}
 
 
@@ -161,8 +165,8 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
     if not options:
         return engine
     by_name = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
-    top: dict[str, float] = {}
-    adm: dict[str, float] = {}
+    top: dict[str, float | bool] = {}
+    adm: dict[str, float | bool] = {}
     for key, raw in options.items():
         name = by_name.get(key.strip().lstrip("-").replace("-", "_"))
         if name is None:
@@ -172,13 +176,18 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
         field, kind, _ = ENGINE_OPTIONS[name]
+        word = _BOOLEAN_WORDS.get(str(raw).strip().lower()) if kind is bool else None
         try:
-            value = float(raw)
+            value = word if word is not None else float(raw)
         except (TypeError, ValueError):
             raise InputError(f"engine option {key}: '{raw}' is not a number") from None
         if not math.isfinite(value):
             raise InputError(f"engine option {key}: '{raw}' is not a finite number")
-        if kind is int:
+        if kind is bool:
+            if value not in (0.0, 1.0):
+                raise InputError(f"engine option {key}: '{raw}' is not on/off (1, 0, true, false)")
+            value = bool(value)
+        elif kind is int:
             if not value.is_integer():
                 raise InputError(f"engine option {key}: '{raw}' is not a whole number")
             value = int(value)
