@@ -308,3 +308,23 @@ def test_an_overlap_scheduler_hides_host_costs_behind_device_time():
     # a host slower than the device bounds the step
     slow = dataclasses.replace(f, seq_overhead_s=1e-3)
     assert float(w.time_s(slow)) == pytest.approx(64 * 1e-3 + 2e-3, rel=1e-9)
+
+
+def test_attention_runs_at_its_own_share_of_the_gemms_efficiency():
+    """Attention's score and value products run at ``attn_compute`` x compute_eff, the GEMMs
+    keep theirs: a long prompt's attention time scales by 1/attn_compute, the linear ops not."""
+    import dataclasses
+
+    w, f = _time(_dep(), prefill_tokens=16384, prefill_seqs=1)
+    half = dataclasses.replace(f, attn_compute=f.attn_compute / 2)
+    c1, _, _, _ = w.effective_parts(f)
+    c2, _, _, _ = w.effective_parts(half)
+    kinds = w.op_kinds
+    for i, k in enumerate(kinds):
+        if k == "attention":
+            assert c2[i] == pytest.approx(2 * c1[i])
+            assert c1[i] == pytest.approx(w.t_compute[i] / (f.compute_eff * f.attn_compute))
+        else:
+            assert c2[i] == pytest.approx(c1[i])
+    assert float(w.time_s(half)) > float(w.time_s(f))
+    assert 0.1 < f.attn_compute < 1.0  # below the GEMMs' share (FlashAttention-2/3 papers)

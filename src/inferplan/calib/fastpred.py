@@ -52,7 +52,7 @@ TIME_METRICS = ("tpot_ms", "ttft_ms", "e2e_latency_s")
 
 # slot -> (Factors field it feeds); bw/ce are products of a family factor and an engine factor
 SLOTS = ("bw", "engine_bw", "ce", "engine_ce", "lo", "so", "dqw", "dqe", "comm", "kv_bw",
-         "m_half", "moe_half", "lowp_w", "lowp_e", "seq", "sk", "plo", "req", "moe_n")
+         "m_half", "moe_half", "lowp_w", "lowp_e", "seq", "sk", "plo", "req", "moe_n", "attn")
 # which resolved factor (``resolve_factors``' ``used`` key) each slot reads
 SLOT_USED = {"bw": "bw_eff", "engine_bw": "engine_bw", "ce": "compute_eff",
              "engine_ce": "engine_compute", "lo": "layer_overhead_s", "so": "step_overhead_s",
@@ -60,13 +60,14 @@ SLOT_USED = {"bw": "bw_eff", "engine_bw": "engine_bw", "ce": "compute_eff",
              "m_half": "gemm_m_half_tokens", "moe_half": "moe_m_half_tokens",
              "lowp_w": "lowp_w", "lowp_e": "lowp_e", "seq": "seq_overhead_s",
              "sk": "small_kernel_s", "plo": "prefill_layer_overhead_s", "req": "request_overhead_s",
-             "moe_n": "moe_n_half"}
+             "moe_n": "moe_n_half", "attn": "attn_compute"}
 # model terms that can be switched off (fixed at their neutral value) to measure what they add
 TERM_SLOTS = {"kv_bw": ("kv_bw",), "gemm_m": ("m_half",), "moe_m": ("moe_half",),
               "lowp": ("lowp_w", "lowp_e"), "seq_overhead": ("seq",), "small_kernels": ("sk",),
-              "prefill_eager": ("plo",), "request_overhead": ("req",), "moe_width": ("moe_n",)}
+              "prefill_eager": ("plo",), "request_overhead": ("req",), "moe_width": ("moe_n",),
+              "attn_compute": ("attn",)}
 NEUTRAL = {"kv_bw": 1.0, "m_half": 0.0, "moe_half": 0.0, "lowp_w": 1.0, "lowp_e": 1.0, "seq": 0.0,
-           "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0}
+           "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0, "attn": 1.0}
 
 
 def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
@@ -83,7 +84,8 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
     keys = {"bw": ("bw_eff", sc["bw_eff"][0]), "engine_bw": ("engine_bw", sc["engine_bw"][0]),
             "ce": ("compute_eff", sc["compute_eff"][0]),
             "engine_ce": ("engine_compute", sc["engine_compute"][0]),
-            "m_half": ("gemm_m_half_tokens", sc["gemm_m_half_tokens"][0])}
+            "m_half": ("gemm_m_half_tokens", sc["gemm_m_half_tokens"][0]),
+            "attn": ("attn_compute", sc["attn_compute"][0])}
     # The eager-prefill and per-request server terms are fitted per engine too. (They were held at
     # their priors while InferenceX's TTFTs were means, which a cold first wave of requests pulls
     # up; on its medians, fitting them lowers the leave-one-source-out error: 21.1% -> 20.7%
@@ -283,6 +285,7 @@ class CorpusModel:
         lowp = np.where(experts, v["lowp_e"][r] * width_eff, np.where(attn, 1.0, v["lowp_w"][r]))
         half = np.where(experts, v["moe_half"][r], np.where(attn, 0.0, v["m_half"][r]))
         eff = np.maximum(gemm_efficiency(self.op_m, half) * lowp, 1 / self.op_gemv)
+        eff = np.where(attn, v["attn"][r], eff)  # StepWork.effective_parts
         compute = (self.op_tc / eff
                    + v["dqw"][r] * self.op_tuw + v["dqe"][r] * self.op_tue) / ce[r]
         t_op = roofline_s(compute, self.op_tm / be_op)
@@ -312,7 +315,8 @@ class CorpusModel:
                         moe_m_half_tokens=float(v["moe_half"][i]), lowp_eff_w=float(v["lowp_w"][i]),
                         lowp_eff_e=float(v["lowp_e"][i]), seq_overhead_s=float(v["seq"][i]),
                         small_kernel_s=float(v["sk"][i]), prefill_layer_overhead_s=float(v["plo"][i]),
-                        request_overhead_s=float(v["req"][i]), moe_n_half=float(v["moe_n"][i]))
+                        request_overhead_s=float(v["req"][i]), moe_n_half=float(v["moe_n"][i]),
+                        attn_compute=float(v["attn"][i]))
             val = self.rows[i].predict(f)
             pred[i] = np.nan if val is None else val
         return pred
@@ -460,4 +464,4 @@ def f0_value(f0, used: dict[str, FactorValue], slot: str) -> float:
             "m_half": f0.gemm_m_half_tokens, "moe_half": f0.moe_m_half_tokens,
             "lowp_w": f0.lowp_eff_w, "lowp_e": f0.lowp_eff_e, "seq": f0.seq_overhead_s,
             "sk": f0.small_kernel_s, "plo": f0.prefill_layer_overhead_s, "req": f0.request_overhead_s,
-            "moe_n": f0.moe_n_half}[slot]
+            "moe_n": f0.moe_n_half, "attn": f0.attn_compute}[slot]

@@ -51,6 +51,7 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
     "prefill_layer_overhead_s": 1.5,  # eager vs graph-captured prompt steps differ 10x across engines
     "request_overhead_s": 1.0,  # 3-50 ms per request across servers
     "moe_n_half": 1.0,  # N tiles of 64-256 columns across fused-MoE kernels
+    "attn_compute": 0.5,  # FlashAttention-2/3 kernels reach 0.45-0.95 of a GEMM's share of peak
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
 FAILED_ROW_RESIDUAL = 3.0  # log-residual charged to a row the factors make undefined

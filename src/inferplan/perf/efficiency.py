@@ -36,6 +36,7 @@ FACTORS: dict[str, tuple[float, float, str]] = {
     "prefill_layer_overhead_s": (0.0, 5e-3, "seconds per layer per step carrying prompt tokens (eager dispatch)"),
     "request_overhead_s": (0.0, 1.0, "seconds per served request before its first token (API server)"),
     "moe_n_half": (0.0, 8192.0, "expert-slice columns per device at which a grouped expert GEMM is at half speed"),
+    "attn_compute": (0.1, 1.5, "multiplier on compute_eff for attention's score and value products"),
 }
 
 # Priors of the regime terms for profiles written before they existed (the bundled profile
@@ -50,6 +51,7 @@ REGIME_PRIORS: dict[str, tuple[float, str]] = {
     "prefill_layer_overhead_s": (0.0, "no eager-prefill term (profile predates it)"),
     "request_overhead_s": (0.0, "no per-request server overhead (profile predates it)"),
     "moe_n_half": (0.0, "no expert-slice-width term (profile predates it)"),
+    "attn_compute": (1.0, "attention at the GEMMs' efficiency (profile predates the term)"),
 }
 
 

@@ -81,6 +81,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "prefill_layer_overhead_s": eng,
         "request_overhead_s": engine_lineage(dep),
         "moe_n_half": [fam, cls],
+        "attn_compute": [fam, cls],
     }
 
 
@@ -101,7 +102,8 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
                  "step_overhead_s", "comm_eff"):
         used[name] = eff.lookup(name, sc[name])
     for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s",
-                 "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s", "moe_n_half"):
+                 "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s", "moe_n_half",
+                 "attn_compute"):
         prior, src = REGIME_PRIORS[name]
         used[name] = eff.lookup(name, sc[name], prior=prior, prior_source=src)
     for key, ctype in zip(("lowp_w", "lowp_e"), low_precision_types(dep), strict=True):
@@ -134,5 +136,6 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         prefill_layer_overhead_s=used["prefill_layer_overhead_s"].value,
         request_overhead_s=used["request_overhead_s"].value,
         moe_n_half=used["moe_n_half"].value,
+        attn_compute=used["attn_compute"].value,
     )
     return f, used

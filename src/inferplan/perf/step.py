@@ -94,6 +94,7 @@ class Factors:
     prefill_layer_overhead_s: float = 0.0  # per layer unit per step with prompt tokens (eager) (s)
     request_overhead_s: float = 0.0  # per served request, added to TTFT and e2e (API server) (s)
     moe_n_half: float = 0.0  # expert-slice width per device at which grouped GEMMs run at half speed
+    attn_compute: float = 1.0  # multiplier on compute_eff for attention's QK^T and PV products
 
 
 def request_overhead_s(f: Factors | None) -> float:
@@ -186,6 +187,12 @@ class StepWork:
                          f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
         return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
 
+    def _attention_mask(self, ndim: int) -> np.ndarray:
+        """(n_ops, 1, ...) True for the attention ops (their FLOPs are the score and value
+        products, and a short-conv layer's convolution)."""
+        kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
+        return np.array([k == "attention" for k in kinds]).reshape((-1,) + (1,) * (ndim - 1))
+
     def effective_parts(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(compute s per op, memory s per op, links + the device's fixed overheads s, offload s)
         after the factors. The last op row is the per-sequence host cost (sampling, scheduling):
@@ -198,6 +205,7 @@ class StepWork:
         if self.gemv_ratio is not None:  # never slower than the mat-vec path
             ratio = self.gemv_ratio.reshape((-1,) + (1,) * (np.ndim(eff) - 1))
             eff = np.maximum(eff, 1 / ratio)
+        eff = np.where(self._attention_mask(np.ndim(eff)), f.attn_compute, eff)
         compute = (self.t_compute / eff + f.dequant_ops_w * self.t_unpack_w
                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
         memory = self.t_memory / be
