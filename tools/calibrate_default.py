@@ -1,6 +1,6 @@
 """Refit the bundled efficiency profile and interval table on the whole bundled corpus.
 
-    OPENBLAS_NUM_THREADS=1 python tools/calibrate_default.py
+    OPENBLAS_NUM_THREADS=1 python tools/calibrate_default.py [--cv benchmarks/results/loso_predictions.json]
 
 1. Leave-one-source-out over the corpus, the prior width averaged out (calib/nested.py): the
    honest error, and the cross-validated residuals the 80% intervals come from ->
@@ -37,7 +37,7 @@ from inferplan.calib.corpus import (  # noqa: E402
 )
 from inferplan.calib.fastpred import build_corpus_model  # noqa: E402
 from inferplan.calib.fit import fit_model  # noqa: E402
-from inferplan.calib.nested import averaged_loso, fit_averaged  # noqa: E402
+from inferplan.calib.nested import CVResult, averaged_loso, fit_averaged  # noqa: E402
 from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
 from inferplan.catalog._load import load_yaml  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
@@ -73,14 +73,27 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prior-scale", type=float, help="one prior width for the shipped fit (default: "
                     "the mean of the fits at every width, as inside each held-out fold)")
+    ap.add_argument("--cv", type=Path, help="reuse the held-out predictions saved by an earlier run "
+                    "(benchmarks/results/loso_predictions.json) on the same code and corpus, instead "
+                    "of running leave-one-source-out again; every row must be in it")
     args = ap.parse_args()
-    cv = averaged_loso(model, progress=log)
     cache = REPO / "benchmarks" / "results" / "loso_predictions.json"
-    cache.write_text(json.dumps({"method": cv.method,
-                                 "pred": {row_key(r): (None if not np.isfinite(p) else float(p))
-                                          for r, p in zip(model.rows, cv.pred, strict=True)}},
-                                indent=0), encoding="utf-8")
-    log(f"wrote {cache}")
+    if args.cv:
+        saved = json.loads(args.cv.read_text(encoding="utf-8"))
+        missing = [row_key(r) for r in model.rows if row_key(r) not in saved["pred"]]
+        if missing:
+            log(f"--cv {args.cv}: {len(missing)} rows not in it (e.g. {missing[0]}); run without --cv")
+            return 2
+        cv = CVResult(np.array([np.nan if saved["pred"][row_key(r)] is None else saved["pred"][row_key(r)]
+                                for r in model.rows], dtype=float), saved["method"])
+        log(f"held-out predictions read from {args.cv}")
+    else:
+        cv = averaged_loso(model, progress=log)
+        cache.write_text(json.dumps({"method": cv.method,
+                                     "pred": {row_key(r): (None if not np.isfinite(p) else float(p))
+                                              for r, p in zip(model.rows, cv.pred, strict=True)}},
+                                    indent=0), encoding="utf-8")
+        log(f"wrote {cache}")
     cv_scored = cv_interval_rows(model.rows, cv.pred)
     unplanned = score_rows([r for r in rows if r.plan is None], prior)
     cv_sum = summarize(cv_scored + unplanned, cv.method)

@@ -86,3 +86,24 @@ def test_a_new_sources_interval_counts_the_scatter_between_sources():
     by_source = build_table(["gpu"] * 150, ["throughput"] * 150, ["offline"] * 150, r, sources=srcs)
     assert by_source.groups["all"][1] - by_source.groups["all"][0] > \
         pooled.groups["all"][1] - pooled.groups["all"][0]
+
+
+def test_a_group_of_one_source_backs_off_to_a_wider_group():
+    """Eight tight rows of one source 3x off in one class: the class's own groups are dropped
+    (one source says nothing of the next), so the lookup uses the groups of several sources
+    and the interval holds the prediction, not only that source's bias."""
+    import numpy as np
+
+    from inferplan.perf.intervals import build_table, interval
+
+    rng = np.random.default_rng(1)
+    gpu = [b + 0.05 * rng.standard_normal(20) for b in (-0.2, 0.0, 0.2)]
+    r = np.concatenate([*gpu, 1.1 + 0.05 * rng.standard_normal(8)])
+    classes = ["gpu"] * 60 + ["asic"] * 8
+    srcs = [s for s in "abc" for _ in range(20)] + ["glm"] * 8
+    t = build_table(classes, ["decode"] * 68, ["concurrency"] * 68, r, sources=srcs)
+    assert not any(k.startswith("asic") for k in t.groups)
+    q_lo, q_hi, key = t.lookup("asic", "decode", "concurrency")
+    assert key == "all"
+    lo, hi = interval(0.1, True, q_lo, q_hi)
+    assert lo < 0.1 < hi
