@@ -169,8 +169,10 @@ class StepWork:
     # (EngineSpec.overlap_scheduler): host costs overlap device time instead of adding to it
     host_overlap: bool = False
 
-    def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-op (compute efficiency, bandwidth efficiency, low-precision share, GEMM half-M)."""
+    def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-op (bandwidth efficiency, low-precision share, GEMM half-M), shaped to broadcast
+        against the work's arrays, and a 1-D mask of the attention ops (their FLOPs are the
+        score and value products and a short-conv layer's convolution)."""
         kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
         shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
         be = np.array([f.bw_eff * (f.kv_bw if k == "attention" else 1.0) for k in kinds])
@@ -185,13 +187,8 @@ class StepWork:
                          if k in ("linear", "head") else 1.0 for k, w in zip(kinds, width_eff, strict=True)])
         half = np.array([f.moe_m_half_tokens if k == "experts" else
                          f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
-        return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape)
-
-    def _attention_mask(self, ndim: int) -> np.ndarray:
-        """(n_ops, 1, ...) True for the attention ops (their FLOPs are the score and value
-        products, and a short-conv layer's convolution)."""
-        kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
-        return np.array([k == "attention" for k in kinds]).reshape((-1,) + (1,) * (ndim - 1))
+        attn = np.array([k == "attention" for k in kinds])
+        return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape), attn
 
     def effective_parts(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(compute s per op, memory s per op, links + the device's fixed overheads s, offload s)
@@ -199,13 +196,13 @@ class StepWork:
         its compute seconds are ``seq_overhead_s * rows``; with the step's own host overhead
         (``step_overhead_s``, not in these parts) it is the host side of :meth:`time_s`. The
         simulator tabulates exactly these parts."""
-        be, lowp, half = self._per_op(f)
+        be, lowp, half, attn = self._per_op(f)
         m = self.gemm_m if self.gemm_m is not None else 0 * self.t_compute
         eff = gemm_efficiency(m, half) * lowp
         if self.gemv_ratio is not None:  # never slower than the mat-vec path
             ratio = self.gemv_ratio.reshape((-1,) + (1,) * (np.ndim(eff) - 1))
             eff = np.maximum(eff, 1 / ratio)
-        eff = np.where(self._attention_mask(np.ndim(eff)), f.attn_compute, eff)
+        eff = np.where(attn.reshape((-1,) + (1,) * (np.ndim(eff) - 1)), f.attn_compute, eff)
         compute = (self.t_compute / eff + f.dequant_ops_w * self.t_unpack_w
                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
         memory = self.t_memory / be
