@@ -219,6 +219,8 @@ def test_async_scheduling_is_an_on_off_launch_option():
     assert not with_engine_options(get_engine("vllm"), {"async_scheduling": "false"}).overlap_scheduler
     with pytest.raises(InputError, match="on/off"):
         with_engine_options(old, {"async_scheduling": "2"})
+    with pytest.raises(InputError, match="on/off"):
+        with_engine_options(old, {"async_scheduling": "maybe"})
 
 
 def test_async_scheduling_hides_the_host_time_of_a_step():

@@ -180,7 +180,8 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
         try:
             value = word if word is not None else float(raw)
         except (TypeError, ValueError):
-            raise InputError(f"engine option {key}: '{raw}' is not a number") from None
+            what = "on/off (1, 0, true, false)" if kind is bool else "a number"
+            raise InputError(f"engine option {key}: '{raw}' is not {what}") from None
         if not math.isfinite(value):
             raise InputError(f"engine option {key}: '{raw}' is not a finite number")
         if kind is bool:
