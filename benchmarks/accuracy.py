@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from inferplan.calib.calibrate import priors_only  # noqa: E402
 from inferplan.calib.corpus import bundled_csvs, load_bundled  # noqa: E402
 from inferplan.calib.fastpred import TERM_SLOTS, build_corpus_model  # noqa: E402
-from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, nested_loso, plain_loso  # noqa: E402
+from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, load_cv, nested_loso, plain_loso  # noqa: E402
 from inferplan.calib.validate import (  # noqa: E402
     ValidationRow,
     cv_interval_rows,
@@ -39,6 +39,7 @@ from inferplan.calib.validate import (  # noqa: E402
     scored_row,
 )
 from inferplan.catalog._load import load_yaml  # noqa: E402
+from inferplan.errors import InputError  # noqa: E402
 from inferplan.perf.efficiency import (  # noqa: E402
     default_profile_path,
     efficiency_from_dict,
@@ -139,14 +140,11 @@ def main() -> int:
         f"{len(model.params)} factors; building took {time.time() - t0:.1f} s")
     t1 = time.time()
     if args.cv:
-        saved = json.loads(args.cv.read_text())
-        keys = [f"{r.origin}|{r.source}|{r.id}" for r in model.rows]
-        missing = [k for k in keys if k not in saved["pred"]]
-        if missing:
-            raise SystemExit(f"{args.cv} does not match the corpus ({len(missing)} rows missing, "
-                             f"e.g. {missing[0]}): rerun tools/calibrate_default.py")
-        pred = np.array([np.nan if saved["pred"][k] is None else saved["pred"][k] for k in keys])
-        method = saved["method"] + " (saved by tools/calibrate_default.py)"
+        try:
+            cv = load_cv(args.cv, model.rows)
+        except InputError as e:
+            raise SystemExit(str(e)) from None
+        pred, method = cv.pred, cv.method + " (saved by tools/calibrate_default.py)"
     else:
         cv = averaged_loso(model, progress=log)
         pred, method = cv.pred, cv.method

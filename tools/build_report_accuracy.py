@@ -81,13 +81,14 @@ def summarize_bundled(saved_path: Path) -> AccuracySummary:
     """The bundled corpus: in-sample error of the shipped profile, and the
     leave-one-source-out predictions saved by tools/calibrate_default.py (the README's numbers)."""
     from inferplan.calib.corpus import load_bundled
+    from inferplan.calib.nested import cv_row_key
 
     saved = json.loads(saved_path.read_text())
     rows = load_bundled()
     usable = [r for r in rows if r.plan is not None]
     loso_ape: list[float | None] = []
     for r in usable:
-        pred = saved["pred"].get(f"{r.origin}|{r.source}|{r.id}")
+        pred = saved["pred"].get(cv_row_key(r))
         loso_ape.append(None if pred is None or not np.isfinite(pred)
                         else abs(pred - r.measured) / r.measured)
     return _summary("bundled corpus", rows, usable, score_rows(usable, load_efficiency()),

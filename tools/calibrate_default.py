@@ -20,7 +20,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import datetime as dt  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -37,9 +36,10 @@ from inferplan.calib.corpus import (  # noqa: E402
 )
 from inferplan.calib.fastpred import build_corpus_model  # noqa: E402
 from inferplan.calib.fit import fit_model  # noqa: E402
-from inferplan.calib.nested import CVResult, averaged_loso, fit_averaged  # noqa: E402
+from inferplan.calib.nested import averaged_loso, fit_averaged, load_cv, save_cv  # noqa: E402
 from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
 from inferplan.catalog._load import load_yaml  # noqa: E402
+from inferplan.errors import InputError  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
 from inferplan.perf.intervals import (  # noqa: E402
     build_table,
@@ -49,11 +49,6 @@ from inferplan.perf.intervals import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def row_key(r) -> str:
-    """A row's identity across runs: its file, source and id."""
-    return f"{r.origin}|{r.source}|{r.id}"
 
 
 def log(msg: str) -> None:
@@ -79,20 +74,15 @@ def main() -> int:
     args = ap.parse_args()
     cache = REPO / "benchmarks" / "results" / "loso_predictions.json"
     if args.cv:
-        saved = json.loads(args.cv.read_text(encoding="utf-8"))
-        missing = [row_key(r) for r in model.rows if row_key(r) not in saved["pred"]]
-        if missing:
-            log(f"--cv {args.cv}: {len(missing)} rows not in it (e.g. {missing[0]}); run without --cv")
+        try:
+            cv = load_cv(args.cv, model.rows)
+        except InputError as e:
+            log(f"--cv: {e}")
             return 2
-        cv = CVResult(np.array([np.nan if saved["pred"][row_key(r)] is None else saved["pred"][row_key(r)]
-                                for r in model.rows], dtype=float), saved["method"])
         log(f"held-out predictions read from {args.cv}")
     else:
         cv = averaged_loso(model, progress=log)
-        cache.write_text(json.dumps({"method": cv.method,
-                                     "pred": {row_key(r): (None if not np.isfinite(p) else float(p))
-                                              for r, p in zip(model.rows, cv.pred, strict=True)}},
-                                    indent=0), encoding="utf-8")
+        save_cv(cache, model.rows, cv)
         log(f"wrote {cache}")
     cv_scored = cv_interval_rows(model.rows, cv.pred)
     unplanned = score_rows([r for r in rows if r.plan is None], prior)

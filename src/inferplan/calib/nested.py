@@ -27,13 +27,16 @@ from the cross-validated residuals of the *other* sources (:mod:`inferplan.perf.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from inferplan.calib.fastpred import CorpusModel
 from inferplan.calib.fit import FitResult, fit_model
+from inferplan.errors import InputError
 
 PRIOR_SCALES = (1.0, 2.0, 4.0)  # prior widths averaged over (multiply every sigma; fixed a priori)
 INNER_FOLDS = 3
@@ -53,6 +56,32 @@ class CVResult:
         meas = np.array([r.measured for r in model.rows])
         ok = np.isfinite(self.pred) & (self.pred > 0)
         return np.where(ok, np.log(np.where(ok, self.pred, 1.0) / meas), np.nan)
+
+
+def cv_row_key(row) -> str:
+    """A corpus row's identity across runs (saved held-out predictions): file, source and id."""
+    return f"{row.origin}|{row.source}|{row.id}"
+
+
+def save_cv(path: Path, rows: list, cv: CVResult) -> None:
+    """Write the held-out predictions of ``rows`` (``cv.pred`` in their order) and the method."""
+    path.write_text(json.dumps({"method": cv.method,
+                                "pred": {cv_row_key(r): (None if not np.isfinite(p) else float(p))
+                                         for r, p in zip(rows, cv.pred, strict=True)}},
+                               indent=0), encoding="utf-8")
+
+
+def load_cv(path: Path, rows: list) -> CVResult:
+    """The held-out predictions :func:`save_cv` wrote, in the order of ``rows``; an InputError
+    when a row is not in the file (the corpus changed since: run leave-one-source-out again)."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    keys = [cv_row_key(r) for r in rows]
+    missing = [k for k in keys if k not in saved["pred"]]
+    if missing:
+        raise InputError(f"{path} does not match the corpus ({len(missing)} rows missing, e.g. "
+                         f"{missing[0]}): run tools/calibrate_default.py without --cv")
+    pred = np.array([np.nan if saved["pred"][k] is None else saved["pred"][k] for k in keys], dtype=float)
+    return CVResult(pred, saved["method"])
 
 
 def grouped_folds(sources: list[str], k: int) -> list[list[str]]:
