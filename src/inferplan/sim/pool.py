@@ -123,9 +123,10 @@ def serving_limits(engine: EngineSpec, cfg: SchedulerConfig, max_seqs: int | Non
 
 def kv_cache_blocks(dep: Deployment, block_size: int, max_num_seqs: int, chunk_tokens: int,
                     typical_ctx: float) -> int:
-    """Paged KV blocks one replica holds: (usable memory - weights - activations) / KV bytes per
-    token (`kv_room_bytes`: the engine's share of the device or of its free memory), per attention-DP rank, in blocks of `block_size` tokens. Per-token bytes are taken
-    at the typical context, so sliding-window layers count what they keep on average."""
+    """Paged KV blocks one replica holds: the KV room (``kv_room_bytes``: the engine's share of
+    the device, or of its memory left free, after weights and activations) / KV bytes per token,
+    per attention-DP rank, in blocks of `block_size` tokens. Per-token bytes are taken at the
+    typical context, so sliding-window layers count what they keep on average."""
     free = kv_room_bytes(dep, activation_bytes_per_device(dep, chunk_tokens, max_num_seqs))
     ctx = max(typical_ctx, 1.0)
     per_token = (kv_bytes_per_sequence_device(dep, ctx) - kv_bytes_per_sequence_device(dep, 0)) / ctx
