@@ -26,3 +26,8 @@ def test_a_row_missing_from_the_saved_predictions_is_an_input_error_naming_it(tm
     save_cv(path, _rows("r1"), CVResult(np.array([1.0]), "m"))
     with pytest.raises(InputError, match=r"1 rows missing, e\.g\. a\.csv\|src\|r2"):
         load_cv(path, _rows("r1", "r2"))
+
+
+def test_an_unreadable_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        load_cv(tmp_path / "absent.json", _rows("r1"))

@@ -74,7 +74,10 @@ def save_cv(path: Path, rows: list, cv: CVResult) -> None:
 def load_cv(path: Path, rows: list) -> CVResult:
     """The held-out predictions :func:`save_cv` wrote, in the order of ``rows``; an InputError
     when a row is not in the file (the corpus changed since: run leave-one-source-out again)."""
-    saved = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read saved held-out predictions {path}: {e}") from None
     keys = [cv_row_key(r) for r in rows]
     missing = [k for k in keys if k not in saved["pred"]]
     if missing:
