@@ -37,7 +37,7 @@ from inferplan.calib.corpus import (  # noqa: E402
 from inferplan.calib.fastpred import build_corpus_model  # noqa: E402
 from inferplan.calib.fit import fit_model  # noqa: E402
 from inferplan.calib.nested import averaged_loso, fit_averaged, load_cv, save_cv  # noqa: E402
-from inferplan.calib.validate import cv_interval_rows, score_rows, summarize  # noqa: E402
+from inferplan.calib.validate import cv_interval_rows, row_support, score_rows, summarize  # noqa: E402
 from inferplan.catalog._load import load_yaml  # noqa: E402
 from inferplan.errors import InputError  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
@@ -97,6 +97,7 @@ def main() -> int:
                         [METRIC_FAMILY.get(r.metric, "throughput") for r in model.rows],
                         [row_regime(r) for r in model.rows], resid,
                         sources=[r.source for r in model.rows],
+                        support=[row_support(r) for r in model.rows],
                         provenance={"from": "leave-one-source-out residuals of the bundled corpus, "
                                             "as a new source's (source effect + row noise)",
                                     "rows": int(np.isfinite(resid).sum()), "date": date,

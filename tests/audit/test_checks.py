@@ -419,9 +419,16 @@ def test_bundled_intervals_reach_every_estimate_verdict():
     r = _decode_value(v)
     lo, hi = r.intervals["h100.decode_tok_s_per_user"]
     assert lo < hi and r.interval_level == 0.8
+    from inferplan.catalog.engines import default_engine
+    from inferplan.catalog.hardware import get_hardware
     from inferplan.perf.intervals import metric_interval
 
-    iv = metric_interval(v, "decode_tok_s_per_user", "gpu", "batch", 1, 1024, 256)
+    # the verdict reads the group of the estimate's class, regime and corpus support (its
+    # engine, the hardware's default, measured on the H100 in the bundled corpus)
+    engine = default_engine(get_hardware("h100-sxm")).id
+    iv = metric_interval(v, "decode_tok_s_per_user", "gpu", "batch", 1, 1024, 256,
+                         support=f"{engine}@h100-sxm")
+    assert iv.group.startswith("measured|gpu")
     assert (lo, hi) == pytest.approx((iv.low, iv.high))
 
 

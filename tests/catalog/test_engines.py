@@ -230,3 +230,15 @@ def test_async_scheduling_hides_the_host_time_of_a_step():
     sync = estimate("llama-3.1-8b", "h100-sxm", **kw)
     overlapped = estimate("llama-3.1-8b", "h100-sxm", engine_options={"async_scheduling": "on"}, **kw)
     assert overlapped.tpot_s < sync.tpot_s
+
+
+def test_release_line_follows_successors_to_the_newest_and_keeps_forks_apart():
+    from inferplan.catalog.engines import release_line
+
+    olds = [e for e in engine_catalog().values() if e.successor is not None]
+    assert olds, "the catalog has older release lines"
+    for e in olds:
+        line = release_line(e)
+        assert line != e.id and get_engine(line).successor is None
+    assert release_line(get_engine("vllm")) == "vllm"
+    assert release_line(get_engine("ik_llama.cpp")) == "ik_llama.cpp"  # a fork of llama.cpp

@@ -107,3 +107,48 @@ def test_a_group_of_one_source_backs_off_to_a_wider_group():
     assert key == "all"
     lo, hi = interval(0.1, True, q_lo, q_hi)
     assert lo < 0.1 < hi
+
+
+def test_support_tags_count_only_other_sources():
+    from inferplan.perf.intervals import MEASURED, UNMEASURED, support_tags
+
+    keys = ["vllm@h100-sxm", "vllm@h100-sxm", "vllm@h100-sxm", "sglang@mi300x", "sglang@mi300x"]
+    srcs = ["a", "a", "b", "c", "c"]
+    assert support_tags(keys, srcs) == [MEASURED, MEASURED, MEASURED, UNMEASURED, UNMEASURED]
+
+
+def _support_table():
+    """Three sources on vLLM/H100 agreeing within a few percent, three on engines only they
+    measured scattered 2x either way: the measured group is narrow, the unmeasured one wide."""
+    import numpy as np
+
+    from inferplan.perf.intervals import build_table
+
+    rng = np.random.default_rng(2)
+    r = np.concatenate([b + 0.03 * rng.standard_normal(10) for b in (-0.05, 0.0, 0.05, -0.7, 0.1, 0.8)])
+    srcs = [s for s in "abcdef" for _ in range(10)]
+    keys = ["vllm@h100-sxm"] * 30 + [f"e{s}@h100-sxm" for s in "def" for _ in range(10)]
+    return build_table(["gpu"] * 60, ["decode"] * 60, ["concurrency"] * 60, r, sources=srcs,
+                       support=keys)
+
+
+def test_an_engine_measured_on_the_hardware_gets_the_measured_groups_narrower_interval():
+    t = _support_table()
+    lo_m, hi_m, key_m = t.lookup("gpu", "decode", "concurrency", "vllm@h100-sxm")
+    lo_u, hi_u, key_u = t.lookup("gpu", "decode", "concurrency", "tensorrt-llm@h100-sxm")
+    assert key_m == "measured|gpu|decode|concurrency"
+    assert key_u == "unmeasured|gpu|decode|concurrency"
+    assert hi_m - lo_m < (hi_u - lo_u) / 3
+    # without a support key, or from a table without support data: the class groups as before
+    assert t.lookup("gpu", "decode", "concurrency")[2] == "gpu|decode|concurrency"
+
+
+def test_the_support_data_survives_the_yaml_round_trip_and_reaches_metric_interval():
+    from inferplan.perf.intervals import table_from_dict, table_to_dict
+
+    t = table_from_dict(table_to_dict(_support_table()))
+    assert t.supported == frozenset({"vllm@h100-sxm", "ed@h100-sxm", "ee@h100-sxm", "ef@h100-sxm"})
+    iv = metric_interval(0.02, "tpot_s", "gpu", "concurrency", 16, 1000, 200, table=t,
+                         support="vllm@h100-sxm")
+    assert iv is not None and iv.group.startswith("measured|gpu|decode")
+    assert iv.low < 0.02 < iv.high

@@ -27,7 +27,7 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, estimate_from_plan, plan_estimate
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.intervals import MetricInterval, metric_interval
+from inferplan.perf.intervals import MetricInterval, deployment_support, metric_interval
 from inferplan.perf.step import Factors
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
 
@@ -119,7 +119,8 @@ class Outcome:
         v, p = self.metric(name), self.plan
         if v is None:
             return None
-        return metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len, p.output_len)
+        return metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len, p.output_len,
+                               support=deployment_support(p.dep))
 
     def describe(self) -> str:
         e, s = self.est, self.scenario

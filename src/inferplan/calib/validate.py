@@ -36,6 +36,7 @@ from inferplan.perf.intervals import (
     INTERVAL_LEVEL,
     IntervalTable,
     build_table,
+    deployment_support,
     interval,
     load_intervals,
     speed_residual,
@@ -115,8 +116,13 @@ def row_interval(r: Row, pred: float, table: IntervalTable | None) -> tuple[floa
     if table is None or r.plan is None:
         return None, None
     fam = METRIC_FAMILY.get(r.metric, "throughput")
-    q_lo, q_hi, _ = table.lookup(r.plan.dep.hw.hw_class, fam, row_regime(r))
+    q_lo, q_hi, _ = table.lookup(r.plan.dep.hw.hw_class, fam, row_regime(r), row_support(r))
     return interval(pred, r.metric in METRIC_TIME_SIGN, q_lo, q_hi)
+
+
+def row_support(r: Row) -> str:
+    """The row's corpus-support key (its engine on its hardware; perf/intervals.py)."""
+    return deployment_support(r.plan.dep)  # type: ignore[union-attr]
 
 
 def scored_row(r: Row, pred: float | None, low: float | None = None,
@@ -210,11 +216,13 @@ def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
 def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL_LEVEL) -> list[ValidationRow]:
     """Score cross-validated predictions; each row's interval comes from the other sources'
     cross-validated residuals (leave-its-source-out on the residual pool), as a new source's
-    (source effect + row noise, perf/intervals.py source_effect_quantiles)."""
+    (source effect + row noise, perf/intervals.py source_effect_quantiles), grouped by corpus
+    support among those other sources."""
     classes = [r.plan.dep.hw.hw_class for r in rows]  # type: ignore[union-attr]
     fams = [METRIC_FAMILY.get(r.metric, "throughput") for r in rows]
     regs = [row_regime(r) for r in rows]
     srcs = np.array([r.source for r in rows])
+    keys = [row_support(r) for r in rows]
     resid = np.array([speed_residual(p, r.measured, r.metric in METRIC_TIME_SIGN)
                       if np.isfinite(p) and p > 0 else np.nan for r, p in zip(rows, preds, strict=True)])
     out = []
@@ -229,7 +237,8 @@ def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL
                 tables[src] = build_table([c for c, o in zip(classes, others, strict=True) if o],
                                           [f for f, o in zip(fams, others, strict=True) if o],
                                           [g for g, o in zip(regs, others, strict=True) if o],
-                                          resid[others], level, sources=list(srcs[others]))
+                                          resid[others], level, sources=list(srcs[others]),
+                                          support=[k for k, o in zip(keys, others, strict=True) if o])
             lo, hi = row_interval(r, p, tables[src])
         out.append(scored_row(r, p if np.isfinite(p) else None, lo, hi))
     return out

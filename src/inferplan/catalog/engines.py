@@ -209,6 +209,16 @@ def default_engine(hw: HardwareSpec) -> EngineSpec:
     return get_engine(hw.default_engine or _DEFAULT_BY_CLASS[hw.hw_class])
 
 
+def release_line(engine: EngineSpec) -> str:
+    """The id of the engine an older release line was superseded by, followed to the newest
+    (vllm-2024 -> vllm-2025 -> vllm): one engine, whatever its era. Forks stay themselves."""
+    seen = {engine.id}
+    while engine.successor is not None and engine.successor not in seen:
+        engine = get_engine(engine.successor)
+        seen.add(engine.id)
+    return engine.id
+
+
 def runs_on(engine: EngineSpec, hw: HardwareSpec) -> bool:
     """Whether the engine runs on this class of device from this vendor."""
     return hw.hw_class in engine.hardware_classes and (not engine.vendors or hw.vendor in engine.vendors)

@@ -6,7 +6,11 @@ percentiles of the cross-validated log error in *speed orientation*,
 ``r = log(predicted speed / measured speed)`` (for a latency metric, ``r = -log(predicted /
 measured)``). A group is hardware class x metric family x regime
 (:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows the lookup backs
-off to class x family, then class, then all rows. With n rows, the empirical quantiles are taken
+off to class x family, then class, then all rows. Each group is also split by corpus support:
+``measured`` rows are those whose engine on that hardware was measured by another source (for
+an estimate: the bundled corpus has rows of its engine on its hardware), ``unmeasured`` the rest;
+held out by source, the first are predicted about 16% median, the second about 23% with twice
+the share off by more than 2x. The lookup tries the support groups first, then the groups above. With n rows, the empirical quantiles are taken
 at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)`` (clipped), which widens the
 interval of thin groups.
 
@@ -38,11 +42,13 @@ from inferplan.errors import InputError
 from inferplan.perf.regimes import regime
 
 if TYPE_CHECKING:
+    from inferplan.perf.deployment import Deployment
     from inferplan.perf.estimate import EstimatePlan
 
 INTERVAL_LEVEL = 0.8
 MIN_ROWS = 8
 ALL = "all"
+MEASURED, UNMEASURED = "measured", "unmeasured"  # corpus support of an engine on a hardware
 
 # estimate field -> (metric family, True if the field is a time: grows when the system is slower)
 FIELD_FAMILY: dict[str, tuple[str, bool]] = {
@@ -63,10 +69,23 @@ class IntervalTable:
     min_rows: int
     groups: dict[str, tuple[float, float, int]]  # key -> (q_lo, q_hi, rows)
     provenance: dict[str, Any] = field(default_factory=dict)
+    supported: frozenset[str] = frozenset()  # support_key()s of the engines measured per hardware
 
-    def lookup(self, hw_class: str, family: str, reg: str) -> tuple[float, float, str]:
-        """(q_lo, q_hi, group used), backing off from class x family x regime to all rows."""
-        for key in (group_key(hw_class, family, reg), group_key(hw_class, family),
+    def support_tag(self, support: str | None) -> str | None:
+        """``measured`` if the corpus behind the table has rows of ``support`` (a
+        :func:`support_key`), ``unmeasured`` if not, None without a key or support data."""
+        if support is None or not self.supported:
+            return None
+        return MEASURED if support in self.supported else UNMEASURED
+
+    def lookup(self, hw_class: str, family: str, reg: str,
+               support: str | None = None) -> tuple[float, float, str]:
+        """(q_lo, q_hi, group used), backing off from corpus support x class x family x regime
+        (``support``: a :func:`support_key`) to class x family x regime and on to all rows."""
+        tag = self.support_tag(support)
+        tagged = (group_key(tag, hw_class, family, reg), group_key(tag, hw_class, family),
+                  group_key(tag, hw_class)) if tag else ()
+        for key in (*tagged, group_key(hw_class, family, reg), group_key(hw_class, family),
                     group_key(hw_class), ALL):
             g = self.groups.get(key)
             if g is not None and g[2] >= self.min_rows:
@@ -75,8 +94,29 @@ class IntervalTable:
         return g[0], g[1], ALL
 
 
-def group_key(hw_class: str, family: str | None = None, reg: str | None = None) -> str:
-    return "|".join(p for p in (hw_class, family, reg) if p)
+def group_key(*parts: str | None) -> str:
+    return "|".join(p for p in parts if p)
+
+
+def support_key(engine_id: str, hw_id: str) -> str:
+    """What corpus support is counted by: one engine on one hardware id."""
+    return f"{engine_id}@{hw_id}"
+
+
+def deployment_support(dep: Deployment) -> str:
+    """The :func:`support_key` of a deployment: its engine's release line on its hardware."""
+    from inferplan.catalog.engines import release_line
+
+    return support_key(release_line(dep.engine), dep.hw.id)
+
+
+def support_tags(keys: list[str], sources: list[str]) -> list[str]:
+    """Per row, ``measured`` if a source other than the row's own has rows of the row's
+    :func:`support_key`, else ``unmeasured`` (the row held out by source, as a new source's)."""
+    seen: dict[str, set[str]] = {}
+    for k, s in zip(keys, sources, strict=True):
+        seen.setdefault(k, set()).add(s)
+    return [MEASURED if seen[k] - {s} else UNMEASURED for k, s in zip(keys, sources, strict=True)]
 
 
 def conformal_quantiles(r: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
@@ -116,7 +156,8 @@ def source_effect_quantiles(r: np.ndarray, sources: list[str], level: float) -> 
 def build_table(classes: list[str], families: list[str], regimes: list[str], r_speed: np.ndarray,
                 level: float = INTERVAL_LEVEL, min_rows: int = MIN_ROWS,
                 provenance: dict[str, Any] | None = None,
-                sources: list[str] | None = None) -> IntervalTable:
+                sources: list[str] | None = None,
+                support: list[str] | None = None) -> IntervalTable:
     """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data.
 
     With ``sources``, each group's interval is a new source's (source_effect_quantiles): a
@@ -126,15 +167,20 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
     group): one source says nothing of how far the next will be, and its own rows' spread
     would put a new source's value inside that one source's bias (GLM-4.7 on Gaudi3, 3x
     slower than predicted, made every Gaudi3 estimate's interval 2.8-4.3x its value, the
-    value itself outside). Without ``sources``, the rows' own conformal quantiles."""
+    value itself outside). Without ``sources``, the rows' own conformal quantiles.
+
+    With ``support`` (each row's :func:`support_key`, and ``sources``), rows are also grouped
+    by :func:`support_tags` and the table records the keys as measured."""
     r_speed = np.asarray(r_speed, dtype=float)
     ok = np.isfinite(r_speed)
     src = sources or [str(i) for i in range(len(r_speed))]
+    tags: list[str | None] = list(support_tags(support, src)) if support else [None] * len(src)
     buckets: dict[str, list[tuple[float, str]]] = {}
-    for c, f, g, r, good, sr in zip(classes, families, regimes, r_speed, ok, src, strict=True):
+    for c, f, g, r, good, sr, t in zip(classes, families, regimes, r_speed, ok, src, tags, strict=True):
         if not good:
             continue
-        for key in (group_key(c, f, g), group_key(c, f), group_key(c), ALL):
+        tagged = (group_key(t, c, f, g), group_key(t, c, f), group_key(t, c)) if t else ()
+        for key in (*tagged, group_key(c, f, g), group_key(c, f), group_key(c), ALL):
             buckets.setdefault(key, []).append((float(r), sr))
     groups = {}
     for key, vals in buckets.items():
@@ -146,7 +192,7 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
         else:
             lo, hi = source_effect_quantiles(r, [s_ for _, s_ in vals], level)
         groups[key] = (lo, hi, len(vals))
-    return IntervalTable(level, min_rows, groups, provenance or {})
+    return IntervalTable(level, min_rows, groups, provenance or {}, frozenset(support or ()))
 
 
 def interval(value: float, is_time: bool, q_lo: float, q_hi: float) -> tuple[float, float]:
@@ -200,15 +246,15 @@ class MetricInterval:
 
 def metric_interval(value: float, fld: str, hw_class: str, mode: str, batch: int, input_len: int,
                     output_len: int, *, level: float | None = None,
-                    table: IntervalTable | None = None) -> MetricInterval | None:
+                    table: IntervalTable | None = None, support: str | None = None) -> MetricInterval | None:
     """The interval of one estimate field ``fld`` (a :data:`FIELD_FAMILY` key) predicted as
-    ``value`` for a computation of this class and regime; None without a table, a family or a
-    finite value."""
+    ``value`` for a computation of this class and regime (and corpus ``support``, a
+    :func:`support_key`); None without a table, a family or a finite value."""
     table = table or load_intervals()
     if table is None or fld not in FIELD_FAMILY or not math.isfinite(value):
         return None
     fam, is_time = FIELD_FAMILY[fld]
-    q_lo, q_hi, key = table.lookup(hw_class, fam, regime(mode, batch, fam, input_len, output_len))
+    q_lo, q_hi, key = table.lookup(hw_class, fam, regime(mode, batch, fam, input_len, output_len), support)
     lvl = table.level if level is None else check_level(level)
     q_lo, q_hi = quantiles_at_level(q_lo, q_hi, table.level, lvl)
     lo, hi = interval(float(value), is_time, q_lo, q_hi)
@@ -238,7 +284,7 @@ def speed_residual(predicted: float, measured: float, metric_is_time: bool) -> f
 def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str, batch: int,
                        input_len: int, output_len: int,
                        table: IntervalTable | None = None,
-                       level: float | None = None) -> dict[str, list[float]]:
+                       level: float | None = None, support: str | None = None) -> dict[str, list[float]]:
     """``{field: [low, high]}`` for every interval-bearing field of an estimate that has a value
     (at the table's level, or ``level``: see :func:`quantiles_at_level`)."""
     table = table or load_intervals()
@@ -250,7 +296,7 @@ def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str
         if v is None:
             continue
         iv = metric_interval(float(v), fld, hw_class, mode, batch, input_len, output_len,
-                             level=level, table=table)
+                             level=level, table=table, support=support)
         if iv is not None:
             out[fld] = [iv.low, iv.high]
     return out
@@ -262,7 +308,8 @@ def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: flo
     values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
               "joules_per_output_token": jpt}
     return estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
-                              plan.input_len, plan.output_len)
+                              plan.input_len, plan.output_len,
+                              support=deployment_support(plan.dep))
 
 
 def default_intervals_path() -> Path:
@@ -272,13 +319,14 @@ def default_intervals_path() -> Path:
 def table_from_dict(raw: dict[str, Any]) -> IntervalTable:
     groups = {k: (float(v["low"]), float(v["high"]), int(v["rows"])) for k, v in (raw.get("groups") or {}).items()}
     return IntervalTable(float(raw.get("level", INTERVAL_LEVEL)), int(raw.get("min_rows", MIN_ROWS)),
-                         groups, raw.get("provenance") or {})
+                         groups, raw.get("provenance") or {}, frozenset(raw.get("supported") or ()))
 
 
 def table_to_dict(t: IntervalTable) -> dict[str, Any]:
     return {"level": t.level, "min_rows": t.min_rows,
             "orientation": "quantiles of log(predicted speed / measured speed), cross-validated",
             "provenance": t.provenance,
+            "supported": sorted(t.supported),
             "groups": {k: {"low": round(v[0], 4), "high": round(v[1], 4), "rows": v[2]}
                        for k, v in sorted(t.groups.items())}}
 

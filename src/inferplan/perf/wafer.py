@@ -78,12 +78,12 @@ def pipeline_report(plan: EstimatePlan, f: Factors) -> PipelineReport | None:
     act = dep.model.hidden_size * dep.act_bytes * max(plan.seqs_per_replica / max(plan.microbatches, 1), 1.0)
     hop = act / pp_link.bw_bytes_s / f.comm_eff + pp_link.latency_s if hops else 0.0
     overhead = f.step_overhead_s
-    cap = hw.sram_bytes or hw.memory_bytes or 0.0
-    usable = cap * dep.engine.memory_utilization
     from dataclasses import replace
 
     from inferplan.perf.layout import Layout
-    from inferplan.perf.memory import weight_bytes_per_device
+    from inferplan.perf.memory import capacity_bytes, weight_bytes_per_device, weight_room_bytes
+
+    cap, usable = capacity_bytes(dep), weight_room_bytes(dep)  # SRAM on an SRAM-only device
 
     weights_total = weight_bytes_per_device(replace(dep, layout=Layout()))  # the whole model
     sweep = cap / hw.memory_bw_bytes_s / f.bw_eff

@@ -29,7 +29,12 @@ from inferplan.audit.tolerance import (
     ratio_band,
 )
 from inferplan.perf.estimate import plan_estimate
-from inferplan.perf.intervals import FIELD_FAMILY, metric_interval, ratio_interval
+from inferplan.perf.intervals import (
+    FIELD_FAMILY,
+    deployment_support,
+    metric_interval,
+    ratio_interval,
+)
 from inferplan.units import GB, TB, fmt_bytes, fmt_num
 
 
@@ -298,7 +303,7 @@ def implied_size(p: ImpliedSizeParams, ctx: AuditContext) -> CheckResult:
             f"{dep.weight_precision.id}: ~{m.total_params / 1e9:.0f}B params "
             f"(~{weights / GB:.0f} GB of weights read per step at {dep.layout.devices * hw.memory_bw_bytes_s / TB:.3g} TB/s)")
         iv = metric_interval(r_found, "decode_tok_s_per_user", hw.hw_class, plan.mode, plan.batch,
-                             plan.input_len, plan.output_len)
+                             plan.input_len, plan.output_len, support=deployment_support(dep))
         if iv is not None:
             # the true speed is the prediction x exp(-r), r in [q_lo, q_hi]: the models whose
             # predicted speed is the claim x exp(r); speed ~ 1 / bytes read per token
