@@ -35,6 +35,7 @@ from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, load_cv, nested_
 from inferplan.calib.validate import (  # noqa: E402
     ValidationRow,
     cv_interval_rows,
+    row_support,
     score_rows,
     scored_row,
 )
@@ -45,7 +46,7 @@ from inferplan.perf.efficiency import (  # noqa: E402
     efficiency_from_dict,
     load_efficiency,
 )
-from inferplan.perf.intervals import load_intervals  # noqa: E402
+from inferplan.perf.intervals import load_intervals, support_tags  # noqa: E402
 
 TARGETS = {"median": 0.15, "p90": 0.50, "over_2x": 0.05, "class_median": 0.25,
            "coverage_lo": 0.70, "coverage_hi": 0.90}
@@ -206,6 +207,14 @@ def main() -> int:
     print("\n".join(table("tag", scored, lambda r: r.tags or ["dense, short context"])))
     print("## By hardware class x regime\n")
     print("\n".join(table("class x regime", scored, lambda r: f"{r.hardware_class} {r.regime}")))
+    print("## By corpus support\n")
+    print("`measured`: another source measured the row's engine (any release line) on its hardware, "
+          "as the bundled corpus has for an estimate of such a configuration; `unmeasured`: none did "
+          "(perf/intervals.py splits the 80% intervals the same way).\n")
+    tag = dict(zip(((r.source, r.id) for r in model.rows),
+                   support_tags([row_support(r) for r in model.rows], [r.source for r in model.rows]),
+                   strict=True))
+    print("\n".join(table("corpus support", scored, lambda r: tag[(r.source, r.id)])))
     print("## By metric\n")
     print("\n".join(table("metric", scored, lambda r: r.metric)))
     print("## By source (worst first)\n")
