@@ -147,8 +147,19 @@ def test_the_support_data_survives_the_yaml_round_trip_and_reaches_metric_interv
     from inferplan.perf.intervals import table_from_dict, table_to_dict
 
     t = table_from_dict(table_to_dict(_support_table()))
-    assert t.supported == frozenset({"vllm@h100-sxm", "ed@h100-sxm", "ee@h100-sxm", "ef@h100-sxm"})
+    assert t.supported == {"vllm@h100-sxm": (30, 3), "ed@h100-sxm": (10, 1), "ee@h100-sxm": (10, 1),
+                           "ef@h100-sxm": (10, 1)}
     iv = metric_interval(0.02, "tpot_s", "gpu", "concurrency", 16, 1000, 200, table=t,
                          support="vllm@h100-sxm")
     assert iv is not None and iv.group.startswith("measured|gpu|decode")
     assert iv.low < 0.02 < iv.high
+
+
+def test_an_estimate_says_whether_the_corpus_measured_its_engine_on_its_hardware():
+    from inferplan.perf.estimate import estimate
+
+    seen = estimate("llama-3.1-8b", "h100-sxm", engine="vllm")
+    assert seen.assumptions["corpus_support"].startswith("measured: ")
+    assert "vllm on h100-sxm" in seen.assumptions["corpus_support"]
+    novel = estimate("llama-3.1-70b", "gaudi3", devices=2, engine="tgi")
+    assert novel.assumptions["corpus_support"].startswith("unmeasured: no rows of tgi on gaudi3")

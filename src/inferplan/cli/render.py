@@ -204,6 +204,8 @@ def print_estimate(e) -> None:
                     ("bw_eff", "compute_eff", "layer_overhead_s", "step_overhead_s") if k in a)
     out.print(f"[dim]assumptions: {escape(eff)}; profile {escape(str(a.get('efficiency_profile')))}; "
               f"{escape(str(a.get('layout')))}[/]")
+    if a.get("corpus_support"):
+        out.print(f"[dim]data: {escape(str(a['corpus_support']))}[/]")
 
 
 # --- compare and fit ---------------------------------------------------------------------------

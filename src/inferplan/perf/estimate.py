@@ -38,7 +38,7 @@ from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, u
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.intervals import plan_intervals
+from inferplan.perf.intervals import plan_intervals, support_note
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import (
     MemoryBreakdown,
@@ -483,8 +483,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     met = evaluate_plan(plan, f)
     assumptions: dict[str, Any] = {k: {"value": v.value, "scope": v.scope, "source": v.source}
                          for k, v in used.items()}
-    assumptions["efficiency_profile"] = eff.profile
-    assumptions.update(plan.notes)
+    assumptions.update(efficiency_profile=eff.profile, **plan.notes, corpus_support=support_note(dep))
     assumptions["decode_context_tokens"] = plan.input_len + plan.output_len / 2
     assumptions["compute_type"] = dep.linear_compute_type
     assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"

@@ -69,7 +69,8 @@ class IntervalTable:
     min_rows: int
     groups: dict[str, tuple[float, float, int]]  # key -> (q_lo, q_hi, rows)
     provenance: dict[str, Any] = field(default_factory=dict)
-    supported: frozenset[str] = frozenset()  # support_key()s of the engines measured per hardware
+    # support_key() of each engine measured on a hardware -> (rows, sources) in the corpus
+    supported: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def support_tag(self, support: str | None) -> str | None:
         """``measured`` if the corpus behind the table has rows of ``support`` (a
@@ -108,6 +109,32 @@ def deployment_support(dep: Deployment) -> str:
     from inferplan.catalog.engines import release_line
 
     return support_key(release_line(dep.engine), dep.hw.id)
+
+
+def support_counts(keys: list[str], sources: list[str]) -> dict[str, tuple[int, int]]:
+    """(rows, distinct sources) of each :func:`support_key`."""
+    rows: dict[str, int] = {}
+    srcs: dict[str, set[str]] = {}
+    for k, s in zip(keys, sources, strict=True):
+        rows[k] = rows.get(k, 0) + 1
+        srcs.setdefault(k, set()).add(s)
+    return {k: (rows[k], len(srcs[k])) for k in sorted(rows)}
+
+
+def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | None:
+    """What the interval table's corpus holds of the deployment's engine on its hardware, for an
+    estimate's assumptions; None without a table or support data."""
+    table = table or load_intervals()
+    if table is None or not table.supported:
+        return None
+    key = deployment_support(dep)
+    engine, hw = key.split("@", 1)
+    if key in table.supported:
+        rows, srcs = table.supported[key]
+        return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "
+                f"corpus; the fitted factors have seen this engine on this hardware")
+    return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "
+            f"other engines and hardware, and its 80% intervals from configurations like that (wider)")
 
 
 def support_tags(keys: list[str], sources: list[str]) -> list[str]:
@@ -192,7 +219,8 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
         else:
             lo, hi = source_effect_quantiles(r, [s_ for _, s_ in vals], level)
         groups[key] = (lo, hi, len(vals))
-    return IntervalTable(level, min_rows, groups, provenance or {}, frozenset(support or ()))
+    counts = support_counts(support, src) if support else {}
+    return IntervalTable(level, min_rows, groups, provenance or {}, counts)
 
 
 def interval(value: float, is_time: bool, q_lo: float, q_hi: float) -> tuple[float, float]:
@@ -318,15 +346,18 @@ def default_intervals_path() -> Path:
 
 def table_from_dict(raw: dict[str, Any]) -> IntervalTable:
     groups = {k: (float(v["low"]), float(v["high"]), int(v["rows"])) for k, v in (raw.get("groups") or {}).items()}
+    sup = raw.get("supported") or {}
+    supported = ({str(k): (int(v["rows"]), int(v["sources"])) for k, v in sup.items()}
+                 if isinstance(sup, dict) else {str(k): (0, 0) for k in sup})
     return IntervalTable(float(raw.get("level", INTERVAL_LEVEL)), int(raw.get("min_rows", MIN_ROWS)),
-                         groups, raw.get("provenance") or {}, frozenset(raw.get("supported") or ()))
+                         groups, raw.get("provenance") or {}, supported)
 
 
 def table_to_dict(t: IntervalTable) -> dict[str, Any]:
     return {"level": t.level, "min_rows": t.min_rows,
             "orientation": "quantiles of log(predicted speed / measured speed), cross-validated",
             "provenance": t.provenance,
-            "supported": sorted(t.supported),
+            "supported": {k: {"rows": r, "sources": n} for k, (r, n) in sorted(t.supported.items())},
             "groups": {k: {"low": round(v[0], 4), "high": round(v[1], 4), "rows": v[2]}
                        for k, v in sorted(t.groups.items())}}
 
