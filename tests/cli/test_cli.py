@@ -153,3 +153,11 @@ def test_estimate_takes_engine_launch_options():
     assert code == 2 and "unknown engine option 'recv'" in err and "Traceback" not in out + err
     code, _, err = run(*base, "-O", "max_num_seqs")
     assert code == 2 and "KEY=VALUE" in err
+
+
+def test_compare_marks_hardware_whose_engine_the_corpus_never_measured():
+    # the default engine, vLLM, has rows on the H100 in the bundled corpus, none on the B200
+    code, out, _ = run("compare", "-m", "llama-3.1-70b", "-H", "h100-sxm,b200")
+    assert code == 0
+    assert "b200*" in out and "h100-sxm*" not in out
+    assert "* no measurement of its engine on that hardware" in out

@@ -234,15 +234,21 @@ def compare_rows(res) -> list[dict[str, Any]]:
 def print_compare(res, show_unfit: bool = False) -> None:
     fits = [r for r in res.rows if r.fits]
     rows = []
+    novel = 0
     for i, r in enumerate(fits, 1):
         e = r.estimate
-        rows.append((str(i), r.hardware, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
+        mark = "*" if str(e.assumptions.get("corpus_support") or "").startswith("unmeasured") else ""
+        novel += bool(mark)
+        rows.append((str(i), r.hardware + mark, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
                      fmt_num(e.decode_tok_s_per_user), fmt_num(e.output_tok_s),
                      _usd(e.usd_per_1m_output_tokens), fmt_num(e.joules_per_output_token),
                      str(e.bound.get("decode") or e.bound.get("prefill")), e.why))
     print_table(COMPARE_COLS, rows, f"{res.model}: {res.input_len:,} in / {res.output_len:,} out, "
                 f"{res.mode} (sorted by {res.sort})")
     out = console()
+    if novel:
+        out.print("[dim]* no measurement of its engine on that hardware in the bundled corpus: expect "
+                  "larger errors (README, accuracy by corpus support)[/]")
     unfit = [r for r in res.rows if not r.fits]
     if unfit and show_unfit:
         for r in unfit:
