@@ -215,6 +215,12 @@ def main() -> int:
                    support_tags([row_support(r) for r in model.rows], [r.source for r in model.rows]),
                    strict=True))
     print("\n".join(table("corpus support", scored, lambda r: tag[(r.source, r.id)])))
+    print("## By reliability grade\n")
+    print("The corpus grades each source (calibration README): A = official with a reproducible "
+          "config, B = vendor/maintainer or careful third party, config mostly complete, C = third "
+          "party or config partly missing.\n")
+    grade = {(r.source, r.id): r.raw.get("reliability") or "?" for r in model.rows}
+    print("\n".join(table("reliability", scored, lambda r: grade[(r.source, r.id)])))
     print("## By metric\n")
     print("\n".join(table("metric", scored, lambda r: r.metric)))
     print("## By source (worst first)\n")
