@@ -8,11 +8,11 @@ measured)``). A group is hardware class x metric family x regime
 (:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows the lookup backs
 off to class x family, then class, then all rows. Each group is also split by corpus support:
 ``measured`` rows are those whose engine on that hardware was measured by another source (for
-an estimate: the bundled corpus has rows of its engine on its hardware), ``unmeasured`` the rest;
-held out by source, the first are predicted about 16% median, the second about 23% with twice
-the share off by more than 2x. The lookup tries the support groups first, then the groups above. With n rows, the empirical quantiles are taken
-at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)`` (clipped), which widens the
-interval of thin groups.
+an estimate: the bundled corpus has rows of its engine on its hardware), ``unmeasured`` the
+rest, which held out by source are predicted markedly worse (README, accuracy by corpus
+support); the lookup tries the support groups first, then the groups above. With n rows, the
+empirical quantiles are taken at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)``
+(clipped), which widens the interval of thin groups.
 
 If the true speed is ``predicted * exp(-r)``, an interval of a speed ``v`` is
 ``[v exp(-q_hi), v exp(-q_lo)]`` and of a time ``t`` is ``[t exp(q_lo), t exp(q_hi)]``.
