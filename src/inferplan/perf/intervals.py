@@ -340,6 +340,7 @@ def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: flo
                               support=deployment_support(plan.dep))
 
 
+@lru_cache(maxsize=1)
 def default_intervals_path() -> Path:
     return Path(__file__).resolve().parent.parent / "calib" / "data" / "intervals.yaml"
 
@@ -371,7 +372,9 @@ def _load(path: str, mtime: float) -> IntervalTable:
 
 def load_intervals(path: Path | None = None) -> IntervalTable | None:
     """The bundled interval table (None if absent)."""
-    p = (path or default_intervals_path()).resolve()
-    if not p.exists():
+    p = path.resolve() if path is not None else default_intervals_path()
+    try:
+        mtime = p.stat().st_mtime
+    except FileNotFoundError:
         return None
-    return _load(str(p), p.stat().st_mtime)
+    return _load(str(p), mtime)
