@@ -14,6 +14,7 @@ from inferplan.models import adapters
 from inferplan.models.adapters import lfm2_ffn_width, register_adapter, spec_from_hf_config
 from inferplan.models.registry import ModelInfo, get_model, list_model_ids, model_info
 from inferplan.models.spec import ModelSpec
+from tests.models.hybrid_configs import QWEN3_NEXT
 
 IDS = list_model_ids()
 MOE_IDS = [i for i in IDS if model_info(i).published_active_params is not None]
@@ -319,3 +320,43 @@ def test_glm4_moe_has_dense_then_moe_layers_with_a_shared_expert() -> None:
     assert moe[0].ffn.num_experts == 160 and moe[0].ffn.top_k == 8
     assert moe[0].ffn.shared_intermediate_size == 1536
     assert moe[0].mixer.qkv_bias and moe[0].mixer.qk_norm and moe[0].mixer.num_kv_heads == 8
+
+
+def test_qwen3_next_is_three_gated_deltanet_layers_to_one_gated_attention_layer() -> None:
+    spec = spec_from_hf_config(QWEN3_NEXT, "qwen3-next-80b-a3b")
+    kinds = {g.mixer.kind: g.count for g in spec.groups}
+    assert kinds == {"gdn": 36, "attention": 12}
+    assert spec.total_params == pytest.approx(80e9, rel=0.01)
+    gdn = next(g.mixer for g in spec.groups if g.mixer.kind == "gdn")
+    attn = next(g.mixer for g in spec.groups if g.mixer.kind == "attention")
+    # in_proj_qkvz 2048 x 12288, in_proj_ba 2048 x 64, conv 8192 x 4, A_log + dt_bias 64, norm 128,
+    # out_proj 4096 x 2048
+    assert gdn.params == 2048 * 12288 + 2048 * 64 + 8192 * 4 + 64 + 128 + 4096 * 2048
+    assert attn.q_gate and attn.params == 2048 * 16 * 256 * 2 + 2 * 2048 * 2 * 256 + 16 * 256 * 2048 + 2 * 256
+    # a constant state per sequence: 32 value heads x 128 x 128 plus the conv cache (3 x 8192);
+    # KV only on the 12 attention layers
+    assert gdn.state_elems_per_seq == 32 * 128 * 128 + 3 * 8192 and gdn.kv_elems_per_token == 0
+    assert spec.kv_elems_per_token == 12 * 2 * 2 * 256
+
+
+def test_qwen3_5_reads_its_language_model_from_text_config() -> None:
+    text = {**QWEN3_NEXT, "model_type": "qwen3_5_moe_text", "num_hidden_layers": 8,
+            "layer_types": ["linear_attention"] * 2 + ["full_attention"] * 6}
+    top = {"architectures": ["Qwen3_5MoeForConditionalGeneration"], "model_type": "qwen3_5_moe",
+           "text_config": text, "vision_config": {"depth": 27}}
+    spec = spec_from_hf_config(top, "qwen3.5-toy")
+    assert {g.mixer.kind: g.count for g in spec.groups} == {"gdn": 2, "attention": 6}
+    del text["num_experts"]
+    with pytest.raises(UnsupportedModelError, match="text_config lacks required field"):
+        spec_from_hf_config(top, "qwen3.5-toy")
+
+
+def test_tensor_parallelism_must_divide_the_linear_attention_heads() -> None:
+    from inferplan.errors import LayoutError
+    from inferplan.perf.layout import Layout, check_layout
+
+    spec = spec_from_hf_config({**QWEN3_NEXT, "linear_num_key_heads": 12, "linear_num_value_heads": 24},
+                               "qwen3-next-odd")
+    check_layout(spec, Layout(tp=4))
+    with pytest.raises(LayoutError, match="12 key and 24 value heads"):
+        check_layout(spec, Layout(tp=8))

@@ -1,5 +1,5 @@
 """More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE and Phi-3
-(added for the calibration corpus). They register through the same ``register_adapter``
+(added for the calibration corpus), and the Qwen3-Next / Qwen3.5 hybrids (gated DeltaNet). They register through the same ``register_adapter``
 decorator a plugin would use; ``inferplan.models`` imports this module so the registry always
 holds them.
 """
@@ -17,7 +17,7 @@ from inferplan.models.adapters import (
     _spec,
     register_adapter,
 )
-from inferplan.models.spec import ModelSpec
+from inferplan.models.spec import Mixer, ModelSpec
 
 
 @register_adapter("gptj", model_types=["gptj"], architectures=["GPTJForCausalLM"])
@@ -119,3 +119,49 @@ def phi3_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
         window = None
     layer = (_attention(cfg, window=window), _dense(cfg), 2)
     return _spec(cfg, model_id, name, [layer] * int(cfg["num_hidden_layers"]), family="phi3")
+
+
+@register_adapter("qwen3_next", model_types=["qwen3_next", "qwen3_5_moe", "qwen3_5_moe_text"],
+                  architectures=["Qwen3NextForCausalLM", "Qwen3_5MoeForConditionalGeneration",
+                                 "Qwen3_5MoeForCausalLM"])
+def qwen3_next_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """Qwen3-Next and Qwen3.5 MoE (transformers Qwen3NextConfig / Qwen3_5MoeTextConfig; the
+    multimodal checkpoints keep the language model in ``text_config``, the vision tower is not
+    counted): ``layer_types`` (default: every ``full_attention_interval``-th layer, 4, is full
+    attention) of gated DeltaNet linear attention (``linear_num_key_heads`` x
+    ``linear_key_head_dim``, ``linear_num_value_heads`` x ``linear_value_head_dim``, causal conv
+    of ``linear_conv_kernel_dim``) and gated GQA (q_proj doubled for the per-head output gate,
+    qk-norm, head_dim 256); MoE layers (``decoder_sparse_step``, ``mlp_only_layers``) of
+    ``num_experts`` routed experts of ``moe_intermediate_size`` plus one shared expert of
+    ``shared_expert_intermediate_size`` (its 1-wide sigmoid gate, d weights a layer, is not
+    counted). Defaults as transformers' Qwen3NextConfig, the Qwen3-Next-80B-A3B values."""
+    text = cfg.get("text_config") or cfg
+    where = " text_config" if "text_config" in cfg else ""
+    _require(text, model_id, (*_DENSE_FIELDS, "num_experts", "num_experts_per_tok",
+                              "moe_intermediate_size", "max_position_embeddings"), where)
+    n = int(text["num_hidden_layers"])
+    every = int(text.get("full_attention_interval") or 4)
+    types = _layer_types(text, model_id, n) or [
+        "linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]
+    gdn = Mixer(
+        kind="gdn",
+        hidden_size=int(text["hidden_size"]),
+        conv_kernel=int(text.get("linear_conv_kernel_dim") or 4),
+        lin_k_heads=int(text.get("linear_num_key_heads") or 16),
+        lin_v_heads=int(text.get("linear_num_value_heads") or 32),
+        lin_k_dim=int(text.get("linear_key_head_dim") or 128),
+        lin_v_dim=int(text.get("linear_value_head_dim") or 128),
+    )
+    attention = _attention({**text, "head_dim": text.get("head_dim") or 256}, qk_norm=True,
+                           q_gate=bool(text.get("attn_output_gate", True)))
+    moe = _moe(text, int(text["moe_intermediate_size"]), text["num_experts"], text["num_experts_per_tok"],
+               shared_intermediate_size=int(text.get("shared_expert_intermediate_size") or 0))
+    dense = _dense(text)
+    step = int(text.get("decoder_sparse_step") or 1)
+    mlp_only = set(text.get("mlp_only_layers") or ())
+    layers = [
+        (gdn if t == "linear_attention" else attention,
+         moe if i not in mlp_only and int(text["num_experts"]) > 0 and (i + 1) % step == 0 else dense, 2)
+        for i, t in enumerate(types)
+    ]
+    return _spec(text, model_id, name, layers, top=cfg, family="qwen3_next")

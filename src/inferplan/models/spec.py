@@ -17,12 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-MixerKind = Literal["attention", "mla", "conv"]
+MixerKind = Literal["attention", "mla", "conv", "gdn"]
 
 
 @dataclass(frozen=True)
 class Mixer:
-    """The token mixer of one layer: GQA/MHA/MQA attention, MLA attention, or a short conv.
+    """The token mixer of one layer: GQA/MHA/MQA attention, MLA attention, a short conv, or a
+    gated DeltaNet linear attention (``gdn``: Qwen3-Next, Qwen3.5).
 
     Shapes in elements; `window_tokens` set for sliding-window / chunked-local attention,
     whose KV cache stops growing at the window.
@@ -38,6 +39,7 @@ class Mixer:
     qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3, Gemma 3)
     window_tokens: int | None = None
     sinks: bool = False  # gpt-oss learned attention sinks: one scalar per q head
+    q_gate: bool = False  # gated attention (Qwen3-Next): q_proj also emits a per-head output gate
     # MLA (DeepSeek-V2/V3)
     q_lora_rank: int = 0  # 0 = no low-rank q projection
     kv_lora_rank: int = 0
@@ -47,12 +49,18 @@ class Mixer:
     # Short convolution (LFM2): in_proj d -> 3d, depthwise conv of kernel L, out_proj d -> d
     conv_kernel: int = 0
     conv_bias: bool = False
+    # Gated DeltaNet (transformers Qwen3NextGatedDeltaNet): key heads x key dim, value heads x
+    # value dim; its short causal conv over q, k and v uses ``conv_kernel``
+    lin_k_heads: int = 0
+    lin_v_heads: int = 0
+    lin_k_dim: int = 0
+    lin_v_dim: int = 0
 
     @property
     def params(self) -> int:
         d = self.hidden_size
         if self.kind == "attention":
-            q = d * self.num_q_heads * self.head_dim
+            q = d * self.num_q_heads * self.head_dim * (2 if self.q_gate else 1)
             kv = 2 * d * self.num_kv_heads * self.head_dim  # K and V
             o = self.num_q_heads * self.head_dim * d
             bias = (self.num_q_heads + 2 * self.num_kv_heads) * self.head_dim if self.qkv_bias else 0
@@ -71,6 +79,14 @@ class Mixer:
             kv_b = self.kv_lora_rank * h * (self.qk_nope_head_dim + self.v_head_dim)
             o = h * self.v_head_dim * d
             return q + kv_a + kv_b + o
+        if self.kind == "gdn":
+            # in_proj_qkvz (q, k: key_dim each; v, z: value_dim each), in_proj_ba (beta and
+            # alpha per value head), depthwise conv over q, k, v, A_log and dt_bias per value
+            # head, the gated RMSNorm over a value head, out_proj (value_dim -> d)
+            key, value = self.lin_k_heads * self.lin_k_dim, self.lin_v_heads * self.lin_v_dim
+            return (d * (2 * key + 2 * value) + d * 2 * self.lin_v_heads
+                    + (2 * key + value) * self.conv_kernel + 2 * self.lin_v_heads + self.lin_v_dim
+                    + value * d)
         # conv: in_proj (d -> 3d: B, C, x), depthwise conv weights (d x L), out_proj (d -> d)
         bias = (3 * d + d + d) if self.conv_bias else 0
         return 3 * d * d + d * self.conv_kernel + d * d + bias
@@ -86,9 +102,13 @@ class Mixer:
 
     @property
     def state_elems_per_seq(self) -> int:
-        """Constant-size recurrent state per sequence (conv cache: last L-1 inputs of B*x)."""
+        """Constant-size recurrent state per sequence (conv cache: last L-1 inputs of B*x;
+        gated DeltaNet: a key-dim x value-dim matrix per value head and its conv cache)."""
         if self.kind == "conv":
             return self.hidden_size * (self.conv_kernel - 1)
+        if self.kind == "gdn":
+            key, value = self.lin_k_heads * self.lin_k_dim, self.lin_v_heads * self.lin_v_dim
+            return self.lin_v_heads * self.lin_k_dim * self.lin_v_dim + (2 * key + value) * (self.conv_kernel - 1)
         return 0
 
     @property
@@ -116,7 +136,20 @@ class Mixer:
 
     @property
     def conv_flops_per_token(self) -> int:
-        return 2 * self.hidden_size * self.conv_kernel if self.kind == "conv" else 0
+        """FLOPs per token of a recurrent mixer's own arithmetic (not its projections).
+
+        Short conv: 2*d*L. Gated DeltaNet, per value head with state S (d_k x d_v), gated delta
+        rule S <- a S + b k (v - a S^T k)^T and output S^T q (Yang, Kautz & Hatamizadeh 2024,
+        "Gated Delta Networks", eq. 10): S^T k, the rank-1 update and S^T q are 2*d_k*d_v each,
+        the decay a*S d_k*d_v more: 7*d_k*d_v, plus the conv over q, k and v (2*C*L). Prompt
+        tokens run the chunked form, whose FLOPs per token are of the same order.
+        """
+        if self.kind == "conv":
+            return 2 * self.hidden_size * self.conv_kernel
+        if self.kind == "gdn":
+            key, value = self.lin_k_heads * self.lin_k_dim, self.lin_v_heads * self.lin_v_dim
+            return 7 * self.lin_v_heads * self.lin_k_dim * self.lin_v_dim + 2 * (2 * key + value) * self.conv_kernel
+        return 0
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,10 @@ def check_layout(model: ModelSpec, layout: Layout) -> None:
                 f"tp={tp} must divide the {m.num_kv_heads} KV heads of {model.id} or be a "
                 f"multiple of it (KV heads are then replicated)"
             )
+    for m in (g.mixer for g in model.groups if g.mixer.kind == "gdn"):
+        if m.lin_k_heads % tp or m.lin_v_heads % tp:
+            raise LayoutError(f"tp={tp} must divide the {m.lin_k_heads} key and {m.lin_v_heads} value "
+                              f"heads of {model.id}'s linear-attention layers")
     if layout.pp > model.num_layers:
         raise LayoutError(f"pp={layout.pp} exceeds the {model.num_layers} layers of {model.id}")
     if layout.ep > 1:

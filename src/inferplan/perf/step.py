@@ -45,12 +45,14 @@ ALLREDUCES_PER_LAYER = 2  # after attention and after the FFN (Megatron-style TP
 # Kernels one layer launches per step, counted in vLLM/SGLang decode traces (CUDA graphs replay
 # the same kernels; eager mode launches each from Python). Mixer: norm, QKV GEMM, RoPE + KV
 # write, attention, O GEMM = 5; MLA adds the q_a/kv_a down-projections, their norms and the two
-# absorbed batched GEMMs = 9; LFM2's short conv: in_proj, conv, gating, out_proj = 4. FFN: norm,
+# absorbed batched GEMMs = 9; LFM2's short conv: in_proj, conv, gating, out_proj = 4; a gated
+# DeltaNet (vLLM Qwen3-Next): in_proj_qkvz, in_proj_ba, causal conv1d, gating, the recurrent (or
+# chunked) delta-rule kernel, gated RMSNorm, out_proj = 7. FFN: norm,
 # gate-up GEMM, activation, down GEMM = 4; a routed MoE (vLLM fused_moe / SGLang EP-MoE): norm,
 # router GEMM, top-k softmax, token alignment/sort, two grouped GEMMs, activation, combine, plus
 # the shared expert's GEMMs = 9. A dense GQA layer (5 + 4 = 9) is the unit of
 # ``layer_overhead_s``; the per-kernel launch cost is layer_overhead_s / 9.
-KERNELS_PER_MIXER = {"attention": 5, "mla": 9, "conv": 4}
+KERNELS_PER_MIXER = {"attention": 5, "mla": 9, "conv": 4, "gdn": 7}
 KERNELS_PER_FFN = {"dense": 4, "moe": 9}
 KERNELS_DENSE_LAYER = KERNELS_PER_MIXER["attention"] + KERNELS_PER_FFN["dense"]
 # Kernels of MLA and routed-MoE layers that the coarse counts above leave out, counted in SGLang
