@@ -178,6 +178,24 @@ def test_estimate_ratio_with_offload_is_the_ratio_of_core_estimates():
     assert r.computed["off.ratio"] == pytest.approx(a / b)
 
 
+def test_a_decode_speed_above_the_memory_roof_never_agrees_however_wide_the_interval(monkeypatch):
+    """An 8B model in q4_0 reads ~4.5 GB a token; the 7950X's 83 GB/s allow at most ~18 tok/s.
+    With an interval table wide enough to reach 40 tok/s, a 40 tok/s claim still disagrees."""
+    from inferplan.perf import intervals
+
+    table = intervals.IntervalTable(level=0.8, min_rows=8, groups={"all": (-3.0, 3.0, 1000)})
+    monkeypatch.setattr(intervals, "load_intervals", lambda path=None: table)
+    r = run("estimate-value", {"metric": "decode_tok_s_per_user", "claimed_low": 40, "claimed_high": 40,
+                               "needed_bandwidth": True,
+                               "base": {"model": "llama-3.1-8b", "precision": "q4_0", "batch": 1,
+                                        "input_len": 128, "output_len": 128},
+                               "cases": [{"label": "7950X", "hardware": "ryzen-9-7950x"}]})
+    lo, hi = r.intervals["7950X.decode_tok_s_per_user"]
+    assert lo < 40 < hi  # the interval alone would agree
+    assert r.verdict == "inconsistent"
+    assert any("above the memory roof" in line for line in r.derivation)
+
+
 def test_estimate_value_needed_bandwidth_is_rate_times_bytes_over_efficiency():
     r = run("estimate-value", {"metric": "decode_tok_s_per_user", "claimed_low": 5, "claimed_high": 7,
                                "needed_bandwidth": True,

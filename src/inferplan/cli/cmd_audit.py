@@ -69,8 +69,8 @@ def print_report(report, verbose: bool = False) -> None:
     counts = ", ".join(f"{n} {v}" for v, n in report.counts.items() if n)
     if report.interval_level is not None:
         out.print(f"[dim]{counts}. 'consistent' = each predicted value's {report.interval_level:.0%} "
-                  "prediction interval (its hardware class, metric family and regime) overlaps the "
-                  "claim; catalog facts and arithmetic: exact up to rounding (--verbose for intervals "
+                  "prediction interval (its corpus support, hardware class, metric family and "
+                  "regime) overlaps the claim; catalog facts and arithmetic: exact up to rounding (--verbose for intervals "
                   "and derivations)[/]")
     else:
         out.print(f"[dim]{counts}. 'consistent' = within the tool's stated error: "

@@ -200,14 +200,20 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
         ok, words = tally.judge(f"{label}.{p.metric}", v, lo, hi, (iv.low, iv.high) if iv else None,
                                 iv.level if iv else None, [iv] if iv else [], o.hw.hw_class,
                                 _side(v, lo, hi), lambda x: fmt_metric(p.metric, x))
+        bw_case = bool(p.needed_bandwidth and "decode" in o.plan.works and lo)
+        claimed_low = lo or 0.0
+        per_tok = float(o.plan.works["decode"].t_memory.sum()) * o.plan.dep.memory_bw_bytes_s if bw_case else 0.0
+        if bw_case and per_tok > 0 and claimed_low * per_tok > o.plan.dep.memory_bw_bytes_s:
+            # a statistical interval can reach past the memory roof; a decode speed cannot
+            ok, words = False, (f"above the memory roof: reading {fmt_bytes(per_tok)} a token at 100% "
+                                f"of the peak bandwidth allows {o.plan.dep.memory_bw_bytes_s / per_tok:.3g} tok/s")
         derivation.append(f"{label}: {fmt_metric(p.metric, v)} -> {words}")
         derivation.append(outcome_line(None, o, p.metric))
-        if p.needed_bandwidth and "decode" in o.plan.works and lo:
+        if bw_case:
             dep = o.plan.dep
-            per_tok = float(o.plan.works["decode"].t_memory.sum()) * dep.memory_bw_bytes_s
-            need = lo * per_tok / o.factors.bw_eff
+            need = claimed_low * per_tok / o.factors.bw_eff
             derivation.append(
-                f"  each token reads {fmt_bytes(per_tok)} per device: {lo:g} tok/s needs >= "
+                f"  each token reads {fmt_bytes(per_tok)} per device: {claimed_low:g} tok/s needs >= "
                 f"{need / GB:.0f} GB/s of peak bandwidth at the fitted efficiency {o.factors.bw_eff:.2f} "
                 f"(this device: {dep.memory_bw_bytes_s / GB:.0f} GB/s usable)")
             computed[f"{label}.needed_peak_bw_bytes_s"] = need

@@ -2,8 +2,8 @@
 words a derivation uses for it (docs/audit.md).
 
 A predicted value is judged against its own prediction interval (:mod:`inferplan.perf.intervals`:
-the 80% interval from cross-validated residuals of its hardware class, metric family and regime):
-a case agrees when the claimed range overlaps the interval, and a case that does not says by how
+the 80% interval from cross-validated residuals of its corpus support, hardware class, metric
+family and regime): a case agrees when the claimed range overlaps the interval, and a case that does not says by how
 much the claim lies outside it. Where no interval table is available, the class's LOSO median
 band of ``tolerance.py`` is the fallback. Catalog facts and arithmetic are not predictions: their
 checks compare exactly, up to the claim's rounding.
