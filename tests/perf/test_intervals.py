@@ -163,3 +163,22 @@ def test_an_estimate_says_whether_the_corpus_measured_its_engine_on_its_hardware
     assert "vllm on h100-sxm" in seen.assumptions["corpus_support"]
     novel = estimate("llama-3.1-70b", "gaudi3", devices=2, engine="tgi")
     assert novel.assumptions["corpus_support"].startswith("unmeasured: no rows of tgi on gaudi3")
+
+
+def test_intervals_stay_on_the_possible_side_of_the_roofline():
+    """LFM2.5-1.2B in q4_0 on a Ryzen 9 7950X reads ~0.7 GB a token from 83 GB/s of DDR5: no
+    interval may promise more than that allows, whatever the statistical tail says."""
+    import numpy as np
+
+    from inferplan.perf.estimate import estimate, plan_estimate
+
+    e = estimate("lfm2.5-1.2b", "ryzen-9-7950x", precision="q4_0", input_len=512, output_len=128)
+    plan = plan_estimate("lfm2.5-1.2b", "ryzen-9-7950x", precision="q4_0", input_len=512, output_len=128)
+    work = plan.works["decode"]
+    roof_tok_s = 1 / max(float(np.sum(work.t_memory)), float(np.sum(work.t_compute)))
+    assert 100 < roof_tok_s < 140  # 0.7 GB a token at 83 GB/s
+    lo, hi = e.intervals["decode_tok_s_per_user"]
+    assert lo < e.decode_tok_s_per_user < hi <= roof_tok_s * (1 + 1e-9)
+    assert e.intervals["tpot_s"][0] >= 1 / roof_tok_s * (1 - 1e-9)
+    # batch 1: the system's output rate cannot beat one user's decode speed either
+    assert e.intervals["output_tok_s"][1] <= roof_tok_s

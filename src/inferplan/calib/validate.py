@@ -29,7 +29,7 @@ from inferplan.calib.corpus import (
     row_regime,
     row_tags,
 )
-from inferplan.calib.dataset import Row, load_dataset
+from inferplan.calib.dataset import METRICS, Row, load_dataset
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.intervals import (
@@ -39,6 +39,7 @@ from inferplan.perf.intervals import (
     deployment_support,
     interval,
     load_intervals,
+    roof_clip,
     speed_residual,
 )
 
@@ -117,7 +118,10 @@ def row_interval(r: Row, pred: float, table: IntervalTable | None) -> tuple[floa
         return None, None
     fam = METRIC_FAMILY.get(r.metric, "throughput")
     q_lo, q_hi, _ = table.lookup(r.plan.dep.hw.hw_class, fam, row_regime(r), row_support(r))
-    return interval(pred, r.metric in METRIC_TIME_SIGN, q_lo, q_hi)
+    lo, hi = interval(pred, r.metric in METRIC_TIME_SIGN, q_lo, q_hi)
+    fld, scale = METRICS.get(r.metric, ("", 1.0))
+    lo, hi = roof_clip(r.plan, fld, lo / scale, hi / scale)  # type: ignore[arg-type]
+    return lo * scale, hi * scale
 
 
 def row_support(r: Row) -> str:

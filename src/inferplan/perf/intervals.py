@@ -330,14 +330,59 @@ def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str
     return out
 
 
+def roof_floor_s(work: Any) -> float:
+    """Seconds a step's work cannot beat: its bytes at 100% of the peak bandwidth or its FLOPs at
+    100% of the peak, whichever takes longer (perfect overlap, no overheads; the work's
+    ``t_memory`` / ``t_compute`` are seconds at peak, summed over ops and chunks)."""
+    return max(float(np.sum(work.t_memory)), float(np.sum(work.t_compute)))
+
+
+def roof_bounds(plan: EstimatePlan) -> dict[str, tuple[float, bool]]:
+    """``{field: (bound, is_time)}``: the shortest time / highest rate the plan's step works
+    allow at the roofline (:func:`roof_floor_s`). TTFT >= the prompt step's floor, TPOT >= the
+    decode step's (1 / it bounds the per-user speed); a static batch's end-to-end >= TTFT + (O - 1)
+    TPOT floors and its throughputs <= B x tokens / that (docs/metrics.md's batch formulas)."""
+    floors = {k: roof_floor_s(plan.works[k]) for k in ("prefill", "decode") if k in plan.works}
+    out: dict[str, tuple[float, bool]] = {}
+    if floors.get("prefill", 0) > 0:
+        out["ttft_s"] = (floors["prefill"], True)
+    if floors.get("decode", 0) > 0:
+        out["tpot_s"] = (floors["decode"], True)
+        out["decode_tok_s_per_user"] = (1 / floors["decode"], False)
+    if plan.mode == "batch" and "ttft_s" in out:
+        b, i, o = plan.seqs_per_replica * plan.dep.layout.dp, plan.input_len, plan.output_len
+        e2e = floors["prefill"] + max(o - 1, 0) * floors.get("decode", 0.0)
+        out["e2e_latency_s"] = (e2e, True)
+        out.update(output_tok_s=(b * o / e2e, False), total_tok_s=(b * (i + o) / e2e, False),
+                   requests_per_s=(b / e2e, False), prefill_tok_s=(b * i / floors["prefill"], False))
+    return out
+
+
+def roof_clip(plan: EstimatePlan, fld: str, low: float, high: float) -> tuple[float, float]:
+    """An interval kept on the possible side of the roofline (:func:`roof_bounds`). A statistical
+    interval's tail can reach past it (a group's cross-validated residuals scatter wider than one
+    device's headroom); measured, 7 of the corpus's 492 decode rows land at most 15% past their
+    decode roof (catalog peaks a little conservative), the rest below it."""
+    bound = roof_bounds(plan).get(fld)
+    if bound is None or not (bound[0] > 0 and math.isfinite(bound[0])):
+        return low, high
+    if bound[1]:
+        low = max(low, bound[0])
+        return low, max(high, low)
+    high = min(high, bound[0])
+    return min(low, high), high
+
+
 def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: float | None, usd_out: float | None,
                    jpt: float | None) -> dict[str, list[float]]:
-    """Intervals of an estimate's metrics ``met`` and cost/energy figures for its plan."""
+    """Intervals of an estimate's metrics ``met`` and cost/energy figures for its plan, each
+    kept on the possible side of the roofline (:func:`roof_clip`)."""
     values = {**met, "usd_per_1m_input_tokens": usd_in, "usd_per_1m_output_tokens": usd_out,
               "joules_per_output_token": jpt}
-    return estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
-                              plan.input_len, plan.output_len,
-                              support=deployment_support(plan.dep))
+    out = estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
+                             plan.input_len, plan.output_len,
+                             support=deployment_support(plan.dep))
+    return {k: list(roof_clip(plan, k, *v)) for k, v in out.items()}
 
 
 @lru_cache(maxsize=1)
