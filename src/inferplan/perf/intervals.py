@@ -358,12 +358,14 @@ def roof_bounds(plan: EstimatePlan) -> dict[str, tuple[float, bool]]:
     return out
 
 
-def roof_clip(plan: EstimatePlan, fld: str, low: float, high: float) -> tuple[float, float]:
-    """An interval kept on the possible side of the roofline (:func:`roof_bounds`). A statistical
-    interval's tail can reach past it (a group's cross-validated residuals scatter wider than one
-    device's headroom); measured, 7 of the corpus's 492 decode rows land at most 15% past their
-    decode roof (catalog peaks a little conservative), the rest below it."""
-    bound = roof_bounds(plan).get(fld)
+def roof_clip(plan: EstimatePlan, fld: str, low: float, high: float,
+              bounds: dict[str, tuple[float, bool]] | None = None) -> tuple[float, float]:
+    """An interval kept on the possible side of the roofline (:func:`roof_bounds`, or `bounds`
+    already computed for the plan). A statistical interval's tail can reach past it (a group's
+    cross-validated residuals scatter wider than one device's headroom); measured, 7 of the
+    corpus's 492 decode rows land at most 15% past their decode roof (catalog peaks a little
+    conservative), the rest below it."""
+    bound = (roof_bounds(plan) if bounds is None else bounds).get(fld)
     if bound is None or not (bound[0] > 0 and math.isfinite(bound[0])):
         return low, high
     if bound[1]:
@@ -382,7 +384,8 @@ def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: flo
     out = estimate_intervals(values, plan.dep.hw.hw_class, plan.mode, plan.batch,
                              plan.input_len, plan.output_len,
                              support=deployment_support(plan.dep))
-    return {k: list(roof_clip(plan, k, *v)) for k, v in out.items()}
+    bounds = roof_bounds(plan)
+    return {k: list(roof_clip(plan, k, *v, bounds=bounds)) for k, v in out.items()}
 
 
 @lru_cache(maxsize=1)
