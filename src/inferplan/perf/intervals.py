@@ -385,7 +385,7 @@ def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: flo
                              plan.input_len, plan.output_len,
                              support=deployment_support(plan.dep))
     bounds = roof_bounds(plan)
-    return {k: list(roof_clip(plan, k, *v, bounds=bounds)) for k, v in out.items()}
+    return {k: list(roof_clip(plan, k, v[0], v[1], bounds=bounds)) for k, v in out.items()}
 
 
 @lru_cache(maxsize=1)
