@@ -232,12 +232,14 @@ def compare_rows(res) -> list[dict[str, Any]]:
 
 
 def print_compare(res, show_unfit: bool = False) -> None:
+    from inferplan.perf.intervals import UNMEASURED
+
     fits = [r for r in res.rows if r.fits]
     rows = []
     novel = 0
     for i, r in enumerate(fits, 1):
         e = r.estimate
-        mark = "*" if str(e.assumptions.get("corpus_support") or "").startswith("unmeasured") else ""
+        mark = "*" if str(e.assumptions.get("corpus_support") or "").startswith(UNMEASURED) else ""
         novel += bool(mark)
         rows.append((str(i), r.hardware + mark, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
                      fmt_num(e.decode_tok_s_per_user), fmt_num(e.output_tok_s),
