@@ -27,7 +27,13 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, estimate_from_plan, plan_estimate
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.intervals import MetricInterval, deployment_support, metric_interval
+from inferplan.perf.intervals import (
+    MetricInterval,
+    deployment_support,
+    metric_interval,
+    roof_bounds,
+    roof_clip,
+)
 from inferplan.perf.step import Factors
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
 
@@ -77,6 +83,7 @@ class Outcome:
     plan: EstimatePlan
     factors: Factors
     metrics: dict[str, float | None]
+    _roof: dict[str, tuple[float, bool]] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def fits(self) -> bool:
@@ -115,12 +122,18 @@ class Outcome:
 
     def interval(self, name: str) -> MetricInterval | None:
         """The tool's 80% prediction interval of metric `name` for this computation (its
-        hardware class, metric family and regime); None without a value or an interval table."""
+        hardware class, metric family, regime and corpus support), kept on the possible side of
+        the roofline as `estimate`'s are (perf.intervals.roof_clip); None without a value or an
+        interval table."""
         v, p = self.metric(name), self.plan
-        if v is None:
+        iv = None if v is None else metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len,
+                                                    p.output_len, support=deployment_support(p.dep))
+        if iv is None:
             return None
-        return metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len, p.output_len,
-                               support=deployment_support(p.dep))
+        if self._roof is None:
+            self._roof = roof_bounds(p)
+        low, high = roof_clip(p, name, iv.low, iv.high, bounds=self._roof)
+        return dataclasses.replace(iv, low=low, high=high)
 
     def describe(self) -> str:
         e, s = self.est, self.scenario
