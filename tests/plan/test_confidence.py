@@ -60,3 +60,27 @@ def test_option_intervals_cover_each_simulated_percentile_and_the_throughputs():
     assert iv["max_rate_rps"] == pytest.approx([rate.low, rate.high])
     # a throughput's interval is the reciprocal of a time's with the same residuals
     assert rate.low == pytest.approx(10.0 * math.exp(-rate.q_hi))
+
+
+def test_each_pools_corpus_support_picks_its_group(monkeypatch):
+    """A pool whose engine some source measured on its hardware plans against the `measured`
+    group; one nobody measured (vLLM on B200 in the bundled corpus) against the wider one."""
+    from inferplan.perf import intervals
+
+    table = intervals.IntervalTable(level=0.8, min_rows=8, supported={"vllm@h100-sxm": (30, 2)}, groups={
+        "measured|gpu|decode": (-0.1, 0.2, 100), "unmeasured|gpu|decode": (-0.3, 0.9, 100),
+        "gpu|decode": (-0.2, 0.5, 200), "all": (-0.5, 0.5, 1000)})
+    monkeypatch.setattr(intervals, "load_intervals", lambda path=None: table)
+    from inferplan.plan.confidence import pool_support
+
+    measured, unmeasured = pool_support("vllm", "h100-sxm"), pool_support("vllm-2025", "b200")
+    assert unmeasured == "vllm@b200"  # an older release line counts as the engine
+    a = pessimism("gpu", "gpu", 0.8, 500, 100, measured, measured)
+    b = pessimism("gpu", "gpu", 0.8, 500, 100, unmeasured, unmeasured)
+    c = pessimism("gpu", "gpu", 0.8, 500, 100)
+    assert a.latency["tpot"] == pytest.approx(math.exp(0.2)) and a.groups["tpot"] == "measured|gpu|decode"
+    assert b.latency["tpot"] == pytest.approx(math.exp(0.9)) and b.groups["tpot"] == "unmeasured|gpu|decode"
+    assert c.groups["tpot"] == "gpu|decode"  # no support given: the class group
+    d = Dist(p50=0.01, p90=0.02, p99=0.03)
+    iv = option_intervals(d, d, d, {}, None, "gpu", "gpu", None, 500, 100, measured, unmeasured)
+    assert iv["p90_tpot_s"] == pytest.approx([0.02 * math.exp(-0.3), 0.02 * math.exp(0.9)])  # the decode pool's

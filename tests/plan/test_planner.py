@@ -155,3 +155,20 @@ def test_a_confidence_outside_zero_one_is_rejected():
     for bad in (0.0, 1.0, 1.5, -0.1):
         with pytest.raises(ValidationError):
             _request(confidence=bad)
+
+
+def test_confidence_reads_each_hardwares_corpus_support():
+    """At confidence, vLLM on an H100 (measured by the corpus) plans against the `measured` group,
+    on a B200 (no source measured vLLM there) against the `unmeasured` one."""
+    from inferplan.perf import intervals
+
+    table = intervals.IntervalTable(level=0.8, min_rows=8, supported={"vllm@h100-sxm": (30, 2)}, groups={
+        "measured|gpu|decode": (-0.1, 0.1, 100), "unmeasured|gpu|decode": (-0.1, 0.5, 100),
+        "all": (-0.3, 0.3, 1000)})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(intervals, "load_intervals", lambda path=None: table)
+        res = plan(_request(slo=SLO(p90_tpot_s=0.05), hardware=["h100-sxm", "b200"], confidence=0.8),
+                   executor="serial")
+    factors = {o.pools[0].hardware: o.confidence_factors["tpot"] for o in res.options}
+    assert factors["h100-sxm"] == pytest.approx(math.exp(0.1))
+    assert factors["b200"] == pytest.approx(math.exp(0.5))

@@ -20,17 +20,32 @@ interval, and reads throughputs at their *low* end:
 The bundled interval table is for 80% (its level); other levels scale the log-width of the same
 residual quantiles as if the log residuals were normal, ``z((1 + L) / 2) / z(0.9)``
 (:func:`inferplan.perf.intervals.quantiles_at_level`). The regime is ``concurrency``: the planner
-serves an open-loop request stream, batched continuously. Not here: the search itself
-(``planner.py``, ``search.py``, ``evaluate.py``).
+serves an open-loop request stream, batched continuously. The groups are split by corpus support
+as `estimate`'s are: a pool's engine on its hardware measured by some source of the bundled corpus
+or not (:func:`pool_support`). Unlike `estimate`, nothing is clipped at the roofline: the
+roofline bounds only the optimistic ends (a shorter latency, a higher rate), which a plan at
+confidence never reads, and an option's reported intervals are of simulated percentiles, not
+of one step. Not here: the search itself (``planner.py``, ``search.py``, ``evaluate.py``);
+:func:`pessimistic_candidates` runs its first step, the candidate enumeration, at the
+pessimistic end.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from inferplan.perf.intervals import metric_interval
+from inferplan.catalog.engines import default_engine, get_engine, release_line
+from inferplan.catalog.schema import HardwareSpec
+from inferplan.models.spec import ModelSpec
+from inferplan.perf.efficiency import Efficiency
+from inferplan.perf.intervals import metric_interval, support_key
+from inferplan.plan.search import Candidate, enumerate_candidates
 from inferplan.sim import SLO, Dist
+
+if TYPE_CHECKING:
+    from inferplan.plan.planner import PlanRequest
 
 SERVING_MODE, SERVING_BATCH = "concurrency", 2  # an open-loop stream: the concurrency regime
 LATENCY_FIELDS = {"ttft": "ttft_s", "tpot": "tpot_s", "e2e": "e2e_latency_s"}
@@ -55,47 +70,93 @@ class Pessimism:
         return f"{lat}; capacity x{self.throughput:.3g}"
 
 
+def pool_support(engine_id: str, hw_id: str) -> str:
+    """The corpus-support key of a pool (:func:`inferplan.perf.intervals.support_key`): its
+    engine's release line on its hardware."""
+    return support_key(release_line(get_engine(engine_id)), hw_id)
+
+
+def hardware_support(hw: HardwareSpec) -> str:
+    """:func:`pool_support` of serving on `hw` with its default engine (what the planner runs)."""
+    return support_key(release_line(default_engine(hw)), hw.id)
+
+
 def pessimism(prefill_class: str, decode_class: str, level: float, input_len: float,
-              output_len: float) -> Pessimism:
+              output_len: float, prefill_support: str | None = None,
+              decode_support: str | None = None) -> Pessimism:
     """Factors of a configuration whose prompts run on `prefill_class` hardware and whose
     decode steps on `decode_class` (the same for a colocated one): TTFT from the prefill
-    hardware's interval, the rest from the decode hardware's."""
+    hardware's interval, the rest from the decode hardware's (each pool's corpus support, a
+    :func:`pool_support`, where given)."""
     i, o = max(1, round(input_len)), max(1, round(output_len))
 
-    def at(fld: str, hw_class: str) -> tuple[float, float, str]:
-        iv = metric_interval(1.0, fld, hw_class, SERVING_MODE, SERVING_BATCH, i, o, level=level)
+    def at(fld: str, hw_class: str, sup: str | None) -> tuple[float, float, str]:
+        iv = metric_interval(1.0, fld, hw_class, SERVING_MODE, SERVING_BATCH, i, o, level=level, support=sup)
         return (iv.low, iv.high, iv.group) if iv else (1.0, 1.0, "-")
 
     latency, groups = {}, {}
     for m, fld in LATENCY_FIELDS.items():
-        _, hi, g = at(fld, prefill_class if m == "ttft" else decode_class)
+        _, hi, g = (at(fld, prefill_class, prefill_support) if m == "ttft"
+                    else at(fld, decode_class, decode_support))
         latency[m], groups[m] = max(1.0, hi), g
-    thr_lo, _, groups["throughput"] = at("output_tok_s", decode_class)
-    _, j_hi, _ = at("joules_per_output_token", decode_class)
+    thr_lo, _, groups["throughput"] = at("output_tok_s", decode_class, decode_support)
+    _, j_hi, _ = at("joules_per_output_token", decode_class, decode_support)
     return Pessimism(level=level, latency=latency, throughput=min(1.0, thr_lo), energy=max(1.0, j_hi),
                      groups=groups)
 
 
 def option_intervals(ttft: Dist, tpot: Dist, e2e: Dist, throughputs: dict[str, float | None],
                      joules_per_output_token: float | None, prefill_class: str, decode_class: str,
-                     level: float | None, input_len: float, output_len: float) -> dict[str, list[float]]:
+                     level: float | None, input_len: float, output_len: float,
+                     prefill_support: str | None = None, decode_support: str | None = None) -> dict[str, list[float]]:
     """``{name: [low, high]}`` of a plan option's simulated latencies (``p90_tpot_s``, ...; at
     each percentile simulated), its throughputs (``max_rate_rps``, ...) and energy per token,
-    at `level` (None: the table's 80%)."""
+    at `level` (None: the table's 80%); TTFT from the prefill pool's group, the rest from the
+    decode pool's."""
     i, o = max(1, round(input_len)), max(1, round(output_len))
     out: dict[str, list[float]] = {}
 
-    def put(name: str, v: float | None, fld: str, hw_class: str) -> None:
+    def put(name: str, v: float | None, fld: str, prefill: bool = False) -> None:
         if v is None or not math.isfinite(v):
             return
-        iv = metric_interval(v, fld, hw_class, SERVING_MODE, SERVING_BATCH, i, o, level=level)
+        cls, sup = (prefill_class, prefill_support) if prefill else (decode_class, decode_support)
+        iv = metric_interval(v, fld, cls, SERVING_MODE, SERVING_BATCH, i, o, level=level, support=sup)
         if iv is not None:
             out[name] = [iv.low, iv.high]
 
     for m, d in (("ttft", ttft), ("tpot", tpot), ("e2e", e2e)):
         for pct in (50, 90, 99):
-            put(f"p{pct}_{m}_s", d.at(pct), LATENCY_FIELDS[m], prefill_class if m == "ttft" else decode_class)
+            put(f"p{pct}_{m}_s", d.at(pct), LATENCY_FIELDS[m], prefill=m == "ttft")
     for name, v in throughputs.items():
-        put(name, v, "requests_per_s", decode_class)
-    put("joules_per_output_token", joules_per_output_token, "joules_per_output_token", decode_class)
+        put(name, v, "requests_per_s")
+    put("joules_per_output_token", joules_per_output_token, "joules_per_output_token")
     return out
+
+
+def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], precisions: list[str | None],
+                           req: PlanRequest, eff: Efficiency, level: float,
+                           opts: dict[str, Any]) -> tuple[list[Candidate], list[dict[str, str]]]:
+    """The planner's candidates at confidence `level`: enumerate_candidates group by group
+    (class x corpus support of the hardware's default engine), each with the SLO at its
+    pessimistic end (floors and the TPOT-bound batch), capacities at the low end of throughput;
+    in the usual order."""
+    cands: list[Candidate] = []
+    unfit: list[dict[str, str]] = []
+    mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
+    for cls, sup in dict.fromkeys((h.hw_class, hardware_support(h)) for h in hws):
+        pe = pessimism(cls, cls, level, mean_in, mean_out, sup, sup)
+        group = [h for h in hws if (h.hw_class, hardware_support(h)) == (cls, sup)]
+        cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.slo(req.slo), req.scheduler, eff,
+                                      tuple(req.hardware_files), req.max_devices_per_replica, opts=opts)
+        for c in cc:
+            c.capacity_rps *= pe.throughput
+            c.decode_capacity_rps *= pe.throughput
+            c.prefill_tok_s *= pe.throughput
+            c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / its latency factor, "
+                         f"{pe.describe()}]" for r in c.reasons]
+        cands += cc
+        unfit += uu
+    hw_order = {h.id: i for i, h in enumerate(hws)}
+    m_order = {m.id: i for i, m in enumerate(models)}
+    cands.sort(key=lambda c: (m_order.get(c.model, 0), hw_order.get(c.hardware, 0)))
+    return cands, unfit

@@ -34,10 +34,15 @@ from inferplan.catalog.hardware import get_hardware, hardware_catalog
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InputError
 from inferplan.models.registry import get_model
-from inferplan.models.spec import ModelSpec
-from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.intervals import load_intervals
-from inferplan.plan.confidence import Pessimism, option_intervals, pessimism
+from inferplan.plan.confidence import (
+    Pessimism,
+    option_intervals,
+    pessimism,
+    pessimistic_candidates,
+    pool_support,
+)
 from inferplan.plan.evaluate import Outcome, Settings, Task
 from inferplan.plan.executor import Executor
 from inferplan.plan.search import Candidate, enumerate_candidates
@@ -349,15 +354,16 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         [None if p in ("native", "auto") else p for p in req.precisions] if req.precisions else [None])
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
     level = req.confidence
-    pess_cache: dict[tuple[str, str], Pessimism] = {}
+    pess_cache: dict[tuple[str, str, str, str], Pessimism] = {}
 
     def pess_of(c: Candidate, c2: Candidate | None = None) -> Pessimism | None:
         """Factors at the pessimistic end for a candidate (prefill pool c, decode pool c2)."""
         if level is None:
             return None
-        k = (c.hw_class, (c2 or c).hw_class)
+        d = c2 or c
+        k = (c.hw_class, d.hw_class, pool_support(c.engine, c.hardware), pool_support(d.engine, d.hardware))
         if k not in pess_cache:
-            pess_cache[k] = pessimism(*k, level, mean_in, mean_out)
+            pess_cache[k] = pessimism(k[0], k[1], level, mean_in, mean_out, k[2], k[3])
         return pess_cache[k]
 
     def slo_of(c: Candidate, c2: Candidate | None = None) -> SLO:
@@ -371,7 +377,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
                                             req.scheduler, eff, files, req.max_devices_per_replica,
                                             opts=opts)
     else:
-        cands, unfit = _pessimistic_candidates(models, hws, precisions, req, eff, level, opts)
+        cands, unfit = pessimistic_candidates(models, hws, precisions, req, eff, level, opts)
     by_key = {c.key: c for c in cands}
     rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
     counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}
@@ -518,8 +524,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         o.intervals = option_intervals(
             o.ttft_s, o.tpot_s, o.e2e_s, {"max_rate_rps": o.max_rate_rps,
                                           "capacity_rps_bound": o.capacity_rps_bound},
-            o.joules_per_output_token, o.pools[0].hardware_class, o.pools[-1].hardware_class,
-            level, mean_in, mean_out)
+            o.joules_per_output_token, o.pools[0].hardware_class, o.pools[-1].hardware_class, level, mean_in,
+            mean_out, *(pool_support(p.engine, p.hardware) for p in (o.pools[0], o.pools[-1])))
     # options verified as whole clusters first (the search's best), then the rest
     final.sort(key=lambda o: (not o.verified, _objective_value(o, req.objective)))
     for i, o in enumerate(final, 1):
@@ -533,8 +539,10 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         "no configuration meets the SLO at this rate; see `rejected` for what each lacks"]
     assumptions: dict[str, Any] = {}
     if level is not None:
-        said = "; ".join(f"{a}/{b}: {pe.describe()}" if a != b else f"{a}: {pe.describe()}"
-                         for (a, b), pe in pess_cache.items())
+        by_desc: dict[str, list[str]] = {}  # pools (engine@hardware, prefill/decode) that share factors
+        for (_, _, sa, sb), pe in pess_cache.items():
+            by_desc.setdefault(pe.describe(), []).append(sa if sa == sb else f"{sa}/{sb}")
+        said = "; ".join(f"{', '.join(pools)}: {desc}" for desc, pools in by_desc.items())
         assumptions["confidence"] = (
             f"planned at the pessimistic end of the {level:.0%} prediction intervals (plan/confidence.py): "
             f"simulated latencies x the high-end factor of their interval must meet the SLO, replica "
@@ -558,33 +566,6 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         },
         confidence=level,
         interval_level=(level if level is not None else table.level) if table else None)
-
-
-def _pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], precisions: list[str | None],
-                            req: PlanRequest, eff: Efficiency, level: float,
-                            opts: dict[str, Any]) -> tuple[list[Candidate], list[dict[str, str]]]:
-    """enumerate_candidates class by class, each with the SLO at its pessimistic end (floors and
-    the TPOT-bound batch), capacities at the low end of throughput; in the usual order."""
-    cands: list[Candidate] = []
-    unfit: list[dict[str, str]] = []
-    mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
-    for cls in dict.fromkeys(h.hw_class for h in hws):
-        pe = pessimism(cls, cls, level, mean_in, mean_out)
-        cc, uu = enumerate_candidates(models, [h for h in hws if h.hw_class == cls], precisions,
-                                      req.workload, pe.slo(req.slo), req.scheduler, eff,
-                                      tuple(req.hardware_files), req.max_devices_per_replica, opts=opts)
-        for c in cc:
-            c.capacity_rps *= pe.throughput
-            c.decode_capacity_rps *= pe.throughput
-            c.prefill_tok_s *= pe.throughput
-            c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / its latency factor, "
-                         f"{pe.describe()}]" for r in c.reasons]
-        cands += cc
-        unfit += uu
-    hw_order = {h.id: i for i, h in enumerate(hws)}
-    m_order = {m.id: i for i, m in enumerate(models)}
-    cands.sort(key=lambda c: (m_order.get(c.model, 0), hw_order.get(c.hardware, 0)))
-    return cands, unfit
 
 
 def _cand_key(o: PlanOption) -> str:
