@@ -143,6 +143,18 @@ def test_an_engine_measured_on_the_hardware_gets_the_measured_groups_narrower_in
     assert t.lookup("gpu", "decode", "concurrency")[2] == "gpu|decode|concurrency"
 
 
+def test_a_class_without_corpus_rows_reads_the_unmeasured_groups_of_every_class():
+    """A TPU (no rows) with an engine nobody measured on it: the unmeasured rows of the other
+    classes (an engine on hardware no source measured it on) say more of its error than all rows."""
+    t = _support_table()
+    lo_u, hi_u, key = t.lookup("tpu", "decode", "concurrency", "vllm@tpu7x")
+    assert key == "unmeasured|decode|concurrency"
+    lo_a, hi_a, _ = t.lookup("tpu", "decode", "concurrency")  # no support key: all rows
+    assert hi_u - lo_u > hi_a - lo_a
+    # a class with its own groups keeps them
+    assert t.lookup("gpu", "decode", "concurrency", "e9@h100-sxm")[2] == "unmeasured|gpu|decode|concurrency"
+
+
 def test_the_support_data_survives_the_yaml_round_trip_and_reaches_metric_interval():
     from inferplan.perf.intervals import table_from_dict, table_to_dict
 

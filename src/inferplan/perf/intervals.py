@@ -81,13 +81,9 @@ class IntervalTable:
 
     def lookup(self, hw_class: str, family: str, reg: str,
                support: str | None = None) -> tuple[float, float, str]:
-        """(q_lo, q_hi, group used), backing off from corpus support x class x family x regime
-        (``support``: a :func:`support_key`) to class x family x regime and on to all rows."""
-        tag = self.support_tag(support)
-        tagged = (group_key(tag, hw_class, family, reg), group_key(tag, hw_class, family),
-                  group_key(tag, hw_class)) if tag else ()
-        for key in (*tagged, group_key(hw_class, family, reg), group_key(hw_class, family),
-                    group_key(hw_class), ALL):
+        """(q_lo, q_hi, group used): the first of :func:`group_keys` (``support``: a
+        :func:`support_key`) with ``min_rows`` rows from two sources or more."""
+        for key in group_keys(hw_class, family, reg, self.support_tag(support)):
             g = self.groups.get(key)
             if g is not None and g[2] >= self.min_rows:
                 return g[0], g[1], key
@@ -97,6 +93,19 @@ class IntervalTable:
 
 def group_key(*parts: str | None) -> str:
     return "|".join(p for p in parts if p)
+
+
+def group_keys(hw_class: str, family: str, reg: str, tag: str | None) -> tuple[str, ...]:
+    """The groups a row falls in, narrowest first (the lookup's back-off order): corpus support
+    x class x family x regime, support x class x family, support x class; class x family x
+    regime, class x family, class; then, for a class the corpus has too few sources of (TPUs:
+    none), support x family x regime, support x family, support (an engine nobody measured on
+    that hardware, on any class), and all rows."""
+    tagged = (group_key(tag, hw_class, family, reg), group_key(tag, hw_class, family),
+              group_key(tag, hw_class)) if tag else ()
+    across = (group_key(tag, family, reg), group_key(tag, family), group_key(tag)) if tag else ()
+    return (*tagged, group_key(hw_class, family, reg), group_key(hw_class, family), group_key(hw_class),
+            *across, ALL)
 
 
 def support_key(engine_id: str, hw_id: str) -> str:
@@ -206,8 +215,7 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
     for c, f, g, r, good, sr, t in zip(classes, families, regimes, r_speed, ok, src, tags, strict=True):
         if not good:
             continue
-        tagged = (group_key(t, c, f, g), group_key(t, c, f), group_key(t, c)) if t else ()
-        for key in (*tagged, group_key(c, f, g), group_key(c, f), group_key(c), ALL):
+        for key in group_keys(c, f, g, t):
             buckets.setdefault(key, []).append((float(r), sr))
     groups = {}
     for key, vals in buckets.items():
