@@ -82,6 +82,9 @@ REVIEWED_PAIRS: set[frozenset[str]] = {frozenset(p.split("~")) for p in (
     "trt5929-007~trt5929-011", "trt5929-008~trt5929-010", "trt5929-019~trt5929-023",
     # InferenceX median TTFT, MI300X conc 4: SGLang 0.5.9 (2026-02) and 0.5.12 (2026-05) runs
     "ixf-001~ixf-199",
+    # MLPerf v5.0 405B: NVIDIA's DGX B200 (mlp50-101) and Supermicro's SYS-A21GE-NBRT B200 runs of one
+    # config, two submitters, values as logged (1526.29 vs 1521.74)
+    "mlp50-101~mlp50-112",
 )}
 
 

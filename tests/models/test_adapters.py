@@ -351,6 +351,28 @@ def test_qwen3_5_reads_its_language_model_from_text_config() -> None:
         spec_from_hf_config(top, "qwen3.5-toy")
 
 
+def test_qwen3_5_has_no_dense_mlp_layer_and_needs_no_intermediate_size() -> None:
+    """transformers' Qwen3_5MoeTextConfig has no intermediate_size: every layer is MoE. A dense
+    layer (mlp_only_layers) still needs it."""
+    text = {k: v for k, v in QWEN3_NEXT.items() if k != "intermediate_size"}
+    text.update(model_type="qwen3_5_moe_text", num_hidden_layers=8)
+    top = {"model_type": "qwen3_5_moe", "text_config": text}
+    spec = spec_from_hf_config(top, "qwen3.5-toy")
+    assert all(g.ffn.kind == "moe" for g in spec.groups)
+    text["mlp_only_layers"] = [0]
+    with pytest.raises(UnsupportedModelError, match="intermediate_size"):
+        spec_from_hf_config(top, "qwen3.5-toy")
+
+
+def test_bundled_qwen3_5_397b_counts_the_published_text_decoder_exactly() -> None:
+    """396,346,350,336 text-decoder parameters at the pinned revision (two public inventories),
+    less the shared expert's 1-wide sigmoid gate (4096 weights in each of 60 layers) the tool
+    does not count."""
+    spec = get_model("qwen3.5-397b-a17b")
+    assert spec.total_params == 396_346_350_336 - 60 * 4096
+    assert {g.mixer.kind: g.count for g in spec.groups} == {"gdn": 45, "attention": 15}
+
+
 def test_tensor_parallelism_must_divide_the_linear_attention_heads() -> None:
     from inferplan.errors import LayoutError
     from inferplan.perf.layout import Layout, check_layout

@@ -7,6 +7,7 @@ holds them.
 from __future__ import annotations
 
 from inferplan.models.adapters import (
+    _ATTN_FIELDS,
     _DENSE_FIELDS,
     Config,
     _attention,
@@ -134,10 +135,12 @@ def qwen3_next_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
     qk-norm, head_dim 256); MoE layers (``decoder_sparse_step``, ``mlp_only_layers``) of
     ``num_experts`` routed experts of ``moe_intermediate_size`` plus one shared expert of
     ``shared_expert_intermediate_size`` (its 1-wide sigmoid gate, d weights a layer, is not
-    counted). Defaults as transformers' Qwen3NextConfig, the Qwen3-Next-80B-A3B values."""
+    counted); dense MLP layers (``intermediate_size``) only where a layer is not sparse (Qwen3.5
+    has none, and no such field). Defaults as transformers' Qwen3NextConfig, the
+    Qwen3-Next-80B-A3B values."""
     text = cfg.get("text_config") or cfg
     where = " text_config" if "text_config" in cfg else ""
-    _require(text, model_id, (*_DENSE_FIELDS, "num_experts", "num_experts_per_tok",
+    _require(text, model_id, (*_ATTN_FIELDS, "num_experts", "num_experts_per_tok",
                               "moe_intermediate_size", "max_position_embeddings"), where)
     n = int(text["num_hidden_layers"])
     every = int(text.get("full_attention_interval") or 4)
@@ -156,12 +159,12 @@ def qwen3_next_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
                            q_gate=bool(text.get("attn_output_gate", True)))
     moe = _moe(text, int(text["moe_intermediate_size"]), text["num_experts"], text["num_experts_per_tok"],
                shared_intermediate_size=int(text.get("shared_expert_intermediate_size") or 0))
-    dense = _dense(text)
     step = int(text.get("decoder_sparse_step") or 1)
     mlp_only = set(text.get("mlp_only_layers") or ())
-    layers = [
-        (gdn if t == "linear_attention" else attention,
-         moe if i not in mlp_only and int(text["num_experts"]) > 0 and (i + 1) % step == 0 else dense, 2)
-        for i, t in enumerate(types)
-    ]
+    sparse = [i not in mlp_only and int(text["num_experts"]) > 0 and (i + 1) % step == 0 for i in range(n)]
+    if not all(sparse):  # Qwen3.5's configs have no dense MLP layer and no intermediate_size
+        _require(text, model_id, _DENSE_FIELDS, where)
+    dense = moe if all(sparse) else _dense(text)
+    layers = [(gdn if t == "linear_attention" else attention, moe if s else dense, 2)
+              for t, s in zip(types, sparse, strict=True)]
     return _spec(text, model_id, name, layers, top=cfg, family="qwen3_next")
