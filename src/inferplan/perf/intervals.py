@@ -98,9 +98,9 @@ def group_key(*parts: str | None) -> str:
 def group_keys(hw_class: str, family: str, reg: str, tag: str | None) -> tuple[str, ...]:
     """The groups a row falls in, narrowest first (the lookup's back-off order): corpus support
     x class x family x regime, support x class x family, support x class; class x family x
-    regime, class x family, class; then, for a class the corpus has too few sources of (TPUs:
-    none), support x family x regime, support x family, support (an engine nobody measured on
-    that hardware, on any class), and all rows."""
+    regime, class x family, class; then, for a class the corpus has too few sources of (TPUs,
+    Cerebras, Groq: one), support x family x regime, support x family, support (an engine
+    nobody measured on that hardware, on any class), and all rows."""
     tagged = (group_key(tag, hw_class, family, reg), group_key(tag, hw_class, family),
               group_key(tag, hw_class)) if tag else ()
     across = (group_key(tag, family, reg), group_key(tag, family), group_key(tag)) if tag else ()
