@@ -92,6 +92,31 @@ def test_moe_batch_touches_expected_distinct_experts():
     assert math.isclose(ratio, expected, rel_tol=1e-9)
 
 
+def test_gaudi_runs_small_steps_of_many_expert_moe_densely():
+    """HabanaAI's static MoE path: <= 256 tokens and >= 32 experts per card read every expert's
+    weights and compute every expert on every token; bigger steps and few-expert models
+    (Mixtral's 8) route sparsely, as on any other device."""
+    from inferplan.perf.deployment import STATIC_MOE
+
+    dep = _dep(model="qwen3-30b-a3b", hw="gaudi3")
+    g = next(g for g in dep.groups if g.expert_elems_dev)
+    i = None
+    for steps in ((1, 1), (256, 1)):
+        w, _ = _time(dep, decode_seqs=steps[0], decode_ctx=steps[1])
+        i = [k for k, n in enumerate(w.op_names) if n.endswith("experts")][0]
+        expert_bytes = g.layers * g.expert_elems_dev * dep.expert_bytes_per_elem
+        assert float(w.t_memory[i]) * dep.memory_bw_bytes_s == pytest.approx(expert_bytes)
+        dense_flops = g.layers * 2 * g.active_expert_elems * g.num_experts / g.top_k * steps[0]
+        assert float(w.t_compute[i]) * dep.peak_expert_flops == pytest.approx(dense_flops)
+    w, _ = _time(dep, decode_seqs=257, decode_ctx=1)  # past the token threshold: dynamic
+    touched = 1 - (1 - g.top_k / g.num_experts) ** 257
+    assert float(w.t_compute[i]) * dep.peak_expert_flops == pytest.approx(
+        g.layers * 2 * g.active_expert_elems * 257)
+    assert touched < 1 and dep.static_moe_tokens(g.num_experts) == STATIC_MOE["intel-gaudi3"][0]
+    assert _dep(model="mixtral-8x7b", hw="gaudi3").static_moe_tokens(8) == 0  # 8 < 32 experts a card
+    assert _dep(model="qwen3-30b-a3b", hw="h100-sxm").static_moe_tokens(128) == 0  # not an HPU
+
+
 def test_causal_pairs_respect_the_window():
     assert causal_pairs(np.array(100.0), math.inf) == 5000
     assert causal_pairs(np.array(1000.0), 128.0) == 128 * 1000 - 128 * 128 / 2

@@ -31,6 +31,17 @@ FALLBACK_LINK = Link(name="PCIe Gen4 x16 via host (assumed)", bw_bytes_s=25e9, l
                      source="PCIe 4.0 x16: 32 GB/s raw per direction, ~25 GB/s achieved")
 
 
+# Intel Gaudi's MoE paths (architecture -> (max tokens of a step, min local experts)). HabanaAI's
+# vLLM fork runs a *static* MoE, one matmul over all local experts' stacked weights for every
+# token, masked by the routing weights (vllm-hpu-extension ops.py, VllmMixtureOfExpertsOp: the
+# path taken when the step has <= VLLM_DYNAMIC_MOE_MIN_TOKENS tokens), unless a card holds fewer
+# than VLLM_DYNAMIC_MOE_MIN_EXPERTS_SINGLEHPU experts; defaults 256 and 32, "since [dynamic MoE's]
+# performance is better than static MoE in this case" (HabanaAI/vllm-fork README of the qwen3
+# branch, section "Others"). Static shapes are what HPU graphs compile; the rule is applied to
+# every engine on Gaudi (vllm-gaudi, optimum-habana, TGI), whose fused op is closed.
+STATIC_MOE: dict[str, tuple[int, int]] = {"intel-gaudi2": (256, 32), "intel-gaudi3": (256, 32)}
+
+
 @dataclass(frozen=True)
 class GroupConsts:
     """Per-layer element counts on one device, for one layer group."""
@@ -151,6 +162,14 @@ class Deployment:
     @property
     def act_bytes(self) -> float:
         return 4.0 if self.act_precision == "fp32" else 2.0
+
+    def static_moe_tokens(self, num_experts: int) -> int:
+        """Largest step (tokens) whose MoE layers of `num_experts` routed experts run the static,
+        dense path on this device (0: never): every local expert computes every token, so each
+        step reads all of its expert weights (:data:`STATIC_MOE`)."""
+        rule = STATIC_MOE.get(self.hw.architecture or "")
+        local = num_experts / max(1, self.layout.ep)  # TP slices every expert; EP splits them
+        return rule[0] if rule and local >= rule[1] else 0
 
     # ---- peak rates ----------------------------------------------------------------------
     @cached_property

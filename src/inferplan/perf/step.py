@@ -415,14 +415,18 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         peaks.append(peak_dense)
         gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
-            # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts.
-            touched = 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0)
-            tc.append(n * 2 * g.active_expert_elems * tokens / lay.expert_shards / peak_exp)
+            # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts. A
+            # static (dense) MoE path (Gaudi, small steps: Deployment.static_moe_tokens) runs
+            # every local expert on every token: all expert weights read, E/k times the FLOPs.
+            static = tokens <= dep.static_moe_tokens(g.num_experts)
+            touched = np.where(static, 1.0, 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0))
+            dense_x = np.where(static, g.num_experts / g.top_k, 1.0)
+            tc.append(n * 2 * g.active_expert_elems * dense_x * tokens / lay.expert_shards / peak_exp)
             tm.append(n * g.expert_elems_dev * touched * dep.expert_bytes_per_elem / bw + zero)
             tuw.append(zero)
-            # GEMM rows of one expert: the tokens routed to it, over the experts touched; an
-            # untiled kernel unpacks an expert's weights again for each of them
-            expert_rows = np.maximum(tokens, 1.0) * g.top_k / (g.num_experts * touched)
+            # GEMM rows of one expert: the tokens routed to it, over the experts touched (static:
+            # every token); an untiled kernel unpacks an expert's weights again for each of them
+            expert_rows = np.maximum(tokens, 1.0) * np.where(static, 1.0, g.top_k / (g.num_experts * touched))
             tue.append(n * g.expert_elems_dev * touched / vec * (
                 np.maximum(1.0, expert_rows) if untiled_e else unpack_tiles))
             names.append(f"{g.name}.experts")
