@@ -418,7 +418,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts. A
             # static (dense) MoE path (Gaudi, small steps: Deployment.static_moe_tokens) runs
             # every local expert on every token: all expert weights read, E/k times the FLOPs.
-            static = tokens <= dep.static_moe_tokens(g.num_experts)
+            static = (tokens <= dep.static_moe_tokens(g.num_experts)) & (tokens > 0)
             touched = np.where(static, 1.0, 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0))
             dense_x = np.where(static, g.num_experts / g.top_k, 1.0)
             tc.append(n * 2 * g.active_expert_elems * dense_x * tokens / lay.expert_shards / peak_exp)
