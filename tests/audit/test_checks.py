@@ -465,3 +465,16 @@ def test_implied_size_reports_the_sizes_the_decode_interval_allows(monkeypatch):
                                         "input_len": 2048, "output_len": 512}]})
     p = r.computed["1.implied_params"]
     assert r.intervals["1.implied_params"] == pytest.approx([p * math.exp(-0.2), p * math.exp(0.1)])
+
+
+def test_a_clipped_interval_moves_its_quantiles_too():
+    """Ratio checks read an interval's residual quantiles: after the roofline clip they must
+    reproduce the clipped ends, not the table's."""
+    from inferplan.perf.intervals import interval
+
+    o = run_scenario(Scenario(model="llama-3.1-8b", hardware="h100-sxm", precision="bf16", batch=1,
+                              input_len=1024, output_len=256), _ctx())
+    v = o.metric("decode_tok_s_per_user")
+    iv = o.interval("decode_tok_s_per_user")
+    assert iv is not None and v is not None
+    assert interval(v, False, iv.q_lo, iv.q_hi) == pytest.approx((iv.low, iv.high))

@@ -117,6 +117,17 @@ def test_gaudi_runs_small_steps_of_many_expert_moe_densely():
     assert _dep(model="qwen3-30b-a3b", hw="h100-sxm").static_moe_tokens(128) == 0  # not an HPU
 
 
+def test_the_static_moe_rule_counts_experts_per_card_and_needs_tokens():
+    # EP8 leaves 16 of Qwen3-30B-A3B's 128 experts on a card: below 32, the dynamic path
+    assert _dep(model="qwen3-30b-a3b", hw="gaudi3", devices=8, tp=1, ep=8).static_moe_tokens(128) == 0
+    assert _dep(model="qwen3-30b-a3b", hw="gaudi3", devices=2, tp=1, ep=2).static_moe_tokens(128) == 256
+    dep = _dep(model="qwen3-30b-a3b", hw="gaudi3")
+    w, _ = _time(dep, decode_seqs=0, decode_ctx=1)  # a step without tokens reads no dense experts
+    i = [k for k, n in enumerate(w.op_names) if n.endswith("experts")][0]
+    g = next(g for g in dep.groups if g.expert_elems_dev)
+    assert float(w.t_memory[i]) * dep.memory_bw_bytes_s < g.layers * g.expert_elems_dev * dep.expert_bytes_per_elem
+
+
 def test_causal_pairs_respect_the_window():
     assert causal_pairs(np.array(100.0), math.inf) == 5000
     assert causal_pairs(np.array(1000.0), 128.0) == 128 * 1000 - 128 * 128 / 2

@@ -84,3 +84,37 @@ def test_each_pools_corpus_support_picks_its_group(monkeypatch):
     d = Dist(p50=0.01, p90=0.02, p99=0.03)
     iv = option_intervals(d, d, d, {}, None, "gpu", "gpu", None, 500, 100, measured, unmeasured)
     assert iv["p90_tpot_s"] == pytest.approx([0.02 * math.exp(-0.3), 0.02 * math.exp(0.9)])  # the decode pool's
+
+
+def test_expert_offload_on_a_gpu_plans_against_llama_cpps_support():
+    """--offload experts runs llama.cpp on a GPU (perf.offload.engine_for): the candidates are
+    enumerated, and their capacities scaled, with that engine's group, the one checked later."""
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.plan.confidence import hardware_support, pessimistic_candidates, pool_support
+    from inferplan.plan.planner import PlanRequest
+
+    h100 = get_hardware("h100-sxm")
+    assert hardware_support(h100) == "vllm@h100-sxm"
+    assert hardware_support(h100, "experts") == "llama.cpp@h100-sxm"
+    from inferplan.sim import Arrivals, LengthDist, Workload
+
+    wl = Workload(name="small", arrivals=Arrivals(kind="poisson", rate=1.0),
+                  input=LengthDist(kind="uniform", low=200, high=800), output=LengthDist(kind="uniform", low=32, high=160))
+    req = PlanRequest(models=["qwen3-30b-a3b"], workload=wl, hardware=["h100-sxm"],
+                      rate=1.0, slo=SLO(p90_tpot_s=10.0), confidence=0.8)
+    from inferplan.models.registry import get_model
+    from inferplan.plan.search import enumerate_candidates
+
+    opts = {"offload": "experts", "host": None, "slots": None}
+    m = get_model("qwen3-30b-a3b")
+    cands, _ = pessimistic_candidates([m], [h100], [None], req, load_efficiency(), 0.8, opts)
+    assert cands and {pool_support(c.engine, c.hardware) for c in cands} == {"llama.cpp@h100-sxm"}
+    # capacities scaled by llama.cpp's throughput factor, not vLLM's (the SLO is loose: the same batches)
+    point, _ = enumerate_candidates([m], [h100], [None], wl, req.slo, req.scheduler, load_efficiency(),
+                                    (), req.max_devices_per_replica, opts=opts)
+    pe = pessimism("gpu", "gpu", 0.8, wl.mean_input(), wl.mean_output(), "llama.cpp@h100-sxm", "llama.cpp@h100-sxm")
+    vllm = pessimism("gpu", "gpu", 0.8, wl.mean_input(), wl.mean_output(), "vllm@h100-sxm", "vllm@h100-sxm")
+    assert pe.throughput != vllm.throughput
+    by_key = {c.key: c for c in point}
+    assert all(c.capacity_rps == pytest.approx(by_key[c.key].capacity_rps * pe.throughput) for c in cands)

@@ -33,6 +33,7 @@ from inferplan.perf.intervals import (
     metric_interval,
     roof_bounds,
     roof_clip,
+    with_ends,
 )
 from inferplan.perf.step import Factors
 from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
@@ -126,14 +127,16 @@ class Outcome:
         the roofline as `estimate`'s are (perf.intervals.roof_clip); None without a value or an
         interval table."""
         v, p = self.metric(name), self.plan
-        iv = None if v is None else metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len,
-                                                    p.output_len, support=deployment_support(p.dep))
+        if v is None:
+            return None
+        iv = metric_interval(v, name, p.dep.hw.hw_class, p.mode, p.batch, p.input_len, p.output_len,
+                             support=deployment_support(p.dep))
         if iv is None:
             return None
         if self._roof is None:
             self._roof = roof_bounds(p)
         low, high = roof_clip(p, name, iv.low, iv.high, bounds=self._roof)
-        return dataclasses.replace(iv, low=low, high=high)
+        return with_ends(iv, v, name, low, high)  # quantiles follow the clip (ratio checks read them)
 
     def describe(self) -> str:
         e, s = self.est, self.scenario

@@ -168,7 +168,7 @@ class Deployment:
         dense path on this device (0: never): every local expert computes every token, so each
         step reads all of its expert weights (:data:`STATIC_MOE`)."""
         rule = STATIC_MOE.get(self.hw.architecture or "")
-        local = num_experts / max(1, self.layout.ep)  # TP slices every expert; EP splits them
+        local = -(-num_experts // max(1, self.layout.ep))  # TP slices every expert; EP splits them (ceil)
         return rule[0] if rule and local >= rule[1] else 0
 
     # ---- peak rates ----------------------------------------------------------------------

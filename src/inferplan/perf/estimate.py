@@ -22,7 +22,6 @@ from pydantic import BaseModel
 
 from inferplan.catalog.engines import (
     check_engine_runs_on,
-    default_engine,
     get_engine,
     with_engine_options,
 )
@@ -50,6 +49,7 @@ from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
     ExpertHost,
     describe_offload,
+    engine_for,
     host_expert_bytes,
     host_power_w,
     normalize_offload,
@@ -208,12 +208,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     off_mode = normalize_offload(offload)
     if host is not None and off_mode != "experts":
         raise InputError("--host applies to --offload experts (the CPU that computes the routed experts)")
-    if engine:
-        eng = get_engine(engine)
-    elif off_mode == "experts" and hw.hw_class == "gpu":
-        eng = get_engine("llama.cpp")  # --cpu-moe / --override-tensor exps=CPU (ktransformers alike)
-    else:
-        eng = default_engine(hw)
+    eng = get_engine(engine) if engine else engine_for(hw, off_mode)
     check_engine_runs_on(eng, hw)
     # the engine's limits on this device: its offline/benchmark entry point for batch and
     # offline runs (vLLM's LLM class), its server for concurrency

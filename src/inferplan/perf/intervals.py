@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
@@ -98,8 +98,8 @@ def group_key(*parts: str | None) -> str:
 def group_keys(hw_class: str, family: str, reg: str, tag: str | None) -> tuple[str, ...]:
     """The groups a row falls in, narrowest first (the lookup's back-off order): corpus support
     x class x family x regime, support x class x family, support x class; class x family x
-    regime, class x family, class; then, for a class the corpus has too few sources of (TPUs,
-    Cerebras, Groq: one), support x family x regime, support x family, support (an engine
+    regime, class x family, class; then, for a class the corpus has too few sources of
+    (Cerebras, Groq: one each), support x family x regime, support x family, support (an engine
     nobody measured on that hardware, on any class), and all rows."""
     tagged = (group_key(tag, hw_class, family, reg), group_key(tag, hw_class, family),
               group_key(tag, hw_class)) if tag else ()
@@ -295,6 +295,17 @@ def metric_interval(value: float, fld: str, hw_class: str, mode: str, batch: int
     q_lo, q_hi = quantiles_at_level(q_lo, q_hi, table.level, lvl)
     lo, hi = interval(float(value), is_time, q_lo, q_hi)
     return MetricInterval(lo, hi, q_lo, q_hi, key, table.groups.get(key, (0, 0, 0))[2], lvl)
+
+
+def with_ends(iv: MetricInterval, value: float, fld: str, low: float, high: float) -> MetricInterval:
+    """`iv` of a value predicted as `value` with new ends (a roofline clip), its residual
+    quantiles moved to match, so that what reads the quantiles (:func:`ratio_interval`) sees the
+    clip too."""
+    if (low, high) == (iv.low, iv.high) or not (value > 0 and low > 0 and high > 0):
+        return iv
+    lo, hi = math.log(low / value), math.log(high / value)
+    q_lo, q_hi = (lo, hi) if FIELD_FAMILY[fld][1] else (-hi, -lo)
+    return replace(iv, low=low, high=high, q_lo=q_lo, q_hi=q_hi)
 
 
 def ratio_interval(ratio: float, is_time: bool, a: MetricInterval, b: MetricInterval) -> tuple[float, float]:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inferplan.catalog.schema import HardwareSpec, Link
+from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link
 from inferplan.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,6 +99,17 @@ def normalize_offload(offload: bool | str | None) -> str:
     if offload == "experts":
         return "experts"
     raise InputError(f"unknown --offload mode {offload!r} (known: auto, experts)")
+
+
+def engine_for(hw: HardwareSpec, offload: bool | str | None = None) -> EngineSpec:
+    """The engine an estimate runs when none is named: llama.cpp for a GPU whose routed experts
+    live on the host (--cpu-moe / --override-tensor exps=CPU, as ktransformers does), else the
+    hardware's default engine."""
+    from inferplan.catalog.engines import default_engine, get_engine
+
+    if normalize_offload(offload) == "experts" and hw.hw_class == "gpu":
+        return get_engine("llama.cpp")
+    return default_engine(hw)
 
 
 def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:

@@ -36,11 +36,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferplan.catalog.engines import default_engine, get_engine, release_line
+from inferplan.catalog.engines import get_engine, release_line
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.intervals import metric_interval, support_key
+from inferplan.perf.offload import engine_for
 from inferplan.plan.search import Candidate, enumerate_candidates
 from inferplan.sim import SLO, Dist
 
@@ -76,9 +77,10 @@ def pool_support(engine_id: str, hw_id: str) -> str:
     return support_key(release_line(get_engine(engine_id)), hw_id)
 
 
-def hardware_support(hw: HardwareSpec) -> str:
-    """:func:`pool_support` of serving on `hw` with its default engine (what the planner runs)."""
-    return support_key(release_line(default_engine(hw)), hw.id)
+def hardware_support(hw: HardwareSpec, offload: bool | str | None = None) -> str:
+    """:func:`pool_support` of serving on `hw` with the engine the planner runs there (the
+    hardware's default; llama.cpp for a GPU with --offload experts: perf.offload.engine_for)."""
+    return support_key(release_line(engine_for(hw, offload)), hw.id)
 
 
 def pessimism(prefill_class: str, decode_class: str, level: float, input_len: float,
@@ -143,9 +145,10 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
     cands: list[Candidate] = []
     unfit: list[dict[str, str]] = []
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
-    for cls, sup in dict.fromkeys((h.hw_class, hardware_support(h)) for h in hws):
+    off = opts.get("offload")
+    for cls, sup in dict.fromkeys((h.hw_class, hardware_support(h, off)) for h in hws):
         pe = pessimism(cls, cls, level, mean_in, mean_out, sup, sup)
-        group = [h for h in hws if (h.hw_class, hardware_support(h)) == (cls, sup)]
+        group = [h for h in hws if (h.hw_class, hardware_support(h, off)) == (cls, sup)]
         cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.slo(req.slo), req.scheduler, eff,
                                       tuple(req.hardware_files), req.max_devices_per_replica, opts=opts)
         for c in cc:
