@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from inferplan.calib.calibrate import priors_only  # noqa: E402
 from inferplan.calib.corpus import bundled_csvs, load_bundled  # noqa: E402
-from inferplan.calib.fastpred import TERM_SLOTS, TIME_METRICS, build_corpus_model  # noqa: E402
+from inferplan.calib.fastpred import TERM_SLOTS, build_corpus_model  # noqa: E402
 from inferplan.calib.nested import PRIOR_SCALES, averaged_loso, load_cv, nested_loso, plain_loso  # noqa: E402
 from inferplan.calib.validate import (  # noqa: E402
     ValidationRow,
@@ -46,7 +46,8 @@ from inferplan.perf.efficiency import (  # noqa: E402
     efficiency_from_dict,
     load_efficiency,
 )
-from inferplan.perf.intervals import load_intervals, support_tags  # noqa: E402
+from inferplan.perf.intervals import load_intervals, speed_residual, support_tags  # noqa: E402
+from inferplan.perf.regimes import METRIC_TIME_SIGN  # noqa: E402
 
 TARGETS = {"median": 0.15, "p90": 0.50, "over_2x": 0.05, "class_median": 0.25,
            "coverage_lo": 0.70, "coverage_hi": 0.90}
@@ -70,8 +71,7 @@ def stats(rows: list[ValidationRow]) -> dict:
     cov = [r.predicted_low <= r.measured <= r.predicted_high for r in ok
            if r.predicted_low is not None and r.predicted_high is not None]
     # speed-oriented: > 0 means predicted too fast, for a time metric (TTFT, TPOT, e2e) too short
-    bias = float(np.median([np.log(r.predicted / r.measured) * (-1 if r.metric in TIME_METRICS else 1)
-                            for r in ok]))
+    bias = float(np.median([speed_residual(r.predicted, r.measured, r.metric in METRIC_TIME_SIGN) for r in ok]))
     return {"n": len(ok), "median": float(np.median(ape)), "p90": float(np.percentile(ape, 90)),
             "over_2x": float(np.mean(ratio > 2)), "coverage": float(np.mean(cov)) if cov else None,
             "bias": bias}

@@ -36,6 +36,7 @@ from inferplan.calib.fastpred import build_corpus_model
 from inferplan.calib.fit import log_bounds
 from inferplan.calib.validate import row_support
 from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.intervals import speed_residual
 
 HALF_NORMAL_MEDIAN = 0.6745  # median of |N(0, 1)|
 
@@ -51,7 +52,7 @@ def source_medians() -> dict[tuple[str, str, str], dict[str, list[float]]]:
     for r, p in zip(model.rows, pred, strict=True):
         if not (np.isfinite(p) and p > 0):
             continue
-        lr = math.log(p / r.measured) * (-1.0 if r.metric in METRIC_TIME_SIGN else 1.0)
+        lr = speed_residual(float(p), r.measured, r.metric in METRIC_TIME_SIGN)
         out[(row_support(r), METRIC_FAMILY.get(r.metric, "throughput"), row_regime(r))][r.source].append(lr)
     return out
 

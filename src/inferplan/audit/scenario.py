@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from inferplan.audit.claims import ConstructedModel
@@ -84,7 +85,11 @@ class Outcome:
     plan: EstimatePlan
     factors: Factors
     metrics: dict[str, float | None]
-    _roof: dict[str, tuple[float, bool]] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _roof(self) -> dict[str, tuple[float, bool]]:
+        """The plan's roofline bounds (perf.intervals.roof_bounds), once per outcome."""
+        return roof_bounds(self.plan)
 
     @property
     def fits(self) -> bool:
@@ -133,8 +138,6 @@ class Outcome:
                              support=deployment_support(p.dep))
         if iv is None:
             return None
-        if self._roof is None:
-            self._roof = roof_bounds(p)
         low, high = roof_clip(p, name, iv.low, iv.high, bounds=self._roof)
         return with_ends(iv, v, name, low, high)  # quantiles follow the clip (ratio checks read them)
 

@@ -42,6 +42,7 @@ from inferplan.errors import InputError
 from inferplan.perf.regimes import regime
 
 if TYPE_CHECKING:
+    from inferplan.catalog.schema import EngineSpec
     from inferplan.perf.deployment import Deployment
     from inferplan.perf.estimate import EstimatePlan
 
@@ -113,11 +114,17 @@ def support_key(engine_id: str, hw_id: str) -> str:
     return f"{engine_id}@{hw_id}"
 
 
-def deployment_support(dep: Deployment) -> str:
-    """The :func:`support_key` of a deployment: its engine's release line on its hardware."""
+def engine_support(engine: EngineSpec, hw_id: str) -> str:
+    """The :func:`support_key` of running `engine` on `hw_id`: the engine's release line
+    (catalog.engines.release_line) on that hardware."""
     from inferplan.catalog.engines import release_line
 
-    return support_key(release_line(dep.engine), dep.hw.id)
+    return support_key(release_line(engine), hw_id)
+
+
+def deployment_support(dep: Deployment) -> str:
+    """The :func:`engine_support` of a deployment."""
+    return engine_support(dep.engine, dep.hw.id)
 
 
 def support_counts(keys: list[str], sources: list[str]) -> dict[str, tuple[int, int]]:
@@ -136,8 +143,10 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
     table = table or load_intervals()
     if table is None or not table.supported:
         return None
-    key = deployment_support(dep)
-    engine, hw = key.split("@", 1)
+    from inferplan.catalog.engines import release_line
+
+    engine, hw = release_line(dep.engine), dep.hw.id
+    key = support_key(engine, hw)
     if key in table.supported:
         rows, srcs = table.supported[key]
         return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "

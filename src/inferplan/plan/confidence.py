@@ -36,11 +36,11 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferplan.catalog.engines import get_engine, release_line
+from inferplan.catalog.engines import get_engine
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
-from inferplan.perf.intervals import metric_interval, support_key
+from inferplan.perf.intervals import engine_support, metric_interval
 from inferplan.perf.offload import engine_for
 from inferplan.plan.search import Candidate, enumerate_candidates
 from inferplan.sim import SLO, Dist
@@ -72,15 +72,15 @@ class Pessimism:
 
 
 def pool_support(engine_id: str, hw_id: str) -> str:
-    """The corpus-support key of a pool (:func:`inferplan.perf.intervals.support_key`): its
+    """The corpus-support key of a pool (:func:`inferplan.perf.intervals.engine_support`): its
     engine's release line on its hardware."""
-    return support_key(release_line(get_engine(engine_id)), hw_id)
+    return engine_support(get_engine(engine_id), hw_id)
 
 
 def hardware_support(hw: HardwareSpec, offload: bool | str | None = None) -> str:
     """:func:`pool_support` of serving on `hw` with the engine the planner runs there (the
     hardware's default; llama.cpp for a GPU with --offload experts: perf.offload.engine_for)."""
-    return support_key(release_line(engine_for(hw, offload)), hw.id)
+    return engine_support(engine_for(hw, offload), hw.id)
 
 
 def pessimism(prefill_class: str, decode_class: str, level: float, input_len: float,
