@@ -53,3 +53,23 @@ def test_offline_runs_pay_no_collision_wait():
     plan = plan_estimate("llama-3.1-8b", "h100-sxm", mode="offline", batch=64, input_len=2048, output_len=128)
     f, _ = resolve_factors(plan.dep, load_efficiency())
     assert evaluate_plan(plan, f)["ttft_s"] == evaluate_plan(plan, f, queue_s=5.0)["ttft_s"]
+
+
+def test_a_budget_bound_engine_serves_at_its_capacity_without_a_collision_wait():
+    # prefill-only clients (output 1) above what a 2,048-token step sustains (two 1K prompts):
+    # every step is full, so the mean TTFT is Little's law at the budget's throughput
+    plan = plan_estimate("qwen3-8b", "h100-sxm", engine="sglang", mode="concurrency", batch=16,
+                         input_len=1024, output_len=1,
+                         engine_options={"max_num_batched_tokens": 2048, "max_num_seqs": 256})
+    assert plan.prompt_bound and plan.queue_factor > 1
+    f, _ = resolve_factors(plan.dep, load_efficiency())
+    m = evaluate_plan(plan, f)
+    assert m == evaluate_plan(plan, f, queue_s=5.0)  # no collision wait on top of the queue
+    step_s = plan.works["prefill"].total_time_s(f)  # one step prefills the ~2 admitted prompts
+    req_s = f.request_overhead_s
+    assert m["ttft_s"] == pytest.approx(16 / plan.seqs_per_replica * step_s + req_s, rel=1e-6)
+    assert m["requests_per_s"] == pytest.approx(plan.seqs_per_replica / step_s, rel=1e-6)
+    # a slot-bound engine (max_num_seqs) keeps the collisions among the admitted prompts
+    slots = plan_estimate("qwen3-8b", "h100-sxm", engine="sglang", mode="concurrency", batch=64,
+                          input_len=1024, output_len=256, engine_options={"max_num_seqs": 16})
+    assert slots.queue_factor > 1 and not slots.prompt_bound
