@@ -175,6 +175,7 @@ def test_an_estimate_says_whether_the_corpus_measured_its_engine_on_its_hardware
     assert "vllm on h100-sxm" in seen.assumptions["corpus_support"]
     novel = estimate("llama-3.1-70b", "gaudi3", devices=2, engine="tgi")
     assert novel.assumptions["corpus_support"].startswith("unmeasured: no rows of tgi on gaudi3")
+    assert (seen.corpus_support, novel.corpus_support) == ("measured", "unmeasured")  # the JSON flag
 
 
 def test_intervals_stay_on_the_possible_side_of_the_roofline():

@@ -226,7 +226,8 @@ def compare_rows(res) -> list[dict[str, Any]]:
                   "decode_tok_s_per_user": e.decode_tok_s_per_user, "output_tok_s": e.output_tok_s,
                   "usd_per_1m_output_tokens": e.usd_per_1m_output_tokens,
                   "joules_per_output_token": e.joules_per_output_token,
-                  "bound": e.bound.get("decode") or e.bound.get("prefill")}
+                  "bound": e.bound.get("decode") or e.bound.get("prefill"),
+                  "corpus_support": e.corpus_support}
         out.append(d)
     return out
 
@@ -239,7 +240,7 @@ def print_compare(res, show_unfit: bool = False) -> None:
     novel = 0
     for i, r in enumerate(fits, 1):
         e = r.estimate
-        mark = "*" if str(e.assumptions.get("corpus_support") or "").startswith(UNMEASURED) else ""
+        mark = "*" if e.corpus_support == UNMEASURED else ""
         novel += bool(mark)
         rows.append((str(i), r.hardware + mark, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
                      fmt_num(e.decode_tok_s_per_user), fmt_num(e.output_tok_s),

@@ -37,7 +37,7 @@ from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, u
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.intervals import plan_intervals, support_note
+from inferplan.perf.intervals import plan_intervals, support_note, support_status
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import (
     MemoryBreakdown,
@@ -112,6 +112,7 @@ class Estimate(BaseModel):
     hardware_class: str = ""
     why: str = ""
     intervals: dict[str, list[float]] = {}  # 80% interval per metric (perf/intervals.py)
+    corpus_support: str | None = None  # measured/unmeasured: its engine on its hardware in the corpus
 
 
 @dataclass
@@ -446,9 +447,8 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         # served requests (docs/metrics.md; not offline runs): the step in progress when others
         # run, and the API server's own time, which holds no slot while a request queues
         served = plan.mode == "concurrency"
-        # arrivals meet a step in progress and collide with other prompts (perf/queueing.py);
-        # not when the token budget binds: every step is full of queued prompts, their wait
-        # counted once below (queue_factor: Little's law at the budget's throughput)
+        # arrivals meet a step in progress and collide with other prompts (perf/queueing.py); not
+        # when the token budget binds: steps full of queued prompts, the wait is queue_factor's
         arriving = served and not plan.prompt_bound
         in_step = min(1.0, max(0.0, n - 1)) * decode_s if arriving else 0.0
         # the API server's time and the admission wait (perf/admission.py): no running slot held
@@ -540,6 +540,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         hardware_class=dep.hw.hw_class,
         why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
         intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
+        corpus_support=support_status(dep),
     )
 
 

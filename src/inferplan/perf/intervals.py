@@ -137,18 +137,27 @@ def support_counts(keys: list[str], sources: list[str]) -> dict[str, tuple[int, 
     return {k: (rows[k], len(srcs[k])) for k in sorted(rows)}
 
 
+def support_status(dep: Deployment, table: IntervalTable | None = None) -> str | None:
+    """``measured`` if the bundled corpus has rows of the deployment's engine (release line) on
+    its hardware, else ``unmeasured``; None without a table or support data."""
+    table = table or load_intervals()
+    if table is None or not table.supported:
+        return None
+    return MEASURED if engine_support(dep.engine, dep.hw.id) in table.supported else UNMEASURED
+
+
 def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | None:
     """What the interval table's corpus holds of the deployment's engine on its hardware, for an
     estimate's assumptions; None without a table or support data."""
     table = table or load_intervals()
-    if table is None or not table.supported:
+    status = support_status(dep, table)
+    if table is None or status is None:
         return None
     from inferplan.catalog.engines import release_line
 
     engine, hw = release_line(dep.engine), dep.hw.id
-    key = support_key(engine, hw)
-    if key in table.supported:
-        rows, srcs = table.supported[key]
+    if status == MEASURED:
+        rows, srcs = table.supported[engine_support(dep.engine, hw)]
         return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "
                 f"corpus; the fitted factors have seen this engine on this hardware")
     return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "
