@@ -47,7 +47,7 @@ from inferplan.perf.efficiency import (  # noqa: E402
     load_efficiency,
 )
 from inferplan.perf.intervals import load_intervals, speed_residual, support_tags  # noqa: E402
-from inferplan.perf.regimes import METRIC_TIME_SIGN  # noqa: E402
+from inferplan.perf.regimes import TIME_METRICS  # noqa: E402
 
 TARGETS = {"median": 0.15, "p90": 0.50, "over_2x": 0.05, "class_median": 0.25,
            "coverage_lo": 0.70, "coverage_hi": 0.90}
@@ -71,7 +71,7 @@ def stats(rows: list[ValidationRow]) -> dict:
     cov = [r.predicted_low <= r.measured <= r.predicted_high for r in ok
            if r.predicted_low is not None and r.predicted_high is not None]
     # speed-oriented: > 0 means predicted too fast, for a time metric (TTFT, TPOT, e2e) too short
-    bias = float(np.median([speed_residual(r.predicted, r.measured, r.metric in METRIC_TIME_SIGN) for r in ok]))
+    bias = float(np.median([speed_residual(r.predicted, r.measured, r.metric in TIME_METRICS) for r in ok]))
     return {"n": len(ok), "median": float(np.median(ape)), "p90": float(np.percentile(ape, 90)),
             "over_2x": float(np.mean(ratio > 2)), "coverage": float(np.mean(cov)) if cov else None,
             "bias": bias}

@@ -31,7 +31,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from inferplan.calib.corpus import METRIC_FAMILY, METRIC_TIME_SIGN, load_bundled, row_regime
+from inferplan.calib.corpus import METRIC_FAMILY, TIME_METRICS, load_bundled, row_regime
 from inferplan.calib.fastpred import build_corpus_model
 from inferplan.calib.fit import log_bounds
 from inferplan.calib.validate import row_support
@@ -52,7 +52,7 @@ def source_medians() -> dict[tuple[str, str, str], dict[str, list[float]]]:
     for r, p in zip(model.rows, pred, strict=True):
         if not (np.isfinite(p) and p > 0):
             continue
-        lr = speed_residual(float(p), r.measured, r.metric in METRIC_TIME_SIGN)
+        lr = speed_residual(float(p), r.measured, r.metric in TIME_METRICS)
         out[(row_support(r), METRIC_FAMILY.get(r.metric, "throughput"), row_regime(r))][r.source].append(lr)
     return out
 

@@ -29,7 +29,7 @@ import yaml  # noqa: E402
 from inferplan.calib.calibrate import _leading_comments, priors_only, write_profile  # noqa: E402
 from inferplan.calib.corpus import (  # noqa: E402
     METRIC_FAMILY,
-    METRIC_TIME_SIGN,
+    TIME_METRICS,
     bundled_csvs,
     load_bundled,
     row_regime,
@@ -90,7 +90,7 @@ def main() -> int:
     before = summarize(score_rows(rows, prior))
 
     # interval table from every row's cross-validated residual
-    resid = np.array([speed_residual(p, r.measured, r.metric in METRIC_TIME_SIGN)
+    resid = np.array([speed_residual(p, r.measured, r.metric in TIME_METRICS)
                       if np.isfinite(p) and p > 0 else np.nan for r, p in zip(model.rows, cv.pred, strict=True)])
     date = dt.date.today().isoformat()
     table = build_table([r.plan.dep.hw.hw_class for r in model.rows],  # type: ignore[union-attr]

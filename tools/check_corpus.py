@@ -85,6 +85,9 @@ REVIEWED_PAIRS: set[frozenset[str]] = {frozenset(p.split("~")) for p in (
     # MLPerf v5.0 405B: NVIDIA's DGX B200 (mlp50-101) and Supermicro's SYS-A21GE-NBRT B200 runs of one
     # config, two submitters, values as logged (1526.29 vs 1521.74)
     "mlp50-101~mlp50-112",
+    # AMD MI300X 70B batch-64 latency: the ROCm blog's vLLM 0.6.7 run (fp8 KV, 2025-01) and the
+    # dev-docker README's vLLM 0.10.0 run (fp16 KV, 2025-08), 32.548 vs 32.64 s: two releases
+    "amdb-012~rvd-008",
 )}
 
 

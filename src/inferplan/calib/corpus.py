@@ -17,8 +17,8 @@ from inferplan.calib.dataset import Row, load_dataset
 from inferplan.perf.regimes import (  # noqa: F401 - re-exported
     LONG_CONTEXT_TOKENS,
     METRIC_FAMILY,
-    METRIC_TIME_SIGN,
     PRIMARY_REGIMES,
+    TIME_METRICS,
     regime,
 )
 

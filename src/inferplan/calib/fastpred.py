@@ -30,6 +30,7 @@ from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
 from inferplan.perf.factors import NATIVE_SOURCE, engine_lineage, factor_scopes, resolve_factors
 from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
+from inferplan.perf.regimes import TIME_METRICS
 from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
 
 MIN_POSITIVE = {"layer_overhead_s": 1e-7, "dequant_ops_per_weight": 0.05,
@@ -48,7 +49,6 @@ def log_bounds(model: CorpusModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 KIND_CODE = {"linear": 0, "experts": 1, "attention": 2, "head": 3}
-TIME_METRICS = ("tpot_ms", "ttft_ms", "e2e_latency_s")
 
 # slot -> (Factors field it feeds); bw/ce are products of a family factor and an engine factor
 SLOTS = ("bw", "engine_bw", "ce", "engine_ce", "lo", "so", "dqw", "dqe", "comm", "kv_bw",

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from inferplan.calib.corpus import (
     METRIC_FAMILY,
-    METRIC_TIME_SIGN,
+    TIME_METRICS,
     load_bundled,
     row_regime,
     row_tags,
@@ -118,7 +118,7 @@ def row_interval(r: Row, pred: float, table: IntervalTable | None) -> tuple[floa
         return None, None
     fam = METRIC_FAMILY.get(r.metric, "throughput")
     q_lo, q_hi, _ = table.lookup(r.plan.dep.hw.hw_class, fam, row_regime(r), row_support(r))
-    lo, hi = interval(pred, r.metric in METRIC_TIME_SIGN, q_lo, q_hi)
+    lo, hi = interval(pred, r.metric in TIME_METRICS, q_lo, q_hi)
     fld, scale = METRICS.get(r.metric, ("", 1.0))
     lo, hi = roof_clip(r.plan, fld, lo / scale, hi / scale)  # type: ignore[arg-type]
     return lo * scale, hi * scale
@@ -227,7 +227,7 @@ def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL
     regs = [row_regime(r) for r in rows]
     srcs = np.array([r.source for r in rows])
     keys = [row_support(r) for r in rows]
-    resid = np.array([speed_residual(p, r.measured, r.metric in METRIC_TIME_SIGN)
+    resid = np.array([speed_residual(p, r.measured, r.metric in TIME_METRICS)
                       if np.isfinite(p) and p > 0 else np.nan for r, p in zip(rows, preds, strict=True)])
     out = []
     tables: dict[str, IntervalTable] = {}

@@ -29,6 +29,7 @@ it came from; :func:`ratio_interval` is the interval of a ratio of two predictio
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -127,14 +128,18 @@ def deployment_support(dep: Deployment) -> str:
     return engine_support(dep.engine, dep.hw.id)
 
 
+def _sources_by_key(keys: list[str], sources: list[str]) -> dict[str, set[str]]:
+    """The distinct sources of each :func:`support_key`."""
+    seen: dict[str, set[str]] = {}
+    for k, s in zip(keys, sources, strict=True):
+        seen.setdefault(k, set()).add(s)
+    return seen
+
+
 def support_counts(keys: list[str], sources: list[str]) -> dict[str, tuple[int, int]]:
     """(rows, distinct sources) of each :func:`support_key`."""
-    rows: dict[str, int] = {}
-    srcs: dict[str, set[str]] = {}
-    for k, s in zip(keys, sources, strict=True):
-        rows[k] = rows.get(k, 0) + 1
-        srcs.setdefault(k, set()).add(s)
-    return {k: (rows[k], len(srcs[k])) for k in sorted(rows)}
+    rows, srcs = Counter(keys), _sources_by_key(keys, sources)
+    return {k: (rows[k], len(srcs[k])) for k in sorted(srcs)}
 
 
 def support_status(dep: Deployment, table: IntervalTable | None = None) -> str | None:
@@ -167,9 +172,7 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
 def support_tags(keys: list[str], sources: list[str]) -> list[str]:
     """Per row, ``measured`` if a source other than the row's own has rows of the row's
     :func:`support_key`, else ``unmeasured`` (the row held out by source, as a new source's)."""
-    seen: dict[str, set[str]] = {}
-    for k, s in zip(keys, sources, strict=True):
-        seen.setdefault(k, set()).add(s)
+    seen = _sources_by_key(keys, sources)
     return [MEASURED if seen[k] - {s} else UNMEASURED for k, s in zip(keys, sources, strict=True)]
 
 

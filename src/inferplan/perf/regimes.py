@@ -13,8 +13,8 @@ METRIC_FAMILY = {
     "output_tok_s": "throughput", "total_tok_s": "throughput", "requests_per_s": "throughput",
     "e2e_latency_s": "latency",
 }
-# +1: the metric grows with time (a latency); absent: it is a rate (grows with speed)
-METRIC_TIME_SIGN = {"tpot_ms": 1, "ttft_ms": 1, "e2e_latency_s": 1}
+# metrics that are times (they grow as the system slows); every other metric is a rate
+TIME_METRICS = frozenset({"tpot_ms", "ttft_ms", "e2e_latency_s"})
 PRIMARY_REGIMES = ("decode-b1", "prefill", "batch", "concurrency", "offline")
 LONG_CONTEXT_TOKENS = 8192  # prompt + output at or above this: a long-context row
 
