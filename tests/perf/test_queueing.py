@@ -73,3 +73,19 @@ def test_a_budget_bound_engine_serves_at_its_capacity_without_a_collision_wait()
     slots = plan_estimate("qwen3-8b", "h100-sxm", engine="sglang", mode="concurrency", batch=64,
                           input_len=1024, output_len=256, engine_options={"max_num_seqs": 16})
     assert slots.queue_factor > 1 and not slots.prompt_bound
+
+
+def test_prompts_of_one_group_do_not_collide_again():
+    # O < n: the cycle prefills n / O prompts as one group, whose own waiting is in its time;
+    # prefill-only clients (O = 1) are one group, so no collision wait is added on top
+    plan = plan_estimate("qwen3-8b", "h100-sxm", engine="vllm", mode="concurrency", batch=8,
+                         input_len=512, output_len=1)
+    assert plan.cycle["groups"] == 1 and not plan.prompt_bound
+    f, _ = resolve_factors(plan.dep, load_efficiency())
+    assert evaluate_plan(plan, f)["ttft_s"] == evaluate_plan(plan, f, queue_s=0.0)["ttft_s"]
+    # with four groups of two the wait counts the three other groups (S = P / 4, (4 - 1) / 4)
+    four = plan_estimate("qwen3-8b", "h100-sxm", engine="vllm", mode="concurrency", batch=8,
+                         input_len=512, output_len=4)
+    assert four.cycle["groups"] == 4
+    m, m0 = evaluate_plan(four, f)["ttft_s"], evaluate_plan(four, f, queue_s=0.0)["ttft_s"]
+    assert m > m0

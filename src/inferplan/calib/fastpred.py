@@ -153,7 +153,7 @@ class _Form:
     q: float = 0.0  # coefficient of the served prompt's queueing wait W
     p: np.ndarray | None = None  # P = p . T (the cycle's marginal prompt seconds)
     b: np.ndarray | None = None  # B = b . T (the cycle's busy seconds)
-    n: float = 1.0  # clients per replica
+    n: float = 1.0  # prompt groups per cycle (the queue's arriving units)
 
 
 def _cycle_forms(plan, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +206,7 @@ def _metric_form(row: Row) -> _Form | None:
     if plan.mode == "concurrency" and abs(q) > 0:
         form.q = q
         form.p, form.b = _cycle_forms(plan, names)
-        form.n = float(plan.seqs_per_replica)
+        form.n = float(cycle_shape(plan)[0])  # arriving units: the cycle's prompt groups
     return form
 
 
@@ -251,7 +251,7 @@ class CorpusModel:
     wk_p: np.ndarray  # per work: coefficient in the cycle's prompt seconds P (served rows)
     wk_b: np.ndarray  # per work: coefficient in the cycle's busy seconds B (served rows)
     row_q: np.ndarray  # coefficient of the prompt's queueing wait W(P, B, n) in L
-    row_n: np.ndarray  # clients per replica (served rows; 1 elsewhere)
+    row_n: np.ndarray  # prompt groups per cycle, the arriving units (served rows; 1 elsewhere)
     slow: list[int]  # rows evaluated through evaluate_plan
     slow_works: dict[int, list[tuple[str, int]]]  # row -> (work name, work index)
 

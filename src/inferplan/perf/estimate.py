@@ -453,7 +453,7 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         in_step = min(1.0, max(0.0, n - 1)) * decode_s if arriving else 0.0
         # the API server's time and the admission wait (perf/admission.py): no running slot held
         req = request_overhead_s(f) + plan.admission_steps * decode_s if served else 0.0
-        queue = (prefill_queue_s(prompt_q, e2e, n) if queue_s is None else queue_s) * arriving
+        queue = (prefill_queue_s(prompt_q, e2e, groups) if queue_s is None else queue_s) * arriving
         ttft, e2e = ttft + in_step + queue, e2e + in_step + queue
         rps_rep = n / (e2e if plan.queue_factor > 1 else e2e + req)
         wait = (plan.queue_factor - 1) * e2e

@@ -18,6 +18,11 @@ finite-source correction (one client never waits for itself; at most n - 1 promp
 ``rho`` is capped at ``RHO_MAX``: near saturation the closed loop throttles itself (clients wait
 for their answers before sending), which an open M/D/1 queue does not.
 
+The arriving unit is the cycle's prompt group: with fewer output steps than clients (O < n) the
+cycle prefills n / O prompts together, so a group's own prompts wait for one another inside its
+time already; the wait counts the other groups only (``clients`` = groups, ``S = P / groups``;
+a prefill-only run, O = 1, is one group and waits for nothing else).
+
 ``P`` and ``B`` are linear in the plan's work times, which keeps the corpus fast path exact
 (calib/fastpred.py evaluates the same formula on arrays).
 """
