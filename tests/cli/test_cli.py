@@ -161,3 +161,7 @@ def test_compare_marks_hardware_whose_engine_the_corpus_never_measured():
     assert code == 0
     assert "b200*" in out and "h100-sxm*" not in out
     assert "* no measurement of its engine on that hardware" in out
+    code, out, _ = run("compare", "-m", "llama-3.1-70b", "-H", "h100-sxm,b200", "--format", "csv")
+    assert code == 0
+    support = {line.split(",")[0]: line.rsplit(",", 1)[1] for line in out.strip().splitlines()[1:]}
+    assert support == {"h100-sxm": "measured", "b200": "unmeasured"}

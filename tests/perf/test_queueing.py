@@ -55,37 +55,36 @@ def test_offline_runs_pay_no_collision_wait():
     assert evaluate_plan(plan, f)["ttft_s"] == evaluate_plan(plan, f, queue_s=5.0)["ttft_s"]
 
 
-def test_a_budget_bound_engine_serves_at_its_capacity_without_a_collision_wait():
-    # prefill-only clients (output 1) above what a 2,048-token step sustains (two 1K prompts):
-    # every step is full, so the mean TTFT is Little's law at the budget's throughput
-    plan = plan_estimate("qwen3-8b", "h100-sxm", engine="sglang", mode="concurrency", batch=16,
-                         input_len=1024, output_len=1,
-                         engine_options={"max_num_batched_tokens": 2048, "max_num_seqs": 256})
-    assert plan.prompt_bound and plan.queue_factor > 1
-    f, _ = resolve_factors(plan.dep, load_efficiency())
-    m = evaluate_plan(plan, f)
-    assert m == evaluate_plan(plan, f, queue_s=5.0)  # no collision wait on top of the queue
-    step_s = plan.works["prefill"].total_time_s(f)  # one step prefills the ~2 admitted prompts
-    req_s = f.request_overhead_s
-    assert m["ttft_s"] == pytest.approx(16 / plan.seqs_per_replica * step_s + req_s, rel=1e-6)
-    assert m["requests_per_s"] == pytest.approx(plan.seqs_per_replica / step_s, rel=1e-6)
-    # a slot-bound engine (max_num_seqs) keeps the collisions among the admitted prompts
-    slots = plan_estimate("qwen3-8b", "h100-sxm", engine="sglang", mode="concurrency", batch=64,
-                          input_len=1024, output_len=256, engine_options={"max_num_seqs": 16})
-    assert slots.queue_factor > 1 and not slots.prompt_bound
-
-
 def test_prompts_of_one_group_do_not_collide_again():
     # O < n: the cycle prefills n / O prompts as one group, whose own waiting is in its time;
     # prefill-only clients (O = 1) are one group, so no collision wait is added on top
     plan = plan_estimate("qwen3-8b", "h100-sxm", engine="vllm", mode="concurrency", batch=8,
                          input_len=512, output_len=1)
-    assert plan.cycle["groups"] == 1 and not plan.prompt_bound
+    assert plan.cycle["groups"] == 1
     f, _ = resolve_factors(plan.dep, load_efficiency())
     assert evaluate_plan(plan, f)["ttft_s"] == evaluate_plan(plan, f, queue_s=0.0)["ttft_s"]
-    # with four groups of two the wait counts the three other groups (S = P / 4, (4 - 1) / 4)
+    # four groups of two: the wait is the M/D/1 one of four arriving groups, not of eight clients
     four = plan_estimate("qwen3-8b", "h100-sxm", engine="vllm", mode="concurrency", batch=8,
                          input_len=512, output_len=4)
     assert four.cycle["groups"] == 4
-    m, m0 = evaluate_plan(four, f)["ttft_s"], evaluate_plan(four, f, queue_s=0.0)["ttft_s"]
-    assert m > m0
+    t = {k: w.total_time_s(f) for k, w in four.works.items()}
+    busy, prompt = served_cycle_s(t["prefill"], t["decode"], 4, int(np.size(four.works["prefill"].t_link)), 4)
+    wait = evaluate_plan(four, f)["ttft_s"] - evaluate_plan(four, f, queue_s=0.0)["ttft_s"]
+    assert wait == pytest.approx(prefill_queue_s(prompt, busy, 4), rel=1e-9)
+    assert wait != pytest.approx(prefill_queue_s(prompt, busy, 8), rel=1e-3)
+
+
+def test_served_latency_grows_with_clients_across_the_token_budget_cap():
+    # a 2,048-token budget sustains 2048 x 16 / (1024 + 16) ~ 31.5 running sequences; the
+    # clients beyond it queue, and neither TTFT nor E2E may drop where that starts
+    def metrics(clients):
+        plan = plan_estimate("qwen3-8b", "h100-sxm", engine="sglang", mode="concurrency", batch=clients,
+                             input_len=1024, output_len=16,
+                             engine_options={"max_num_batched_tokens": 2048, "max_num_seqs": 256})
+        f, _ = resolve_factors(plan.dep, load_efficiency())
+        return plan.queue_factor, evaluate_plan(plan, f)
+
+    (q_below, below), (q_above, above) = metrics(31), metrics(33)
+    assert q_below == 1.0 < q_above
+    assert above["ttft_s"] >= below["ttft_s"] and above["e2e_latency_s"] >= below["e2e_latency_s"]
+    assert above["requests_per_s"] == pytest.approx(below["requests_per_s"], rel=0.1)

@@ -136,7 +136,6 @@ class EstimatePlan:
     cycle: dict[str, Any] = field(default_factory=dict)
     rider_work: StepWork | None = None  # decode step of the riders alone (marginal prefill cost)
     admission_steps: float = 0.0  # mean decode steps a new request waits to be scheduled
-    prompt_bound: bool = False  # the token budget caps the running sequences (prompts saturate it)
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,8 +271,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
         # holds (the scheduler queues the rest until blocks free up)
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
-        budget_cap = _budget_cap(dep, input_len, output_len, notes, seqs_rep)
-        admitted = min(seqs_rep, dep.max_running_seqs, budget_cap)
+        admitted = min(seqs_rep, dep.max_running_seqs, _budget_cap(dep, input_len, output_len, notes,
+                                                                   seqs_rep))
         if not memory_breakdown(dep, admitted, ctx_max, admitted * input_len).fits:
             by_kv = max_sequences(dep, reserve, input_len)
             # max_sequences counts one prompt's activations; a full prefill chunk may need more
@@ -313,7 +312,6 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     eng_ = dep.engine
     if mode == "concurrency" and in_flight > admitted:
         plan.queue_factor = in_flight / admitted
-        plan.prompt_bound = admitted >= budget_cap
         in_flight = admitted
         if admitted == dep.max_running_seqs:
             notes["queueing"] = (f"{eng_.id} runs at most {dep.max_running_seqs} sequences; "
@@ -447,13 +445,11 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         # served requests (docs/metrics.md; not offline runs): the step in progress when others
         # run, and the API server's own time, which holds no slot while a request queues
         served = plan.mode == "concurrency"
-        # arrivals meet a step in progress and collide with other prompts (perf/queueing.py); not
-        # when the token budget binds: steps full of queued prompts, the wait is queue_factor's
-        arriving = served and not plan.prompt_bound
-        in_step = min(1.0, max(0.0, n - 1)) * decode_s if arriving else 0.0
+        in_step = min(1.0, max(0.0, n - 1)) * decode_s if served else 0.0
         # the API server's time and the admission wait (perf/admission.py): no running slot held
         req = request_overhead_s(f) + plan.admission_steps * decode_s if served else 0.0
-        queue = (prefill_queue_s(prompt_q, e2e, groups) if queue_s is None else queue_s) * arriving
+        # and the other prompt groups ahead of it (arrivals collide; perf/queueing.py)
+        queue = (prefill_queue_s(prompt_q, e2e, groups) if queue_s is None else queue_s) * served
         ttft, e2e = ttft + in_step + queue, e2e + in_step + queue
         rps_rep = n / (e2e if plan.queue_factor > 1 else e2e + req)
         wait = (plan.queue_factor - 1) * e2e

@@ -146,9 +146,7 @@ def support_status(dep: Deployment, table: IntervalTable | None = None) -> str |
     """``measured`` if the bundled corpus has rows of the deployment's engine (release line) on
     its hardware, else ``unmeasured``; None without a table or support data."""
     table = table or load_intervals()
-    if table is None or not table.supported:
-        return None
-    return MEASURED if engine_support(dep.engine, dep.hw.id) in table.supported else UNMEASURED
+    return table.support_tag(deployment_support(dep)) if table is not None else None
 
 
 def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | None:
@@ -162,7 +160,7 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
 
     engine, hw = release_line(dep.engine), dep.hw.id
     if status == MEASURED:
-        rows, srcs = table.supported[engine_support(dep.engine, hw)]
+        rows, srcs = table.supported[deployment_support(dep)]
         return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "
                 f"corpus; the fitted factors have seen this engine on this hardware")
     return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "

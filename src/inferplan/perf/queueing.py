@@ -18,10 +18,10 @@ finite-source correction (one client never waits for itself; at most n - 1 promp
 ``rho`` is capped at ``RHO_MAX``: near saturation the closed loop throttles itself (clients wait
 for their answers before sending), which an open M/D/1 queue does not.
 
-The arriving unit is the cycle's prompt group: with fewer output steps than clients (O < n) the
-cycle prefills n / O prompts together, so a group's own prompts wait for one another inside its
-time already; the wait counts the other groups only (``clients`` = groups, ``S = P / groups``;
-a prefill-only run, O = 1, is one group and waits for nothing else).
+The arriving unit is the cycle's prompt group, not the client: with fewer output steps than
+clients (O < n) the cycle prefills n / O prompts together, so a group's own prompts wait for one
+another inside its time already; n above is the number of groups (``S = P / groups``, and a
+prefill-only run, O = 1, is one group that waits for nothing else).
 
 ``P`` and ``B`` are linear in the plan's work times, which keeps the corpus fast path exact
 (calib/fastpred.py evaluates the same formula on arrays).
@@ -37,10 +37,10 @@ from numpy.typing import ArrayLike
 RHO_MAX = 0.9  # cap on the prompt server's utilization (the closed loop throttles before 1)
 
 
-def prefill_queue_s(prompt_s: ArrayLike, busy_s: ArrayLike, clients: ArrayLike) -> Any:
-    """Mean seconds a served prompt waits behind other prompts (module docstring); scalars or
-    numpy arrays. 0 for one client or no prompt work."""
-    n = np.maximum(np.asarray(clients, dtype=float), 1.0)
+def prefill_queue_s(prompt_s: ArrayLike, busy_s: ArrayLike, groups: ArrayLike) -> Any:
+    """Mean seconds a served prompt waits behind the other prompt groups (module docstring);
+    scalars or numpy arrays. 0 for one group or no prompt work."""
+    n = np.maximum(np.asarray(groups, dtype=float), 1.0)
     p = np.maximum(np.asarray(prompt_s, dtype=float), 0.0)
     b = np.asarray(busy_s, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
