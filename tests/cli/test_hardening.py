@@ -250,6 +250,8 @@ def test_hardware_show_is_readable():
     assert code == 0 and "{" not in fields and "': " not in fields  # no dict reprs
     assert "GB" in fields and "TB/s" in fields and "FLOP/s" in fields and " W" in fields
     assert "memory_bytes:" in sources  # every field's source, one per line
+    year = next(line for line in fields.splitlines() if line.startswith("release_year"))
+    assert year.split()[1] == "2022"  # a year, not the quantity 2,022
 
 
 def test_loadtest_against_no_server_or_a_non_openai_server_is_an_input_error():

@@ -366,8 +366,8 @@ def print_hardware_list(hw_class, files: tuple[Path, ...], fmt: str) -> None:
 
 def _unit_value(key: str, v: Any) -> str:
     """A hardware field with its unit, from the field name (SI throughout)."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return str(v)
+    if isinstance(v, bool) or not isinstance(v, int | float) or key.endswith("_year"):
+        return str(v)  # (a year is a label, not a quantity: 2024, not 2,024)
     if key.endswith("_bytes_s"):
         return fmt_num(v, unit="B/s")
     if key.endswith("_bytes"):
