@@ -153,14 +153,15 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
     """What the interval table's corpus holds of the deployment's engine on its hardware, for an
     estimate's assumptions; None without a table or support data."""
     table = table or load_intervals()
-    status = support_status(dep, table)
+    key = deployment_support(dep)
+    status = table.support_tag(key) if table is not None else None
     if table is None or status is None:
         return None
     from inferplan.catalog.engines import release_line
 
     engine, hw = release_line(dep.engine), dep.hw.id
     if status == MEASURED:
-        rows, srcs = table.supported[deployment_support(dep)]
+        rows, srcs = table.supported[key]
         return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "
                 f"corpus; the fitted factors have seen this engine on this hardware")
     return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "

@@ -146,9 +146,11 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
     unfit: list[dict[str, str]] = []
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
     off = opts.get("offload")
-    for cls, sup in dict.fromkeys((h.hw_class, hardware_support(h, off)) for h in hws):
+    groups: dict[tuple[str, str], list[HardwareSpec]] = {}  # (class, support) -> hardware, in order
+    for h in hws:
+        groups.setdefault((h.hw_class, hardware_support(h, off)), []).append(h)
+    for (cls, sup), group in groups.items():
         pe = pessimism(cls, cls, level, mean_in, mean_out, sup, sup)
-        group = [h for h in hws if (h.hw_class, hardware_support(h, off)) == (cls, sup)]
         cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.slo(req.slo), req.scheduler, eff,
                                       tuple(req.hardware_files), req.max_devices_per_replica, opts=opts)
         for c in cc:
