@@ -58,7 +58,8 @@ def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
 def test_a_row_naming_its_engine_version_is_placed_by_the_version(tmp_path):
     """vLLM turned async scheduling on by default in v0.14 (2026-01): a page dated 2026-01 that
     ran v0.11.0 is the vllm-2025 profile (host and GPU in turn); v0.17 is vllm (overlapped);
-    a version-less row falls back to its date."""
+    v0.6.3 is the V0 engine (vllm-2024) whatever its date; a version-less row falls back to its
+    date."""
     from inferplan.calib.dataset import COLUMNS, load_dataset
 
     def row(i, version, date):
@@ -72,10 +73,12 @@ def test_a_row_naming_its_engine_version_is_placed_by_the_version(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text(",".join(COLUMNS) + "\n" + "\n".join(
         [row(1, "vLLM v0.11.0", "2026-01"), row(2, "vLLM 0.17.1rc1", "2026-01"),
-         row(3, "", "2025-10"), row(4, "", "2026-03")]) + "\n")
+         row(3, "", "2025-10"), row(4, "", "2026-03"), row(5, "vLLM 0.6.3", "2025-06")]) + "\n")
     engines = [r.plan.dep.engine for r in load_dataset(p)]
-    assert [e.id for e in engines] == ["vllm-2025", "vllm", "vllm-2025", "vllm"]
+    assert [e.id for e in engines] == ["vllm-2025", "vllm", "vllm-2025", "vllm", "vllm-2024"]
     assert engines[1].overlap_scheduler and not engines[0].overlap_scheduler
+    # V0 (before 0.8) scheduled prompts before decodes; V1 mixes them
+    assert engines[4].prefill_first and not (engines[0].prefill_first or engines[1].prefill_first)
 
 
 def test_the_length_spread_of_offline_rows_uses_no_fitted_factor(monkeypatch):
@@ -98,3 +101,63 @@ def test_the_length_spread_of_offline_rows_uses_no_fitted_factor(monkeypatch):
     spread_rows = [r for r in rows if r.spread != 1.0]
     assert spread_rows and len(seen) == len(spread_rows) and all(r.spread == 0.5 for r in spread_rows)
     assert all(e is not None and e.table == priors for e in seen)
+
+
+def _concurrency_csv(tmp_path, rows):
+    """A canonical CSV of llama-3.1-8b concurrency rows on one H100: (metric, engine, notes,
+    output_len) per row; 64 clients, 1024-token prompts."""
+    from inferplan.calib.dataset import COLUMNS
+
+    def row(i, metric, engine, notes, out):
+        cells = dict(id=f"t-{i}", source="t", model_id="llama-3.1-8b", hardware_id="h100-sxm",
+                     num_devices="1", weight_precision="bf16", engine=engine, mode="concurrency",
+                     batch="64", input_len="1024", output_len=str(out), metric=metric, value="1",
+                     reliability="B", notes=f"src=test; date=2026-12; {notes}")
+        return ",".join(cells.get(c, "") for c in COLUMNS)
+
+    p = tmp_path / "t.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + "\n".join(row(i, *r) for i, r in enumerate(rows)) + "\n")
+    return p
+
+
+def test_fixed_length_clients_on_a_prefill_first_engine_match_the_simulated_waves(tmp_path):
+    """Clients that start together with fixed lengths on SGLang (prefill-first) run in lockstep
+    waves (calib/dataset.lockstep_metrics); the simulator, which schedules step by step, finds
+    the same mean TTFT, TPOT and output throughput within 15%."""
+    from inferplan.calib.dataset import load_dataset
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.factors import resolve_factors
+    from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload, simulate
+
+    notes = "num_prompts=256; lengths=fixed"
+    p = _concurrency_csv(tmp_path, [(m, "sglang", notes, 256)
+                                    for m in ("ttft_ms", "tpot_ms", "output_tok_s")])
+    rows = load_dataset(p)
+    assert all(r.lockstep and r.plan is not None for r in rows)
+    eff = load_efficiency()
+    ttft, tpot, tok_s = (r.predict(resolve_factors(r.plan.dep, eff)[0]) for r in rows)  # type: ignore[union-attr]
+    w = Workload(arrivals=Arrivals(kind="closed", users=64), input=LengthDist(value=1024),
+                 output=LengthDist(value=256))
+    sim = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", engine="sglang"), w,
+                   requests=256, seed=1)
+    m = sim.metrics
+    assert ttft is not None and tpot is not None and tok_s is not None
+    assert abs(ttft / (m.ttft_s.mean * 1e3) - 1) < 0.15
+    assert abs(tpot / (m.tpot_s.mean * 1e3) - 1) < 0.15
+    sim_tok_s = m.completed * 256 / m.duration_s
+    assert abs(tok_s / sim_tok_s - 1) < 0.15
+
+
+def test_waves_need_fixed_lengths_a_prefill_first_engine_and_a_decode(tmp_path):
+    """vLLM V1 mixes prompts into decode steps (no waves); lengths drawn from a range desync the
+    clients; a prefill-only run (one output token) has nothing to decode together."""
+    from inferplan.calib.dataset import load_dataset
+
+    fixed = "num_prompts=256; lengths=fixed"
+    p = _concurrency_csv(tmp_path, [("ttft_ms", "sglang", fixed, 256),
+                                    ("ttft_ms", "vllm", fixed, 256),
+                                    ("ttft_ms", "sglang", "num_prompts=256", 256),
+                                    ("ttft_ms", "sglang", fixed, 1)])
+    waves, v1, ranged, prefill_only = load_dataset(p)
+    assert waves.lockstep and not (v1.lockstep or ranged.lockstep or prefill_only.lockstep)
+    assert ranged.burst_waves == 4  # the first wave's burst, averaged over four

@@ -146,7 +146,8 @@ def test_measurements_older_than_a_release_line_get_its_profile():
     # vLLM decoded eagerly until CUDA graphs landed (PR #1926, 2023-12-17)
     vllm = get_engine("vllm")
     assert engine_as_of(vllm, "2023-10", gpu).id == "vllm-2023"
-    assert engine_as_of(vllm, "2023-12", gpu).id == "vllm-2025"  # graphs, not yet async
+    assert engine_as_of(vllm, "2023-12", gpu).id == "vllm-2024"  # graphs, V0 (prompts first)
+    assert engine_as_of(vllm, "2025-03", gpu).id == "vllm-2025"  # V1 (0.8), not yet async
     assert not get_engine("vllm-2023").graph_capture
     # SGLang's overlap scheduler became the default in v0.4 (2024-12)
     sglang = get_engine("sglang")
@@ -168,6 +169,7 @@ def test_an_engine_version_note_reads_the_release_number_after_the_name():
     assert version_in("vLLM 0.17.1rc1.dev127+gf296a1966 + vllm-gaudi") == (0, 17, 1)
     assert version_in("vLLM (ROCm, AMD MLPerf v5.0 harness)") is None  # not vLLM's number
     assert version_in("vLLM acbed3ef (2023-10-06)") is None
+    assert version_in("HabanaAI/vllm-fork v0.7.2+Gaudi-1.21.0") == (0, 7, 2)  # a fork's repository
 
 
 def test_an_older_release_line_names_a_known_successor():

@@ -65,11 +65,15 @@ def test_a_request_is_first_scheduled_at_a_poll_of_the_engines_socket():
 
     w = Workload(arrivals=Arrivals(kind="poisson", rate=8.0), input=LengthDist(value=500),
                  output=LengthDist(value=300))
+    from inferplan.sim import SchedulerConfig
+
     runs = {}
     for r in (1, 30):
         dep = DeploymentSpec(hardware="h100-sxm", engine="sglang",
                              engine_options={"scheduler_recv_interval": str(r)})
-        runs[r] = simulate("llama-3.1-8b", dep, w, requests=800, seed=3).metrics
+        # mixed steps: TPOT is then the decode step (prefill-first pauses would lengthen it)
+        runs[r] = simulate("llama-3.1-8b", dep, w, requests=800, seed=3,
+                           scheduler=SchedulerConfig(prefill_first=False)).metrics
     assert runs[1].completed == runs[30].completed == 800
     extra_steps = (runs[30].ttft_s.mean - runs[1].ttft_s.mean) / runs[1].tpot_s.mean
     assert 29 / 2 * 0.9 < extra_steps < 30
@@ -80,3 +84,23 @@ def test_engine_options_set_the_pool_limits_as_in_estimate():
     pool = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", engine="vllm",
                                                      engine_options={"max_num_seqs": "24"}), w)
     assert pool.max_num_seqs == 24
+
+
+def test_a_prefill_first_engine_pauses_its_decodes_and_keeps_fixed_length_clients_in_waves():
+    """SGLang runs waiting prompts in steps of their own (EngineSpec.prefill_first): clients that
+    start together with one prompt and one output length prefill all together, decode together
+    and finish on one step, so every wave's requests wait for the whole wave's prefill (mean
+    TTFT about half of it). With prompts riding in the decode steps (vLLM V1) the first wave's
+    staggered first tokens spread the later waves out, and their TTFT falls to a few steps'."""
+    from inferplan.sim import Arrivals, LengthDist, SchedulerConfig, Workload
+
+    w = Workload(arrivals=Arrivals(kind="closed", users=64), input=LengthDist(value=1024),
+                 output=LengthDist(value=256))
+    dep = DeploymentSpec(hardware="h100-sxm", engine="sglang")
+    first = simulate("llama-3.1-8b", dep, w, requests=64 * 6, seed=1, warmup=0.4).metrics
+    mixed = simulate("llama-3.1-8b", dep, w, requests=64 * 6, seed=1, warmup=0.4,
+                     scheduler=SchedulerConfig(prefill_first=False)).metrics
+    assert first.completed == mixed.completed == 384
+    assert first.ttft_s.mean > 2 * mixed.ttft_s.mean  # later waves (warmup leaves the first out)
+    # the pauses sit before a wave's first tokens: its decode steps run uninterrupted
+    assert first.tpot_s.mean < mixed.tpot_s.mean

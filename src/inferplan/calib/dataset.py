@@ -17,7 +17,7 @@ from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.inputs import check_float, check_int
 from inferplan.perf.efficiency import prior_efficiency
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
-from inferplan.perf.step import Factors
+from inferplan.perf.step import Factors, request_overhead_s
 
 COLUMNS = ("id", "source", "model_id", "hardware_id", "num_devices", "tp", "pp", "ep",
            "weight_precision", "kv_precision", "engine", "mode", "batch", "input_len",
@@ -50,6 +50,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
     origin: str = ""  # the CSV file the row came from
     burst_waves: float = 0.0  # benchmark sent num_prompts = waves x concurrency, all at t=0
+    lockstep: bool = False  # its clients run in waves that start together (lockstep_metrics)
     spread: float = 1.0  # offline throughput with the dataset's length spread / with mean lengths
 
     @property
@@ -81,15 +82,16 @@ class Row:
         """The row's metric from a plan (or a stand-in whose works report fixed times);
         ``queue_s`` fixes a served prompt's queueing wait (evaluate_plan)."""
         fld, scale = METRICS[self.metric]
-        out = evaluate_plan(plan, f, queue_s)  # type: ignore[arg-type]
+        if self.lockstep:
+            out = lockstep_metrics(plan, f)
+        else:
+            out = evaluate_plan(plan, f, queue_s)  # type: ignore[arg-type]
         v = out.get(fld)
         if v is None:
             return None
         if fld in SPREAD_FIELDS:
             v *= self.spread  # calib/spread.py: the run's tail of long requests
         if self.burst_waves and "burst" in plan.works and fld in ("ttft_s", "e2e_latency_s"):
-            from inferplan.perf.step import request_overhead_s
-
             v += burst_excess_s(plan.works["burst"].total_time_s(f), out.get("ttft_s") or 0.0,
                                 plan.batch, self.burst_waves, request_overhead_s(f))
         return v * scale
@@ -109,6 +111,45 @@ def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, w
     """
     burst_mean = burst_prefill_s * (clients + 1) / (2 * clients) + request_s
     return (burst_mean - steady_ttft_s) / waves  # linear in the times (fastpred relies on it)
+
+
+def lockstep_metrics(plan, f: Factors | None) -> dict[str, float | None]:
+    """Metrics of a benchmark whose clients run in lockstep waves (``Row.lockstep``).
+
+    A prefill-first engine (``EngineSpec.prefill_first``) that receives its n clients' requests
+    at once runs all n prompts (``burst``: burst_s, in its chunks) before any decode step; the
+    i-th prompt's first token comes after about i/n of the burst, (n+1)/2n of it on average. The
+    n sequences then decode together, O - 1 steps of decode_s each, and -- all of one output
+    length -- finish on the same step, so the clients send the next n requests at once and every
+    wave repeats the first. Per request, with the server's own time r (request_overhead_s):
+    TTFT = burst_s (n+1)/2n + r; end to end e2e = burst_s + (O-1) decode_s + r; TPOT = (e2e -
+    TTFT)/(O-1), the decode step plus the rest of the burst after its first token. Each replica
+    serves n requests per e2e. Seconds and per-second rates; linear in the times (fastpred).
+    """
+    burst_s = plan.works["burst"].total_time_s(f)
+    decode_s = plan.works["decode"].total_time_s(f)
+    n, O, I = plan.seqs_per_replica, plan.output_len, plan.input_len
+    rps = n * plan.dep.layout.dp
+    r = request_overhead_s(f)
+    ttft = burst_s * (n + 1) / (2 * n) + r
+    e2e = burst_s + (O - 1) * decode_s + r
+    tpot = (e2e - ttft) / (O - 1)
+    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "decode_tok_s_per_user": 1 / tpot,
+            "requests_per_s": rps / e2e, "output_tok_s": rps * O / e2e,
+            "prefill_tok_s": rps * I / e2e, "total_tok_s": rps * (I + O) / e2e}
+
+
+def _lockstep(raw: dict[str, str], plan: EstimatePlan) -> bool:
+    """Whether a concurrency row's clients run in lockstep waves: all start at once (its notes
+    give ``num_prompts``), every request has one output length (``lengths=fixed`` in its notes:
+    the client fixed the lengths and ignored end-of-sequence tokens), the engine runs waiting
+    prompts before decodes (``prefill_first``), each request decodes more than one token, and
+    every client holds an engine slot (no admission queue)."""
+    notes = raw.get("notes") or ""
+    return (plan.mode == "concurrency" and plan.output_len > 1 and plan.input_len > 0
+            and "lengths=fixed" in notes and _burst_waves(notes, plan.batch) > 0
+            and plan.dep.engine.prefill_first and plan.queue_factor <= 1
+            and plan.admission_steps == 0 and "decode" in plan.works)
 
 
 def _burst_waves(notes: str, clients: int) -> float:
@@ -214,6 +255,14 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
             row.plan = None
         elif mode == "offline" and (dataset := dataset_of(raw.get("notes") or "")):
             _spread_row(row, dataset, raw.get("notes") or "")
+        elif _lockstep(raw, row.plan):
+            from inferplan.perf.chunks import prefill_chunks
+
+            row.plan.works["burst"] = prefill_chunks(row.plan.dep, row.plan.seqs_per_replica,
+                                                     row.plan.input_len)
+            row.lockstep = True
+            row.notes.append(f"{row.plan.batch} clients in lockstep waves (fixed lengths, "
+                             f"prefill-first engine): every wave prefills all its prompts first")
         elif mode == "concurrency" and raw["metric"] in ("ttft_ms", "e2e_latency_s"):
             waves = _burst_waves(raw.get("notes") or "", row.plan.batch)
             if waves and row.plan.input_len > 0:

@@ -121,9 +121,10 @@ def engine_as_of(engine: EngineSpec, date: str, hw: HardwareSpec,
 
 def version_in(text: str) -> tuple[int, ...] | None:
     """The release number right after the engine's name in an engine-version note (``vLLM
-    v0.11.0`` -> (0, 11, 0), ``SGLang 0.5.9 (docker ...)`` -> (0, 5, 9)), or None (a commit or
-    build number, a docker tag, no version)."""
-    m = re.match(r"\s*[A-Za-z][\w.+-]*\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    v0.11.0`` -> (0, 11, 0), ``SGLang 0.5.9 (docker ...)`` -> (0, 5, 9), a fork named by its
+    repository, ``HabanaAI/vllm-fork v0.7.2+Gaudi`` -> (0, 7, 2)), or None (a commit or build
+    number, a docker tag, no version)."""
+    m = re.match(r"\s*[A-Za-z][\w.+/-]*\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text)
     return tuple(int(g) for g in m.groups() if g is not None) if m else None
 
 

@@ -291,6 +291,11 @@ class EngineSpec(_Strict):
     cpu_untiled_formats_non_x86: list[str] = Field(
         default=[], description="formats untiled on non-x86 CPUs only (tiled on Intel/AMD)")
     continuous_batching: bool = True
+    prefill_first: bool = Field(
+        default=False, description="a step that can take waiting prompts runs them alone: "
+                                   "decodes pause until no prompt waits (SGLang without "
+                                   "--enable-mixed-chunk, vLLM V0); otherwise prompts ride in "
+                                   "the decode steps' token budget")
     max_num_seqs: int = Field(ge=1)
     memory_utilization: float = Field(gt=0, le=1, description="share of memory it may use")
     memory_share_of: Literal["device", "free"] = Field(

@@ -98,6 +98,10 @@ def register(app: typer.Typer) -> None:
         max_num_seqs: Annotated[int | None, typer.Option("--max-num-seqs", min=1, max=int(LIMITS["batch"]))] = None,
         max_num_batched_tokens: Annotated[int | None, typer.Option("--max-num-batched-tokens", min=1, max=int(LIMITS["tokens"]))] = None,
         no_chunked_prefill: Annotated[bool, typer.Option("--no-chunked-prefill")] = False,
+        prefill_first: Annotated[bool | None, typer.Option(
+            "--prefill-first/--mixed-steps", help="Waiting prompts run in steps of their own, "
+            "decodes paused (SGLang, vLLM V0), or ride in the decode steps (vLLM V1); default: "
+            "the engine's")] = None,
         block_size: Annotated[int, typer.Option("--block-size", min=1, max=65536, help="KV block tokens")] = 16,
         prefix_caching: Annotated[bool, typer.Option("--prefix-caching")] = False,
         kv_blocks: Annotated[int | None, typer.Option("--kv-blocks", min=1, max=10**9, help="Override the KV blocks per replica")] = None,
@@ -129,8 +133,8 @@ def register(app: typer.Typer) -> None:
                     p50_e2e_s=p50_e2e, p90_e2e_s=p90_e2e, p99_e2e_s=p99_e2e)
         cfg = build(SchedulerConfig, policy=policy, max_num_seqs=max_num_seqs,
                     max_num_batched_tokens=max_num_batched_tokens,
-                    chunked_prefill=not no_chunked_prefill, block_size=block_size,
-                    prefix_caching=prefix_caching, kv_blocks=kv_blocks)
+                    chunked_prefill=not no_chunked_prefill, prefill_first=prefill_first,
+                    block_size=block_size, prefix_caching=prefix_caching, kv_blocks=kv_blocks)
         dep = build(DeploymentSpec, hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
                     precision=precision, kv_precision=kv_precision, engine=engine, threads=threads,
                     offload=offload, host=host, slots=slots,

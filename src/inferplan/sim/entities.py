@@ -23,6 +23,10 @@ class SchedulerConfig(BaseModel):
         default=None, ge=1, description="tokens per step (decode + prefill chunk); default: the "
         "engine's prefill chunk, at least max_num_seqs")
     chunked_prefill: bool = True
+    prefill_first: bool | None = Field(
+        default=None, description="a step that takes waiting prompts runs them alone, the decodes "
+        "pause (SGLang, vLLM V0); False: prompts ride in the decode steps (vLLM V1); default: "
+        "the engine's")
     block_size: int = Field(default=16, ge=1, description="tokens per KV block (vLLM default 16)")
     prefix_caching: bool = False
     kv_blocks: int | None = Field(default=None, ge=1, description="override the KV blocks that fit")

@@ -15,6 +15,10 @@ completion, KV running out) identical decode steps are advanced as one *run* who
 are a quadratic in the step index fitted exactly at three points (``StepCost.decode_run_s``); an
 arrival during a run cuts it at the next step boundary (``interrupt``).
 
+Prefill-first engines (``EngineSpec.prefill_first``: SGLang, vLLM V0) run a step that takes
+waiting prompts without the decodes: those pause (the decode clock stands still) until no
+prompt can be scheduled, and the prompts get the whole token budget.
+
 Admission: an engine that polls its request socket every R decode steps (SGLang
 ``--scheduler-recv-interval``, ``EngineSpec.admission.recv_interval_steps``) only sees a new
 request at a step whose clock is a multiple of R, or at once when it has nothing decoding; the
@@ -58,6 +62,9 @@ class ContinuousBatching(Replica):
         self.chunk_cap = pool.max_batched_tokens if cfg.chunked_prefill else 1 << 30
         self.pp = max(1, pool.pipeline_stages)
         self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
+        self.prefill_first = (pool.dep.engine.prefill_first if cfg.prefill_first is None
+                              else cfg.prefill_first)
+        self._paused = False  # the step in flight holds the decodes back (prefill-first)
         self.prefilling: list[Request] = []
         self.running: dict[int, Request] = {}  # admission order (preemption picks the last)
         # decode set, aggregated
@@ -109,7 +116,7 @@ class ContinuousBatching(Replica):
             self.clock += k
             self.log.add(self._start, t - self._start, k, self.b, 0, self._kv_frac())
         elif self._kind == "step":
-            self.clock += 1
+            self.clock += 0 if self._paused else 1
             for r, n in self._chunks:
                 r.computed += n
                 if r.computed >= r.prompt_tokens:
@@ -307,8 +314,10 @@ class ContinuousBatching(Replica):
         self.free -= need
         chunks = self._schedule_prefill(t)
         b = self.b
-        if not chunks:
-            self.free += need  # a run below allocates its blocks itself
+        self._paused = bool(chunks) and self.prefill_first and b > 0
+        if not chunks or self._paused:
+            self.free += need  # a run below allocates its blocks itself; paused: no decode token
+            b = 0 if self._paused else b
         if not chunks and not b:
             return None  # nothing can run until a request arrives or KV frees up
         if chunks:
@@ -361,7 +370,7 @@ class ContinuousBatching(Replica):
         return self.recv > 1 and bool(self.waiting) and self.waiting[0].scheduled_s < 0
 
     def _schedule_prefill(self, t: float) -> list[tuple[Request, int]]:
-        budget = self.max_tokens - self.b
+        budget = self.max_tokens - (0 if self.prefill_first else self.b)
         polls = self._polls()
         chunks: list[tuple[Request, int]] = []
         bs = self.bs
