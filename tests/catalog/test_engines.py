@@ -103,6 +103,7 @@ def test_llama_cpp_splits_layers_with_one_slot_and_f16_kv():
     ("tgi", "h100-sxm", True), ("exllamav2", "rtx-4090", True), ("deepspeed-mii", "mi300x", False),
     ("mlc-llm", "apple-m4-max-gpu", True), ("cerebras", "cerebras-cs3", True),
     ("groq", "groq-lpu-v1", True), ("neuron", "trainium2", True), ("neuron", "gaudi3", False),
+    ("sglang-jax", "tpu-v6e", True), ("sglang-jax", "h100-sxm", False),
 ])
 def test_each_engine_runs_only_on_its_hardware(engine, hw, ok):
     if ok:
@@ -110,6 +111,14 @@ def test_each_engine_runs_only_on_its_hardware(engine, hw, ok):
     else:
         with pytest.raises(InputError, match="does not run on"):
             check_engine_runs_on(get_engine(engine), get_hardware(hw))
+
+
+def test_an_engine_asked_for_on_hardware_of_its_port_names_the_port():
+    """SGLang runs on TPUs as SGLang-JAX, a profile of its own (its own kernels and factors)."""
+    with pytest.raises(InputError, match="its port to tpus: sglang-jax"):
+        check_engine_runs_on(get_engine("sglang"), get_hardware("tpu-v6e"))
+    jax = get_engine("sglang-jax")
+    assert jax.prefill_first and jax.prefill_chunk_tokens == 4096 and not jax.limits
 
 
 def test_single_user_engines_default_to_one_sequence_and_layer_split():

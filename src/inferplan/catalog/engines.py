@@ -230,7 +230,11 @@ def check_engine_runs_on(engine: EngineSpec, hw: HardwareSpec) -> None:
     if not runs_on(engine, hw):
         runs = ", ".join(engine.hardware_classes) + (
             f" ({'/'.join(engine.vendors)} only)" if engine.vendors else "")
+        # a port of the engine to this hardware (sglang -> sglang-jax on TPUs)
+        ports = [e.id for e in engine_catalog().values() if e.id.startswith(f"{engine.id}-")
+                 and e.successor is None and runs_on(e, hw)]
+        hint = f"; its port to {hw.hw_class}s: {', '.join(ports)}" if ports else ""
         raise InputError(
             f"engine '{engine.id}' does not run on {hw.id} ({hw.vendor} {hw.hw_class}); it runs on "
-            f"{runs}; default for {hw.id}: {default_engine(hw).id}"
+            f"{runs}{hint}; default for {hw.id}: {default_engine(hw).id}"
         )
