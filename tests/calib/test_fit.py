@@ -87,3 +87,22 @@ def test_shipped_profile_sources_name_what_each_factor_is():
             assert entry.get("source"), (name, scope)
             if name != "dequant_ops_per_weight":
                 assert "unpacking cost" not in entry["source"], (name, scope)
+
+
+def test_a_source_weighs_the_square_root_of_its_rows():
+    """Rows of one source share its bias: four rows of one source get 4 ** -0.25 of the residual
+    weight of a lone row of another (in the squared loss the four weigh 2 rows, not 4), grades
+    still scale them, and the total weight is the grades' total."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from inferplan.calib.fit import source_weights
+
+    rows = [SimpleNamespace(source="big", raw={"reliability": "A"}) for _ in range(4)]
+    rows += [SimpleNamespace(source="one", raw={"reliability": "A"}),
+             SimpleNamespace(source="graded", raw={"reliability": "C"})]
+    w = source_weights(SimpleNamespace(rows=rows), np.arange(6))  # type: ignore[arg-type]
+    assert np.isclose(w[0] / w[4], 4 ** -0.25) and np.isclose(w[5] / w[4], 0.5)
+    assert np.isclose(w.sum(), 4 * 1.0 + 1.0 + 0.5)
+    assert np.isclose((w[:4] ** 2).sum() / w[4] ** 2, 2.0)
