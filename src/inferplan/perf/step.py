@@ -39,6 +39,12 @@ ArrayLike = float | np.ndarray  # a count or context: one value or an array of t
 # differentiable for calibration (a hard max has flat regions that stall the fit).
 ROOFLINE_P = 4.0
 DEQUANT_TILE_TOKENS = 128  # tokens sharing one unpack of a weight tile in a GEMM (typical M tile)
+# A CPU's tiled quantized GEMM unpacks a weight block into registers and uses it for the few token
+# columns of its register tile, not for a shared-memory M tile: ggml's Arm repack GEMMs
+# (ggml_gemm_q4_0_4x8_q8_0 and kin) take activations 4 rows at a time, llamafile's tinyBLAS
+# (gemm4xN) reuses 4 unpacked weight rows for RN <= 4 token columns (RN = 2 with AVX2's 16
+# registers, 4 with AVX-512's 32).
+CPU_DEQUANT_TILE_TOKENS = 4
 ALLREDUCES_PER_LAYER = 2  # after attention and after the FFN (Megatron-style TP)
 
 
@@ -109,7 +115,8 @@ def cpu_untiled(dep: Deployment, precision: str) -> bool:
     """True when the engine runs a CPU prompt mat-mul in `precision` as one dot product per
     (weight row, token): no tiled kernel for it (``EngineSpec.cpu_tiled_gemm`` /
     ``cpu_untiled_formats``), so every token unpacks (and reloads) the weights again where a tiled
-    GEMM unpacks a weight tile once per ``DEQUANT_TILE_TOKENS`` tokens. Accelerators: False."""
+    GEMM unpacks a weight tile once per ``CPU_DEQUANT_TILE_TOKENS`` tokens (an accelerator's once
+    per ``DEQUANT_TILE_TOKENS``). Accelerators: False."""
     if dep.hw.hw_class != "cpu":
         return False
     eng = dep.engine
@@ -386,7 +393,8 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     # the GEMM-size term is unchanged)
     untiled_w, untiled_e = (cpu_untiled(dep, prec) for prec in (dep.weight_precision.id,
                                                                  dep.expert_precision.id))
-    tile_w = 1.0 if untiled_w else DEQUANT_TILE_TOKENS  # tokens sharing one unpack of a weight
+    tile_w = (1.0 if untiled_w else CPU_DEQUANT_TILE_TOKENS if dep.hw.hw_class == "cpu"
+              else DEQUANT_TILE_TOKENS)  # tokens sharing one unpack of a weight
     unpack_tiles = np.maximum(1.0, tokens_dev / tile_w)
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
