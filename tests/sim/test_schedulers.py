@@ -97,9 +97,10 @@ def test_a_prefill_first_engine_pauses_its_decodes_and_keeps_fixed_length_client
     w = Workload(arrivals=Arrivals(kind="closed", users=64), input=LengthDist(value=1024),
                  output=LengthDist(value=256))
     dep = DeploymentSpec(hardware="h100-sxm", engine="sglang")
-    first = simulate("llama-3.1-8b", dep, w, requests=64 * 6, seed=1, warmup=0.4).metrics
-    mixed = simulate("llama-3.1-8b", dep, w, requests=64 * 6, seed=1, warmup=0.4,
-                     scheduler=SchedulerConfig(prefill_first=False)).metrics
+    runs = [simulate("llama-3.1-8b", dep, w, requests=64 * 6, seed=1, warmup=0.4, scheduler=cfg)
+            for cfg in (None, SchedulerConfig(prefill_first=False))]
+    assert runs[0].pools[0].prefill_first and not runs[1].pools[0].prefill_first
+    first, mixed = (r.metrics for r in runs)
     assert first.completed == mixed.completed == 384
     assert first.ttft_s.mean > 2 * mixed.ttft_s.mean  # later waves (warmup leaves the first out)
     # the pauses sit before a wave's first tokens: its decode steps run uninterrupted

@@ -86,6 +86,8 @@ class PoolInfo(BaseModel):
     weight_precision: str
     kv_precision: str
     policy: str
+    prefill_first: bool = Field(default=False, description="continuous policy: steps that take "
+                                "waiting prompts run them alone, the decodes paused")
     max_num_seqs: int
     max_num_batched_tokens: int
     kv_cache_tokens: int = Field(description="KV tokens one replica holds beside its weights")
@@ -157,6 +159,13 @@ class Pool:
         return self.limits.policy
 
     @property
+    def prefill_first(self) -> bool:
+        """Steps that take waiting prompts run them alone (the engine's, unless the scheduler
+        configuration says); only the continuous policy batches prompts with decodes at all."""
+        first = self.dep.engine.prefill_first if self.cfg.prefill_first is None else self.cfg.prefill_first
+        return first and not SCHEDULERS[self.policy].one_at_a_time
+
+    @property
     def max_num_seqs(self) -> int:
         return self.limits.max_num_seqs
 
@@ -222,7 +231,7 @@ class Pool:
             role=role, hardware=dep.hw.id, hardware_class=dep.hw.hw_class, engine=dep.engine.id,
             replicas=replicas, devices_per_replica=lay.replica_devices, tp=lay.tp, pp=lay.pp,
             ep=lay.ep, weight_precision=dep.weight_precision.id, kv_precision=dep.kv_precision.id,
-            policy=self.policy, max_num_seqs=self.max_num_seqs,
+            policy=self.policy, prefill_first=self.prefill_first, max_num_seqs=self.max_num_seqs,
             max_num_batched_tokens=self.max_batched_tokens, kv_cache_tokens=self.kv_tokens,
             usd_per_hour=self.usd_per_hour(replicas, power), power_w=power)
 

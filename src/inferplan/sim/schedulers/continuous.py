@@ -62,8 +62,7 @@ class ContinuousBatching(Replica):
         self.chunk_cap = pool.max_batched_tokens if cfg.chunked_prefill else 1 << 30
         self.pp = max(1, pool.pipeline_stages)
         self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
-        self.prefill_first = (pool.dep.engine.prefill_first if cfg.prefill_first is None
-                              else cfg.prefill_first)
+        self.prefill_first = pool.prefill_first
         self._paused = False  # the step in flight holds the decodes back (prefill-first)
         self.prefilling: list[Request] = []
         self.running: dict[int, Request] = {}  # admission order (preemption picks the last)
