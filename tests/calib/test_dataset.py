@@ -1,3 +1,4 @@
+import pytest
 
 
 def test_a_median_ttft_gets_no_first_wave_burst():
@@ -103,49 +104,54 @@ def test_the_length_spread_of_offline_rows_uses_no_fitted_factor(monkeypatch):
     assert all(e is not None and e.table == priors for e in seen)
 
 
-def _concurrency_csv(tmp_path, rows):
+def _concurrency_csv(tmp_path, rows, clients=64, prompt=1024):
     """A canonical CSV of llama-3.1-8b concurrency rows on one H100: (metric, engine, notes,
-    output_len) per row; 64 clients, 1024-token prompts."""
+    output_len) per row."""
     from inferplan.calib.dataset import COLUMNS
 
     def row(i, metric, engine, notes, out):
         cells = dict(id=f"t-{i}", source="t", model_id="llama-3.1-8b", hardware_id="h100-sxm",
                      num_devices="1", weight_precision="bf16", engine=engine, mode="concurrency",
-                     batch="64", input_len="1024", output_len=str(out), metric=metric, value="1",
-                     reliability="B", notes=f"src=test; date=2026-12; {notes}")
+                     batch=str(clients), input_len=str(prompt), output_len=str(out), metric=metric,
+                     value="1", reliability="B", notes=f"src=test; date=2026-12; {notes}")
         return ",".join(cells.get(c, "") for c in COLUMNS)
 
-    p = tmp_path / "t.csv"
+    p = tmp_path / f"t-{clients}-{prompt}.csv"
     p.write_text(",".join(COLUMNS) + "\n" + "\n".join(row(i, *r) for i, r in enumerate(rows)) + "\n")
     return p
 
 
-def test_fixed_length_clients_on_a_prefill_first_engine_match_the_simulated_waves(tmp_path):
+@pytest.mark.parametrize("clients,prompt,out", [
+    (64, 1024, 256),  # 8 prompts a step: their first tokens come together at its end
+    (64, 128, 256),  # one step holds every prompt: TTFT is the whole burst
+    (8, 2048, 64),
+    (16, 9000, 64),  # prompts longer than a step: one after another
+])
+def test_fixed_length_clients_on_a_prefill_first_engine_match_the_simulated_waves(
+        tmp_path, clients, prompt, out):
     """Clients that start together with fixed lengths on SGLang (prefill-first) run in lockstep
     waves (calib/dataset.lockstep_metrics); the simulator, which schedules step by step, finds
-    the same mean TTFT, TPOT and output throughput within 15%."""
+    the same mean TTFT, TPOT and output throughput within 10%."""
     from inferplan.calib.dataset import load_dataset
     from inferplan.perf.efficiency import load_efficiency
     from inferplan.perf.factors import resolve_factors
     from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload, simulate
 
-    notes = "num_prompts=256; lengths=fixed"
-    p = _concurrency_csv(tmp_path, [(m, "sglang", notes, 256)
-                                    for m in ("ttft_ms", "tpot_ms", "output_tok_s")])
+    notes = f"num_prompts={4 * clients}; lengths=fixed"
+    p = _concurrency_csv(tmp_path, [(m, "sglang", notes, out)
+                                    for m in ("ttft_ms", "tpot_ms", "output_tok_s")], clients, prompt)
     rows = load_dataset(p)
     assert all(r.lockstep and r.plan is not None for r in rows)
     eff = load_efficiency()
     ttft, tpot, tok_s = (r.predict(resolve_factors(r.plan.dep, eff)[0]) for r in rows)  # type: ignore[union-attr]
-    w = Workload(arrivals=Arrivals(kind="closed", users=64), input=LengthDist(value=1024),
-                 output=LengthDist(value=256))
-    sim = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", engine="sglang"), w,
-                   requests=256, seed=1)
-    m = sim.metrics
+    w = Workload(arrivals=Arrivals(kind="closed", users=clients), input=LengthDist(value=prompt),
+                 output=LengthDist(value=out))
+    m = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", engine="sglang"), w,
+                 requests=4 * clients, seed=1).metrics
     assert ttft is not None and tpot is not None and tok_s is not None
-    assert abs(ttft / (m.ttft_s.mean * 1e3) - 1) < 0.15
-    assert abs(tpot / (m.tpot_s.mean * 1e3) - 1) < 0.15
-    sim_tok_s = m.completed * 256 / m.duration_s
-    assert abs(tok_s / sim_tok_s - 1) < 0.15
+    assert abs(ttft / (m.ttft_s.mean * 1e3) - 1) < 0.10
+    assert abs(tpot / (m.tpot_s.mean * 1e3) - 1) < 0.10
+    assert abs(tok_s / (m.completed * out / m.duration_s) - 1) < 0.10
 
 
 def test_waves_need_fixed_lengths_a_prefill_first_engine_and_a_decode(tmp_path):

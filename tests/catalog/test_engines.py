@@ -178,7 +178,7 @@ def test_an_engine_version_note_reads_the_release_number_after_the_name():
     assert version_in("vLLM 0.17.1rc1.dev127+gf296a1966 + vllm-gaudi") == (0, 17, 1)
     assert version_in("vLLM (ROCm, AMD MLPerf v5.0 harness)") is None  # not vLLM's number
     assert version_in("vLLM acbed3ef (2023-10-06)") is None
-    assert version_in("HabanaAI/vllm-fork v0.7.2+Gaudi-1.21.0") == (0, 7, 2)  # a fork's repository
+    assert version_in("rocm/vllm 6.3.1 (vLLM 0.6.4)") is None  # a path's number may be ROCm's
 
 
 def test_an_older_release_line_names_a_known_successor():

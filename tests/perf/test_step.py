@@ -365,3 +365,17 @@ def test_attention_runs_at_its_own_share_of_the_gemms_efficiency():
             assert c2[i] == pytest.approx(c1[i])
     assert float(w.time_s(half)) > float(w.time_s(f))
     assert 0.1 < f.attn_compute < 1.0  # below the GEMMs' share (FlashAttention-2/3 papers)
+
+
+def test_a_routed_expert_is_unpacked_once_per_tile_of_the_tokens_routed_to_it():
+    """A 512-token prompt through Qwen3-30B-A3B (128 experts, top-8) routes ~32 tokens to each
+    expert: on a CPU (4-token register tiles) every expert's weights are unpacked 8 times, not
+    once per 4 of all 512 tokens (128 times)."""
+    plan = plan_estimate("qwen3-30b-a3b", "epyc-9755", engine="llama.cpp", precision="q4_0",
+                         batch=1, input_len=512, output_len=16)
+    dep = plan.dep
+    w = step_work(dep, prefill_tokens=512, prefill_seqs=1)
+    one_pass = sum(g.layers * g.expert_elems_dev for g in dep.groups) / dep.vector_ops_s
+    passes = float(np.sum(w.t_unpack_e)) / one_pass
+    routed = 512 * 8 / 128  # tokens per expert (every expert is touched at 512 tokens)
+    assert passes == pytest.approx(routed / CPU_DEQUANT_TILE_TOKENS, rel=0.01)

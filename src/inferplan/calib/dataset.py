@@ -51,6 +51,7 @@ class Row:
     origin: str = ""  # the CSV file the row came from
     burst_waves: float = 0.0  # benchmark sent num_prompts = waves x concurrency, all at t=0
     lockstep: bool = False  # its clients run in waves that start together (lockstep_metrics)
+    burst_share: float = 1.0  # mean share of a burst's prefill done at a prompt's first token
     spread: float = 1.0  # offline throughput with the dataset's length spread / with mean lengths
 
     @property
@@ -83,7 +84,7 @@ class Row:
         ``queue_s`` fixes a served prompt's queueing wait (evaluate_plan)."""
         fld, scale = METRICS[self.metric]
         if self.lockstep:
-            out = lockstep_metrics(plan, f)
+            out = lockstep_metrics(plan, f, self.burst_share)
         else:
             out = evaluate_plan(plan, f, queue_s)  # type: ignore[arg-type]
         v = out.get(fld)
@@ -93,45 +94,49 @@ class Row:
             v *= self.spread  # calib/spread.py: the run's tail of long requests
         if self.burst_waves and "burst" in plan.works and fld in ("ttft_s", "e2e_latency_s"):
             v += burst_excess_s(plan.works["burst"].total_time_s(f), out.get("ttft_s") or 0.0,
-                                plan.batch, self.burst_waves, request_overhead_s(f))
+                                self.burst_share, self.burst_waves, request_overhead_s(f))
         return v * scale
 
 
-def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, clients: int, waves: float,
-                   request_s: float = 0.0) -> float:
+def burst_excess_s(burst_prefill_s: float, steady_ttft_s: float, first_token_share: float,
+                   waves: float, request_s: float = 0.0) -> float:
     """Extra mean TTFT of a concurrency benchmark that starts all its clients at once.
 
     Serving benchmarks (vLLM ``benchmark_serving --request-rate inf --max-concurrency C``,
     InferenceX: ``num_prompts = 10 x C``) send the first C requests together: they are prefilled
-    back to back in the engine's chunks, so the i-th of them gets its first token after i/C of
-    the whole burst's prefill, (C+1)/2C of it on average. One request in ``waves`` belongs to that
+    back to back in the engine's chunks, each getting its first token when the step holding its
+    last chunk ends, ``first_token_share`` of the whole burst's prefill on average
+    (perf/chunks.first_token_share). One request in ``waves`` belongs to that
     first wave; the others arrive one at a time into a running batch (the steady-state TTFT).
     Mean over all requests: steady + (burst_mean - steady) / waves; the first wave pays the
     server's per-request time ``request_s`` too. Seconds.
     """
-    burst_mean = burst_prefill_s * (clients + 1) / (2 * clients) + request_s
+    burst_mean = burst_prefill_s * first_token_share + request_s
     return (burst_mean - steady_ttft_s) / waves  # linear in the times (fastpred relies on it)
 
 
-def lockstep_metrics(plan, f: Factors | None) -> dict[str, float | None]:
+def lockstep_metrics(plan: EstimatePlan, f: Factors | None,
+                     first_token_share: float) -> dict[str, float | None]:
     """Metrics of a benchmark whose clients run in lockstep waves (``Row.lockstep``).
 
     A prefill-first engine (``EngineSpec.prefill_first``) that receives its n clients' requests
-    at once runs all n prompts (``burst``: burst_s, in its chunks) before any decode step; the
-    i-th prompt's first token comes after about i/n of the burst, (n+1)/2n of it on average. The
+    at once runs all n prompts (``burst``: burst_s, in its chunks) before any decode step; a
+    prompt's first token comes when the step holding its last chunk ends, a share s
+    (``first_token_share``, perf/chunks.first_token_share) of the burst on average. The
     n sequences then decode together, O - 1 steps of decode_s each, and -- all of one output
     length -- finish on the same step, so the clients send the next n requests at once and every
     wave repeats the first. Per request, with the server's own time r (request_overhead_s):
-    TTFT = burst_s (n+1)/2n + r; end to end e2e = burst_s + (O-1) decode_s + r; TPOT = (e2e -
+    TTFT = burst_s s + r; end to end e2e = burst_s + (O-1) decode_s + r; TPOT = (e2e -
     TTFT)/(O-1), the decode step plus the rest of the burst after its first token. Each replica
     serves n requests per e2e. Seconds and per-second rates; linear in the times (fastpred).
     """
-    burst_s = plan.works["burst"].total_time_s(f)
-    decode_s = plan.works["decode"].total_time_s(f)
+    # f is None only when fastpred probes with stand-in works that report fixed times
+    burst_s = plan.works["burst"].total_time_s(f)  # type: ignore[arg-type]
+    decode_s = plan.works["decode"].total_time_s(f)  # type: ignore[arg-type]
     n, O, I = plan.seqs_per_replica, plan.output_len, plan.input_len
     rps = n * plan.dep.layout.dp
     r = request_overhead_s(f)
-    ttft = burst_s * (n + 1) / (2 * n) + r
+    ttft = burst_s * first_token_share + r
     e2e = burst_s + (O - 1) * decode_s + r
     tpot = (e2e - ttft) / (O - 1)
     return {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "decode_tok_s_per_user": 1 / tpot,
@@ -256,20 +261,14 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         elif mode == "offline" and (dataset := dataset_of(raw.get("notes") or "")):
             _spread_row(row, dataset, raw.get("notes") or "")
         elif _lockstep(raw, row.plan):
-            from inferplan.perf.chunks import prefill_chunks
-
-            row.plan.works["burst"] = prefill_chunks(row.plan.dep, row.plan.seqs_per_replica,
-                                                     row.plan.input_len)
+            _add_burst(row)
             row.lockstep = True
             row.notes.append(f"{row.plan.batch} clients in lockstep waves (fixed lengths, "
                              f"prefill-first engine): every wave prefills all its prompts first")
         elif mode == "concurrency" and raw["metric"] in ("ttft_ms", "e2e_latency_s"):
             waves = _burst_waves(raw.get("notes") or "", row.plan.batch)
             if waves and row.plan.input_len > 0:
-                from inferplan.perf.chunks import prefill_chunks
-
-                rep_clients = row.plan.seqs_per_replica
-                row.plan.works["burst"] = prefill_chunks(row.plan.dep, rep_clients, row.plan.input_len)
+                _add_burst(row)
                 row.burst_waves = waves
                 row.notes.append(f"benchmark starts {row.plan.batch} clients at once, "
                                  f"{waves:g} waves: first-wave prefill queue added to the mean")
@@ -278,6 +277,18 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         row.error = f"bad row: {type(e).__name__} {e}"
     return row
+
+
+def _add_burst(row: Row) -> None:
+    """The work of prefilling every client's prompt of one replica back to back (``burst``) and
+    the mean share of it done when a prompt's first token comes out."""
+    from inferplan.perf.chunks import first_token_share, prefill_chunks
+
+    plan = row.plan
+    assert plan is not None
+    n, prompt = plan.seqs_per_replica, plan.input_len
+    plan.works["burst"] = prefill_chunks(plan.dep, n, prompt)
+    row.burst_share = first_token_share(n, prompt, plan.dep.step_token_budget)
 
 
 def _spread_row(row: Row, dataset: str, notes: str) -> None:

@@ -121,10 +121,10 @@ def engine_as_of(engine: EngineSpec, date: str, hw: HardwareSpec,
 
 def version_in(text: str) -> tuple[int, ...] | None:
     """The release number right after the engine's name in an engine-version note (``vLLM
-    v0.11.0`` -> (0, 11, 0), ``SGLang 0.5.9 (docker ...)`` -> (0, 5, 9), a fork named by its
-    repository, ``HabanaAI/vllm-fork v0.7.2+Gaudi`` -> (0, 7, 2)), or None (a commit or build
-    number, a docker tag, no version)."""
-    m = re.match(r"\s*[A-Za-z][\w.+/-]*\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    v0.11.0`` -> (0, 11, 0), ``SGLang 0.5.9 (docker ...)`` -> (0, 5, 9)), or None (a commit or
+    build number, a docker tag, a repository path whose first number may be another product's:
+    ``rocm/vllm 6.3.1``; no version)."""
+    m = re.match(r"\s*[A-Za-z][\w.+-]*\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text)
     return tuple(int(g) for g in m.groups() if g is not None) if m else None
 
 
@@ -144,7 +144,11 @@ ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     # vLLM --async-scheduling (opt-in from 0.10, default from 0.14): the host schedules step n+1
     # while the device runs step n (EngineSpec.overlap_scheduler); 1/true on, 0/false off
     "async_scheduling": ("overlap_scheduler", bool, ("enable_async_scheduling", "overlap_scheduler")),
+    # waiting prompts run in steps of their own (EngineSpec.prefill_first); SGLang's
+    # --enable-mixed-chunk is its negation (prompt chunks ride in the decode steps)
+    "prefill_first": ("prefill_first", bool, ()),
 }
+NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off
 _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}
 _ADMISSION_FIELDS = set(Admission.model_fields) - {"source"}
 
@@ -169,11 +173,13 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
     top: dict[str, float | bool] = {}
     adm: dict[str, float | bool] = {}
     for key, raw in options.items():
-        name = by_name.get(key.strip().lstrip("-").replace("-", "_"))
+        spelled = key.strip().lstrip("-").replace("-", "_")
+        negated = spelled in NEGATED_OPTIONS
+        name = NEGATED_OPTIONS[spelled] if negated else by_name.get(spelled)
         if name is None:
             from difflib import get_close_matches
 
-            near = get_close_matches(key, list(by_name), n=1)
+            near = get_close_matches(key, [*by_name, *NEGATED_OPTIONS], n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
         field, kind, _ = ENGINE_OPTIONS[name]
@@ -188,7 +194,7 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
         if kind is bool:
             if value not in (0.0, 1.0):
                 raise InputError(f"engine option {key}: '{raw}' is not on/off (1, 0, true, false)")
-            value = bool(value)
+            value = bool(value) != negated
         elif kind is int:
             if not value.is_integer():
                 raise InputError(f"engine option {key}: '{raw}' is not a whole number")

@@ -57,3 +57,24 @@ def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int, decode_seqs
     # every sequence goes through the same chunks; steps of one sequence after another
     return step_work(dep, prefill_tokens=np.tile(tokens, int(math.ceil(seqs))),
                      prefill_seqs=1.0, prefill_ctx=np.tile(start, int(math.ceil(seqs))), **rider)
+
+
+def first_token_share(seqs: float, prompt_tokens: float, chunk_tokens: float) -> float:
+    """Mean share of a burst's prompt tokens processed when a prompt's first token comes out.
+
+    `seqs` prompts of `prompt_tokens` run back to back in steps of at most `chunk_tokens`
+    tokens, as :func:`prefill_chunks` splits them: a prompt's first token comes at the end of the
+    step holding its last chunk. Prompts that fit a step are packed ``floor(chunk / I)`` to a
+    step and all finish with it (one step: all at the end, share 1); longer prompts go one after
+    another, the i-th done at i/n of the burst ((n+1)/2n on average). Shares of tokens stand for
+    shares of time (the steps' times grow with their tokens). Dimensionless, in (0, 1].
+    """
+    n = max(1, int(math.ceil(seqs)))
+    if n * prompt_tokens <= chunk_tokens or prompt_tokens <= 0:
+        return 1.0
+    if prompt_tokens > chunk_tokens:
+        return (n + 1) / (2 * n)
+    per_step = max(1, int(chunk_tokens // prompt_tokens))
+    done = np.minimum(np.arange(1, math.ceil(n / per_step) + 1) * per_step, n)  # prompts done by each step
+    finished = np.diff(np.concatenate([[0], done]))  # prompts whose first token each step emits
+    return float(np.sum(finished * done) / (n * n))

@@ -393,8 +393,9 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     # the GEMM-size term is unchanged)
     untiled_w, untiled_e = (cpu_untiled(dep, prec) for prec in (dep.weight_precision.id,
                                                                  dep.expert_precision.id))
-    tile_w = (1.0 if untiled_w else CPU_DEQUANT_TILE_TOKENS if dep.hw.hw_class == "cpu"
-              else DEQUANT_TILE_TOKENS)  # tokens sharing one unpack of a weight
+    tile = CPU_DEQUANT_TILE_TOKENS if dep.hw.hw_class == "cpu" else DEQUANT_TILE_TOKENS
+    tile_w = 1.0 if untiled_w else tile  # tokens sharing one unpack of a weight block
+    tile_e = 1.0 if untiled_e else tile  # the same for a routed expert's GEMM
     unpack_tiles = np.maximum(1.0, tokens_dev / tile_w)
 
     tc, tm, tuw, tue, names, kinds, gm = [], [], [], [], [], [], []
@@ -433,10 +434,10 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             tm.append(n * g.expert_elems_dev * touched * dep.expert_bytes_per_elem / bw + zero)
             tuw.append(zero)
             # GEMM rows of one expert: the tokens routed to it, over the experts touched (static:
-            # every token); an untiled kernel unpacks an expert's weights again for each of them
+            # every token); its weights are unpacked once per tile of those rows (an untiled
+            # kernel: once per row)
             expert_rows = np.maximum(tokens, 1.0) * np.where(static, 1.0, g.top_k / (g.num_experts * touched))
-            tue.append(n * g.expert_elems_dev * touched / vec * (
-                np.maximum(1.0, expert_rows) if untiled_e else unpack_tiles))
+            tue.append(n * g.expert_elems_dev * touched / vec * np.maximum(1.0, expert_rows / tile_e))
             names.append(f"{g.name}.experts")
             kinds.append("experts")
             widths.append(g.expert_width_dev)
