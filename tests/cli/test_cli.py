@@ -112,6 +112,12 @@ def test_listing_commands_work():
         assert out.strip()
     code, out, _ = run("hardware", "show", "mi300x", "--json")
     assert "spec_source" in json.loads(out)
+    # how each engine schedules prompts: in steps of their own (SGLang) or inside decode steps
+    code, out, _ = run("engines", "--json")
+    by_id = {e["id"]: e for e in json.loads(out)["engines"]}
+    assert by_id["sglang"]["prefill_first"] and not by_id["vllm"]["prefill_first"]
+    code, out, _ = run("engines")
+    assert "prompt steps" in out
 
 
 def test_python_dash_m_entry_point():

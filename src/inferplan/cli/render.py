@@ -450,7 +450,8 @@ def print_engines(fmt: str) -> None:
          lambda: [e.model_dump() for e in es], lambda: print_table(
              (Col("id", "left", 9), Col("classes", "left", 6), Col("graphs", "left", 3),
               Col("max seqs", "right", 4), Col("mem util", "right", 4),
-              Col("KV default", "left", 5)),
+              Col("KV default", "left", 5), Col("prompt steps", "left", 5)),
              [(e.id, ",".join(e.hardware_classes), "yes" if e.graph_capture else "no",
-               f"{e.max_num_seqs:,}", f"{e.memory_utilization:.0%}", e.default_kv_precision)
+               f"{e.max_num_seqs:,}", f"{e.memory_utilization:.0%}", e.default_kv_precision,
+               "first" if e.prefill_first else "mixed" if e.continuous_batching else "-")
               for e in es], "engines"))
