@@ -105,3 +105,17 @@ def test_a_prefill_first_engine_pauses_its_decodes_and_keeps_fixed_length_client
     assert first.ttft_s.mean > 2 * mixed.ttft_s.mean  # later waves (warmup leaves the first out)
     # the pauses sit before a wave's first tokens: its decode steps run uninterrupted
     assert first.tpot_s.mean < mixed.tpot_s.mean
+
+
+def test_the_decode_pauses_of_a_prefill_first_engine_show_in_its_inter_token_latency():
+    """A prompt step that holds the decodes back lengthens the gap to their next token: the ITL
+    sample carries those gaps (its tail, p99, is several decode steps) and, every token counted
+    once, its token-weighted mean matches the requests' TPOT."""
+    from inferplan.sim import Arrivals, LengthDist, Workload
+
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=8.0), input=LengthDist(value=500),
+                 output=LengthDist(value=300))
+    m = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", engine="sglang"), w,
+                 requests=800, seed=3).metrics
+    assert abs(m.itl_s.mean / m.tpot_s.mean - 1) < 0.03
+    assert m.itl_s.p99 > 5 * m.itl_s.p50

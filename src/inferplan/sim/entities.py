@@ -88,14 +88,17 @@ class StepLog:
     decode_seqs: list[int] = field(default_factory=list)
     prefill_tokens: list[int] = field(default_factory=list)
     kv_used: list[float] = field(default_factory=list)  # fraction of KV capacity at the start
+    paused: list[int] = field(default_factory=list)  # decoding sequences a prompt step held back
 
-    def add(self, start: float, dur: float, steps: int, b: int, p: int, kv: float) -> None:
+    def add(self, start: float, dur: float, steps: int, b: int, p: int, kv: float,
+            paused: int = 0) -> None:
         self.start_s.append(start)
         self.duration_s.append(dur)
         self.steps.append(steps)
         self.decode_seqs.append(b)
         self.prefill_tokens.append(p)
         self.kv_used.append(kv)
+        self.paused.append(paused)
 
 
 class TimeAverage:

@@ -3,7 +3,8 @@
 Per request: ``ttft = first_token - arrival``, ``e2e = finish - arrival``,
 ``tpot = (finish - first_token) / (output - 1)`` (requests with more than one output token),
 ``queue_wait = scheduled - arrival``. Inter-token latency (ITL) is the duration of each decode
-step weighted by the tokens it emitted. Throughput is over the span from the first arrival to
+step weighted by the tokens it emitted; a sequence that prompt steps held back (prefill-first
+engines) waits through them too, so its next token's gap includes them. Throughput is over the span from the first arrival to
 the last finish. Goodput is the share of requests meeting every per-request SLO threshold.
 """
 
@@ -199,8 +200,11 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
         d = np.array(log.duration_s)
         k = np.array(log.steps, dtype=float)
         b = np.array(log.decode_seqs, dtype=float)
-        durs.append(np.divide(d, k, out=np.zeros_like(d), where=k > 0))  # prefill-only steps: k = 0, weight 0
-        weights.append(b * k)
+        per_step = np.divide(d, k, out=np.zeros_like(d), where=k > 0)
+        w = b * k  # prefill-only steps: b = 0, weight 0
+        gap_s, gap_w = _paused_gaps(log, per_step, w)  # takes its tokens out of w
+        durs += [per_step, gap_s]
+        weights += [w, gap_w]
         kv.append(np.array(log.kv_used))
         batch_w.append(b * d)
         batch_dur.append(d)
@@ -268,3 +272,28 @@ def timeline(done: Sequence[Request], logs: Sequence[StepLog], t0: float, t1: fl
     n = max(n, 1)
     return Timeline(t_s=[round(float(x), 6) for x in grid], queue_len=queue.astype(float).tolist(),
                     batch_size=(batch / n).tolist(), kv_used=(kvu / n).tolist())
+
+
+def _paused_gaps(log: StepLog, per_step: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inter-token gaps that span prompt steps of a prefill-first engine (StepLog.paused): the
+    sequences held back wait through those steps and then their next decode step, one token
+    each. Returns (gap seconds, tokens) for the ITL sample and takes those tokens out of
+    `weight` (tokens per logged step) for the decode step that ends each gap: every token is
+    counted once."""
+    paused = np.array(log.paused, dtype=float) if len(log.paused) == len(per_step) else None
+    if paused is None or not paused.any():
+        return np.zeros(0), np.zeros(0)
+    d = np.array(log.duration_s)
+    gaps, tokens = [], []
+    wait, held = 0.0, 0.0
+    for i in range(len(d)):
+        if paused[i] > 0:
+            wait += d[i]
+            held = max(held, paused[i])
+        elif weight[i] > 0 and wait > 0:
+            n = min(held, float(log.decode_seqs[i]), weight[i])
+            gaps.append(wait + per_step[i])
+            tokens.append(n)
+            weight[i] -= n
+            wait, held = 0.0, 0.0
+    return np.array(gaps), np.array(tokens)

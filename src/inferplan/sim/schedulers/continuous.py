@@ -326,7 +326,7 @@ class ContinuousBatching(Replica):
                           prefill_ctx=sum(r.computed * n for r, n in chunks) / p, chunks=chunks)
             dur = self._time(batch)
             self._kind, self._chunks = "step", chunks
-            self.log.add(t, dur, 1, b, p, self._kv_frac())
+            self.log.add(t, dur, 1, b, p, self._kv_frac(), paused=self.b if self._paused else 0)
             self._start, self._end = t, t + dur
             return self._end
         # a run of decode-only steps until a completion, KV exhaustion or an interrupt
