@@ -109,3 +109,15 @@ def test_simulate_takes_engine_launch_options():
     assert code == 0 and json.loads(out)["pools"][0]["max_num_seqs"] == 12
     code, _, err = run(*base, "-O", "max_num_seq=12")
     assert code == 2 and "max_num_seqs" in err  # did you mean
+
+
+def test_simulate_says_when_prefill_first_cannot_apply():
+    """Prompt steps pause decodes only where several requests are in flight: under the serial
+    policy --prefill-first changes nothing, and simulate says so; --mixed-steps on SGLang reports
+    a mixed pool."""
+    code, _, err = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "sglang",
+                       "--scheduler", "serial", "--prefill-first", "--rate", "1", "-n", "20")
+    assert code == 0 and "--prefill-first has no effect under the 'serial' policy" in err
+    code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "sglang",
+                       "--mixed-steps", "--rate", "1", "-n", "20", "--json")
+    assert code == 0 and json.loads(out)["pools"][0]["prefill_first"] is False

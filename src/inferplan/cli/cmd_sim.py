@@ -157,6 +157,9 @@ def register(app: typer.Typer) -> None:
 
         offered = w.arrivals.rate if w.arrivals.kind in ("poisson", "gamma") else None
         served_none, warnings_ = outcome_problems(res, offered)
+        if prefill_first and not any(p.prefill_first for p in res.pools):
+            warnings_.append(f"--prefill-first has no effect under the '{res.pools[0].policy}' "
+                             "policy (one request at a time: no decodes to pause)")
         for line in warnings_:
             typer.echo(f"Warning: {line}", err=True)
         if served_none:
