@@ -46,7 +46,7 @@ def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int, decode_seqs
     if seqs * prompt_tokens <= chunk:
         return step_work(dep, prefill_tokens=seqs * prompt_tokens, prefill_seqs=seqs, **rider)
     if prompt_tokens <= chunk:
-        per_step = max(1.0, float(chunk // prompt_tokens))
+        per_step = float(prompts_per_step(chunk, prompt_tokens))
         n_full = int(seqs // per_step)
         sizes = [per_step] * n_full + ([seqs - n_full * per_step] if seqs > n_full * per_step else [])
         s = np.array(sizes)
@@ -57,6 +57,11 @@ def prefill_chunks(dep: Deployment, seqs: float, prompt_tokens: int, decode_seqs
     # every sequence goes through the same chunks; steps of one sequence after another
     return step_work(dep, prefill_tokens=np.tile(tokens, int(math.ceil(seqs))),
                      prefill_seqs=1.0, prefill_ctx=np.tile(start, int(math.ceil(seqs))), **rider)
+
+
+def prompts_per_step(chunk_tokens: float, prompt_tokens: float) -> int:
+    """Whole prompts packed into one step of `chunk_tokens` (prompts no longer than a step)."""
+    return max(1, int(chunk_tokens // prompt_tokens))
 
 
 def first_token_share(seqs: float, prompt_tokens: float, chunk_tokens: float) -> float:
@@ -74,7 +79,7 @@ def first_token_share(seqs: float, prompt_tokens: float, chunk_tokens: float) ->
         return 1.0
     if prompt_tokens > chunk_tokens:
         return (n + 1) / (2 * n)
-    per_step = max(1, int(chunk_tokens // prompt_tokens))
+    per_step = prompts_per_step(chunk_tokens, prompt_tokens)
     done = np.minimum(np.arange(1, math.ceil(n / per_step) + 1) * per_step, n)  # prompts done by each step
     finished = np.diff(np.concatenate([[0], done]))  # prompts whose first token each step emits
     return float(np.sum(finished * done) / (n * n))

@@ -202,7 +202,7 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
         b = np.array(log.decode_seqs, dtype=float)
         per_step = np.divide(d, k, out=np.zeros_like(d), where=k > 0)
         w = b * k  # prefill-only steps: b = 0, weight 0
-        gap_s, gap_w = _paused_gaps(log, per_step, w)  # takes its tokens out of w
+        gap_s, gap_w = _paused_gaps(log, d, per_step, w)  # takes its tokens out of w
         durs += [per_step, gap_s]
         weights += [w, gap_w]
         kv.append(np.array(log.kv_used))
@@ -274,16 +274,16 @@ def timeline(done: Sequence[Request], logs: Sequence[StepLog], t0: float, t1: fl
                     batch_size=(batch / n).tolist(), kv_used=(kvu / n).tolist())
 
 
-def _paused_gaps(log: StepLog, per_step: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _paused_gaps(log: StepLog, d: np.ndarray, per_step: np.ndarray,
+                 weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inter-token gaps that span prompt steps of a prefill-first engine (StepLog.paused): the
     sequences held back wait through those steps and then their next decode step, one token
     each. Returns (gap seconds, tokens) for the ITL sample and takes those tokens out of
     `weight` (tokens per logged step) for the decode step that ends each gap: every token is
-    counted once."""
-    paused = np.array(log.paused, dtype=float) if len(log.paused) == len(per_step) else None
-    if paused is None or not paused.any():
+    counted once. `d` and `per_step`: each logged entry's seconds, and per step."""
+    paused = np.array(log.paused, dtype=float)
+    if not paused.any():
         return np.zeros(0), np.zeros(0)
-    d = np.array(log.duration_s)
     gaps, tokens = [], []
     wait, held = 0.0, 0.0
     for i in range(len(d)):
