@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from inferplan.catalog._load import data_path, load_yaml
+from inferplan.catalog.precisions import get_precision
 from inferplan.errors import InputError, UnsupportedModelError
 from inferplan.models import adapters
 from inferplan.models.adapters import lfm2_ffn_width, register_adapter, spec_from_hf_config
@@ -382,3 +383,17 @@ def test_tensor_parallelism_must_divide_the_linear_attention_heads() -> None:
     check_layout(spec, Layout(tp=4))
     with pytest.raises(LayoutError, match="12 key and 24 value heads"):
         check_layout(spec, Layout(tp=8))
+
+
+@pytest.mark.parametrize(("method", "bits", "expected"), [
+    ("gptq", 4, "gptq-int4"), ("awq", 4, "awq-int4"), ("gptq", 8, "bf16"), ("fp8", 8, "fp8"),
+])
+def test_quantization_config_names_the_checkpoints_weight_format(method: str, bits: int,
+                                                                 expected: str) -> None:
+    """A GPTQ/AWQ checkpoint's config.json says quant_method and bits: 4-bit ones stream 4.16
+    bits per weight (not the 5 of gpt-fast's int4); other widths fall back to torch_dtype."""
+    cfg = {**_config("llama-3.1-8b"), "torch_dtype": "bfloat16",
+           "quantization_config": {"quant_method": method, "bits": bits, "group_size": 128}}
+    spec = spec_from_hf_config(cfg, "my-quantized-llama")
+    assert spec.native_precision == expected
+    assert get_precision(expected).id == expected  # a catalog precision, not a free string
