@@ -74,6 +74,7 @@ REVIEWED: dict[str, str] = {
 # Duplicate pairs (same configuration and value within 0.5 %) reviewed in the audit: distinct
 # measurements (other quant, other engine version, other MLPerf submitter), not double counting.
 REVIEWED_PAIRS: set[frozenset[str]] = {frozenset(p.split("~")) for p in (
+    "mlp50-201~mlp50-202",  # MI325X llama-2-70b Offline by two submitters (ASUSTeK, GigaComputing)
     "ikq-032~ikq-038", "ikq-016~ikq-066", "ixf-044~ixf-221", "ixf-079~ixf-091",
     "lcm-002~lcm-003", "lcm-006~lcm-007", "mlp50-008~mlp50-017", "mlp50-003~mlp50-018",
     "mlp50-018~mlp50-019", "mlp50-012~mlp50-020", "prem-012~prem-016", "tmac-002~tmac-003",

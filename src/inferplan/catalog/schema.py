@@ -277,6 +277,10 @@ class EngineSpec(_Strict):
         default=False, description="GEMMs on fp16 weights accumulate in fp16 on NVIDIA GPUs (cuBLAS "
                                    "CUBLAS_COMPUTE_16F): they run at `fp16_acc16_flops` where the "
                                    "device has it")
+    pads_attention_heads: bool = Field(
+        default=False, description="tensor parallelism pads the attention heads with zero-weight "
+                                   "heads up to a multiple of tp (AWS Neuron), so tp need not "
+                                   "divide them; each rank then holds ceil(heads / tp)")
     overlap_scheduler: bool = Field(
         default=False, description="the host schedules and prepares step n+1 while the device runs "
                                    "step n: the per-step and per-sequence host costs hide behind "

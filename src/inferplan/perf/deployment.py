@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
-from inferplan.models.spec import ModelSpec
-from inferplan.perf.layout import Layout
+from inferplan.models.spec import Mixer, ModelSpec
+from inferplan.perf.layout import Layout, padded_heads_per_device
 from inferplan.perf.sram import sram_stream_bw_bytes_s
 
 if TYPE_CHECKING:  # perf.offload builds deployments: a type only here, no import cycle
@@ -61,6 +61,20 @@ class GroupConsts:
     conv_flops_dev: float  # short-conv FLOPs per token on one device
     window_tokens: float  # inf for full attention
     expert_width_dev: float = 0.0  # columns of one routed expert's FFN slice on one device
+
+
+def _padded_attention(m: Mixer, tp: int, dense: float) -> tuple[float, float]:
+    """(padded / real query heads, a layer's dense elements with the padding) when an engine pads
+    the query heads to a multiple of tp (EngineSpec.pads_attention_heads): each rank holds
+    ceil(H / tp) query heads, the Q and O projections grow by that share, and the K/V projections
+    hold ceil(KV / tp) heads per rank (at least one, replicated). Zero-weight heads are still
+    streamed and multiplied, so they cost bytes and FLOPs like real ones. Elements."""
+    q_per_head = m.hidden_size * m.head_dim * ((2 if m.q_gate else 1) + 1)  # Q (+ gate) and O
+    kv_per_head = 2 * m.hidden_size * m.head_dim
+    pad = padded_heads_per_device(m.num_q_heads, tp) * tp / m.num_q_heads
+    kv_pad = padded_heads_per_device(m.num_kv_heads, tp) * tp / m.num_kv_heads
+    extra = (pad - 1) * m.num_q_heads * q_per_head + (kv_pad - 1) * m.num_kv_heads * kv_per_head
+    return pad, dense + extra
 
 
 @dataclass(frozen=True)
@@ -269,8 +283,13 @@ class Deployment:
             m, f = g.mixer, g.ffn
             norms = g.norms_per_layer * m.hidden_size
             dense = m.params + norms + (f.params if f.kind == "dense" else f.shared_params)
+            pad = 1.0  # padded / real query heads (only when tp does not divide them)
             if m.kind == "attention":
                 kv_dev = m.kv_elems_per_token / min(lay.tp, m.num_kv_heads)
+                if m.num_q_heads % lay.tp:  # an engine that pads heads (check_layout)
+                    pad, dense = _padded_attention(m, lay.tp, dense)
+                    kv_dev = (m.kv_elems_per_token / m.num_kv_heads
+                              * padded_heads_per_device(m.num_kv_heads, lay.tp))
             else:  # MLA's latent is replicated on every TP rank; conv has no KV
                 kv_dev = m.kv_elems_per_token
             # routed experts on the most loaded device: ceil(E / shards) when the shards do not
@@ -293,8 +312,8 @@ class Deployment:
                 top_k=f.top_k,
                 kv_elems_dev=kv_dev,
                 state_elems_dev=m.state_elems_per_seq / lay.tp,
-                attn_flops_pair_dev=m.attn_flops_per_token_per_ctx / lay.tp,
-                attn_prefill_flops_pair_dev=m.attn_prefill_flops_per_token_per_ctx / lay.tp,
+                attn_flops_pair_dev=m.attn_flops_per_token_per_ctx * pad / lay.tp,
+                attn_prefill_flops_pair_dev=m.attn_prefill_flops_per_token_per_ctx * pad / lay.tp,
                 conv_flops_dev=m.conv_flops_per_token / lay.tp,
                 window_tokens=float(m.window_tokens) if m.window_tokens else math.inf,
             ))

@@ -244,7 +244,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         if n % rep:
             raise LayoutError(f"devices={n} is not a multiple of the replica size pp*max(tp,ep)={rep}")
         layout = Layout(tp=t, pp=p, ep=x, dp=n // rep)
-        check_layout(m, layout)
+        check_layout(m, layout, eng.pads_attention_heads)
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
         layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng)

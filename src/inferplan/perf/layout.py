@@ -60,14 +60,23 @@ class Layout:
         return -(-num_experts // self.expert_shards)
 
 
-def check_layout(model: ModelSpec, layout: Layout) -> None:
-    """Raise LayoutError for layouts no engine can run, saying why and what would work."""
+def padded_heads_per_device(heads: int, tp: int) -> int:
+    """Heads each TP rank holds when an engine pads the head count up to a multiple of tp
+    (neuronx-distributed ``get_number_of_extra_heads``: tp - heads % tp extra, zero-weight heads)
+    or replicates heads when tp exceeds them (KV heads): ceil(heads / tp), at least 1."""
+    return max(1, -(-heads // tp))
+
+
+def check_layout(model: ModelSpec, layout: Layout, pads_heads: bool = False) -> None:
+    """Raise LayoutError for layouts no engine can run, saying why and what would work.
+    ``pads_heads``: the engine pads attention heads to a multiple of tp (EngineSpec.pads_attention_heads),
+    so tp need not divide them."""
     for name in ("tp", "pp", "ep", "dp"):
         if getattr(layout, name) < 1:
             raise LayoutError(f"{name} must be >= 1")
     mixers = [g.mixer for g in model.groups if g.mixer.kind in ("attention", "mla")]
     tp = layout.tp
-    for m in mixers:
+    for m in mixers if not pads_heads else ():
         if m.num_q_heads % tp:
             ok = [d for d in range(1, m.num_q_heads + 1) if m.num_q_heads % d == 0 and d <= 64]
             raise LayoutError(
