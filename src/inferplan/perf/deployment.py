@@ -282,7 +282,7 @@ class Deployment:
         for i, g in enumerate(self.model.groups):
             m, f = g.mixer, g.ffn
             norms = g.norms_per_layer * m.hidden_size
-            dense = m.params + norms + (f.params if f.kind == "dense" else f.shared_params)
+            dense: float = m.params + norms + (f.params if f.kind == "dense" else f.shared_params)
             pad = 1.0  # padded / real query heads (only when tp does not divide them)
             if m.kind == "attention":
                 kv_dev = m.kv_elems_per_token / min(lay.tp, m.num_kv_heads)
