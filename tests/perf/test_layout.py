@@ -120,3 +120,24 @@ def test_pipeline_explanation_names_each_devices_share_not_the_whole_model():
     assert "3 pipeline stages of 1 device" in e.why
     shown = float(e.why.split("reads ")[1].split(" GB")[0])
     assert shown == pytest.approx(per_dev_gb, rel=0.1)  # its stage's share, ~47 GB, not 141 GB
+
+
+def test_neuron_pads_heads_so_tp12_runs_llama_2_7b_and_pays_for_the_padding():
+    """transformers-neuronx runs Llama-2-7B's 32 heads over 24 NeuronCores (12 Inferentia2 chips)
+    by adding zero-weight heads; engines that do not pad still need tp to divide the heads."""
+    from inferplan.perf.layout import padded_heads_per_device
+
+    spec = get_model("llama-2-7b")
+    with pytest.raises(LayoutError, match="must divide the 32 attention heads"):
+        check_layout(spec, Layout(tp=12))
+    check_layout(spec, Layout(tp=12), pads_heads=True)
+    assert padded_heads_per_device(32, 12) == 3 and padded_heads_per_device(8, 24) == 1
+    pad = plan_estimate("llama-2-7b", "inferentia2", engine="neuron", devices=12, tp=12, batch=1,
+                        input_len=128, output_len=128)
+    even = plan_estimate("llama-2-7b", "inferentia2", engine="neuron", devices=8, tp=8, batch=1,
+                         input_len=128, output_len=128)
+    m = spec.groups[0].mixer
+    attn = m.params * spec.num_layers * 2  # fp16 bytes of all attention projections
+    # 36 of 32 heads' Q, K, V and O on 12 ranks; even split on 8 ranks
+    extra = attn * (36 / 32 - 1) / 12
+    assert pad.mem.weights_bytes == pytest.approx(even.mem.weights_bytes * 8 / 12 + extra, rel=0.02)
