@@ -74,6 +74,7 @@ CITED_KEYS = (
     "active_power_w",
     "performance_cores",
     "performance_peak_share",
+    "tp_ranks",
 )
 LINK_KEYS = ("scale_up", "node_link", "scale_out", "host_link")
 MOBILE_VENDORS = {"Qualcomm", "Google", "Raspberry Pi"}
@@ -269,6 +270,7 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "cores": _int(row["cores"]),
         "performance_cores": ov.pop("performance_cores", None),
         "performance_peak_share": ov.pop("performance_peak_share", None),
+        "tp_ranks": ov.pop("tp_ranks", 1),
         "spec_source": row["spec_source"],
         "field_sources": dict(sorted(sources.items())),
         "notes": row["notes"],

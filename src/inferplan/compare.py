@@ -145,7 +145,7 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
     key = _sort_key(sort)
     eng = plan.dep.engine
     options: list[dict[str, Any]] = []
-    tps = valid_tps(spec, min(scale_up_domain(hw), eng.layout.max_tp or 10**6))
+    tps = valid_tps(spec, min(scale_up_domain(hw), eng.layout.max_tp or 10**6), eng.pads_attention_heads)
     for tp in tps:
         if tp > lay.tp:
             options.append({"devices": tp})

@@ -386,12 +386,14 @@ def test_tensor_parallelism_must_divide_the_linear_attention_heads() -> None:
 
 
 @pytest.mark.parametrize(("method", "bits", "expected"), [
-    ("gptq", 4, "gptq-int4"), ("awq", 4, "awq-int4"), ("gptq", 8, "bf16"), ("fp8", 8, "fp8"),
+    ("gptq", 4, "gptq-int4"), ("awq", 4, "awq-int4"), ("gptq", 8, "int8"), ("gptq", 3, "bf16"),
+    ("fp8", 8, "fp8"),
 ])
 def test_quantization_config_names_the_checkpoints_weight_format(method: str, bits: int,
                                                                  expected: str) -> None:
     """A GPTQ/AWQ checkpoint's config.json says quant_method and bits: 4-bit ones stream 4.16
-    bits per weight (not the 5 of gpt-fast's int4); other widths fall back to torch_dtype."""
+    bits per weight (not the 5 of gpt-fast's int4), 8-bit ones int8; other widths fall back to
+    torch_dtype."""
     cfg = {**_config("llama-3.1-8b"), "torch_dtype": "bfloat16",
            "quantization_config": {"quant_method": method, "bits": bits, "group_size": 128}}
     spec = spec_from_hf_config(cfg, "my-quantized-llama")

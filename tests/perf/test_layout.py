@@ -123,21 +123,40 @@ def test_pipeline_explanation_names_each_devices_share_not_the_whole_model():
 
 
 def test_neuron_pads_heads_so_tp12_runs_llama_2_7b_and_pays_for_the_padding():
-    """transformers-neuronx runs Llama-2-7B's 32 heads over 24 NeuronCores (12 Inferentia2 chips)
-    by adding zero-weight heads; engines that do not pad still need tp to divide the heads."""
+    """transformers-neuronx runs Llama-2-7B's 32 heads over 24 NeuronCores (12 Inferentia2 chips,
+    2 cores each) by adding zero-weight heads: 48 heads, 4 per chip; engines that do not pad
+    still need tp to divide the heads, and MLA heads are never padded."""
     from inferplan.perf.layout import padded_heads_per_device
 
     spec = get_model("llama-2-7b")
     with pytest.raises(LayoutError, match="must divide the 32 attention heads"):
         check_layout(spec, Layout(tp=12))
     check_layout(spec, Layout(tp=12), pads_heads=True)
+    with pytest.raises(LayoutError, match="attention heads"):
+        check_layout(get_model("deepseek-v3"), Layout(tp=24), pads_heads=True)
+    assert padded_heads_per_device(32, 12, 2) == 4 and padded_heads_per_device(8, 12, 2) == 2
     assert padded_heads_per_device(32, 12) == 3 and padded_heads_per_device(8, 24) == 1
-    pad = plan_estimate("llama-2-7b", "inferentia2", engine="neuron", devices=12, tp=12, batch=1,
-                        input_len=128, output_len=128)
-    even = plan_estimate("llama-2-7b", "inferentia2", engine="neuron", devices=8, tp=8, batch=1,
-                         input_len=128, output_len=128)
+    kw = dict(engine="neuron", batch=1, input_len=128, output_len=128)
+    pad = plan_estimate("llama-2-7b", "inferentia2", devices=12, tp=12, **kw)
+    even = plan_estimate("llama-2-7b", "inferentia2", devices=8, tp=8, **kw)  # 16 cores: 2 heads each
     m = spec.groups[0].mixer
-    attn = m.params * spec.num_layers * 2  # fp16 bytes of all attention projections
-    # 36 of 32 heads' Q, K, V and O on 12 ranks; even split on 8 ranks
-    extra = attn * (36 / 32 - 1) / 12
-    assert pad.mem.weights_bytes == pytest.approx(even.mem.weights_bytes * 8 / 12 + extra, rel=0.02)
+    attn = m.params * spec.num_layers * 2  # fp16 bytes of all attention projections (MHA)
+    extra = attn * (48 / 32 - 1) / 12  # 48 of 32 heads' Q, K, V and O over 12 chips
+    assert pad.mem.weights_bytes == pytest.approx(even.mem.weights_bytes * 8 / 12 + extra, rel=1e-9)
+    # GQA: Llama-3-8B's 8 KV heads replicated to 24 cores, 2 per chip (not 8/12)
+    gqa = plan_estimate("llama-3-8b", "inferentia2", devices=12, tp=12, **kw)
+    per_token = gqa.dep.groups[0].kv_elems_dev
+    assert per_token == pytest.approx(get_model("llama-3-8b").groups[0].mixer.kv_elems_per_token * 2 / 8)
+
+
+def test_a_padding_engine_also_runs_tp_over_a_whole_domain_that_is_not_a_power_of_two():
+    """Neuron's recipes run TP over all of an inf2.48xlarge's 12 chips (24 NeuronCores); engines
+    that need tp to divide the heads keep powers of two."""
+    from inferplan.perf.layout import valid_tps
+
+    spec = get_model("llama-2-7b")
+    assert valid_tps(spec, 12) == [1, 2, 4, 8]
+    assert valid_tps(spec, 12, pads_heads=True) == [1, 2, 4, 8, 12]
+    plan = plan_estimate("llama-2-7b", "inferentia2", engine="neuron", devices=12, batch=1,
+                         input_len=128, output_len=128)
+    assert (plan.dep.layout.tp, plan.dep.layout.pp, plan.dep.layout.dp) == (12, 1, 1)

@@ -92,6 +92,10 @@ class HardwareSpec(_Strict):
     price: Price = Price()
     default_engine: str | None = None
     cores: int | None = None
+    tp_ranks: int = Field(
+        default=1, ge=1, description="tensor-parallel ranks one device runs as under an engine that "
+                                     "shards per core (AWS Neuron: one rank per NeuronCore, logical "
+                                     "cores at LNC=2 on Trainium2); heads are padded per rank")
     performance_cores: int | None = Field(
         default=None, ge=1, description="hybrid CPUs: cores of the fastest type (P-cores), which "
                                         "thread pools fill first")

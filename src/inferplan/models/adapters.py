@@ -173,8 +173,9 @@ def _native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str 
         return base, "mxfp4"
     if method == "bitnet":  # ternary weights packed 4 per byte (2 bits/weight)
         return "i2_s", None
-    if method in ("gptq", "awq") and int(q.get("bits", q.get("w_bit", 4)) or 4) == 4:
-        return f"{method}-int4", None  # precisions.yaml: group 128, embedding/LM head in dtype
+    if method in ("gptq", "awq"):  # precisions.yaml: group 128, embedding/LM head in dtype
+        bits = int(q.get("bits", q.get("w_bit", 4)) or 4)
+        return {4: f"{method}-int4", 8: "int8"}.get(bits, base), None
     return base, None
 
 

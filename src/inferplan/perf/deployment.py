@@ -63,18 +63,19 @@ class GroupConsts:
     expert_width_dev: float = 0.0  # columns of one routed expert's FFN slice on one device
 
 
-def _padded_attention(m: Mixer, tp: int, dense: float) -> tuple[float, float]:
-    """(padded / real query heads, a layer's dense elements with the padding) when an engine pads
-    the query heads to a multiple of tp (EngineSpec.pads_attention_heads): each rank holds
-    ceil(H / tp) query heads, the Q and O projections grow by that share, and the K/V projections
-    hold ceil(KV / tp) heads per rank (at least one, replicated). Zero-weight heads are still
-    streamed and multiplied, so they cost bytes and FLOPs like real ones. Elements."""
+def _padded_attention(m: Mixer, tp: int, ranks: int, dense: float) -> tuple[float, float, float]:
+    """(padded / real query heads, padded / real KV heads, a layer's dense elements with the
+    padding) when an engine pads heads to a multiple of its TP ranks (EngineSpec
+    .pads_attention_heads; ``ranks`` per device, HardwareSpec.tp_ranks): each device holds
+    ``padded_heads_per_device`` query and KV heads, the Q (+ gate) and O projections grow with the
+    query heads and K/V with the KV heads. Zero-weight heads are streamed and multiplied like real
+    ones, so they cost bytes and FLOPs. Elements."""
     q_per_head = m.hidden_size * m.head_dim * ((2 if m.q_gate else 1) + 1)  # Q (+ gate) and O
     kv_per_head = 2 * m.hidden_size * m.head_dim
-    pad = padded_heads_per_device(m.num_q_heads, tp) * tp / m.num_q_heads
-    kv_pad = padded_heads_per_device(m.num_kv_heads, tp) * tp / m.num_kv_heads
+    pad = padded_heads_per_device(m.num_q_heads, tp, ranks) * tp / m.num_q_heads
+    kv_pad = padded_heads_per_device(m.num_kv_heads, tp, ranks) * tp / m.num_kv_heads
     extra = (pad - 1) * m.num_q_heads * q_per_head + (kv_pad - 1) * m.num_kv_heads * kv_per_head
-    return pad, dense + extra
+    return pad, kv_pad, dense + extra
 
 
 @dataclass(frozen=True)
@@ -283,13 +284,12 @@ class Deployment:
             m, f = g.mixer, g.ffn
             norms = g.norms_per_layer * m.hidden_size
             dense: float = m.params + norms + (f.params if f.kind == "dense" else f.shared_params)
-            pad = 1.0  # padded / real query heads (only when tp does not divide them)
+            pad = 1.0  # padded / real query heads (engines that pad heads per TP rank)
             if m.kind == "attention":
                 kv_dev = m.kv_elems_per_token / min(lay.tp, m.num_kv_heads)
-                if m.num_q_heads % lay.tp:  # an engine that pads heads (check_layout)
-                    pad, dense = _padded_attention(m, lay.tp, dense)
-                    kv_dev = (m.kv_elems_per_token / m.num_kv_heads
-                              * padded_heads_per_device(m.num_kv_heads, lay.tp))
+                if self.engine.pads_attention_heads:
+                    pad, kv_pad, dense = _padded_attention(m, lay.tp, self.hw.tp_ranks, dense)
+                    kv_dev = m.kv_elems_per_token * kv_pad / lay.tp
             else:  # MLA's latent is replicated on every TP rank; conv has no KV
                 kv_dev = m.kv_elems_per_token
             # routed experts on the most loaded device: ceil(E / shards) when the shards do not

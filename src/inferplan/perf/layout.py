@@ -60,23 +60,26 @@ class Layout:
         return -(-num_experts // self.expert_shards)
 
 
-def padded_heads_per_device(heads: int, tp: int) -> int:
-    """Heads each TP rank holds when an engine pads the head count up to a multiple of tp
-    (neuronx-distributed ``get_number_of_extra_heads``: tp - heads % tp extra, zero-weight heads)
-    or replicates heads when tp exceeds them (KV heads): ceil(heads / tp), at least 1."""
-    return max(1, -(-heads // tp))
+def padded_heads_per_device(heads: int, tp: int, ranks_per_device: int = 1) -> int:
+    """Heads a device holds when an engine pads the head count up to a multiple of its TP ranks
+    (neuronx-distributed ``get_number_of_extra_heads``: ranks - heads % ranks extra, zero-weight
+    heads) or replicates heads when the ranks exceed them (KV heads): each of the
+    ``tp x ranks_per_device`` ranks holds ceil(heads / ranks), at least 1 (AWS Neuron shards per
+    NeuronCore: Llama-2-7B's 32 heads on 24 cores are 48, 4 on each 2-core Inferentia2 chip)."""
+    return max(1, -(-heads // (tp * ranks_per_device))) * ranks_per_device
 
 
 def check_layout(model: ModelSpec, layout: Layout, pads_heads: bool = False) -> None:
     """Raise LayoutError for layouts no engine can run, saying why and what would work.
     ``pads_heads``: the engine pads attention heads to a multiple of tp (EngineSpec.pads_attention_heads),
-    so tp need not divide them."""
+    so tp need not divide the heads of standard attention (MLA and linear-attention heads still
+    must: the padding is not modelled for them)."""
     for name in ("tp", "pp", "ep", "dp"):
         if getattr(layout, name) < 1:
             raise LayoutError(f"{name} must be >= 1")
     mixers = [g.mixer for g in model.groups if g.mixer.kind in ("attention", "mla")]
     tp = layout.tp
-    for m in mixers if not pads_heads else ():
+    for m in (x for x in mixers if not (pads_heads and x.kind == "attention")):
         if m.num_q_heads % tp:
             ok = [d for d in range(1, m.num_q_heads + 1) if m.num_q_heads % d == 0 and d <= 64]
             raise LayoutError(
@@ -107,17 +110,24 @@ def check_layout(model: ModelSpec, layout: Layout, pads_heads: bool = False) -> 
             raise LayoutError(f"ep={layout.ep} and tp={tp} must divide one another")
 
 
-def valid_tps(model: ModelSpec, limit: int) -> list[int]:
+def valid_tps(model: ModelSpec, limit: int, pads_heads: bool = False) -> list[int]:
     """Tensor-parallel degrees (powers of two up to `limit`) that `model` admits: what vLLM,
     SGLang and TensorRT-LLM deploy (they must divide the attention heads; the KV heads are
-    split or replicated)."""
+    split or replicated). An engine that pads heads (``pads_heads``: AWS Neuron) also runs TP
+    over the whole domain when it is not a power of two (an inf2.48xlarge's 12 chips)."""
     out = []
     t = 1
     while t <= limit:
         try:
-            check_layout(model, Layout(tp=t))
+            check_layout(model, Layout(tp=t), pads_heads)
             out.append(t)
         except LayoutError:
             pass
         t *= 2
+    if pads_heads and limit > 1 and limit not in out:
+        try:
+            check_layout(model, Layout(tp=limit), pads_heads)
+            out.append(limit)
+        except LayoutError:
+            pass
     return out or [1]

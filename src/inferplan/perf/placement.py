@@ -53,7 +53,7 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
     pol = engine.layout
     domain = scale_up_domain(hw)
     max_tp = min(domain, pol.max_tp or domain)
-    tps = valid_tps(model, max_tp)
+    tps = valid_tps(model, max_tp, engine.pads_attention_heads)
     multi_node = hw.hw_class in MULTI_NODE_CLASSES
     limit = devices or (10**6 if multi_node else domain)
     out: list[Layout] = []
@@ -110,7 +110,7 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
     usable = weight_room_bytes(dep1)  # make_dep builds with the engine `eng`
     pp_min: dict[int, int] = {}
-    for tp in valid_tps(model, max(1, scale_up_domain(hw))):
+    for tp in valid_tps(model, max(1, scale_up_domain(hw)), eng.pads_attention_heads):
         room = usable - end_bytes / tp  # embedding (first stage) or LM head (last stage)
         pp_min[tp] = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
     cands = engine_layouts(model, hw, eng, pp_min, devices)
@@ -132,7 +132,8 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     # nothing the engine recommends fits: put every given device into one replica (pipelined
     # if TP cannot use them all: the most memory one copy can get; also where offload starts)
     if devices:
-        tps = [t for t in valid_tps(model, min(scale_up_domain(hw), eng.layout.max_tp or 10**6))
+        tps = [t for t in valid_tps(model, min(scale_up_domain(hw), eng.layout.max_tp or 10**6),
+                                    eng.pads_attention_heads)
                if devices % t == 0] or [1]
         whole = [Layout(tp=t, pp=devices // t) for t in sorted(tps, reverse=True)
                  if devices // t <= model.num_layers]
