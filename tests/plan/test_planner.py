@@ -172,3 +172,12 @@ def test_confidence_reads_each_hardwares_corpus_support():
     factors = {o.pools[0].hardware: o.confidence_factors["tpot"] for o in res.options}
     assert factors["h100-sxm"] == pytest.approx(math.exp(0.1))
     assert factors["b200"] == pytest.approx(math.exp(0.5))
+
+
+def test_hardware_without_a_price_is_planned_once_per_layout():
+    """Only unpriced hardware (Inferentia2): every cost proxy is infinite, so the pruning step
+    keeps them all and must not add the unpriced shortlist a second time."""
+    res = plan(_request(models=["llama-3.1-8b"], hardware=["inferentia2"]), executor="serial")
+    ids = [o.id for o in res.options]
+    assert ids and len(ids) == len(set(ids))
+    assert res.counts["pruned_by_proxy"] >= 0

@@ -400,7 +400,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     if req.objective in ("cost", "energy"):
         unpriced = sorted((c for c in alive if not math.isfinite(proxies[c.key])),
                           key=lambda c: c.ttft_floor_s + c.e2e_floor_s)[:4]
-        keep += unpriced
+        keep += [c for c in unpriced if c not in keep]  # all unpriced: best is inf, kept above
     for c in alive:
         if c not in keep:
             rejected.append(Rejection(candidate=c.label, reason=(

@@ -100,6 +100,7 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
     sequences), and for scale-up hardware every TP degree with the fewest PP stages that fit
     (MoE: also attention-DP + expert parallelism, tp=1 x ep)."""
     I, O = max(1, round(workload.mean_input())), max(1, round(workload.mean_output()))
+    pads = [False]  # the engine pads heads (AWS Neuron): TP over the whole domain too
 
     def fits(tp: int | None = None, pp: int | None = None,
              ep: int | None = None) -> tuple[bool, tuple[int, int, int]]:
@@ -110,6 +111,7 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
         except InferplanError:
             return False, (0, 0, 0)
         lay = p.dep.layout
+        pads[0] = p.dep.engine.pads_attention_heads
         return p.fits and lay.dp == 1, (lay.tp, lay.pp, lay.ep)
 
     ok, auto = fits()
@@ -117,7 +119,7 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
     if hw.hw_class in SRAM_CLASSES or not ok:
         return out
     domain = hw.scale_up.domain_devices if hw.scale_up else 1
-    tps = [t for t in valid_tps(model, domain) if t >= auto[0]]
+    tps = [t for t in valid_tps(model, domain, pads[0]) if t >= auto[0]]
     for tp in tps:
         for pp in range(1, MAX_PP + 1):
             good, lay = fits(tp=tp, pp=pp)
