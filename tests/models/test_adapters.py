@@ -399,3 +399,29 @@ def test_quantization_config_names_the_checkpoints_weight_format(method: str, bi
     spec = spec_from_hf_config(cfg, "my-quantized-llama")
     assert spec.native_precision == expected
     assert get_precision(expected).id == expected  # a catalog precision, not a free string
+
+
+@pytest.mark.parametrize(("group", "expected", "bits"), [
+    (32, "gptq-int4-g32", 4.625), (64, "gptq-int4-g64", 4.3125), (-1, "gptq-int4-pc", 4.0),
+    (None, "gptq-int4", 4.156), (256, "gptq-int4", 4.156),
+])
+def test_a_gptq_checkpoint_streams_the_bits_of_its_group_size(group, expected, bits) -> None:
+    """Scales and zeros are per group: 20 bits per group of 32 weights add 0.625 bits per weight,
+    per 128 only 0.156; a group size the catalog has no entry for reads as group 128."""
+    q = {"quant_method": "gptq", "bits": 4, **({"group_size": group} if group else {})}
+    spec = spec_from_hf_config({**_config("llama-3.1-8b"), "quantization_config": q}, "my-gptq")
+    assert spec.native_precision == expected
+    assert get_precision(expected).bits_per_weight == pytest.approx(bits, abs=1e-3)
+
+
+def test_a_group_size_variant_unpacks_like_its_base_format() -> None:
+    """gptq-int4-g32 has no corpus rows: it takes gptq-int4's calibrated unpack cost."""
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.estimate import plan_estimate
+    from inferplan.perf.factors import resolve_factors
+
+    def unpack(prec: str) -> float:
+        p = plan_estimate("llama-3.1-8b", "h100-sxm", precision=prec, batch=1, input_len=8, output_len=8)
+        return resolve_factors(p.dep, load_efficiency())[0].dequant_ops_w
+
+    assert unpack("gptq-int4-g32") == unpack("gptq-int4") != get_precision("gptq-int4").dequant_ops_per_weight

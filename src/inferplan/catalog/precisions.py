@@ -45,3 +45,16 @@ def get_precision(name: str) -> Precision:
     """Look up a precision id or alias (``unknown`` is handled by callers, not here)."""
     cat = precision_catalog()
     return cat[resolve_id("precision", name, cat, _alias_index())]
+
+
+def checkpoint_precision(method: str, bits: int, group_size: int | None) -> str | None:
+    """The precision id of a GPTQ/AWQ checkpoint (``quantization_config``: quant_method, bits,
+    group_size): 4-bit ones by group size (128 when unset; -1 is per channel), 8-bit ones int8;
+    None for widths the catalog has no format for (the caller keeps the config's dtype)."""
+    if bits == 8:
+        return "int8"
+    if bits != 4:
+        return None
+    suffix = {32: "-g32", 64: "-g64", -1: "-pc"}.get(group_size or 128, "")
+    pid = f"{method}-int4{suffix}"
+    return pid if pid in precision_catalog() else f"{method}-int4"

@@ -142,6 +142,10 @@ class Precision(_Strict):
     kind: Literal["float", "int", "ternary"]
     compute: list[KernelCompute]
     dequant_ops_per_weight: float = Field(ge=0)
+    unpack_like: str | None = Field(
+        default=None, description="a precision whose unpack kernel this one shares (same code bits, "
+                                  "another group size): its calibrated unpack cost is used when "
+                                  "this id has none of its own")
     head_bits: float = Field(gt=0)
     source: str
 

@@ -6,15 +6,15 @@ Adapters are found through one registry (``register_adapter``), keyed by family 
 looked up by the config's ``architectures[0]`` first, then its ``model_type``; the built-ins
 register through the same decorator a plugin would use.
 
-What does not live here: parameter and KV arithmetic (``spec.py``), the bundled catalog and
-name lookup (``registry.py``). Nothing here reads files or the network.
-"""
+What does not live here: parameter and KV arithmetic (``spec.py``), the bundled catalog and name
+lookup (``registry.py``). Nothing here reads files or the network."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from inferplan.catalog.precisions import checkpoint_precision
 from inferplan.errors import UnsupportedModelError
 from inferplan.models.spec import Ffn, LayerGroup, Mixer, ModelSpec
 
@@ -171,11 +171,11 @@ def _native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str 
         return "fp8", None
     if method == "mxfp4":  # gpt-oss: routed experts in MXFP4, everything else in torch_dtype
         return base, "mxfp4"
-    if method == "bitnet":  # ternary weights packed 4 per byte (2 bits/weight)
-        return "i2_s", None
-    if method in ("gptq", "awq"):  # precisions.yaml: group 128, embedding/LM head in dtype
-        bits = int(q.get("bits", q.get("w_bit", 4)) or 4)
-        return {4: f"{method}-int4", 8: "int8"}.get(bits, base), None
+    if method == "bitnet":
+        return "i2_s", None  # ternary weights packed 4 per byte (2 bits/weight)
+    if method in ("gptq", "awq"):
+        group, bits = q.get("group_size", q.get("q_group_size")), int(q.get("bits", q.get("w_bit", 4)) or 4)
+        return checkpoint_precision(method, bits, int(group) if group else None) or base, None
     return base, None
 
 

@@ -68,8 +68,8 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "engine_compute": eng,
         "layer_overhead_s": engine_scopes(dep, by_family=not dep.expert_host),
         "step_overhead_s": eng,
-        "dequant_w": [dep.weight_precision.id],
-        "dequant_e": [dep.expert_precision.id],
+        "dequant_w": _unpack_scopes(dep.weight_precision),
+        "dequant_e": _unpack_scopes(dep.expert_precision),
         "comm_eff": [],
         "kv_bw": eng,
         "gemm_m_half_tokens": [fam, cls],
@@ -83,6 +83,12 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "moe_n_half": [fam, cls],
         "attn_compute": [fam, cls],
     }
+
+
+def _unpack_scopes(prec: Precision) -> list[str]:
+    """The precision's own unpack-cost scope, then that of the format whose kernel it shares
+    (``unpack_like``: a GPTQ group-32 checkpoint unpacks as GPTQ's group-128 one)."""
+    return [prec.id] + ([prec.unpack_like] if prec.unpack_like else [])
 
 
 def low_precision_types(dep: Deployment) -> tuple[str, str]:
