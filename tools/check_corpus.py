@@ -69,7 +69,7 @@ REVIEWED: dict[str, str] = {
     "ikq-034": "verified (PR #121 236.33); catalog lacks an AVX2 int8 peak for this CPU",
     "ikq-040": "verified (PR #122 231.53); catalog lacks an AVX2 int8 peak for this CPU",
     "ikq-046": "verified (PR #134 262.34); catalog lacks an AVX2 int8 peak for this CPU",
-    "mlcb-056": "verified (24.39); GPTQ-4bit ~4.15 bpw vs catalog int4 5.0 bpw; 86% of the 4.15-bpw roof",
+    "mlcb-056": "verified (24.39); GPTQ-4bit: 86% of the 4.15-bpw roof (now costed as gptq-int4)",
 }
 # Duplicate pairs (same configuration and value within 0.5 %) reviewed in the audit: distinct
 # measurements (other quant, other engine version, other MLPerf submitter), not double counting.

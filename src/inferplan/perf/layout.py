@@ -115,19 +115,14 @@ def valid_tps(model: ModelSpec, limit: int, pads_heads: bool = False) -> list[in
     SGLang and TensorRT-LLM deploy (they must divide the attention heads; the KV heads are
     split or replicated). An engine that pads heads (``pads_heads``: AWS Neuron) also runs TP
     over the whole domain when it is not a power of two (an inf2.48xlarge's 12 chips)."""
+    tps = [1 << k for k in range(max(1, limit).bit_length())]  # powers of two up to limit
+    if pads_heads and limit not in tps:
+        tps.append(limit)
     out = []
-    t = 1
-    while t <= limit:
+    for t in tps:
         try:
             check_layout(model, Layout(tp=t), pads_heads)
             out.append(t)
-        except LayoutError:
-            pass
-        t *= 2
-    if pads_heads and limit > 1 and limit not in out:
-        try:
-            check_layout(model, Layout(tp=limit), pads_heads)
-            out.append(limit)
         except LayoutError:
             pass
     return out or [1]

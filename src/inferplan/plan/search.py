@@ -29,7 +29,7 @@ from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import InferplanError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
-from inferplan.perf.estimate import plan_estimate
+from inferplan.perf.estimate import EstimatePlan, plan_estimate
 from inferplan.perf.layout import valid_tps
 from inferplan.perf.step import step_work
 from inferplan.sim import (
@@ -100,26 +100,36 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
     sequences), and for scale-up hardware every TP degree with the fewest PP stages that fit
     (MoE: also attention-DP + expert parallelism, tp=1 x ep)."""
     I, O = max(1, round(workload.mean_input())), max(1, round(workload.mean_output()))
-    pads = [False]  # the engine pads heads (AWS Neuron): TP over the whole domain too
 
-    def fits(tp: int | None = None, pp: int | None = None,
-             ep: int | None = None) -> tuple[bool, tuple[int, int, int]]:
+    def fit_plan(tp: int | None = None, pp: int | None = None,
+                 ep: int | None = None) -> EstimatePlan | None:
         try:
             p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
                               mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
                               output_len=O, hardware_files=hardware_files, **(opts or {}))
         except InferplanError:
+            return None
+        return p if p.fits and p.dep.layout.dp == 1 else None
+
+    def fits(tp: int | None = None, pp: int | None = None,
+             ep: int | None = None) -> tuple[bool, tuple[int, int, int]]:
+        p = fit_plan(tp, pp, ep)
+        if p is None:
             return False, (0, 0, 0)
         lay = p.dep.layout
-        pads[0] = p.dep.engine.pads_attention_heads
-        return p.fits and lay.dp == 1, (lay.tp, lay.pp, lay.ep)
+        return True, (lay.tp, lay.pp, lay.ep)
 
-    ok, auto = fits()
-    out = [auto] if ok else []
-    if hw.hw_class in SRAM_CLASSES or not ok:
+    auto_plan = fit_plan()
+    if auto_plan is None:
+        return []
+    lay0 = auto_plan.dep.layout
+    out = [(lay0.tp, lay0.pp, lay0.ep)]
+    if hw.hw_class in SRAM_CLASSES:
         return out
     domain = hw.scale_up.domain_devices if hw.scale_up else 1
-    tps = [t for t in valid_tps(model, domain, pads[0]) if t >= auto[0]]
+    # an engine that pads heads (AWS Neuron) also runs TP over the whole domain
+    tps = [t for t in valid_tps(model, domain, auto_plan.dep.engine.pads_attention_heads)
+           if t >= lay0.tp]
     for tp in tps:
         for pp in range(1, MAX_PP + 1):
             good, lay = fits(tp=tp, pp=pp)
