@@ -379,3 +379,19 @@ def test_a_routed_expert_is_unpacked_once_per_tile_of_the_tokens_routed_to_it():
     passes = float(np.sum(w.t_unpack_e)) / one_pass
     routed = 512 * 8 / 128  # tokens per expert (every expert is touched at 512 tokens)
     assert passes == pytest.approx(routed / CPU_DEQUANT_TILE_TOKENS, rel=0.01)
+
+
+def test_neuron_all_reduce_steps_around_the_inf2_ring_one_hop_per_neuroncore():
+    """Inf2 chips sit on a NeuronLink ring and Neuron runs one TP rank per NeuronCore: a
+    12-chip all-reduce steps through 24 ranks, 2 x 23 hops (not log2 of the chips), so decode
+    pays 46 hop latencies per all-reduce; vLLM on 8 H100s (NVSwitch, a rank per GPU) pays 3."""
+    from inferplan.perf.step import collective_steps
+
+    inf2 = plan_estimate("llama-2-7b", "inferentia2", devices=12, tp=12, batch=1, input_len=8,
+                         output_len=16).dep
+    assert inf2.collective_ranks == 24 and inf2.tp_link.ring_collectives
+    assert collective_steps(inf2.tp_link, inf2.collective_ranks, "all_reduce") == 46
+    h100 = plan_estimate("llama-2-7b", "h100-sxm", engine="vllm", devices=8, tp=8, batch=1,
+                         input_len=8, output_len=16).dep
+    assert h100.collective_ranks == 8
+    assert collective_steps(h100.tp_link, h100.collective_ranks, "all_reduce") == 3

@@ -515,12 +515,12 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
 
 
 def collective_steps(link: Link, n: int, kind: str) -> int:
-    """Link latencies one small collective over `n` devices pays (messages in sequence).
+    """Link latencies one small collective over `n` ranks pays (messages in sequence).
 
     Switched fabrics (NVSwitch, xGMI meshes, ICI): recursive doubling, ceil(log2 n) (Thakur,
-    Rabenseifner & Gropp 2005). Ring links (PCIe peers, ``Link.ring_collectives``): NCCL's
-    ring all-reduce takes 2(n-1) steps (reduce-scatter + all-gather, Patarasuk & Yuan 2009) and
-    an all-to-all n-1 sends in turn.
+    Rabenseifner & Gropp 2005). Ring links (PCIe peers, Inferentia2's NeuronLink ring;
+    ``Link.ring_collectives``): NCCL's and Neuron's ring all-reduce take 2(n-1) steps
+    (reduce-scatter + all-gather, Patarasuk & Yuan 2009) and an all-to-all n-1 sends in turn.
     """
     if n <= 1:
         return 0
@@ -548,7 +548,8 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
     TP: two all-reduces per layer of tokens*d activations. Bandwidth term of a ring: each device
     sends and receives 2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009); latency term of
     recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
-    latencies (Thakur, Rabenseifner & Gropp 2005). EP with attention data-parallel (ep > tp):
+    latencies (Thakur, Rabenseifner & Gropp 2005); over ring links, 2(n-1) hops for the n ranks
+    of ``Deployment.collective_ranks``. EP with attention data-parallel (ep > tp):
     all-to-all dispatch and combine of tokens*top_k*d activations, (ep-1)/ep of them leaving the
     device. EP inside a tensor-parallel stage (ep <= tp) sends nothing more: the attention's
     all-reduce leaves every token on every device, each device runs its own experts on all of
@@ -569,7 +570,7 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
         link_s = link_s + n_ar * per_ar
         split = dep.engine.layout.row_split
         if split is None:
-            lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, lay.tp, "all_reduce")
+            lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, dep.collective_ranks, "all_reduce")
         else:
             lat_s = lat_s + row_split_latency_s(split, m.num_layers, lay.tp, link)
     if lay.attn_dp > 1:  # ep > tp: tokens live on their attention rank, experts elsewhere
