@@ -395,3 +395,23 @@ def test_neuron_all_reduce_steps_around_the_inf2_ring_one_hop_per_neuroncore():
                          input_len=8, output_len=16).dep
     assert h100.collective_ranks == 8
     assert collective_steps(h100.tp_link, h100.collective_ranks, "all_reduce") == 3
+
+
+def test_trainium2_collectives_count_chips_not_neuroncores_on_its_torus():
+    """Trn2's 2D torus is not a ring: its small all-reduce latency counts log2 of the chips,
+    as before per-core ranks (4 per chip) entered the ring count; only rings pass every rank."""
+    from inferplan.perf.step import _communication
+
+    def latency_s(hw: str, n: int) -> float:
+        dep = plan_estimate("llama-3.1-8b", hw, devices=n, tp=n, batch=1, input_len=8,
+                            output_len=16).dep
+        return float(_communication(dep, np.ones(1), np.zeros(1))[1][0])
+
+    trn2 = plan_estimate("llama-3.1-8b", "trainium2", devices=4, tp=4, batch=1, input_len=8,
+                         output_len=16).dep
+    assert trn2.collective_ranks == 16 and not trn2.tp_link.ring_collectives
+    per_ar = trn2.tp_link.latency_s * 2  # ceil(log2 4 chips) steps
+    assert latency_s("trainium2", 4) == pytest.approx(2 * 32 * per_ar)
+    inf2 = plan_estimate("llama-3.1-8b", "inferentia2", devices=4, tp=4, batch=1, input_len=8,
+                         output_len=16).dep
+    assert latency_s("inferentia2", 4) == pytest.approx(2 * 32 * inf2.tp_link.latency_s * 2 * 7)

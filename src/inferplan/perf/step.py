@@ -549,7 +549,7 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
     sends and receives 2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009); latency term of
     recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
     latencies (Thakur, Rabenseifner & Gropp 2005); over ring links, 2(n-1) hops for the n ranks
-    of ``Deployment.collective_ranks``. EP with attention data-parallel (ep > tp):
+    of ``Deployment.collective_ranks`` (a ring passes every rank, not only every device). EP with attention data-parallel (ep > tp):
     all-to-all dispatch and combine of tokens*top_k*d activations, (ep-1)/ep of them leaving the
     device. EP inside a tensor-parallel stage (ep <= tp) sends nothing more: the attention's
     all-reduce leaves every token on every device, each device runs its own experts on all of
@@ -570,7 +570,10 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
         link_s = link_s + n_ar * per_ar
         split = dep.engine.layout.row_split
         if split is None:
-            lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, dep.collective_ranks, "all_reduce")
+            # a ring passes through every rank (one per NeuronCore on Inferentia2); recursive
+            # doubling's log2 steps are counted between devices
+            ranks = dep.collective_ranks if link.ring_collectives else lay.tp
+            lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, ranks, "all_reduce")
         else:
             lat_s = lat_s + row_split_latency_s(split, m.num_layers, lay.tp, link)
     if lay.attn_dp > 1:  # ep > tp: tokens live on their attention rank, experts elsewhere
