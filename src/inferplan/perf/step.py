@@ -549,9 +549,9 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
     sends and receives 2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009); latency term of
     recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
     latencies (Thakur, Rabenseifner & Gropp 2005); over ring links, 2(n-1) hops for the n ranks
-    of ``Deployment.collective_ranks`` (a ring passes every rank, not only every device). EP with attention data-parallel (ep > tp):
-    all-to-all dispatch and combine of tokens*top_k*d activations, (ep-1)/ep of them leaving the
-    device. EP inside a tensor-parallel stage (ep <= tp) sends nothing more: the attention's
+    of ``Deployment.collective_ranks`` (a ring passes every rank, not only every device). EP
+    with attention data-parallel (ep > tp): all-to-all dispatch and combine of tokens*top_k*d
+    activations, (ep-1)/ep of them leaving the device. EP inside a tensor-parallel stage (ep <= tp) sends nothing more: the attention's
     all-reduce leaves every token on every device, each device runs its own experts on all of
     them and the MoE output's all-reduce (one of the two per layer) sums the experts' shares,
     as for tensor-parallel experts (vLLM without data parallelism, TensorRT-LLM and SGLang
