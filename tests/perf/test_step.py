@@ -398,8 +398,9 @@ def test_neuron_all_reduce_steps_around_the_inf2_ring_one_hop_per_neuroncore():
 
 
 def test_trainium2_collectives_count_chips_not_neuroncores_on_its_torus():
-    """Trn2's 2D torus is not a ring: its small all-reduce latency counts log2 of the chips,
-    as before per-core ranks (4 per chip) entered the ring count; only rings pass every rank."""
+    """Trn2's 2D torus is not a ring: its small all-reduce latency counts log2 of its chips,
+    not of its 4 logical cores per chip; only a ring passes every rank (Inferentia2: 2 x 7 hops
+    for the 8 ranks of 4 chips)."""
     from inferplan.perf.step import _communication
 
     def latency_s(hw: str, n: int) -> float:
