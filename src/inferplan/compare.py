@@ -135,8 +135,7 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
     data-parallel with experts EP, SGLang's/TensorRT-LLM's DeepSeek recipe). More devices buy KV
     room and bandwidth; attention-DP stops replicating MLA's latent KV on every TP rank. At some
     loads either is the cheaper deployment per token."""
-    from inferplan.perf.layout import valid_tps
-    from inferplan.perf.placement import scale_up_domain
+    from inferplan.perf.placement import engine_tps
 
     lay = plan.dep.layout
     if sort == "devices" or lay.pp > 1 or lay.dp > 1 or lay.ep > 1:
@@ -145,7 +144,7 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
     key = _sort_key(sort)
     eng = plan.dep.engine
     options: list[dict[str, Any]] = []
-    tps = valid_tps(spec, min(scale_up_domain(hw), eng.layout.max_tp or 10**6), eng.pads_attention_heads)
+    tps = engine_tps(spec, hw, eng)
     for tp in tps:
         if tp > lay.tp:
             options.append({"devices": tp})

@@ -71,8 +71,8 @@ def padded_heads_per_device(heads: int, tp: int, ranks_per_device: int = 1) -> i
 
 def check_layout(model: ModelSpec, layout: Layout, pads_heads: bool = False) -> None:
     """Raise LayoutError for layouts no engine can run, saying why and what would work.
-    ``pads_heads``: the engine pads attention heads to a multiple of tp (EngineSpec.pads_attention_heads),
-    so tp need not divide the heads of standard attention (MLA and linear-attention heads still
+    ``pads_heads``: the engine pads attention heads to a multiple of tp
+    (EngineSpec.pads_attention_heads), so tp need not divide the heads of standard attention (MLA and linear-attention heads still
     must: the padding is not modelled for them)."""
     for name in ("tp", "pp", "ep", "dp"):
         if getattr(layout, name) < 1:

@@ -36,6 +36,13 @@ def scale_up_domain(hw: HardwareSpec) -> int:
     return hw.scale_up.domain_devices if hw.scale_up else 1
 
 
+def engine_tps(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec) -> list[int]:
+    """Tensor-parallel degrees `engine` can run `model` at on `hw`: :func:`valid_tps` inside the
+    scale-up domain, capped by the engine's ``layout.max_tp``, with its head padding."""
+    domain = scale_up_domain(hw)
+    return valid_tps(model, min(domain, engine.layout.max_tp or domain), engine.pads_attention_heads)
+
+
 def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_min: dict[int, int],
                    devices: int | None = None) -> list[Layout]:
     """The layouts `engine` would run `model` on, per its layout policy (docs/model.md, 3).
@@ -52,8 +59,7 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
     """
     pol = engine.layout
     domain = scale_up_domain(hw)
-    max_tp = min(domain, pol.max_tp or domain)
-    tps = valid_tps(model, max_tp, engine.pads_attention_heads)
+    tps = engine_tps(model, hw, engine)
     multi_node = hw.hw_class in MULTI_NODE_CLASSES
     limit = devices or (10**6 if multi_node else domain)
     out: list[Layout] = []
@@ -132,9 +138,7 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     # nothing the engine recommends fits: put every given device into one replica (pipelined
     # if TP cannot use them all: the most memory one copy can get; also where offload starts)
     if devices:
-        tps = [t for t in valid_tps(model, min(scale_up_domain(hw), eng.layout.max_tp or 10**6),
-                                    eng.pads_attention_heads)
-               if devices % t == 0] or [1]
+        tps = [t for t in engine_tps(model, hw, eng) if devices % t == 0] or [1]
         whole = [Layout(tp=t, pp=devices // t) for t in sorted(tps, reverse=True)
                  if devices // t <= model.num_layers]
         for lay in whole:  # the most TP that fits, pipelining the rest of the given devices

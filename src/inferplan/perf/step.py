@@ -551,12 +551,12 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
     latencies (Thakur, Rabenseifner & Gropp 2005); over ring links, 2(n-1) hops for the n ranks
     of ``Deployment.collective_ranks`` (a ring passes every rank, not only every device). EP
     with attention data-parallel (ep > tp): all-to-all dispatch and combine of tokens*top_k*d
-    activations, (ep-1)/ep of them leaving the device. EP inside a tensor-parallel stage (ep <= tp) sends nothing more: the attention's
-    all-reduce leaves every token on every device, each device runs its own experts on all of
-    them and the MoE output's all-reduce (one of the two per layer) sums the experts' shares,
-    as for tensor-parallel experts (vLLM without data parallelism, TensorRT-LLM and SGLang
-    without attention-DP use no all-to-all kernels). PP: one activation send
-    per stage boundary. Engines whose TP is a row split (``layout.row_split``) pay
+    activations, (ep-1)/ep of them leaving the device. EP inside a tensor-parallel stage
+    (ep <= tp) sends nothing more: the attention's all-reduce leaves every token on every
+    device, each device runs its own experts on all of them and the MoE output's all-reduce (one
+    of the two per layer) sums the experts' shares, as for tensor-parallel experts (vLLM without
+    data parallelism, TensorRT-LLM and SGLang without attention-DP use no all-to-all kernels).
+    PP: one activation send per stage boundary. Engines whose TP is a row split (``layout.row_split``) pay
     :func:`row_split_latency_s` instead of the collectives' latency.
     """
     lay, m = dep.layout, dep.model

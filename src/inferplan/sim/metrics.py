@@ -4,8 +4,8 @@ Per request: ``ttft = first_token - arrival``, ``e2e = finish - arrival``,
 ``tpot = (finish - first_token) / (output - 1)`` (requests with more than one output token),
 ``queue_wait = scheduled - arrival``. Inter-token latency (ITL) is the duration of each decode
 step weighted by the tokens it emitted; a sequence that prompt steps held back (prefill-first
-engines) waits through them too, so its next token's gap includes them. Throughput is over the span from the first arrival to
-the last finish. Goodput is the share of requests meeting every per-request SLO threshold.
+engines) waits through them too, so its next token's gap includes them. Throughput is over
+the span from the first arrival to the last finish. Goodput is the share of requests meeting every per-request SLO threshold.
 """
 
 from __future__ import annotations
