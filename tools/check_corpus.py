@@ -89,6 +89,12 @@ REVIEWED_PAIRS: set[frozenset[str]] = {frozenset(p.split("~")) for p in (
     # AMD MI300X 70B batch-64 latency: the ROCm blog's vLLM 0.6.7 run (fp8 KV, 2025-01) and the
     # dev-docker README's vLLM 0.10.0 run (fp16 KV, 2025-08), 32.548 vs 32.64 s: two releases
     "amdb-012~rvd-008",
+    # optimum-neuron Llama-3.1-8B on inf2 at 1 user, equal to within 0.5%: TGI 2024-10 vs TGI
+    # 2025-06 (two releases a year apart), and vLLM DP3 (2025-09) vs TGI 2025-06 (two engines)
+    "onb-162~onb-172", "onb-083~onb-173",
+    # optimum-neuron Llama-3-70B on trn1 at 1 and 4 clients: the batch-4 and batch-8 compiled
+    # models (tgi-results.csv vs tgi-results-batchsize-8.csv) prefill alike
+    "onb-336~onb-366", "onb-340~onb-370",
 )}
 
 

@@ -147,6 +147,9 @@ ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     # waiting prompts run in steps of their own (EngineSpec.prefill_first); SGLang's
     # --enable-mixed-chunk is its negation (prompt chunks ride in the decode steps)
     "prefill_first": ("prefill_first", bool, ()),
+    # the sequence length a compiled-shape engine was exported with (optimum-neuron
+    # sequence_length, TGI neuron MAX_TOTAL_TOKENS); read by compiled-shape engines only
+    "max_model_len": ("max_model_len", int, ("sequence_length", "max_total_tokens", "max_seq_len")),
 }
 NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off
 _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}

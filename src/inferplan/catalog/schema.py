@@ -289,6 +289,18 @@ class EngineSpec(_Strict):
         default=False, description="tensor parallelism pads the attention heads with zero-weight "
                                    "heads up to a multiple of tp (AWS Neuron), so tp need not "
                                    "divide them; each rank then holds ceil(heads / tp)")
+    moe_all_experts: bool = Field(
+        default=False, description="MoE layers run every expert on every token of a prompt step, "
+                                   "and of a decode step once tokens x top_k >= experts (NxD "
+                                   "ExpertMLPs without a capacity factor: Deployment.static_moe)")
+    compiled_shapes: bool = Field(
+        default=False, description="graphs compiled ahead of time for one batch and one sequence "
+                                   "length (optimum-neuron): every decode step computes "
+                                   "max_num_seqs slots over max_model_len positions, each prompt "
+                                   "is encoded alone padded to max_model_len (perf/compiled.py)")
+    max_model_len: int | None = Field(
+        default=None, ge=1, description="compiled sequence length (prompt + output) of a "
+                                        "compiled-shape engine; None: compiled for the workload")
     overlap_scheduler: bool = Field(
         default=False, description="the host schedules and prepares step n+1 while the device runs "
                                    "step n: the per-step and per-sequence host costs hide behind "

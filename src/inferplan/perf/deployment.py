@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link, Precision
 from inferplan.errors import InputError
 from inferplan.models.spec import Mixer, ModelSpec
@@ -177,6 +179,22 @@ class Deployment:
     @property
     def act_bytes(self) -> float:
         return 4.0 if self.act_precision == "fp32" else 2.0
+
+    def static_moe(self, tokens: np.ndarray, prompt_tokens: np.ndarray, num_experts: int,
+                   top_k: int) -> np.ndarray:
+        """Whether a step of `tokens` (`prompt_tokens` of them prompt tokens) runs its MoE layers
+        on the static, dense path: every local expert computes every token, all expert weights
+        read (E/k times the routed FLOPs). Gaudi: small steps (:meth:`static_moe_tokens`). AWS
+        Neuron's NxD ``ExpertMLPs`` without a capacity factor (``EngineSpec.moe_all_experts``):
+        context encoding runs ``forward_all_experts``, and token generation does too once
+        ``tokens * top_k / experts >= 1`` (its SELECTIVE_LOADING_THRESHOLD), below which it
+        loads only the chosen experts (aws-neuron/neuronx-distributed
+        modules/moe/expert_mlps.py@083d3ea, ``ExpertMLPs.forward``)."""
+        live = tokens > 0
+        if self.engine.moe_all_experts:
+            return live & ((prompt_tokens > 0) | (tokens * top_k >= num_experts))
+        out: np.ndarray = live & (tokens <= self.static_moe_tokens(num_experts))
+        return out
 
     def static_moe_tokens(self, num_experts: int) -> int:
         """Largest step (tokens) whose MoE layers of `num_experts` routed experts run the static,

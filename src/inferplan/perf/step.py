@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from inferplan.catalog.schema import Link, RowSplit
+from inferplan.perf.compiled import compiled_step_shape
 from inferplan.perf.deployment import Deployment
 
 ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
@@ -378,6 +379,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     p = np.asarray(prefill_tokens, dtype=float)
     s = np.asarray(prefill_seqs, dtype=float)
     c0 = np.asarray(prefill_ctx, dtype=float)
+    b, c, p, s, c0 = compiled_step_shape(dep, b, c, p, s, c0)  # perf/compiled.py
     lay = dep.layout
     tokens = b + p  # tokens through the replica's weights this step
     tokens_dev = tokens / lay.attn_dp  # tokens one device's attention/dense weights see
@@ -425,9 +427,9 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         gm.append(tokens_dev + zero)
         if g.expert_elems_dev and dep.expert_host is None:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts. A
-            # static (dense) MoE path (Gaudi, small steps: Deployment.static_moe_tokens) runs
+            # static (dense) MoE path (Gaudi's small steps, Neuron's: Deployment.static_moe) runs
             # every local expert on every token: all expert weights read, E/k times the FLOPs.
-            static = (tokens <= dep.static_moe_tokens(g.num_experts)) & (tokens > 0)
+            static = dep.static_moe(tokens, p, g.num_experts, g.top_k)
             touched = np.where(static, 1.0, 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0))
             dense_x = np.where(static, g.num_experts / g.top_k, 1.0)
             tc.append(n * 2 * g.active_expert_elems * dense_x * tokens / lay.expert_shards / peak_exp)

@@ -63,6 +63,8 @@ class ContinuousBatching(Replica):
         self.pp = max(1, pool.pipeline_stages)
         self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
         self.prefill_first = pool.prefill_first
+        # compiled-shape engines encode one prompt per call (perf/compiled.py: ctx batch 1)
+        self.one_prompt = pool.dep.engine.compiled_shapes
         self._paused = False  # the step in flight holds the decodes back (prefill-first)
         self.prefilling: list[Request] = []
         self.running: dict[int, Request] = {}  # admission order (preemption picks the last)
@@ -389,6 +391,8 @@ class ContinuousBatching(Replica):
                 break  # a prefilled request waiting for KV room (decode pool)
             if r.scheduled_s < 0 and not polls:
                 break  # not read from the socket yet
+            if self.one_prompt and chunks:
+                break
             if self.cfg.prefix_caching and r.prefix_id >= 0 and r.computed == 0:
                 self._cache_lookup(r)
             n = min(r.prompt_tokens - r.computed, budget, self.chunk_cap)

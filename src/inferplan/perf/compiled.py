@@ -1,0 +1,79 @@
+"""Engines that run compiled, fixed shapes (``EngineSpec.compiled_shapes``: optimum-neuron).
+
+An ahead-of-time compiled graph has one batch and one sequence length; idle slots and unused
+positions are computed all the same. Hugging Face optimum-neuron (its TGI neuron backend and
+its vLLM plugin) compiles, for a model exported with ``batch_size`` B and ``sequence_length``
+L (huggingface/optimum-neuron, read at commits from 2024-10 to 2026-03):
+
+- token generation runs all B slots every step, whatever the number of live sequences
+  (``decoder_wrappers.py``: inputs ``pad_to_batch_size``), and each slot attends over the whole
+  cache of L positions, masked past its own position (``modeling_decoder.py``: the token
+  generation graph is built with ``max_tokens = sequence_length``; its attention mask has
+  ``n_positions = sequence_length`` columns; bucketing exists from 2025-10 but is off by default,
+  ``enable_bucketing=False``, and the 2024 transformers-neuronx path passed
+  ``n_positions=[sequence_length]``, one bucket);
+- context encoding takes one prompt at a time (``ctx_batch_size = 1`` with continuous batching)
+  padded to ``max_context_length``, which defaults to L (transformers-neuronx:
+  ``context_length_estimate=[sequence_length]``).
+
+So a step's decode part costs B sequences at L cached tokens each, and a prompt costs L tokens
+of causal prefill. The work is counted at those shapes; the tokens the step emits are still
+the live sequences' (metrics count them). Without a compiled length (``max_model_len`` unset)
+only the batch is padded: a model compiled for its workload, whose prompt and cache lengths are
+taken as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from inferplan.errors import InputError
+from inferplan.perf.deployment import Deployment
+
+
+def compiled_step_shape(dep: Deployment, b: np.ndarray, c: np.ndarray, p: np.ndarray,
+                        s: np.ndarray, c0: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (decode sequences, cached tokens each, prompt tokens, prompt sequences, prompt
+    context) a compiled-shape engine computes for a step of the live composition ``b, c, p, s,
+    c0`` (counts and tokens per replica): decodes at the compiled batch (``max_running_seqs``)
+    over the compiled length, prompts padded to the compiled length and encoded from position 0.
+    Other engines: the composition unchanged."""
+    if not dep.engine.compiled_shapes:
+        return b, c, p, s, c0
+    slots = float(dep.max_running_seqs)
+    b_run = np.where(b > 0, np.maximum(b, slots), 0.0)
+    length = dep.engine.max_model_len
+    if length is None:
+        return b_run, c, p, s, c0
+    c_run = np.where(b > 0, float(length), c)
+    p_run = np.where(s > 0, s * float(length), p)
+    return b_run, c_run, p_run, s, 0.0 * c0
+
+
+def check_compiled_length(dep: Deployment, input_len: int, output_len: int,
+                          notes: dict[str, Any]) -> None:
+    """A compiled-shape engine serves sequences up to its compiled length only; records the
+    shapes it runs in the estimate's ``notes``."""
+    if not dep.engine.compiled_shapes:
+        return
+    length = dep.engine.max_model_len
+    if length is not None and input_len + output_len > length:
+        raise InputError(f"{dep.engine.id} was compiled for {length} tokens per sequence "
+                         f"(max_model_len); input {input_len} + output {output_len} do not fit: "
+                         f"set --engine-option max_model_len={input_len + output_len} or more")
+    where = (f"over all {length} compiled positions; each prompt is encoded alone, padded to "
+             f"{length} tokens" if length is not None
+             else "over each sequence's own context (no compiled length given: max_model_len)")
+    notes["compiled_shapes"] = (f"{dep.engine.id} runs compiled shapes: every decode step "
+                                f"computes {dep.max_running_seqs} slots (max_num_seqs) {where}")
+
+
+def compiled_kv(dep: Deployment, seqs: float, ctx_tokens: float) -> tuple[float, float]:
+    """(sequences, tokens each) the KV cache must hold: a compiled-shape engine allocates every
+    compiled slot at the compiled length up front; other engines, the running sequences."""
+    if not dep.engine.compiled_shapes:
+        return seqs, ctx_tokens
+    return max(seqs, float(dep.max_running_seqs)), float(dep.engine.max_model_len or ctx_tokens)
