@@ -117,6 +117,28 @@ def test_gaudi_runs_small_steps_of_many_expert_moe_densely():
     assert _dep(model="qwen3-30b-a3b", hw="h100-sxm").static_moe_tokens(128) == 0  # not an HPU
 
 
+def test_neuron_runs_prompts_and_full_decode_batches_through_every_expert():
+    """NxD's ExpertMLPs without a capacity factor: context encoding computes all experts on all
+    tokens; token generation does once tokens x top_k >= experts, below which it loads only the
+    chosen experts (selective loading, the sparse path)."""
+    dep = _dep(model="qwen3-30b-a3b", hw="trainium2", engine="neuron")
+    g = next(g for g in dep.groups if g.expert_elems_dev)
+    k, e = g.top_k, g.num_experts
+
+    def expert_flops(**comp):
+        w, _ = _time(dep, **comp)
+        i = [j for j, n in enumerate(w.op_names) if n.endswith("experts")][0]
+        return float(w.t_compute[i]) * dep.peak_expert_flops
+
+    routed = g.layers * 2 * g.active_expert_elems
+    assert expert_flops(prefill_tokens=64, prefill_seqs=1) == pytest.approx(routed * 64 * e / k)
+    full = e // k  # tokens x top_k = experts: every expert runs
+    assert expert_flops(decode_seqs=full, decode_ctx=100) == pytest.approx(routed * full * e / k)
+    assert expert_flops(decode_seqs=full - 1, decode_ctx=100) == pytest.approx(routed * (full - 1))
+    gaudi_rule = _dep(model="qwen3-30b-a3b", hw="gaudi3")  # not an NxD engine: its own rule
+    assert not gaudi_rule.engine.moe_all_experts
+
+
 def test_the_static_moe_rule_counts_experts_per_card_and_needs_tokens():
     # EP8 leaves 16 of Qwen3-30B-A3B's 128 experts on a card: below 32, the dynamic path
     assert _dep(model="qwen3-30b-a3b", hw="gaudi3", devices=8, tp=1, ep=8).static_moe_tokens(128) == 0
@@ -397,22 +419,22 @@ def test_neuron_all_reduce_steps_around_the_inf2_ring_one_hop_per_neuroncore():
     assert collective_steps(h100.tp_link, h100.collective_ranks, "all_reduce") == 3
 
 
-def test_trainium2_collectives_count_chips_not_neuroncores_on_its_torus():
-    """Trn2's 2D torus is not a ring: its small all-reduce latency counts log2 of its chips,
-    not of its 4 logical cores per chip; only a ring passes every rank (Inferentia2: 2 x 7 hops
-    for the 8 ranks of 4 chips)."""
-    from inferplan.perf.step import _communication
+def test_trainium_collectives_step_around_neurons_ring_and_kangaring():
+    """Neuron's Ring runs over every rank of a Trainium1 torus (2 NeuronCores per chip: 16 chips,
+    32 ranks, 2 x 31 hops); Trainium2's KangaRing puts only one primary of each pair of its 4
+    LNC=2 ranks in the cycle (2 per chip: 4 chips, 8 members, 2 x 7 hops), halving Ring's hops."""
+    from inferplan.perf.step import _communication, collective_steps
 
-    def latency_s(hw: str, n: int) -> float:
-        dep = plan_estimate("llama-3.1-8b", hw, devices=n, tp=n, batch=1, input_len=8,
-                            output_len=16).dep
-        return float(_communication(dep, np.ones(1), np.zeros(1))[1][0])
+    def dep(hw: str, n: int):
+        return plan_estimate("llama-3.1-8b", hw, devices=n, tp=n, batch=1, input_len=8,
+                             output_len=16).dep
 
-    trn2 = plan_estimate("llama-3.1-8b", "trainium2", devices=4, tp=4, batch=1, input_len=8,
-                         output_len=16).dep
-    assert trn2.collective_ranks == 16 and not trn2.tp_link.ring_collectives
-    per_ar = trn2.tp_link.latency_s * 2  # ceil(log2 4 chips) steps
-    assert latency_s("trainium2", 4) == pytest.approx(2 * 32 * per_ar)
-    inf2 = plan_estimate("llama-3.1-8b", "inferentia2", devices=4, tp=4, batch=1, input_len=8,
-                         output_len=16).dep
-    assert latency_s("inferentia2", 4) == pytest.approx(2 * 32 * inf2.tp_link.latency_s * 2 * 7)
+    trn1, trn2 = dep("trainium1", 16), dep("trainium2", 4)
+    assert trn1.collective_ranks == 32 and trn1.tp_link.ring_collectives
+    assert collective_steps(trn1.tp_link, trn1.collective_ranks, "all_reduce") == 62
+    assert trn2.collective_ranks == 8 and trn2.tp_link.ring_collectives
+    latency_s = float(_communication(trn2, np.ones(1), np.zeros(1))[1][0])
+    assert latency_s == pytest.approx(2 * 32 * trn2.tp_link.latency_s * 2 * 7)
+    # vLLM on Trainium2 (no per-core padding): one rank per chip, the ring over the chips
+    assert plan_estimate("llama-3.1-8b", "trainium2", engine="vllm", devices=4, tp=4, batch=1,
+                         input_len=8, output_len=16).dep.collective_ranks == 4

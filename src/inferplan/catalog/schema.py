@@ -35,6 +35,10 @@ class Link(_Strict):
     ring_collectives: bool = Field(
         default=False, description="collectives step around a ring, one link latency per step "
                                    "(PCIe peers: no switch fabric for one-shot all-reduce)")
+    ring_ranks_per_device: int | None = Field(
+        default=None, ge=1, description="ranks of a device that join the ring, when fewer than "
+                                        "its tp_ranks (Neuron's KangaRing: one primary of each "
+                                        "pair of LNC=2 ranks); None: every rank")
     source: str = ""
 
 

@@ -285,10 +285,12 @@ class Deployment:
     def collective_ranks(self) -> int:
         """Ranks one TP collective spans: ``tp`` devices, times ``HardwareSpec.tp_ranks`` for an
         engine that runs one rank per core (``pads_attention_heads``: AWS Neuron, 24 ranks on
-        12 Inferentia2 chips). A ring all-reduce steps through every rank, so over ring links the
-        count sets its latency (:func:`inferplan.perf.step.collective_steps`)."""
+        12 Inferentia2 chips), or only the ranks that join the ring (``Link.ring_ranks_per_device``:
+        Trainium2's KangaRing, 2 of 4). A ring all-reduce steps through every member, so over
+        ring links the count sets its latency (:func:`inferplan.perf.step.collective_steps`)."""
         ranks = self.hw.tp_ranks if self.engine.pads_attention_heads else 1
-        return self.layout.tp * ranks
+        members = self.tp_link.ring_ranks_per_device
+        return self.layout.tp * (min(ranks, members) if members else ranks)
 
     @property
     def pp_link(self) -> Link:

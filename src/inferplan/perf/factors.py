@@ -63,7 +63,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
     eng = engine_scopes(dep)
     return {
         "bw_eff": [fam, cls],
-        "compute_eff": [fam, cls],
+        "compute_eff": _asic_generation(dep) + [fam, cls],
         "engine_bw": eng,
         "engine_compute": eng,
         "layer_overhead_s": engine_scopes(dep, by_family=not dep.expert_host),
@@ -83,6 +83,16 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "moe_n_half": [fam, cls],
         "attn_compute": [fam, cls],
     }
+
+
+def _asic_generation(dep: Deployment) -> list[str]:
+    """The architecture scope of an ASIC's compute efficiency (``aws-neuroncore-v3``,
+    ``intel-gaudi3``): an ASIC family shares one vendor compiler across chip generations whose
+    matrix engines it drives very differently (optimum-neuron's padded 4,096-token prefill runs at
+    ~50% of a Trainium2 chip's peak and ~25% of four Inferentia2 chips'); GPUs keep one
+    efficiency per vendor (their kernel libraries' differences sit in the engine factors)."""
+    arch = dep.hw.architecture
+    return [arch] if dep.hw.hw_class == "asic" and arch else []
 
 
 def _unpack_scopes(prec: Precision) -> list[str]:
