@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from inferplan.catalog.hardware import get_hardware
+from inferplan.models.registry import get_model
 from inferplan.plan import PlanRequest, plan
 from inferplan.plan.planner import PlanOption, pareto
 from inferplan.sim import SLO, Arrivals, DeploymentSpec, LengthDist, Workload, simulate
@@ -181,3 +183,15 @@ def test_hardware_without_a_price_is_planned_once_per_layout():
     ids = [o.id for o in res.options]
     assert ids and len(ids) == len(set(ids))
     assert res.counts["pruned_by_proxy"] >= 0
+
+
+def test_layouts_searched_are_the_ones_the_engine_runs():
+    """The planner tries every TP degree of the scale-up domain only for engines that run tensor
+    parallelism; llama.cpp (layout.max_tp 1) splits layers, so its candidates keep tp = 1."""
+    from inferplan.plan.search import _layouts
+
+    model, h100 = get_model("llama-3.1-70b"), get_hardware("h100-sxm")
+    vllm = _layouts(model, h100, None, SMALL, (), {"engine": "vllm"})
+    cpp = _layouts(model, h100, None, SMALL, (), {"engine": "llama.cpp"})
+    assert {tp for tp, _, _ in vllm} >= {2, 4, 8}
+    assert cpp and {tp for tp, _, _ in cpp} == {1}

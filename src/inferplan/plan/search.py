@@ -30,7 +30,7 @@ from inferplan.errors import InferplanError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.estimate import EstimatePlan, plan_estimate
-from inferplan.perf.layout import valid_tps
+from inferplan.perf.placement import engine_tps
 from inferplan.perf.step import step_work
 from inferplan.sim import (
     AUTO_LAYOUT_SEQS,
@@ -126,10 +126,9 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
     out = [(lay0.tp, lay0.pp, lay0.ep)]
     if hw.hw_class in SRAM_CLASSES:
         return out
-    domain = hw.scale_up.domain_devices if hw.scale_up else 1
-    # an engine that pads heads (AWS Neuron) also runs TP over the whole domain
-    tps = [t for t in valid_tps(model, domain, auto_plan.dep.engine.pads_attention_heads)
-           if t >= lay0.tp]
+    # the TP degrees the engine runs (its layout.max_tp; an engine that pads heads, AWS Neuron,
+    # any degree in the scale-up domain)
+    tps = [t for t in engine_tps(model, hw, auto_plan.dep.engine) if t >= lay0.tp]
     for tp in tps:
         for pp in range(1, MAX_PP + 1):
             good, lay = fits(tp=tp, pp=pp)
