@@ -282,14 +282,19 @@ class Deployment:
         return self._link_for(self.layout.stage_devices)
 
     @property
+    def ranks_per_device(self) -> int:
+        """TP ranks one device runs as: ``HardwareSpec.tp_ranks`` under an engine that shards
+        per core and pads heads (``pads_attention_heads``: AWS Neuron), else 1."""
+        return self.hw.tp_ranks if self.engine.pads_attention_heads else 1
+
+    @property
     def collective_ranks(self) -> int:
-        """Ranks one TP collective spans: ``tp`` devices, times ``HardwareSpec.tp_ranks`` for an
-        engine that runs one rank per core (``pads_attention_heads``: AWS Neuron, 24 ranks on
+        """Ranks one TP collective spans: ``tp`` devices times :attr:`ranks_per_device` (one
+        rank per core under an engine that pads heads: AWS Neuron, 24 ranks on
         12 Inferentia2 chips), or only the ranks that join the ring (``Link.ring_ranks_per_device``:
         Trainium2's KangaRing, 2 of 4). A ring all-reduce steps through every member, so over
         ring links the count sets its latency (:func:`inferplan.perf.step.collective_steps`)."""
-        ranks = self.hw.tp_ranks if self.engine.pads_attention_heads else 1
-        members = self.tp_link.ring_ranks_per_device
+        ranks, members = self.ranks_per_device, self.tp_link.ring_ranks_per_device
         return self.layout.tp * (min(ranks, members) if members else ranks)
 
     @property
@@ -317,7 +322,7 @@ class Deployment:
             if m.kind == "attention":
                 kv_dev = m.kv_elems_per_token / min(lay.tp, m.num_kv_heads)
                 if self.engine.pads_attention_heads:
-                    pad, kv_pad, dense = _padded_attention(m, lay.tp, self.hw.tp_ranks, dense)
+                    pad, kv_pad, dense = _padded_attention(m, lay.tp, self.ranks_per_device, dense)
                     kv_dev = m.kv_elems_per_token * kv_pad / lay.tp
             else:  # MLA's latent is replicated on every TP rank; conv has no KV
                 kv_dev = m.kv_elems_per_token
