@@ -91,3 +91,14 @@ def test_estimate_notes_state_the_compiled_shapes():
     est = estimate("llama-3.1-8b", "trainium2", engine="optimum-neuron", batch=1, input_len=1500,
                    output_len=250, engine_options=OPTS)
     assert "32 slots" in est.assumptions["compiled_shapes"] and "4096" in est.assumptions["compiled_shapes"]
+
+
+def test_any_engine_refuses_sequences_beyond_its_max_model_len_and_pads_nothing():
+    with pytest.raises(InputError, match="was launched with 1024 tokens"):
+        plan_estimate("llama-3.1-8b", "h100-sxm", engine="vllm", engine_options={"max_model_len": 1024},
+                      input_len=1000, output_len=100)
+    capped = estimate("llama-3.1-8b", "h100-sxm", engine="vllm", batch=1, input_len=500, output_len=100,
+                      engine_options={"max_model_len": 4096})
+    plain = estimate("llama-3.1-8b", "h100-sxm", engine="vllm", batch=1, input_len=500, output_len=100)
+    assert capped.tpot_s == pytest.approx(plain.tpot_s) and capped.ttft_s == pytest.approx(plain.ttft_s)
+    assert "compiled_shapes" not in capped.assumptions

@@ -147,8 +147,9 @@ ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     # waiting prompts run in steps of their own (EngineSpec.prefill_first); SGLang's
     # --enable-mixed-chunk is its negation (prompt chunks ride in the decode steps)
     "prefill_first": ("prefill_first", bool, ()),
-    # the sequence length a compiled-shape engine was exported with (optimum-neuron
-    # sequence_length, TGI neuron MAX_TOTAL_TOKENS); read by compiled-shape engines only
+    # the longest sequence (prompt + output) served: vLLM --max-model-len; the length a
+    # compiled-shape engine was exported with (optimum-neuron sequence_length, TGI neuron
+    # MAX_TOTAL_TOKENS), which it pads every sequence to (perf/compiled.py)
     "max_model_len": ("max_model_len", int, ("sequence_length", "max_total_tokens", "max_seq_len")),
 }
 NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off

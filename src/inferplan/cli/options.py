@@ -106,8 +106,9 @@ EngineOptionOpt = Annotated[list[str] | None, typer.Option(
     help="Engine launch option, repeatable: max_num_seqs, max_num_batched_tokens, "
          "memory_utilization, scheduler_recv_interval, num_continuous_decode_steps, "
          "adp_timeout_iters, batch_wait_timeout_iters, async_scheduling=on|off, "
-         "prefill_first=on|off (or the engine's own spelling, e.g. max_running_requests, "
-         "max_num_tokens; SGLang's enable_mixed_chunk=on is prefill_first=off)")]
+         "prefill_first=on|off, max_model_len (longest sequence; the compiled length of "
+         "optimum-neuron) (or the engine's own spelling, e.g. max_running_requests, "
+         "max_num_tokens, sequence_length; SGLang's enable_mixed_chunk=on is prefill_first=off)")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, max=_lim("threads"), help="CPU threads (CPUs only)")]
 
 # --- workload ----------------------------------------------------------------------------------

@@ -55,15 +55,17 @@ def compiled_step_shape(dep: Deployment, b: np.ndarray, c: np.ndarray, p: np.nda
 
 def check_compiled_length(dep: Deployment, input_len: int, output_len: int,
                           notes: dict[str, Any]) -> None:
-    """A compiled-shape engine serves sequences up to its compiled length only; records the
-    shapes it runs in the estimate's ``notes``."""
-    if not dep.engine.compiled_shapes:
-        return
+    """An engine launched with ``max_model_len`` serves sequences up to that length only (vLLM
+    rejects longer requests; a compiled-shape engine has no graph for them); records the shapes
+    a compiled-shape engine runs in the estimate's ``notes``."""
     length = dep.engine.max_model_len
     if length is not None and input_len + output_len > length:
-        raise InputError(f"{dep.engine.id} was compiled for {length} tokens per sequence "
-                         f"(max_model_len); input {input_len} + output {output_len} do not fit: "
-                         f"set --engine-option max_model_len={input_len + output_len} or more")
+        what = "was compiled for" if dep.engine.compiled_shapes else "was launched with"
+        raise InputError(f"{dep.engine.id} {what} {length} tokens per sequence (max_model_len); "
+                         f"input {input_len} + output {output_len} do not fit: set "
+                         f"--engine-option max_model_len={input_len + output_len} or more")
+    if not dep.engine.compiled_shapes:
+        return
     where = (f"over all {length} compiled positions; each prompt is encoded alone, padded to "
              f"{length} tokens" if length is not None
              else "over each sequence's own context (no compiled length given: max_model_len)")
