@@ -53,7 +53,7 @@ def compiled_step_shape(dep: Deployment, b: np.ndarray, c: np.ndarray, p: np.nda
     return b_run, c_run, p_run, s, 0.0 * c0
 
 
-def check_compiled_length(dep: Deployment, input_len: int, output_len: int,
+def check_max_model_len(dep: Deployment, input_len: int, output_len: int,
                           notes: dict[str, Any]) -> None:
     """An engine launched with ``max_model_len`` serves sequences up to that length only (vLLM
     rejects longer requests; a compiled-shape engine has no graph for them); records the shapes

@@ -33,7 +33,7 @@ from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.admission import admission_note, admission_wait_steps
 from inferplan.perf.chunks import budget_running_seqs, prefill_chunks
-from inferplan.perf.compiled import check_compiled_length, compiled_kv
+from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
@@ -252,7 +252,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         layout, how = single_host_layout(layout, how, expert_host, m.num_layers)
         notes["layout"] = how
     dep = make_dep(layout)
-    check_compiled_length(dep, input_len, output_len, notes)
+    check_max_model_len(dep, input_len, output_len, notes)
     dp = layout.dp
     plan = EstimatePlan(dep=dep, mode=mode, batch=batch, input_len=input_len,
                         output_len=output_len, mem=None, fits=True, reason=None, notes=notes)  # type: ignore[arg-type]
