@@ -166,3 +166,18 @@ def test_when_no_request_fits_the_kv_cache_every_request_is_rejected_with_the_re
     res = simulate("llama-3.1-8b", "h100-sxm", fixed(5, 2048, 256), requests=20,
                    scheduler=SchedulerConfig(kv_blocks=10))  # 160 tokens of KV
     assert res.metrics.completed == 0 and res.metrics.rejected == 20
+
+
+def test_a_compiled_shape_engine_encodes_prompts_one_at_a_time():
+    """optimum-neuron encodes each prompt alone (context-encoding batch 1): four prompts that
+    arrive together get their first tokens one prefill apart, the last after four; its decode
+    step (the median gap between tokens) costs the whole compiled batch, one user or four."""
+    spec = DeploymentSpec(hardware="trainium2", engine="optimum-neuron",
+                          engine_options={"max_num_seqs": 8, "max_model_len": 2048})
+    one = simulate("llama-3.1-8b", spec, fixed(1e-4, 1000, 64), requests=2).metrics
+    burst = Workload(arrivals=Arrivals(kind="closed", users=4), input=LengthDist(value=1000),
+                     output=LengthDist(value=64))
+    m = simulate("llama-3.1-8b", spec, burst, requests=4).metrics
+    assert m.ttft_s.max == pytest.approx(4 * one.ttft_s.mean, rel=0.05)
+    assert min(m.ttft_s.p50, m.ttft_s.mean) < 0.8 * m.ttft_s.max
+    assert m.itl_s.p50 == pytest.approx(one.itl_s.p50, rel=0.02)
