@@ -102,3 +102,22 @@ def test_any_engine_refuses_sequences_beyond_its_max_model_len_and_pads_nothing(
     plain = estimate("llama-3.1-8b", "h100-sxm", engine="vllm", batch=1, input_len=500, output_len=100)
     assert capped.tpot_s == pytest.approx(plain.tpot_s) and capped.ttft_s == pytest.approx(plain.ttft_s)
     assert "compiled_shapes" not in capped.assumptions
+
+
+def test_xla_engines_pad_each_step_to_a_power_of_two_on_tpus():
+    """vLLM's TPU backend and SGLang-JAX run precompiled power-of-two token buckets: a 1,500-token
+    prompt step computes 2,048 rows, a 3-sequence decode step 16; on a GPU nothing is padded."""
+    def linear_flops_s(hw: str, engine: str, **comp) -> float:
+        dep = plan_estimate("llama-3.1-8b", hw, engine=engine, input_len=1500, output_len=100).dep
+        w = step_work(dep, **comp)
+        return float(sum(t for t, k in zip(w.t_compute, w.op_kinds, strict=True) if k == "linear"))
+
+    for engine in ("vllm", "sglang-jax"):
+        prompt = linear_flops_s("tpu-v6e", engine, prefill_tokens=1500, prefill_seqs=1)
+        assert prompt == pytest.approx(linear_flops_s("tpu-v6e", engine, prefill_tokens=2048,
+                                                      prefill_seqs=1))
+        decode = linear_flops_s("tpu-v6e", engine, decode_seqs=3, decode_ctx=100)
+        assert decode == pytest.approx(linear_flops_s("tpu-v6e", engine, decode_seqs=16, decode_ctx=100))
+    gpu = linear_flops_s("h100-sxm", "vllm", prefill_tokens=1500, prefill_seqs=1)
+    assert gpu == pytest.approx(1500 / 2048 * linear_flops_s("h100-sxm", "vllm", prefill_tokens=2048,
+                                                             prefill_seqs=1))

@@ -297,6 +297,10 @@ class EngineSpec(_Strict):
         default=False, description="MoE layers run every expert on every token of a prompt step, "
                                    "and of a decode step once tokens x top_k >= experts (NxD "
                                    "ExpertMLPs without a capacity factor: Deployment.static_moe)")
+    pow2_token_buckets: list[HardwareClass] = Field(
+        default=[], description="on these device classes each step's tokens are padded to the "
+                                "next power of two, the shapes it precompiled (XLA: vLLM's TPU "
+                                "backend, SGLang-JAX; perf/compiled.py bucketed_tokens)")
     compiled_shapes: bool = Field(
         default=False, description="graphs compiled ahead of time for one batch and one sequence "
                                    "length (optimum-neuron): every decode step computes "

@@ -1,4 +1,5 @@
-"""Engines that run compiled, fixed shapes (``EngineSpec.compiled_shapes``: optimum-neuron).
+"""Engines that run compiled, fixed shapes (``EngineSpec.compiled_shapes``: optimum-neuron), and
+XLA engines that pad each step to a precompiled power-of-two bucket (:func:`bucketed_tokens`).
 
 An ahead-of-time compiled graph has one batch and one sequence length; idle slots and unused
 positions are computed all the same. Hugging Face optimum-neuron (its TGI neuron backend and
@@ -31,6 +32,8 @@ import numpy as np
 
 from inferplan.errors import InputError
 from inferplan.perf.deployment import Deployment
+
+MIN_TOKEN_BUCKET = 16.0  # vLLM TPU's smallest token bucket (tpu_inference envs.MIN_TOKEN_BUCKET)
 
 
 def compiled_step_shape(dep: Deployment, b: np.ndarray, c: np.ndarray, p: np.ndarray,
@@ -79,3 +82,19 @@ def compiled_kv(dep: Deployment, seqs: float, ctx_tokens: float) -> tuple[float,
     if not dep.engine.compiled_shapes:
         return seqs, ctx_tokens
     return max(seqs, float(dep.max_running_seqs)), float(dep.engine.max_model_len or ctx_tokens)
+
+
+def bucketed_tokens(dep: Deployment, tokens: np.ndarray) -> np.ndarray:
+    """Tokens a step computes on an engine that pads each step to a precompiled power-of-two
+    bucket (``EngineSpec.pow2_token_buckets`` on the device's class): XLA compiles one graph per
+    shape, so vLLM's TPU backend pads a step's tokens to the next power of two from 16
+    (vllm-project/tpu-inference runner/utils.py ``get_token_paddings`` with
+    ``VLLM_TPU_BUCKET_PADDING_GAP`` = 0, ``MIN_TOKEN_BUCKET`` = 16) and SGLang-JAX to powers of
+    two from 64 in prompt steps and to its batch buckets (1..256, powers of two) in decode steps
+    (sgl_jax common_utils ``PRECOMPILE_DEFAULT_TOKEN_PADDINGS`` / ``_BS_PADDINGS``). The padded
+    rows go through the linear layers (and the router) like real tokens; attention is ragged
+    over the real sequences. Other engines and devices: unchanged."""
+    if dep.hw.hw_class not in dep.engine.pow2_token_buckets:
+        return tokens
+    padded: np.ndarray = np.where(tokens > 0, 2.0 ** np.ceil(np.log2(np.maximum(tokens, MIN_TOKEN_BUCKET))), 0.0)
+    return padded

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from inferplan.catalog.schema import Link, RowSplit
-from inferplan.perf.compiled import compiled_step_shape
+from inferplan.perf.compiled import bucketed_tokens, compiled_step_shape
 from inferplan.perf.deployment import Deployment
 
 ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
@@ -381,7 +381,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     c0 = np.asarray(prefill_ctx, dtype=float)
     b, c, p, s, c0 = compiled_step_shape(dep, b, c, p, s, c0)  # perf/compiled.py
     lay = dep.layout
-    tokens = b + p  # tokens through the replica's weights this step
+    tokens = bucketed_tokens(dep, b + p)  # tokens through the replica's weights this step
     tokens_dev = tokens / lay.attn_dp  # tokens one device's attention/dense weights see
     zero = 0 * (tokens + c + s + c0)
 
