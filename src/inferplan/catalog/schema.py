@@ -307,8 +307,9 @@ class EngineSpec(_Strict):
                                    "max_num_seqs slots over max_model_len positions, each prompt "
                                    "is encoded alone padded to max_model_len (perf/compiled.py)")
     max_model_len: int | None = Field(
-        default=None, ge=1, description="compiled sequence length (prompt + output) of a "
-                                        "compiled-shape engine; None: compiled for the workload")
+        default=None, ge=1, description="longest sequence (prompt + output) served (vLLM "
+                                        "--max-model-len); a compiled-shape engine pads every "
+                                        "sequence to it; None: no bound (compiled for the workload)")
     overlap_scheduler: bool = Field(
         default=False, description="the host schedules and prepares step n+1 while the device runs "
                                    "step n: the per-step and per-sequence host costs hide behind "
