@@ -57,7 +57,7 @@ def compiled_step_shape(dep: Deployment, b: np.ndarray, c: np.ndarray, p: np.nda
 
 
 def check_max_model_len(dep: Deployment, input_len: int, output_len: int,
-                          notes: dict[str, Any]) -> None:
+                        notes: dict[str, Any]) -> None:
     """An engine launched with ``max_model_len`` serves sequences up to that length only (vLLM
     rejects longer requests; a compiled-shape engine has no graph for them); records the shapes
     a compiled-shape engine runs in the estimate's ``notes``."""

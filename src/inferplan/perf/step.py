@@ -520,7 +520,7 @@ def collective_steps(link: Link, n: int, kind: str) -> int:
     """Link latencies one small collective over `n` ranks pays (messages in sequence).
 
     Switched fabrics (NVSwitch, xGMI meshes, ICI): recursive doubling, ceil(log2 n) (Thakur,
-    Rabenseifner & Gropp 2005). Ring links (PCIe peers, Inferentia2's NeuronLink ring;
+    Rabenseifner & Gropp 2005). Ring links (PCIe peers, AWS Neuron's Ring and KangaRing;
     ``Link.ring_collectives``): NCCL's and Neuron's ring all-reduce take 2(n-1) steps
     (reduce-scatter + all-gather, Patarasuk & Yuan 2009) and an all-to-all n-1 sends in turn.
     """
@@ -572,8 +572,8 @@ def _communication(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) ->
         link_s = link_s + n_ar * per_ar
         split = dep.engine.layout.row_split
         if split is None:
-            # a ring passes through every rank (one per NeuronCore on Inferentia2); recursive
-            # doubling's log2 steps are counted between devices
+            # a ring passes through every member rank (Deployment.collective_ranks: one per
+            # NeuronCore on Neuron); recursive doubling's log2 steps are counted between devices
             ranks = dep.collective_ranks if link.ring_collectives else lay.tp
             lat_s = lat_s + n_ar * link.latency_s * collective_steps(link, ranks, "all_reduce")
         else:
