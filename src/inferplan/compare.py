@@ -74,14 +74,16 @@ def compare(model: str | ModelSpec, *, hardware: list[str] | None = None,
             input_len: int = 1024, output_len: int = 256, precision: str | None = None,
             kv_precision: str | None = None, sort: str = "cost", calibration: Path | None = None,
             hardware_files: tuple[Path, ...] = (), offload: bool | str | None = None,
-            host: str | None = None, slots: int | None = None) -> CompareResult:
-    """Estimate the workload on each selected device (fewest devices that fit) and rank."""
+            host: str | None = None, slots: int | None = None,
+            requests: int | None = None) -> CompareResult:
+    """Estimate the workload on each selected device (fewest devices that fit) and rank;
+    ``requests``: an offline run's prompts (:func:`~inferplan.perf.estimate.plan_estimate`)."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     res, _ = compare_with_plans(
         spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch, input_len=input_len,
         output_len=output_len, precision=precision, kv_precision=kv_precision, sort=sort,
         eff=load_efficiency(calibration), hardware_files=hardware_files, offload=offload,
-        host=host, slots=slots)
+        host=host, slots=slots, requests=requests)
     return res
 
 
@@ -90,7 +92,8 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                        precision: str | None, kv_precision: str | None, sort: str,
                        eff: Efficiency, hardware_files: tuple[Path, ...] = (),
                        offload: bool | str | None = None, host: str | None = None,
-                       slots: int | None = None) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+                       slots: int | None = None,
+                       requests: int | None = None) -> tuple[CompareResult, dict[str, EstimatePlan]]:
     """:func:`compare`, also returning each fitting device's plan (reports draw from them).
 
     offload/host/slots as in :func:`~inferplan.perf.estimate.plan_estimate`; `slots` applies to
@@ -98,6 +101,8 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
     """
     if sort not in SORT_KEYS:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
+    if requests is not None and mode != "offline":
+        raise InputError("requests (the prompts of an offline run) applies to offline runs only")
     rows: list[CompareRow] = []
     plans: dict[str, EstimatePlan] = {}
     for hw in select_hardware(hardware, hw_class, hardware_files):
@@ -105,7 +110,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
                                  kv_precision=kv_precision, offload=offload or False, host=host,
-                                 slots=slots_for_hardware(hw, slots, offload))
+                                 slots=slots_for_hardware(hw, slots, offload), requests=requests)
             est = estimate_from_plan(plan, eff)
         except InferplanError as e:
             if hardware:  # the user named it: a bad request, not a row
@@ -116,7 +121,8 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
         if est.fits:
             plan, est = _best_engine_layout(spec, hw, plan, est, eff, sort, mode=mode, batch=batch,
                                             input_len=input_len, output_len=output_len,
-                                            precision=precision, kv_precision=kv_precision)
+                                            precision=precision, kv_precision=kv_precision,
+                                            requests=requests)
         plans[hw.id] = plan
         rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
                                reason=est.reason, estimate=est))

@@ -29,6 +29,26 @@ def test_an_offline_row_without_a_layout_gets_the_offline_layout(tmp_path):
     assert served.plan.dep.layout.tp == 8
 
 
+def test_an_offline_row_that_states_its_requests_batches_no_more(tmp_path):
+    """A trtllm-bench run of 1,000 requests (``requests=1000`` in the notes) holds at most 1,000
+    sequences, where TensorRT-LLM's max_batch_size would allow 2,048."""
+    from inferplan.calib.dataset import COLUMNS, load_dataset
+
+    def row(i, notes):
+        cells = dict(id=f"t-{i}", source="t", model_id="llama-3.2-1b", hardware_id="h100-sxm",
+                     num_devices="1", tp="1", weight_precision="bf16", engine="tensorrt-llm",
+                     mode="offline_max", input_len="128", output_len="128", metric="output_tok_s",
+                     value="60000", reliability="B", notes=notes)
+        return ",".join(cells.get(c, "") for c in COLUMNS)
+
+    p = tmp_path / "t.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + row(1, "src=test; requests=1000") + "\n"
+                 + row(2, "src=test") + "\n")
+    run, steady = load_dataset(p)
+    assert run.plan is not None and steady.plan is not None
+    assert run.plan.batch == 1000 and steady.plan.batch == 2048
+
+
 def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
     """llama.cpp on an RTX 4090 dated 2023-10 ran builds without CUDA graphs: the row gets the
     llama.cpp-2023 profile (with a note) and a higher per-layer cost than a 2026 row; a CPU row

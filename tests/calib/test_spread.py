@@ -6,10 +6,12 @@ import pytest
 
 from inferplan.calib.spread import (
     DATASETS,
+    SPREAD_REQUESTS,
     LengthSpread,
     dataset_of,
     length_spread_factor,
     prompts_sent,
+    stated_requests,
 )
 from inferplan.perf.estimate import plan_estimate
 
@@ -33,6 +35,10 @@ def test_the_notes_name_the_dataset_and_the_prompt_count():
     assert dataset_of("--dataset-name random") is None
     assert prompts_sent("Total input tokens 219171 / generated 200752 over 1000 successful requests") == 1000
     assert prompts_sent("python -m sglang.bench_serving --num-prompts 5000") == 5000
+    assert prompts_sent("trtllm-bench throughput; requests=1000 (all queued)") == 1000
+    assert prompts_sent("no count here") == SPREAD_REQUESTS
+    assert stated_requests("no count here") is None
+    assert stated_requests("max_requests=4") is None  # another key, not the run's count
 
 
 def test_a_sharegpt_offline_row_is_predicted_with_its_length_spread():

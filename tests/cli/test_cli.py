@@ -56,6 +56,7 @@ def test_estimate_that_does_not_fit_exits_1_with_json():
     (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "warp-drive"], "known engines"),
     (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--tp", "3"], "tp=3"),
     (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--batch", "2", "--offline"], "one of"),
+    (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--batch", "2", "--requests", "100"], "offline runs only"),
     (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--devices", "many"], "--devices"),
     (["-m", "llama-3.1-8b", "-H", "h100-sxm", "--precision", "fp9"], "unknown precision"),
     (["-m", "llama-3.1-8b", "-H", "mi300x", "--engine", "tensorrt-llm"], "does not run on"),
@@ -65,6 +66,16 @@ def test_bad_input_exits_2_with_a_message_not_a_traceback(args, needle):
     assert code == 2
     assert needle in err
     assert "Traceback" not in err + out
+
+
+def test_an_offline_run_of_n_requests_batches_at_most_n():
+    args = ("-m", "llama-3.2-1b", "-H", "h100-sxm", "--engine", "tensorrt-llm", "--offline",
+            "--input-len", "128", "--output-len", "128", "--json")
+    code, out, _ = run("estimate", *args, "--requests", "300")
+    assert code == 0 and json.loads(out)["batch"] == 300
+    code, out, _ = run("compare", "-m", "llama-3.2-1b", "-H", "h100-sxm", "--offline",
+                       "--requests", "300", "--json")
+    assert code == 0 and json.loads(out)["rows"][0]["estimate"]["batch"] == 300
 
 
 def test_compare_all_ranks_and_explains():

@@ -41,6 +41,20 @@ def test_estimate_returns_what_the_library_returns(client):
     assert set(ref.model_dump()) == set(got)
 
 
+def test_an_offline_estimate_takes_the_runs_request_count(client):
+    body = {"model": "llama-3.2-1b", "hardware": "h100-sxm", "engine": "tensorrt-llm",
+            "input_len": 128, "output_len": 128, "mode": "offline"}
+    full = client.post("/api/estimate", json=body)
+    run = client.post("/api/estimate", json={**body, "requests": 1000})
+    assert full.status_code == run.status_code == 200
+    assert full.json()["batch"] == 2048 and run.json()["batch"] == 1000
+    bad = client.post("/api/estimate", json={**body, "mode": "batch", "requests": 1000})
+    assert bad.status_code == 422 and "offline" in bad.text
+    r = client.post("/api/compare", json={**{k: v for k, v in body.items() if k != "engine"},
+                                          "hardware": ["h100-sxm"], "requests": 10})
+    assert r.status_code == 200 and r.json()["rows"][0]["estimate"]["batch"] == 10
+
+
 def test_unknown_hardware_is_a_400_with_suggestions(client):
     r = client.post("/api/estimate", json={"model": "llama-3.1-8b", "hardware": "h100-sx"})
     assert r.status_code == 400 and "did you mean h100-sxm" in r.json()["detail"]

@@ -12,7 +12,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inferplan.calib.spread import DATASETS, dataset_of, length_spread_factor, prompts_sent
+from inferplan.calib.spread import (
+    DATASETS,
+    dataset_of,
+    length_spread_factor,
+    prompts_sent,
+    stated_requests,
+)
 from inferplan.errors import InferplanError, InputError, UnknownIdError
 from inferplan.inputs import check_float, check_int
 from inferplan.perf.efficiency import prior_efficiency
@@ -251,6 +257,8 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
             batch=_int(raw.get("batch"), "batch", "batch") or 1, input_len=I, output_len=O,
             threads=threads,
             hardware_files=hardware_files,
+            # an offline run of N prompts never batches more than N (perf/batching.py)
+            requests=stated_requests(raw.get("notes") or "") if mode == "offline" else None,
         )
         row.plan = plan_estimate(model, raw["hardware_id"].strip(), **kwargs)  # type: ignore[arg-type]
         if not row.plan.fits and mode != "offline":

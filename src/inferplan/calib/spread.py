@@ -59,13 +59,21 @@ def dataset_of(notes: str) -> str | None:
     return m.group(1) if m and m.group(1) in DATASETS else None
 
 
-def prompts_sent(notes: str) -> int:
-    """Prompts the benchmark sent (``--num-prompts N`` or ``over N successful requests``)."""
-    for pat in (r"--num-prompts\s+(\d+)", r"over (\d+) successful requests", r"num_prompts\s*=\s*(\d+)\b"):
+def stated_requests(notes: str) -> int | None:
+    """Prompts the benchmark sent, when a row's notes state it (``requests=N``,
+    ``--num-prompts N``, ``num_prompts=N`` or ``over N successful requests``); None otherwise."""
+    for pat in (r"\brequests\s*=\s*(\d+)\b", r"--num-prompts\s+(\d+)", r"over (\d+) successful requests",
+                r"num_prompts\s*=\s*(\d+)\b"):
         m = re.search(pat, notes)
         if m:
             return max(1, int(m.group(1)))
-    return SPREAD_REQUESTS
+    return None
+
+
+def prompts_sent(notes: str) -> int:
+    """Prompts the benchmark sent (:func:`stated_requests`), else ``SPREAD_REQUESTS``."""
+    n = stated_requests(notes)
+    return SPREAD_REQUESTS if n is None else n
 
 
 _FACTORS: dict[tuple, float] = {}  # replays already run (rows of one run share a deployment)

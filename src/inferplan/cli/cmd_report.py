@@ -25,6 +25,7 @@ from inferplan.cli.options import (
     OutputLenOpt,
     PrecisionOpt,
     RateOpt,
+    RequestsOpt,
     SortOpt,
     duration,
 )
@@ -54,6 +55,7 @@ def register(app: typer.Typer) -> None:
         batch: BatchOpt = None,
         concurrency: ConcurrencyOpt = None,
         offline: OfflineOpt = False,
+        requests: RequestsOpt = None,
         sort: SortOpt = "cost",
         detail: Annotated[int, typer.Option("--detail", min=0, max=100, help="Best-ranked hardware that get roofline and throughput charts")] = 8,
         fmt: Annotated[str, typer.Option("--format", help="html (one self-contained file) or md (Markdown + PNGs)")] = "html",
@@ -86,7 +88,7 @@ def register(app: typer.Typer) -> None:
             hardware=hardware.split(",") if hardware else None, hw_class=hw_class, mode=mode,
             batch=n, input_len=input_len, output_len=output_len, precision=precision,
             kv_precision=kv_precision, sort=sort, detail=detail, calibration=calibration,
-            hardware_files=tuple(hardware_file or ()), accuracy_csv=validation)
+            hardware_files=tuple(hardware_file or ()), accuracy_csv=validation, requests=requests)
         if json_out:
             typer.echo(data.model_dump_json(indent=2))
         else:

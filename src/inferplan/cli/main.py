@@ -39,6 +39,7 @@ from inferplan.cli.options import (
     OutputLenOpt,
     PpOpt,
     PrecisionOpt,
+    RequestsOpt,
     SlotsOpt,
     SortOpt,
     ThreadsOpt,
@@ -144,6 +145,7 @@ def estimate(
     batch: BatchOpt = None,
     concurrency: ConcurrencyOpt = None,
     offline: OfflineOpt = False,
+    requests: RequestsOpt = None,
     threads: ThreadsOpt = None,
     offload: OffloadOpt = None,
     host: HostOpt = None,
@@ -172,7 +174,7 @@ def estimate(
         kv_precision=kv_precision, engine=engine, mode=mode, batch=n,
         input_len=input_len, output_len=output_len, threads=threads, offload=offload,
         host=host, slots=slots, engine_options=parse_engine_options(engine_option or []),
-        hardware_files=tuple(hardware_file or ()),
+        hardware_files=tuple(hardware_file or ()), requests=requests,
     )
     if json_out:
         typer.echo(est.model_dump_json(indent=2, exclude={"why", "hardware_class", "dp"}))
@@ -197,6 +199,7 @@ def compare(
     batch: BatchOpt = None,
     concurrency: ConcurrencyOpt = None,
     offline: OfflineOpt = False,
+    requests: RequestsOpt = None,
     sort: SortOpt = "cost",
     show_unfit: Annotated[bool, typer.Option("--show-unfit", help="Also list hardware that cannot run it")] = False,
     offload: OffloadOpt = None,
@@ -219,6 +222,7 @@ def compare(
         hw_class=hw_class, mode=mode, batch=n, input_len=input_len, output_len=output_len,
         precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
         hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
+        requests=requests,
     )
     render.emit(output_format(json_out, fmt), res, lambda: render.compare_rows(res),
                 lambda: render.print_compare(res, show_unfit=show_unfit))

@@ -12,7 +12,6 @@ Two phases keep calibration cheap and every feature on one code path:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +31,8 @@ from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.admission import admission_note, admission_wait_steps
-from inferplan.perf.chunks import budget_running_seqs, prefill_chunks
+from inferplan.perf.batching import budget_cap, offline_batch
+from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
 from inferplan.perf.deployment import Deployment
@@ -186,7 +186,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   output_len: int = 128, threads: int | None = None, offload: bool | str = False,
                   host: str | HardwareSpec | None = None, slots: int | None = None,
                   engine_options: dict[str, str | float] | None = None,
-                  hardware_files: tuple[Path, ...] = ()) -> EstimatePlan:
+                  hardware_files: tuple[Path, ...] = (), requests: int | None = None) -> EstimatePlan:
     """Resolve everything and build the step work for the mode (no efficiency factors).
 
     offload: False/'none'; True/'auto' (what does not fit goes to host DRAM, streamed over the
@@ -194,6 +194,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     the device's usual host: perf/offload.py). slots: llama-server's --parallel (default 4,
     perf/slots.py). engine_options: launch options that override the engine's defaults
     (catalog.engines.ENGINE_OPTIONS: max_num_seqs, max_num_batched_tokens, scheduler_recv_interval...).
+    requests: an offline run's prompts (all queued at t = 0): no replica batches more than its
+    share (perf/batching.offline_batch); None: a run long enough to fill the largest batch.
     """
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
@@ -203,6 +205,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         raise InputError(f"{'concurrency' if mode == 'concurrency' else 'batch'} must be >= 1")
     if devices is not None and devices < 1:
         raise InputError("devices must be >= 1")
+    if requests is not None and mode != "offline":
+        raise InputError("requests (the prompts of an offline run) applies to offline runs only")
+    if requests is not None and requests < 1:
+        raise InputError("requests must be >= 1")
     if threads is not None and threads < 1:
         raise InputError("threads must be >= 1")
     m = model if isinstance(model, ModelSpec) else get_model(model)
@@ -259,13 +265,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
 
     if mode == "offline":
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
-        per_rep = min(dep.max_running_seqs, max_sequences(dep, reserve, input_len),
-                      int(_budget_cap(dep, input_len, output_len, notes)))
+        per_rep = offline_batch(dep, input_len, output_len, reserve, notes, requests)
         plan.batch = per_rep * dp
         seqs_rep = float(per_rep)
         ctx_max = reserve
-        notes["offline_batch"] = (f"largest batch that fits: {per_rep} sequences per replica "
-                                  f"(KV for {reserve:.0f} tokens each, cap max_num_seqs={dep.max_running_seqs})")
     else:
         seqs_rep = batch / dp
     admitted = seqs_rep
@@ -273,7 +276,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
         # holds (the scheduler queues the rest until blocks free up)
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
-        admitted = min(seqs_rep, dep.max_running_seqs, _budget_cap(dep, input_len, output_len, notes,
+        admitted = min(seqs_rep, dep.max_running_seqs, budget_cap(dep, input_len, output_len, notes,
                                                                    seqs_rep))
         if not memory_breakdown(dep, admitted, ctx_max, admitted * input_len).fits:
             by_kv = max_sequences(dep, reserve, input_len)
@@ -383,19 +386,6 @@ def _offload(dep: Deployment, mem: MemoryBreakdown,
         notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
         return dep, mem
     return dep, new
-
-
-def _budget_cap(dep: Deployment, input_len: int, output_len: int, notes: dict[str, Any],
-                wanted: float = math.inf) -> float:
-    """Running sequences the step token budget sustains (budget_running_seqs), noted when it
-    binds; no cap for engines that do not batch continuously."""
-    if not dep.engine.continuous_batching:
-        return math.inf
-    cap = max(1.0, budget_running_seqs(dep.step_token_budget, input_len, output_len))
-    if cap < min(wanted, dep.max_running_seqs):
-        notes["token_budget"] = (f"{dep.step_token_budget:,} tokens per step keep at most {cap:.4g} "
-                                 f"sequences decoding while their successors' prompts are prefilled")
-    return cap
 
 
 def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:

@@ -269,7 +269,8 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
                  calibration: Path | None = None, hardware_files: tuple[Path, ...] = (),
                  detail: int = 8, accuracy_csv: Path | None = None,
                  extra: list | tuple = (), offload: bool | str | None = None,
-                 host: str | None = None, slots: int | None = None) -> ReportData:
+                 host: str | None = None, slots: int | None = None,
+                 requests: int | None = None) -> ReportData:
     """Rank the hardware for the workload and gather what every chart needs.
 
     detail: how many of the best-ranked hardware that fit get roofline points and curves
@@ -285,13 +286,14 @@ def build_report(model: str | ModelSpec, *, hardware: list[str] | None = None,
                                input_len=input_len, output_len=output_len, precision=precision,
                                kv_precision=kv_precision, sort=sort, eff=eff,
                                hardware_files=hardware_files, offload=offload, host=host,
-                               slots=slots)
+                               slots=slots, requests=requests)
     fits = [r.hardware for r in res.rows if r.fits]
     details = [_detail(plans[h], eff) for h in fits[:detail]]
     accuracy = (live_accuracy(accuracy_csv, calibration, hardware_files) if accuracy_csv
                 else bundled_accuracy())
     mode_txt = {"batch": f"batch {batch}", "concurrency": f"{batch} concurrent users",
-                "offline": "offline (largest batch that fits)"}[mode]
+                "offline": "offline (largest batch that fits"
+                + (f", {requests:,} requests)" if requests else ")")}[mode]
     data = ReportData(
         title=f"{spec.id}: {input_len} prompt + {output_len} output tokens, {mode_txt}",
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

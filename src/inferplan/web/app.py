@@ -261,7 +261,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                    kv_precision=req.kv_precision, engine=req.engine, mode=req.mode,
                    batch=req.batch, input_len=req.input_len, output_len=req.output_len,
                    threads=req.threads, offload=req.offload, host=req.host, slots=req.slots,
-                   engine_options=dict(req.engine_options) or None)
+                   engine_options=dict(req.engine_options) or None, requests=req.requests)
 
     pool.register("estimate!", _job(_estimate, untrusted=True))
 
@@ -408,7 +408,7 @@ def _workload(req: CompareRequest) -> dict[str, Any]:
     return dict(hardware=req.hardware, hw_class=req.hw_class, mode=req.mode, batch=req.batch,
                 input_len=req.input_len, output_len=req.output_len, precision=req.precision,
                 kv_precision=req.kv_precision, sort=req.sort, offload=req.offload, host=req.host,
-                slots=req.slots)
+                slots=req.slots, requests=req.requests)
 
 
 @functools.lru_cache(maxsize=1)

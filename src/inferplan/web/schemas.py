@@ -88,6 +88,15 @@ class Workload(BaseModel):
     mode: Mode = "batch"
     batch: int = Field(default=1, ge=1, le=MAX_BATCH,
                        description="batch size (batch), clients (concurrency); ignored offline")
+    requests: int | None = Field(
+        default=None, ge=1, le=MAX_BATCH,
+        description="offline only: the prompts of the run (no replica batches more than its share)")
+
+    @model_validator(mode="after")
+    def _requests_offline(self):
+        if self.requests is not None and self.mode != "offline":
+            raise ValueError("'requests' (the prompts of an offline run) applies to mode 'offline' only")
+        return self
     input_len: int = Field(default=1024, ge=0, le=MAX_TOKENS, description="prompt tokens")
     output_len: int = Field(default=256, ge=0, le=MAX_TOKENS, description="generated tokens")
     precision: str | None = Field(default=None, pattern=ID, max_length=32,

@@ -1,0 +1,44 @@
+"""How many sequences one replica runs at once: the step token budget's cap, and an offline
+run's batch (the largest that fits, no more than the run has requests for)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from inferplan.perf.chunks import budget_running_seqs
+from inferplan.perf.deployment import Deployment
+from inferplan.perf.memory import max_sequences
+
+
+def budget_cap(dep: Deployment, input_len: int, output_len: int, notes: dict[str, Any],
+               wanted: float = math.inf) -> float:
+    """Running sequences the step token budget sustains (budget_running_seqs), noted when it
+    binds; no cap for engines that do not batch continuously."""
+    if not dep.engine.continuous_batching:
+        return math.inf
+    cap = max(1.0, budget_running_seqs(dep.step_token_budget, input_len, output_len))
+    if cap < min(wanted, dep.max_running_seqs):
+        notes["token_budget"] = (f"{dep.step_token_budget:,} tokens per step keep at most {cap:.4g} "
+                                 f"sequences decoding while their successors' prompts are prefilled")
+    return cap
+
+
+def offline_batch(dep: Deployment, input_len: int, output_len: int, reserve_tokens: float,
+                  notes: dict[str, Any], requests: int | None = None) -> int:
+    """Sequences one replica runs together in an offline run (every prompt queued at t = 0):
+    the engine's max_num_seqs, what the KV cache holds at ``reserve_tokens`` per sequence, what
+    the step token budget sustains and, for a run of ``requests`` prompts shared by the dp
+    replicas, ``ceil(requests / dp)``: a run of 1,000 prompts never batches 2,048 (the
+    steady state of a longer run would; trtllm-bench and ``vllm bench`` runs are often 1,000
+    requests). Writes the note ``offline_batch``."""
+    fit = max_sequences(dep, reserve_tokens, input_len)
+    per_rep = min(dep.max_running_seqs, fit, int(budget_cap(dep, input_len, output_len, notes)))
+    why = f"KV for {reserve_tokens:.0f} tokens each, cap max_num_seqs={dep.max_running_seqs}"
+    if requests is not None:
+        share = -(-requests // dep.layout.dp)
+        if share < per_rep:
+            per_rep = share
+        why += f"; the run's {requests:,} requests over {dep.layout.dp} replica(s)"
+    notes["offline_batch"] = f"largest batch that fits: {per_rep} sequences per replica ({why})"
+    return per_rep

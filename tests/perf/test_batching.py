@@ -1,0 +1,42 @@
+"""perf/batching.py: an offline run batches no more than its requests allow."""
+
+import pytest
+
+from inferplan.errors import InputError
+from inferplan.perf.estimate import estimate, plan_estimate
+
+
+def test_an_offline_run_of_n_requests_batches_at_most_n_per_replica():
+    kw = dict(mode="offline", engine="tensorrt-llm", input_len=128, output_len=128)
+    full = plan_estimate("llama-3.2-1b", "h100-sxm", **kw)
+    assert full.batch == 2048  # TensorRT-LLM's max_batch_size: KV would hold more
+    run = plan_estimate("llama-3.2-1b", "h100-sxm", requests=1000, **kw)
+    assert run.batch == 1000
+    assert "1,000 requests" in run.notes["offline_batch"]
+    # a run longer than the largest batch changes nothing
+    assert plan_estimate("llama-3.2-1b", "h100-sxm", requests=5000, **kw).batch == 2048
+
+
+def test_the_requests_are_shared_by_the_replicas():
+    kw = dict(mode="offline", engine="tensorrt-llm", input_len=128, output_len=128, tp=1,
+              devices=4)
+    p = plan_estimate("llama-3.2-1b", "h100-sxm", requests=1001, **kw)
+    assert p.dep.layout.dp == 4
+    assert p.batch == 4 * 251  # ceil(1001 / 4) per replica
+
+
+def test_fewer_requests_give_less_throughput_where_decode_streams_the_weights():
+    kw = dict(mode="offline", engine="tensorrt-llm", precision="fp8", tp=8, devices=8,
+              input_len=128, output_len=1024)
+    full = estimate("llama-3.1-70b", "h100-sxm", **kw)
+    run = estimate("llama-3.1-70b", "h100-sxm", requests=500, **kw)
+    assert run.batch == 500 < full.batch
+    assert run.output_tok_s < 0.9 * full.output_tok_s
+
+
+@pytest.mark.parametrize("mode", ["batch", "concurrency"])
+def test_requests_apply_to_offline_runs_only(mode):
+    with pytest.raises(InputError, match="offline"):
+        plan_estimate("llama-3.2-1b", "h100-sxm", mode=mode, batch=4, requests=100)
+    with pytest.raises(InputError, match=">= 1"):
+        plan_estimate("llama-3.2-1b", "h100-sxm", mode="offline", requests=0)
