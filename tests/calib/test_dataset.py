@@ -49,6 +49,16 @@ def test_an_offline_row_that_states_its_requests_batches_no_more(tmp_path):
     assert run.plan.batch == 1000 and steady.plan.batch == 2048
 
 
+def test_a_max_num_seqs_note_is_the_launch_option():
+    """shared/calibration's AMD rows note the launch's --max-num-seqs as ``max_num_seqs=N``;
+    ``engine_options=`` wins where both are given."""
+    from inferplan.calib.dataset import _engine_options
+
+    assert _engine_options("src=x; max_num_seqs=1500; num_prompts=1500") == {"max_num_seqs": "1500"}
+    assert _engine_options("engine_options=max_num_seqs:64; max_num_seqs=1500") == {"max_num_seqs": "64"}
+    assert _engine_options("a note that mentions max_num_seqs=32 in passing") == {}
+
+
 def test_a_dated_row_runs_the_engine_release_it_measured(tmp_path):
     """llama.cpp on an RTX 4090 dated 2023-10 ran builds without CUDA graphs: the row gets the
     llama.cpp-2023 profile (with a note) and a higher per-layer cost than a 2026 row; a CPU row

@@ -361,16 +361,19 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
 
 
 def _engine_options(notes: str) -> dict[str, str]:
-    """The launch options a row's notes record as ``engine_options=key:value,key:value``."""
+    """The launch options a row's notes record as ``engine_options=key:value,key:value``, and a
+    ``max_num_seqs=N`` note of its own (shared/calibration's AMD rows state the launch's
+    ``--max-num-seqs`` that way)."""
     raw = _note_value(notes, "engine_options")
-    if not raw:
-        return {}
     out: dict[str, str] = {}
-    for item in raw.split(","):
+    for item in raw.split(",") if raw else ():
         key, sep, value = item.partition(":")
         if not sep:
             raise InputError(f"notes engine_options: '{item}' is not key:value")
         out[key.strip()] = value.strip()
+    seqs = _note_value(notes, "max_num_seqs")
+    if seqs and "max_num_seqs" not in out:
+        out["max_num_seqs"] = seqs
     return out
 
 

@@ -277,7 +277,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         # holds (the scheduler queues the rest until blocks free up)
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
         admitted = min(seqs_rep, dep.max_running_seqs, budget_cap(dep, input_len, output_len, notes,
-                                                                   seqs_rep))
+                                                                  seqs_rep))
         if not memory_breakdown(dep, admitted, ctx_max, admitted * input_len).fits:
             by_kv = max_sequences(dep, reserve, input_len)
             # max_sequences counts one prompt's activations; a full prefill chunk may need more
