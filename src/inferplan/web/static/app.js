@@ -97,6 +97,7 @@ function modeLabel() {
   const m = $("mode").value;
   $("batch-label").firstChild.textContent = m === "batch" ? "batch size " : "users ";
   $("batch").disabled = m === "offline";
+  $("requests-label").hidden = m !== "offline";
 }
 
 function countHardware() {
@@ -121,6 +122,7 @@ function request() {
     input_len: int("input_len"), output_len: int("output_len"), sort: $("sort").value,
     hardware: selectedHardware(),
   };
+  if (body.mode === "offline" && int("requests") > 0) body.requests = int("requests");
   if ($("precision").value) body.precision = $("precision").value;
   if ($("kv_precision").value) body.kv_precision = $("kv_precision").value;
   if (sourceIsConfig()) {
