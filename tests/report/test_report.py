@@ -176,6 +176,12 @@ def test_pareto_front_keeps_only_undominated_points():
         "bottom center", "top center", "top center"]
 
 
+def test_an_offline_report_of_n_requests_batches_at_most_n():
+    d = build_report("llama-3.1-8b", hardware=["h100-sxm"], mode="offline", detail=0, requests=100)
+    assert "100 requests" in d.title
+    assert d.compare.rows[0].estimate.batch == 100
+
+
 def test_compare_model_takes_a_model_spec():
     from inferplan.models.registry import get_model
     from inferplan.perf.efficiency import load_efficiency
