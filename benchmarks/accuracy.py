@@ -107,6 +107,27 @@ def table(title: str, scored: dict[str, list[ValidationRow]], key, order=None) -
     return out + [""]
 
 
+def over_2x_groups(cv_rows: list[ValidationRow], rows, top: int = 12) -> list[str]:
+    """The held-out rows off by more than 2x, grouped by source, engine, hardware class and
+    metric (the largest groups first), with their models and the direction: where not to trust
+    the tool, row by row."""
+    groups: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
+    for v, r in zip(cv_rows, rows, strict=True):
+        if v.status == "over_2x" and v.predicted and v.measured:
+            key = (v.source, r.plan.dep.engine.id, v.hardware_class, v.metric)
+            groups[key].append((v.model_id, v.predicted / v.measured))
+    n = sum(len(x) for x in groups.values())
+    out = [f"\nHeld-out rows off by more than 2x: {n}, in {len(groups)} groups (source / engine / "
+           f"class / metric: models, predicted / measured; > 1: predicted too high). The largest:\n"]
+    for key, items in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:top]:
+        ratios = [q for _, q in items]
+        lo, hi = min(ratios), max(ratios)
+        span = f"{lo:.2g}" if lo == hi else f"{lo:.2g}-{hi:.2g}"
+        models = ", ".join(sorted({m for m, _ in items}))
+        out.append(f"- {len(items)} x {' / '.join(key)}: {models}; {span}")
+    return out
+
+
 def before_rows(path: Path, rows) -> list[ValidationRow]:
     """Rows of a ``validate --json`` output of another version, matched to ours by source + id."""
     data = json.loads(path.read_text())
@@ -241,6 +262,7 @@ def main() -> int:
             bad.append(f"- **{k}**: LOSO median {pct(st['median'])} over {st['n']} rows "
                        f"(predicted {direction}, typical factor {np.exp(abs(st['bias'])):.2f}x)")
     print("\n".join(bad) if bad else "- no class x regime group above 30% median")
+    print("\n".join(over_2x_groups(cv_rows, model.rows)))
     srcs = keyed(cv_rows, lambda r: r.source)
     worst = sorted(srcs.items(), key=lambda kv: -(stats(kv[1]).get("median") or 0))[:5]
     print("\nWorst sources: " + "; ".join(f"{k} ({pct(stats(v)['median'])} median, bias "
