@@ -374,3 +374,27 @@ def test_threads_fill_the_performance_cores_of_a_hybrid_cpu_first():
     assert share("core-i9-13900k", 4) == pytest.approx(4 / 8 * 0.561)
     assert share("core-i9-13900k", 16) == pytest.approx(0.561 + 8 / 16 * (1 - 0.561))
     assert share("ryzen-9-7950x", 4) == pytest.approx(4 / 16)
+
+
+def test_a_static_split_waits_for_the_slowest_core_of_a_hybrid_cpu():
+    """ggml of 2023 (llama.cpp-2023-cpu) gave each thread an equal share of every op's rows: past
+    a 13900K's 8 P-cores every thread runs at an E-core's rate, so 16 threads reach less than 8
+    (0.44 of the peak against 0.56), and the prompt runs slower than with dynamic scheduling."""
+    from inferplan.perf.estimate import estimate, plan_estimate
+
+    kw = dict(precision="q4_0", input_len=512, output_len=0)
+    e_core = (1 - 0.561) / 16
+
+    def share(engine: str, threads: int) -> float:
+        return plan_estimate("llama-2-7b", "core-i9-13900k", engine=engine, threads=threads,
+                             **kw).dep.core_share
+
+    assert share("llama.cpp-2023-cpu", 8) == pytest.approx(0.561, abs=1e-3)  # P-cores: as before
+    assert share("llama.cpp-2023-cpu", 16) == pytest.approx(16 * e_core, abs=1e-3)
+    assert share("llama.cpp-2023-cpu", 16) < share("llama.cpp-2023-cpu", 8) < share("llama.cpp", 16)
+    assert share("llama.cpp-2023-cpu", 24) == pytest.approx(24 * e_core, abs=1e-3)
+    def prefill(threads: int) -> float:
+        return estimate("llama-2-7b", "core-i9-13900k", engine="llama.cpp-2023-cpu",
+                        threads=threads, **kw).prefill_tok_s
+
+    assert prefill(16) < prefill(8) < prefill(24)  # adding E-core threads first slows the prompt

@@ -318,6 +318,10 @@ class EngineSpec(_Strict):
         default=True, description="prompt mat-muls on CPUs run as tiled GEMMs (a weight tile unpacked "
                                   "and loaded once for many tokens); false: one dot product per "
                                   "(weight row, token), as ggml before llamafile's sgemm")
+    cpu_static_split: bool = Field(
+        default=False, description="each op's rows are split evenly over the threads, no work "
+                                   "stealing: on a hybrid CPU every thread runs at its slowest "
+                                   "(efficiency) core's rate, as ggml before dynamic scheduling")
     cpu_untiled_formats: list[str] = Field(
         default=[], description="weight formats without a tiled CPU prompt kernel: their mat-muls "
                                 "run one dot product per (weight row, token)")

@@ -147,7 +147,11 @@ class Deployment:
         """Share of the CPU's peaks that `threads` threads reach (1 for accelerators or when
         threads is unset). Hybrid CPUs: threads fill the performance cores first, each giving
         ``performance_peak_share / performance_cores`` of the peak, then the other cores share
-        the rest (an M2 Max's peaks count its 8 P-cores only: 8 threads reach all of them)."""
+        the rest (an M2 Max's peaks count its 8 P-cores only: 8 threads reach all of them). An
+        engine that splits each op's rows evenly over its threads (``cpu_static_split``) waits
+        for the slowest: past the P-cores every thread counts at an efficiency core's share,
+        ``t (1 - performance_peak_share) / (cores - performance_cores)`` (a 13900K's 16 threads
+        reach 0.44 of its peak, not 0.78: less than its 8 P-cores alone)."""
         hw = self.hw
         if hw.hw_class != "cpu" or not self.threads or not hw.cores:
             return 1.0
@@ -157,6 +161,8 @@ class Deployment:
             return t / hw.cores
         if t <= p:
             return t / p * ps
+        if self.engine.cpu_static_split:
+            return t * (1 - ps) / (hw.cores - p)
         return min(1.0, ps + (t - p) / (hw.cores - p) * (1 - ps))
 
     # ---- bytes per element -------------------------------------------------------------
