@@ -116,7 +116,7 @@ BatchOpt = Annotated[int | None, typer.Option("--batch", min=1, max=_lim("batch"
 ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", min=1, max=_lim("batch"), help="Closed-loop clients")]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Saturated throughput (largest batch that fits)")]
 RequestsOpt = Annotated[int | None, typer.Option(
-    "--requests", min=1, max=_lim("batch"),
+    "--requests", min=1, max=_lim("requests"),
     help="With --offline: the prompts of the run (no replica batches more than its share)")]
 InputLenOpt = Annotated[int, typer.Option("--input-len", min=0, max=_lim("tokens"), help="Prompt tokens")]
 OutputLenOpt = Annotated[int, typer.Option("--output-len", min=0, max=_lim("tokens"), help="Generated tokens")]

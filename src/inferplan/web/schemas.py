@@ -19,6 +19,7 @@ from inferplan.report.build import ReportData
 
 MAX_TOKENS = 1 << 20  # prompt or output tokens per request (1M)
 MAX_BATCH = 16384  # sequences in a batch / concurrent clients
+MAX_REQUESTS = 10**7  # prompts of an offline run (a cap on the batch: no work grows with it)
 MAX_DEVICES = 4096
 MAX_HARDWARE = 64  # entries in one comparison (the bundled catalog has 56)
 MAX_DETAIL = 16  # hardware with roofline/throughput charts in one report
@@ -89,7 +90,7 @@ class Workload(BaseModel):
     batch: int = Field(default=1, ge=1, le=MAX_BATCH,
                        description="batch size (batch), clients (concurrency); ignored offline")
     requests: int | None = Field(
-        default=None, ge=1, le=MAX_BATCH,
+        default=None, ge=1, le=MAX_REQUESTS,
         description="offline only: the prompts of the run (no replica batches more than its share)")
 
     @model_validator(mode="after")
