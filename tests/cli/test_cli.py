@@ -76,6 +76,8 @@ def test_an_offline_run_of_n_requests_batches_at_most_n():
     code, out, _ = run("compare", "-m", "llama-3.2-1b", "-H", "h100-sxm", "--offline",
                        "--requests", "300", "--json")
     assert code == 0 and json.loads(out)["rows"][0]["estimate"]["batch"] == 300
+    code, out, _ = run("estimate", *args[:-1], "--requests", "300000")
+    assert code == 0 and "run: 300,000 requests in ~" in out  # how long the run takes
 
 
 def test_compare_all_ranks_and_explains():

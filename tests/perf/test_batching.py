@@ -40,3 +40,20 @@ def test_requests_apply_to_offline_runs_only(mode):
         plan_estimate("llama-3.2-1b", "h100-sxm", mode=mode, batch=4, requests=100)
     with pytest.raises(InputError, match=">= 1"):
         plan_estimate("llama-3.2-1b", "h100-sxm", mode="offline", requests=0)
+
+
+def test_an_offline_run_of_n_requests_says_how_long_and_how_much():
+    from inferplan.perf.batching import offline_run_note
+
+    assert offline_run_note(1000, 10.0, 0.001, 500.0) == "1,000 requests in ~100 s, $0.10, 0.0139 kWh"
+    assert offline_run_note(36000, 1.0, None, None) == "36,000 requests in ~10 h"
+    from inferplan.perf.cost import CostAssumptions
+
+    kw = dict(mode="offline", engine="tensorrt-llm", input_len=128, output_len=128)
+    e = estimate("llama-3.2-1b", "h100-sxm", requests=50_000,
+                 cost=CostAssumptions(usd_per_hour=36.0), **kw)  # $0.01 per device-second
+    run_s = 50_000 / e.requests_per_s
+    note = e.assumptions["offline_run"]
+    assert note.startswith("50,000 requests in ~")
+    assert f"${0.01 * e.devices * run_s:,.2f}" in note  # the device price x the run's time
+    assert "offline_run" not in estimate("llama-3.2-1b", "h100-sxm", **kw).assumptions

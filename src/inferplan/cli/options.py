@@ -117,7 +117,8 @@ ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", min=1, max=
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Saturated throughput (largest batch that fits)")]
 RequestsOpt = Annotated[int | None, typer.Option(
     "--requests", min=1, max=_lim("requests"),
-    help="With --offline: the prompts of the run (no replica batches more than its share)")]
+    help="With --offline: the prompts of the run (no replica batches more than its share; "
+         "the estimate says how long the run takes and what it costs)")]
 InputLenOpt = Annotated[int, typer.Option("--input-len", min=0, max=_lim("tokens"), help="Prompt tokens")]
 OutputLenOpt = Annotated[int, typer.Option("--output-len", min=0, max=_lim("tokens"), help="Generated tokens")]
 InOpt = Annotated[int | None, typer.Option("--input-len", min=0, max=_lim("tokens"), help="Fixed prompt tokens (overrides the workload's)")]

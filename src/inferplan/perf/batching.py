@@ -42,3 +42,25 @@ def offline_batch(dep: Deployment, input_len: int, output_len: int, reserve_toke
         why += f"; the run's {requests:,} requests over {dep.layout.dp} replica(s)"
     notes["offline_batch"] = f"largest batch that fits: {per_rep} sequences per replica ({why})"
     return per_rep
+
+
+def offline_run_note(requests: int, requests_per_s: float, usd_per_s: float | None,
+                     power_w: float | None) -> str:
+    """How long an offline run of ``requests`` prompts takes at ``requests_per_s`` (the steady
+    state; a run of fixed lengths longer than one batch ends with a smaller wave), and what it
+    costs in dollars and energy where the price and power are known."""
+    run_s = requests / requests_per_s
+    parts = [f"{requests:,} requests in ~{_duration(run_s)}"]
+    if usd_per_s is not None:
+        parts.append(f"${usd_per_s * run_s:,.2f}")
+    if power_w is not None:
+        parts.append(f"{power_w * run_s / 3.6e6:,.3g} kWh")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as the largest sensible unit (s, min, h, days)."""
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.3g} {unit}"
+    return f"{seconds:,.3g} s"

@@ -31,7 +31,7 @@ from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.admission import admission_note, admission_wait_steps
-from inferplan.perf.batching import budget_cap, offline_batch
+from inferplan.perf.batching import budget_cap, offline_batch, offline_run_note
 from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
@@ -137,6 +137,7 @@ class EstimatePlan:
     cycle: dict[str, Any] = field(default_factory=dict)
     rider_work: StepWork | None = None  # decode step of the riders alone (marginal prefill cost)
     admission_steps: float = 0.0  # mean decode steps a new request waits to be scheduled
+    requests: int | None = None  # an offline run's prompts (perf/batching.offline_batch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,7 +262,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     check_max_model_len(dep, input_len, output_len, notes)
     dp = layout.dp
     plan = EstimatePlan(dep=dep, mode=mode, batch=batch, input_len=input_len,
-                        output_len=output_len, mem=None, fits=True, reason=None, notes=notes)  # type: ignore[arg-type]
+                        output_len=output_len, mem=None, fits=True, reason=None, notes=notes,  # type: ignore[arg-type]
+                        requests=requests)
 
     if mode == "offline":
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
@@ -506,6 +508,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
                 usd_out = usd_s * share / (rps * O) * 1e6 if share > 0 else None
         if power is not None and out_tok:
             jpt = power / out_tok
+        if plan.requests and rps:
+            assumptions["offline_run"] = offline_run_note(plan.requests, rps, usd_s, power)
     mem = plan.mem
     return Estimate(
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
