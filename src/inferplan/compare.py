@@ -13,6 +13,7 @@ from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InferplanError, InputError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
+from inferplan.perf.batching import check_requests
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import Estimate, EstimatePlan, Mode, estimate_from_plan, plan_estimate
 from inferplan.perf.slots import slots_for_hardware
@@ -101,8 +102,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
     """
     if sort not in SORT_KEYS:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
-    if requests is not None and mode != "offline":
-        raise InputError("requests (the prompts of an offline run) applies to offline runs only")
+    check_requests(mode, requests)  # once, not as every row's error
     rows: list[CompareRow] = []
     plans: dict[str, EstimatePlan] = {}
     for hw in select_hardware(hardware, hw_class, hardware_files):

@@ -6,9 +6,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from inferplan.errors import InputError
 from inferplan.perf.chunks import budget_running_seqs
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.memory import max_sequences
+
+
+def check_requests(mode: str, requests: int | None) -> None:
+    """An offline run's prompt count: only offline runs have one, and it is at least 1."""
+    if requests is not None and mode != "offline":
+        raise InputError("requests (the prompts of an offline run) applies to offline runs only")
+    if requests is not None and requests < 1:
+        raise InputError("requests must be >= 1")
 
 
 def budget_cap(dep: Deployment, input_len: int, output_len: int, notes: dict[str, Any],

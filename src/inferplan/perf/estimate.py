@@ -31,7 +31,7 @@ from inferplan.errors import InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.admission import admission_note, admission_wait_steps
-from inferplan.perf.batching import budget_cap, offline_batch, offline_run_note
+from inferplan.perf.batching import budget_cap, check_requests, offline_batch, offline_run_note
 from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
@@ -206,10 +206,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         raise InputError(f"{'concurrency' if mode == 'concurrency' else 'batch'} must be >= 1")
     if devices is not None and devices < 1:
         raise InputError("devices must be >= 1")
-    if requests is not None and mode != "offline":
-        raise InputError("requests (the prompts of an offline run) applies to offline runs only")
-    if requests is not None and requests < 1:
-        raise InputError("requests must be >= 1")
+    check_requests(mode, requests)
     if threads is not None and threads < 1:
         raise InputError("threads must be >= 1")
     m = model if isinstance(model, ModelSpec) else get_model(model)
