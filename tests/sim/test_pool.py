@@ -49,7 +49,7 @@ def test_kv_blocks_shrink_with_a_bigger_model_on_the_same_device():
     small = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), w)
     big = build_pool("llama-3.1-70b", DeploymentSpec(hardware="h100-sxm", tp=4), w)
     assert small.kv_blocks > 0 and big.kv_blocks > 0
-    assert small.kv_tokens == small.kv_blocks * small.cfg.block_size
+    assert small.kv_tokens == small.kv_blocks * small.block_size
     override = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), w,
                           SchedulerConfig(kv_blocks=123))
     assert override.kv_blocks == 123

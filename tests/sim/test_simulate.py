@@ -82,6 +82,31 @@ def test_preemption_happens_when_the_kv_cache_is_tiny_and_everything_still_finis
     assert m.completed == 60 and m.max_kv_used <= 1.0
 
 
+def test_full_sequence_reservation_admits_in_waves_and_never_preempts():
+    # 160 blocks of 16 tokens hold two 600 + 600 sequences whole: TensorRT-LLM's
+    # GUARANTEED_NO_EVICT runs two at a time and never preempts; on demand it packs more and
+    # preempts when the growing sequences run out of blocks
+    w = fixed(1e6, 600, 600)
+    reserved = simulate("llama-3.1-8b", "h100-sxm", w, requests=12, seed=0,
+                        scheduler=SchedulerConfig(kv_blocks=160, kv_reservation="full_sequence")).metrics
+    on_demand = simulate("llama-3.1-8b", "h100-sxm", w, requests=12, seed=0,
+                         scheduler=SchedulerConfig(kv_blocks=160, kv_reservation="on_demand")).metrics
+    assert reserved.preemptions == 0 and reserved.completed == 12
+    assert reserved.max_batch_size == 2
+    assert on_demand.preemptions > 0 and on_demand.max_batch_size > 2
+
+
+def test_tensorrt_llm_reserves_whole_sequences_by_default():
+    dep = DeploymentSpec(hardware="h100-sxm", engine="tensorrt-llm")
+    res = simulate("llama-3.1-8b", dep, fixed(1e6, 600, 600), requests=12, seed=0,
+                   scheduler=SchedulerConfig(kv_blocks=80))  # 80 pages of 32 tokens
+    assert res.pools[0].kv_reservation == "full_sequence"
+    assert res.assumptions["kv_block_size"] == 32  # TensorRT-LLM's tokens_per_block
+    assert res.metrics.preemptions == 0 and res.metrics.max_batch_size == 2
+    vllm = simulate("llama-3.1-8b", "h100-sxm", fixed(1e6, 600, 600), requests=12, seed=0)
+    assert vllm.pools[0].kv_reservation == "on_demand"
+
+
 # llama-server with one slot (-np 1): one request at a time (the default is 4 slots)
 ONE_SLOT = DeploymentSpec(hardware="ryzen-9-7950x", slots=1)
 

@@ -102,7 +102,12 @@ def register(app: typer.Typer) -> None:
             "--prefill-first/--mixed-steps", help="Waiting prompts run in steps of their own, "
             "decodes paused (SGLang, vLLM V0), or ride in the decode steps (vLLM V1); default: "
             "the engine's")] = None,
-        block_size: Annotated[int, typer.Option("--block-size", min=1, max=65536, help="KV block tokens")] = 16,
+        kv_reservation: Annotated[str | None, typer.Option(
+            "--kv-reservation", help="on_demand: KV blocks taken as tokens arrive, preempting "
+            "when they run out (vLLM, SGLang); full_sequence: admit only while every admitted "
+            "request's prompt + output fits (TensorRT-LLM GUARANTEED_NO_EVICT); default: the "
+            "engine's")] = None,
+        block_size: Annotated[int | None, typer.Option("--block-size", min=1, max=65536, help="KV block tokens (default: the engine's page: vLLM 16, TensorRT-LLM 32, SGLang 1)")] = None,
         prefix_caching: Annotated[bool, typer.Option("--prefix-caching")] = False,
         kv_blocks: Annotated[int | None, typer.Option("--kv-blocks", min=1, max=10**9, help="Override the KV blocks per replica")] = None,
         decode_hardware: Annotated[str | None, typer.Option("--decode-hardware", help="Disaggregate: decode pool hardware")] = None,
@@ -134,7 +139,7 @@ def register(app: typer.Typer) -> None:
         cfg = build(SchedulerConfig, policy=policy, max_num_seqs=max_num_seqs,
                     max_num_batched_tokens=max_num_batched_tokens,
                     chunked_prefill=not no_chunked_prefill, prefill_first=prefill_first,
-                    block_size=block_size, prefix_caching=prefix_caching, kv_blocks=kv_blocks)
+                    kv_reservation=kv_reservation, block_size=block_size, prefix_caching=prefix_caching, kv_blocks=kv_blocks)
         dep = build(DeploymentSpec, hardware=hardware, devices=devices, tp=tp, pp=pp, ep=ep,
                     precision=precision, kv_precision=kv_precision, engine=engine, threads=threads,
                     offload=offload, host=host, slots=slots,

@@ -97,7 +97,8 @@ def print_simulation(res) -> None:
         par = f"tp={p.tp} pp={p.pp} ep={p.ep}"
         out.print(f"[bold]{res.model}[/] {p.role}: {p.replicas} x [bold]{p.devices_per_replica} x "
                   f"{p.hardware}[/] ({p.engine}, {par}, {p.weight_precision}/KV {p.kv_precision}, "
-                  f"{p.policy}{' prefill-first' if p.prefill_first else ''}, max_num_seqs {p.max_num_seqs}, {p.max_num_batched_tokens} tokens/step, "
+                  f"{p.policy}{' prefill-first' if p.prefill_first else ''}"
+                  f"{', whole-sequence KV reservation' if p.kv_reservation == 'full_sequence' else ''}, max_num_seqs {p.max_num_seqs}, {p.max_num_batched_tokens} tokens/step, "
                   f"KV {p.kv_cache_tokens:,} tokens)")
     m = res.metrics
     out.print(f"workload {res.workload}: {m.completed}/{m.requests} requests over "

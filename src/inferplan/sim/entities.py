@@ -5,6 +5,7 @@ scheduler configuration. Plain data; behaviour lives in scheduler.py and cluster
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +28,14 @@ class SchedulerConfig(BaseModel):
         default=None, description="a step that takes waiting prompts runs them alone, the decodes "
         "pause (SGLang, vLLM V0); False: prompts ride in the decode steps (vLLM V1); default: "
         "the engine's")
-    block_size: int = Field(default=16, ge=1, description="tokens per KV block (vLLM default 16)")
+    kv_reservation: Literal["on_demand", "full_sequence"] | None = Field(
+        default=None, description="KV blocks taken as tokens arrive (preempting when they run "
+        "out: vLLM, SGLang), or admission only while the blocks of every admitted request's "
+        "prompt + output fit (TensorRT-LLM GUARANTEED_NO_EVICT: never preempts); default: the "
+        "engine's")
+    block_size: int | None = Field(default=None, ge=1, description="tokens per KV block; default: "
+                                   "the engine's page (EngineSpec.kv_block_tokens: vLLM 16, "
+                                   "TensorRT-LLM 32, SGLang and llama.cpp 1)")
     prefix_caching: bool = False
     kv_blocks: int | None = Field(default=None, ge=1, description="override the KV blocks that fit")
 

@@ -90,6 +90,10 @@ class PoolInfo(BaseModel):
                                 "waiting prompts run them alone, the decodes paused")
     max_num_seqs: int
     max_num_batched_tokens: int
+    kv_reservation: str = Field(default="on_demand", description="on_demand: KV blocks taken as "
+                                "tokens arrive, preempting when they run out; full_sequence: a "
+                                "request is admitted only while prompt + output of every admitted "
+                                "request fit (TensorRT-LLM GUARANTEED_NO_EVICT)")
     kv_cache_tokens: int = Field(description="KV tokens one replica holds beside its weights")
     usd_per_hour: float | None = Field(default=None, description="whole pool, catalog prices")
     power_w: float | None = Field(default=None, description="whole pool at the simulated load")
@@ -121,6 +125,11 @@ def serving_limits(engine: EngineSpec, cfg: SchedulerConfig, max_seqs: int | Non
     seqs = cfg.max_num_seqs or max_seqs or engine.max_num_seqs
     budget = budget_tokens or engine.prefill_chunk_tokens
     return ServingLimits(policy, seqs, cfg.max_num_batched_tokens or max(budget, seqs))
+
+
+def block_tokens(dep: Deployment, cfg: SchedulerConfig) -> int:
+    """Tokens per paged KV block: `cfg`'s, else the engine's (EngineSpec.kv_block_tokens)."""
+    return cfg.block_size or dep.engine.kv_block_tokens
 
 
 def kv_cache_blocks(dep: Deployment, block_size: int, max_num_seqs: int, chunk_tokens: int,
@@ -170,6 +179,12 @@ class Pool:
         return self.limits.max_num_seqs
 
     @property
+    def kv_reservation(self) -> str:
+        """How a replica takes KV blocks (the engine's, unless the scheduler configuration says):
+        ``on_demand`` or ``full_sequence`` (EngineSpec.kv_reservation)."""
+        return self.cfg.kv_reservation or self.dep.engine.kv_reservation
+
+    @property
     def max_batched_tokens(self) -> int:
         return self.limits.max_batched_tokens
 
@@ -185,7 +200,12 @@ class Pool:
 
     @property
     def kv_tokens(self) -> int:
-        return self.kv_blocks * self.cfg.block_size
+        return self.kv_blocks * self.block_size
+
+    @property
+    def block_size(self) -> int:
+        """Tokens per KV block: the scheduler configuration's, else the engine's page."""
+        return block_tokens(self.dep, self.cfg)
 
     @cached_property
     def cost(self) -> StepCost:
@@ -232,7 +252,8 @@ class Pool:
             replicas=replicas, devices_per_replica=lay.replica_devices, tp=lay.tp, pp=lay.pp,
             ep=lay.ep, weight_precision=dep.weight_precision.id, kv_precision=dep.kv_precision.id,
             policy=self.policy, prefill_first=self.prefill_first, max_num_seqs=self.max_num_seqs,
-            max_num_batched_tokens=self.max_batched_tokens, kv_cache_tokens=self.kv_tokens,
+            max_num_batched_tokens=self.max_batched_tokens, kv_reservation=self.kv_reservation,
+            kv_cache_tokens=self.kv_tokens,
             usd_per_hour=self.usd_per_hour(replicas, power), power_w=power)
 
 
@@ -244,7 +265,7 @@ def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConf
     limits = serving_limits(dep.engine, cfg, dep.max_running_seqs, dep.step_token_budget)
     f, _ = resolve_factors(dep, eff)
     typical = workload.mean_input() + workload.mean_output() / 2
-    blocks = cfg.kv_blocks or kv_cache_blocks(dep, cfg.block_size, limits.max_num_seqs,
+    blocks = cfg.kv_blocks or kv_cache_blocks(dep, block_tokens(dep, cfg), limits.max_num_seqs,
                                               limits.max_batched_tokens, typical)
     if blocks <= 0:
         raise DoesNotFitError(f"{dep.model.id} on {dep.hw.id}: no memory left for the KV cache")

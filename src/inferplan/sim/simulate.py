@@ -152,7 +152,7 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
         "efficiency_profile": pre.efficiency_profile,
         "step_times": ("perf.step.step_work tables (exact)" if not pre.cost.exact
                        else "perf.step.step_work called per step"),
-        "kv_block_size": pre.cfg.block_size,
+        "kv_block_size": pre.block_size,
         "pipeline": "with pp > 1 the batch is split into min(batch, pp) micro-batches; the largest sets the step time",
         "power": "idle + (TDP - idle) x utilization of a mean-batch decode step x busy share",
         "cost": ("catalog $/h of every device of every replica (or purchase amortized + energy at "

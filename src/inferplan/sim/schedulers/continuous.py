@@ -19,6 +19,12 @@ Prefill-first engines (``EngineSpec.prefill_first``: SGLang, vLLM V0) run a step
 waiting prompts without the decodes: those pause (the decode clock stands still) until no
 prompt can be scheduled, and the prompts get the whole token budget.
 
+Reservation: an engine that reserves each request's whole sequence (``Pool.kv_reservation`` =
+``full_sequence``: TensorRT-LLM's GUARANTEED_NO_EVICT capacity scheduler, its default and
+trtllm-bench's) admits a request only while the blocks of prompt + output of every admitted
+request fit in the cache (``committed``); its decodes then never run out of blocks and it never
+preempts. With equal lengths the run goes in waves of ``cache blocks // blocks per request``.
+
 Admission: an engine that polls its request socket every R decode steps (SGLang
 ``--scheduler-recv-interval``, ``EngineSpec.admission.recv_interval_steps``) only sees a new
 request at a step whose clock is a multiple of R, or at once when it has nothing decoding; the
@@ -54,7 +60,7 @@ class ContinuousBatching(Replica):
     def __init__(self, index: int, pool: Pool, role: str = "both") -> None:
         super().__init__(index, pool, role)
         self.cfg = cfg = pool.cfg
-        self.bs = cfg.block_size
+        self.bs = pool.block_size
         self.total_blocks = pool.kv_blocks
         self.free = pool.kv_blocks
         self.max_seqs = pool.max_num_seqs
@@ -63,6 +69,8 @@ class ContinuousBatching(Replica):
         self.pp = max(1, pool.pipeline_stages)
         self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
         self.prefill_first = pool.prefill_first
+        self.full_sequence = pool.kv_reservation == "full_sequence"
+        self.committed = 0  # full_sequence: blocks reserved for the admitted requests' sequences
         # compiled-shape engines encode one prompt per call (perf/compiled.py: ctx batch 1)
         self.one_prompt = pool.dep.engine.compiled_shapes
         self._paused = False  # the step in flight holds the decodes back (prefill-first)
@@ -158,8 +166,20 @@ class ContinuousBatching(Replica):
     def _finish(self, r: Request, t: float, left: list[Request]) -> None:
         r.state = DONE
         r.finish_s = t
-        self.running.pop(r.id, None)
+        if self.running.pop(r.id, None) is not None:
+            self.committed -= self._reserved(r)
         self.leave(r, t, left)
+
+    def _reserved(self, r: Request) -> int:
+        """Blocks reserved for `r` while it runs: its whole sequence (prompt + output; a prefill
+        pool's, prompt + its first token) under full-sequence reservation, else none."""
+        if not self.full_sequence:
+            return 0
+        return _ceil_div(r.input_tokens + (1 if self.role == "prefill" else r.output_tokens), self.bs)
+
+    def _reservable(self, r: Request) -> bool:
+        """Full-sequence reservation: `r`'s sequence fits beside the admitted ones' (else: True)."""
+        return not self.full_sequence or self.committed + self._reserved(r) <= self.total_blocks
 
     def _prefill_done(self, r: Request, t: float, left: list[Request]) -> None:
         if r.first_token_s < 0:
@@ -172,6 +192,7 @@ class ContinuousBatching(Replica):
             self.free += own
             self._release(r)
             self.running.pop(r.id, None)
+            self.committed -= self._reserved(r)
             r.state = TRANSFER
             self.leave(r, t, left)
         elif r.out_left <= 0:
@@ -267,6 +288,7 @@ class ContinuousBatching(Replica):
             return False
         rid = next(reversed(self.running))
         r = self.running.pop(rid)
+        self.committed -= self._reserved(r)
         if r.state == DECODING:
             self._leave_decode(r)
         else:
@@ -291,12 +313,13 @@ class ContinuousBatching(Replica):
             if self.b + len(self.prefilling) >= self.max_seqs:
                 return
             blocks = _ceil_div(r.computed, self.bs)
-            if not self._make_room(blocks):
+            if not self._reservable(r) or not self._make_room(blocks):
                 return
             self.waiting.popleft()
             self.dequeued(self._now)
             self.free -= blocks
             self.running[r.id] = r
+            self.committed += self._reserved(r)
             if r.scheduled_s < 0:
                 r.scheduled_s = self._now
             self._join_decode(r)
@@ -393,6 +416,8 @@ class ContinuousBatching(Replica):
                 break  # not read from the socket yet
             if self.one_prompt and chunks:
                 break
+            if not self._reservable(r):
+                break  # its whole sequence does not fit beside the admitted ones' yet
             if self.cfg.prefix_caching and r.prefix_id >= 0 and r.computed == 0:
                 self._cache_lookup(r)
             n = min(r.prompt_tokens - r.computed, budget, self.chunk_cap)
@@ -414,6 +439,7 @@ class ContinuousBatching(Replica):
                 r.scheduled_s = t
             self.prefilling.append(r)
             self.running[r.id] = r
+            self.committed += self._reserved(r)
             chunks.append((r, n))
             budget -= n
         return chunks
