@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from inferplan.bench.gguf_synth import synthetic_model, write_synthetic_gguf
+from inferplan.bench.llamacpp_server import start_llamacpp_server
 from inferplan.loadtest import loadtest
 from inferplan.loadtest.compare import error_summary, local_hardware
 from inferplan.models.registry import get_model
@@ -34,30 +31,6 @@ INPUT, OUTPUT = 128, 32
 THREADS = 2
 CLIENTS = (1, 2, 4, 8)
 GGUF = Path(os.environ.get("INFERPLAN_LOADTEST_GGUF", "/tmp/inferplan-loadtest/llama-3.2-1b-q4_0.gguf"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-         "--port", str(port), "--n_threads", str(THREADS), "--n_threads_batch", str(THREADS),
-         "--n_ctx", "2048", "--interrupt_requests", "False", "--logits_all", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(url + "/v1/models", timeout=2, trust_env=False).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("llama.cpp server did not start")
 
 
 def _cpu_ticks(exclude: set[int]) -> int:
@@ -111,7 +84,8 @@ def main() -> None:
     hw, note = local_hardware(quick=False, threads=THREADS)
     # llama-cpp-python's server has one slot (llama-server's own default is 4: --slots)
     dep = DeploymentSpec(hardware=hw.id, precision=QTYPE, engine="llama.cpp", threads=THREADS, slots=1)
-    proc, url = start_server(GGUF)
+    server = start_llamacpp_server(GGUF, threads=THREADS, timeout_s=120)
+    proc, url = server.proc, server.url
     results = {}
     loads: dict[int, tuple[float, float]] = {}
     try:
@@ -128,14 +102,14 @@ def main() -> None:
             loads[n] = (before, others_busy_cores({os.getpid(), proc.pid}))
             print(f"{n} clients: median |error| {error_summary(res.comparison)}", file=sys.stderr)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
     one = results[CLIENTS[0]]
     lines = [
         "# Load test: simulation vs a real llama.cpp server",
         "",
         f"Server: `python -m llama_cpp.server` (llama-cpp-python, one request at a time, "
-        f"`--interrupt_requests False --logits_all False`, {THREADS} threads) on 127.0.0.1, "
+        f"`--interrupt_requests False --logits_all False`, {THREADS} threads"
+        f"{'' if server.weight_repacking else ', weight repacking off: llama.cpp crashed with it on this CPU'}) on 127.0.0.1, "
         f"{platform.machine()} with {os.cpu_count()} CPUs (a machine other jobs share).",
         f"Model: synthetic GGUF with {BASE}'s shapes ({model.num_layers} layers, random weights, "
         f"{QTYPE.upper()}). Workload: closed loop, N clients, {INPUT}-token prompts (built from words, "

@@ -78,3 +78,53 @@ def test_repetitions_disturbed_by_other_processes_are_run_again(monkeypatch):
     shares = iter([0.5, 0.6, 0.7])  # never quiet: keep the quietest after max_tries
     t = llamacpp.quiet_reps(lambda: 1.0, reps=2, max_background=0.1, max_tries=3)
     assert t.tries == 3 and t.background == [0.5, 0.6]
+
+
+def test_a_crashing_child_is_reported_not_fatal():
+    import math
+    import os
+
+    from inferplan.bench.llamacpp import run_isolated
+
+    assert run_isolated(math.sqrt, 16.0) == 4.0
+    assert run_isolated(os.abort) is None  # SIGABRT in the child: the parent carries on
+    with pytest.raises(ValueError):
+        run_isolated(math.sqrt, -1.0)
+
+
+def _fake_measure(crashes_with_repack: bool, crashes_without: bool = False):
+    from inferplan.bench.llamacpp import Timed
+
+    calls = []
+
+    def measure(path, *, repack=True, **kw):
+        calls.append(repack)
+        if (repack and crashes_with_repack) or (not repack and crashes_without):
+            return None
+        t = Timed(rates=[100.0], background=[0.0], tries=1)
+        return t, t, 0.1
+    return measure, calls
+
+
+def test_a_model_that_crashes_llama_cpp_is_measured_again_without_weight_repacking(
+        monkeypatch, tiny_config, this_machine):
+    import inferplan.bench.llamacpp as lc
+
+    measure, calls = _fake_measure(crashes_with_repack=True)
+    monkeypatch.setattr(lc, "measure_isolated", measure)
+    res = run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(2,),
+                             prefill_tokens=16, decode_tokens=4, reps=1)
+    assert calls == [True, False]
+    assert [p.weight_repacking for p in res.points] == [False]
+    assert all("weight_repacking=off" in r["notes"] for r in res.rows)
+    measure, calls = _fake_measure(crashes_with_repack=False)
+    monkeypatch.setattr(lc, "measure_isolated", measure)
+    res = run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(2,),
+                             prefill_tokens=16, decode_tokens=4, reps=1)
+    assert calls == [True] and res.points[0].weight_repacking
+    assert not any("weight_repacking" in r["notes"] for r in res.rows)
+    measure, _ = _fake_measure(crashes_with_repack=True, crashes_without=True)
+    monkeypatch.setattr(lc, "measure_isolated", measure)
+    with pytest.raises(InputError, match="crashed"):
+        run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(2,),
+                           prefill_tokens=16, decode_tokens=4, reps=1)

@@ -4,12 +4,7 @@ small synthetic GGUF model; the simulation of the same requests is put beside it
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -26,45 +21,19 @@ BASE = "llama-3.2-1b"
 LAYERS, VOCAB, QTYPE = 1, 512, "q8_0"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from inferplan.bench.gguf_synth import write_synthetic_gguf
+    from inferplan.bench.llamacpp_server import start_llamacpp_server
     from inferplan.models.registry import get_model
 
     path = write_synthetic_gguf(get_model(BASE), tmp_path_factory.mktemp("gguf") / "tiny.gguf",
                                 QTYPE, layers=LAYERS, vocab=VOCAB)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-         "--port", str(port), "--n_threads", "2", "--n_threads_batch", "2", "--n_ctx", "2048",
-         "--interrupt_requests", "False", "--logits_all", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    local = start_llamacpp_server(path, threads=2, timeout_s=90)
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/v1/models", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama.cpp server did not start in 90 s")
-        yield url
+        yield local.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        local.stop(timeout_s=20)
 
 
 def closed(users: int, i: int = 64, o: int = 12) -> Workload:

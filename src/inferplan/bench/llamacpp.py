@@ -18,6 +18,14 @@ explicitly (llama-cpp-python's default was 1 thread here), and each model is dri
 thread only (calling one model from alternating Python threads cost 30-45% of decode speed;
 ``shared/notes/llama-cpp-python.md``). Token ids are random ordinary tokens: no text is
 tokenized.
+
+Each model is measured in a child process (:func:`measure_isolated`): llama.cpp is native code,
+and a crash there must cost one measurement, not the run. ggml's AMX matrix kernels crash
+(SIGSEGV) on some Sapphire Rapids-class CPUs with the Q4_0/Q8_0 weights it repacks for them
+(llama.cpp issue #20824; seen here with llama-cpp-python 0.3.36): a model whose child dies is
+measured again with weight repacking off (``use_extra_bufts = False``, llama-server's
+``--no-repack``), and its rows say so. Repacked kernels are faster where they work, so that is
+the fallback, not the default.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +68,7 @@ class LlamaCppPoint(BaseModel):
     discarded_reps: int  # repetitions run again because other processes were busy
     write_s: float
     load_s: float
+    weight_repacking: bool = True  # False: measured with llama.cpp's repacking off (it crashed)
 
 
 class LlamaCppResult(BaseModel):
@@ -119,6 +130,53 @@ def quiet_reps(run: Callable[[], float], reps: int, max_background: float,
             break
     kept = sorted(runs, key=lambda r: r[1])[:reps]
     return Timed(rates=[r for r, _ in kept], background=[b for _, b in kept], tries=len(runs))
+
+
+def disable_weight_repacking() -> None:
+    """Models loaded from now on in this process skip llama.cpp's extra CPU buffer types (the
+    weight repacking for AMX and wide-SIMD kernels): ``llama_model_params.use_extra_bufts =
+    False``, as llama-server's ``--no-repack``. llama-cpp-python takes no such argument, so its
+    default-parameters function is wrapped; call it only in a process of its own."""
+    import llama_cpp.llama_cpp as lc  # type: ignore[import-not-found]
+
+    if "use_extra_bufts" not in {f[0] for f in lc.llama_model_params._fields_}:
+        raise InputError("this llama-cpp-python cannot turn weight repacking off (no use_extra_bufts)")
+    default = lc.llama_model_default_params
+    if getattr(default, "no_repack", False):
+        return
+
+    def params():  # noqa: ANN202 (a ctypes struct)
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    params.no_repack = True  # type: ignore[attr-defined]
+    lc.llama_model_default_params = params
+
+
+def _measure_child(path: str, repack: bool, kwargs: dict[str, Any]) -> tuple[Timed, Timed, float]:
+    if not repack:
+        disable_weight_repacking()
+    return measure_model(Path(path), **kwargs)
+
+
+def run_isolated(fn: Callable[..., Any], *args: Any) -> Any | None:
+    """``fn(*args)`` in a spawned child process (a clean interpreter); None when the child died
+    (a crash in native code). Exceptions ``fn`` raises are raised here."""
+    import multiprocessing
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            return None
+
+
+def measure_isolated(path: Path, *, repack: bool = True, **kwargs: Any) -> tuple[Timed, Timed, float] | None:
+    """:func:`measure_model` in a child process; None when llama.cpp crashed it, so the caller
+    can try again differently."""
+    got: tuple[Timed, Timed, float] | None = run_isolated(_measure_child, str(path), repack, kwargs)
+    return got
 
 
 def measure_model(path: Path, *, threads: int, prefill_tokens: int, decode_tokens: int,
@@ -234,9 +292,18 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
             size = path.stat().st_size
             for th in threads:
                 say(f"{q}: pp{prefill_tokens} + tg{decode_tokens}, {th} threads", done / total)
-                pp, tg, load_s = measure_model(path, threads=th, prefill_tokens=prefill_tokens,
-                                               decode_tokens=decode_tokens, reps=reps,
-                                               token_ids=token_ids, max_background=max_background)
+                kw = dict(threads=th, prefill_tokens=prefill_tokens, decode_tokens=decode_tokens,
+                          reps=reps, token_ids=token_ids, max_background=max_background)
+                repack = True
+                got = measure_isolated(path, **kw)
+                if got is None:  # llama.cpp crashed: once more without weight repacking
+                    say(f"{q}: llama.cpp crashed; again with weight repacking off", done / total)
+                    repack = False
+                    got = measure_isolated(path, repack=False, **kw)
+                if got is None:
+                    raise InputError(f"llama.cpp crashed measuring {path.name} ({th} threads), "
+                                     "with and without weight repacking")
+                pp, tg, load_s = got
                 done += 1
                 (pp_m, pp_s), (tg_m, tg_s) = _mean_std(pp.rates), _mean_std(tg.rates)
                 pt = LlamaCppPoint(
@@ -245,7 +312,8 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
                     threads=th, prefill_tokens=prefill_tokens, prefill_tok_s=pp_m,
                     prefill_tok_s_std=pp_s, decode_tokens=decode_tokens, decode_tok_s=tg_m,
                     decode_tok_s_std=tg_s, background_cpu=max(pp.background + tg.background),
-                    discarded_reps=pp.tries + tg.tries - 2 * reps, write_s=write_s, load_s=load_s)
+                    discarded_reps=pp.tries + tg.tries - 2 * reps, write_s=write_s, load_s=load_s,
+                    weight_repacking=repack)
                 points.append(pt)
                 rows += _rows(pt, model_ref, hw.id, version, reps, seed, spec, base)
             if not workdir:
@@ -269,6 +337,8 @@ def _rows(p: LlamaCppPoint, model_ref: str, hid: str, version: str, reps: int, s
     notes["background_cpu"] = f"{p.background_cpu:.0%}"
     if p.discarded_reps:
         notes["discarded_reps"] = p.discarded_reps
+    if not p.weight_repacking:
+        notes["weight_repacking"] = "off (llama.cpp crashed with it on this CPU: --no-repack)"
     common: dict[str, Any] = dict(model_id=model_ref, hardware_id=hid, weight_precision=p.qtype,
                   kv_precision="f16", engine=ENGINE, batch=1)
     stem = f"llamacpp-{p.qtype}-t{p.threads}"

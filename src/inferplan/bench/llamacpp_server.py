@@ -1,0 +1,109 @@
+"""A local llama-cpp-python server for load tests, started so that a llama.cpp crash is survivable.
+
+    python -m inferplan.bench.llamacpp_server [--no-repack] ARGS   # ARGS: llama_cpp.server's
+
+is ``python -m llama_cpp.server ARGS``, with llama.cpp's weight repacking off when ``--no-repack``
+is given (:func:`inferplan.bench.llamacpp.disable_weight_repacking`, as llama-server's flag).
+:func:`start_llamacpp_server` starts it, waits until it answers a one-token completion (the first
+matrix product is where ggml's AMX kernels crash on some CPUs: ``bench/llamacpp.py``) and, if the
+server died before that, starts it once more with repacking off. ``LocalServer.weight_repacking``
+says which one runs, so a report can state it.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from inferplan.errors import InputError
+
+__all__ = ["LocalServer", "start_llamacpp_server"]
+
+POLL_S = 0.5  # between readiness probes
+
+
+@dataclass
+class LocalServer:
+    """A running llama-cpp-python server on 127.0.0.1."""
+
+    proc: subprocess.Popen
+    url: str
+    weight_repacking: bool
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _launch(path: Path, threads: int, n_ctx: int, repack: bool, extra: tuple[str, ...]) -> LocalServer:
+    port = free_port()
+    cmd = [sys.executable, "-m", "inferplan.bench.llamacpp_server", *([] if repack else ["--no-repack"]),
+           "--model", str(path), "--host", "127.0.0.1", "--port", str(port),
+           "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(n_ctx),
+           "--interrupt_requests", "False", "--logits_all", "False", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return LocalServer(proc, f"http://127.0.0.1:{port}", repack)
+
+
+def _ready(server: LocalServer, timeout_s: float) -> bool:
+    """True once the server answers a one-token completion; False if its process ended first.
+    InputError when it neither answers nor ends within `timeout_s`."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    body = {"prompt": "a", "max_tokens": 1}
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            return False
+        try:
+            r = httpx.post(server.url + "/v1/completions", json=body, timeout=30, trust_env=False)
+            if r.status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(POLL_S)
+    server.stop()
+    raise InputError(f"the llama.cpp server did not answer within {timeout_s:.0f} s")
+
+
+def start_llamacpp_server(path: Path, threads: int = 2, n_ctx: int = 2048, timeout_s: float = 120.0,
+                          extra_args: tuple[str, ...] = ()) -> LocalServer:
+    """Serve the GGUF at `path` on a free local port; with weight repacking off if the server
+    crashes with it on (see module docstring). InputError if it crashes both ways."""
+    for repack in (True, False):
+        server = _launch(path, threads, n_ctx, repack, extra_args)
+        if _ready(server, timeout_s):
+            return server
+    raise InputError(f"the llama.cpp server crashed serving {path.name}, with and without weight "
+                     f"repacking (exit code {server.proc.returncode})")
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if "--no-repack" in args:
+        args.remove("--no-repack")
+        from inferplan.bench.llamacpp import disable_weight_repacking
+
+        disable_weight_repacking()
+    from llama_cpp.server.__main__ import main as serve  # type: ignore[import-not-found]
+
+    sys.argv = ["llama_cpp.server", *args]
+    serve()
+
+
+if __name__ == "__main__":
+    main()
