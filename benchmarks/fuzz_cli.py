@@ -157,9 +157,13 @@ def invocation(rng: random.Random, files: dict[str, list[str]], out: Path) -> li
                            ("--think-time", ["1s", "500ms"]), ("--users", ["2", "8"]),
                            ("--input-len", ["100", "4000"]), ("--output-len", ["10", "100"]),
                            ("--seed", ["0", "7", "-3"]),
-                           ("--workload", ["chat", "rag", "code", "nope"])):
+                           ("--workload", ["chat", "rag", "code", "nope"]),
+                           ("--block-size", ["1", "16", "64"]),
+                           ("--kv-reservation", ["on_demand", "full_sequence", "none"]),
+                           ("--engine", ["tensorrt-llm", "vllm", "sglang"])):
             if rng.random() < 0.2:
-                a += [flag, _num(rng, good) if not flag.startswith(("--p", "--work", "--think")) else _text(rng, good)]
+                text = flag.startswith(("--p", "--work", "--think", "--kv-res", "--engine"))
+                a += [flag, _text(rng, good) if text else _num(rng, good)]
     elif cmd == "validate":
         a = ["validate", rng.choice(files["csv"])]
         if rng.random() < 0.3:
