@@ -84,23 +84,53 @@ def test_a_crashing_child_is_reported_not_fatal():
     import math
     import os
 
-    from inferplan.bench.llamacpp import run_isolated
+    from inferplan.bench.llamacpp import ChildCrashed, run_isolated
 
     assert run_isolated(math.sqrt, 16.0) == 4.0
-    assert run_isolated(os.abort) is None  # SIGABRT in the child: the parent carries on
+    with pytest.raises(ChildCrashed, match="SIGABRT"):  # the parent carries on
+        run_isolated(os.abort)
     with pytest.raises(ValueError):
         run_isolated(math.sqrt, -1.0)
+    with pytest.raises(InputError, match="code 3"):  # an exit, not a crash
+        run_isolated(os._exit, 3)
+    with pytest.raises(InputError, match="within 1 s"):
+        run_isolated(__import__("time").sleep, 30, timeout_s=1)
+    # an exception that does not survive pickling comes back as its message
+    with pytest.raises(InputError, match="UnknownIdError"):
+        run_isolated(_raise_unknown_id)
+
+
+def _raise_unknown_id():
+    from inferplan.errors import UnknownIdError
+
+    raise UnknownIdError("model", "nope", ["llama-3.1-8b"])
+
+
+def _repacking_flag_after_disabling() -> bool:
+    import llama_cpp.llama_cpp as lc
+
+    from inferplan.bench.llamacpp import disable_weight_repacking
+
+    before = bool(lc.llama_model_default_params().use_extra_bufts)
+    disable_weight_repacking()
+    return before and not lc.llama_model_default_params().use_extra_bufts
+
+
+def test_weight_repacking_can_be_turned_off_in_a_child():
+    from inferplan.bench.llamacpp import run_isolated
+
+    assert run_isolated(_repacking_flag_after_disabling) is True
 
 
 def _fake_measure(crashes_with_repack: bool, crashes_without: bool = False):
-    from inferplan.bench.llamacpp import Timed
+    from inferplan.bench.llamacpp import ChildCrashed, Timed
 
     calls = []
 
     def measure(path, *, repack=True, **kw):
         calls.append(repack)
         if (repack and crashes_with_repack) or (not repack and crashes_without):
-            return None
+            raise ChildCrashed(11)
         t = Timed(rates=[100.0], background=[0.0], tries=1)
         return t, t, 0.1
     return measure, calls
@@ -112,11 +142,12 @@ def test_a_model_that_crashes_llama_cpp_is_measured_again_without_weight_repacki
 
     measure, calls = _fake_measure(crashes_with_repack=True)
     monkeypatch.setattr(lc, "measure_isolated", measure)
-    res = run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(2,),
+    res = run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(1, 2),
                              prefill_tokens=16, decode_tokens=4, reps=1)
-    assert calls == [True, False]
-    assert [p.weight_repacking for p in res.points] == [False]
-    assert all("weight_repacking=off" in r["notes"] for r in res.rows)
+    assert calls == [True, False, False]  # the second thread count goes straight to repacking off
+    assert [p.weight_repacking for p in res.points] == [False, False]
+    assert res.points[0].crash_signal == "SIGSEGV"
+    assert all("weight_repacking=off" in r["notes"] and "SIGSEGV" in r["notes"] for r in res.rows)
     measure, calls = _fake_measure(crashes_with_repack=False)
     monkeypatch.setattr(lc, "measure_isolated", measure)
     res = run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(2,),

@@ -96,3 +96,16 @@ def test_only_local_endpoints_when_asked():
     with pytest.raises(InputError, match="http"):
         check_endpoint("ftp://127.0.0.1/", local_only=True)
     assert check_endpoint("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    from pathlib import Path
+
+    from inferplan.bench.llamacpp_server import start_llamacpp_server
+
+    with pytest.raises(InputError, match="no GGUF file"):
+        start_llamacpp_server(tmp_path / "missing.gguf")
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("not a model")
+    with pytest.raises(InputError, match="exited with code 1.*Failed to load model"):
+        start_llamacpp_server(Path(bad), timeout_s=60)

@@ -206,3 +206,25 @@ def test_a_compiled_shape_engine_encodes_prompts_one_at_a_time():
     assert m.ttft_s.max == pytest.approx(4 * one.ttft_s.mean, rel=0.05)
     assert min(m.ttft_s.p50, m.ttft_s.mean) < 0.8 * m.ttft_s.max
     assert m.itl_s.p50 == pytest.approx(one.itl_s.p50, rel=0.02)
+
+
+def test_a_decode_pool_too_small_for_a_request_rejects_it_instead_of_stalling():
+    # 50 pages of 16 tokens hold 800 tokens: a 600 + 400 request can never decode there
+    w = fixed(1.0, 600, 400)
+    dec = DeploymentSpec(hardware="h100-sxm")
+    res = simulate("llama-3.1-8b", "h100-sxm", w, requests=3, seed=0, decode=dec,
+                   decode_scheduler=SchedulerConfig(kv_blocks=50))  # the prefill pool is large
+    m = res.metrics
+    assert m.completed == 0 and m.rejected == 3  # rejected where they cannot fit, not lost
+
+
+def test_full_sequence_reservation_holds_across_disaggregated_pools():
+    w = fixed(20.0, 600, 200)
+    trt = DeploymentSpec(hardware="h100-sxm", engine="tensorrt-llm")
+    small = SchedulerConfig(kv_blocks=100, block_size=16)  # 1,600 tokens
+    res = simulate("llama-3.1-8b", trt, w, requests=200, seed=1, decode=trt, scheduler=small,
+                   decode_scheduler=small)
+    m = res.metrics
+    assert [p.kv_reservation for p in res.pools] == ["full_sequence", "full_sequence"]
+    assert m.completed == 200 and m.preemptions == 0
+    assert m.max_batch_size <= 2  # two 800-token sequences fill a decode replica's 1,600

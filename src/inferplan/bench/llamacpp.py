@@ -30,12 +30,11 @@ the fallback, not the default.
 
 from __future__ import annotations
 
+import signal
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from pydantic import BaseModel
 
 from inferplan.bench.cpu import BackgroundLoad
 from inferplan.bench.rows import measured_row, today
-from inferplan.errors import InputError
+from inferplan.errors import InferplanError, InputError
 
 __all__ = ["LlamaCppPoint", "LlamaCppResult", "run_llamacpp_bench", "llamacpp_version"]
 
@@ -69,6 +68,7 @@ class LlamaCppPoint(BaseModel):
     write_s: float
     load_s: float
     weight_repacking: bool = True  # False: measured with llama.cpp's repacking off (it crashed)
+    crash_signal: str | None = None  # how llama.cpp died with repacking on (SIGSEGV...), if it did
 
 
 class LlamaCppResult(BaseModel):
@@ -160,22 +160,71 @@ def _measure_child(path: str, repack: bool, kwargs: dict[str, Any]) -> tuple[Tim
     return measure_model(Path(path), **kwargs)
 
 
-def run_isolated(fn: Callable[..., Any], *args: Any) -> Any | None:
-    """``fn(*args)`` in a spawned child process (a clean interpreter); None when the child died
-    (a crash in native code). Exceptions ``fn`` raises are raised here."""
+class ChildCrashed(InferplanError):
+    """A child process died from a signal (a crash in native code: SIGSEGV, SIGABRT)."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+        super().__init__(f"crashed ({name})")
+        self.signal = name
+
+
+CHILD_TIMEOUT_S = 3600.0  # one model's measurement; a hung child is killed after this
+
+
+def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        result: tuple[str, Any] = ("ok", fn(*args))
+    except Exception as e:  # noqa: BLE001 (sent to the parent, raised there)
+        result = ("error", e)
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(result))  # what does not come back whole goes as a message
+    except Exception:  # noqa: BLE001
+        result = ("error", InputError(f"{type(result[1]).__name__}: {result[1]}"))
+    conn.send(result)
+    conn.close()
+
+
+def run_isolated(fn: Callable[..., Any], *args: Any, timeout_s: float = CHILD_TIMEOUT_S) -> Any:
+    """``fn(*args)`` in a spawned child process (a clean interpreter) and its result. Raises what
+    ``fn`` raised; :class:`ChildCrashed` when the child died from a signal (native code crashed);
+    InputError when it exited otherwise without a result or ran past `timeout_s` (killed)."""
     import multiprocessing
 
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(timeout_s):
+            proc.kill()
+            raise InputError(f"the measurement did not finish within {timeout_s:.0f} s (killed)")
         try:
-            return pool.submit(fn, *args).result()
-        except BrokenProcessPool:
-            return None
+            kind, value = recv.recv()
+        except EOFError:  # the child ended without a word
+            proc.join()
+            code = proc.exitcode
+            if code is not None and code < 0:
+                raise ChildCrashed(-code) from None
+            raise InputError(f"the measurement process exited with code {code} and no result") from None
+    finally:
+        recv.close()
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if kind == "error":
+        raise value
+    return value
 
 
-def measure_isolated(path: Path, *, repack: bool = True, **kwargs: Any) -> tuple[Timed, Timed, float] | None:
-    """:func:`measure_model` in a child process; None when llama.cpp crashed it, so the caller
-    can try again differently."""
-    got: tuple[Timed, Timed, float] | None = run_isolated(_measure_child, str(path), repack, kwargs)
+def measure_isolated(path: Path, *, repack: bool = True, **kwargs: Any) -> tuple[Timed, Timed, float]:
+    """:func:`measure_model` in a child process (:func:`run_isolated`: ChildCrashed when llama.cpp
+    crashed it, so the caller can try again differently)."""
+    got: tuple[Timed, Timed, float] = run_isolated(_measure_child, str(path), repack, kwargs)
     return got
 
 
@@ -278,6 +327,8 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
     total = len(qtypes) * (1 + len(threads))
     done = 0
     points: list[LlamaCppPoint] = []
+    repack: dict[str, bool] = {}  # qtype -> weight repacking on (off once llama.cpp crashed with it)
+    crash: dict[str, str] = {}  # qtype -> the signal llama.cpp died from with repacking on
     rows: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="inferplan-gguf-") as tmp:
         folder = Path(workdir) if workdir else Path(tmp)
@@ -294,15 +345,20 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
                 say(f"{q}: pp{prefill_tokens} + tg{decode_tokens}, {th} threads", done / total)
                 kw = dict(threads=th, prefill_tokens=prefill_tokens, decode_tokens=decode_tokens,
                           reps=reps, token_ids=token_ids, max_background=max_background)
-                repack = True
-                got = measure_isolated(path, **kw)
-                if got is None:  # llama.cpp crashed: once more without weight repacking
-                    say(f"{q}: llama.cpp crashed; again with weight repacking off", done / total)
-                    repack = False
-                    got = measure_isolated(path, repack=False, **kw)
+                got = None
+                if repack.get(q, True):
+                    try:
+                        got = measure_isolated(path, **kw)
+                    except ChildCrashed as e:  # once more without weight repacking, for this type
+                        crash[q] = e.signal
+                        say(f"{q}: llama.cpp {e}; again with weight repacking off", done / total)
+                        repack[q] = False
                 if got is None:
-                    raise InputError(f"llama.cpp crashed measuring {path.name} ({th} threads), "
-                                     "with and without weight repacking")
+                    try:
+                        got = measure_isolated(path, repack=False, **kw)
+                    except ChildCrashed as e:
+                        raise InputError(f"llama.cpp {e} measuring {path.name} ({th} threads), "
+                                         "with and without weight repacking") from None
                 pp, tg, load_s = got
                 done += 1
                 (pp_m, pp_s), (tg_m, tg_s) = _mean_std(pp.rates), _mean_std(tg.rates)
@@ -313,7 +369,7 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
                     prefill_tok_s_std=pp_s, decode_tokens=decode_tokens, decode_tok_s=tg_m,
                     decode_tok_s_std=tg_s, background_cpu=max(pp.background + tg.background),
                     discarded_reps=pp.tries + tg.tries - 2 * reps, write_s=write_s, load_s=load_s,
-                    weight_repacking=repack)
+                    weight_repacking=repack.get(q, True), crash_signal=crash.get(q))
                 points.append(pt)
                 rows += _rows(pt, model_ref, hw.id, version, reps, seed, spec, base)
             if not workdir:
@@ -338,7 +394,7 @@ def _rows(p: LlamaCppPoint, model_ref: str, hid: str, version: str, reps: int, s
     if p.discarded_reps:
         notes["discarded_reps"] = p.discarded_reps
     if not p.weight_repacking:
-        notes["weight_repacking"] = "off (llama.cpp crashed with it on this CPU: --no-repack)"
+        notes["weight_repacking"] = f"off (llama.cpp crashed with it on this CPU, {p.crash_signal}: --no-repack)"
     common: dict[str, Any] = dict(model_id=model_ref, hardware_id=hid, weight_precision=p.qtype,
                   kv_precision="f16", engine=ENGINE, batch=1)
     stem = f"llamacpp-{p.qtype}-t{p.threads}"

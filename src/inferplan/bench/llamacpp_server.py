@@ -6,15 +6,18 @@ is ``python -m llama_cpp.server ARGS``, with llama.cpp's weight repacking off wh
 is given (:func:`inferplan.bench.llamacpp.disable_weight_repacking`, as llama-server's flag).
 :func:`start_llamacpp_server` starts it, waits until it answers a one-token completion (the first
 matrix product is where ggml's AMX kernels crash on some CPUs: ``bench/llamacpp.py``) and, if the
-server died before that, starts it once more with repacking off. ``LocalServer.weight_repacking``
+server died from a signal before that, starts it once more with repacking off. A server that
+exits with an error (a bad file, a port taken) is reported with the end of its log. ``LocalServer.weight_repacking``
 says which one runs, so a report can state it.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ class LocalServer:
     proc: subprocess.Popen
     url: str
     weight_repacking: bool
+    log: Path  # the server's stderr
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self.proc.terminate()
@@ -41,6 +45,7 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.unlink(missing_ok=True)
 
 
 def free_port() -> int:
@@ -55,8 +60,20 @@ def _launch(path: Path, threads: int, n_ctx: int, repack: bool, extra: tuple[str
            "--model", str(path), "--host", "127.0.0.1", "--port", str(port),
            "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(n_ctx),
            "--interrupt_requests", "False", "--logits_all", "False", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return LocalServer(proc, f"http://127.0.0.1:{port}", repack)
+    fd, log = tempfile.mkstemp(prefix="inferplan-llamacpp-server-", suffix=".log")
+    with open(fd, "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    return LocalServer(proc, f"http://127.0.0.1:{port}", repack, Path(log))
+
+
+def _log_tail(server: LocalServer, lines: int = 2) -> str:
+    """The last lines of the server's log (its error, as a Python server ends with it)."""
+    try:
+        text = server.log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    kept = [ln.strip() for ln in text.splitlines() if ln.strip()][-lines:]
+    return " | ".join(kept)[-400:] or "(empty log)"
 
 
 def _ready(server: LocalServer, timeout_s: float) -> bool:
@@ -84,12 +101,18 @@ def start_llamacpp_server(path: Path, threads: int = 2, n_ctx: int = 2048, timeo
                           extra_args: tuple[str, ...] = ()) -> LocalServer:
     """Serve the GGUF at `path` on a free local port; with weight repacking off if the server
     crashes with it on (see module docstring). InputError if it crashes both ways."""
+    if not Path(path).is_file():
+        raise InputError(f"no GGUF file at {path}")
     for repack in (True, False):
         server = _launch(path, threads, n_ctx, repack, extra_args)
         if _ready(server, timeout_s):
             return server
-    raise InputError(f"the llama.cpp server crashed serving {path.name}, with and without weight "
-                     f"repacking (exit code {server.proc.returncode})")
+        code, tail = server.proc.returncode, _log_tail(server)
+        server.log.unlink(missing_ok=True)
+        if code is None or code >= 0:  # an error exit, not a crash: repacking is not the cause
+            raise InputError(f"the llama.cpp server exited with code {code} serving {path.name}: {tail}")
+    raise InputError(f"the llama.cpp server crashed ({signal.Signals(-code).name}) serving "
+                     f"{path.name}, with and without weight repacking: {tail}")
 
 
 def main() -> None:

@@ -189,11 +189,12 @@ def _print_bench(res: dict, rows: list[dict[str, str]]) -> None:
                       f"{p['prefill_tok_s']:.1f}", f"{p['decode_tok_s']:.1f}",
                       f"{p['background_cpu']:.0%}", str(p["discarded_reps"]))
         console.print(t)
-        off = [p["qtype"] for p in lc["points"] if not p.get("weight_repacking", True)]
+        off = {p["qtype"]: p.get("crash_signal") for p in lc["points"] if not p.get("weight_repacking", True)}
         if off:
-            console.print(f"[yellow]llama.cpp crashed with weight repacking on this CPU (ggml's AMX "
-                          f"kernels: llama.cpp #20824); {', '.join(sorted(set(off)))} measured with "
-                          f"it off (--no-repack)[/]")
+            console.print(f"[yellow]llama.cpp crashed with weight repacking on "
+                          f"({', '.join(f'{q}: {sig}' for q, sig in off.items())}): those types were "
+                          f"measured with it off (--no-repack). A known crash of ggml's AMX kernels "
+                          f"on some Intel CPUs (llama.cpp #20824).[/]")
     for s in res.get("skipped", []) + c.get("skipped", []) + (res.get("gpu") or {}).get("skipped", []):
         console.print(f"[dim]skipped: {escape(s)}[/]")
     if rows:

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
             "engine's")] = None,
         block_size: Annotated[int | None, typer.Option("--block-size", min=1, max=65536, help="KV block tokens (default: the engine's page: vLLM 16, TensorRT-LLM 32, SGLang 1)")] = None,
         prefix_caching: Annotated[bool, typer.Option("--prefix-caching")] = False,
-        kv_blocks: Annotated[int | None, typer.Option("--kv-blocks", min=1, max=10**9, help="Override the KV blocks per replica")] = None,
+        kv_blocks: Annotated[int | None, typer.Option("--kv-blocks", min=1, max=10**9, help="Override the KV blocks per replica, in pages of --block-size tokens (default: the engine's page)")] = None,
         decode_hardware: Annotated[str | None, typer.Option("--decode-hardware", help="Disaggregate: decode pool hardware")] = None,
         decode_devices: Annotated[int | None, typer.Option("--decode-devices", min=1, max=int(LIMITS["devices"]))] = None,
         decode_tp: Annotated[int | None, typer.Option("--decode-tp", min=1, max=int(LIMITS["parallel"]))] = None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,7 +90,7 @@ class PoolInfo(BaseModel):
                                 "waiting prompts run them alone, the decodes paused")
     max_num_seqs: int
     max_num_batched_tokens: int
-    kv_reservation: str = Field(default="on_demand", description="on_demand: KV blocks taken as "
+    kv_reservation: Literal["on_demand", "full_sequence"] = Field(default="on_demand", description="on_demand: KV blocks taken as "
                                 "tokens arrive, preempting when they run out; full_sequence: a "
                                 "request is admitted only while prompt + output of every admitted "
                                 "request fit (TensorRT-LLM GUARANTEED_NO_EVICT)")

@@ -99,8 +99,8 @@ class ContinuousBatching(Replica):
         return bool(self._kind)
 
     def rejects(self, req: Request) -> str:
-        if req.computed == 0 and not self._fits_ever(req):
-            return (f"needs {req.input_tokens + req.output_tokens} tokens of KV; the "
+        if not self._fits_ever(req):  # a decode pool's requests arrive prefilled: checked too
+            return (f"needs {self._sequence_tokens(req)} tokens of KV; the "
                     f"replica holds {self.total_blocks * self.bs}")
         return ""
 
@@ -173,9 +173,7 @@ class ContinuousBatching(Replica):
     def _reserved(self, r: Request) -> int:
         """Blocks reserved for `r` while it runs: its whole sequence (prompt + output; a prefill
         pool's, prompt + its first token) under full-sequence reservation, else none."""
-        if not self.full_sequence:
-            return 0
-        return _ceil_div(r.input_tokens + (1 if self.role == "prefill" else r.output_tokens), self.bs)
+        return _ceil_div(self._sequence_tokens(r), self.bs) if self.full_sequence else 0
 
     def _reservable(self, r: Request) -> bool:
         """Full-sequence reservation: `r`'s sequence fits beside the admitted ones' (else: True)."""
@@ -232,8 +230,13 @@ class ContinuousBatching(Replica):
         return k
 
     # ---- KV blocks, prefix cache, preemption ---------------------------------------------
+    def _sequence_tokens(self, r: Request) -> int:
+        """Tokens of KV `r` holds here at most: prompt + output (a prefill pool: prompt + its
+        first token, then the request moves on)."""
+        return r.input_tokens + (1 if self.role == "prefill" else r.output_tokens)
+
     def _fits_ever(self, r: Request) -> bool:
-        return _ceil_div(r.input_tokens + r.output_tokens, self.bs) <= self.total_blocks
+        return _ceil_div(self._sequence_tokens(r), self.bs) <= self.total_blocks
 
     def _kv_frac(self) -> float:
         return 1.0 - self.free / self.total_blocks if self.total_blocks else 0.0
