@@ -234,6 +234,29 @@ def test_async_scheduling_is_an_on_off_launch_option():
         with_engine_options(old, {"async_scheduling": "maybe"})
 
 
+def test_tensorrt_llm_scheduler_policy_is_a_choice_in_its_own_spellings():
+    from inferplan.catalog.engines import with_engine_options
+
+    trt = get_engine("tensorrt-llm")
+    assert trt.kv_reservation == "full_sequence"  # GUARANTEED_NO_EVICT by default
+    for key, value in (("scheduler_policy", "max_utilization"), ("batch_scheduler_policy", "max_util"),
+                       ("--capacity-scheduler-policy", "MAX_UTILIZATION")):
+        assert with_engine_options(trt, {key: value}).kv_reservation == "on_demand"
+    assert with_engine_options(trt, {"scheduler_policy": "guaranteed_no_evict"}).kv_reservation == "full_sequence"
+    with pytest.raises(InputError, match="not one of guaranteed_no_evict, max_utilization"):
+        with_engine_options(trt, {"scheduler_policy": "static"})
+
+
+def test_max_utilization_batches_more_long_sequences_offline():
+    from inferplan.perf.estimate import plan_estimate
+
+    kw = dict(devices=1, engine="tensorrt-llm", mode="offline", input_len=1024, output_len=8192)
+    evict = plan_estimate("llama-3.1-8b", "h100-sxm", **kw)
+    util = plan_estimate("llama-3.1-8b", "h100-sxm", engine_options={"scheduler_policy": "max_util"}, **kw)
+    # reserving I + O per request vs I + O/2 on average: ~1.8x the sequences fit
+    assert util.batch > 1.6 * evict.batch
+
+
 def test_async_scheduling_hides_the_host_time_of_a_step():
     from inferplan.perf.estimate import estimate
 

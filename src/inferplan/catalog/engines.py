@@ -128,8 +128,9 @@ def version_in(text: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in m.groups() if g is not None) if m else None
 
 
-# Engine launch options the model reads: name -> (field, type, aliases as the engines spell them).
-ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
+# Engine launch options the model reads: name -> (field, type or {spelling: value} for a choice,
+# aliases as the engines spell them).
+ENGINE_OPTIONS: dict[str, tuple[str, type | dict[str, str], tuple[str, ...]]] = {
     "max_num_seqs": ("max_num_seqs", int, ("max_running_requests", "max_batch_size", "max_running")),
     "max_num_batched_tokens": ("prefill_chunk_tokens", int,
                                ("max_num_tokens", "chunked_prefill_size", "chunked_prefill")),
@@ -151,6 +152,13 @@ ENGINE_OPTIONS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     # compiled-shape engine was exported with (optimum-neuron sequence_length, TGI neuron
     # MAX_TOTAL_TOKENS), which it pads every sequence to (perf/compiled.py)
     "max_model_len": ("max_model_len", int, ("sequence_length", "max_total_tokens", "max_seq_len")),
+    # TensorRT-LLM's capacity scheduler (EngineSpec.kv_reservation): GUARANTEED_NO_EVICT (its
+    # default) reserves every admitted request's prompt + output; MAX_UTILIZATION admits while
+    # the pages in use fit and pauses requests when they run out (trtllm-bench
+    # --scheduler_policy, Triton's and MLPerf's batch_scheduler_policy max_util)
+    "scheduler_policy": ("kv_reservation", {"guaranteed_no_evict": "full_sequence",
+                                            "max_utilization": "on_demand", "max_util": "on_demand"},
+                         ("batch_scheduler_policy", "capacity_scheduler_policy")),
 }
 NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off
 _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}
@@ -174,7 +182,7 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
     if not options:
         return engine
     by_name = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
-    top: dict[str, float | bool] = {}
+    top: dict[str, float | bool | str] = {}
     adm: dict[str, float | bool] = {}
     for key, raw in options.items():
         spelled = key.strip().lstrip("-").replace("-", "_")
@@ -187,6 +195,12 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
         field, kind, _ = ENGINE_OPTIONS[name]
+        if isinstance(kind, dict):  # a choice among spellings
+            choice = kind.get(str(raw).strip().lower())
+            if choice is None:
+                raise InputError(f"engine option {key}: '{raw}' is not one of {', '.join(kind)}")
+            top[field] = choice
+            continue
         word = _BOOLEAN_WORDS.get(str(raw).strip().lower()) if kind is bool else None
         try:
             value = word if word is not None else float(raw)
