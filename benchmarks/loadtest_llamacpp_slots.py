@@ -26,9 +26,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadtest_llamacpp import free_port, ms, others_busy_cores, pct, wait_for_quiet  # noqa: E402
+from loadtest_llamacpp import ms, others_busy_cores, pct, wait_for_quiet  # noqa: E402
 
 from inferplan.bench.gguf_synth import synthetic_model, write_synthetic_gguf  # noqa: E402
+from inferplan.bench.llamacpp_server import free_port  # noqa: E402
 from inferplan.loadtest import loadtest  # noqa: E402
 from inferplan.loadtest.compare import error_summary, local_hardware  # noqa: E402
 from inferplan.models.registry import get_model  # noqa: E402
@@ -92,22 +93,36 @@ def build_llama_server(build: Path) -> tuple[Path, str]:
     return binary, commit
 
 
-def start_server(binary: Path, path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(binary), "-m", str(path), "--host", "127.0.0.1", "--port", str(port), "-np", str(SLOTS),
-         "-c", str(CTX), "-t", str(THREADS), "-tb", str(THREADS), "--no-warmup"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(url + "/health", timeout=2, trust_env=False).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("llama-server did not start")
+def start_server(binary: Path, path: Path) -> tuple[subprocess.Popen, str, bool]:
+    """llama-server on a free port, ready once it answers a one-token completion; if it dies from
+    a signal first (ggml's AMX kernels crash on some Intel CPUs, llama.cpp #20824), once more
+    with ``--no-repack``. (process, url, weight repacking on)."""
+    for repack in (True, False):
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(binary), "-m", str(path), "--host", "127.0.0.1", "--port", str(port), "-np", str(SLOTS),
+             "-c", str(CTX), "-t", str(THREADS), "-tb", str(THREADS), "--no-warmup",
+             *([] if repack else ["--no-repack"])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            if proc.poll() is not None:
+                break
+            try:
+                r = httpx.post(url + "/v1/completions", json={"prompt": "a", "max_tokens": 1},
+                               timeout=30, trust_env=False)
+                if r.status_code == 200:
+                    return proc, url, repack
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        code = proc.poll()
+        if code is None:
+            proc.kill()
+            raise SystemExit("llama-server did not start")
+        if code >= 0:
+            raise SystemExit(f"llama-server exited with code {code}")
+    raise SystemExit("llama-server crashed with and without weight repacking")
 
 
 def main() -> None:
@@ -119,7 +134,7 @@ def main() -> None:
     model = synthetic_model(base, layers=LAYERS)
     hw, note = local_hardware(quick=False, threads=THREADS)
     dep = DeploymentSpec(hardware=hw.id, precision=QTYPE, engine="llama.cpp", threads=THREADS, slots=SLOTS)
-    proc, url = start_server(binary, GGUF)
+    proc, url, repack = start_server(binary, GGUF)
     results = {}
     loads: dict[int, tuple[float, float]] = {}
     try:
@@ -141,7 +156,8 @@ def main() -> None:
     lines = [
         "# Load test: simulation vs a real llama-server with 4 slots",
         "",
-        f"Server: `llama-server -np {SLOTS} -c {CTX} -t {THREADS} -tb {THREADS}` built from the llama.cpp "
+        f"Server: `llama-server -np {SLOTS} -c {CTX} -t {THREADS} -tb {THREADS}"
+        f"{'' if repack else ' --no-repack'}` built from the llama.cpp "
         f"sources vendored in the llama-cpp-python sdist (commit {commit or 'unknown'}; CPU build, "
         f"Release) on 127.0.0.1, {platform.machine()} with {os.cpu_count()} CPUs (a machine other jobs share). "
         f"{SLOTS} slots batch their decode tokens and prompt chunks into one llama_decode per step "
