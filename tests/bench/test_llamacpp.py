@@ -84,9 +84,10 @@ def test_a_crashing_child_is_reported_not_fatal():
     import math
     import os
 
-    from inferplan.bench.llamacpp import ChildCrashed, run_isolated
+    from inferplan.bench.llamacpp import ChildCrashed, run_isolated, signal_name
 
     assert run_isolated(math.sqrt, 16.0) == 4.0
+    assert (signal_name(11), signal_name(99)) == ("SIGSEGV", "signal 99")
     with pytest.raises(ChildCrashed, match="SIGABRT"):  # the parent carries on
         run_isolated(os.abort)
     with pytest.raises(ValueError):

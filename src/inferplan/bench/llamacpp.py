@@ -160,11 +160,19 @@ def _measure_child(path: str, repack: bool, kwargs: dict[str, Any]) -> tuple[Tim
     return measure_model(Path(path), **kwargs)
 
 
+def signal_name(signum: int) -> str:
+    """``SIGSEGV`` for 11; the number itself for a signal Python does not name."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 class ChildCrashed(InferplanError):
     """A child process died from a signal (a crash in native code: SIGSEGV, SIGABRT)."""
 
     def __init__(self, signum: int) -> None:
-        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+        name = signal_name(signum)
         super().__init__(f"crashed ({name})")
         self.signal = name
 

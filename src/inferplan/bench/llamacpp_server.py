@@ -13,7 +13,6 @@ says which one runs, so a report can state it.
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -111,7 +110,9 @@ def start_llamacpp_server(path: Path, threads: int = 2, n_ctx: int = 2048, timeo
         server.log.unlink(missing_ok=True)
         if code is None or code >= 0:  # an error exit, not a crash: repacking is not the cause
             raise InputError(f"the llama.cpp server exited with code {code} serving {path.name}: {tail}")
-    raise InputError(f"the llama.cpp server crashed ({signal.Signals(-code).name}) serving "
+    from inferplan.bench.llamacpp import signal_name
+
+    raise InputError(f"the llama.cpp server crashed ({signal_name(-code)}) serving "
                      f"{path.name}, with and without weight repacking: {tail}")
 
 

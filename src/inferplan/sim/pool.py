@@ -179,7 +179,7 @@ class Pool:
         return self.limits.max_num_seqs
 
     @property
-    def kv_reservation(self) -> str:
+    def kv_reservation(self) -> Literal["on_demand", "full_sequence"]:
         """How a replica takes KV blocks (the engine's, unless the scheduler configuration says):
         ``on_demand`` or ``full_sequence`` (EngineSpec.kv_reservation)."""
         return self.cfg.kv_reservation or self.dep.engine.kv_reservation

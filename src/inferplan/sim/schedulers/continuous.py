@@ -166,9 +166,19 @@ class ContinuousBatching(Replica):
     def _finish(self, r: Request, t: float, left: list[Request]) -> None:
         r.state = DONE
         r.finish_s = t
+        self._stop_running(r)
+        self.leave(r, t, left)
+
+    def _start_running(self, r: Request) -> None:
+        """`r` is admitted: it runs, and under full-sequence reservation holds its sequence's
+        blocks in ``committed`` (the sum of ``_reserved`` over ``running``, kept only here)."""
+        self.running[r.id] = r
+        self.committed += self._reserved(r)
+
+    def _stop_running(self, r: Request) -> None:
+        """`r` no longer runs here (finished, handed off or preempted): its reservation ends."""
         if self.running.pop(r.id, None) is not None:
             self.committed -= self._reserved(r)
-        self.leave(r, t, left)
 
     def _reserved(self, r: Request) -> int:
         """Blocks reserved for `r` while it runs: its whole sequence (prompt + output; a prefill
@@ -189,8 +199,7 @@ class ContinuousBatching(Replica):
             own = _ceil_div(r.computed, self.bs) - r.shared_blocks
             self.free += own
             self._release(r)
-            self.running.pop(r.id, None)
-            self.committed -= self._reserved(r)
+            self._stop_running(r)
             r.state = TRANSFER
             self.leave(r, t, left)
         elif r.out_left <= 0:
@@ -289,9 +298,8 @@ class ContinuousBatching(Replica):
         """Preempt the most recently admitted running request (recompute). False if none."""
         if not self.running:
             return False
-        rid = next(reversed(self.running))
-        r = self.running.pop(rid)
-        self.committed -= self._reserved(r)
+        r = self.running[next(reversed(self.running))]
+        self._stop_running(r)
         if r.state == DECODING:
             self._leave_decode(r)
         else:
@@ -321,8 +329,7 @@ class ContinuousBatching(Replica):
             self.waiting.popleft()
             self.dequeued(self._now)
             self.free -= blocks
-            self.running[r.id] = r
-            self.committed += self._reserved(r)
+            self._start_running(r)
             if r.scheduled_s < 0:
                 r.scheduled_s = self._now
             self._join_decode(r)
@@ -441,8 +448,7 @@ class ContinuousBatching(Replica):
             if r.scheduled_s < 0:
                 r.scheduled_s = t
             self.prefilling.append(r)
-            self.running[r.id] = r
-            self.committed += self._reserved(r)
+            self._start_running(r)
             chunks.append((r, n))
             budget -= n
         return chunks
