@@ -1,4 +1,4 @@
-"""GPT-J and Gemma 2 adapters (added for the calibration corpus): shapes read from config.json."""
+"""GPT-J, Gemma 2, GLM-4.x, BLOOM adapters (added for the calibration corpus): shapes read from config.json."""
 
 from __future__ import annotations
 
@@ -68,3 +68,21 @@ def test_phi3_counts_fused_projections_like_llama_and_ignores_an_inactive_window
     short = spec_from_hf_config({**cfg, "max_position_embeddings": 4096,
                                  "sliding_window": 2047}, "phi-3-mini-4k")
     assert short.groups[0].mixer.window_tokens == 2047
+
+
+def test_bloom_reads_both_spellings_of_its_fields_with_biases_and_tied_head() -> None:
+    big, small = get_model("bloomz-176b"), get_model("bloomz-7b1")  # n_embed vs hidden_size spellings
+    for spec, (layers, d, heads) in ((big, (70, 14336, 112)), (small, (30, 4096, 32))):
+        (group,) = spec.groups
+        assert (group.count, spec.hidden_size, group.mixer.num_q_heads, group.mixer.num_kv_heads) == (
+            layers, d, heads, heads)
+        assert group.mixer.qkv_bias and group.mixer.o_bias and group.norms_per_layer == 4
+        assert group.ffn.intermediate_size == 4 * d and not group.ffn.gated and group.ffn.bias
+        assert spec.tie_word_embeddings and spec.native_precision == "bf16"
+        assert spec.max_context_tokens == 2048  # no length in the config: its training length
+    # the model cards' counts, less the embedding and final LayerNorms (4 x d vectors)
+    assert abs(big.total_params - 176_247_271_424) < 4 * 14336 + 1
+    assert abs(small.total_params - 7_069_016_064) < 4 * 4096 + 1
+    cfg = {"model_type": "bloom", "hidden_size": 64, "n_head": 4, "n_layer": 2, "vocab_size": 100,
+           "torch_dtype": "float16"}
+    assert spec_from_hf_config(cfg, "tiny-bloom").native_precision == "fp16"

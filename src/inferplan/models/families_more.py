@@ -1,10 +1,12 @@
-"""More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE and Phi-3
+"""More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE, Phi-3 and BLOOM
 (added for the calibration corpus), and the Qwen3-Next / Qwen3.5 hybrids (gated DeltaNet). They register through the same ``register_adapter``
 decorator a plugin would use; ``inferplan.models`` imports this module so the registry always
 holds them.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from inferplan.models.adapters import (
     _ATTN_FIELDS,
@@ -168,3 +170,31 @@ def qwen3_next_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
     layers = [(gdn if t == "linear_attention" else attention, moe if s else dense, 2)
               for t, s in zip(types, sparse, strict=True)]
     return _spec(text, model_id, name, layers, top=cfg, family="qwen3_next")
+
+
+@register_adapter("bloom", model_types=["bloom"], architectures=["BloomForCausalLM"])
+def bloom_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """BLOOM / BLOOMZ (transformers BloomConfig; its configs spell the width ``hidden_size`` or
+    the legacy ``n_embed``, the heads ``n_head`` or ``num_attention_heads``, the layers
+    ``n_layer``): MHA with a fused, biased query_key_value and a biased output dense, ALiBi
+    position biases (no rotary, no position table), two LayerNorms per block (weight + bias
+    each: 4 vectors) and a biased, ungated GELU MLP of 4 x hidden (dense_h_to_4h, dense_4h_to_h);
+    embeddings tied to the LM head (BloomForCausalLM ties lm_head). The configs carry no context
+    length: BLOOM was trained on 2,048-token sequences (BLOOM paper, arXiv 2211.05100, Table 3),
+    which is also what vLLM assumes for a config without one. No ``torch_dtype``: the published
+    checkpoints hold bfloat16 weights (the paper trains in bfloat16)."""
+    spelled: dict[str, Any] = {
+        "hidden_size": cfg.get("hidden_size") or cfg.get("n_embed"),
+        "num_attention_heads": cfg.get("n_head") or cfg.get("num_attention_heads"),
+        "num_hidden_layers": cfg.get("n_layer") or cfg.get("num_hidden_layers"),
+        "vocab_size": cfg.get("vocab_size"),
+    }
+    _require({**spelled, "model_type": "bloom"}, model_id, _ATTN_FIELDS,
+             " (hidden_size/n_embed, n_head/num_attention_heads, n_layer)")
+    text: dict[str, Any] = {k: int(v) for k, v in spelled.items()}
+    d, layers = text["hidden_size"], text["num_hidden_layers"]
+    text.update(intermediate_size=4 * d, max_position_embeddings=int(cfg.get("seq_length") or 2048),
+                tie_word_embeddings=True, torch_dtype=cfg.get("torch_dtype") or "bfloat16")
+    layer = (_attention(text, qkv_bias=True, o_bias=True), _dense(text, gated=False, bias=True), 4)
+    top = {**cfg, "torch_dtype": text["torch_dtype"]}
+    return _spec(text, model_id, name, [layer] * layers, top=top, family="bloom")
