@@ -16,13 +16,14 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import numpy as np
+
+from inferplan.netutil import free_port
 
 MIX = [  # (model, hardware, mode, batch, input_len, output_len)
     ("llama-3.1-8b", "h100-sxm", "batch", 1, 1024, 128),
@@ -37,12 +38,6 @@ MIX = [  # (model, hardware, mode, batch, input_len, output_len)
 
 
 BASELINE = "/static/style.css"  # a static file: what the HTTP stack alone costs
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _body(i: int) -> dict:
@@ -89,7 +84,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=32)
     args = ap.parse_args()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "inferplan.web.app:create_app",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from inferplan.netutil import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -28,16 +29,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                        ".ci/run installs it: apt-get install chromium")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     pytest.importorskip("uvicorn")
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"INFERPLAN_HOME": str(tmp_path_factory.mktemp("home"))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "inferplan.web.app:create_app",

@@ -13,7 +13,6 @@ says which one runs, so a report can state it.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inferplan.errors import InputError
+from inferplan.netutil import free_port
 
 __all__ = ["LocalServer", "start_llamacpp_server"]
 
@@ -45,12 +45,6 @@ class LocalServer:
             self.proc.kill()
             self.proc.wait()
         self.log.unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _launch(path: Path, threads: int, n_ctx: int, repack: bool, extra: tuple[str, ...]) -> LocalServer:
