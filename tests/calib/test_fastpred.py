@@ -6,7 +6,7 @@ import pytest
 from inferplan.calib.calibrate import priors_only
 from inferplan.calib.corpus import CORPUS_DIR, load_bundled
 from inferplan.calib.dataset import load_dataset
-from inferplan.calib.fastpred import build_corpus_model
+from inferplan.calib.fastpred import NEUTRAL, TERM_SLOTS, build_corpus_model
 from inferplan.calib.fit import fit_model, log_bounds
 from inferplan.catalog._load import load_yaml
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict
@@ -53,8 +53,11 @@ def test_disabled_terms_are_neutral(published, prior):
     on = model.predict(x0)
     off = model.predict(x0, disabled=("kv_bw", "gemm_m", "moe_m", "lowp", "seq_overhead"))
     assert not np.allclose(on, off)  # the terms do something at their priors
-    v = model.slot_values(x0, disabled=("seq_overhead",))
-    assert np.all(v["seq"] == 0.0)
+    for term, slots in TERM_SLOTS.items():  # each disabled term's slots sit at their neutral value
+        v = model.slot_values(x0, disabled=(term,))
+        for slot in slots:
+            assert np.all(v[slot] == NEUTRAL[slot]), (term, slot)
+    assert NEUTRAL["kv_bw"] == NEUTRAL["lowp_w"] == 1.0 and NEUTRAL["m_half"] == NEUTRAL["seq"] == 0.0
 
 
 def test_fit_on_a_subset_only_moves_factors_that_subset_uses(published, prior):

@@ -1,6 +1,7 @@
 """validate: reads others' datasets (unknown engines, oversized batches), LOSO, intervals."""
 
 import csv
+import json
 
 import numpy as np
 
@@ -164,18 +165,34 @@ def test_fit_averaged_is_the_log_mean_of_the_fits_at_each_width():
     assert min(a.values[key], b.values[key]) < avg.values[key] < max(a.values[key], b.values[key])
 
 
-def test_choose_prior_scale_uses_training_rows_only():
+def test_choose_prior_scale_uses_training_rows_only(monkeypatch):
     rows = [r for r in load_dataset(CORPUS_DIR / "published.csv") if r.plan is not None]
     prior = efficiency_from_dict(priors_only(load_yaml(default_profile_path())), "priors")
     model = build_corpus_model(rows, prior)
     sources = np.array([r.source for r in model.rows])
     train = sources != sources[0]
-    assert choose_prior_scale(model, train, sources, scales=(0.5, 2.0), k=2) in (0.5, 2.0)
+    import inferplan.calib.nested as nested
+
+    fits = []
+    real_fit = nested.fit_model
+
+    def spy(m, subset, **kw):
+        fits.append((np.asarray(subset).copy(), kw["prior_scale"]))
+        return real_fit(m, subset, **kw)
+
+    monkeypatch.setattr(nested, "fit_model", spy)
+    chosen = choose_prior_scale(model, train, sources, scales=(0.5, 2.0), k=2)
+    assert chosen in (0.5, 2.0)
+    # two inner folds per width, each fitted on training rows only and leaving out rows of its own
+    assert sorted(w for _, w in fits) == [0.5, 0.5, 2.0, 2.0]
+    for subset, _ in fits:
+        assert not (subset & ~train).any() and 0 < subset.sum() < train.sum()
 
 
 def test_estimate_json_carries_intervals():
     e = estimate("llama-3.1-8b", "h100-sxm", input_len=1024, output_len=128)
-    lo, hi = e.intervals["tpot_s"]
-    assert lo < e.tpot_s < hi
-    lo, hi = e.intervals["output_tok_s"]
-    assert lo < e.output_tok_s < hi
+    data = json.loads(e.model_dump_json())  # what --json prints
+    lo, hi = data["intervals"]["tpot_s"]
+    assert lo < data["tpot_s"] < hi
+    lo, hi = data["intervals"]["output_tok_s"]
+    assert lo < data["output_tok_s"] < hi

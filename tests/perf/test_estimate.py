@@ -85,16 +85,6 @@ def test_cost_is_null_not_zero_without_a_price():
     assert e2.fits and e2.usd_per_1m_output_tokens is None
 
 
-def test_concurrency_beyond_engine_slots_queues():
-    # a llama.cpp server with one slot (-np 1) serves one request at a time
-    one = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", batch=1,
-                   mode="concurrency", input_len=64, output_len=32, slots=1)
-    four = estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", batch=4,
-                    mode="concurrency", input_len=64, output_len=32, slots=1)
-    assert four.ttft_s > 3 * one.ttft_s
-    assert math.isclose(four.output_tok_s, one.output_tok_s, rel_tol=0.05)
-
-
 def test_offline_batch_is_bounded_by_kv_capacity():
     e = estimate("llama-3.1-8b", "h100-sxm", mode="offline", input_len=20000, output_len=2000)
     short = estimate("llama-3.1-8b", "h100-sxm", mode="offline", input_len=128, output_len=128)

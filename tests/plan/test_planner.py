@@ -72,11 +72,14 @@ def test_budget_rules_out_expensive_options():
 
 
 def test_disaggregated_pairs_are_searched_including_other_hardware():
-    res = plan(_request(hardware=["h100-sxm", "a100-sxm-80g"], disaggregation=True, top=2),
+    res = plan(_request(hardware=["h100-sxm", "mi300x"], disaggregation=True, top=2),
                executor="serial")
     pairs = [o for o in res.options if o.kind == "disaggregated"]
     assert pairs, [r.reason for r in res.rejected]
     assert all([p.role for p in o.pools] == ["prefill", "decode"] for o in pairs)
+    # prefill on one vendor's part, decode on another's, among the cheapest pairs simulated
+    assert any(o.pools[0].hardware != o.pools[1].hardware for o in pairs), \
+        [[p.hardware for p in o.pools] for o in pairs]
 
 
 def test_pareto_frontier_keeps_only_undominated_options():
@@ -88,7 +91,6 @@ def test_pareto_frontier_keeps_only_undominated_options():
                           capacity_rps_bound=None, bound="memory", binding_slo="", verified=True)
     opts = [opt(1, 1.0, 5.0, 1.0), opt(2, 2.0, 3.0, 1.0), opt(3, 2.0, 6.0, 2.0), opt(4, None, 1.0, None)]
     assert pareto(opts) == ["1", "2", "4"]
-    assert math.isinf(float("inf"))
 
 
 def test_process_pool_gives_the_same_answer_as_in_process(small_plan):
@@ -182,7 +184,6 @@ def test_hardware_without_a_price_is_planned_once_per_layout():
     res = plan(_request(models=["llama-3.1-8b"], hardware=["inferentia2"]), executor="serial")
     ids = [o.id for o in res.options]
     assert ids and len(ids) == len(set(ids))
-    assert res.counts["pruned_by_proxy"] >= 0
 
 
 def test_layouts_searched_are_the_ones_the_engine_runs():
