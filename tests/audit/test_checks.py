@@ -31,7 +31,8 @@ def test_growth_ratio_is_the_quotient_of_the_two_rates():
     r = run("growth-ratio", {"a_label": "ASIC", "b_label": "GPU", "a_growth_pct": 44.6,
                              "b_growth_pct": 16.1, "claimed_ratio": 2.77})
     assert r.computed["ratio_of_growth_rates"] == pytest.approx(44.6 / 16.1)
-    assert round(44.6 / 16.1, 2) == 2.77
+    # the claimed 2.77 is the quotient of the rates, not what the shipment ratio does
+    assert r.verdict == "holds-under-conditions"
     # what the shipment ratio actually does in a year
     assert r.computed["shipment_ratio_change"] == pytest.approx(1.446 / 1.161)
 

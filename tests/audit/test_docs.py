@@ -17,5 +17,7 @@ def test_docs_example_claims_file_runs(tmp_path):
     rep = run_audit(path)
     assert [r.id for r in rep.results] == ["d1-bandwidth", "d2-speed"]
     assert rep.results[0].result.verdict == "consistent"
-    assert rep.results[1].result.verdict in ("consistent", "holds-under-conditions", "inconsistent")
+    # 50 tok/s is out of reach in fp8 (the weights alone take ~0.7 of L40S bandwidth for 30) and
+    # within the interval in int4: true only under a condition
+    assert rep.results[1].result.verdict == "holds-under-conditions"
     assert "constructed" in " ".join(rep.results[1].result.sources)

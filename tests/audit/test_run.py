@@ -32,6 +32,12 @@ def test_bundled_audit_runs_every_claim_with_a_verdict(bundled):
         if r.result.verdict != "not-checkable":
             assert r.result.sources or r.result.check in ("growth-ratio", "internal-consistency"), r.id
     assert sum(bundled.counts.values()) == len(bundled.results)
+    # verdicts that rest on arithmetic and the sheet's specs, not on calibrated factors
+    verdict = {r.id: r.result.verdict for r in bundled.results}
+    assert verdict["01-growth-ratio"] == "holds-under-conditions"
+    assert verdict["02-memory-specs"] == "inconsistent"
+    assert verdict["02b-vram-ratio"] == "consistent"
+    assert {v for v, n in bundled.counts.items() if n} == set(VERDICTS)  # the article meets all four
 
 
 def test_bundled_audit_flags_the_two_ttft_ratios_as_a_conflict(bundled):

@@ -33,9 +33,15 @@ def test_a_changed_file_is_parsed_again(tmp_path):
 def test_cache_can_be_turned_off_and_a_read_only_home_still_reads(tmp_path, monkeypatch):
     f = tmp_path / "a.yaml"
     f.write_text("a: 1\n")
+    home = tmp_path / "home"
+    monkeypatch.setenv("INFERPLAN_HOME", str(home))
     monkeypatch.setenv("INFERPLAN_NO_CACHE", "1")
     assert load_yaml(f) == {"a": 1}
+    assert not list(home.glob("cache/yaml-*.pickle"))  # nothing written
     monkeypatch.delenv("INFERPLAN_NO_CACHE")
+    f.write_text("a: 1 \n")  # new content: not in any in-process cache either
+    assert load_yaml(f) == {"a": 1}
+    assert list(home.glob("cache/yaml-*.pickle"))  # with the cache on, the parse is kept
     monkeypatch.setenv("INFERPLAN_HOME", str(tmp_path / "file-not-dir"))
     (tmp_path / "file-not-dir").write_text("")  # home is a file: the cache cannot be written
     assert load_yaml(f) == {"a": 1}

@@ -26,6 +26,8 @@ MEMORY_KEYS = {"weights_bytes", "kv_cache_bytes", "activation_bytes", "reserved_
 
 def run(*args):
     r = runner.invoke(app, list(args))
+    # an error reaches the user as a message and an exit code, never as an uncaught exception
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     return r.exit_code, r.stdout, r.stderr
 
 
@@ -65,7 +67,6 @@ def test_bad_input_exits_2_with_a_message_not_a_traceback(args, needle):
     code, out, err = run("estimate", *args, "--input-len", "64", "--output-len", "8")
     assert code == 2
     assert needle in err
-    assert "Traceback" not in err + out
 
 
 def test_an_offline_run_of_n_requests_batches_at_most_n():
@@ -161,7 +162,7 @@ def test_unsupported_config_names_the_problem(tmp_path):
     code, out, err = run("estimate", "-m", str(p), "-H", "h100-sxm", "--input-len", "64",
                          "--output-len", "8")
     assert code == 2
-    assert "rwkv" in err and "Traceback" not in err
+    assert "rwkv" in err
 
 
 def test_estimate_takes_engine_launch_options():
@@ -169,7 +170,7 @@ def test_estimate_takes_engine_launch_options():
     code, out, _ = run(*base, "-O", "scheduler_recv_interval=20")
     assert code == 0 and "admission" in json.loads(out)["assumptions"]
     code, out, err = run(*base, "--engine-option", "recv=20")
-    assert code == 2 and "unknown engine option 'recv'" in err and "Traceback" not in out + err
+    assert code == 2 and "unknown engine option 'recv'" in err
     code, _, err = run(*base, "-O", "max_num_seqs")
     assert code == 2 and "KEY=VALUE" in err
 

@@ -318,6 +318,10 @@ def test_plan_route_needs_a_bounded_hardware_list(client):
     r = client.post("/api/plan", json=body | {"hardware": ["h100-sxm", "l4"], "requests": 100})
     assert r.status_code == 200, r.text
     assert r.json()["winner"]
+    from inferplan.catalog.hardware import hardware_catalog
+
+    many = sorted(hardware_catalog())[:17]  # one more than MAX_PLAN_HARDWARE
+    assert client.post("/api/plan", json=body | {"hardware": many}).status_code == 422
 
 
 def test_audit_route_checks_the_bundled_claims(client):
