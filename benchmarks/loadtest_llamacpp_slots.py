@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from loadtest_llamacpp import ms, others_busy_cores, pct, wait_for_quiet  # noqa: E402
 
 from inferplan.bench.gguf_synth import synthetic_model, write_synthetic_gguf  # noqa: E402
-from inferplan.netutil import free_port  # noqa: E402
 from inferplan.loadtest import loadtest  # noqa: E402
 from inferplan.loadtest.compare import error_summary, local_hardware  # noqa: E402
 from inferplan.models.registry import get_model  # noqa: E402
+from inferplan.netutil import free_port  # noqa: E402
 from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "loadtest_llamacpp_slots.md"

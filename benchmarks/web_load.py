@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import os
 import platform
-import subprocess
 import sys
 import time
 
 import httpx
 import numpy as np
 
-from inferplan.netutil import free_port
+from inferplan.web.local import running_server
 
 MIX = [  # (model, hardware, mode, batch, input_len, output_len)
     ("llama-3.1-8b", "h100-sxm", "batch", 1, 1024, 128),
@@ -84,27 +83,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=32)
     args = ap.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "inferplan.web.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"])
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/api/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("server did not start")
-            time.sleep(0.1)
+    with running_server() as url:
         lat, errors, wall = asyncio.run(_run(url, args.requests, args.concurrency))
         base_lat, base_err, base_wall = asyncio.run(_run(url, args.requests, args.concurrency, True))
-    finally:
-        server.terminate()
-        server.wait(10)
+
     def row(what: str, lat: list[float], errors: list[str], wall: float) -> str:
         ms = np.asarray(lat) * 1e3
         p50, p90, p99 = np.percentile(ms, [50, 90, 99])

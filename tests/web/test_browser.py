@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-
-from inferplan.netutil import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,33 +27,11 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     pytest.importorskip("uvicorn")
-    port = free_port()
-    env = os.environ | {"INFERPLAN_HOME": str(tmp_path_factory.mktemp("home"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "inferplan.web.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
+    from inferplan.web.local import running_server
 
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/api/models", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            pytest.fail(f"uvicorn did not start: {out[-2000:]}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    env = os.environ | {"INFERPLAN_HOME": str(tmp_path_factory.mktemp("home"))}
+    with running_server(env) as url:
+        yield url
 
 
 def _save(path: Path, name: str) -> None:
