@@ -130,3 +130,45 @@ def test_the_decode_pauses_of_a_prefill_first_engine_show_in_its_inter_token_lat
                  requests=800, seed=3).metrics
     assert abs(m.itl_s.mean / m.tpot_s.mean - 1) < 0.03
     assert m.itl_s.p99 > 5 * m.itl_s.p50
+
+
+def _trt_adp(options: dict[str, str], users: int, tp: int = 1, requests: int = 200):
+    """DeepSeek-V3 on 8 H200s under TensorRT-LLM, attention DP over 8 ranks (tp=1, ep=8) or
+    none (tp=8), closed-loop clients with fixed lengths."""
+    from inferplan.sim import Arrivals, LengthDist, Workload
+
+    w = Workload(arrivals=Arrivals(kind="closed", users=users), input=LengthDist(value=1000),
+                 output=LengthDist(value=300))
+    dep = DeploymentSpec(hardware="h200-sxm", engine="tensorrt-llm", devices=8, tp=tp, ep=8,
+                         precision="fp8", engine_options=options)
+    return simulate("deepseek-v3", dep, w, requests=requests, seed=1).metrics
+
+
+def test_attention_dp_balance_holds_prompts_until_every_rank_has_one_or_the_timeout():
+    """TensorRT-LLM attention_dp_config enable_balance, timeout_iters T: while sequences decode,
+    new prompts wait until each of the ranks has one or T decode steps pass."""
+    T = 40
+    base, held = _trt_adp({}, users=4), _trt_adp({"adp_timeout_iters": str(T)}, users=4)
+    extra = (held.ttft_s.mean - base.ttft_s.mean) / base.tpot_s.mean
+    assert 0.6 * T < extra < T + 2  # 4 clients never fill 8 ranks: most wait out the timeout
+    # with a backlog of more than 8 prompts waiting, every rank has one: no hold
+    busy, busy_held = _trt_adp({}, users=64), _trt_adp({"adp_timeout_iters": str(T)}, users=64)
+    assert (busy_held.ttft_s.mean - busy.ttft_s.mean) / busy.tpot_s.mean < 0.1 * T
+    # one rank (no attention DP): nothing to balance
+    one = _trt_adp({"adp_timeout_iters": str(T)}, users=4, tp=8)
+    assert one.ttft_s.mean == _trt_adp({}, users=4, tp=8).ttft_s.mean
+    # nothing decoding (one client, its next request after its answer): nothing is held
+    alone = _trt_adp({"adp_timeout_iters": str(T)}, users=1, requests=20)
+    assert alone.ttft_s.mean == _trt_adp({}, users=1, requests=20).ttft_s.mean
+
+
+def test_batch_waiting_holds_prompts_until_their_tokens_fill_the_ratio_or_the_timeout():
+    T = 40
+    base = _trt_adp({}, users=4, tp=8)
+    full = _trt_adp({"batch_wait_timeout_iters": str(T), "batch_wait_max_tokens_ratio": "0.9"},
+                    users=4, tp=8)
+    extra = (full.ttft_s.mean - base.ttft_s.mean) / base.tpot_s.mean
+    assert 0.6 * T < extra < T + 2  # one 1,000-token prompt at a time never fills 90% of 8,192
+    small = _trt_adp({"batch_wait_timeout_iters": str(T), "batch_wait_max_tokens_ratio": "0.1"},
+                     users=4, tp=8)
+    assert small.ttft_s.mean == pytest.approx(base.ttft_s.mean, rel=0.02)  # one prompt fills 10%

@@ -29,7 +29,13 @@ Admission: an engine that polls its request socket every R decode steps (SGLang
 ``--scheduler-recv-interval``, ``EngineSpec.admission.recv_interval_steps``) only sees a new
 request at a step whose clock is a multiple of R, or at once when it has nothing decoding; the
 request waits in the queue until then (the estimate's mean wait of (R - 1) / 2 steps,
-perf/admission.py, is this rule averaged over arrival phases).
+perf/admission.py, is this rule averaged over arrival phases). TensorRT-LLM can also hold new
+prompts back while sequences decode (``_hold_steps``): with attention-DP balancing
+(``admission.adp_balance_timeout_steps``) until every attention rank has one waiting or the
+timeout passes; with batch waiting (``batch_wait_timeout_steps``) until the queued prompt tokens
+reach ``batch_wait_max_tokens_ratio`` of the step budget or the timeout passes. The timeouts
+count decode steps from the step that first saw a held request; the estimate's mean wait
+(perf/admission.py) is half of the shorter of the timeout and the time to fill.
 """
 
 from __future__ import annotations
@@ -68,6 +74,9 @@ class ContinuousBatching(Replica):
         self.chunk_cap = pool.max_batched_tokens if cfg.chunked_prefill else 1 << 30
         self.pp = max(1, pool.pipeline_stages)
         self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
+        self.admission = pool.dep.engine.admission
+        self.ranks = pool.dep.layout.attn_dp  # attention-DP ranks of the replica
+        self._hold_from: int | None = None  # decode clock when held prompts were first seen
         self.prefill_first = pool.prefill_first
         self.full_sequence = pool.kv_reservation == "full_sequence"
         self.committed = 0  # full_sequence: blocks reserved for the admitted requests' sequences
@@ -371,6 +380,9 @@ class ContinuousBatching(Replica):
         k = min(h[0][0] - self.clock if h else MAX_RUN_STEPS, MAX_RUN_STEPS)
         if self._unreceived():  # stop at the next poll of the socket, where they are seen
             k = min(k, (-self.clock) % self.recv or self.recv)
+        held = self._hold_steps()
+        if held:  # stop where the hold on the waiting prompts times out
+            k = min(k, held)
         k = max(1, min(k, self._max_steps_with(self.free)))
         blocks = self._blocks_needed(k)
         if blocks > self.free:  # a lone sequence beyond the cache: cannot happen (_fits_ever)
@@ -403,6 +415,38 @@ class ContinuousBatching(Replica):
         """A request at the head of the queue has arrived but was never scheduled."""
         return self.recv > 1 and bool(self.waiting) and self.waiting[0].scheduled_s < 0
 
+    def _hold_steps(self) -> int:
+        """Decode steps for which new prompts are still held back (0: they may be scheduled).
+
+        Only while sequences decode (with nothing decoding there is nothing to balance or batch
+        against). Attention-DP balancing holds until ``ranks`` requests wait (one a rank);
+        batch waiting until their prompt tokens reach its share of the step budget; each gives
+        up after its timeout, counted from the step that first saw the held queue."""
+        adm = self.admission
+        adp = adm.adp_balance_timeout_steps if self.ranks > 1 else 0
+        bw = adm.batch_wait_timeout_steps
+        if not (adp or bw) or not self.b or not self.waiting or self.waiting[0].scheduled_s >= 0:
+            self._hold_from = None  # nothing new waits (a preempted request is not held)
+            return 0
+        if self._hold_from is None:
+            self._hold_from = self.clock
+        waited = self.clock - self._hold_from
+        left = 0
+        if adp and len(self.waiting) < self.ranks:
+            left = max(left, adp - waited)
+        if bw:
+            need = adm.batch_wait_max_tokens_ratio * self.max_tokens
+            queued = 0
+            for r in self.waiting:
+                queued += r.prompt_tokens - r.computed
+                if queued >= need:
+                    break
+            if queued < need:
+                left = max(left, bw - waited)
+        if left <= 0:
+            self._hold_from = None  # released: the next held queue starts its own count
+        return max(0, left)
+
     def _schedule_prefill(self, t: float) -> list[tuple[Request, int]]:
         budget = self.max_tokens - (0 if self.prefill_first else self.b)
         polls = self._polls()
@@ -418,6 +462,8 @@ class ContinuousBatching(Replica):
             self.free -= blocks
             chunks.append((r, n))
             budget -= n
+        if self._hold_steps():
+            return chunks  # the engine holds new prompts back this step (module docstring)
         while self.waiting and budget > 0 and self.b + len(self.prefilling) < self.max_seqs:
             r = self.waiting[0]
             if r.computed >= r.prompt_tokens:
