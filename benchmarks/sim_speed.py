@@ -26,14 +26,16 @@ CASES = [
     # label, model, deployment, workload, rate, replicas, scheduler
     ("chat 5 req/s (light)", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "chat", 5, 1, None),
     ("chat 12 req/s (busy, ~60 seqs/step)", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "chat", 12, 1, None),
-    ("chat 25 req/s (overloaded, 256 seqs/step)", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "chat", 25, 1, None),
+    ("chat 25 req/s (overloaded)", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "chat", 25, 1, None),
     ("rag 2 req/s, 70B tp4", "llama-3.1-70b", DeploymentSpec(hardware="h100-sxm", tp=4), "rag", 2, 1, None),
     ("agentic 3 req/s, prefix caching", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "agentic", 3,
      1, SchedulerConfig(prefix_caching=True)),
     ("chat 8 req/s, tiny KV (preemptions)", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "chat", 8,
      1, SchedulerConfig(kv_blocks=2000)),
-    ("llama.cpp serial, CPU, 0.05 req/s", "llama-3.2-1b", DeploymentSpec(hardware="ryzen-9-7950x"), "chat", 0.05,
-     1, None),
+    ("llama.cpp server, 4 slots (its default), CPU, 0.05 req/s", "llama-3.2-1b",
+     DeploymentSpec(hardware="ryzen-9-7950x"), "chat", 0.05, 1, None),
+    ("llama.cpp server, 1 slot (serial), CPU, 0.05 req/s", "llama-3.2-1b",
+     DeploymentSpec(hardware="ryzen-9-7950x", slots=1), "chat", 0.05, 1, None),
     ("chat 40 req/s on 4 replicas", "llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), "chat", 40, 4, None),
 ]
 

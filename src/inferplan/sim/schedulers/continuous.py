@@ -77,6 +77,8 @@ class ContinuousBatching(Replica):
         self.admission = pool.dep.engine.admission
         self.ranks = pool.dep.layout.attn_dp  # attention-DP ranks of the replica
         self._hold_from: int | None = None  # decode clock when held prompts were first seen
+        self._holds = ((self.admission.adp_balance_timeout_steps > 0 and self.ranks > 1)
+                       or self.admission.batch_wait_timeout_steps > 0)
         self.prefill_first = pool.prefill_first
         self.full_sequence = pool.kv_reservation == "full_sequence"
         self.committed = 0  # full_sequence: blocks reserved for the admitted requests' sequences
@@ -422,6 +424,8 @@ class ContinuousBatching(Replica):
         against). Attention-DP balancing holds until ``ranks`` requests wait (one a rank);
         batch waiting until their prompt tokens reach its share of the step budget; each gives
         up after its timeout, counted from the step that first saw the held queue."""
+        if not self._holds:
+            return 0
         adm = self.admission
         adp = adm.adp_balance_timeout_steps if self.ranks > 1 else 0
         bw = adm.batch_wait_timeout_steps
