@@ -212,8 +212,8 @@ def test_cli_report_json_and_errors(tmp_path):
     assert r.exit_code == 2 and "ambiguous" in r.stderr
     r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--format", "pdf"])
     assert r.exit_code == 2 and "--format" in r.stderr
-    r = runner.invoke(app, ["report", "--model", "llama-3.1-405b", "--hardware", "l4", "--devices", "1"])
-    assert r.exit_code == 2  # no such option: usage error
+    r = runner.invoke(app, ["report", "--model", "llama-3.1-8bb", "--hardware", "h100-sxm", "--json"])
+    assert r.exit_code == 2 and "did you mean llama-3.1-8b" in r.stderr and not r.stdout
 
 
 def test_simulation_and_audit_results_become_sections():
