@@ -19,20 +19,33 @@ def test_polling_and_back_to_back_decode_wait_half_their_interval():
     assert admission_wait_steps(Admission(continuous_decode_steps=4), 64, 922, 922, 1, 8192) == 1.5
 
 
+def held_mean(window: float, rate: float) -> float:
+    """The opener of a hold waits all of it, the rate x window arrivals during it half of it."""
+    n = rate * window
+    return (window + n * window / 2) / (1 + n)
+
+
 def test_attention_dp_balance_waits_for_every_rank_or_the_timeout():
-    """64 clients emitting 922 tokens each: 64/922 arrivals per step, 8 ranks take 115 steps >
-    the 60-step timeout: the mean wait is half the timeout; without attention-DP (one rank) none."""
+    """64 clients emitting 922 tokens each: 64/922 arrivals per step; the 7 more that fill 8
+    ranks take 101 steps > the 60-step timeout: the hold lasts 60 steps, its opener waits all of
+    them and the ~4.2 arrivals during it 30 on average; without attention-DP (one rank) none."""
     adm = Admission(adp_balance_timeout_steps=60)
-    assert admission_wait_steps(adm, 64, 922, 922, 8, 8192) == 30.0
-    assert admission_wait_steps(adm, 512, 922, 922, 8, 8192) == pytest.approx(8 / (512 / 922) / 2)
+    rate = 64 / 922
+    assert admission_wait_steps(adm, 64, 922, 922, 8, 8192) == pytest.approx(held_mean(60, rate))
+    assert 30 < admission_wait_steps(adm, 64, 922, 922, 8, 8192) < 37
+    # 512 clients fill the 8 ranks in 7 / (512 / 922) = 12.6 steps, before the timeout
+    fast = 512 / 922
+    assert admission_wait_steps(adm, 512, 922, 922, 8, 8192) == pytest.approx(held_mean(7 / fast, fast))
     assert admission_wait_steps(adm, 64, 922, 922, 1, 8192) == 0.0
 
 
 def test_batch_wait_holds_prompts_until_the_token_threshold_or_the_timeout():
     adm = Admission(batch_wait_timeout_steps=40, batch_wait_max_tokens_ratio=0.8)
-    fill = 0.8 * 8192 / (64 / 922 * 922)  # 102 steps to queue 80% of the budget
-    assert admission_wait_steps(adm, 64, 922, 922, 1, 8192) == 20.0 < fill / 2
-    assert admission_wait_steps(adm, 2048, 922, 922, 1, 8192) == pytest.approx(0.8 * 8192 / (2048 * 922 / 922) / 2)
+    fill = 0.8 * 8192 / (64 / 922 * 922)  # 102 steps to queue 80% of the budget: the timeout binds
+    assert admission_wait_steps(adm, 64, 922, 922, 1, 8192) == pytest.approx(held_mean(40, 64 / 922))
+    assert fill > 40
+    quick = 0.8 * 8192 / (2048 * 922 / 922)  # 3.2 steps with 2,048 clients: the threshold binds
+    assert admission_wait_steps(adm, 2048, 922, 922, 1, 8192) == pytest.approx(held_mean(quick, 2048 / 922))
 
 
 def test_an_admission_wait_adds_decode_steps_to_the_ttft_only():

@@ -23,20 +23,30 @@ def admission_wait_steps(adm: Admission, running: float, input_len: int, output_
     - Holding prompts until a threshold with a timeout of T steps: in a closed loop with
       `running` sequences per replica, each emitting one token per step, sequences finish and
       their clients send the next request at lambda = running / output_len per step. Every rank
-      holding a prompt takes `ranks` arrivals (ranks / lambda steps); a token threshold of
-      ratio x `budget_tokens` takes ratio x budget / (lambda x input_len) steps. The first
-      arrival of a wave waits the whole min(T, time to threshold), the last none: mean half.
+      holding a prompt takes ``ranks - 1`` more arrivals after the one that opens the hold
+      ((ranks - 1) / lambda steps); a token threshold of ratio x `budget_tokens` takes ratio x
+      budget / (lambda x input_len) steps. The hold lasts W = min(T, time to threshold): the
+      arrival that opens it waits all of W, the n = lambda W that come during it (Poisson, so
+      uniform over it) W / 2 on average, so the mean over the hold's requests is
+      ``W (1 + n / 2) / (1 + n)`` (``_held_mean``; between W / 2 and W).
     """
     wait = (adm.recv_interval_steps - 1) / 2 + (adm.continuous_decode_steps - 1) / 2
     rate = running / max(output_len, 1)  # arrivals per decode step, closed loop
     if rate <= 0:
         return wait
     if adm.adp_balance_timeout_steps > 0 and ranks > 1:
-        wait += min(adm.adp_balance_timeout_steps, ranks / rate) / 2
+        wait += _held_mean(min(adm.adp_balance_timeout_steps, (ranks - 1) / rate), rate)
     if adm.batch_wait_timeout_steps > 0 and input_len > 0:
         fill = adm.batch_wait_max_tokens_ratio * budget_tokens / (rate * input_len)
-        wait += min(adm.batch_wait_timeout_steps, fill) / 2
+        wait += _held_mean(min(adm.batch_wait_timeout_steps, fill), rate)
     return wait
+
+
+def _held_mean(window: float, rate: float) -> float:
+    """Mean decode steps waited by the requests of one hold of `window` steps, with arrivals
+    at `rate` per step: the opener waits `window`, the rate x window others half of it each."""
+    n = rate * window
+    return window * (1 + n / 2) / (1 + n)
 
 
 def admission_note(adm: Admission, steps: float) -> str:
