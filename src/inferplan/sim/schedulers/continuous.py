@@ -35,7 +35,8 @@ prompts back while sequences decode (``_hold_steps``): with attention-DP balanci
 timeout passes; with batch waiting (``batch_wait_timeout_steps``) until the queued prompt tokens
 reach ``batch_wait_max_tokens_ratio`` of the step budget or the timeout passes. The timeouts
 count decode steps from the step that first saw a held request; the estimate's mean wait
-(perf/admission.py) is half of the shorter of the timeout and the time to fill.
+(perf/admission.py) averages this rule over a hold: the request that opens it waits all of it,
+those arriving during it half.
 """
 
 from __future__ import annotations
@@ -74,11 +75,13 @@ class ContinuousBatching(Replica):
         self.chunk_cap = pool.max_batched_tokens if cfg.chunked_prefill else 1 << 30
         self.pp = max(1, pool.pipeline_stages)
         self.recv = max(1, pool.dep.engine.admission.recv_interval_steps)
-        self.admission = pool.dep.engine.admission
+        adm = pool.dep.engine.admission
         self.ranks = pool.dep.layout.attn_dp  # attention-DP ranks of the replica
+        # hold timeouts in decode steps (0: no such hold; balancing needs several ranks)
+        self.adp_timeout = adm.adp_balance_timeout_steps if self.ranks > 1 else 0
+        self.bw_timeout = adm.batch_wait_timeout_steps
+        self.bw_tokens = adm.batch_wait_max_tokens_ratio * self.max_tokens
         self._hold_from: int | None = None  # decode clock when held prompts were first seen
-        self._holds = ((self.admission.adp_balance_timeout_steps > 0 and self.ranks > 1)
-                       or self.admission.batch_wait_timeout_steps > 0)
         self.prefill_first = pool.prefill_first
         self.full_sequence = pool.kv_reservation == "full_sequence"
         self.committed = 0  # full_sequence: blocks reserved for the admitted requests' sequences
@@ -357,7 +360,8 @@ class ContinuousBatching(Replica):
                 break
             need = self.residue[(-self.clock) % self.bs] if self.b else 0
         self.free -= need
-        chunks = self._schedule_prefill(t)
+        held = self._hold_steps()
+        chunks = self._schedule_prefill(t, held)
         b = self.b
         self._paused = bool(chunks) and self.prefill_first and b > 0
         if not chunks or self._paused:
@@ -382,7 +386,6 @@ class ContinuousBatching(Replica):
         k = min(h[0][0] - self.clock if h else MAX_RUN_STEPS, MAX_RUN_STEPS)
         if self._unreceived():  # stop at the next poll of the socket, where they are seen
             k = min(k, (-self.clock) % self.recv or self.recv)
-        held = self._hold_steps()
         if held:  # stop where the hold on the waiting prompts times out
             k = min(k, held)
         k = max(1, min(k, self._max_steps_with(self.free)))
@@ -424,34 +427,32 @@ class ContinuousBatching(Replica):
         against). Attention-DP balancing holds until ``ranks`` requests wait (one a rank);
         batch waiting until their prompt tokens reach its share of the step budget; each gives
         up after its timeout, counted from the step that first saw the held queue."""
-        if not self._holds:
+        if not (self.adp_timeout or self.bw_timeout):
             return 0
-        adm = self.admission
-        adp = adm.adp_balance_timeout_steps if self.ranks > 1 else 0
-        bw = adm.batch_wait_timeout_steps
-        if not (adp or bw) or not self.b or not self.waiting or self.waiting[0].scheduled_s >= 0:
+        if not self.b or not self.waiting or self.waiting[0].scheduled_s >= 0:
             self._hold_from = None  # nothing new waits (a preempted request is not held)
             return 0
         if self._hold_from is None:
             self._hold_from = self.clock
         waited = self.clock - self._hold_from
         left = 0
-        if adp and len(self.waiting) < self.ranks:
-            left = max(left, adp - waited)
-        if bw:
-            need = adm.batch_wait_max_tokens_ratio * self.max_tokens
+        if self.adp_timeout and len(self.waiting) < self.ranks:
+            left = max(left, self.adp_timeout - waited)
+        if self.bw_timeout:
             queued = 0
             for r in self.waiting:
                 queued += r.prompt_tokens - r.computed
-                if queued >= need:
+                if queued >= self.bw_tokens:
                     break
-            if queued < need:
-                left = max(left, bw - waited)
+            if queued < self.bw_tokens:
+                left = max(left, self.bw_timeout - waited)
         if left <= 0:
             self._hold_from = None  # released: the next held queue starts its own count
         return max(0, left)
 
-    def _schedule_prefill(self, t: float) -> list[tuple[Request, int]]:
+    def _schedule_prefill(self, t: float, held: int) -> list[tuple[Request, int]]:
+        """This step's prompt chunks: those in progress, then new prompts unless `held`
+        (``_hold_steps``, computed once per step by ``start_next``)."""
         budget = self.max_tokens - (0 if self.prefill_first else self.b)
         polls = self._polls()
         chunks: list[tuple[Request, int]] = []
@@ -466,7 +467,7 @@ class ContinuousBatching(Replica):
             self.free -= blocks
             chunks.append((r, n))
             budget -= n
-        if self._hold_steps():
+        if held:
             return chunks  # the engine holds new prompts back this step (module docstring)
         while self.waiting and budget > 0 and self.b + len(self.prefilling) < self.max_seqs:
             r = self.waiting[0]
