@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 
@@ -26,7 +27,7 @@ def _finite_pos(x):
 def test_every_catalog_model_gives_sane_answers(model, hw, kw):
     e = estimate(model, hw, input_len=512, output_len=64, **kw)
     if not e.fits:
-        assert e.reason and "GB" in e.reason
+        assert e.reason and re.search(r"\d [KMGT]B per device", e.reason)
         return
     assert _finite_pos(e.ttft_s) and _finite_pos(e.tpot_s)
     assert e.e2e_latency_s >= e.ttft_s
@@ -49,6 +50,16 @@ def test_a_model_too_big_for_one_device_reports_why():
     assert not e.fits
     assert "weights need" in e.reason
     assert e.ttft_s is None and e.usd_per_1m_output_tokens is None
+
+
+def test_a_layer_too_big_for_the_widest_stage_asks_for_a_smaller_precision_not_more_devices():
+    e = estimate("llama-3.1-405b", "groq-lpu-v1", input_len=512, output_len=64)
+    assert not e.fits
+    assert (e.tp, e.pp) == (16, 126)  # one layer per stage over 16 chips: the largest layout
+    assert "smaller precision" in e.reason and "more devices" not in e.reason
+    assert "MB per device" in e.reason  # 230 MB chips are not reported as "0.2 GB"
+    e8 = estimate("llama-3.1-405b", "groq-lpu-v1", input_len=512, output_len=64, precision="int8")
+    assert e8.tp == 16 and e8.pp == 126  # int8 halves the layer: still the widest layout
 
 
 def test_auto_devices_picks_the_fewest_that_fit():

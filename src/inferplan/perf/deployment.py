@@ -332,10 +332,11 @@ class Deployment:
                     kv_dev = m.kv_elems_per_token * kv_pad / lay.tp
             else:  # MLA's latent is replicated on every TP rank; conv has no KV
                 kv_dev = m.kv_elems_per_token
-            # routed experts on the most loaded device: ceil(E / shards) when the shards do not
-            # divide the experts (EP48 over 256: 6 on some devices, 5 on others)
-            experts = (lay.experts_per_device(f.num_experts) * lay.expert_shards * f.expert_params
-                       if f.kind == "moe" else 0)
+            # routed experts on the most loaded device: ceil(E / shards) when expert parallelism
+            # places whole experts and the shards do not divide them (EP48 over 256: 6 on some
+            # devices, 5 on others); tensor parallelism alone splits every expert evenly
+            placed = lay.experts_per_device(f.num_experts) * lay.expert_shards if lay.ep > 1 else f.num_experts
+            experts = placed * f.expert_params if f.kind == "moe" else 0
             name = f"g{i}" if len(self.model.groups) > 1 else "layer"
             out.append(GroupConsts(
                 name=name,

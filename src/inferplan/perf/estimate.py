@@ -57,11 +57,12 @@ from inferplan.perf.offload import (
     resolve_expert_host,
     single_host_layout,
 )
-from inferplan.perf.placement import choose_layout
+from inferplan.perf.placement import choose_layout, engine_tps
 from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
+from inferplan.units import fmt_bytes
 
 Mode = Literal["batch", "concurrency", "offline"]
 class MemoryReport(BaseModel):
@@ -391,9 +392,14 @@ def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> 
     gb = 1e9
     cap = mem.capacity_bytes
     if mem.weights_bytes > weight_room_bytes(dep):
-        return (f"weights need {mem.weights_bytes / gb:.1f} GB per device but {dep.hw.id} has "
-                f"{cap / gb:.1f} GB ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
-                f"with tp={dep.layout.tp}, pp={dep.layout.pp}; use more devices or a smaller precision")
+        lay = dep.layout
+        widest = lay.pp >= dep.model.num_layers and lay.tp >= engine_tps(dep.model, dep.hw, dep.engine)[-1]
+        advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} uses "
+                  f"does not fit: use a smaller precision" if widest
+                  else "use more devices or a smaller precision")
+        return (f"weights need {fmt_bytes(mem.weights_bytes)} per device but {dep.hw.id} has "
+                f"{fmt_bytes(cap)} ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
+                f"with tp={lay.tp}, pp={lay.pp}; {advice}")
     return (f"weights {mem.weights_bytes / gb:.1f} GB + KV cache {mem.kv_cache_bytes / gb:.1f} GB "
             f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {mem.activation_bytes / gb:.1f} GB "
             f"+ reserve {mem.reserved_bytes / gb:.1f} GB exceed {cap / gb:.1f} GB per device")

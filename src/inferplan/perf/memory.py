@@ -3,6 +3,14 @@
 All quantities are bytes on the most loaded device of a replica. Sliding-window layers stop
 growing at their window; short-conv layers keep a constant state per sequence; MLA caches its
 compressed latent (replicated on every TP rank).
+
+The embedding table and LM head sit on the first and last pipeline stage (vLLM, TensorRT-LLM),
+except on SRAM-only machines (Groq LPU, Cerebras wafers): there they are split along the
+vocabulary over every device of the replica, each device holding ``1 / (tp x pp)`` of both
+(vocabulary-parallel embedding and output layer, Shoeybi et al. 2019, Megatron-LM, section 3).
+A Groq chip's 230 MB cannot hold one Llama 3 layer's 16-way share (107 MB at 16 bits) next to
+its share of a 128k-entry table (131 MB), and the compiler places tensors on any chip
+(Abts et al., ISCA 2022), so the tables go where the layers leave room.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ def weight_bytes_per_device(dep: Deployment) -> float:
     ) / lay.pp
     emb = m.embedding_params / lay.tp * dep.head_bytes_per_elem
     head = 0.0 if m.tie_word_embeddings else m.lm_head_params / lay.tp * dep.head_bytes_per_elem
+    if dep.hw.sram_only:  # vocabulary-parallel over every chip of the replica (module docstring)
+        return layer_bytes + (emb + head) / lay.pp
     ends = emb + head if lay.pp == 1 else max(emb, head)
     return layer_bytes + ends
 

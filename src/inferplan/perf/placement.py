@@ -116,7 +116,11 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     layer_bytes = weight_bytes_per_device(dep1) - end_bytes * (1 if model.tie_word_embeddings else 2)
     usable = weight_room_bytes(dep1)  # make_dep builds with the engine `eng`
     pp_min: dict[int, int] = {}
+    ends_bytes = end_bytes * (1 if model.tie_word_embeddings else 2)
     for tp in valid_tps(model, max(1, scale_up_domain(hw)), eng.pads_attention_heads):
+        if hw.sram_only:  # the tables are split over every chip (perf/memory.py)
+            pp_min[tp] = max(1, math.ceil((layer_bytes + ends_bytes) / tp / usable))
+            continue
         room = usable - end_bytes / tp  # embedding (first stage) or LM head (last stage)
         pp_min[tp] = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
     cands = engine_layouts(model, hw, eng, pp_min, devices)
@@ -149,6 +153,11 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
             lay = whole[0]
             return lay, (f"auto (nothing fits; all {devices} devices in one replica: tp={lay.tp}, "
                          f"pp={lay.pp})")
-    lay = max(cands, key=lambda c: (c.replica_devices, c.tp)) if cands else Layout()
+    if cands:
+        lay = max(cands, key=lambda c: (c.replica_devices, c.tp))
+    elif hw.hw_class in MULTI_NODE_CLASSES:  # not even one layer per stage fits: show that layout
+        lay = Layout(tp=engine_tps(model, hw, eng)[-1], pp=model.num_layers)
+    else:
+        lay = Layout()
     dp = max(1, devices // lay.replica_devices) if devices else 1
     return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
