@@ -3,8 +3,11 @@ import re
 
 import pytest
 
-from inferplan.errors import DoesNotFitError, LayoutError, UnknownIdError
-from inferplan.models.registry import list_model_ids
+from inferplan.catalog.engines import get_engine, runs_on
+from inferplan.catalog.hardware import get_hardware
+from inferplan.catalog.precisions import get_precision
+from inferplan.errors import DoesNotFitError, InputError, LayoutError, UnknownIdError
+from inferplan.models.registry import get_model, list_model_ids
 from inferplan.perf.estimate import estimate
 
 TARGETS = [
@@ -25,6 +28,12 @@ def _finite_pos(x):
 @pytest.mark.parametrize("hw,kw", TARGETS, ids=[f"{t[0]}-{t[1].get('precision', 'native')}" for t in TARGETS])
 @pytest.mark.parametrize("model", list_model_ids())
 def test_every_catalog_model_gives_sane_answers(model, hw, kw):
+    stored = get_precision(kw.get("precision") or get_model(model).native_precision)
+    if stored.engines and not any(runs_on(get_engine(n), get_hardware(hw)) for n in stored.engines):
+        # weights shipped in a format no engine on this device reads (BitNet's I2_S on a GPU)
+        with pytest.raises(InputError, match=f"cannot load {stored.id} weights.*choose another --precision"):
+            estimate(model, hw, input_len=512, output_len=64, **kw)
+        return
     e = estimate(model, hw, input_len=512, output_len=64, **kw)
     if not e.fits:
         assert e.reason and re.search(r"\d [KMGT]B per device", e.reason)
@@ -76,7 +85,7 @@ def test_wafer_pipelines_several_systems_when_the_model_exceeds_sram():
 
 def test_tp_must_divide_kv_heads():
     with pytest.raises(LayoutError, match="5 KV heads"):  # 20 query heads, 5 KV heads
-        estimate("bitnet-b1.58-2b-4t", "h100-sxm", tp=4, input_len=10, output_len=10)
+        estimate("bitnet-b1.58-2b-4t", "h100-sxm", tp=4, precision="bf16", input_len=10, output_len=10)
     with pytest.raises(LayoutError, match="attention heads"):
         estimate("llama-3.1-8b", "h100-sxm", tp=3, input_len=10, output_len=10)
 
@@ -399,3 +408,20 @@ def test_a_static_split_waits_for_the_slowest_core_of_a_hybrid_cpu():
                         threads=threads, **kw).prefill_tok_s
 
     assert prefill(16) < prefill(8) < prefill(24)  # adding E-core threads first slows the prompt
+
+
+def test_a_format_only_some_engines_read_picks_one_of_them_or_is_refused():
+    # bitnet.cpp's I2_S: the BitNet model's own file; llama.cpp cannot load it
+    e = estimate("bitnet-b1.58-2b-4t", "ryzen-9-7950x", input_len=128, output_len=16)
+    assert e.engine == "bitnet.cpp" and e.weight_precision == "i2_s"
+    with pytest.raises(InputError, match="'llama.cpp' cannot load i2_s.*use --engine bitnet.cpp"):
+        estimate("bitnet-b1.58-2b-4t", "ryzen-9-7950x", engine="llama.cpp", input_len=128, output_len=16)
+    # ik_llama.cpp's own types pick ik_llama.cpp; an older llama.cpp release line is refused too
+    assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="iq2_bn", input_len=128,
+                    output_len=16).engine == "ik_llama.cpp"
+    with pytest.raises(InputError, match="cannot load q4_0_r4"):
+        estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_0_r4", engine="llama.cpp-2024-cpu",
+                 input_len=128, output_len=16)
+    # formats many engines read are not restricted
+    assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_0", input_len=128,
+                    output_len=16).engine == "llama.cpp"

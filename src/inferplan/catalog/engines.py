@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
-from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec
+from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec, Precision
 from inferplan.errors import CatalogError, InputError, UnknownIdError, validation_summary
 
 _DEFAULT_BY_CLASS = {
@@ -242,6 +242,32 @@ def release_line(engine: EngineSpec) -> str:
         engine = get_engine(engine.successor)
         seen.add(engine.id)
     return engine.id
+
+
+def reads_format(engine: EngineSpec, precision: Precision) -> bool:
+    """Whether the engine's loader reads weights stored in `precision` (``Precision.engines``,
+    matched on the engine's release line: llama.cpp-2023 reads what llama.cpp reads)."""
+    return not precision.engines or release_line(engine) in precision.engines or engine.id in precision.engines
+
+
+def engine_for_format(precision: Precision, hw: HardwareSpec) -> EngineSpec | None:
+    """The first engine that reads `precision` and runs on `hw` (None: no such engine)."""
+    for name in precision.engines:
+        eng = get_engine(name)
+        if runs_on(eng, hw):
+            return eng
+    return None
+
+
+def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpec) -> None:
+    """Refuse an engine that cannot load the weight format (llama.cpp and bitnet.cpp's I2_S)."""
+    if reads_format(engine, precision):
+        return
+    other = engine_for_format(precision, hw)
+    hint = (f"; use --engine {other.id}" if other is not None
+            else f"; none of them runs on {hw.id} ({hw.hw_class}): choose another --precision")
+    raise InputError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
+                     f"engines that read it: {', '.join(precision.engines)}{hint}")
 
 
 def runs_on(engine: EngineSpec, hw: HardwareSpec) -> bool:

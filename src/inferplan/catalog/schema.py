@@ -151,6 +151,9 @@ class Precision(_Strict):
                                   "another group size): its calibrated unpack cost is used when "
                                   "this id has none of its own")
     head_bits: float = Field(gt=0)
+    engines: list[str] = Field(
+        default_factory=list, description="the engines whose loaders read this file format "
+                                          "(engine ids, any release line of them); empty: any engine")
     source: str
 
     @property

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from inferplan.catalog.engines import (
+    check_engine_reads,
     check_engine_runs_on,
     get_engine,
     with_engine_options,
@@ -215,8 +216,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     off_mode = normalize_offload(offload)
     if host is not None and off_mode != "experts":
         raise InputError("--host applies to --offload experts (the CPU that computes the routed experts)")
-    eng = get_engine(engine) if engine else engine_for(hw, off_mode)
+    stored = get_precision(precision if precision not in (None, "", "unknown") else m.native_precision)
+    eng = get_engine(engine) if engine else engine_for(hw, off_mode, stored)
     check_engine_runs_on(eng, hw)
+    check_engine_reads(eng, stored, hw)
     # the engine's limits on this device: its offline/benchmark entry point for batch and
     # offline runs (vLLM's LLM class), its server for concurrency
     eng = eng.for_hardware(hw, offline=mode != "concurrency")

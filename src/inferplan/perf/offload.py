@@ -101,15 +101,26 @@ def normalize_offload(offload: bool | str | None) -> str:
     raise InputError(f"unknown --offload mode {offload!r} (known: auto, experts)")
 
 
-def engine_for(hw: HardwareSpec, offload: bool | str | None = None) -> EngineSpec:
+def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
+               stored: Precision | None = None) -> EngineSpec:
     """The engine an estimate runs when none is named: llama.cpp for a GPU whose routed experts
     live on the host (--cpu-moe / --override-tensor exps=CPU, as ktransformers does), else the
-    hardware's default engine."""
-    from inferplan.catalog.engines import default_engine, get_engine
+    hardware's default engine -- unless the weights are stored in a format only some engines
+    read (``Precision.engines``: bitnet.cpp's I2_S, ik_llama.cpp's types): then the first of
+    those that runs on the device (the default engine when none does: the caller refuses it)."""
+    from inferplan.catalog.engines import (
+        default_engine,
+        engine_for_format,
+        get_engine,
+        reads_format,
+    )
 
     if normalize_offload(offload) == "experts" and hw.hw_class == "gpu":
         return get_engine("llama.cpp")
-    return default_engine(hw)
+    eng = default_engine(hw)
+    if stored is not None and not reads_format(eng, stored):
+        return engine_for_format(stored, hw) or eng
+    return eng
 
 
 def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
