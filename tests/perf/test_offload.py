@@ -119,3 +119,15 @@ def test_devices_sharing_one_host_form_one_replica():
     e = estimate("deepseek-v3", "rtx-4090", devices=2, offload="experts", host="epyc-9755", **DS)
     assert e.dp == 1 and e.devices == 2 and e.pp * e.tp == 2
     assert "share one host CPU" in e.assumptions["layout"]
+
+
+def test_a_failed_offload_says_why_in_the_reason():
+    from inferplan.perf.estimate import estimate
+
+    e = estimate("llama-3.1-70b", "rtx-4090", devices=1, offload="auto", input_len=128, output_len=16)
+    assert not e.fits and "--offload" in e.reason and "host memory" in e.reason and "too small" in e.reason
+    off = estimate("llama-3.1-70b", "rtx-4090", devices=1, offload="auto", mode="offline",
+                   input_len=128, output_len=16)
+    assert not off.fits and "--offload applies to --batch and --concurrency" in off.reason
+    plain = estimate("llama-3.1-70b", "rtx-4090", devices=1, input_len=128, output_len=16)
+    assert "--offload" not in plain.reason

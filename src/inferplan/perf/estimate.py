@@ -305,6 +305,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
         plan.reason = _why_not(dep, mem, seqs_rep, ctx_max)
+        if off_mode == "auto" and "offload" in notes:  # why offloading did not rescue it
+            plan.reason += f"; --offload: {notes['offload']}"
+        elif off_mode == "auto" and mode == "offline":
+            plan.reason += ("; --offload applies to --batch and --concurrency runs (an offline run "
+                            "sizes its batch to the device's own memory)")
         return plan
     if expert_host is not None:
         notes["offload"] = describe_offload(dep)
