@@ -160,3 +160,23 @@ def test_a_padding_engine_also_runs_tp_over_a_whole_domain_that_is_not_a_power_o
     plan = plan_estimate("llama-2-7b", "inferentia2", engine="neuron", devices=12, batch=1,
                          input_len=128, output_len=128)
     assert (plan.dep.layout.tp, plan.dep.layout.pp, plan.dep.layout.dp) == (12, 1, 1)
+
+
+def test_sram_chips_hold_a_moe_model_by_spreading_its_experts_over_more_chips_per_stage():
+    # Qwen3-235B's layer does not fit 16 Groq chips (230 MB each) even one per stage; the
+    # experts then spread over ep > tp chips per stage, and no smaller layout of that kind fits
+    plan = plan_estimate("qwen3-235b-a22b", "groq-lpu-v1", batch=1, input_len=512, output_len=64)
+    lay = plan.dep.layout
+    assert plan.fits and lay.tp == 16 and lay.ep >= 2 * lay.tp and lay.ep & (lay.ep - 1) == 0
+    assert "expert parallelism" in plan.notes["layout"]
+    assert plan.mem.used_bytes <= plan.mem.capacity_bytes
+    for smaller in (Layout(tp=16, ep=lay.ep, pp=lay.pp - 1), Layout(tp=16, ep=lay.ep // 2, pp=94)):
+        if smaller.ep >= 2 * smaller.tp:
+            tight = plan_estimate("qwen3-235b-a22b", "groq-lpu-v1", batch=1, input_len=512, output_len=64,
+                                  tp=smaller.tp, ep=smaller.ep, pp=smaller.pp)
+            assert not tight.fits
+    # an expert bigger than a chip (Mixtral 8x22B at 16 bits: 604 MB) still does not fit
+    big = estimate("mixtral-8x22b", "groq-lpu-v1", batch=1, input_len=512, output_len=64)
+    assert not big.fits and "smaller precision" in big.reason
+    # GPUs keep their layouts (the expert fallback is for SRAM chips)
+    assert plan_estimate("qwen3-235b-a22b", "h100-sxm", batch=1, input_len=512, output_len=64).dep.layout.ep == 1

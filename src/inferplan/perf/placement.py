@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from inferplan.catalog.schema import EngineSpec, HardwareSpec
-from inferplan.errors import InputError
+from inferplan.errors import InputError, LayoutError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.layout import Layout, valid_tps
@@ -139,6 +139,11 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
         if needs_memory(make_dep(lay), mode, seqs / dp, ctx, input_len).fits:
             how = "fewest devices that fit" if devices is None else f"{devices} devices given"
             return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
+    if devices is None and hw.sram_only and model.is_moe:
+        found = _sram_expert_layout(model, hw, eng, make_dep, usable, mode, seqs, ctx, input_len)
+        if found is not None:
+            return found, (f"auto (fewest devices that fit, {eng.id} {policy} layout with expert "
+                           f"parallelism: tp={found.tp}, ep={found.ep}, pp={found.pp})")
     # nothing the engine recommends fits: put every given device into one replica (pipelined
     # if TP cannot use them all: the most memory one copy can get; also where offload starts)
     if devices:
@@ -161,3 +166,39 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
         lay = Layout()
     dp = max(1, devices // lay.replica_devices) if devices else 1
     return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
+
+
+def _sram_expert_layout(model: ModelSpec, hw: HardwareSpec, eng: EngineSpec,
+                        make_dep: Callable[[Layout], Deployment], usable: float, mode: str,
+                        seqs: int, ctx: float, input_len: int) -> Layout | None:
+    """The fewest SRAM chips that hold a mixture-of-experts model whose layers do not fit even
+    one per stage at the widest tensor parallelism: each stage spreads its routed experts over
+    ``ep`` chips (whole experts per chip, attention data-parallel over ``ep / tp`` groups,
+    perf/layout.py), ``ep`` a power of two from twice the widest TP up to the expert count. Groq
+    serves MoE models this way (the compiler places each expert on its own chips; Abts et al.,
+    ISCA 2022, section 5); None when no such layout fits."""
+    tps = engine_tps(model, hw, eng)
+    top = tps[-1] if tps else 1
+    experts = max((g.ffn.num_experts for g in model.groups), default=0)
+    best: Layout | None = None
+    ep = 2 * top
+    while ep <= experts:
+        try:
+            whole = weight_bytes_per_device(make_dep(Layout(tp=top, ep=ep)))  # every layer, one stage
+        except LayoutError:
+            ep *= 2
+            continue
+        lo = max(1, math.ceil(whole / usable))
+        for pp in range(lo, min(model.num_layers, lo + 8) + 1):
+            lay = Layout(tp=top, ep=ep, pp=pp)
+            if best is not None and lay.replica_devices >= best.replica_devices:
+                break
+            try:
+                fits = needs_memory(make_dep(lay), mode, seqs, ctx, input_len).fits
+            except LayoutError:
+                break
+            if fits:
+                best = lay
+                break
+        ep *= 2
+    return best
