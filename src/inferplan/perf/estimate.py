@@ -45,7 +45,6 @@ from inferplan.perf.memory import (
     MemoryBreakdown,
     max_sequences,
     memory_breakdown,
-    weight_room_bytes,
 )
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
@@ -58,12 +57,11 @@ from inferplan.perf.offload import (
     resolve_expert_host,
     single_host_layout,
 )
-from inferplan.perf.placement import choose_layout, engine_tps
+from inferplan.perf.placement import choose_layout, why_not_fits
 from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
-from inferplan.units import fmt_bytes
 
 Mode = Literal["batch", "concurrency", "offline"]
 class MemoryReport(BaseModel):
@@ -304,7 +302,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     plan.mem = mem
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
-        plan.reason = _why_not(dep, mem, seqs_rep, ctx_max)
+        plan.reason = why_not_fits(dep, mem, seqs_rep, ctx_max)
         if off_mode == "auto" and "offload" in notes:  # why offloading did not rescue it
             plan.reason += f"; --offload: {notes['offload']}"
         elif off_mode == "auto" and mode == "offline":
@@ -394,23 +392,6 @@ def _offload(dep: Deployment, mem: MemoryBreakdown,
         notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
         return dep, mem
     return dep, new
-
-
-def _why_not(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
-    gb = 1e9
-    cap = mem.capacity_bytes
-    if mem.weights_bytes > weight_room_bytes(dep):
-        lay = dep.layout
-        widest = lay.pp >= dep.model.num_layers and lay.tp >= engine_tps(dep.model, dep.hw, dep.engine)[-1]
-        advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} uses "
-                  f"does not fit: use a smaller precision" if widest
-                  else "use more devices or a smaller precision")
-        return (f"weights need {fmt_bytes(mem.weights_bytes)} per device but {dep.hw.id} has "
-                f"{fmt_bytes(cap)} ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
-                f"with tp={lay.tp}, pp={lay.pp}; {advice}")
-    return (f"weights {mem.weights_bytes / gb:.1f} GB + KV cache {mem.kv_cache_bytes / gb:.1f} GB "
-            f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {mem.activation_bytes / gb:.1f} GB "
-            f"+ reserve {mem.reserved_bytes / gb:.1f} GB exceed {cap / gb:.1f} GB per device")
 
 
 # --------------------------------------------------------------------------------------------

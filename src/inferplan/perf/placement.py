@@ -22,6 +22,7 @@ from inferplan.perf.memory import (
     weight_bytes_per_device,
     weight_room_bytes,
 )
+from inferplan.units import fmt_bytes
 
 # Classes that serve one model across a scale-out network (several nodes / systems).
 MULTI_NODE_CLASSES = ("gpu", "tpu", "asic", "wafer", "lpu")
@@ -83,6 +84,24 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
         out += [Layout(tp=top, pp=pp) for pp in range(max(2, lo), min(model.num_layers, max(2, lo) + 3) + 1)
                 if top * pp <= limit]
     return out
+
+
+def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
+    """Why a deployment does not fit its memory: the weights alone, or the whole breakdown."""
+    gb = 1e9
+    cap = mem.capacity_bytes
+    if mem.weights_bytes > weight_room_bytes(dep):
+        lay = dep.layout
+        widest = lay.pp >= dep.model.num_layers and lay.tp >= engine_tps(dep.model, dep.hw, dep.engine)[-1]
+        advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} uses "
+                  f"does not fit: use a smaller precision" if widest
+                  else "use more devices or a smaller precision")
+        return (f"weights need {fmt_bytes(mem.weights_bytes)} per device but {dep.hw.id} has "
+                f"{fmt_bytes(cap)} ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
+                f"with tp={lay.tp}, pp={lay.pp}; {advice}")
+    return (f"weights {mem.weights_bytes / gb:.1f} GB + KV cache {mem.kv_cache_bytes / gb:.1f} GB "
+            f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {mem.activation_bytes / gb:.1f} GB "
+            f"+ reserve {mem.reserved_bytes / gb:.1f} GB exceed {cap / gb:.1f} GB per device")
 
 
 def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float,
