@@ -9,8 +9,9 @@ except on SRAM-only machines (Groq LPU, Cerebras wafers): there they are split a
 vocabulary over every device of the replica, each device holding ``1 / (tp x pp)`` of both
 (vocabulary-parallel embedding and output layer, Shoeybi et al. 2019, Megatron-LM, section 3).
 A Groq chip's 230 MB cannot hold one Llama 3 layer's 16-way share (107 MB at 16 bits) next to
-its share of a 128k-entry table (131 MB), and the compiler places tensors on any chip
-(Abts et al., ISCA 2022), so the tables go where the layers leave room.
+its share of a 128k-entry table (131 MB); the Groq compiler schedules where every tensor lives
+across the chips (Abts et al., ISCA 2022), so the tables are taken to go where the layers leave
+room (an assumption: the placement is not published).
 """
 
 from __future__ import annotations

@@ -193,9 +193,10 @@ def _sram_expert_layout(model: ModelSpec, hw: HardwareSpec, eng: EngineSpec,
     """The fewest SRAM chips that hold a mixture-of-experts model whose layers do not fit even
     one per stage at the widest tensor parallelism: each stage spreads its routed experts over
     ``ep`` chips (whole experts per chip, attention data-parallel over ``ep / tp`` groups,
-    perf/layout.py), ``ep`` a power of two from twice the widest TP up to the expert count. Groq
-    serves MoE models this way (the compiler places each expert on its own chips; Abts et al.,
-    ISCA 2022, section 5); None when no such layout fits."""
+    perf/layout.py), ``ep`` a power of two from twice the widest TP up to the expert count:
+    expert parallelism, the usual way to spread a MoE layer wider than its tensor parallelism
+    (GShard, Lepikhin et al. 2020). An assumption for SRAM machines (no vendor documents its MoE
+    placement); None when no such layout fits."""
     tps = engine_tps(model, hw, eng)
     top = tps[-1] if tps else 1
     experts = max((g.ffn.num_experts for g in model.groups), default=0)
