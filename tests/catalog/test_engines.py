@@ -276,3 +276,20 @@ def test_release_line_follows_successors_to_the_newest_and_keeps_forks_apart():
         assert line != e.id and get_engine(line).successor is None
     assert release_line(get_engine("vllm")) == "vllm"
     assert release_line(get_engine("ik_llama.cpp")) == "ik_llama.cpp"  # a fork of llama.cpp
+
+
+def test_an_option_sglang_no_longer_reads_is_ignored_and_said_so():
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(mode="concurrency", batch=64, input_len=2048, output_len=256)
+    plain = estimate("llama-3.1-8b", "h100-sxm", engine="sglang", **kw)
+    given = estimate("llama-3.1-8b", "h100-sxm", engine="sglang",
+                     engine_options={"num-continuous-decode-steps": "8"}, **kw)
+    assert given.ttft_s == plain.ttft_s  # SGLang >= 0.4 declares it, reads it nowhere
+    assert "never read" in given.assumptions["engine_options"]
+    assert "num-continuous-decode-steps" in given.assumptions["engine_options"]
+    old = estimate("llama-3.1-8b", "h100-sxm", engine="sglang-2024",
+                   engine_options={"num_continuous_decode_steps": "8"}, **kw)
+    old_plain = estimate("llama-3.1-8b", "h100-sxm", engine="sglang-2024", **kw)
+    assert old.ttft_s > old_plain.ttft_s  # the 2024 scheduler ran the steps back to back
+    assert "engine_options" not in old.assumptions

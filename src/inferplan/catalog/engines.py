@@ -165,6 +165,14 @@ _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, 
 _ADMISSION_FIELDS = set(Admission.model_fields) - {"source"}
 
 
+def inert_given(engine: EngineSpec, options: dict[str, str | float] | None) -> list[str]:
+    """The given launch options that `engine` accepts but never reads (``inert_options``), as
+    the user spelled them."""
+    by_name = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
+    return [k for k in options or {} if by_name.get(k.strip().lstrip("-").replace("-", "_"))
+            in engine.inert_options]
+
+
 def parse_engine_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     """``KEY=VALUE`` strings (the CLI's ``--engine-option``) as a mapping."""
     out: dict[str, str] = {}
@@ -194,6 +202,8 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
             near = get_close_matches(key, [*by_name, *NEGATED_OPTIONS], n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
+        if name in engine.inert_options:  # accepted by the engine, read by nothing in it
+            continue
         field, kind, _ = ENGINE_OPTIONS[name]
         if isinstance(kind, dict):  # a choice among spellings
             choice = kind.get(str(raw).strip().lower())

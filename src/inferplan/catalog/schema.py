@@ -330,6 +330,9 @@ class EngineSpec(_Strict):
                                 "run one dot product per (weight row, token)")
     cpu_untiled_formats_non_x86: list[str] = Field(
         default=[], description="formats untiled on non-x86 CPUs only (tiled on Intel/AMD)")
+    inert_options: list[str] = Field(
+        default=[], description="launch options (catalog.engines.ENGINE_OPTIONS names) this release "
+                                "line accepts but never reads: an estimate ignores them and says so")
     continuous_batching: bool = True
     prefill_first: bool = Field(
         default=False, description="a step that can take waiting prompts runs them alone: "

@@ -159,6 +159,8 @@ def print_estimate(e) -> None:
     out.print(f"workload: {mode}, {e.input_len:,} prompt + {e.output_len:,} output tokens")
     if e.assumptions.get("warning"):
         out.print(f"[yellow]warning: {escape(str(e.assumptions['warning']))}[/]")
+    if e.assumptions.get("engine_options"):
+        out.print(f"[yellow]engine options: {escape(str(e.assumptions['engine_options']))}[/]")
     m = e.memory
     out.print(f"memory per device: weights {fmt_bytes(m.weights_bytes)} + KV {fmt_bytes(m.kv_cache_bytes)}"
               f" + activations {fmt_bytes(m.activation_bytes)} + reserve {fmt_bytes(m.reserved_bytes)}"

@@ -23,6 +23,7 @@ from inferplan.catalog.engines import (
     check_engine_reads,
     check_engine_runs_on,
     get_engine,
+    inert_given,
     with_engine_options,
 )
 from inferplan.catalog.hardware import get_hardware
@@ -222,8 +223,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     # offline runs (vLLM's LLM class), its server for concurrency
     eng = eng.for_hardware(hw, offline=mode != "concurrency")
     eng, slot_note = serving_engine(eng, slots)
+    inert = inert_given(eng, engine_options)
     eng = with_engine_options(eng, engine_options)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+    if inert:
+        notes["engine_options"] = f"{', '.join(inert)}: accepted by {eng.id} ({eng.versions}) but never read; ignored"
     if slot_note:
         notes["slots"] = slot_note
     expert_host = None
