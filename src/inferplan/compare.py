@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
-from inferplan.errors import InferplanError, InputError
+from inferplan.errors import InferplanError, InputError, UnsupportedFormatError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.batching import check_requests
@@ -113,7 +113,9 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                                  slots=slots_for_hardware(hw, slots, offload), requests=requests)
             est = estimate_from_plan(plan, eff)
         except InferplanError as e:
-            if hardware:  # the user named it: a bad request, not a row
+            # the user named it: a bad request, not a row (but a file format no engine there
+            # loads is an answer about that device, like one that does not fit)
+            if hardware and not isinstance(e, UnsupportedFormatError):
                 raise
             rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
                                    reason=str(e)))

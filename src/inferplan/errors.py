@@ -64,6 +64,11 @@ class LayoutError(InputError):
     """An impossible parallel layout (e.g. tp does not divide the KV heads)."""
 
 
+class UnsupportedFormatError(InputError):
+    """The weights' file format cannot be loaded by the engine (or by any engine on the device):
+    a per-device answer, like one that does not fit (compare lists it as a row)."""
+
+
 class DoesNotFitError(InferplanError):
     """The model does not fit the hardware under the requested layout (a negative answer)."""
 

@@ -293,3 +293,14 @@ def test_an_option_sglang_no_longer_reads_is_ignored_and_said_so():
     old_plain = estimate("llama-3.1-8b", "h100-sxm", engine="sglang-2024", **kw)
     assert old.ttft_s > old_plain.ttft_s  # the 2024 scheduler ran the steps back to back
     assert "engine_options" not in old.assumptions
+
+
+def test_format_engines_and_inert_options_name_real_catalog_entries():
+    from inferplan.catalog.engines import ENGINE_OPTIONS, engine_catalog, get_engine
+    from inferplan.catalog.precisions import precision_catalog
+
+    for prec in precision_catalog().values():
+        for name in prec.engines:
+            assert get_engine(name).id == name, (prec.id, name)  # an id, not an alias
+    for eng in engine_catalog().values():
+        assert set(eng.inert_options) <= set(ENGINE_OPTIONS), eng.id

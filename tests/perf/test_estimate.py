@@ -425,3 +425,18 @@ def test_a_format_only_some_engines_read_picks_one_of_them_or_is_refused():
     # formats many engines read are not restricted
     assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_0", input_len=128,
                     output_len=16).engine == "llama.cpp"
+
+
+def test_moe_offload_picks_the_llama_cpp_fork_that_reads_the_format():
+    e = estimate("qwen3-30b-a3b", "rtx-4090", offload="experts", precision="q4_0_r4", input_len=128,
+                 output_len=16)
+    assert e.engine == "ik_llama.cpp"
+
+
+def test_compare_lists_a_named_device_that_cannot_load_the_format_as_a_row():
+    from inferplan.compare import compare
+
+    res = compare("bitnet-b1.58-2b-4t", hardware=["h100-sxm", "ryzen-9-7950x"], input_len=128, output_len=16)
+    rows = {r.hardware: r for r in res.rows}
+    assert not rows["h100-sxm"].fits and "cannot load i2_s" in rows["h100-sxm"].reason
+    assert rows["ryzen-9-7950x"].fits and rows["ryzen-9-7950x"].estimate.engine == "bitnet.cpp"

@@ -170,13 +170,33 @@ def test_sram_chips_hold_a_moe_model_by_spreading_its_experts_over_more_chips_pe
     assert plan.fits and lay.tp == 16 and lay.ep >= 2 * lay.tp and lay.ep & (lay.ep - 1) == 0
     assert "expert parallelism" in plan.notes["layout"]
     assert plan.mem.used_bytes <= plan.mem.capacity_bytes
-    for smaller in (Layout(tp=16, ep=lay.ep, pp=lay.pp - 1), Layout(tp=16, ep=lay.ep // 2, pp=94)):
-        if smaller.ep >= 2 * smaller.tp:
-            tight = plan_estimate("qwen3-235b-a22b", "groq-lpu-v1", batch=1, input_len=512, output_len=64,
-                                  tp=smaller.tp, ep=smaller.ep, pp=smaller.pp)
-            assert not tight.fits
+    # one stage fewer does not fit, nor does plain TP at one layer per stage (why EP is needed)
+    for smaller in (Layout(tp=16, ep=lay.ep, pp=lay.pp - 1), Layout(tp=16, pp=94)):
+        tight = plan_estimate("qwen3-235b-a22b", "groq-lpu-v1", batch=1, input_len=512, output_len=64,
+                              tp=smaller.tp, ep=smaller.ep, pp=smaller.pp)
+        assert not tight.fits
+    # the same layout when the chips are given; too few chips are told to spread the experts
+    given = plan_estimate("qwen3-235b-a22b", "groq-lpu-v1", devices=lay.replica_devices, batch=1,
+                          input_len=512, output_len=64)
+    assert given.fits and (given.dep.layout.ep, given.dep.layout.pp) == (lay.ep, lay.pp)
+    few = estimate("qwen3-235b-a22b", "groq-lpu-v1", devices=16 * 94, batch=1, input_len=512, output_len=64)
+    assert not few.fits and "--ep above --tp" in few.reason
     # an expert bigger than a chip (Mixtral 8x22B at 16 bits: 604 MB) still does not fit
     big = estimate("mixtral-8x22b", "groq-lpu-v1", batch=1, input_len=512, output_len=64)
     assert not big.fits and "smaller precision" in big.reason
     # GPUs keep their layouts (the expert fallback is for SRAM chips)
     assert plan_estimate("qwen3-235b-a22b", "h100-sxm", batch=1, input_len=512, output_len=64).dep.layout.ep == 1
+
+
+def test_a_layer_split_engine_never_gets_a_cross_machine_pipeline_when_nothing_fits():
+    # llama.cpp splits layers inside one machine: 405B at 16 bits on 24 GB cards does not fit
+    e = estimate("llama-3.1-405b", "rtx-4090", engine="llama.cpp", input_len=128, output_len=16)
+    assert not e.fits and e.devices == 1
+
+
+def test_expert_parallel_groups_smaller_than_tp_split_their_experts_over_the_rest():
+    # Mixtral over 16 GPUs, experts in 2 groups: each group's 4 experts split over 8 devices
+    dep = plan_estimate("mixtral-8x7b", "h100-sxm", devices=16, tp=16, ep=2, batch=1, input_len=128,
+                        output_len=16).dep
+    f = dep.model.groups[0].ffn
+    assert dep.groups[0].expert_elems_dev == pytest.approx(f.num_experts * f.expert_params / 16)

@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from inferplan.catalog._load import build_alias_index, data_path, load_yaml, resolve_id
 from inferplan.catalog.schema import Admission, EngineSpec, HardwareSpec, Precision
-from inferplan.errors import CatalogError, InputError, UnknownIdError, validation_summary
+from inferplan.errors import (
+    CatalogError,
+    InputError,
+    UnknownIdError,
+    UnsupportedFormatError,
+    validation_summary,
+)
 
 _DEFAULT_BY_CLASS = {
     "gpu": "vllm", "tpu": "vllm", "asic": "vllm", "wafer": "cerebras", "lpu": "groq",
@@ -276,7 +282,7 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     other = engine_for_format(precision, hw)
     hint = (f"; use --engine {other.id}" if other is not None
             else f"; none of them runs on {hw.id} ({hw.hw_class}): choose another --precision")
-    raise InputError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
+    raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
                      f"engines that read it: {', '.join(precision.engines)}{hint}")
 
 

@@ -335,7 +335,9 @@ class Deployment:
             # routed experts on the most loaded device: ceil(E / shards) when expert parallelism
             # places whole experts and the shards do not divide them (EP48 over 256: 6 on some
             # devices, 5 on others); tensor parallelism alone splits every expert evenly
-            placed = lay.experts_per_device(f.num_experts) * lay.expert_shards if lay.ep > 1 else f.num_experts
+            # (ep < tp: each of the ep groups holds ceil(E / ep) experts, each split over its
+            # tp / ep devices)
+            placed = -(-f.num_experts // lay.ep) * lay.ep if lay.ep > 1 else f.num_experts
             experts = placed * f.expert_params if f.kind == "moe" else 0
             name = f"g{i}" if len(self.model.groups) > 1 else "layer"
             out.append(GroupConsts(

@@ -42,7 +42,10 @@ class MemoryBreakdown:
 
 
 def weight_bytes_per_device(dep: Deployment) -> float:
-    """Weights on the most loaded device: its share of the layers plus embedding/LM head."""
+    """Weights on the most loaded device: its share of the layers plus embedding/LM head. The
+    layers are spread evenly over the pipeline stages (a fractional share per stage): on SRAM
+    machines the compiler may cut a layer between chips (an assumption, not published); a GPU
+    pipeline of a few whole-layer stages differs from it by under one layer."""
     lay, m = dep.layout, dep.model
     on_device = 0.0 if dep.expert_host else 1.0  # --offload experts: routed experts in host DRAM
     layer_bytes = sum(

@@ -115,9 +115,8 @@ def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
         reads_format,
     )
 
-    if normalize_offload(offload) == "experts" and hw.hw_class == "gpu":
-        return get_engine("llama.cpp")
-    eng = default_engine(hw)
+    eng = get_engine("llama.cpp") if normalize_offload(offload) == "experts" and hw.hw_class == "gpu" \
+        else default_engine(hw)
     if stored is not None and not reads_format(eng, stored):
         return engine_for_format(stored, hw) or eng
     return eng

@@ -93,9 +93,15 @@ def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float)
     if mem.weights_bytes > weight_room_bytes(dep):
         lay = dep.layout
         widest = lay.pp >= dep.model.num_layers and lay.tp >= engine_tps(dep.model, dep.hw, dep.engine)[-1]
-        advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} uses "
-                  f"does not fit: use a smaller precision" if widest
-                  else "use more devices or a smaller precision")
+        expert = max((g.ffn.expert_params for g in dep.model.groups), default=0) * dep.expert_bytes_per_elem
+        if widest and dep.hw.sram_only and dep.model.is_moe and lay.ep <= lay.tp and expert < weight_room_bytes(dep):
+            advice = ("spread the experts over more chips per stage (--ep above --tp, or leave "
+                      "--devices out to let the layout be chosen) or use a smaller precision")
+        elif widest:
+            advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} "
+                      f"uses does not fit: use a smaller precision")
+        else:
+            advice = "use more devices or a smaller precision"
         return (f"weights need {fmt_bytes(mem.weights_bytes)} per device but {dep.hw.id} has "
                 f"{fmt_bytes(cap)} ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
                 f"with tp={lay.tp}, pp={lay.pp}; {advice}")
@@ -158,11 +164,14 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
         if needs_memory(make_dep(lay), mode, seqs / dp, ctx, input_len).fits:
             how = "fewest devices that fit" if devices is None else f"{devices} devices given"
             return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
-    if devices is None and hw.sram_only and model.is_moe:
+    if hw.sram_only and model.is_moe:
         found = _sram_expert_layout(model, hw, eng, make_dep, usable, mode, seqs, ctx, input_len)
-        if found is not None:
-            return found, (f"auto (fewest devices that fit, {eng.id} {policy} layout with expert "
-                           f"parallelism: tp={found.tp}, ep={found.ep}, pp={found.pp})")
+        if found is not None and (devices is None or devices % found.replica_devices == 0):
+            dp = devices // found.replica_devices if devices else 1
+            how = "fewest devices that fit" if devices is None else f"{devices} devices given"
+            return Layout(tp=found.tp, ep=found.ep, pp=found.pp, dp=dp), (
+                f"auto ({how}, {eng.id} {policy} layout with expert parallelism: tp={found.tp}, "
+                f"ep={found.ep}, pp={found.pp}, dp={dp})")
     # nothing the engine recommends fits: put every given device into one replica (pipelined
     # if TP cannot use them all: the most memory one copy can get; also where offload starts)
     if devices:
@@ -179,7 +188,7 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
                          f"pp={lay.pp})")
     if cands:
         lay = max(cands, key=lambda c: (c.replica_devices, c.tp))
-    elif hw.hw_class in MULTI_NODE_CLASSES:  # not even one layer per stage fits: show that layout
+    elif policy == "native":  # not even one layer per stage fits: show that layout
         lay = Layout(tp=engine_tps(model, hw, eng)[-1], pp=model.num_layers)
     else:
         lay = Layout()

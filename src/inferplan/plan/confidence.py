@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from inferplan.catalog.engines import get_engine
-from inferplan.catalog.schema import HardwareSpec
+from inferplan.catalog.precisions import get_precision
+from inferplan.catalog.schema import HardwareSpec, Precision
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.intervals import engine_support, metric_interval
@@ -77,10 +78,12 @@ def pool_support(engine_id: str, hw_id: str) -> str:
     return engine_support(get_engine(engine_id), hw_id)
 
 
-def hardware_support(hw: HardwareSpec, offload: bool | str | None = None) -> str:
+def hardware_support(hw: HardwareSpec, offload: bool | str | None = None,
+                     stored: Precision | None = None) -> str:
     """:func:`pool_support` of serving on `hw` with the engine the planner runs there (the
-    hardware's default; llama.cpp for a GPU with --offload experts: perf.offload.engine_for)."""
-    return engine_support(engine_for(hw, offload), hw.id)
+    hardware's default; llama.cpp for a GPU with --offload experts; an engine that reads the
+    weights' format when the default cannot: perf.offload.engine_for)."""
+    return engine_support(engine_for(hw, offload, stored), hw.id)
 
 
 def pessimism(prefill_class: str, decode_class: str, level: float, input_len: float,
@@ -147,8 +150,10 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
     off = opts.get("offload")
     groups: dict[tuple[str, str], list[HardwareSpec]] = {}  # (class, support) -> hardware, in order
+    first = precisions[0] if precisions else None
+    stored = get_precision(first or models[0].native_precision) if models else None
     for h in hws:
-        groups.setdefault((h.hw_class, hardware_support(h, off)), []).append(h)
+        groups.setdefault((h.hw_class, hardware_support(h, off, stored)), []).append(h)
     for (cls, sup), group in groups.items():
         pe = pessimism(cls, cls, level, mean_in, mean_out, sup, sup)
         cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.slo(req.slo), req.scheduler, eff,
