@@ -185,3 +185,11 @@ def test_compare_marks_hardware_whose_engine_the_corpus_never_measured():
     assert code == 0
     support = {line.split(",")[0]: line.rsplit(",", 1)[1] for line in out.strip().splitlines()[1:]}
     assert support == {"h100-sxm": "measured", "b200": "unmeasured"}
+
+
+def test_an_ignored_engine_option_is_said_in_estimate_and_simulate_output():
+    for cmd in (["estimate", "--concurrency", "8"], ["simulate", "--users", "4", "-n", "20"]):
+        code, out, err = run(*cmd, "-m", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "sglang",
+                             "-O", "num_continuous_decode_steps=4")
+        assert code == 0, err
+        assert "num_continuous_decode_steps: accepted by sglang" in out and "ignored" in out

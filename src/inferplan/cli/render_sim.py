@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from inferplan.cli.render import console
@@ -100,6 +101,8 @@ def print_simulation(res) -> None:
                   f"{p.policy}{' prefill-first' if p.prefill_first else ''}"
                   f"{', whole-sequence KV reservation' if p.kv_reservation == 'full_sequence' else ''}, max_num_seqs {p.max_num_seqs}, {p.max_num_batched_tokens} tokens/step, "
                   f"KV {p.kv_cache_tokens:,} tokens)")
+    if (res.assumptions or {}).get("engine_options"):
+        out.print(f"[yellow]engine options: {escape(str(res.assumptions['engine_options']))}[/]")
     m = res.metrics
     out.print(f"workload {res.workload}: {m.completed}/{m.requests} requests over "
               f"{fmt_time_s(m.duration_s)} (seed {res.seed}, router {res.router})"
