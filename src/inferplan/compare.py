@@ -189,6 +189,7 @@ class FitRow(BaseModel):
     devices: int | None
     tp: int | None
     pp: int | None
+    ep: int | None = None  # expert parallelism (MoE layouts wider than their TP)
     weights_bytes_per_device: float | None
     kv_bytes_per_device: float | None
     capacity_bytes_per_device: float | None
@@ -228,7 +229,7 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
         wp = dep.weight_precision.id
         rows.append(FitRow(
             hardware=hw.id, hardware_class=hw.hw_class, fits=plan.fits,
-            devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp,
+            devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
             weights_bytes_per_device=mem.weights_bytes, kv_bytes_per_device=mem.kv_cache_bytes,
             capacity_bytes_per_device=mem.capacity_bytes,
             max_batch_at_context=max_sequences(dep, context, context) if plan.fits else None,

@@ -268,6 +268,8 @@ def test_fit_reports_a_positive_max_batch_for_every_fitting_row():
     res = fit("llama-3.1-70b")
     rows = [r for r in res.rows if r.fits]
     assert rows and all(r.max_batch_at_context and r.max_batch_at_context >= 1 for r in rows)
+    groq = next(r for r in fit("qwen3-235b-a22b").rows if r.hardware == "groq-lpu-v1")
+    assert groq.fits and groq.ep and groq.ep > groq.tp and groq.devices == groq.ep * groq.pp
 
 
 def test_prompt_only_explanation_speaks_of_the_prompt_not_decode():

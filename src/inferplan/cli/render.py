@@ -274,7 +274,8 @@ def fit_rows(res) -> list[dict[str, Any]]:
 
 
 def print_fit(res) -> None:
-    rows = [(r.hardware, r.hardware_class, str(r.devices), f"tp{r.tp} pp{r.pp}",
+    rows = [(r.hardware, r.hardware_class, str(r.devices),
+             f"tp{r.tp} pp{r.pp}" + (f" ep{r.ep}" if (r.ep or 1) > 1 else ""),
              fmt_bytes(r.weights_bytes_per_device), fmt_bytes(r.kv_bytes_per_device),
              fmt_bytes(r.capacity_bytes_per_device), fmt_num(r.max_batch_at_context))
             for r in res.rows if r.fits]
