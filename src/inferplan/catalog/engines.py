@@ -282,8 +282,9 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     other = engine_for_format(precision, hw)
     hint = (f"; use --engine {other.id}" if other is not None
             else f"; none of them runs on {hw.id} ({hw.hw_class}): choose another --precision")
+    readers = ", ".join(f"{n} (runs on {'/'.join(get_engine(n).hardware_classes)})" for n in precision.engines)
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
-                     f"engines that read it: {', '.join(precision.engines)}{hint}")
+                                 f"engines that read it: {readers}{hint}")
 
 
 def runs_on(engine: EngineSpec, hw: HardwareSpec) -> bool:
