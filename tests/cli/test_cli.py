@@ -193,3 +193,9 @@ def test_an_ignored_engine_option_is_said_in_estimate_and_simulate_output():
                              "-O", "num_continuous_decode_steps=4")
         assert code == 0, err
         assert "num_continuous_decode_steps: accepted by sglang" in out and "ignored" in out
+
+
+def test_plan_names_a_format_the_hardware_cannot_load():
+    code, out, err = run("plan", "-m", "bitnet-b1.58-2b-4t", "--rate", "0.5", "--p90-tpot", "0.2",
+                         "--class", "gpu", "--json")
+    assert "cannot load i2_s" in out + err

@@ -93,9 +93,15 @@ def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float)
     if mem.weights_bytes > weight_room_bytes(dep):
         lay = dep.layout
         widest = lay.pp >= dep.model.num_layers and lay.tp >= engine_tps(dep.model, dep.hw, dep.engine)[-1]
-        expert = max((g.ffn.expert_params for g in dep.model.groups), default=0) * dep.expert_bytes_per_elem
-        if widest and dep.hw.sram_only and dep.model.is_moe and lay.ep <= lay.tp and expert < weight_room_bytes(dep):
-            advice = ("spread the experts over more chips per stage (--ep above --tp, or leave "
+        moe = [g.ffn for g in dep.model.groups if g.ffn.kind == "moe"]
+        n_exp = max((f.num_experts for f in moe), default=0)
+        expert = max((f.expert_params for f in moe), default=0) * dep.expert_bytes_per_elem
+        # a wider expert spread (ep a power of two up to the expert count) whose whole experts
+        # per chip fit: the layout can still grow (SRAM machines, perf/placement._sram_expert_layout)
+        wider = [e for e in (2 ** k for k in range(1, 16)) if lay.stage_devices < e <= n_exp]
+        room = weight_room_bytes(dep)
+        if widest and dep.hw.sram_only and any(-(-n_exp // e) * expert < room for e in wider):
+            advice = ("spread the experts over more chips per stage (a larger --ep, or leave "
                       "--devices out to let the layout be chosen) or use a smaller precision")
         elif widest:
             advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} "
@@ -165,8 +171,8 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
             how = "fewest devices that fit" if devices is None else f"{devices} devices given"
             return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
     if hw.sram_only and model.is_moe:
-        found = _sram_expert_layout(model, hw, eng, make_dep, usable, mode, seqs, ctx, input_len)
-        if found is not None and (devices is None or devices % found.replica_devices == 0):
+        found = _sram_expert_layout(model, hw, eng, make_dep, usable, mode, seqs, ctx, input_len, devices)
+        if found is not None:
             dp = devices // found.replica_devices if devices else 1
             how = "fewest devices that fit" if devices is None else f"{devices} devices given"
             return Layout(tp=found.tp, ep=found.ep, pp=found.pp, dp=dp), (
@@ -198,32 +204,45 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
 
 def _sram_expert_layout(model: ModelSpec, hw: HardwareSpec, eng: EngineSpec,
                         make_dep: Callable[[Layout], Deployment], usable: float, mode: str,
-                        seqs: int, ctx: float, input_len: int) -> Layout | None:
-    """The fewest SRAM chips that hold a mixture-of-experts model whose layers do not fit even
-    one per stage at the widest tensor parallelism: each stage spreads its routed experts over
-    ``ep`` chips (whole experts per chip, attention data-parallel over ``ep / tp`` groups,
-    perf/layout.py), ``ep`` a power of two from twice the widest TP up to the expert count:
-    expert parallelism, the usual way to spread a MoE layer wider than its tensor parallelism
-    (GShard, Lepikhin et al. 2020). An assumption for SRAM machines (no vendor documents its MoE
-    placement); None when no such layout fits."""
+                        seqs: int, ctx: float, input_len: int, devices: int | None = None) -> Layout | None:
+    """An expert-parallel layout of SRAM chips for a mixture-of-experts model whose layers do not
+    fit even one per stage at the widest tensor parallelism: each stage spreads its routed experts
+    over ``ep`` chips (whole experts per chip, attention data-parallel over ``ep / tp`` groups,
+    perf/layout.py), ``ep`` a power of two from twice the widest TP up to the expert count, never
+    so few chips that one chip's whole experts outgrow it. Expert parallelism is the usual way to
+    spread a MoE layer wider than its tensor parallelism (GShard, Lepikhin et al. 2020); for SRAM
+    machines it is an assumption (no vendor documents its MoE placement).
+
+    devices=None: the fewest chips. devices=N: a replica size dividing N, the fewest stages
+    first (a token crosses fewer hops), then the fewest chips. None when no such layout fits."""
     tps = engine_tps(model, hw, eng)
     top = tps[-1] if tps else 1
-    experts = max((g.ffn.num_experts for g in model.groups), default=0)
+    moe = [g.ffn for g in model.groups if g.ffn.kind == "moe"]
+    experts = max((f.num_experts for f in moe), default=0)
+    expert_bytes = max((f.expert_params for f in moe), default=0) * make_dep(Layout()).expert_bytes_per_elem
     best: Layout | None = None
     ep = 2 * top
     while ep <= experts:
+        if -(-experts // ep) * expert_bytes >= usable:  # this chip's whole experts alone overflow it
+            ep *= 2
+            continue
         try:
             whole = weight_bytes_per_device(make_dep(Layout(tp=top, ep=ep)))  # every layer, one stage
         except LayoutError:
             ep *= 2
             continue
         lo = max(1, math.ceil(whole / usable))
-        for pp in range(lo, min(model.num_layers, lo + 8) + 1):
+        for pp in range(lo, model.num_layers + 1 if devices else min(model.num_layers, lo + 8) + 1):
             lay = Layout(tp=top, ep=ep, pp=pp)
-            if best is not None and lay.replica_devices >= best.replica_devices:
+            if devices is not None and devices % lay.replica_devices:
+                continue
+            key = (lay.pp, lay.replica_devices) if devices else (lay.replica_devices, lay.pp)
+            if best is not None and key >= ((best.pp, best.replica_devices) if devices
+                                            else (best.replica_devices, best.pp)):
                 break
             try:
-                fits = needs_memory(make_dep(lay), mode, seqs, ctx, input_len).fits
+                fits = needs_memory(make_dep(lay), mode, seqs / (devices // lay.replica_devices if devices else 1),
+                                    ctx, input_len).fits
             except LayoutError:
                 break
             if fits:

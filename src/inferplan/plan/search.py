@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from inferplan.catalog.schema import HardwareSpec
-from inferplan.errors import InferplanError
+from inferplan.errors import InferplanError, UnsupportedFormatError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.estimate import EstimatePlan, plan_estimate
@@ -107,6 +107,8 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
             p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
                               mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
                               output_len=O, hardware_files=hardware_files, **(opts or {}))
+        except UnsupportedFormatError:
+            raise  # no layout helps: the caller records why this hardware is out
         except InferplanError:
             return None
         return p if p.fits and p.dep.layout.dp == 1 else None
