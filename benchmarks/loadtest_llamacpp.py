@@ -57,6 +57,20 @@ def others_busy_cores(exclude: set[int], seconds: float = 3.0) -> float:
 
 
 
+def growth_table(results: dict, one, label: str, value) -> list[str]:
+    """Markdown lines of E2E and one other metric (``value`` of a run's metrics, named ``label``)
+    relative to the 1-client run ``one``, measured and simulated (one row a client count); shared
+    with loadtest_llamacpp_slots.py."""
+    m1, s1 = one.measured, one.simulated.metrics
+    lines = [f"| clients | E2E / E2E(1) measured | simulated | {label} measured | simulated |",
+             "|---|---|---|---|---|"]
+    for n, res in results.items():
+        m, s = res.measured, res.simulated.metrics
+        lines.append(f"| {n} | {m.e2e_s.mean / m1.e2e_s.mean:.2f} | {s.e2e_s.mean / s1.e2e_s.mean:.2f} | "
+                     f"{value(m) / value(m1):.2f} | {value(s) / value(s1):.2f} |")
+    return lines
+
+
 def absolute_table(results: dict, loads: dict) -> list[str]:
     """Markdown lines of the measured-vs-simulated table (one row a client count), shared with
     loadtest_llamacpp_slots.py."""
@@ -150,14 +164,8 @@ def main() -> None:
         "this table divides it out: how E2E and TTFT grow with the number of clients on a server",
         "that serves one request at a time.",
         "",
-        "| clients | E2E / E2E(1) measured | simulated | TTFT / TTFT(1) measured | simulated |",
-        "|---|---|---|---|---|",
     ]
-    for n, res in results.items():
-        m, s = res.measured, res.simulated.metrics
-        m1, s1 = one.measured, one.simulated.metrics
-        lines.append(f"| {n} | {m.e2e_s.mean / m1.e2e_s.mean:.2f} | {s.e2e_s.mean / s1.e2e_s.mean:.2f} | "
-                     f"{m.ttft_s.mean / m1.ttft_s.mean:.2f} | {s.ttft_s.mean / s1.ttft_s.mean:.2f} |")
+    lines += growth_table(results, one, "TTFT / TTFT(1)", lambda x: x.ttft_s.mean)
     med = {n: error_summary(res.comparison) for n, res in results.items()}
     lines += [
         "",

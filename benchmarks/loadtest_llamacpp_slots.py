@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadtest_llamacpp import absolute_table, others_busy_cores, pct, wait_for_quiet  # noqa: E402
+from loadtest_llamacpp import absolute_table, growth_table, others_busy_cores, pct, wait_for_quiet  # noqa: E402
 
 from inferplan.bench.gguf_synth import synthetic_model, write_synthetic_gguf  # noqa: E402
 from inferplan.loadtest import loadtest  # noqa: E402
@@ -179,14 +179,8 @@ def main() -> None:
         "With 4 slots, up to 4 clients are served together (E2E grows only by the cost of batching);",
         "beyond 4 they queue for a slot.",
         "",
-        "| clients | E2E / E2E(1) measured | simulated | req/s / req/s(1) measured | simulated |",
-        "|---|---|---|---|---|",
     ]
-    for n, res in results.items():
-        m, s = res.measured, res.simulated.metrics
-        m1, s1 = one.measured, one.simulated.metrics
-        lines.append(f"| {n} | {m.e2e_s.mean / m1.e2e_s.mean:.2f} | {s.e2e_s.mean / s1.e2e_s.mean:.2f} | "
-                     f"{m.requests_per_s / m1.requests_per_s:.2f} | {s.requests_per_s / s1.requests_per_s:.2f} |")
+    lines += growth_table(results, one, "req/s / req/s(1)", lambda x: x.requests_per_s)
     e2e = {n: {r.metric: r for r in res.comparison}["E2E mean"].error for n, res in results.items()}
     within = [n for n, v in e2e.items() if v is not None and abs(v) <= 0.15]
     lines += [
