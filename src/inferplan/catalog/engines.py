@@ -171,12 +171,19 @@ _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, 
 _ADMISSION_FIELDS = set(Admission.model_fields) - {"source"}
 
 
+# every spelling of an engine option -> its ENGINE_OPTIONS name
+_OPTION_NAMES = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
+
+
+def _spelled(key: str) -> str:
+    """An option key as the table spells it (``--max-num-seqs`` -> ``max_num_seqs``)."""
+    return key.strip().lstrip("-").replace("-", "_")
+
+
 def inert_given(engine: EngineSpec, options: dict[str, str | float] | None) -> list[str]:
     """The given launch options that `engine` accepts but never reads (``inert_options``), as
     the user spelled them."""
-    by_name = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
-    return [k for k in options or {} if by_name.get(k.strip().lstrip("-").replace("-", "_"))
-            in engine.inert_options]
+    return [k for k in options or {} if _OPTION_NAMES.get(_spelled(k)) in engine.inert_options]
 
 
 def parse_engine_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -195,17 +202,16 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
     or the engines' own spellings: ``max_running_requests``, ``max_num_tokens``...)."""
     if not options:
         return engine
-    by_name = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items() for alias in (name, *aliases)}
     top: dict[str, float | bool | str] = {}
     adm: dict[str, float | bool] = {}
     for key, raw in options.items():
-        spelled = key.strip().lstrip("-").replace("-", "_")
+        spelled = _spelled(key)
         negated = spelled in NEGATED_OPTIONS
-        name = NEGATED_OPTIONS[spelled] if negated else by_name.get(spelled)
+        name = NEGATED_OPTIONS[spelled] if negated else _OPTION_NAMES.get(spelled)
         if name is None:
             from difflib import get_close_matches
 
-            near = get_close_matches(key, [*by_name, *NEGATED_OPTIONS], n=1)
+            near = get_close_matches(key, [*_OPTION_NAMES, *NEGATED_OPTIONS], n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
         if name in engine.inert_options:  # accepted by the engine, read by nothing in it

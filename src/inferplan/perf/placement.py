@@ -93,14 +93,10 @@ def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float)
     if mem.weights_bytes > weight_room_bytes(dep):
         lay = dep.layout
         widest = lay.pp >= dep.model.num_layers and lay.tp >= engine_tps(dep.model, dep.hw, dep.engine)[-1]
-        moe = [g.ffn for g in dep.model.groups if g.ffn.kind == "moe"]
-        n_exp = max((f.num_experts for f in moe), default=0)
-        expert = max((f.expert_params for f in moe), default=0) * dep.expert_bytes_per_elem
-        # a wider expert spread (ep a power of two up to the expert count) whose whole experts
-        # per chip fit: the layout can still grow (SRAM machines, perf/placement._sram_expert_layout)
-        wider = [e for e in (2 ** k for k in range(1, 16)) if lay.stage_devices < e <= n_exp]
-        room = weight_room_bytes(dep)
-        if widest and dep.hw.sram_only and any(-(-n_exp // e) * expert < room for e in wider):
+        # a wider expert spread whose whole experts per chip fit: the layout can still grow
+        wider = _expert_spreads(dep.model, lay.stage_devices + 1, dep.expert_bytes_per_elem,
+                                weight_room_bytes(dep))
+        if widest and dep.hw.sram_only and wider:
             advice = ("spread the experts over more chips per stage (a larger --ep, or leave "
                       "--devices out to let the layout be chosen) or use a smaller precision")
         elif widest:
@@ -217,28 +213,22 @@ def _sram_expert_layout(model: ModelSpec, hw: HardwareSpec, eng: EngineSpec,
     first (a token crosses fewer hops), then the fewest chips. None when no such layout fits."""
     tps = engine_tps(model, hw, eng)
     top = tps[-1] if tps else 1
-    moe = [g.ffn for g in model.groups if g.ffn.kind == "moe"]
-    experts = max((f.num_experts for f in moe), default=0)
-    expert_bytes = max((f.expert_params for f in moe), default=0) * make_dep(Layout()).expert_bytes_per_elem
+
+    def rank(lay: Layout) -> tuple[int, int]:
+        return (lay.pp, lay.replica_devices) if devices else (lay.replica_devices, lay.pp)
+
     best: Layout | None = None
-    ep = 2 * top
-    while ep <= experts:
-        if -(-experts // ep) * expert_bytes >= usable:  # this chip's whole experts alone overflow it
-            ep *= 2
-            continue
+    for ep in _expert_spreads(model, 2 * top, make_dep(Layout()).expert_bytes_per_elem, usable):
         try:
             whole = weight_bytes_per_device(make_dep(Layout(tp=top, ep=ep)))  # every layer, one stage
         except LayoutError:
-            ep *= 2
             continue
         lo = max(1, math.ceil(whole / usable))
         for pp in range(lo, model.num_layers + 1 if devices else min(model.num_layers, lo + 8) + 1):
             lay = Layout(tp=top, ep=ep, pp=pp)
             if devices is not None and devices % lay.replica_devices:
                 continue
-            key = (lay.pp, lay.replica_devices) if devices else (lay.replica_devices, lay.pp)
-            if best is not None and key >= ((best.pp, best.replica_devices) if devices
-                                            else (best.replica_devices, best.pp)):
+            if best is not None and rank(lay) >= rank(best):
                 break
             try:
                 fits = needs_memory(make_dep(lay), mode, seqs / (devices // lay.replica_devices if devices else 1),
@@ -248,5 +238,21 @@ def _sram_expert_layout(model: ModelSpec, hw: HardwareSpec, eng: EngineSpec,
             if fits:
                 best = lay
                 break
-        ep *= 2
     return best
+
+
+def _expert_spreads(model: ModelSpec, first: int, expert_bytes_per_elem: float, room: float) -> list[int]:
+    """Expert-parallel degrees worth trying on SRAM chips: the powers of two from `first` (at
+    least) up to the model's expert count whose whole experts per chip (ceil(E / ep) of the
+    largest) fit in `room` bytes. Empty for a dense model."""
+    moe = [g.ffn for g in model.groups if g.ffn.kind == "moe"]
+    experts = max((f.num_experts for f in moe), default=0)
+    expert_bytes = max((f.expert_params for f in moe), default=0) * expert_bytes_per_elem
+    out, ep = [], 2
+    while ep < first:
+        ep *= 2
+    while ep <= experts:
+        if -(-experts // ep) * expert_bytes < room:
+            out.append(ep)
+        ep *= 2
+    return out
