@@ -392,6 +392,27 @@ def test_attention_runs_at_its_own_share_of_the_gemms_efficiency():
     assert 0.1 < f.attn_compute < 1.0  # below the GEMMs' share (FlashAttention-2/3 papers)
 
 
+def test_routed_expert_kernels_run_at_their_share_of_the_dense_efficiency():
+    """``moe_eff`` divides the routed experts' compute and weight-read times (fused-MoE kernels
+    gather, combine and wait for their busiest expert); dense, attention and head ops keep
+    theirs, and a dense model is unchanged."""
+    import dataclasses
+
+    for comp in ({"decode_seqs": 64.0, "decode_ctx": 900.0}, {"prefill_tokens": 8192, "prefill_seqs": 8}):
+        w, f = _time(_dep("mixtral-8x7b"), **comp)
+        slow = dataclasses.replace(f, moe_eff=0.5)
+        c1, m1, _, _ = w.effective_parts(f)
+        c2, m2, _, _ = w.effective_parts(slow)
+        assert "experts" in w.op_kinds
+        for i, k in enumerate(w.op_kinds):
+            scale = f.moe_eff / 0.5 if k == "experts" else 1.0
+            assert c2[i] == pytest.approx(scale * c1[i])
+            assert m2[i] == pytest.approx(scale * m1[i])
+        assert float(w.time_s(slow)) > float(w.time_s(f))
+    dense, f = _time(_dep(), decode_seqs=64.0, decode_ctx=900.0)
+    assert float(dense.time_s(dataclasses.replace(f, moe_eff=0.5))) == pytest.approx(float(dense.time_s(f)))
+
+
 def test_a_routed_expert_is_unpacked_once_per_tile_of_the_tokens_routed_to_it():
     """A 512-token prompt through Qwen3-30B-A3B (128 experts, top-8) routes ~32 tokens to each
     expert: on a CPU (4-token register tiles) every expert's weights are unpacked 8 times, not

@@ -82,6 +82,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "request_overhead_s": engine_lineage(dep),
         "moe_n_half": [fam, cls],
         "attn_compute": [fam, cls],
+        "moe_eff": [],
     }
 
 
@@ -119,7 +120,7 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         used[name] = eff.lookup(name, sc[name])
     for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s",
                  "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s", "moe_n_half",
-                 "attn_compute"):
+                 "attn_compute", "moe_eff"):
         prior, src = REGIME_PRIORS[name]
         used[name] = eff.lookup(name, sc[name], prior=prior, prior_source=src)
     for key, ctype in zip(("lowp_w", "lowp_e"), low_precision_types(dep), strict=True):
@@ -153,5 +154,6 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         request_overhead_s=used["request_overhead_s"].value,
         moe_n_half=used["moe_n_half"].value,
         attn_compute=used["attn_compute"].value,
+        moe_eff=used["moe_eff"].value,
     )
     return f, used

@@ -104,6 +104,7 @@ class Factors:
     request_overhead_s: float = 0.0  # per served request, added to TTFT and e2e (API server) (s)
     moe_n_half: float = 0.0  # expert-slice width per device at which grouped GEMMs run at half speed
     attn_compute: float = 1.0  # multiplier on compute_eff for attention's QK^T and PV products
+    moe_eff: float = 1.0  # share of the dense kernels' efficiency the routed-expert kernels reach
 
 
 def request_overhead_s(f: Factors | None) -> float:
@@ -216,6 +217,12 @@ class StepWork:
         compute = (self.t_compute / eff + f.dequant_ops_w * self.t_unpack_w
                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
         memory = self.t_memory / be
+        # routed-expert kernels (fused MoE, grouped GEMMs) reach moe_eff of the dense kernels'
+        # efficiency, in their FLOPs and in their weight reads (see Factors.moe_eff)
+        kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
+        moe = np.array([f.moe_eff if k == "experts" else 1.0 for k in kinds])
+        moe = moe.reshape((-1,) + (1,) * (np.ndim(compute) - 1))
+        compute, memory = compute / moe, memory / moe
         zero = 0 * compute[0]
         seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
         compute = np.concatenate([compute, seq[None]])
