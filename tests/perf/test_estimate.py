@@ -448,3 +448,31 @@ def test_bitnet_cpp_runs_on_cpu_cores_not_on_a_socs_gpu():
     with pytest.raises(InputError, match=r"bitnet\.cpp \(runs on cpu\).*apple-m2-max-gpu"):
         estimate("bitnet-b1.58-2b-4t", "apple-m2-max-gpu", input_len=128, output_len=16)
     assert estimate("bitnet-b1.58-2b-4t", "apple-m2-max-cpu", input_len=128, output_len=16).engine == "bitnet.cpp"
+
+
+def test_an_overlap_scheduler_holds_a_served_prompt_half_a_step_longer():
+    """Under an overlap scheduler the next decode step is already launched when a client's last
+    token goes out, so its next prompt waits 1.5 decode steps on average instead of one; the step
+    times and the rest of the request are the same."""
+    import dataclasses
+
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.estimate import evaluate_plan, plan_estimate
+    from inferplan.perf.factors import resolve_factors
+    from inferplan.perf.queueing import STEPS_AHEAD_OVERLAP
+
+    plan = plan_estimate("llama-3.1-8b", "h100-sxm", input_len=1024, output_len=256, mode="concurrency",
+                         batch=16, engine="sglang")
+    assert plan.dep.engine.overlap_scheduler
+    f, _ = resolve_factors(plan.dep, load_efficiency())
+    serial = dataclasses.replace(plan, dep=dataclasses.replace(
+        plan.dep, engine=plan.dep.engine.model_copy(update={"overlap_scheduler": False})))
+    on, off = evaluate_plan(plan, f), evaluate_plan(serial, f)
+    step = plan.works["decode"].total_time_s(f)
+    assert on["ttft_s"] - off["ttft_s"] == pytest.approx((STEPS_AHEAD_OVERLAP - 1) * step)
+    assert on["tpot_s"] == pytest.approx(off["tpot_s"])
+    one = plan_estimate("llama-3.1-8b", "h100-sxm", input_len=1024, output_len=256, mode="concurrency",
+                        batch=1, engine="sglang")
+    alone = dataclasses.replace(one, dep=dataclasses.replace(
+        one.dep, engine=one.dep.engine.model_copy(update={"overlap_scheduler": False})))
+    assert evaluate_plan(one, f)["ttft_s"] == pytest.approx(evaluate_plan(alone, f)["ttft_s"])  # no one ahead

@@ -59,7 +59,12 @@ from inferplan.perf.offload import (
     single_host_layout,
 )
 from inferplan.perf.placement import choose_layout, why_not_fits
-from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
+from inferplan.perf.queueing import (
+    STEPS_AHEAD_OVERLAP,
+    cycle_shape,
+    prefill_queue_s,
+    served_cycle_s,
+)
 from inferplan.perf.slots import serving_engine
 from inferplan.perf.step import Factors, StepWork, request_overhead_s, step_work
 from inferplan.perf.wafer import PipelineReport, explain_pipeline, pipeline_report
@@ -433,10 +438,12 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         # marginal cost of the prompts: a group's steps minus the riders' own decode steps
         rider_s = plan.rider_work.total_time_s(f) * group_steps if plan.rider_work is not None else 0.0
         prompt_s = groups * max(group_s - rider_s, 0.0)
-        # served requests (docs/metrics.md; not offline runs): the step in progress when others
-        # run, and the API server's own time, which holds no slot while a request queues
+        # served requests (docs/metrics.md; not offline runs): the steps ahead of the prompt when
+        # others run (STEPS_AHEAD), and the API server's own time, which holds no slot while a
+        # request queues
         served = plan.mode == "concurrency"
-        in_step = min(1.0, max(0.0, n - 1)) * decode_s if served else 0.0
+        ahead = STEPS_AHEAD_OVERLAP if dep.engine.overlap_scheduler else 1.0
+        in_step = ahead * min(1.0, max(0.0, n - 1)) * decode_s if served else 0.0
         # the API server's time and the admission wait (perf/admission.py): no running slot held
         req = request_overhead_s(f) + plan.admission_steps * decode_s if served else 0.0
         # and the other prompt groups ahead of it (arrivals collide; perf/queueing.py)

@@ -36,6 +36,16 @@ from numpy.typing import ArrayLike
 
 RHO_MAX = 0.9  # cap on the prompt server's utilization (the closed loop throttles before 1)
 
+# Decode steps a served prompt waits for before its own step (docs/metrics.md): a client sends
+# its next request when its last token arrives, just after the next step started, so the prompt
+# waits for that step. An overlap scheduler (EngineSpec.overlap_scheduler: SGLang's event loop,
+# vLLM's async scheduling, TensorRT-LLM's overlap) launches step k+1 before it emits step k's
+# tokens; the new request reaches it before its next loop (the step already launched: 1 step) or
+# after (that step and the next one launched without it: 2), 1.5 on average. Held out (width 2,
+# 2026-12-06): 17.7% / p90 57.6% / 6.4% > 2x at 1 step, 17.6% / 57.0% / 6.3% at 1.5, 17.7% /
+# 57.7% / 6.4% at 2.
+STEPS_AHEAD_OVERLAP = 1.5
+
 
 def prefill_queue_s(prompt_s: ArrayLike, busy_s: ArrayLike, groups: ArrayLike) -> Any:
     """Mean seconds a served prompt waits behind the other prompt groups (module docstring);
