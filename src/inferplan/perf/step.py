@@ -180,10 +180,11 @@ class StepWork:
     # (EngineSpec.overlap_scheduler): host costs overlap device time instead of adding to it
     host_overlap: bool = False
 
-    def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-op (bandwidth efficiency, low-precision share, GEMM half-M), shaped to broadcast
-        against the work's arrays, and a 1-D mask of the attention ops (their FLOPs are the
-        score and value products and a short-conv layer's convolution)."""
+    def _per_op(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-op (bandwidth efficiency, low-precision share, GEMM half-M, routed-expert share
+        ``moe_eff``), shaped to broadcast against the work's arrays, and a 1-D mask of the
+        attention ops (their FLOPs are the score and value products and a short-conv layer's
+        convolution)."""
         kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
         shape = (len(kinds),) + (1,) * (np.ndim(self.t_compute) - 1)
         be = np.array([f.bw_eff * (f.kv_bw if k == "attention" else 1.0) for k in kinds])
@@ -199,7 +200,9 @@ class StepWork:
         half = np.array([f.moe_m_half_tokens if k == "experts" else
                          f.gemm_m_half_tokens if k in ("linear", "head") else 0.0 for k in kinds])
         attn = np.array([k == "attention" for k in kinds])
-        return np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape), attn
+        moe = np.array([f.moe_eff if k == "experts" else 1.0 for k in kinds])
+        return (np.minimum(be, 1.0).reshape(shape), lowp.reshape(shape), half.reshape(shape),
+                moe.reshape(shape), attn)
 
     def effective_parts(self, f: Factors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(compute s per op, memory s per op, links + the device's fixed overheads s, offload s)
@@ -207,7 +210,7 @@ class StepWork:
         its compute seconds are ``seq_overhead_s * rows``; with the step's own host overhead
         (``step_overhead_s``, not in these parts) it is the host side of :meth:`time_s`. The
         simulator tabulates exactly these parts."""
-        be, lowp, half, attn = self._per_op(f)
+        be, lowp, half, moe, attn = self._per_op(f)
         m = self.gemm_m if self.gemm_m is not None else 0 * self.t_compute
         eff = gemm_efficiency(m, half) * lowp
         if self.gemv_ratio is not None:  # never slower than the mat-vec path
@@ -219,9 +222,6 @@ class StepWork:
         memory = self.t_memory / be
         # routed-expert kernels (fused MoE, grouped GEMMs) reach moe_eff of the dense kernels'
         # efficiency, in their FLOPs and in their weight reads (see Factors.moe_eff)
-        kinds = self.op_kinds or tuple("linear" for _ in self.op_names)
-        moe = np.array([f.moe_eff if k == "experts" else 1.0 for k in kinds])
-        moe = moe.reshape((-1,) + (1,) * (np.ndim(compute) - 1))
         compute, memory = compute / moe, memory / moe
         zero = 0 * compute[0]
         seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
