@@ -88,6 +88,32 @@ def test_a_new_sources_interval_counts_the_scatter_between_sources():
         pooled.groups["all"][1] - pooled.groups["all"][0]
 
 
+
+def test_a_new_sources_interval_holds_its_level_when_errors_are_heavy_tailed():
+    """Rows scattered about their source's bias with Student-t (2.5 d.o.f.) tails, like the
+    corpus's log errors: the interval of a new source's row covers about 80% of new sources'
+    rows, where a normal interval of the same variance (the table's rule before 2026-12-06)
+    covers close to 90% (too wide for the bulk)."""
+    import numpy as np
+    from scipy.stats import t as student_t
+
+    from inferplan.perf.intervals import source_effect_quantiles
+
+    rng = np.random.default_rng(3)
+
+    def draw(sources: int, rows: int) -> tuple[np.ndarray, list[str]]:
+        b = 0.05 * rng.standard_normal(sources)
+        e = 0.1 * rng.standard_t(2.5, (sources, rows))
+        return (b[:, None] + e).ravel(), [f"s{i}" for i in range(sources) for _ in range(rows)]
+
+    r, srcs = draw(20, 40)
+    lo, hi = source_effect_quantiles(r, srcs, 0.8)
+    new, _ = draw(400, 5)
+    assert 0.74 <= float(np.mean((new >= lo) & (new <= hi))) <= 0.86
+    half = float(student_t.ppf(0.9, df=19)) * float(np.std(r))  # a normal interval's half-width
+    assert float(np.mean(np.abs(new - np.median(r)) <= half)) > 0.87
+
+
 def test_a_group_of_one_source_backs_off_to_a_wider_group():
     """Eight tight rows of one source 3x off in one class: the class's own groups are dropped
     (one source says nothing of the next), so the lookup uses the groups of several sources

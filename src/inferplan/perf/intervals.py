@@ -189,24 +189,28 @@ def source_effect_quantiles(r: np.ndarray, sources: list[str], level: float) -> 
     """Central ``level`` interval of the residual of a row from a source not in ``r``.
 
     Residuals cluster by source (one engine build and harness per source): r = b_s + e, with a
-    source effect b_s and a row noise e. A new source's row is one draw of each, so its spread
-    is sqrt(var(b) + var(e)): var(b) from the sources' median residuals, var(e) pooled from the
-    rows' distances to their source's median; centred on the median source. Student t with
-    (sources - 1) degrees of freedom for the few-source uncertainty of var(b); one source: the
-    rows' own conformal quantiles.
+    source effect b_s and a row noise e. A new source's row is one draw of each: the interval is
+    the central ``level`` quantiles of the empirical distribution of b + e (every source's
+    median residual plus every row's distance to its own source's median, each source's effect
+    weighted equally). Log errors are heavy-tailed (most rows near their source's bias, a few
+    2-3x off), so a normal interval of the same variance is too wide for the bulk: over the
+    held-out corpus (2026-12-06) it covered 89.5% of the rows at a nominal 80%, these empirical
+    quantiles 84.7% at 0.83x its median log-width. Few sources estimate the spread of b poorly:
+    the quantiles are widened about the median by Student t with (sources - 1) degrees of
+    freedom over the normal's quantile, ``t((1 + level) / 2) / z((1 + level) / 2)`` (1.08 at 10
+    sources, 1.01 at 48). One source: the rows' own conformal quantiles.
     """
     names = sorted(set(sources))
     if len(names) < 2:
         return conformal_quantiles(r, level)
     idx = np.array([names.index(n) for n in sources])
     med = np.array([np.median(r[idx == k]) for k in range(len(names))])
-    var_b = float(np.var(med, ddof=1))
-    var_e = float(np.mean((r - med[idx]) ** 2))
+    draws = (med[:, None] + (r - med[idx])[None, :]).ravel()  # b + e over all pairs
+    q_lo, mid, q_hi = np.quantile(draws, [(1 - level) / 2, 0.5, (1 + level) / 2])
     from scipy.stats import t as student_t  # scipy: a core dependency (the calibration's fit)
 
-    half = float(student_t.ppf((1 + level) / 2, df=len(names) - 1)) * math.sqrt(var_b + var_e)
-    mid = float(np.median(med))
-    return mid - half, mid + half
+    widen = float(student_t.ppf((1 + level) / 2, df=len(names) - 1)) / NormalDist().inv_cdf((1 + level) / 2)
+    return float(mid + widen * (q_lo - mid)), float(mid + widen * (q_hi - mid))
 
 
 def build_table(classes: list[str], families: list[str], regimes: list[str], r_speed: np.ndarray,
