@@ -413,6 +413,22 @@ def test_routed_expert_kernels_run_at_their_share_of_the_dense_efficiency():
     assert float(dense.time_s(dataclasses.replace(f, moe_eff=0.5))) == pytest.approx(float(dense.time_s(f)))
 
 
+def test_link_latency_scales_the_collectives_message_latency_only():
+    """``link_latency`` multiplies the latency of the messages a collective sends (a 70B decode
+    step over a 12-chip Inferentia2 ring: 2 all-reduces per layer, 2(24 - 1) hops each) and
+    nothing else; one device sends no messages, so its step is unchanged."""
+    import dataclasses
+
+    w, f = _time(_dep("llama-2-70b", "inferentia2", engine="neuron", devices=12, tp=12), decode_seqs=1.0,
+                 decode_ctx=512.0)
+    lat = float(np.sum(w.t_link_latency))
+    assert lat > 0
+    slow = dataclasses.replace(f, link_latency=2.0 * f.link_latency)
+    assert float(w.time_s(slow)) - float(w.time_s(f)) == pytest.approx(lat * f.link_latency)
+    one, f1 = _time(_dep(), decode_seqs=1.0, decode_ctx=512.0)
+    assert float(one.time_s(dataclasses.replace(f1, link_latency=3.0))) == pytest.approx(float(one.time_s(f1)))
+
+
 def test_a_routed_expert_is_unpacked_once_per_tile_of_the_tokens_routed_to_it():
     """A 512-token prompt through Qwen3-30B-A3B (128 experts, top-8) routes ~32 tokens to each
     expert: on a CPU (4-token register tiles) every expert's weights are unpacked 8 times, not

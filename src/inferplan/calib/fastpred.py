@@ -52,7 +52,7 @@ KIND_CODE = {"linear": 0, "experts": 1, "attention": 2, "head": 3}
 
 # slot -> (Factors field it feeds); bw/ce are products of a family factor and an engine factor
 SLOTS = ("bw", "engine_bw", "ce", "engine_ce", "lo", "so", "dqw", "dqe", "comm", "kv_bw",
-         "m_half", "moe_half", "lowp_w", "lowp_e", "seq", "sk", "plo", "req", "moe_n", "attn", "moe_e")
+         "m_half", "moe_half", "lowp_w", "lowp_e", "seq", "sk", "plo", "req", "moe_n", "attn", "moe_e", "lat")
 # which resolved factor (``resolve_factors``' ``used`` key) each slot reads
 SLOT_USED = {"bw": "bw_eff", "engine_bw": "engine_bw", "ce": "compute_eff",
              "engine_ce": "engine_compute", "lo": "layer_overhead_s", "so": "step_overhead_s",
@@ -60,14 +60,14 @@ SLOT_USED = {"bw": "bw_eff", "engine_bw": "engine_bw", "ce": "compute_eff",
              "m_half": "gemm_m_half_tokens", "moe_half": "moe_m_half_tokens",
              "lowp_w": "lowp_w", "lowp_e": "lowp_e", "seq": "seq_overhead_s",
              "sk": "small_kernel_s", "plo": "prefill_layer_overhead_s", "req": "request_overhead_s",
-             "moe_n": "moe_n_half", "attn": "attn_compute", "moe_e": "moe_eff"}
+             "moe_n": "moe_n_half", "attn": "attn_compute", "moe_e": "moe_eff", "lat": "link_latency"}
 # model terms that can be switched off (fixed at their neutral value) to measure what they add
 TERM_SLOTS = {"kv_bw": ("kv_bw",), "gemm_m": ("m_half",), "moe_m": ("moe_half",),
               "lowp": ("lowp_w", "lowp_e"), "seq_overhead": ("seq",), "small_kernels": ("sk",),
               "prefill_eager": ("plo",), "request_overhead": ("req",), "moe_width": ("moe_n",),
-              "attn_compute": ("attn",), "moe_eff": ("moe_e",)}
+              "attn_compute": ("attn",), "moe_eff": ("moe_e",), "link_latency": ("lat",)}
 NEUTRAL = {"kv_bw": 1.0, "m_half": 0.0, "moe_half": 0.0, "lowp_w": 1.0, "lowp_e": 1.0, "seq": 0.0,
-           "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0, "attn": 1.0, "moe_e": 1.0}
+           "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0, "attn": 1.0, "moe_e": 1.0, "lat": 1.0}
 
 
 def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
@@ -101,6 +101,11 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
         keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])
         keys["moe_e"] = ("moe_eff", (sc["moe_eff"] or ["default"])[0])
+    # the per-hop latency is fitted where a ring pays it 2(n-1) times per all-reduce (Neuron's
+    # rings, PCIe peers); switched fabrics pay their catalog latency log2(n) times and keep it
+    # (fitted on every link, width 2, 2026-12-06: 17.4% / p90 57.3%; on ring links 17.2% / 57.0%)
+    if dep.layout.tp > 1 and dep.tp_link.ring_collectives:
+        keys["lat"] = ("link_latency", sc["link_latency"][0])
     for slot, key in (("lowp_w", "lowp_w"), ("lowp_e", "lowp_e")):
         if not used[key].source.endswith("no low-precision term"):
             keys[slot] = ("lowp_eff", sc[key][0])
@@ -294,7 +299,7 @@ class CorpusModel:
         n_steps = len(self.st_work)
         sr = self.st_row
         device = (np.bincount(self.op_step, weights=t_op, minlength=n_steps)
-                  + self.st_link / v["comm"][sr] + self.st_lat + self.st_layers * v["lo"][sr]
+                  + self.st_link / v["comm"][sr] + self.st_lat * v["lat"][sr] + self.st_layers * v["lo"][sr]
                   + self.st_host + self.st_small * v["sk"][sr]
                   + self.st_prefill_layers * v["plo"][sr])
         host = v["so"][sr] + v["seq"][sr] * self.st_rows  # StepWork.time_s: added or overlapped
@@ -318,7 +323,8 @@ class CorpusModel:
                         lowp_eff_e=float(v["lowp_e"][i]), seq_overhead_s=float(v["seq"][i]),
                         small_kernel_s=float(v["sk"][i]), prefill_layer_overhead_s=float(v["plo"][i]),
                         request_overhead_s=float(v["req"][i]), moe_n_half=float(v["moe_n"][i]),
-                        attn_compute=float(v["attn"][i]), moe_eff=float(v["moe_e"][i]))
+                        attn_compute=float(v["attn"][i]), moe_eff=float(v["moe_e"][i]),
+                        link_latency=float(v["lat"][i]))
             val = self.rows[i].predict(f)
             pred[i] = np.nan if val is None else val
         return pred
@@ -466,4 +472,5 @@ def f0_value(f0, used: dict[str, FactorValue], slot: str) -> float:
             "m_half": f0.gemm_m_half_tokens, "moe_half": f0.moe_m_half_tokens,
             "lowp_w": f0.lowp_eff_w, "lowp_e": f0.lowp_eff_e, "seq": f0.seq_overhead_s,
             "sk": f0.small_kernel_s, "plo": f0.prefill_layer_overhead_s, "req": f0.request_overhead_s,
-            "moe_n": f0.moe_n_half, "attn": f0.attn_compute, "moe_e": f0.moe_eff}[slot]
+            "moe_n": f0.moe_n_half, "attn": f0.attn_compute, "moe_e": f0.moe_eff,
+            "lat": f0.link_latency}[slot]

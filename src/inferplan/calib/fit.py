@@ -54,6 +54,7 @@ PRIOR_LOG_SIGMA = {  # how far (in log units) a factor may move from its prior b
     "moe_n_half": 1.0,  # N tiles of 64-256 columns across fused-MoE kernels
     "attn_compute": 0.5,  # FlashAttention-2/3 kernels reach 0.45-0.95 of a GEMM's share of peak
     "moe_eff": 0.5,  # routed-expert kernels at 0.5-1.0 of a dense kernel's efficiency (default.yaml)
+    "link_latency": 0.5,  # per-hop latency "about 1-2 us (HBM load dependent)" on Neuron rings
 }
 RELIABILITY_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5}
 # Rows of one source share its bias (engine build, harness, how the numbers were read), so its n

@@ -38,6 +38,7 @@ FACTORS: dict[str, tuple[float, float, str]] = {
     "moe_n_half": (0.0, 8192.0, "expert-slice columns per device at which a grouped expert GEMM is at half speed"),
     "attn_compute": (0.1, 1.5, "multiplier on compute_eff for attention's score and value products"),
     "moe_eff": (0.2, 1.5, "share of the dense kernels' efficiency reached by routed-expert kernels"),
+    "link_latency": (0.2, 5.0, "multiplier on the catalog's per-message link latency in collectives"),
 }
 
 # Priors of the regime terms for profiles written before they existed (the bundled profile
@@ -54,6 +55,7 @@ REGIME_PRIORS: dict[str, tuple[float, str]] = {
     "moe_n_half": (0.0, "no expert-slice-width term (profile predates it)"),
     "attn_compute": (1.0, "attention at the GEMMs' efficiency (profile predates the term)"),
     "moe_eff": (1.0, "routed experts at the dense kernels' efficiency (profile predates the term)"),
+    "link_latency": (1.0, "the catalog's link latency per message (profile predates the term)"),
 }
 
 

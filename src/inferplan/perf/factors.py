@@ -83,6 +83,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "moe_n_half": [fam, cls],
         "attn_compute": [fam, cls],
         "moe_eff": [],
+        "link_latency": [dep.hw.id],
     }
 
 
@@ -120,7 +121,7 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         used[name] = eff.lookup(name, sc[name])
     for name in ("kv_bw", "gemm_m_half_tokens", "moe_m_half_tokens", "seq_overhead_s",
                  "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s", "moe_n_half",
-                 "attn_compute", "moe_eff"):
+                 "attn_compute", "moe_eff", "link_latency"):
         prior, src = REGIME_PRIORS[name]
         used[name] = eff.lookup(name, sc[name], prior=prior, prior_source=src)
     for key, ctype in zip(("lowp_w", "lowp_e"), low_precision_types(dep), strict=True):
@@ -155,5 +156,6 @@ def resolve_factors(dep: Deployment, eff: Efficiency) -> tuple[Factors, dict[str
         moe_n_half=used["moe_n_half"].value,
         attn_compute=used["attn_compute"].value,
         moe_eff=used["moe_eff"].value,
+        link_latency=used["link_latency"].value,
     )
     return f, used

@@ -105,6 +105,7 @@ class Factors:
     moe_n_half: float = 0.0  # expert-slice width per device at which grouped GEMMs run at half speed
     attn_compute: float = 1.0  # multiplier on compute_eff for attention's QK^T and PV products
     moe_eff: float = 1.0  # share of the dense kernels' efficiency the routed-expert kernels reach
+    link_latency: float = 1.0  # multiplier on the catalog's per-message link latency (collectives)
 
 
 def request_overhead_s(f: Factors | None) -> float:
@@ -227,7 +228,7 @@ class StepWork:
         seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
         compute = np.concatenate([compute, seq[None]])
         memory = np.concatenate([memory, zero[None]])
-        extra = (self.t_link / f.comm_eff + self.t_link_latency + self.device_overhead_s(f)
+        extra = (self.t_link / f.comm_eff + self.t_link_latency * f.link_latency + self.device_overhead_s(f)
                  + self.t_host) + zero  # host-computed experts depend on tokens only
         offload = self.t_offload / f.comm_eff + zero
         return compute, memory, extra, offload
@@ -269,7 +270,7 @@ class StepWork:
         compute_ops, memory_ops, _, offload = self.effective_parts(f)
         compute = compute_ops[:-1].sum(axis=0)
         memory = memory_ops.sum(axis=0)
-        comm = self.t_link / f.comm_eff + self.t_link_latency
+        comm = self.t_link / f.comm_eff + self.t_link_latency * f.link_latency
         overhead = self.fixed_overhead_s(f) + compute_ops[-1]
         host = self.t_host + 0 * compute
         parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
@@ -288,7 +289,7 @@ class StepWork:
         parts = {
             "compute": np.sum(compute_ops[:-1]),
             "memory": np.sum(memory_ops),
-            "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency),
+            "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency * f.link_latency),
             "overhead": np.sum(self.fixed_overhead_s(f) + compute_ops[-1]),  # per step, summed
             "offload": np.sum(offload),
             "host": np.sum(self.t_host),

@@ -76,7 +76,7 @@ def pipeline_report(plan: EstimatePlan, f: Factors) -> PipelineReport | None:
     hops = lay.pp - 1
     pp_link = dep.pp_link
     act = dep.model.hidden_size * dep.act_bytes * max(plan.seqs_per_replica / max(plan.microbatches, 1), 1.0)
-    hop = act / pp_link.bw_bytes_s / f.comm_eff + pp_link.latency_s if hops else 0.0
+    hop = act / pp_link.bw_bytes_s / f.comm_eff + pp_link.latency_s * f.link_latency if hops else 0.0
     overhead = f.step_overhead_s
     from dataclasses import replace
 
