@@ -451,7 +451,7 @@ def test_bundled_intervals_reach_every_estimate_verdict():
     iv = metric_interval(v, "decode_tok_s_per_user", "gpu", "batch", 1, 1024, 256,
                          support=f"{engine}@h100-sxm")
     assert iv.group.startswith("measured|gpu")
-    assert lo == pytest.approx(iv.low) and hi < iv.high  # the table's high end passes the memory roof
+    assert lo == pytest.approx(iv.low) and hi <= iv.high  # the high end is clipped where it passes the roof
     # ... and the verdict's interval is the one `estimate --json` prints, clipped at the roofline
     from inferplan import estimate
 
