@@ -47,6 +47,21 @@ def test_served_rows_with_prompt_collisions_stay_on_the_fast_path_and_exact(prio
     assert np.allclose(model.predict(x), slow, rtol=1e-9, equal_nan=True)
 
 
+@pytest.mark.parametrize("name", ["mlc-llm-perf-bench.csv", "aws-neuron-perf.csv"])
+def test_ring_link_rows_stay_exact_with_a_fitted_link_latency(prior, name):
+    """Rows on ring links (PCIe-only GPUs with TP, pipeline and row-split layouts beside them;
+    Neuron rings): the fitted link latency reaches the fast path exactly where the slow path
+    applies it, and nowhere else (factors.py _ring_link_scope)."""
+    rows = [r for r in load_dataset(CORPUS_DIR / name) if r.plan is not None]
+    model = build_corpus_model(rows, prior)
+    assert any(k == "link_latency" for k, _ in model.params)
+    x0, lo, hi = log_bounds(model)
+    x = np.clip(x0 + np.random.default_rng(2).normal(0, 0.5, len(x0)), lo, hi)
+    eff = prior.with_values({k: float(np.exp(v)) for k, v in zip(model.params, x, strict=True)}, "t")
+    slow = np.array([r.predict(resolve_factors(r.plan.dep, eff)[0]) or np.nan for r in model.rows])
+    assert np.allclose(model.predict(x), slow, rtol=1e-9, equal_nan=True)
+
+
 def test_disabled_terms_are_neutral(published, prior):
     model = build_corpus_model(published, prior)
     x0, _, _ = log_bounds(model)

@@ -101,10 +101,10 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
         keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])
         keys["moe_e"] = ("moe_eff", (sc["moe_eff"] or ["default"])[0])
-    # the per-hop latency is fitted where a ring pays it 2(n-1) times per all-reduce (Neuron's
-    # rings, PCIe peers); switched fabrics pay their catalog latency log2(n) times and keep it
-    # (fitted on every link, width 2, 2026-12-06: 17.4% / p90 57.3%; on ring links 17.2% / 57.0%)
-    if dep.layout.tp > 1 and dep.tp_link.ring_collectives:
+    # the per-hop latency is fitted where a ring pays it 2(n-1) times per all-reduce (factors.py
+    # _ring_link_scope); switched fabrics keep their catalog latency (fitted on every link, width
+    # 2, 2026-12-06: 17.4% / p90 57.3%; on ring links 17.2% / 57.0%)
+    if sc["link_latency"]:
         keys["lat"] = ("link_latency", sc["link_latency"][0])
     for slot, key in (("lowp_w", "lowp_w"), ("lowp_e", "lowp_e")):
         if not used[key].source.endswith("no low-precision term"):

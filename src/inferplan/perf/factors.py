@@ -83,8 +83,18 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "moe_n_half": [fam, cls],
         "attn_compute": [fam, cls],
         "moe_eff": [],
-        "link_latency": [dep.hw.id],
+        "link_latency": _ring_link_scope(dep),
     }
+
+
+def _ring_link_scope(dep: Deployment) -> list[str]:
+    """The hardware id, where the link latency is fitted: a TP group on a ring link (Neuron,
+    PCIe-only peers), whose all-reduce pays the per-hop latency 2(n-1) times. None elsewhere
+    (switched fabrics, scale-out links, one device, and row-split TP, whose latency term is
+    mostly host launches, ``perf/step.py row_split_latency_s``): the catalog's figure."""
+    lay = dep.layout
+    ring = lay.tp > 1 and dep.tp_link.ring_collectives and dep.engine.layout.row_split is None
+    return [dep.hw.id] if ring else []
 
 
 def _asic_generation(dep: Deployment) -> list[str]:

@@ -221,17 +221,17 @@ class StepWork:
         compute = (self.t_compute / eff + f.dequant_ops_w * self.t_unpack_w
                    + f.dequant_ops_e * self.t_unpack_e) / f.compute_eff
         memory = self.t_memory / be
-        # routed-expert kernels (fused MoE, grouped GEMMs) reach moe_eff of the dense kernels'
-        # efficiency, in their FLOPs and in their weight reads (see Factors.moe_eff)
-        compute, memory = compute / moe, memory / moe
+        compute, memory = compute / moe, memory / moe  # routed experts at moe_eff (Factors.moe_eff)
         zero = 0 * compute[0]
         seq = f.seq_overhead_s * np.asarray(self.rows, dtype=float) + zero
-        compute = np.concatenate([compute, seq[None]])
-        memory = np.concatenate([memory, zero[None]])
-        extra = (self.t_link / f.comm_eff + self.t_link_latency * f.link_latency + self.device_overhead_s(f)
-                 + self.t_host) + zero  # host-computed experts depend on tokens only
+        compute, memory = np.concatenate([compute, seq[None]]), np.concatenate([memory, zero[None]])
+        extra = self.comm_s(f) + self.device_overhead_s(f) + self.t_host + zero  # host experts: tokens only
         offload = self.t_offload / f.comm_eff + zero
         return compute, memory, extra, offload
+
+    def comm_s(self, f: Factors) -> Any:
+        """Seconds of TP/EP/PP traffic per step: bytes / (bandwidth comm_eff) + latency link_latency."""
+        return self.t_link / f.comm_eff + self.t_link_latency * f.link_latency
 
     def device_overhead_s(self, f: Factors) -> np.ndarray:
         """Seconds of fixed device costs per step: kernel launches of every layer (graph replay),
@@ -270,7 +270,7 @@ class StepWork:
         compute_ops, memory_ops, _, offload = self.effective_parts(f)
         compute = compute_ops[:-1].sum(axis=0)
         memory = memory_ops.sum(axis=0)
-        comm = self.t_link / f.comm_eff + self.t_link_latency * f.link_latency
+        comm = self.comm_s(f)
         overhead = self.fixed_overhead_s(f) + compute_ops[-1]
         host = self.t_host + 0 * compute
         parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
@@ -289,7 +289,7 @@ class StepWork:
         parts = {
             "compute": np.sum(compute_ops[:-1]),
             "memory": np.sum(memory_ops),
-            "communication": np.sum(self.t_link / f.comm_eff + self.t_link_latency * f.link_latency),
+            "communication": np.sum(self.comm_s(f)),
             "overhead": np.sum(self.fixed_overhead_s(f) + compute_ops[-1]),  # per step, summed
             "offload": np.sum(offload),
             "host": np.sum(self.t_host),

@@ -301,7 +301,7 @@ def wafer_fit(p: WaferFitParams, ctx: AuditContext) -> CheckResult:
         g = run_scenario(p.gpu_reference, ctx)
         if g.fits and "decode" in g.plan.works:
             w = g.plan.works["decode"]
-            comm = float(w.t_link / g.factors.comm_eff + w.t_link_latency)
+            comm = float(w.comm_s(g.factors))
             total = float(w.time_s(g.factors))
             computed["gpu_reference.comm_share_of_decode_step"] = comm / total
             derivation.append(f"contrast: {g.describe()}: tensor-parallel all-reduces take "
