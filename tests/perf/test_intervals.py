@@ -88,7 +88,6 @@ def test_a_new_sources_interval_counts_the_scatter_between_sources():
         pooled.groups["all"][1] - pooled.groups["all"][0]
 
 
-
 def test_a_new_sources_interval_holds_its_level_when_errors_are_heavy_tailed():
     """Rows scattered about their source's bias with Student-t (2.5 d.o.f.) tails, like the
     corpus's log errors: the interval of a new source's row covers about 80% of new sources'

@@ -76,8 +76,9 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
     Family and engine multipliers, GEMM half-points and the low-precision share are fitted at
     the most specific scope of their lookup (``factor_scopes``); overheads and the KV-read
     multiplier where the profile holds them, else per engine; unpack costs per non-native
-    precision. Step overheads and link efficiency stay at their priors (not separable from the
-    per-layer overheads and TP traffic with these data).
+    precision; the link latency per hardware id where TP runs on a ring link (``factor_scopes``).
+    Step overheads and link efficiency stay at their priors (not separable from the per-layer
+    overheads and TP traffic with these data).
     """
     sc = factor_scopes(dep)
     own = engine_lineage(dep)[0]  # the engine whose factors these are (a fork uses its base's)
