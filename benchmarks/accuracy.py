@@ -46,7 +46,7 @@ from inferplan.perf.efficiency import (  # noqa: E402
     efficiency_from_dict,
     load_efficiency,
 )
-from inferplan.perf.intervals import load_intervals, speed_residual, support_tags  # noqa: E402
+from inferplan.perf.intervals import EXTRA_LEVELS, load_intervals, speed_residual, support_tags  # noqa: E402
 from inferplan.perf.regimes import TIME_METRICS  # noqa: E402
 
 TARGETS = {"median": 0.15, "p90": 0.50, "over_2x": 0.05, "class_median": 0.25,
@@ -215,6 +215,9 @@ def main() -> int:
               f"{pct(si['p90'])} / {pct(si['over_2x'])}; LOSO {pct(sa['median'])} / "
               f"{pct(sa['p90'])} / {pct(sa['over_2x'])}. The before profile was fitted on "
               f"`published.csv` only, so it is out-of-sample on the other sources' rows.")
+    levels = [(lv, stats(cv_interval_rows(model.rows, pred, level=lv))["coverage"]) for lv in EXTRA_LEVELS]
+    print("- held-out coverage at the other stored levels (`plan --confidence`; perf/intervals.py "
+          "EXTRA_LEVELS): " + ", ".join(f"{lv:.0%} intervals cover {pct(c)}" for lv, c in levels))
     print("- targets of issue 10: " + "; ".join(f"{name}: {'met' if ok else '**not met**'}"
                                                 for name, ok in checks))
     print("\nAPE = |predicted - measured| / measured. Bias = median log(predicted / measured) of the "

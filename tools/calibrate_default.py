@@ -42,6 +42,7 @@ from inferplan.catalog._load import load_yaml  # noqa: E402
 from inferplan.errors import InputError  # noqa: E402
 from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict  # noqa: E402
 from inferplan.perf.intervals import (  # noqa: E402
+    EXTRA_LEVELS,
     build_table,
     default_intervals_path,
     speed_residual,
@@ -97,7 +98,7 @@ def main() -> int:
                         [METRIC_FAMILY.get(r.metric, "throughput") for r in model.rows],
                         [row_regime(r) for r in model.rows], resid,
                         sources=[r.source for r in model.rows],
-                        support=[row_support(r) for r in model.rows],
+                        support=[row_support(r) for r in model.rows], extra_levels=EXTRA_LEVELS,
                         provenance={"from": "leave-one-source-out residuals of the bundled corpus, "
                                             "as a new source's (source effect + row noise)",
                                     "rows": int(np.isfinite(resid).sum()), "date": date,

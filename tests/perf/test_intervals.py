@@ -33,6 +33,67 @@ def test_other_levels_scale_the_log_width_by_the_normal_quantile_ratio():
     assert hi5 - lo5 < 0.6  # a lower level is narrower
 
 
+def test_stored_levels_are_read_as_they_are_and_interpolated_between():
+    stored = {0.5: (-0.1, 0.15), 0.9: (-0.35, 0.7), 0.95: (-0.5, 1.0)}
+    assert quantiles_at_level(-0.2, 0.4, 0.8, 0.95, stored) == (-0.5, 1.0)
+    assert quantiles_at_level(-0.2, 0.4, 0.8, 0.5, stored) == (-0.1, 0.15)
+    z = NormalDist().inv_cdf
+    lo, hi = quantiles_at_level(-0.2, 0.4, 0.8, 0.85, stored)  # between 0.8 and 0.9, linear in z
+    w = (z(0.925) - z(0.9)) / (z(0.95) - z(0.9))
+    assert (lo, hi) == pytest.approx((-0.2 + w * (-0.35 + 0.2), 0.4 + w * (0.7 - 0.4)))
+    # ends move monotonically with the level across the stored ones
+    ends = [quantiles_at_level(-0.2, 0.4, 0.8, lv, stored) for lv in (0.3, 0.5, 0.6, 0.8, 0.85, 0.9, 0.93, 0.95, 0.99)]
+    assert all(a[0] > b[0] and a[1] < b[1] for a, b in zip(ends, ends[1:], strict=False))
+    # beyond the stored range: the nearest level's midpoint, its width scaled by normal quantiles
+    lo, hi = quantiles_at_level(-0.2, 0.4, 0.8, 0.99, stored)
+    assert (lo + hi) / 2 == pytest.approx(0.25) and hi - lo == pytest.approx(1.5 * z(0.995) / z(0.975))
+
+
+def test_a_table_built_with_extra_levels_stores_them_and_keeps_them_through_yaml():
+    import numpy as np
+
+    from inferplan.perf.intervals import build_table, table_from_dict, table_to_dict
+
+    rng = np.random.default_rng(1)
+    r = np.concatenate([b + 0.2 * rng.standard_t(3, 60) for b in (-0.2, 0.0, 0.1, 0.3)])
+    srcs = [s for s in "abcd" for _ in range(60)]
+    t = build_table(["gpu"] * 240, ["decode"] * 240, ["decode-b1"] * 240, r, sources=srcs,
+                    extra_levels=(0.5, 0.9, 0.95))
+    lv = t.levels["gpu|decode|decode-b1"]
+    lo8, hi8, _ = t.groups["gpu|decode|decode-b1"]
+    assert lv[0.5][0] > lo8 > lv[0.9][0] > lv[0.95][0] and lv[0.5][1] < hi8 < lv[0.9][1] < lv[0.95][1]
+    back = table_from_dict(table_to_dict(t))
+    assert back.levels["gpu|decode|decode-b1"][0.95] == pytest.approx(lv[0.95], abs=1e-4)
+    iv = metric_interval(0.02, "tpot_s", "gpu", "batch", 1, 1024, 256, table=back, level=0.95)
+    assert (iv.q_lo, iv.q_hi) == pytest.approx(lv[0.95], abs=1e-4)
+
+
+def test_stored_levels_hold_where_the_normal_scaling_of_heavy_tails_does_not():
+    """Rows about their sources' biases with Student-t (2 d.o.f.) tails: the 95% interval read
+    from the stored 95% quantiles covers about 95% of new sources' rows; the 80% quantiles
+    scaled to 95% as if normal cover markedly less (the tails are longer than a normal's)."""
+    import numpy as np
+
+    from inferplan.perf.intervals import build_table
+
+    rng = np.random.default_rng(5)
+
+    def draw(sources: int, rows: int) -> tuple[np.ndarray, list[str]]:
+        b = 0.05 * rng.standard_normal(sources)
+        return (b[:, None] + 0.1 * rng.standard_t(2, (sources, rows))).ravel(), \
+            [f"s{i}" for i in range(sources) for _ in range(rows)]
+
+    r, srcs = draw(30, 60)
+    n = len(r)
+    t = build_table(["gpu"] * n, ["decode"] * n, ["decode-b1"] * n, r, sources=srcs, extra_levels=(0.95,))
+    new, _ = draw(500, 10)
+    lo, hi, _ = t.groups["all"]
+    stored = quantiles_at_level(lo, hi, 0.8, 0.95, t.levels["all"])
+    scaled = quantiles_at_level(lo, hi, 0.8, 0.95)
+    cover = [float(np.mean((new >= a) & (new <= b))) for a, b in (stored, scaled)]
+    assert 0.93 <= cover[0] <= 0.975 and cover[1] < 0.925
+
+
 @pytest.mark.parametrize("level", [0.0, 1.0, -0.2, 1.5, math.nan])
 def test_a_level_outside_zero_one_is_an_input_error(level):
     with pytest.raises(InputError, match="between 0 and 1"):

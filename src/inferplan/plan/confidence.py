@@ -17,9 +17,9 @@ interval, and reads throughputs at their *low* end:
 - ``f`` is never below 1 (nor a throughput factor above 1): where an interval lies wholly on the
   optimistic side of the point estimate, the point estimate is used.
 
-The bundled interval table is for 80% (its level); other levels scale the log-width of the same
-residual quantiles as if the log residuals were normal, ``z((1 + L) / 2) / z(0.9)``
-(:func:`inferplan.perf.intervals.quantiles_at_level`). The regime is ``concurrency``: the planner
+The bundled interval table is for 80% (its level) and stores each group's 50%, 90% and 95%
+quantiles too; other levels are interpolated between those, or scaled from the nearest one as if
+the log residuals were normal beyond them (:func:`inferplan.perf.intervals.quantiles_at_level`). The regime is ``concurrency``: the planner
 serves an open-loop request stream, batched continuously. The groups are split by corpus support
 as `estimate`'s are: a pool's engine on its hardware measured by some source of the bundled corpus
 or not (:func:`pool_support`). Unlike `estimate`, nothing is clipped at the roofline: the
