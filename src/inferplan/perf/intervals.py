@@ -24,8 +24,9 @@ quantiles at :data:`EXTRA_LEVELS` (50%, 90%, 95%), drawn the same way; :func:`qu
 reads a stored level as it is, interpolates between the two stored levels around any other (each
 end linear in ``z((1 + level) / 2)``), and beyond the stored range scales the nearest level's
 log-width about its midpoint by the ratio of normal quantiles. Log errors are heavy-tailed, so
-the normal scaling alone (what a table without extra levels falls back to) overstates the
-width at 95% (it covered 93.5% of the held-out rows where the empirical quantiles aim at 95%). :func:`metric_interval` is one value's interval with the group
+the normal scaling alone (what a table without extra levels falls back to) is too wide at 50%
+and too narrow at 95%: held out by source (2026-12-06) it covered 62% and 93.5% of the rows, the
+stored quantiles 55% and 96.5%. :func:`metric_interval` is one value's interval with the group
 it came from; :func:`ratio_interval` is the interval of a ratio of two predictions.
 """
 
@@ -305,7 +306,8 @@ def quantiles_at_level(q_lo: float, q_hi: float, table_level: float, level: floa
         a, b = max(below), min(above)
         za, zb = z((1 + a) / 2), z((1 + b) / 2)
         w = (zl - za) / (zb - za)
-        return tuple(float(x + w * (y - x)) for x, y in zip(known[a], known[b], strict=True))  # type: ignore[return-value]
+        (lo_a, hi_a), (lo_b, hi_b) = known[a], known[b]
+        return lo_a + w * (lo_b - lo_a), hi_a + w * (hi_b - hi_a)
     near = max(below) if below else min(above)
     lo, hi = known[near]
     k = zl / z((1 + near) / 2)
