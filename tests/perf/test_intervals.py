@@ -149,6 +149,22 @@ def test_a_new_sources_interval_counts_the_scatter_between_sources():
         pooled.groups["all"][1] - pooled.groups["all"][0]
 
 
+def test_a_new_sources_interval_does_not_pair_one_sources_bias_with_anothers_outliers():
+    """Five sources read 1.0 on every row; five read 0 with one row in four at 1.0. No row of
+    any source is beyond 1.0, so neither is the high end of a new source's 90% interval (a b + e
+    convolution would add the first five's bias to the others' outliers and reach 2.0)."""
+    import numpy as np
+
+    from inferplan.perf.intervals import source_effect_quantiles
+
+    biased = [1.0] * 20
+    outliers = [1.0 if i % 4 == 0 else 0.0 for i in range(20)]
+    r = np.array(biased * 5 + outliers * 5) + np.linspace(-0.005, 0.005, 200)
+    srcs = [f"a{k}" for k in range(5) for _ in range(20)] + [f"b{k}" for k in range(5) for _ in range(20)]
+    lo, hi = source_effect_quantiles(r, srcs, 0.9)
+    assert lo < 0.05 and 0.9 < hi < 1.2
+
+
 def test_a_new_sources_interval_holds_its_level_when_errors_are_heavy_tailed():
     """Rows scattered about their source's bias with Student-t (2.5 d.o.f.) tails, like the
     corpus's log errors: the interval of a new source's row covers about 80% of new sources'
