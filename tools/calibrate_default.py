@@ -100,7 +100,7 @@ def main() -> int:
                         sources=[r.source for r in model.rows],
                         support=[row_support(r) for r in model.rows], extra_levels=EXTRA_LEVELS,
                         provenance={"from": "leave-one-source-out residuals of the bundled corpus, "
-                                            "as a new source's (source effect + row noise)",
+                                            "as a new source's (each source weighing the same)",
                                     "rows": int(np.isfinite(resid).sum()), "date": date,
                                     "files": [p.name for p in bundled_csvs()],
                                     "interval_coverage_cv": cv_sum.interval_coverage})

@@ -58,11 +58,13 @@ def test_a_table_built_with_extra_levels_stores_them_and_keeps_them_through_yaml
     r = np.concatenate([b + 0.2 * rng.standard_t(3, 60) for b in (-0.2, 0.0, 0.1, 0.3)])
     srcs = [s for s in "abcd" for _ in range(60)]
     t = build_table(["gpu"] * 240, ["decode"] * 240, ["decode-b1"] * 240, r, sources=srcs,
-                    extra_levels=(0.5, 0.9, 0.95))
+                    extra_levels=(0.5, 0.9, 0.95), min_sources=2)
     lv = t.levels["gpu|decode|decode-b1"]
     lo8, hi8, _ = t.groups["gpu|decode|decode-b1"]
     assert lv[0.5][0] > lo8 > lv[0.9][0] > lv[0.95][0] and lv[0.5][1] < hi8 < lv[0.9][1] < lv[0.95][1]
-    back = table_from_dict(table_to_dict(t))
+    import yaml
+
+    back = table_from_dict(yaml.safe_load(yaml.safe_dump(table_to_dict(t), sort_keys=False)))
     assert back.levels["gpu|decode|decode-b1"][0.95] == pytest.approx(lv[0.95], abs=1e-4)
     iv = metric_interval(0.02, "tpot_s", "gpu", "batch", 1, 1024, 256, table=back, level=0.95)
     assert (iv.q_lo, iv.q_hi) == pytest.approx(lv[0.95], abs=1e-4)
@@ -203,12 +205,38 @@ def test_a_group_of_one_source_backs_off_to_a_wider_group():
     r = np.concatenate([*gpu, 1.1 + 0.05 * rng.standard_normal(8)])
     classes = ["gpu"] * 60 + ["asic"] * 8
     srcs = [s for s in "abc" for _ in range(20)] + ["glm"] * 8
-    t = build_table(classes, ["decode"] * 68, ["concurrency"] * 68, r, sources=srcs)
+    t = build_table(classes, ["decode"] * 68, ["concurrency"] * 68, r, sources=srcs, min_sources=2)
     assert not any(k.startswith("asic") for k in t.groups)
     q_lo, q_hi, key = t.lookup("asic", "decode", "concurrency")
     assert key == "all"
     lo, hi = interval(0.1, True, q_lo, q_hi)
     assert lo < 0.1 < hi
+
+
+def test_a_group_of_few_sources_backs_off_and_its_tails_stay_bounded():
+    """Two sources far apart in a group (one 3x fast, one 3x slow): with MIN_SOURCES the group
+    is left out and the lookup reads the wider group of many sources; kept (two sources), the
+    Student-t widening with one degree of freedom sets a 95% high end far past every row."""
+    import numpy as np
+
+    from inferplan.perf.intervals import MIN_SOURCES, build_table, quantiles_at_level
+
+    rng = np.random.default_rng(4)
+    many = [b + 0.05 * rng.standard_normal(10) for b in np.linspace(-0.3, 0.3, 8)]
+    two = [np.full(10, -1.1), np.full(10, 1.1)]
+    r = np.concatenate([*many, *two])
+    classes = ["gpu"] * 80 + ["tpu"] * 20
+    srcs = [f"g{k}" for k in range(8) for _ in range(10)] + ["t0"] * 10 + ["t1"] * 10
+    args = (classes, ["decode"] * 100, ["concurrency"] * 100, r)
+    t = build_table(*args, sources=srcs, extra_levels=(0.95,))
+    assert MIN_SOURCES > 2 and not any(k.startswith("tpu") for k in t.groups)
+    _, _, key = t.lookup("tpu", "decode", "concurrency")
+    assert key == "all"
+    loose = build_table(*args, sources=srcs, extra_levels=(0.95,), min_sources=2)
+    lo, hi, _ = loose.groups["tpu|decode|concurrency"]
+    assert quantiles_at_level(lo, hi, 0.8, 0.95, loose.levels["tpu|decode|concurrency"])[1] > 5.0
+    all_lo, all_hi, _ = t.groups["all"]
+    assert quantiles_at_level(all_lo, all_hi, 0.8, 0.95, t.levels["all"])[1] < 1.5
 
 
 def test_support_tags_count_only_other_sources():
@@ -231,7 +259,7 @@ def _support_table():
     srcs = [s for s in "abcdef" for _ in range(10)]
     keys = ["vllm@h100-sxm"] * 30 + [f"e{s}@h100-sxm" for s in "def" for _ in range(10)]
     return build_table(["gpu"] * 60, ["decode"] * 60, ["concurrency"] * 60, r, sources=srcs,
-                       support=keys)
+                       support=keys, min_sources=2)
 
 
 def test_an_engine_measured_on_the_hardware_gets_the_measured_groups_narrower_interval():
@@ -297,3 +325,15 @@ def test_intervals_stay_on_the_possible_side_of_the_roofline():
     assert e.intervals["tpot_s"][0] >= 1 / roof_tok_s * (1 - 1e-9)
     # batch 1: the system's output rate cannot beat one user's decode speed either
     assert e.intervals["output_tok_s"][1] <= roof_tok_s
+
+
+def test_weighted_quantiles_match_numpy_with_equal_weights_and_skip_weightless_values():
+    import numpy as np
+
+    from inferplan.perf.intervals import weighted_quantiles
+
+    x = np.random.default_rng(6).standard_normal(101)
+    qs = [0.05, 0.1, 0.5, 0.9, 0.95]
+    assert weighted_quantiles(x, np.ones(101), qs) == pytest.approx(np.quantile(x, qs, method="hazen"))
+    assert list(weighted_quantiles(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.0, 0.0]),
+                                   [0.1, 0.5, 0.9])) == [1.0, 1.0, 1.0]

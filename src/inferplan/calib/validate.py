@@ -220,7 +220,7 @@ def summarize(rows: list[ValidationRow], method: str = "") -> Summary:
 def cv_interval_rows(rows: list[Row], preds: np.ndarray, level: float = INTERVAL_LEVEL) -> list[ValidationRow]:
     """Score cross-validated predictions; each row's interval comes from the other sources'
     cross-validated residuals (leave-its-source-out on the residual pool), as a new source's
-    (source effect + row noise, perf/intervals.py source_effect_quantiles), grouped by corpus
+    (each source weighing the same, perf/intervals.py source_effect_quantiles), grouped by corpus
     support among those other sources."""
     classes = [r.plan.dep.hw.hw_class for r in rows]  # type: ignore[union-attr]
     fams = [METRIC_FAMILY.get(r.metric, "throughput") for r in rows]

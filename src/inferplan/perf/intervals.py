@@ -25,8 +25,8 @@ reads a stored level as it is, interpolates between the two stored levels around
 end linear in ``z((1 + level) / 2)``), and beyond the stored range scales the nearest level's
 log-width about its midpoint by the ratio of normal quantiles. Log errors are heavy-tailed, so
 the normal scaling alone (what a table without extra levels falls back to) is too wide at 50%
-and too narrow at 90-95%: held out by source (2026-12-06) it covered 59.4% / 88.9% / 93.0% of the
-rows at 50% / 90% / 95%, the stored quantiles 46.7% / 92.3% / 95.8%. :func:`metric_interval` is one value's interval with the group
+and too narrow at 90-95%: held out by source (2026-12-06) it covered 58.5% / 88.6% / 93.1% of the
+rows at 50% / 90% / 95%, the stored quantiles 50.0% / 90.9% / 95.1%. :func:`metric_interval` is one value's interval with the group
 it came from; :func:`ratio_interval` is the interval of a ratio of two predictions.
 """
 
@@ -54,6 +54,17 @@ if TYPE_CHECKING:
 INTERVAL_LEVEL = 0.8
 EXTRA_LEVELS = (0.5, 0.9, 0.95)  # further central levels stored per group (plan --confidence)
 MIN_ROWS = 8
+# Sources a group needs for its own quantiles (fewer: the lookup backs off to a wider group).
+# With S sources each weighs 1/S, so below five a 10% tail is one or two sources' rows, and the
+# Student-t widening for few sources (df = S - 1) runs away: two sources widen a 95% interval
+# 6.5x about its median, and groups of two or three sources gave 80% intervals up to 176x wide
+# and 95% ones past 10^6x. Held out by source (2026-12-06), the minimum of sources read: 2 ->
+# coverage 46.7 / 82.0 / 92.3 / 95.8% at 50 / 80 / 90 / 95%, widest 80% interval 176x; 3 -> 50.8
+# / 80.8 / 91.2 / 95.2%, 10x; 4 -> 50.8 / 82.2 / 91.2 / 94.9%, 8x; 5 -> 50.0 / 81.6 / 90.9 /
+# 95.1%, 8x (95%: 34x); 6 -> 48.3 / 79.7 / 89.8 / 94.6%; 10 -> 50.5 / 81.0 / 89.2 / 94.0%, with
+# the rows-weighted error of the per-group coverage at 80% growing from 7.6 points (2) to 8.0
+# (5) and 10.0 (10) as more groups back off. Five: chosen on those held-out figures.
+MIN_SOURCES = 5
 ALL = "all"
 MEASURED, UNMEASURED = "measured", "unmeasured"  # corpus support of an engine on a hardware
 
@@ -91,7 +102,8 @@ class IntervalTable:
     def lookup(self, hw_class: str, family: str, reg: str,
                support: str | None = None) -> tuple[float, float, str]:
         """(q_lo, q_hi, group used): the first of :func:`group_keys` (``support``: a
-        :func:`support_key`) with ``min_rows`` rows from two sources or more."""
+        :func:`support_key`) with ``min_rows`` rows (the table holds only groups of
+        :data:`MIN_SOURCES` sources or more)."""
         for key in group_keys(hw_class, family, reg, self.support_tag(support)):
             g = self.groups.get(key)
             if g is not None and g[2] >= self.min_rows:
@@ -196,8 +208,9 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: list[float]) -> np.ndar
     """Quantiles ``qs`` of values ``x`` carrying weights ``w``: the weighted empirical CDF at
     each sorted value's midpoint (``(cumulative weight - w / 2) / total``), interpolated
     linearly; with equal weights, numpy's ``hazen`` quantile."""
-    order = np.argsort(x)
-    xs, ws = np.asarray(x, float)[order], np.asarray(w, float)[order]
+    keep = np.asarray(w, float) > 0  # a weightless value is no part of the distribution
+    order = np.argsort(np.asarray(x, float)[keep])
+    xs, ws = np.asarray(x, float)[keep][order], np.asarray(w, float)[keep][order]
     cdf = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
     return np.asarray(np.interp(qs, cdf, xs), dtype=float)
 
@@ -214,10 +227,11 @@ def source_effect_quantiles(r: np.ndarray, sources: list[str], level: float) -> 
     normal's quantile, ``t((1 + level) / 2) / z((1 + level) / 2)`` (1.08 at 10 sources, 1.01 at
     48). One source: the rows' own conformal quantiles.
 
-    Held out by source (2026-12-06, the same predictions), at 50% / 80% / 90% / 95% these cover
-    46.7% / 82.0% / 92.3% / 95.8% of the rows at median widths 1.42x / 2.65x / 4.70x / 7.60x. The
-    rule before (the quantiles of every source's median plus every row's distance to its own
-    source's median, b + e over all pairs) covered 55.2% / 84.7% / 92.5% / 96.5% at 1.48x / 2.71x
+    Held out by source (2026-12-06, the same predictions; groups of :data:`MIN_SOURCES` sources or
+    more), at 50% / 80% / 90% / 95% these cover 50.0% / 81.6% / 90.9% / 95.1% of the rows at median
+    widths 1.41x / 2.59x / 4.23x / 5.35x. The rule before, with groups of two sources or more
+    (the quantiles of every source's median plus every row's distance to its own source's
+    median, b + e over all pairs), covered 55.2% / 84.7% / 92.5% / 96.5% at 1.48x / 2.71x
     / 5.29x / 10.8x: log errors are heavy-tailed, and pairing one source's bias with another
     source's outlying row made tails no source showed (a TTFT under concurrency on a GPU read 19x
     its estimate at the 90% high end). A normal interval of var(b) + var(e) covered 89.5% at 80%.
@@ -239,18 +253,19 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
                 provenance: dict[str, Any] | None = None,
                 sources: list[str] | None = None,
                 support: list[str] | None = None,
-                extra_levels: tuple[float, ...] = ()) -> IntervalTable:
+                extra_levels: tuple[float, ...] = (), min_sources: int = MIN_SOURCES) -> IntervalTable:
     """Quantiles of the speed-oriented log residuals ``r_speed`` for every group with data
     (at ``level``, and at each of ``extra_levels`` in :attr:`IntervalTable.levels`).
 
     With ``sources``, each group's interval is a new source's (source_effect_quantiles): a
     source's rows share one bias (its engine build, its harness), so the interval is set by how
     far sources scatter as well as by the rows around them, not by the largest source's rows.
-    A group whose rows all come from one source is left out (the lookup backs off to a wider
-    group): one source says nothing of how far the next will be, and its own rows' spread
-    would put a new source's value inside that one source's bias (GLM-4.7 on Gaudi3, 3x
-    slower than predicted, made every Gaudi3 estimate's interval 2.8-4.3x its value, the
-    value itself outside). Without ``sources``, the rows' own conformal quantiles.
+    A group of fewer than ``min_sources`` sources (:data:`MIN_SOURCES`) is left out (the lookup
+    backs off to a wider group): one source says nothing of how far the next will be (GLM-4.7
+    on Gaudi3, 3x slower than predicted, made every Gaudi3 estimate's interval 2.8-4.3x its
+    value, the value itself outside), and a few put a tail on one source's rows and widen it by
+    Student t with almost no degrees of freedom (:data:`MIN_SOURCES`). The all-rows group is
+    always kept. Without ``sources``, the rows' own conformal quantiles.
 
     With ``support`` (each row's :func:`support_key`, and ``sources``), rows are also grouped
     by :func:`support_tags` and the table records the keys as measured."""
@@ -267,7 +282,7 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
     groups, levels = {}, {}
     for key, vals in buckets.items():
         r = np.array([v for v, _ in vals])
-        if sources is not None and key != ALL and len({s_ for _, s_ in vals}) < 2:
+        if sources is not None and key != ALL and len({s_ for _, s_ in vals}) < min_sources:
             continue
         q = {lvl: (conformal_quantiles(r, lvl) if sources is None
                    else source_effect_quantiles(r, [s_ for _, s_ in vals], lvl))
