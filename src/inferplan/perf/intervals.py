@@ -5,14 +5,15 @@ leave-one-source-out run) holds, per group of comparable rows, the 10th and 90th
 percentiles of the cross-validated log error in *speed orientation*,
 ``r = log(predicted speed / measured speed)`` (for a latency metric, ``r = -log(predicted /
 measured)``). A group is hardware class x metric family x regime
-(:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows the lookup backs
-off to class x family, then class, then all rows. Each group is also split by corpus support:
+(:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows, or fewer than
+:data:`MIN_SOURCES` sources, the lookup backs off to class x family, then class, then all rows. Each group is also split by corpus support:
 ``measured`` rows are those whose engine on that hardware was measured by another source (for
 an estimate: the bundled corpus has rows of its engine on its hardware), ``unmeasured`` the
 rest, which held out by source are predicted markedly worse (README, accuracy by corpus
-support); the lookup tries the support groups first, then the groups above. With n rows, the
-empirical quantiles are taken at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)``
-(clipped), which widens the interval of thin groups.
+support); the lookup tries the support groups first, then the groups above. A group's
+quantiles are a new source's (:func:`source_effect_quantiles`: each source weighing the same,
+widened by Student t for few sources); a table built without sources takes its rows' quantiles
+at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)`` (:func:`conformal_quantiles`).
 
 If the true speed is ``predicted * exp(-r)``, an interval of a speed ``v`` is
 ``[v exp(-q_hi), v exp(-q_lo)]`` and of a time ``t`` is ``[t exp(q_lo), t exp(q_hi)]``.
