@@ -1,19 +1,19 @@
 """80% prediction intervals from cross-validated residuals of comparable measurements.
 
 The table (``calib/data/intervals.yaml``, written by ``tools/calibrate_default.py`` from the
-leave-one-source-out run) holds, per group of comparable rows, the 10th and 90th
-percentiles of the cross-validated log error in *speed orientation*,
-``r = log(predicted speed / measured speed)`` (for a latency metric, ``r = -log(predicted /
-measured)``). A group is hardware class x metric family x regime
-(:mod:`inferplan.perf.regimes`); where a group has fewer than ``min_rows`` rows, or fewer than
-:data:`MIN_SOURCES` sources, the lookup backs off to class x family, then class, then all rows. Each group is also split by corpus support:
-``measured`` rows are those whose engine on that hardware was measured by another source (for
-an estimate: the bundled corpus has rows of its engine on its hardware), ``unmeasured`` the
-rest, which held out by source are predicted markedly worse (README, accuracy by corpus
-support); the lookup tries the support groups first, then the groups above. A group's
-quantiles are a new source's (:func:`source_effect_quantiles`: each source weighing the same,
-widened by Student t for few sources); a table built without sources takes its rows' quantiles
-at the split-conformal levels ``(1 +- level) / 2 * (1 + 1/n)`` (:func:`conformal_quantiles`).
+leave-one-source-out run) holds, per group of comparable rows, the 10th and 90th percentiles of
+the cross-validated log error in *speed orientation*, ``r = log(predicted speed / measured
+speed)`` (for a latency metric, ``r = -log(predicted / measured)``). A group is hardware class x
+metric family x regime (:mod:`inferplan.perf.regimes`); where a group has fewer than
+``min_rows`` rows, or fewer than :data:`MIN_SOURCES` sources, the lookup backs off to class x
+family, then class, then all rows. Each group is also split by corpus support: ``measured`` rows
+are those whose engine on that hardware was measured by another source (for an estimate: the
+bundled corpus has rows of its engine on its hardware), ``unmeasured`` the rest, which held out
+by source are predicted markedly worse (README, accuracy by corpus support); the lookup tries
+the support groups first, then the groups above. A group's quantiles are a new source's
+(:func:`source_effect_quantiles`: each source weighing the same, widened by Student t for few
+sources); a table built without sources takes its rows' quantiles at the split-conformal levels
+``(1 +- level) / 2 * (1 + 1/n)`` (:func:`conformal_quantiles`).
 
 If the true speed is ``predicted * exp(-r)``, an interval of a speed ``v`` is
 ``[v exp(-q_hi), v exp(-q_lo)]`` and of a time ``t`` is ``[t exp(q_lo), t exp(q_hi)]``.
@@ -21,14 +21,15 @@ If the true speed is ``predicted * exp(-r)``, an interval of a speed ``v`` is
 estimate.
 
 Other levels than the table's (``plan --confidence``): the table also stores each group's
-quantiles at :data:`EXTRA_LEVELS` (50%, 90%, 95%), drawn the same way; :func:`quantiles_at_level`
-reads a stored level as it is, interpolates between the two stored levels around any other (each
-end linear in ``z((1 + level) / 2)``), and beyond the stored range scales the nearest level's
-log-width about its midpoint by the ratio of normal quantiles. Log errors are heavy-tailed, so
-the normal scaling alone (what a table without extra levels falls back to) is too wide at 50%
-and too narrow at 90-95%: held out by source (2026-12-06) it covered 58.5% / 88.6% / 93.1% of the
-rows at 50% / 90% / 95%, the stored quantiles 50.0% / 90.9% / 95.1%. :func:`metric_interval` is one value's interval with the group
-it came from; :func:`ratio_interval` is the interval of a ratio of two predictions.
+quantiles at :data:`EXTRA_LEVELS` (50%, 90%, 95%), drawn the same way;
+:func:`quantiles_at_level` reads a stored level as it is, interpolates between the two stored
+levels around any other (each end linear in ``z((1 + level) / 2)``), and beyond the stored range
+scales the nearest level's log-width about its midpoint by the ratio of normal quantiles. Log
+errors are heavy-tailed, so the normal scaling alone (what a table without extra levels falls
+back to) is too wide at 50% and too narrow at 90-95%: held out by source (2026-12-06) it covered
+58.5% / 88.6% / 93.1% of the rows at 50% / 90% / 95%, the stored quantiles 50.0% / 90.9% /
+95.1%. :func:`metric_interval` is one value's interval with the group it came from;
+:func:`ratio_interval` is the interval of a ratio of two predictions.
 """
 
 from __future__ import annotations

@@ -19,15 +19,15 @@ interval, and reads throughputs at their *low* end:
 
 The bundled interval table is for 80% (its level) and stores each group's 50%, 90% and 95%
 quantiles too; other levels are interpolated between those, or scaled from the nearest one as if
-the log residuals were normal beyond them (:func:`inferplan.perf.intervals.quantiles_at_level`). The regime is ``concurrency``: the planner
-serves an open-loop request stream, batched continuously. The groups are split by corpus support
-as `estimate`'s are: a pool's engine on its hardware measured by some source of the bundled corpus
-or not (:func:`pool_support`). Unlike `estimate`, nothing is clipped at the roofline: the
-roofline bounds only the optimistic ends (a shorter latency, a higher rate), which a plan at
-confidence never reads, and an option's reported intervals are of simulated percentiles, not
-of one step. Not here: the search itself (``planner.py``, ``search.py``, ``evaluate.py``);
-:func:`pessimistic_candidates` runs its first step, the candidate enumeration, at the
-pessimistic end.
+the log residuals were normal beyond them (:func:`inferplan.perf.intervals.quantiles_at_level`).
+The regime is ``concurrency``: the planner serves an open-loop request stream, batched
+continuously. The groups are split by corpus support as `estimate`'s are: a pool's engine on its
+hardware measured by some source of the bundled corpus or not (:func:`pool_support`). Unlike
+`estimate`, nothing is clipped at the roofline: the roofline bounds only the optimistic ends (a
+shorter latency, a higher rate), which a plan at confidence never reads, and an option's
+reported intervals are of simulated percentiles, not of one step. Not here: the search itself
+(``planner.py``, ``search.py``, ``evaluate.py``); :func:`pessimistic_candidates` runs its first
+step, the candidate enumeration, at the pessimistic end.
 """
 
 from __future__ import annotations
