@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
+from inferplan.catalog.precisions import check_precision_ids
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InferplanError, InputError, UnsupportedFormatError
 from inferplan.models.registry import get_model
@@ -43,9 +44,16 @@ def select_hardware(hardware: list[str] | None, hw_class: str | None,
     if hw_class and hw_class not in HARDWARE_CLASSES:
         raise InputError(f"unknown class '{hw_class}' (known: {', '.join(HARDWARE_CLASSES)})")
     if hardware:
-        hws = [get_hardware(h.strip(), files) for h in hardware if h.strip()]
-    else:
-        hws = list(hardware_catalog(files).values())
+        names = list(dict.fromkeys(h.strip() for h in hardware if h.strip()))  # once each, in order
+        if not names:
+            raise InputError("no hardware named (--hardware takes ids separated by commas)")
+        hws = list({h.id: h for h in (get_hardware(n, files) for n in names)}.values())
+        other = [h.id for h in hws if hw_class and h.hw_class != hw_class]
+        if other:
+            raise InputError(f"--class {hw_class} excludes the hardware named: {', '.join(other)} "
+                             f"({', '.join(sorted({h.hw_class for h in hws if h.id in other}))})")
+        return hws
+    hws = list(hardware_catalog(files).values())
     return [h for h in hws if not hw_class or h.hw_class == hw_class]
 
 
@@ -103,6 +111,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
     if sort not in SORT_KEYS:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
     check_requests(mode, requests)  # once, not as every row's error
+    check_precision_ids(precision, kv_precision)
     rows: list[CompareRow] = []
     plans: dict[str, EstimatePlan] = {}
     for hw in select_hardware(hardware, hw_class, hardware_files):
@@ -213,6 +222,7 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
 
     if context < 1 or batch < 1:
         raise InputError("--context and --batch must be >= 1")
+    check_precision_ids(precision, kv_precision)
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     rows: list[FitRow] = []
     wp = ""

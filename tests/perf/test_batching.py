@@ -22,7 +22,23 @@ def test_the_requests_are_shared_by_the_replicas():
               devices=4)
     p = plan_estimate("llama-3.2-1b", "h100-sxm", requests=1001, **kw)
     assert p.dep.layout.dp == 4
-    assert p.batch == 4 * 251  # ceil(1001 / 4) per replica
+    assert p.seqs_per_replica == 251  # ceil(1001 / 4) per replica
+    assert p.batch == 1001  # never more than the run's requests
+    assert p.replicas_busy == pytest.approx(1001 / 251)
+
+
+def test_fewer_sequences_than_replicas_leave_replicas_idle_not_split():
+    """One request on 8 data-parallel replicas is one replica's work: its TTFT is one device's,
+    not an eighth of it, and the system's throughput is that replica's."""
+    one = estimate("llama-3.1-8b", "h100-sxm", input_len=1024, output_len=256)
+    eight = estimate("llama-3.1-8b", "h100-sxm", devices=8, tp=1, input_len=1024, output_len=256)
+    assert eight.dp == 8
+    assert eight.ttft_s == pytest.approx(one.ttft_s, rel=1e-6)
+    assert eight.output_tok_s == pytest.approx(one.output_tok_s, rel=1e-6)
+    run = estimate("llama-3.1-8b", "h100-sxm", devices=8, tp=1, mode="offline", requests=1,
+                   input_len=1024, output_len=256)
+    assert run.batch == 1
+    assert run.requests_per_s == pytest.approx(1 / run.e2e_latency_s, rel=1e-6)
 
 
 def test_fewer_requests_give_less_throughput_where_decode_streams_the_weights():

@@ -68,6 +68,10 @@ class Quantity(_Strict):
 
             num: Callable[[float], str] = fmt_bytes
             u = ""
+        elif self.unit == "bytes/s":
+            from inferplan.units import fmt_num
+
+            num, u = (lambda x: fmt_num(x, unit="B/s")), ""
         else:
             num, u = (lambda x: f"{x:g}"), (f" {self.unit}" if self.unit else "")
         if self.value is not None:

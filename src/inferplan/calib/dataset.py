@@ -140,7 +140,7 @@ def lockstep_metrics(plan: EstimatePlan, f: Factors | None,
     burst_s = plan.works["burst"].total_time_s(f)  # type: ignore[arg-type]
     decode_s = plan.works["decode"].total_time_s(f)  # type: ignore[arg-type]
     n, O, I = plan.seqs_per_replica, plan.output_len, plan.input_len
-    rps = n * plan.dep.layout.dp
+    rps = n * plan.replicas_busy
     r = request_overhead_s(f)
     ttft = burst_s * first_token_share + r
     e2e = burst_s + (O - 1) * decode_s + r

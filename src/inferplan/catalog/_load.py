@@ -116,4 +116,6 @@ def resolve_id(kind: str, name: str, ids: Iterable[str], alias_index: Mapping[st
         return next(iter(hits))
     if hits:
         raise AmbiguousIdError(kind, name, hits)
-    raise UnknownIdError(kind, name, list(ids) + [a for a in alias_index if a not in ids])
+    # suggest only names that resolve: ids and aliases of one id (an ambiguous alias would be refused)
+    raise UnknownIdError(kind, name, list(ids) + [a for a, hit in alias_index.items()
+                                                   if a not in ids and len(hit) == 1])

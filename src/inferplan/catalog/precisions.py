@@ -47,6 +47,15 @@ def get_precision(name: str) -> Precision:
     return cat[resolve_id("precision", name, cat, _alias_index())]
 
 
+def check_precision_ids(*names: str | None) -> None:
+    """Raise the unknown-id error for any named precision the catalog does not have (``None``,
+    empty, ``unknown``, ``native`` and ``auto`` mean the default). For commands that loop over
+    hardware: a misspelt precision is the user's error, not every device's "does not fit"."""
+    for name in names:
+        if name not in (None, "", "unknown", "native", "auto"):
+            get_precision(name)
+
+
 def checkpoint_precision(method: str, bits: int, group_size: int | None) -> str | None:
     """The precision id of a GPTQ/AWQ checkpoint (``quantization_config``: quant_method, bits,
     group_size): 4-bit ones by group size (128 when unset; -1 is per channel), 8-bit ones int8;

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from inferplan.cli.options import Format, FormatOpt, JsonOpt, output_format
+from inferplan.errors import InputError
 
 
 class _Bar:
@@ -102,6 +103,8 @@ def register(app: typer.Typer) -> None:
         from inferplan.cli import render
         from inferplan.store import list_runs
 
+        if kind is not None and kind not in ("bench", "validate", "calibrate"):
+            raise InputError(f"unknown kind '{kind}' (known: bench, validate, calibrate)")
         runs = list_runs(kind=kind, limit=limit)
 
         def table() -> None:

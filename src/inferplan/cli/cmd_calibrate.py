@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from inferplan.cli.options import Format, FormatOpt, HwFileOpt, JsonOpt, output_format
+from inferplan.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +46,10 @@ def register(app: typer.Typer) -> None:
                 med = "-" if s.median_ape is None else f"{s.median_ape:.1%}"
                 p90 = "-" if s.p90_ape is None else f"{s.p90_ape:.1%}"
                 typer.echo(f"{label:50s} median APE {med:>7s}  p90 {p90:>7s}  coverage {s.coverage:.0%}")
+        if rep.before.coverage < 0.5:
+            typer.echo(f"Warning: only {rep.before.coverage:.0%} of the rows could be predicted (the "
+                       "others are errors in `inferplan validate`: unknown ids, configurations that do not "
+                       "fit); the profile is fitted on those rows alone", err=True)
         kept = install_profile(fitted, force=force)
         if kept:
             typer.echo(f"previous profile kept as {kept}", err=True)
@@ -68,8 +73,21 @@ def register(app: typer.Typer) -> None:
         render.emit(output_format(json_out, fmt), {"profiles": rows}, lambda: rows, table)
 
     @cal_app.command("show")
-    def calibration_show(name: Annotated[str, typer.Argument(help="Profile name or path")]) -> None:
-        """Print a profile (its provenance and fitted factors)."""
+    def calibration_show(name: Annotated[str, typer.Argument(help="Profile name or path")],
+                         json_out: JsonOpt = False) -> None:
+        """Print a profile (its provenance and fitted factors; --json: the YAML as one object)."""
         from inferplan.profiles import read_profile_text
 
-        typer.echo(read_profile_text(name))
+        text = read_profile_text(name)
+        if not json_out:
+            typer.echo(text)
+            return
+        import json
+
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise InputError(f"profile {name} is not valid YAML: {str(e).splitlines()[0]}") from None
+        typer.echo(json.dumps(data if isinstance(data, dict) else {"profile": data}, indent=2, default=str))

@@ -78,6 +78,8 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("html", "md"):
             raise InputError(f"--format must be html or md, not {fmt!r}")
         mode, n = _mode(batch, concurrency, offline)
+        if rate is not None and not simulate:
+            raise InputError("--rate sets the simulated arrivals: add --simulate WORKLOAD (chat, rag, ...)")
         try:
             from inferplan.report.make import make_report, save_report
         except ModuleNotFoundError as e:

@@ -46,6 +46,7 @@ from inferplan.cli.options import (
     duration,
     number,
 )
+from inferplan.errors import InputError
 from inferplan.inputs import LIMITS
 
 MAX_REQUESTS = int(LIMITS["requests"])
@@ -132,6 +133,9 @@ def register(app: typer.Typer) -> None:
         from inferplan.sim import SLO, DeploymentSpec, SchedulerConfig
         from inferplan.sim import simulate as run_sim
 
+        if decode_hardware is None and (decode_devices or decode_tp or decode_replicas != 1):
+            raise InputError("--decode-devices, --decode-tp and --decode-replicas describe a decode "
+                             "pool: name its hardware with --decode-hardware")
         w = _workload(workload, rate, cv, users, think_time, input_len, output_len)
         slo = build(SLO, p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
                     p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
@@ -195,7 +199,7 @@ def register(app: typer.Typer) -> None:
         disagg: Annotated[bool, typer.Option("--disagg/--no-disagg", help="Also search prefill/decode pools")] = True,
         requests: Annotated[int, typer.Option("--requests", min=1, max=MAX_REQUESTS, help="Fewest requests per simulation")] = 400,
         seed: SeedOpt = 0,
-        top: Annotated[int, typer.Option("--top", min=0, max=100, help="Options verified as a whole cluster")] = 5,
+        top: Annotated[int, typer.Option("--top", min=1, max=100, help="Options verified as a whole cluster")] = 5,
         show: Annotated[int, typer.Option("--show", min=0, max=10**6, help="Options printed")] = 10,
         executor: Annotated[str, typer.Option("--executor", help="process | ray | serial")] = "process",
         workers: Annotated[int | None, typer.Option("--workers", min=1, max=1024, help="Parallel workers (default: CPUs)")] = None,

@@ -215,6 +215,8 @@ def compare(
     from inferplan.compare import compare as run_compare
 
     mode, n = _mode(batch, concurrency, offline)
+    if hardware is not None and all_hw:
+        raise InputError("--all and --hardware contradict each other: give one")
     if not hardware and not all_hw and not hw_class:
         all_hw = True
     res = run_compare(

@@ -136,6 +136,8 @@ def emit(fmt: str, obj: Any, rows: Callable[[], list[dict[str, Any]]],
 def _usd(x: float | None) -> str:
     if x is None:
         return "-"
+    if 0 < x < 0.001:
+        return "< $0.001"
     return f"${x:.3g}" if x < 100 else f"${x:,.0f}"
 
 
@@ -184,7 +186,7 @@ def print_estimate(e) -> None:
         ("$ / 1M output", _usd(e.usd_per_1m_output_tokens)),
         ("J / output token", fmt_num(e.joules_per_output_token)),
         ("power", fmt_num(e.power_w, unit="W") if e.power_w else "-"),
-        ("bound", f"prefill {e.bound.get('prefill')}, decode {e.bound.get('decode')}"),
+        ("bound", ", ".join(f"{k} {v}" for k, v in e.bound.items() if v) or "-"),
     ]
     iv = getattr(e, "intervals", None) or {}
     ranged: dict[str, tuple[str, Callable[[float | None], str]]] = {"TTFT": ("ttft_s", fmt_time_s), "TPOT": ("tpot_s", fmt_time_s),
@@ -202,7 +204,7 @@ def print_estimate(e) -> None:
     out.print(t)
     out.print(f"[dim]why: {escape(str(e.why))}[/]")
     a = e.assumptions
-    eff = ", ".join(f"{k}={fmt_num(a[k]['value'])} ({a[k]['scope']})" for k in
+    eff = ", ".join(f"{k}={(fmt_time_s if k.endswith('_s') else fmt_num)(a[k]['value'])} ({a[k]['scope']})" for k in
                     ("bw_eff", "compute_eff", "layer_overhead_s", "step_overhead_s") if k in a)
     out.print(f"[dim]assumptions: {escape(eff)}; profile {escape(str(a.get('efficiency_profile')))}; "
               f"{escape(str(a.get('layout')))}[/]")

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferplan.cli.render import console
+from inferplan.sim import outcome_problems  # noqa: F401  (the CLI's overload warnings)
 from inferplan.units import fmt_num, fmt_time_s
 
 
@@ -22,66 +23,10 @@ class _Out:
 out = _Out()
 err = Console(stderr=True, highlight=False)
 
-OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
-
-
-# Overload: while requests arrive, the number in the system (queued + batched) keeps growing.
-# Compared between the middle and the last third of the arrival window (the first third is the
-# ramp-up); a stable run stays flat there, an overloaded one grows by this factor or more.
-OVERLOAD_GROWTH = 1.3
-MIN_REQUESTS_FOR_TREND = 50
-
-
-def in_system_growth(m, window_s: float) -> tuple[float, float] | None:
-    """Mean requests in the system over the middle and the last third of ``window_s``."""
-    import numpy as np
-
-    tl = getattr(m, "timeline", None)
-    if tl is None or len(tl.t_s) < 10 or window_s <= 0:
-        return None
-    t = np.asarray(tl.t_s)
-    n = np.asarray(tl.queue_len, dtype=float) + np.asarray(tl.batch_size, dtype=float)
-    mid = (t >= window_s / 3) & (t < 2 * window_s / 3)
-    last = (t >= 2 * window_s / 3) & (t < window_s)
-    if not mid.any() or not last.any():
-        return None
-    return float(n[mid].mean()), float(n[last].mean())
-
-
-def outcome_problems(res, offered_rate_rps: float | None = None) -> tuple[str | None, list[str]]:
-    """(why nothing was served, or None; overload warnings) for a simulation result.
-
-    Overload: open-loop arrivals faster than the system serves them, or requests queueing for
-    longer than they are served."""
-    m = res.metrics
-    served_none = None
-    if m.completed == 0:
-        why = "; ".join(getattr(res, "violations", None) or []) or (
-            f"{m.rejected} of {m.requests} requests rejected" if m.rejected else "no request finished")
-        served_none = f"no request was served ({why})"
-    warnings: list[str] = []
-    if m.completed and m.rejected:
-        warnings.append(f"{m.rejected:,} of {m.requests:,} requests were rejected (they do not fit "
-                        "the KV cache)")
-    wait, e2e = m.queue_wait_s.p90, m.e2e_s.p90
-    trend = (in_system_growth(m, m.requests / offered_rate_rps)
-             if offered_rate_rps and m.completed >= MIN_REQUESTS_FOR_TREND else None)
-    if trend and trend[1] - trend[0] >= 3 and trend[1] > OVERLOAD_GROWTH * max(trend[0], 1.0):
-        warnings.append(f"overloaded: requests arrive at {fmt_num(offered_rate_rps)} req/s, faster "
-                        f"than they are served ({fmt_num(m.requests_per_s)} req/s over the run): "
-                        f"the requests in the system grow from {trend[0]:.0f} to {trend[1]:.0f} "
-                        f"while they arrive (p90 E2E {fmt_time_s(e2e)}); lower the rate or add "
-                        "replicas")
-    elif m.completed and wait is not None and e2e is not None and wait > OVERLOAD_QUEUE_S \
-            and wait > 0.5 * e2e:
-        warnings.append(f"overloaded: p90 queue wait {fmt_time_s(wait)} of a p90 end-to-end "
-                        f"{fmt_time_s(e2e)} (requests wait longer than they are served; mean queue "
-                        f"{m.mean_queue_len:.0f}, max {m.max_queue_len:,}); lower the rate or add "
-                        "replicas")
-    return served_none, warnings
-
 
 def _usd(x: float | None) -> str:
+    if x is not None and 0 < x < 0.001:
+        return "< $0.001"
     return "-" if x is None else (f"${x:.3g}" if x < 100 else f"${x:,.0f}")
 
 
@@ -165,10 +110,11 @@ def print_plan(res, show: int = 10) -> None:
     for line in res.why:
         out.print(line)
     c = res.counts
+    budget = f"{c['over_budget']} over budget or unpriced, " if c.get("over_budget") else ""
     out.print(f"[dim]{c.get('hardware', 0)} hardware, {c.get('candidates', 0)} candidates: "
-              f"{c.get('pruned_by_floors', 0)} cannot meet the SLO (analytic floors), "
-              f"{c.get('pruned_by_proxy', 0)} pruned by analytic bounds, {c.get('simulations', 0)} "
-              f"simulations; {res.wall_s:.1f} s on '{res.executor}'[/]")
+              f"{c.get('pruned_by_floors', 0)} cannot meet the SLO (analytic floors or limits), "
+              f"{budget}{c.get('pruned_by_proxy', 0)} pruned by analytic bounds, "
+              f"{c.get('simulations', 0)} simulations; {res.wall_s:.1f} s on '{res.executor}'[/]")
 
 
 @contextlib.contextmanager

@@ -135,7 +135,8 @@ class EstimatePlan:
     fits: bool
     reason: str | None
     works: dict[str, StepWork] = field(default_factory=dict)
-    seqs_per_replica: float = 1.0  # sequences in flight per replica
+    seqs_per_replica: float = 1.0  # sequences in flight per busy replica
+    replicas_busy: float = 1.0  # replicas with work: min(dp, sequences); a sequence is never split
     microbatches: int = 1
     queue_factor: float = 1.0  # closed-loop clients per engine slot (>1: requests wait)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -276,11 +277,13 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if mode == "offline":
         reserve = ctx_max if dep.engine.kv_reservation == "full_sequence" else ctx_mean
         per_rep = offline_batch(dep, input_len, output_len, reserve, notes, requests)
-        plan.batch = per_rep * dp
+        plan.batch = min(per_rep * dp, requests) if requests else per_rep * dp
         seqs_rep = float(per_rep)
+        plan.replicas_busy = plan.batch / per_rep if per_rep > 0 else float(dp)
         ctx_max = reserve
-    else:
-        seqs_rep = batch / dp
+    else:  # fewer sequences than replicas leave some idle: a sequence is never split
+        plan.replicas_busy = float(min(dp, max(batch, 1)))
+        seqs_rep = batch / plan.replicas_busy
     admitted = seqs_rep
     if mode == "concurrency":
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
@@ -346,8 +349,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             plan.works["prefill"] = prefill_chunks(dep, b, I)
         else:  # no prompt: the first token is a plain decode step
             plan.works["prefill"] = step_work(dep, decode_seqs=b, decode_ctx=0)
-        if O > 1 or I == 0:
-            plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=ctx_mean)
+        if O > 0 or I == 0:  # O = 1: a decode-step question (cli-contract.md), at KV length I
+            plan.works["decode"] = step_work(dep, decode_seqs=b, decode_ctx=I if O == 1 else ctx_mean)
         return plan
     # Continuous batching in steady state (docs/metrics.md): over one request cycle of O steps,
     # each of the b running sequences is prefilled once. Prompts arrive in m = min(b, O)
@@ -413,7 +416,7 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
     if not plan.fits:
         return {}
     dep, I, O = plan.dep, plan.input_len, plan.output_len
-    dp = dep.layout.dp
+    dp = plan.replicas_busy  # idle replicas add no throughput
     t = {k: w.total_time_s(f) for k, w in plan.works.items()}
     out: dict[str, float | None] = {}
     if plan.mode == "batch":
@@ -421,7 +424,7 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         ttft = t["prefill"]
         tpot = t.get("decode")
         e2e = ttft + (O - 1) * tpot if O > 1 and tpot is not None else ttft
-        out.update(ttft_s=ttft, tpot_s=tpot if O > 1 or I == 0 else None, e2e_latency_s=e2e,
+        out.update(ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
                    prefill_tok_s=B * I / ttft if I > 0 else None,
                    output_tok_s=B * O / e2e if O > 0 else None,
                    total_tok_s=B * (I + O) / e2e, requests_per_s=B / e2e)
@@ -435,9 +438,10 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         e2e, prompt_q = served_cycle_s(group_s, decode_s, groups, group_steps, O)
         ttft = group_s
         tpot = (e2e - ttft) / (O - 1) if O > 1 else None
-        # marginal cost of the prompts: a group's steps minus the riders' own decode steps
+        # prompts' marginal cost: a group's steps minus the riders' (hidden: their share of them)
         rider_s = plan.rider_work.total_time_s(f) * group_steps if plan.rider_work is not None else 0.0
-        prompt_s = groups * max(group_s - rider_s, 0.0)
+        k = plan.cycle.get("prompts_per_group", 1.0)
+        prompt_s = groups * (group_s - rider_s if group_s > rider_s else group_s * k / (k + plan.cycle.get("riders", 0.0)))
         # served requests (docs/metrics.md; not offline runs): the steps ahead of the prompt when
         # others run (STEPS_AHEAD), and the API server's own time, which holds no slot while a
         # request queues
@@ -534,7 +538,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
         joules_per_output_token=jpt, power_w=power, bound=bound, assumptions=assumptions,
         hardware_class=dep.hw.hw_class,
-        why=(explain_pipeline(pipe) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
+        why=(explain_pipeline(pipe, plan.mode == "concurrency" and plan.batch > 1) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
         intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
         corpus_support=support_status(dep),
     )
@@ -545,11 +549,11 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
 
     Bytes are per device: a step's traffic summed over the replica's layers is shared by its
     ``pp`` stages (each device reads its stage's layers, the stages run one after another for
-    a token) and already split ``tp`` ways inside a stage.
-    """
-    dep = plan.dep
+    a token) and already split ``tp`` ways inside a stage."""
+    dep, lay = plan.dep, plan.dep.layout
+    if plan.output_len <= 1 and plan.input_len:  # a one-token request is its prompt (TPOT: a quote)
+        bound = {"prefill": bound.get("prefill")}
     d = bound.get("decode") or bound.get("prefill")
-    lay = dep.layout
     par = (f"tp{lay.tp}" + (f" ep{lay.ep}" if lay.ep > 1 else "") + (f" pp{lay.pp}" if lay.pp > 1 else "")
            + (f" x{lay.dp} replicas" if lay.dp > 1 else ""))
     if lay.pp > 1:
@@ -557,7 +561,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         par += (f": {lay.pp} pipeline stages of {lay.stage_devices} device"
                 f"{'s' if lay.stage_devices > 1 else ''}, "
                 + ("one micro-batch in flight" if mb <= 1 else f"{mb} micro-batches in flight"))
-    work = plan.works.get("decode") or plan.works.get("prefill")
+    work = plan.works.get("decode") if bound.get("decode") else plan.works.get("prefill")
     gb_step = float(work.t_memory.sum()) * dep.memory_bw_bytes_s / 1e9 if work is not None else 0.0
     gb_dev = gb_step / lay.pp  # each device reads only its stage's share
     if d == "memory":
@@ -565,7 +569,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         where = "per device" if lay.pp == 1 else f"per device ({gb_step:.3g} GB over the {lay.pp} stages)"
         return (f"memory-bound: each {step} step reads {gb_dev:.3g} GB {where} at "
                 f"{bw:.3g} TB/s peak ({par})")
-    if d == "compute":  # a prompt-only run (1 output token) has no decode to speak of
+    if d == "compute":
         what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
                 else f"batch {plan.batch} decode GEMMs outlast the weight reads (calibrated GEMM efficiency)")
         return f"compute-bound: {what} ({dep.linear_compute_type}, {par})"

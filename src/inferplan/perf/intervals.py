@@ -453,7 +453,7 @@ def roof_bounds(plan: EstimatePlan) -> dict[str, tuple[float, bool]]:
         out["tpot_s"] = (floors["decode"], True)
         out["decode_tok_s_per_user"] = (1 / floors["decode"], False)
     if plan.mode == "batch" and "ttft_s" in out:
-        b, i, o = plan.seqs_per_replica * plan.dep.layout.dp, plan.input_len, plan.output_len
+        b, i, o = plan.seqs_per_replica * plan.replicas_busy, plan.input_len, plan.output_len
         e2e = floors["prefill"] + max(o - 1, 0) * floors.get("decode", 0.0)
         out["e2e_latency_s"] = (e2e, True)
         out.update(output_tok_s=(b * o / e2e, False), total_tok_s=(b * (i + o) / e2e, False),
@@ -488,7 +488,10 @@ def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: flo
                              plan.input_len, plan.output_len,
                              support=deployment_support(plan.dep))
     bounds = roof_bounds(plan)
-    return {k: list(roof_clip(plan, k, v[0], v[1], bounds=bounds)) for k, v in out.items()}
+    res = {k: list(roof_clip(plan, k, v[0], v[1], bounds=bounds)) for k, v in out.items()}
+    if plan.output_len <= 1 and "ttft_s" in res and "e2e_latency_s" in res:
+        res["e2e_latency_s"] = list(res["ttft_s"])  # one token: the end-to-end time is the TTFT
+    return res
 
 
 @lru_cache(maxsize=1)

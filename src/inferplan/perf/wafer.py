@@ -106,11 +106,14 @@ def pipeline_report(plan: EstimatePlan, f: Factors) -> PipelineReport | None:
     )
 
 
-def explain_pipeline(p: PipelineReport) -> str:
-    """One line: where a token's time goes in the pipeline."""
+def explain_pipeline(p: PipelineReport, prompts_between: bool = False) -> str:
+    """One line: where a token's time goes in the pipeline (``prompts_between``: other clients'
+    prompts run between the decode steps, so the TPOT is slower than the step)."""
     us = 1e6
     hops = f" + {p.hops} hops x {p.hop_time_s * us:.3g} us ({p.link})" if p.hops else ""
     return (f"pipeline of {p.stages} stage(s) x {p.devices_per_stage} {p.device_kind}(s): per token "
             f"{p.stages} x {p.stage_time_s * us:.3g} us (layers x {p.sram_sweep_per_layer_s * us:.2g} us "
             f"SRAM sweep + compute){hops} + {p.token_overhead_s * us:.3g} us serving overhead "
-            f"= {p.per_token_s * us:.4g} us -> {p.per_user_tok_s:.4g} tok/s per user")
+            f"= {p.per_token_s * us:.4g} us a decode step -> {p.per_user_tok_s:.4g} tok/s per user"
+            + (" while no prompt runs (the other clients' prompts between steps slow the TPOT)"
+               if prompts_between else ""))

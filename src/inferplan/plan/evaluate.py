@@ -28,6 +28,7 @@ from inferplan.sim import (
     SimResult,
     Workload,
     build_pool,
+    outcome_problems,
     simulate_pools,
 )
 
@@ -122,14 +123,28 @@ def _one(t: Task, replicas: int, rate: float | None = None, role: str = "both",
                           warmup=t.settings.warmup)
 
 
-def _outcome(t: Task, res: SimResult, replicas: int, sims: int, replicas2: int | None = None) -> Outcome:
+def _problems(res: SimResult, offered_rps: float) -> list[str]:
+    """Why a run does not hold beyond its SLO: nothing served, requests rejected, or arrivals
+    outrunning the system (sim/overload.py). An SLO on TPOT alone is met by an overloaded
+    replica (a full batch steps as fast as ever while its queue grows), so this is checked too."""
+    served_none, warnings = outcome_problems(res, offered_rps)
+    return ([served_none] if served_none else []) + warnings
+
+
+def _holds(res: SimResult, offered_rps: float) -> bool:
+    return bool(res.slo_met) and not _problems(res, offered_rps)
+
+
+def _outcome(t: Task, res: SimResult, replicas: int, sims: int, replicas2: int | None = None,
+             offered_rps: float | None = None) -> Outcome:
+    problems = _problems(res, t.rate if offered_rps is None else offered_rps)
     return Outcome(key=t.cand.key if t.cand2 is None else f"{t.cand.key}+{t.cand2.key}",
-                   kind=t.kind, feasible=bool(res.slo_met), replicas=replicas,
+                   kind=t.kind, feasible=bool(res.slo_met) and not problems, replicas=replicas,
                    replicas2=replicas2, metrics=res.metrics,
                    usd_per_1m_output_tokens=res.usd_per_1m_output_tokens,
                    joules_per_output_token=res.joules_per_output_token,
                    power_w=sum(p.power_w or 0 for p in res.pools) or None,
-                   violations=res.violations, sims=sims)
+                   violations=list(res.violations) + problems, sims=sims)
 
 
 def search_replicas(t: Task, role: str = "both", slo: SLO | None = None) -> Outcome:
@@ -147,7 +162,7 @@ def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
     def ok(r: int) -> bool:
         if r not in tried:
             tried[r] = _one(t, r, role=role, slo=slo)
-        return bool(tried[r].slo_met)
+        return _holds(tried[r], t.rate / r)
 
     floor = 1
     if role == "both":
@@ -156,7 +171,7 @@ def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
     if ok(r):
         while r > floor and ok(r - 1):
             r -= 1
-        return _outcome(t, tried[r], r, len(tried))
+        return _outcome(t, tried[r], r, len(tried), offered_rps=t.rate / r)
     step = 1
     while r < t.r_cap:
         r = min(t.r_cap, r + step)
@@ -164,12 +179,12 @@ def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
             # back off the overshoot of the growing step
             while r - 1 not in tried and r > 1 and ok(r - 1):
                 r -= 1
-            return _outcome(t, tried[r], r, len(tried))
+            return _outcome(t, tried[r], r, len(tried), offered_rps=t.rate / r)
         step = min(step * 2, 8)
-    out = _outcome(t, tried[r], r, len(tried))
+    out = _outcome(t, tried[r], r, len(tried), offered_rps=t.rate / r)
     out.feasible = False
     out.replicas = None
-    out.violations = [f"SLO missed even with {r} replicas: " + "; ".join(tried[r].violations)]
+    out.violations = [f"SLO missed even with {r} replicas: " + "; ".join(out.violations)]
     return out
 
 
@@ -187,11 +202,11 @@ def verify(t: Task) -> Outcome:
 
     r = t.replicas
     res = run(r)
-    if res.slo_met and r > 1:
+    if _holds(res, t.rate) and r > 1:
         fewer = run(r - 1)
-        if fewer.slo_met:
+        if _holds(fewer, t.rate):
             r, res = r - 1, fewer
-    while not res.slo_met and r < t.r_cap:  # the split was optimistic for this workload
+    while not _holds(res, t.rate) and r < t.r_cap:  # the split was optimistic for this workload
         r += 1
         res = run(r)
     return _outcome(t, res, r, sims)
@@ -210,7 +225,7 @@ def pair(t: Task) -> Outcome:
                              seed=t.settings.seed, replicas=rp, decode=dec, decode_replicas=rd,
                              router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
         sims += 1
-        if res.slo_met or sims >= 3:
+        if _holds(res, t.rate) or sims >= 3:
             break
         ttft_bad = any("TTFT" in v for v in res.violations)
         if ttft_bad:
@@ -232,7 +247,7 @@ def max_rate(t: Task, probes: int = 2, steps: int = 2) -> Outcome:
         res = simulate_pools(pool, at_rate(t.workload, rate), requests=t.settings.n(rate),
                              seed=t.settings.seed, replicas=t.replicas, router=t.settings.router,
                              slo=t.slo, warmup=t.settings.warmup)
-        return bool(res.slo_met)
+        return _holds(res, rate)
 
     lo, hi = t.rate, t.rate * 1.3
     for _ in range(probes):

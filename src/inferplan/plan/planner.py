@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
+from inferplan.catalog.precisions import check_precision_ids
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InputError
 from inferplan.models.registry import get_model
@@ -352,6 +353,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         raise InputError("no hardware left after --hardware/--deny/--class")
     precisions: list[str | None] = (
         [None if p in ("native", "auto") else p for p in req.precisions] if req.precisions else [None])
+    check_precision_ids(*precisions)
     mean_in, mean_out = req.workload.mean_input(), req.workload.mean_output()
     level = req.confidence
     pess_cache: dict[tuple[str, str, str, str], Pessimism] = {}
@@ -386,11 +388,15 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     for c in cands:
         if c.reasons:
             rejected.append(Rejection(candidate=c.label, reason="; ".join(c.reasons)))
+        elif req.budget_usd_per_hour and c.usd_per_hour is None:
+            rejected.append(Rejection(candidate=c.label, reason="no catalog price: a budget cannot be checked"))
         elif req.budget_usd_per_hour and c.usd_per_hour and c.usd_per_hour > req.budget_usd_per_hour:
             rejected.append(Rejection(candidate=c.label, reason=f"one replica costs ${c.usd_per_hour:.2f}/h > budget"))
         else:
             alive.append(c)
-    counts["pruned_by_floors"] = len(cands) - len(alive)
+    budget_out = sum(1 for r in rejected if "budget" in r.reason)
+    counts["pruned_by_floors"] = len(cands) - len(alive) - budget_out
+    counts["over_budget"] = budget_out
     # prune far from the best analytic proxy (unpriced hardware kept by latency, a few)
     out_tok = req.rate * mean_out
     proxies = {c.key: _proxy(c, req, out_tok) for c in alive}
@@ -469,7 +475,9 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
 
         # ---- phase 3: verify the best, pairs, max rate ------------------------------------
         def budget_ok(o: PlanOption) -> bool:
-            return not (req.budget_usd_per_hour and o.usd_per_hour and o.usd_per_hour > req.budget_usd_per_hour)
+            # an option without a price cannot be shown to be within a budget
+            return not req.budget_usd_per_hour or (o.usd_per_hour is not None
+                                                   and o.usd_per_hour <= req.budget_usd_per_hour)
 
         options.sort(key=lambda o: _objective_value(o, req.objective))
         top = [o for o in options if budget_ok(o)][:req.top]
@@ -517,7 +525,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     final = verified + [o for o in options if _cand_key(o) not in top_keys]
     over = [o for o in final if not budget_ok(o)]
     for o in over:
-        rejected.append(Rejection(candidate=o.id, reason=f"${o.usd_per_hour:.2f}/h > budget"))
+        rejected.append(Rejection(candidate=o.id, reason=(f"${o.usd_per_hour:.2f}/h > budget" if o.usd_per_hour is not None
+                                                          else "no catalog price: a budget cannot be checked")))
     final = [o for o in final if budget_ok(o)]
     table = load_intervals()
     for o in final:
@@ -535,8 +544,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         o.pareto = o.id in front
     win = final[0] if final else None
     runner = final[1] if len(final) > 1 else None
-    why = explain(win, runner, by_key, req) if win else [
-        "no configuration meets the SLO at this rate; see `rejected` for what each lacks"]
+    why = explain(win, runner, by_key, req) if win else _why_none(rejected)
     assumptions: dict[str, Any] = {}
     if level is not None:
         by_desc: dict[str, list[str]] = {}  # pools (engine@hardware, prefill/decode) that share factors
@@ -571,3 +579,14 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
 def _cand_key(o: PlanOption) -> str:
     p = o.pools[0]
     return f"{o.model}|{p.hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"
+
+
+def _why_none(rejected: list[Rejection], shown: int = 5) -> list[str]:
+    """What to say when nothing meets the SLO: the first few rejections and their reasons."""
+    lines = ["no configuration meets the SLO at this rate" + (":" if rejected else "")]
+    first = sorted(rejected, key=lambda r: "does not fit" in r.reason)  # the near misses first
+    lines += [f"  {r.candidate}: {r.reason}" for r in first[:shown]]
+    if len(rejected) > shown:
+        lines.append(f"  ... and {len(rejected) - shown} more (`rejected` in --json)")
+    return lines
+

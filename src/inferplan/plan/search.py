@@ -158,7 +158,9 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     I = max(1.0, workload.mean_input())
     O = max(1.0, workload.mean_output())
     tp, pp, ep = lay
-    plan = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision, mode="batch",
+    # a served deployment: the engine's server limits, as `simulate` runs it (batch/offline
+    # modes take the offline entry point's, e.g. vLLM's LLM class: 16384 tokens a step, not 8192)
+    plan = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision, mode="concurrency",
                          batch=1, input_len=round(I), output_len=round(O),
                          hardware_files=hardware_files, **(opts or {}))
     dep = plan.dep

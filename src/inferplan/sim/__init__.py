@@ -8,6 +8,7 @@ Definitions and formulas: docs/sim.md.
 from inferplan.perf.layout import micro_batches
 from inferplan.sim.entities import SchedulerConfig
 from inferplan.sim.metrics import SLO, Dist, SimMetrics
+from inferplan.sim.overload import outcome_problems
 from inferplan.sim.pool import (
     AUTO_LAYOUT_SEQS,
     DeploymentSpec,
@@ -33,5 +34,5 @@ from inferplan.sim.workload import (
 __all__ = ["AUTO_LAYOUT_SEQS", "PRESETS", "SCHEDULERS", "SLO", "Arrivals", "DeploymentSpec", "Dist",
            "LengthDist", "Pool", "PoolInfo", "Prefix", "Replica", "SchedulerConfig",
            "ServingLimits", "SimMetrics", "SimResult", "Workload", "build_pool", "get_workload",
-           "micro_batches", "pool_from_deployment", "register_scheduler", "serving_limits",
+           "micro_batches", "outcome_problems", "pool_from_deployment", "register_scheduler", "serving_limits",
            "simulate", "simulate_pools", "with_overrides"]

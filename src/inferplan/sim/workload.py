@@ -87,6 +87,14 @@ class LengthDist(_Strict):
         vals = np.asarray(self.values if self.values else read_numbers(Path(self.path or "")))
         return rng.choice(vals, size=n).astype(np.int64)
 
+    def smallest(self) -> int:
+        """The smallest length this distribution can draw."""
+        if self.kind == "fixed":
+            return int(self.value or 0)
+        if self.kind in ("uniform", "lognormal"):
+            return self.low
+        return int(min(self.values if self.values else read_numbers(Path(self.path or ""))))
+
     def mean(self) -> float:
         """Expected value (lognormal: of the clipped distribution, by quadrature)."""
         if self.kind == "fixed":
@@ -156,6 +164,14 @@ class Workload(_Strict):
     prefix: Prefix | None = None
     trace: str | None = Field(default=None, description="CSV/JSONL of arrival_s, input_tokens, output_tokens")
     description: str = ""
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> Workload:
+        # a served request has a prompt (at least one token) and produces a first token
+        for what, dist in (("input", self.input), ("output", self.output)):
+            if self.trace is None and dist.smallest() < 1:
+                raise ValueError(f"{what} lengths must be >= 1 token (this one can draw {dist.smallest()})")
+        return self
 
     def mean_input(self) -> float:
         return self.input.mean()
@@ -241,13 +257,15 @@ def with_overrides(w: Workload, *, rate: float | None = None, cv: float | None =
     raise InputError naming the flag."""
     from pydantic import ValidationError
 
+    if rate is not None and users is not None:
+        raise InputError("--rate (open-loop arrivals) and --users (closed-loop clients) contradict "
+                         "each other: give one")
     try:
         return _with_overrides(w, rate=rate, cv=cv, users=users, think_time_s=think_time_s,
                                input_len=input_len, output_len=output_len)
     except ValidationError as e:
-        from inferplan.errors import InputError
-
-        msgs = "; ".join(f"--{str(err['loc'][-1]).replace('_', '-')}: {err['msg']}" for err in e.errors())
+        msgs = "; ".join((f"--{str(err['loc'][-1]).replace('_', '-')}: " if err["loc"] else "")
+                         + err["msg"].removeprefix("Value error, ") for err in e.errors())
         raise InputError(msgs) from None
 
 
@@ -273,7 +291,7 @@ def _with_overrides(w: Workload, *, rate: float | None, cv: float | None, users:
         w.output = LengthDist(kind="fixed", value=output_len)
     if w.trace and (rate is not None or users is not None):
         w.trace = None  # the trace's lengths (empirical), arriving as asked instead
-    return w
+    return Workload.model_validate(w.model_dump())  # the replaced parts checked together
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,6 +379,10 @@ def trace_workload(path: Path) -> Workload:
         raise InputError(f"{path}: empty trace")
     ins = [int(_pick(r, _INPUT_KEYS, path, i, "input tokens")) for i, r in enumerate(rows, 1)]
     outs = [int(_pick(r, _OUTPUT_KEYS, path, i, "output tokens")) for i, r in enumerate(rows, 1)]
+    for what, vals in (("input", ins), ("output", outs)):
+        bad = next((i for i, v in enumerate(vals, 1) if v < 1), None)
+        if bad is not None:
+            raise InputError(f"{path}: row {bad}: {what} tokens {vals[bad - 1]} (a request needs >= 1)")
     return Workload(name=f"trace:{path.name}", arrivals=Arrivals(kind="trace"),
                     input=LengthDist(kind="empirical", values=ins),
                     output=LengthDist(kind="empirical", values=outs), trace=str(path),

@@ -1,0 +1,69 @@
+"""Is a simulated run overloaded? Open-loop arrivals faster than the system serves them, or
+requests queueing for longer than they are served. One definition for ``simulate``'s warnings
+(cli/render_sim.py) and the planner's feasibility (plan/evaluate.py): an SLO on TPOT alone is
+met by an overloaded replica (its batch is full, its queue grows), so the planner checks this
+too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferplan.units import fmt_num, fmt_time_s
+
+OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
+
+
+# Overload: while requests arrive, the number in the system (queued + batched) keeps growing.
+# Compared between the middle and the last third of the arrival window (the first third is the
+# ramp-up); a stable run stays flat there, an overloaded one grows by this factor or more.
+OVERLOAD_GROWTH = 1.3
+MIN_REQUESTS_FOR_TREND = 50
+
+
+def in_system_growth(m: Any, window_s: float) -> tuple[float, float] | None:
+    """Mean requests in the system over the middle and the last third of ``window_s``."""
+    import numpy as np
+
+    tl = getattr(m, "timeline", None)
+    if tl is None or len(tl.t_s) < 10 or window_s <= 0:
+        return None
+    t = np.asarray(tl.t_s)
+    n = np.asarray(tl.queue_len, dtype=float) + np.asarray(tl.batch_size, dtype=float)
+    mid = (t >= window_s / 3) & (t < 2 * window_s / 3)
+    last = (t >= 2 * window_s / 3) & (t < window_s)
+    if not mid.any() or not last.any():
+        return None
+    return float(n[mid].mean()), float(n[last].mean())
+
+
+def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[str | None, list[str]]:
+    """(why nothing was served, or None; overload warnings) for a simulation result.
+
+    Overload: open-loop arrivals faster than the system serves them, or requests queueing for
+    longer than they are served."""
+    m = res.metrics
+    served_none = None
+    if m.completed == 0:
+        why = "; ".join(getattr(res, "violations", None) or []) or (
+            f"{m.rejected} of {m.requests} requests rejected" if m.rejected else "no request finished")
+        served_none = f"no request was served ({why})"
+    warnings: list[str] = []
+    if m.completed and m.rejected:
+        warnings.append(f"{m.rejected:,} of {m.requests:,} requests were rejected (they do not fit "
+                        "the KV cache)")
+    wait, e2e = m.queue_wait_s.p90, m.e2e_s.p90
+    trend = (in_system_growth(m, m.requests / offered_rate_rps)
+             if offered_rate_rps and m.completed >= MIN_REQUESTS_FOR_TREND else None)
+    if trend and trend[1] - trend[0] >= 3 and trend[1] > OVERLOAD_GROWTH * max(trend[0], 1.0):
+        warnings.append(f"overloaded: requests arrive at {fmt_num(offered_rate_rps)} req/s, faster "
+                        f"than they are served ({fmt_num(m.requests_per_s)} req/s over the run): "
+                        f"the requests in the system grow from {trend[0]:.0f} to {trend[1]:.0f} "
+                        f"while they arrive (p90 E2E {fmt_time_s(e2e)}); lower the rate or add "
+                        "replicas")
+    elif m.completed and wait is not None and e2e is not None and wait > OVERLOAD_QUEUE_S \
+            and wait > 0.5 * e2e:
+        warnings.append(f"overloaded: p90 queue wait {fmt_time_s(wait)} of a p90 end-to-end "
+                        f"{fmt_time_s(e2e)} (requests wait longer than they are served; mean queue "
+                        f"{m.mean_queue_len:.0f}, max {m.max_queue_len:,}); lower the rate or add "
+                        "replicas")
+    return served_none, warnings
