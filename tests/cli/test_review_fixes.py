@@ -180,3 +180,12 @@ def test_calibrate_warns_when_most_rows_cannot_be_predicted(tmp_path):
     code, _, err = run("calibrate", data, "--out", tmp_path / "p.yaml", "--cv", "kfold")
     assert "Warning: only 25% of the rows" in err
 
+
+
+def test_a_short_csv_row_says_it_is_short(tmp_path):
+    data = tmp_path / "short.csv"
+    data.write_text("id,source,model_id,hardware_id,num_devices,tp,pp,ep,weight_precision,kv_precision,"
+                    "engine,mode,batch,input_len,output_len,metric,value,reliability,notes\n"
+                    "r1,s,llama-3.1-8b,h100-sxm,1\n")
+    _, out, _ = run("validate", data, "--json")
+    assert json.loads(out)["rows"][0]["error"] == "short row: no metric, value (fewer fields than the header)"

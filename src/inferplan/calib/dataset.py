@@ -218,11 +218,11 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] = ()) -> Row:
     row = Row(raw)
     try:
+        short = [c for c in ("id", "model_id", "hardware_id", "metric", "value") if not isinstance(raw.get(c), str)]
+        if short:  # csv.DictReader gives None for the columns a short row lacks
+            raise InputError(f"short row: no {', '.join(short)} (fewer fields than the header)")
         if raw["metric"] not in METRICS:
             raise InputError(f"unknown metric '{raw['metric']}' (known: {', '.join(METRICS)})")
-        for col in ("id", "model_id", "hardware_id", "metric", "value"):
-            if not isinstance(raw.get(col), str):
-                raise InputError(f"column {col} is missing in this row")
         check_float("column value", raw["value"].strip(), 1e15)  # finite, > 0 (an APE divides by it)
         model = raw["model_id"].strip()
         if model.endswith(".json") or "/" in model:
