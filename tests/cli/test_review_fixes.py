@@ -189,3 +189,44 @@ def test_a_short_csv_row_says_it_is_short(tmp_path):
                     "r1,s,llama-3.1-8b,h100-sxm,1\n")
     _, out, _ = run("validate", data, "--json")
     assert json.loads(out)["rows"][0]["error"] == "short row: no metric, value (fewer fields than the header)"
+
+
+# --- a second review of the fixes above ---------------------------------------------------------
+
+
+def test_overload_is_not_called_on_a_lightly_loaded_run_and_is_on_a_real_one():
+    from inferplan.sim import DeploymentSpec, outcome_problems, simulate
+    from inferplan.sim.workload import get_workload, with_overrides
+
+    light = with_overrides(get_workload("chat"), rate=2.0)
+    for seed in range(6):  # "grows by 3 and 30%" of queue + batch flagged 2 of 30 such seeds
+        res = simulate("llama-3.1-8b", DeploymentSpec(hardware="l40s", devices=2), light, requests=400, seed=seed)
+        assert not any("overloaded" in w for w in outcome_problems(res, 2.0)[1]), seed
+    heavy = with_overrides(get_workload("chat"), rate=3.0)
+    res = simulate("llama-3.1-70b", DeploymentSpec(hardware="h100-sxm", devices=2), heavy, requests=1000)
+    assert any("overloaded" in w for w in outcome_problems(res, 3.0)[1])
+
+
+def test_idle_replicas_draw_idle_power_and_a_one_token_request_its_prompts():
+    one = estimate("llama-3.1-8b", "h100-sxm")
+    eight = estimate("llama-3.1-8b", "h100-sxm", devices=8, tp=1)
+    idle = estimate("llama-3.1-8b", "h100-sxm", devices=8, tp=1).power_w - one.power_w
+    assert idle == pytest.approx(7 * 0.2 * 700, rel=0.25)  # 7 idle H100s, not 7 busy ones
+    assert eight.joules_per_output_token < 3.5 * one.joules_per_output_token
+    prompt = estimate("llama-3.1-8b", "h100-sxm", input_len=4096, output_len=1)
+    prompt0 = estimate("llama-3.1-8b", "h100-sxm", input_len=4096, output_len=0)
+    assert prompt.power_w == pytest.approx(prompt0.power_w)  # the quoted TPOT does not feed power
+
+
+def test_a_static_batch_waits_for_its_fullest_replica():
+    nine = estimate("llama-3.1-8b", "h100-sxm", devices=8, tp=1, batch=9)
+    two = estimate("llama-3.1-8b", "h100-sxm", batch=2)
+    assert nine.ttft_s == pytest.approx(two.ttft_s) and nine.e2e_latency_s == pytest.approx(two.e2e_latency_s)
+    assert nine.output_tok_s == pytest.approx(9 * two.output_tok_s / 2)
+
+
+def test_a_trace_row_of_zero_output_tokens_is_read_as_one(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,input_tokens,output_tokens\n0.0,100,0\n0.5,100,10\n")
+    code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--workload", trace, "--json")
+    assert code == 0 and json.loads(out)["metrics"]["completed"] == 2

@@ -52,6 +52,18 @@ def device_power_w(hw: HardwareSpec, utilization: float) -> float | None:
     return idle + (hw.tdp_w - idle) * min(1.0, max(0.0, utilization))
 
 
+def system_power_w(dep: Deployment, replicas_busy: float,
+                   utilization: tuple[float, float]) -> tuple[float | None, str]:
+    """Watts of all ``dep.layout.devices``: the busy replicas' devices at the step's (compute,
+    bandwidth) utilization, the idle replicas' at idle (docs/metrics.md), and the source of the
+    idle figure. None without a power figure for the device."""
+    dev, idle = device_power_w(dep.hw, max(utilization)), device_power_w(dep.hw, 0.0)
+    if dev is None:
+        return None, power_source(dep.hw)
+    per_replica = dep.layout.replica_devices
+    return (replicas_busy * dev + (dep.layout.dp - replicas_busy) * (idle or 0.0)) * per_replica, power_source(dep.hw)
+
+
 def power_source(hw: HardwareSpec) -> str:
     """Where the idle figure of :func:`device_power_w` comes from."""
     if hw.hw_class == "npu":

@@ -36,7 +36,7 @@ from inferplan.perf.admission import admission_note, admission_wait_steps
 from inferplan.perf.batching import budget_cap, check_requests, offline_batch, offline_run_note
 from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
-from inferplan.perf.cost import CostAssumptions, device_power_w, power_source, usd_per_second
+from inferplan.perf.cost import CostAssumptions, system_power_w, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
@@ -284,6 +284,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     else:  # fewer sequences than replicas leave some idle: a sequence is never split
         plan.replicas_busy = float(min(dp, max(batch, 1)))
         seqs_rep = batch / plan.replicas_busy
+        if mode == "batch" and seqs_rep % 1:  # a static batch waits for its fullest replica
+            seqs_rep = float(-(-batch // int(plan.replicas_busy)))
+            plan.replicas_busy = batch / seqs_rep
     admitted = seqs_rep
     if mode == "concurrency":
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
@@ -438,10 +441,11 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
         e2e, prompt_q = served_cycle_s(group_s, decode_s, groups, group_steps, O)
         ttft = group_s
         tpot = (e2e - ttft) / (O - 1) if O > 1 else None
-        # prompts' marginal cost: a group's steps minus the riders' (hidden: their share of them)
+        # prompts' cost: a group's steps minus the riders', at least the prompts' share of the group's
+        # sequences (riders can hide under pipelined prompt chunks: SRAM pipelines); continuous
         rider_s = plan.rider_work.total_time_s(f) * group_steps if plan.rider_work is not None else 0.0
         k = plan.cycle.get("prompts_per_group", 1.0)
-        prompt_s = groups * (group_s - rider_s if group_s > rider_s else group_s * k / (k + plan.cycle.get("riders", 0.0)))
+        prompt_s = groups * max(group_s - rider_s, group_s * k / (k + plan.cycle.get("riders", 0.0)))
         # served requests (docs/metrics.md; not offline runs): the steps ahead of the prompt when
         # others run (STEPS_AHEAD), and the API server's own time, which holds no slot while a
         # request queues
@@ -466,13 +470,6 @@ def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) 
     return out
 
 
-def _power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float | None, str]:
-    """Power of the whole system: idle + (TDP - idle) x utilization, per device (docs/metrics.md)."""
-    cu, bu = work.total_utilization(f)
-    dev = device_power_w(dep.hw, max(cu, bu))
-    return (dep.layout.devices * dev if dev is not None else None), power_source(dep.hw)
-
-
 def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
                        cost: CostAssumptions | None = None) -> Estimate:
     cost = cost or CostAssumptions()
@@ -494,8 +491,9 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         dec = plan.works.get("decode") or plan.works.get("mixed")
         if dec is not None:
             bound["decode"] = dec.total_bound(f)
-        main = plan.works.get("mixed") or plan.works.get("decode") or plan.works["prefill"]
-        power, psrc = _power_w(dep, main, f)
+        one_token = plan.mode == "batch" and plan.output_len <= 1 and plan.input_len > 0  # its prompt only
+        main = plan.works["prefill"] if one_token else (plan.works.get("decode") or plan.works["prefill"])
+        power, psrc = system_power_w(plan.dep, plan.replicas_busy, main.total_utilization(f))
         if dep.expert_host is not None and power is not None:
             hp, hsrc = host_power_w(dep, main, f)
             power += hp

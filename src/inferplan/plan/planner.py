@@ -384,17 +384,17 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
     counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}
 
-    alive = []
+    alive, budget_out = [], 0
     for c in cands:
         if c.reasons:
             rejected.append(Rejection(candidate=c.label, reason="; ".join(c.reasons)))
-        elif req.budget_usd_per_hour and c.usd_per_hour is None:
-            rejected.append(Rejection(candidate=c.label, reason="no catalog price: a budget cannot be checked"))
-        elif req.budget_usd_per_hour and c.usd_per_hour and c.usd_per_hour > req.budget_usd_per_hour:
-            rejected.append(Rejection(candidate=c.label, reason=f"one replica costs ${c.usd_per_hour:.2f}/h > budget"))
+        elif req.budget_usd_per_hour and (c.usd_per_hour is None or c.usd_per_hour > req.budget_usd_per_hour):
+            budget_out += 1
+            rejected.append(Rejection(candidate=c.label, reason=(
+                "no catalog price: a budget cannot be checked" if c.usd_per_hour is None
+                else f"one replica costs ${c.usd_per_hour:.2f}/h > budget")))
         else:
             alive.append(c)
-    budget_out = sum(1 for r in rejected if "budget" in r.reason)
     counts["pruned_by_floors"] = len(cands) - len(alive) - budget_out
     counts["over_budget"] = budget_out
     # prune far from the best analytic proxy (unpriced hardware kept by latency, a few)

@@ -103,6 +103,7 @@ class Timeline(BaseModel):
     queue_len: list[float] = []
     batch_size: list[float] = []
     kv_used: list[float] = []
+    in_system: list[float] = []  # requests arrived and not finished, whole cluster
 
 
 class SimMetrics(BaseModel):
@@ -256,6 +257,8 @@ def timeline(done: Sequence[Request], logs: Sequence[StepLog], t0: float, t1: fl
     arr = np.sort(np.array([r.arrival_s for r in done]))
     sch = np.sort(np.array([r.scheduled_s for r in done]))
     queue = np.searchsorted(arr, grid, side="right") - np.searchsorted(sch, grid, side="right")
+    fin = np.sort(np.array([r.finish_s if r.finish_s >= 0 else np.inf for r in done]))
+    in_sys = np.searchsorted(arr, grid, side="right") - np.searchsorted(fin, grid, side="right")
     batch = np.zeros(points)
     kvu = np.zeros(points)
     n = 0
@@ -271,7 +274,8 @@ def timeline(done: Sequence[Request], logs: Sequence[StepLog], t0: float, t1: fl
         n += 1
     n = max(n, 1)
     return Timeline(t_s=[round(float(x), 6) for x in grid], queue_len=queue.astype(float).tolist(),
-                    batch_size=(batch / n).tolist(), kv_used=(kvu / n).tolist())
+                    batch_size=(batch / n).tolist(), kv_used=(kvu / n).tolist(),
+                    in_system=in_sys.astype(float).tolist())
 
 
 def _paused_gaps(log: StepLog, d: np.ndarray, per_step: np.ndarray,

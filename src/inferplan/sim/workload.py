@@ -377,16 +377,22 @@ def trace_workload(path: Path) -> Workload:
     rows = _rows(path)
     if not rows:
         raise InputError(f"{path}: empty trace")
-    ins = [int(_pick(r, _INPUT_KEYS, path, i, "input tokens")) for i, r in enumerate(rows, 1)]
-    outs = [int(_pick(r, _OUTPUT_KEYS, path, i, "output tokens")) for i, r in enumerate(rows, 1)]
-    for what, vals in (("input", ins), ("output", outs)):
-        bad = next((i for i, v in enumerate(vals, 1) if v < 1), None)
-        if bad is not None:
-            raise InputError(f"{path}: row {bad}: {what} tokens {vals[bad - 1]} (a request needs >= 1)")
+    ins = _prompt_lengths(rows, path)
+    outs = [max(1, int(_pick(r, _OUTPUT_KEYS, path, i, "output tokens"))) for i, r in enumerate(rows, 1)]
     return Workload(name=f"trace:{path.name}", arrivals=Arrivals(kind="trace"),
                     input=LengthDist(kind="empirical", values=ins),
                     output=LengthDist(kind="empirical", values=outs), trace=str(path),
                     description=f"replay of {path} ({len(rows)} requests)")
+
+
+def _prompt_lengths(rows: list[dict[str, str]], path: Path) -> list[int]:
+    """Each row's prompt tokens; a row without a prompt is refused (a served request has one;
+    an output of 0 tokens is read as 1, the first token)."""
+    ins = [int(_pick(r, _INPUT_KEYS, path, i, "input tokens")) for i, r in enumerate(rows, 1)]
+    bad = next((i for i, v in enumerate(ins, 1) if v < 1), None)
+    if bad is not None:
+        raise InputError(f"{path}: row {bad}: input tokens {ins[bad - 1]} (a request needs >= 1)")
+    return ins
 
 
 def _from_trace(path: Path, n: int, w: Workload) -> RequestArrays:
@@ -394,7 +400,7 @@ def _from_trace(path: Path, n: int, w: Workload) -> RequestArrays:
     t = np.array([_pick(r, _ARRIVAL_KEYS, path, i, "arrival time") for i, r in enumerate(rows, 1)])
     order = np.argsort(t, kind="stable")
     t = t[order] - t.min()
-    ins = np.array([int(_pick(r, _INPUT_KEYS, path, i, "input tokens")) for i, r in enumerate(rows, 1)])[order]
+    ins = np.array(_prompt_lengths(rows, path))[order]
     outs = np.array([max(1, int(_pick(r, _OUTPUT_KEYS, path, i, "output tokens"))) for i, r in enumerate(rows, 1)])[order]
     k = len(rows)
     return RequestArrays(t.astype(float), ins.astype(np.int64), outs.astype(np.int64),
