@@ -73,3 +73,12 @@ def test_an_offline_run_of_n_requests_says_how_long_and_how_much():
     assert note.startswith("50,000 requests in ~")
     assert f"${0.01 * e.devices * run_s:,.2f}" in note  # the device price x the run's time
     assert "offline_run" not in estimate("llama-3.2-1b", "h100-sxm", **kw).assumptions
+
+
+def test_a_short_offline_run_uses_no_more_replicas_than_it_can_fill():
+    """One request on 8 L4s runs on one TP8 replica, not on one of four TP2 replicas; three on
+    two TP4 replicas; a long run keeps the smallest replicas (throughput)."""
+    kw = dict(mode="offline", devices=8, input_len=1024, output_len=256)
+    tps = [plan_estimate("llama-3.1-8b", "l4", requests=n, **kw).dep.layout for n in (1, 3, 100)]
+    assert [(lay.tp, lay.dp) for lay in tps] == [(8, 1), (4, 2), (1, 8)]
+    assert plan_estimate("llama-3.1-8b", "l4", **kw).dep.layout.tp == 1

@@ -264,7 +264,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         check_layout(m, layout, eng.pads_attention_heads)
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
-        layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng)
+        layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng, requests)
         layout, how = single_host_layout(layout, how, expert_host, m.num_layers)
         notes["layout"] = how
     dep = make_dep(layout)

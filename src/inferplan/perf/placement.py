@@ -124,14 +124,15 @@ def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float,
 
 def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | None,
                   make_dep: Callable[[Layout], Deployment], seqs: int, ctx: float, input_len: int,
-                  engine: EngineSpec | None = None) -> tuple[Layout, str]:
+                  engine: EngineSpec | None = None, requests: int | None = None) -> tuple[Layout, str]:
     """The layout the engine's docs recommend (see docs/model.md, 'Layout').
 
     devices=None: the fewest devices that fit among the engine's layouts (TP in powers of two
     inside the scale-up domain; pipeline stages only across domains, or layer split for
     llama.cpp). devices=N: batch/concurrency maximize TP (latency), offline uses the smallest
-    model group that fits and replicates it (throughput); when no such layout fits, all N
-    devices form one replica (pipelined if TP cannot use them all).
+    model group that fits and replicates it (throughput), but no more replicas than a run of
+    ``requests`` keeps busy (one request on 8 GPUs runs at TP8, not on one of 4 TP2 replicas);
+    when no such layout fits, all N devices form one replica (pipelined if TP cannot use them all).
     """
     cap = (hw.sram_bytes if hw.sram_only else hw.memory_bytes) or 0.0
     if cap <= 0:
@@ -153,8 +154,9 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     cands = engine_layouts(model, hw, eng, pp_min, devices)
     if devices is not None:
         cands = [c for c in cands if devices % c.replica_devices == 0]
-        if mode == "offline":
-            cands.sort(key=lambda c: (c.replica_devices, c.pp))
+        if mode == "offline":  # throughput: small replicas, no more than the run can fill
+            cands.sort(key=lambda c: (bool(requests) and devices // c.replica_devices > (requests or 0),
+                                      c.replica_devices, c.pp))
         else:
             cands.sort(key=lambda c: (-c.tp, c.pp))
     else:
