@@ -248,3 +248,12 @@ def test_one_sequence_on_attention_data_parallel_ranks_is_one_ranks_whole_work()
     adp = estimate("deepseek-v3", "h200-sxm", devices=8, tp=1, ep=8, input_len=32768, output_len=256)
     tp8 = estimate("deepseek-v3", "h200-sxm", devices=8, tp=8, input_len=32768, output_len=256)
     assert adp.ttft_s > tp8.ttft_s
+
+
+def test_plan_never_shows_an_analytic_maximum_below_the_rate_it_verified():
+    # over the catalog, mi300x x8 x2 held 20 req/s as a whole cluster while its analytic bound read ~18.9
+    code, out, _ = run("plan", "-m", "llama-3.1-70b", "--rate", "20", "--p90-tpot", "0.05", "--no-progress")
+    assert code == 0
+    rows = [ln.split() for ln in out.splitlines() if ln.split() and ln.split()[0].isdigit()]
+    analytic = [float(c[1:].replace(",", "")) for cells in rows for c in cells if c.startswith("~") and len(c) > 1]
+    assert rows and analytic and min(analytic) >= 20

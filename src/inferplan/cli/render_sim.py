@@ -92,15 +92,19 @@ def print_plan(res, show: int = 10) -> None:
 
         for o in res.options[:show]:
             flags = ("P" if o.pareto else "") + ("" if o.verified else " ~")
+            # every option listed held the SLO at the target rate in simulation: an analytic
+            # capacity below it reads as that lower bound, not as a contradiction
+            cap = o.capacity_rps_bound
             mr = (("≥" if o.max_rate_lower_bound else "") + fmt_num(o.max_rate_rps) if o.max_rate_rps
-                  else f"~{fmt_num(o.capacity_rps_bound)}")
+                  else f"≥{fmt_num(res.rate)}" if cap is not None and cap < res.rate else f"~{fmt_num(cap)}")
             t.add_row(str(o.rank), o.id, str(o.devices), _usd(o.usd_per_hour),
                       _usd(o.usd_per_1m_output_tokens), fmt_num(joules_per_token(o)),
                       fmt_time_s(latency_s(o, "ttft")), fmt_time_s(latency_s(o, "tpot")),
                       fmt_time_s(latency_s(o, "e2e")), mr, flags)
         out.print(t)
         out.print("[dim]P = on the Pareto frontier ($/h, p90 E2E, J/token); ~ = not verified as a whole "
-                  "cluster; max req/s: simulated (≥: held at every rate tried), ~ analytic[/]")
+                  "cluster; max req/s: simulated (≥: held at every rate tried, or at the target where the "
+                  "analytic bound reads lower), ~ analytic[/]")
         if res.confidence is not None:
             out.print(f"[yellow]Planned at the pessimistic end at {res.confidence:.0%} confidence:[/] "
                       f"latencies and J/token are the high end of their {res.confidence:.0%} "
