@@ -232,24 +232,6 @@ def test_a_trace_row_of_zero_output_tokens_is_read_as_one(tmp_path):
     assert code == 0 and json.loads(out)["metrics"]["completed"] == 2
 
 
-def test_one_sequence_on_attention_data_parallel_ranks_is_one_ranks_whole_work():
-    from inferplan.perf.estimate import plan_estimate
-    from inferplan.perf.layout import Layout
-
-    assert Layout(tp=1, ep=8).rank_share(1.0) == 1.0 and Layout(tp=1, ep=8).rank_share(16.0) == 1 / 8
-    assert Layout(tp=1, ep=8, balanced_ranks=True).rank_share(1.0) == 1 / 8
-    kw = dict(devices=8, tp=1, ep=8, input_len=8192, output_len=64)
-    one = plan_estimate("deepseek-v3", "h200-sxm", **kw)
-    eight = plan_estimate("deepseek-v3", "h200-sxm", batch=8, **kw)
-    kv = [sum(float(t) for k, t in zip(p.works["decode"].op_kinds, p.works["decode"].t_memory, strict=True) if k == "attention")
-          for p in (one, eight)]
-    assert kv[0] == pytest.approx(kv[1], rel=1e-6)  # each rank reads one sequence's latent KV
-    # a lone long prompt is one rank's: slower than TP8 spreads it, not faster
-    adp = estimate("deepseek-v3", "h200-sxm", devices=8, tp=1, ep=8, input_len=32768, output_len=256)
-    tp8 = estimate("deepseek-v3", "h200-sxm", devices=8, tp=8, input_len=32768, output_len=256)
-    assert adp.ttft_s > tp8.ttft_s
-
-
 def test_plan_never_shows_an_analytic_maximum_below_the_rate_it_verified():
     # over the catalog, mi300x x8 x2 held 20 req/s as a whole cluster while its analytic bound read ~18.9
     code, out, _ = run("plan", "-m", "llama-3.1-70b", "--rate", "20", "--p90-tpot", "0.05", "--no-progress")

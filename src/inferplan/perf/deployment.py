@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -102,12 +102,6 @@ class Deployment:
     @property
     def host_link(self) -> Link:
         return self.hw.host_link or FALLBACK_LINK
-
-    def rank_share(self, seqs: Any) -> Any:
-        """Share of a step's sequences on the busiest attention rank (``Layout.rank_share``);
-        even on SRAM pipelines (Groq, Cerebras), whose compiler spreads each layer over all its
-        chips rather than scheduling sequences on ranks."""
-        return 1.0 / self.layout.attn_dp + 0 * seqs if self.hw.sram_only else self.layout.rank_share(seqs)
 
     @property
     def max_running_seqs(self) -> int:

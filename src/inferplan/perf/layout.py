@@ -34,9 +34,6 @@ class Layout:
     pp: int = 1
     ep: int = 1
     dp: int = 1
-    # every attention rank holds an even share of a step's sequences, however few (the
-    # simulator's step tables, sim/cost.py, which time small steps exactly instead)
-    balanced_ranks: bool = False
 
     @property
     def stage_devices(self) -> int:
@@ -53,15 +50,6 @@ class Layout:
     @property
     def attn_dp(self) -> int:
         return self.stage_devices // self.tp
-
-    def rank_share(self, seqs: _Seqs) -> _Seqs:
-        """Share of a step's sequences (and their tokens) on the busiest attention rank:
-        ``1 / attn_dp`` when every rank has work, ``1 / seqs`` when fewer sequences than ranks
-        leave some idle (a sequence lives on one rank: a lone prompt is its rank's alone).
-        Scalar or array; ``1 / attn_dp`` throughout with ``balanced_ranks``."""
-        lo = self.attn_dp if self.balanced_ranks else 1.0
-        out: _Seqs = 1.0 / np.clip(seqs, lo, self.attn_dp)
-        return out
 
     @property
     def expert_shards(self) -> int:

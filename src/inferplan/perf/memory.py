@@ -76,15 +76,15 @@ def activation_bytes_per_device(dep: Deployment, prefill_tokens: float, seqs: fl
     """Peak transient activations of the largest step: the prefill chunk's hidden states and FFN
     intermediates (~4*d + 3*ffn_width per token, fused kernels) plus fp32 logits per sequence."""
     m, lay = dep.model, dep.layout
-    chunk = min(prefill_tokens, dep.step_token_budget) * dep.rank_share(seqs)
+    chunk = min(prefill_tokens, dep.step_token_budget) / lay.attn_dp
     widths = []
     for g in m.groups:
         f = g.ffn
         w = f.intermediate_size * (f.top_k if f.kind == "moe" else 1) + f.shared_intermediate_size
         widths.append(w / lay.tp)
     per_token = (4 * m.hidden_size + 3 * max(widths)) * dep.act_bytes
-    logits = seqs * dep.rank_share(seqs) * m.vocab_size / lay.tp * LOGIT_BYTES
-    return float(chunk * per_token + logits)
+    logits = seqs / lay.attn_dp * m.vocab_size / lay.tp * LOGIT_BYTES
+    return chunk * per_token + logits
 
 
 def capacity_bytes(dep: Deployment) -> float:
@@ -122,7 +122,7 @@ def kv_room_bytes(dep: Deployment, activation_bytes: float) -> float:
 def memory_breakdown(dep: Deployment, seqs_per_replica: float, ctx_tokens: float,
                      prefill_tokens: float) -> MemoryBreakdown:
     cap = capacity_bytes(dep)
-    seqs_dev = seqs_per_replica * dep.rank_share(seqs_per_replica)
+    seqs_dev = seqs_per_replica / dep.layout.attn_dp
     weights = weight_bytes_per_device(dep)
     act = activation_bytes_per_device(dep, prefill_tokens, seqs_per_replica)
     return MemoryBreakdown(

@@ -388,11 +388,10 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     s = np.asarray(prefill_seqs, dtype=float)
     c0 = np.asarray(prefill_ctx, dtype=float)
     b, c, p, s, c0 = compiled_step_shape(dep, b, c, p, s, c0)  # perf/compiled.py
-    lay, tokens = dep.layout, bucketed_tokens(dep, b + p)  # tokens through the replica's weights
-    # the busiest attention rank's share of the step's sequences (engines balance prompts over the
-    # ranks; with fewer sequences than ranks some idle) and the tokens through its weights
-    share, zero = dep.rank_share(b + s), 0 * (tokens + c + s + c0)
-    tokens_dev = tokens * share
+    lay = dep.layout
+    tokens = bucketed_tokens(dep, b + p)  # tokens through the replica's weights this step
+    tokens_dev = tokens / lay.attn_dp  # tokens one device's attention/dense weights see
+    zero = 0 * (tokens + c + s + c0)
 
     peak_lin = dep.peak_linear_flops
     peak_exp = dep.peak_expert_flops
@@ -457,11 +456,12 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         if g.kv_elems_dev or g.state_elems_dev or g.attn_flops_pair_dev:
             w = g.window_tokens
             cached = np.minimum(c, w)
-            decode_pairs = b * cached * share
-            prefill_pairs = (p * np.minimum(c0, w) + s * causal_pairs(p / np.maximum(s, 1e-9), w)) * share
-            kv_read = (b * cached + s * np.minimum(c0, w)) * share
+            decode_pairs = b * cached / lay.attn_dp
+            prefill_pairs = (p * np.minimum(c0, w)
+                             + s * causal_pairs(p / np.maximum(s, 1e-9), w)) / lay.attn_dp
+            kv_read = (b * cached + s * np.minimum(c0, w)) / lay.attn_dp
             kv_bytes = g.kv_elems_dev * dep.kv_bytes_per_elem * (kv_read + tokens_dev)
-            state_bytes = 2 * g.state_elems_dev * dep.act_bytes * (b + s) * share
+            state_bytes = 2 * g.state_elems_dev * dep.act_bytes * (b + s) / lay.attn_dp
             attn_flops = (g.attn_flops_pair_dev * decode_pairs
                           + g.attn_prefill_flops_pair_dev * prefill_pairs)
             tc.append(n * (attn_flops + g.conv_flops_dev * tokens_dev) / peak_attn)
@@ -474,7 +474,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
             peaks.append(peak_attn)
             gm.append(zero)
     # LM head: one logits row per sequence that emits a token this step.
-    rows = (b + s) * share
+    rows = (b + s) / lay.attn_dp
     tc.append(2 * dep.head_elems_dev * rows / peak_lin)
     tm.append(dep.head_elems_dev * dep.head_bytes_per_elem / bw + zero)
     tuw.append(dep.head_elems_dev * np.maximum(1.0, rows / tile_w) / vec)
@@ -492,7 +492,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         # Host tier: offloaded weights cross the host link every step (vLLM cpu_offload_gb);
         # offloaded KV crosses it for every token attended to (LMCache-style KV offload).
         kv_host = sum(g.layers * g.kv_elems_dev * dep.kv_bytes_per_elem for g in dep.groups) * (
-            (b * c + s * c0) * share) * dep.offload_kv_fraction
+            (b * c + s * c0) / lay.attn_dp) * dep.offload_kv_fraction
         offload_s = (dep.offload_weight_bytes * lay.pp + kv_host) / dep.host_link.bw_bytes_s + zero
     host_s = zero
     if dep.expert_host is not None:  # routed experts on the host CPU (perf/offload.py)

@@ -26,7 +26,6 @@ random compositions of every model family in ``tests/sim/test_cost.py``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -86,16 +85,12 @@ class StepCost:
         n = max(int(max_tokens), 2) + 1
         self.max_tokens = n - 1
         x = np.arange(n, dtype=float)
-        # the tables assume each attention rank holds an even share of a step's sequences; steps
-        # with fewer sequences than ranks (one rank busy, perf/layout.py rank_share) are timed exactly
-        self.ranks = dep.layout.attn_dp
-        tdep = dataclasses.replace(dep, layout=dataclasses.replace(dep.layout, balanced_ranks=True))
-        dec_c, dec_m, dec_e, _ = _effective(step_work(tdep, decode_seqs=x, decode_ctx=0.0), factors)
+        dec_c, dec_m, dec_e, _ = _effective(step_work(dep, decode_seqs=x, decode_ctx=0.0), factors)
         pre_c, pre_m, _, _ = _effective(
-            step_work(tdep, prefill_tokens=x, prefill_seqs=np.minimum(x, 1.0)), factors)
+            step_work(dep, prefill_tokens=x, prefill_seqs=np.minimum(x, 1.0)), factors)
 
         def probe(**comp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-            return _effective(step_work(tdep, **comp), factors)
+            return _effective(step_work(dep, **comp), factors)
 
         # attention: slopes per pair and per cached token, and the window, from probes
         d0c, d0m, _, off0 = probe(decode_seqs=1.0, decode_ctx=0.0)
@@ -166,8 +161,7 @@ class StepCost:
         b, p, s = decode_seqs, prefill_tokens, prefill_seqs
         tok = b + p
         rows = b + s
-        if self.exact or tok > self.max_tokens or rows > self.max_tokens or (p and not s) \
-                or (self.ranks > 1 and rows < self.ranks):
+        if self.exact or tok > self.max_tokens or rows > self.max_tokens or (p and not s):
             return self.exact_time_s(decode_seqs=b, decode_ctx=decode_ctx, prefill_tokens=p,
                                      prefill_seqs=s, prefill_ctx=prefill_ctx)
         total = self.extra[tok]
