@@ -290,7 +290,8 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         lines.append(f"Headroom: holds the SLO up to {least}~{win.max_rate_rps:.3g} req/s "
                      f"({win.max_rate_rps / req.rate:.2f}x the target; simulated).")
     elif win.capacity_rps_bound:
-        lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held).")
+        lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held)"
+                     + (f"; it held {req.rate:g} req/s in simulation." if win.capacity_rps_bound < req.rate else "."))
     if runner is None:
         lines.append("No other configuration met the SLO.")
         return lines
