@@ -10,23 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from inferplan.catalog._load import data_path
-from inferplan.cli.main import app
 
 from ..conftest import PUBLISHED
+from . import HEAD, run
 
-runner = CliRunner()
-HEAD = ("id,source,model_id,hardware_id,num_devices,tp,pp,ep,weight_precision,kv_precision,"
-        "engine,mode,batch,input_len,output_len,metric,value,reliability,notes\n")
 ROW = "r{i},s,llama-3.1-8b,h100-sxm,1,1,1,1,bf16,bf16,vllm,batch,1,1024,128,tpot_ms,{v},A,\n"
-
-
-def run(*args, env=None):
-    r = runner.invoke(app, [str(a) for a in args], env=env)
-    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
-    return r.exit_code, r.stdout, r.stderr
 
 
 def _cfg(tmp_path: Path, **change) -> Path:

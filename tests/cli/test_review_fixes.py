@@ -6,21 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from inferplan.cli.main import app
 from inferplan.compare import compare, fit
 from inferplan.errors import UnknownIdError
 from inferplan.perf.estimate import estimate
 
-runner = CliRunner()
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    r = runner.invoke(app, [str(a) for a in args])
-    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
-    return r.exit_code, r.stdout, r.stderr
-
+from . import HEAD, run
 
 # --- bad input is the user's error (exit 2), not every device's "does not fit" ------------------
 
@@ -169,14 +160,12 @@ def test_calibration_show_takes_json():
 
 
 def test_calibrate_warns_when_most_rows_cannot_be_predicted(tmp_path):
-    head = ("id,source,model_id,hardware_id,num_devices,tp,pp,ep,weight_precision,kv_precision,"
-            "engine,mode,batch,input_len,output_len,metric,value,reliability,notes\n")
     good = "g{i},s{s},llama-3.1-8b,h100-sxm,1,1,1,1,bf16,bf16,vllm,batch,1,1024,128,tpot_ms,{v},A,\n"
     bad = "b{i},s{s},llama-3.1-8b,no-such-device,1,1,1,1,bf16,bf16,vllm,batch,1,1024,128,tpot_ms,7,A,\n"
     rows = [good.format(i=i, s=i % 2, v=7 + i / 10) for i in range(2)]
     rows += [bad.format(i=i, s=i % 2) for i in range(6)]
     data = tmp_path / "m.csv"
-    data.write_text(head + "".join(rows))
+    data.write_text(HEAD + "".join(rows))
     code, _, err = run("calibrate", data, "--out", tmp_path / "p.yaml", "--cv", "kfold")
     assert "Warning: only 25% of the rows" in err
 
@@ -184,9 +173,7 @@ def test_calibrate_warns_when_most_rows_cannot_be_predicted(tmp_path):
 
 def test_a_short_csv_row_says_it_is_short(tmp_path):
     data = tmp_path / "short.csv"
-    data.write_text("id,source,model_id,hardware_id,num_devices,tp,pp,ep,weight_precision,kv_precision,"
-                    "engine,mode,batch,input_len,output_len,metric,value,reliability,notes\n"
-                    "r1,s,llama-3.1-8b,h100-sxm,1\n")
+    data.write_text(HEAD + "r1,s,llama-3.1-8b,h100-sxm,1\n")
     _, out, _ = run("validate", data, "--json")
     assert json.loads(out)["rows"][0]["error"] == "short row: no metric, value (fewer fields than the header)"
 

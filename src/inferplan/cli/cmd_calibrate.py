@@ -46,7 +46,9 @@ def register(app: typer.Typer) -> None:
                 med = "-" if s.median_ape is None else f"{s.median_ape:.1%}"
                 p90 = "-" if s.p90_ape is None else f"{s.p90_ape:.1%}"
                 typer.echo(f"{label:50s} median APE {med:>7s}  p90 {p90:>7s}  coverage {s.coverage:.0%}")
-        if rep.before.coverage < 0.5:
+        from inferplan.calib.validate import MIN_COVERAGE
+
+        if rep.before.coverage < MIN_COVERAGE:
             typer.echo(f"Warning: only {rep.before.coverage:.0%} of the rows could be predicted (the "
                        "others are errors in `inferplan validate`: unknown ids, configurations that do not "
                        "fit); the profile is fitted on those rows alone", err=True)

@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
             from inferplan.cli import render_sim
 
             render_sim.print_simulation(res)
-        from inferplan.cli.render_sim import outcome_problems
+        from inferplan.sim import outcome_problems
 
         offered = w.arrivals.rate if w.arrivals.kind in ("poisson", "gamma") else None
         served_none, warnings_ = outcome_problems(res, offered)

@@ -8,8 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from inferplan.cli.render import console
-from inferplan.sim import outcome_problems  # noqa: F401  (the CLI's overload warnings)
+from inferplan.cli.render import _usd, console
 from inferplan.units import fmt_num, fmt_time_s
 
 
@@ -22,12 +21,6 @@ class _Out:
 
 out = _Out()
 err = Console(stderr=True, highlight=False)
-
-
-def _usd(x: float | None) -> str:
-    if x is not None and 0 < x < 0.001:
-        return "< $0.001"
-    return "-" if x is None else (f"${x:.3g}" if x < 100 else f"${x:,.0f}")
 
 
 def _pct(x: float | None) -> str:

@@ -146,6 +146,10 @@ class EstimatePlan:
     admission_steps: float = 0.0  # mean decode steps a new request waits to be scheduled
     requests: int | None = None  # an offline run's prompts (perf/batching.offline_batch)
 
+    @property
+    def prompt_only(self) -> bool:  # one output token: the request is its prompt (its TPOT a quote)
+        return self.mode == "batch" and self.output_len <= 1 and self.input_len > 0
+
 
 # --------------------------------------------------------------------------------------------
 # resolution
@@ -491,8 +495,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         dec = plan.works.get("decode") or plan.works.get("mixed")
         if dec is not None:
             bound["decode"] = dec.total_bound(f)
-        one_token = plan.mode == "batch" and plan.output_len <= 1 and plan.input_len > 0  # its prompt only
-        main = plan.works["prefill"] if one_token else (plan.works.get("decode") or plan.works["prefill"])
+        main = plan.works["prefill"] if plan.prompt_only else (plan.works.get("decode") or plan.works["prefill"])
         power, psrc = system_power_w(plan.dep, plan.replicas_busy, main.total_utilization(f))
         if dep.expert_host is not None and power is not None:
             hp, hsrc = host_power_w(dep, main, f)
@@ -549,8 +552,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
     ``pp`` stages (each device reads its stage's layers, the stages run one after another for
     a token) and already split ``tp`` ways inside a stage."""
     dep, lay = plan.dep, plan.dep.layout
-    if plan.output_len <= 1 and plan.input_len:  # a one-token request is its prompt (TPOT: a quote)
-        bound = {"prefill": bound.get("prefill")}
+    bound = {"prefill": bound.get("prefill")} if plan.prompt_only else bound
     d = bound.get("decode") or bound.get("prefill")
     par = (f"tp{lay.tp}" + (f" ep{lay.ep}" if lay.ep > 1 else "") + (f" pp{lay.pp}" if lay.pp > 1 else "")
            + (f" x{lay.dp} replicas" if lay.dp > 1 else ""))

@@ -32,8 +32,7 @@ def in_system_growth(m: Any, window_s: float) -> tuple[float, float] | None:
     if tl is None or len(tl.t_s) < 10 or window_s <= 0:
         return None
     t = np.asarray(tl.t_s)
-    n = (np.asarray(tl.in_system, dtype=float) if len(tl.in_system) == len(tl.t_s)
-         else np.asarray(tl.queue_len, dtype=float) + np.asarray(tl.batch_size, dtype=float))
+    n = np.asarray(tl.in_system, dtype=float)
     mid = (t >= window_s / 3) & (t < 2 * window_s / 3)
     last = (t >= 2 * window_s / 3) & (t < window_s)
     if not mid.any() or not last.any():
