@@ -64,7 +64,9 @@ def render() -> str:
            "`tests/cli/test_cli_docs.py` fails when it is out of date. Exit codes: 0 success, "
            "1 a negative answer (does not fit, nothing served, SLO missed, coverage below 50%), "
            "2 bad input. Durations take units (`50ms`, `1.5s`, `2m`; a bare number is seconds). "
-           "Listing commands take `--format table|json|csv`; `--json` is `--format json`.\n"]
+           "Listing commands take `--format table|json|csv`; `--json` is `--format json`. A failing "
+           "`--json` command prints `{\"error\": {\"type\", \"message\", \"exit_code\"}}` on stdout "
+           "(the estimate contract's does-not-fit answer keeps its own JSON).\n"]
     _command("inferplan", root, out)
     return "\n".join(out).rstrip() + "\n"
 

@@ -220,7 +220,8 @@ def test_cli_report_json_and_errors(tmp_path):
     r = runner.invoke(app, ["report", "--model", "llama-3.1-8b", "--format", "pdf"])
     assert r.exit_code == 2 and "--format" in r.stderr
     r = runner.invoke(app, ["report", "--model", "llama-3.1-8bb", "--hardware", "h100-sxm", "--json"])
-    assert r.exit_code == 2 and "did you mean llama-3.1-8b" in r.stderr and not r.stdout
+    assert r.exit_code == 2 and "did you mean llama-3.1-8b" in r.stderr
+    assert json.loads(r.stdout)["error"]["type"] == "UnknownIdError"  # one JSON document
 
 
 def test_simulation_and_audit_results_become_sections():

@@ -56,12 +56,17 @@ class ErrorBoundary(TyperGroup):
     Warnings (a skipped user file, a history that could not be written) print as one
     ``Warning: ...`` line on stderr."""
 
+    def parse_args(self, ctx, args):
+        ctx.meta[_JSON_KEY] = _wants_json(list(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         def show(message, category, filename, lineno, file=None, line=None):
             typer.echo(f"Warning: {message}", err=True)
 
         old = warnings.showwarning
         warnings.showwarning = show
+        json_out = ctx.meta.get(_JSON_KEY, False)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("default")
@@ -69,9 +74,39 @@ class ErrorBoundary(TyperGroup):
                 return super().invoke(ctx)
         except InferplanError as e:
             typer.echo(f"Error: {e}", err=True)
+            if json_out:
+                typer.echo(error_json(e, e.exit_code))
             raise typer.Exit(e.exit_code) from None
+        except _USAGE_ERROR as e:
+            if json_out:
+                e.show()
+                typer.echo(error_json(e, e.exit_code))
+                raise typer.Exit(e.exit_code) from None
+            raise
         finally:
             warnings.showwarning = old
+
+
+_JSON_KEY = "inferplan.json_out"
+# click's UsageError (bad options, missing values), whether typer uses click or its own copy
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for JSON output (``--json``, ``--format json``)."""
+    return "--json" in args or "--format=json" in args or any(
+        a == "--format" and b == "json" for a, b in zip(args, args[1:], strict=False))
+
+
+def error_json(e: Exception, exit_code: int) -> str:
+    """The JSON object a ``--json`` command prints on stdout when it fails (besides the
+    ``Error: ...`` line on stderr), so a pipeline reading stdout gets one JSON document either
+    way: ``{"error": {"type": "DoesNotFitError", "message": "...", "exit_code": 1}}``."""
+    import json
+
+    msg = e.format_message() if hasattr(e, "format_message") else str(e)
+    return json.dumps({"error": {"type": type(e).__name__, "message": msg, "exit_code": exit_code}},
+                      indent=2)
 
 
 def _version(value: bool) -> None:

@@ -492,7 +492,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     if plan.fits:
         if "prefill" in plan.works:
             bound["prefill"] = plan.works["prefill"].total_bound(f)
-        dec = plan.works.get("decode") or plan.works.get("mixed")
+        dec = plan.works.get("decode")
         if dec is not None:
             bound["decode"] = dec.total_bound(f)
         main = plan.works["prefill"] if plan.prompt_only else (plan.works.get("decode") or plan.works["prefill"])

@@ -68,7 +68,7 @@ def pipeline_report(plan: EstimatePlan, f: Factors) -> PipelineReport | None:
     hw = dep.hw
     if not hw.sram_only:
         return None
-    work = plan.works.get("decode") or plan.works.get("mixed") or plan.works.get("prefill")
+    work = plan.works.get("decode") or plan.works.get("prefill")
     if work is None:
         return None
     lay = dep.layout

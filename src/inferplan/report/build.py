@@ -51,7 +51,7 @@ class OperatingPoint(BaseModel):
     """One engine step of the workload on the roofline (per device)."""
 
     model_config = ConfigDict(extra="forbid")
-    phase: str  # prefill | decode | mixed
+    phase: str  # prefill | decode
     label: str
     flops: float  # FLOPs of the step on one device
     bytes: float  # bytes moved from memory by one device
@@ -234,8 +234,7 @@ def _detail(plan: EstimatePlan, eff: Efficiency) -> HardwareDetail:
     dep = plan.dep
     f, _ = resolve_factors(dep, eff)
     names = {"prefill": f"prefill ({plan.input_len} prompt tokens)",
-             "decode": f"decode (batch {plan.seqs_per_replica:g})",
-             "mixed": "steady-state step (decode + prefill chunk)"}
+             "decode": f"decode (batch {plan.seqs_per_replica:g})"}
     if plan.mode == "batch" and "prefill" in plan.works:
         names["prefill"] = f"prefill (batch {plan.seqs_per_replica:g} x {plan.input_len} tokens)"
     points = [_point(k, names.get(k, k), w, plan, f) for k, w in plan.works.items()]

@@ -19,8 +19,8 @@ from inferplan.report.sections import LineChart
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173"]
-PHASE_SYMBOL = {"prefill": "diamond", "decode": "circle", "mixed": "square"}
-PHASE_COLOUR = {"prefill": "#d62728", "decode": "#1f77b4", "mixed": "#2ca02c"}
+PHASE_SYMBOL = {"prefill": "diamond", "decode": "circle"}
+PHASE_COLOUR = {"prefill": "#d62728", "decode": "#1f77b4"}
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12)
 MEMORY_PARTS = (("weights_bytes", "weights", "#4c78a8"), ("kv_cache_bytes", "KV cache", "#f58518"),
                 ("activation_bytes", "activations", "#54a24b"),

@@ -19,7 +19,7 @@ from inferplan.report.sections import LineChart, ReportSection, SectionTable
 from inferplan.units import fmt_time_s
 
 DPI = 110
-MPL_MARKER = {"prefill": "D", "decode": "o", "mixed": "s"}
+MPL_MARKER = {"prefill": "D", "decode": "o"}
 
 
 def _md(s: str) -> str:
