@@ -105,3 +105,24 @@ def test_a_source_weighs_the_square_root_of_its_rows():
     assert np.isclose(w[0] / w[4], 4 ** -0.25) and np.isclose(w[5] / w[4], 0.5)
     assert np.isclose(w.sum(), 4 * 1.0 + 1.0 + 0.5)
     assert np.isclose((w[:4] ** 2).sum() / w[4] ** 2, 2.0)
+
+
+def test_calibrate_updates_the_shipped_profile_not_the_bare_priors(tmp_path):
+    """A lab's rows that the shipped profile already predicts well: calibrating must not make
+    them worse (a fit from the bare priors on a few rows did: 14% -> 30% in-sample)."""
+    path = tmp_path / "lab.csv"
+    _write(path, [1.0] * len(ROWS))
+    rows = load_dataset(path)
+    shipped = efficiency_from_dict(load_yaml(default_profile_path()), "default")
+    # the lab measures 8% slower than the shipped profile predicts
+    _write(path, [0.92 * r.predict(resolve_factors(r.plan.dep, shipped)[0]) for r in rows])
+    out = tmp_path / "lab.yaml"
+    rep = calibrate([path], out)
+    assert rep.before.median_ape == pytest.approx(0.087, abs=0.002)  # the shipped profile's error
+    assert rep.after_in_sample.median_ape < rep.before.median_ape
+    raw = load_yaml(out)
+    bw = raw["factors"]["bw_eff"]["gpu-nvidia"]
+    shipped_bw = load_yaml(default_profile_path())["factors"]["bw_eff"]["gpu-nvidia"]["value"]
+    assert bw["prior"] == pytest.approx(shipped_bw, rel=1e-3) and bw["value"] < bw["prior"]
+    head = out.read_text().split("version:")[0]
+    assert "calibrate_default.py" not in head and "base profile: default.yaml" in head

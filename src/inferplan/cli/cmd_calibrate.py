@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         data: Annotated[list[Path], typer.Argument(help="CSV files in the canonical schema", exists=True, dir_okay=False)],
         name: Annotated[str, typer.Option("--name", help="Profile name (letters, digits, - _ .)")] = "calibrated",
         out: Annotated[Path | None, typer.Option("--out", help="Profile path (default: INFERPLAN_HOME/profiles/NAME.yaml)", dir_okay=False)] = None,
-        base: Annotated[Path | None, typer.Option("--base", help="Profile whose priors to start from", exists=True, dir_okay=False)] = None,
+        base: Annotated[Path | None, typer.Option("--base", help="Profile to update: its values are the fit's priors (default: the shipped profile)", exists=True, dir_okay=False)] = None,
         folds: Annotated[str, typer.Option("--cv", help="source (leave-one-source-out) or kfold")] = "source",
         force: Annotated[bool, typer.Option("--force", help="Replace an existing profile (the previous one is kept as NAME.prev.yaml)")] = False,
         hardware_file: HwFileOpt = None,
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(rep.model_dump_json(indent=2, exclude={"cv_rows"}))
         else:
-            for label, s in (("before (priors)", rep.before), ("after (in-sample)", rep.after_in_sample),
+            for label, s in (("before (base profile)", rep.before), ("after (in-sample)", rep.after_in_sample),
                              (f"cross-validated ({rep.cv_method})", rep.cross_validated)):
                 med = "-" if s.median_ape is None else f"{s.median_ape:.1%}"
                 p90 = "-" if s.p90_ape is None else f"{s.p90_ape:.1%}"
