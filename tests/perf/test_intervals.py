@@ -337,3 +337,14 @@ def test_weighted_quantiles_match_numpy_with_equal_weights_and_skip_weightless_v
     assert weighted_quantiles(x, np.ones(101), qs) == pytest.approx(np.quantile(x, qs, method="hazen"))
     assert list(weighted_quantiles(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.0, 0.0]),
                                    [0.1, 0.5, 0.9])) == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("model,hw,kw", [
+    ("llama-3.1-8b", "h100-sxm", dict(input_len=200_000, output_len=10)),
+    ("llama-3.2-1b", "snapdragon-8-elite-npu", dict(mode="concurrency", batch=4, input_len=256, output_len=128)),
+])
+def test_end_to_end_interval_never_ends_below_the_ttft_interval(model, hw, kw):
+    from inferplan.perf.estimate import estimate
+
+    iv = estimate(model, hw, **kw).intervals
+    assert iv["e2e_latency_s"][0] >= iv["ttft_s"][0] and iv["e2e_latency_s"][1] >= iv["ttft_s"][1]

@@ -56,7 +56,7 @@ def test_public_deepseek_hybrid_figures_are_in_the_predicted_range():
         peak_flops={"fp32": 32 * 2.2e9 * 64, "int8": 32 * 2.2e9 * 256}))  # 2 AVX-512 FMA units
     one_socket = estimate("deepseek-v3", "rtx-4090", devices=1, offload="experts", host=gold,
                           precision="q4_k_m", input_len=500, output_len=300)
-    assert one_socket.bound["decode"] == "host"
+    assert one_socket.bound["decode"] == "offload" and one_socket.why.startswith("host-memory-bound")
     assert 8.73 / 1.0 <= one_socket.decode_tok_s_per_user <= 8.73 * 1.6
     server = estimate("deepseek-v3", "rtx-4090", devices=2, offload="experts", host="epyc-9755", **DS)
     assert 10 <= server.decode_tok_s_per_user <= 25
@@ -131,3 +131,9 @@ def test_a_failed_offload_says_why_in_the_reason():
     assert not off.fits and "--offload applies to --batch and --concurrency" in off.reason
     plain = estimate("llama-3.1-70b", "rtx-4090", devices=1, input_len=128, output_len=16)
     assert "--offload" not in plain.reason
+
+
+def test_host_computed_experts_report_the_contract_bound_offload_and_say_host_in_why():
+    e = estimate("deepseek-v3", "rtx-4090", devices=1, offload="experts", host="epyc-9755", **DS)
+    assert e.bound == {"prefill": "offload", "decode": "offload"}  # spec/cli-contract.md names
+    assert e.why.startswith("host-memory-bound") and "epyc-9755" in e.why

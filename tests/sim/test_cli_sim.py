@@ -124,3 +124,17 @@ def test_simulate_says_when_prefill_first_cannot_apply():
     code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "sglang",
                        "--mixed-steps", "--rate", "1", "-n", "20", "--json")
     assert code == 0 and json.loads(out)["pools"][0]["prefill_first"] is False
+
+
+def test_simulate_json_carries_the_warnings_stderr_shows():
+    code, out, err = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "100",
+                         "-n", "1500", "--json")
+    warns = json.loads(out)["warnings"]
+    assert code == 0 and len(warns) == 1 and warns[0].startswith("overloaded: requests arrive at 100")
+    assert f"Warning: {warns[0]}" in err
+    code, out, err = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--input-len", "200000",
+                         "--output-len", "10", "-n", "3", "--json")
+    assert "exceed llama-3.1-8b's context window" in json.loads(out)["warnings"][0]
+    code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "2",
+                       "-n", "300", "--json")
+    assert json.loads(out)["warnings"] == []

@@ -165,7 +165,8 @@ def register(app: typer.Typer) -> None:
         from inferplan.sim import outcome_problems
 
         offered = w.arrivals.rate if w.arrivals.kind in ("poisson", "gamma") else None
-        served_none, warnings_ = outcome_problems(res, offered)
+        served_none = outcome_problems(res, offered)[0]
+        warnings_ = list(res.warnings)
         if prefill_first and not any(p.prefill_first for p in res.pools):
             warnings_.append(f"--prefill-first has no effect under the '{res.pools[0].policy}' "
                              "policy (one request at a time: no decodes to pause)")

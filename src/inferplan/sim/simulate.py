@@ -27,6 +27,7 @@ from inferplan.perf.memory import kv_bytes_per_sequence_device
 from inferplan.sim.cluster import Cluster, make_router
 from inferplan.sim.entities import Request, SchedulerConfig
 from inferplan.sim.metrics import SLO, SimMetrics, compute_metrics
+from inferplan.sim.overload import outcome_problems
 from inferplan.sim.pool import DeploymentSpec, Pool, PoolInfo, build_pool
 from inferplan.sim.schedulers import Replica
 from inferplan.sim.workload import RequestArrays, Workload, generate, think_times
@@ -44,6 +45,7 @@ class SimResult(BaseModel):
     slo: SLO | None = None
     slo_met: bool | None = None
     violations: list[str] = []
+    warnings: list[str] = []  # overload, rejected requests, context window (sim/overload.py)
     usd_per_1m_output_tokens: float | None = None
     joules_per_output_token: float | None = None
     assumptions: dict[str, Any] = {}
@@ -159,12 +161,17 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
                  "the simulated power) over the output tokens/s simulated"),
     })
     violations = slo.violations(m) if slo is not None and not slo.empty() else []
-    return SimResult(
+    res = SimResult(
         model=pre.dep.model.id, workload=workload.name, requests=requests, seed=seed,
         router=cluster.router.name, pools=infos, metrics=m, slo=slo,
         slo_met=(not violations) if slo is not None and not slo.empty() else None,
         violations=violations, usd_per_1m_output_tokens=usd_tok, joules_per_output_token=j_tok,
-        assumptions=assumptions, events=cluster.events, wall_s=time.perf_counter() - wall)
+        assumptions=assumptions, events=cluster.events)
+    offered = workload.arrivals.rate if workload.arrivals.kind in ("poisson", "gamma") else None
+    res.warnings = [*([str(assumptions["warning"])] if "warning" in assumptions else []),
+                    *outcome_problems(res, offered)[1]]
+    res.wall_s = time.perf_counter() - wall
+    return res
 
 
 def _kv_transfer(p: Deployment, d: Deployment) -> tuple[Callable[[Request], float], str]:
