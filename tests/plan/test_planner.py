@@ -151,6 +151,16 @@ def test_confidence_drops_a_configuration_that_meets_the_tpot_slo_only_on_the_po
     assert any("80% confidence" in r.reason and "TPOT" in r.reason for r in pess.rejected)
     assert any("pessimistic end" in w for w in pess.why)
     assert "confidence" in pess.assumptions
+    # capacity at the low end of throughput: every colocated option's analytic capacity covers
+    # the target without the point plan's slack, and its max rate is read at that low end
+    from inferplan.plan.planner import max_rate
+
+    for o in pess.options:
+        if o.kind == "colocated":
+            assert o.capacity_rps_bound >= RATE * (1 - 1e-9)
+            if o.max_rate_rps:
+                thr = o.confidence_factors["throughput"]
+                assert thr < 1 and max_rate(o) == pytest.approx(o.max_rate_rps * thr)
 
 
 def test_a_confidence_outside_zero_one_is_rejected():

@@ -10,10 +10,12 @@ interval, and reads throughputs at their *low* end:
   search enforces this by giving the simulator the bound ``b / f``. The intervals were measured
   on the end metrics of real servers under load, so they apply to the simulated latencies as
   they are;
-- the analytic capacity of a replica (its first replica guess and the floor the search never
-  goes below) is read at ``low end / point`` of the throughput interval, so more replicas are
-  tried: the higher $/token of a pessimistic throughput shows up as more replicas, since the $
-  of a plan at a fixed rate only depend on its replicas;
+- the analytic capacity of a replica (its first replica guess and the floor the search and the
+  whole-cluster check never go below, without the point plan's 1.25x slack) is read at
+  ``low end / point`` of the throughput interval, so more replicas are tried: the higher
+  $/token of a pessimistic throughput shows up as more replicas, since the $ of a plan at a
+  fixed rate only depend on its replicas; the simulated maximum rate is reported at that low
+  end too (``planner.max_rate``);
 - ``f`` is never below 1 (nor a throughput factor above 1): where an interval lies wholly on the
   optimistic side of the point estimate, the point estimate is used.
 

@@ -32,7 +32,7 @@ from inferplan.sim import (
     simulate_pools,
 )
 
-CAPACITY_SLACK = 1.25  # replicas never go below rate / (slack x analytic capacity)
+CAPACITY_SLACK = 1.25  # replicas never go below rate / (slack x analytic capacity) at point estimates
 
 
 @dataclass
@@ -49,6 +49,10 @@ class Settings:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     calibration: Path | None = None
     hardware_files: tuple[Path, ...] = ()
+    # replicas never go below rate / (slack x analytic capacity); 1 at a confidence level, where
+    # the capacity is already read at the low end of its interval and the simulation runs at
+    # the point estimate's speed
+    capacity_slack: float = CAPACITY_SLACK
 
     def n(self, rate: float, scale: float = 1.0) -> int:
         return int(min(self.max_requests * scale, max(self.requests, rate * self.window_s)))
@@ -156,6 +160,11 @@ def search_replicas(t: Task, role: str = "both", slo: SLO | None = None) -> Outc
     return out
 
 
+def _floor(t: Task) -> int:
+    """The fewest replicas of a colocated candidate the search accepts (Settings.capacity_slack)."""
+    return max(1, math.ceil(t.rate / (t.settings.capacity_slack * max(t.cand.capacity_rps, 1e-12))))
+
+
 def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
     tried: dict[int, SimResult] = {}
 
@@ -164,9 +173,7 @@ def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
             tried[r] = _one(t, r, role=role, slo=slo)
         return _holds(tried[r], t.rate / r)
 
-    floor = 1
-    if role == "both":
-        floor = max(1, math.ceil(t.rate / (CAPACITY_SLACK * max(t.cand.capacity_rps, 1e-12))))
+    floor = _floor(t) if role == "both" else 1
     r = max(floor, min(t.replicas, t.r_cap))
     if ok(r):
         while r > floor and ok(r - 1):
@@ -202,7 +209,7 @@ def verify(t: Task) -> Outcome:
 
     r = t.replicas
     res = run(r)
-    if _holds(res, t.rate) and r > 1:
+    if _holds(res, t.rate) and r > _floor(t):
         fewer = run(r - 1)
         if _holds(fewer, t.rate):
             r, res = r - 1, fewer

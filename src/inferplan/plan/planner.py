@@ -182,6 +182,11 @@ def joules_per_token(o: PlanOption) -> float | None:
     return None if j is None else j * o.confidence_factors.get("energy", 1.0)
 
 
+def max_rate(o: PlanOption) -> float | None:
+    """The simulated maximum rate as the plan judges it (at a confidence: x its throughput's low end)."""
+    return None if o.max_rate_rps is None else o.max_rate_rps * o.confidence_factors.get("throughput", 1.0)
+
+
 def _objective_value(o: PlanOption, objective: str) -> tuple[float, ...]:
     inf = math.inf
     e2e, ttft, j = latency_s(o, "e2e") or inf, latency_s(o, "ttft") or inf, joules_per_token(o)
@@ -285,10 +290,11 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         + f" on {win.devices} device{'s' if win.devices != 1 else ''}.")
     lines.append(f"Binding SLO: {win.binding_slo}; decode steps are {win.bound}-bound on "
                  f"{win.pools[-1].hardware}.")
-    if win.max_rate_rps:
+    if (mr := max_rate(win)):
         least = "at least " if win.max_rate_lower_bound else ""
-        lines.append(f"Headroom: holds the SLO up to {least}~{win.max_rate_rps:.3g} req/s "
-                     f"({win.max_rate_rps / req.rate:.2f}x the target; simulated).")
+        thr = win.confidence_factors.get("throughput")
+        lines.append(f"Headroom: holds the SLO up to {least}~{mr:.3g} req/s ({mr / req.rate:.2f}x the "
+                     "target; simulated" + (f", x{thr:.3g} at the low end of throughput)." if thr else ")."))
     elif win.capacity_rps_bound:
         lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held)"
                      + (f"; it held {req.rate:g} req/s in simulation." if win.capacity_rps_bound < req.rate else "."))
@@ -418,7 +424,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     tpot_bound = min([v for m, _, v in req.slo.bounds() if m == "tpot"], default=0.05)
     window = max(60.0, 10 * mean_out * tpot_bound)
     settings = Settings(requests=req.requests, seed=req.seed, router=req.router, window_s=window,
-                        scheduler=req.scheduler, calibration=req.calibration, hardware_files=files)
+                        scheduler=req.scheduler, calibration=req.calibration, hardware_files=files,
+                        capacity_slack=Settings.capacity_slack if level is None else 1.0)
 
     def r0(cap: float) -> int:
         return max(1, min(req.max_replicas, math.ceil(req.rate / max(cap, 1e-12))))
