@@ -476,3 +476,17 @@ def test_an_overlap_scheduler_holds_a_served_prompt_half_a_step_longer():
     alone = dataclasses.replace(one, dep=dataclasses.replace(
         one.dep, engine=one.dep.engine.model_copy(update={"overlap_scheduler": False})))
     assert evaluate_plan(one, f)["ttft_s"] == pytest.approx(evaluate_plan(alone, f)["ttft_s"])  # no one ahead
+
+
+def test_power_grows_with_the_batch_and_a_prompt_draws_more_than_a_batch_1_decode_step():
+    """perf/cost.py activity: compute at its calibrated efficiency saturates the device; compute
+    and memory activity add (their maximum made power fall as the batch grew)."""
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(input_len=512, output_len=128)
+    watts = [estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=b, **kw).power_w for b in (1, 8, 32, 256)]
+    assert watts == sorted(watts) and watts[-1] <= 700 and watts[-1] > 1.2 * watts[0]
+    prompt = estimate("llama-3.1-8b", "h100-sxm", input_len=512, output_len=1).power_w
+    assert prompt > watts[0]
+    offline = estimate("llama-3.1-8b", "h100-sxm", mode="offline", **kw).power_w
+    assert offline > 0.9 * watts[-1]

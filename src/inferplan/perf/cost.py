@@ -12,11 +12,17 @@ the simulated load) and the planner (price and peak power of a replica). Formula
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.perf.deployment import Deployment
 from inferplan.units import HOUR_S, KWH_J, YEAR_S
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inferplan.perf.estimate import EstimatePlan
+    from inferplan.perf.step import Factors
 
 IDLE_FRACTION_OF_TDP = 0.2  # idle power where no measurement is published (assumed; GPUs idle ~10-20%)
 
@@ -52,16 +58,48 @@ def device_power_w(hw: HardwareSpec, utilization: float) -> float | None:
     return idle + (hw.tdp_w - idle) * min(1.0, max(0.0, utilization))
 
 
-def system_power_w(dep: Deployment, replicas_busy: float,
-                   utilization: tuple[float, float]) -> tuple[float | None, str]:
-    """Watts of all ``dep.layout.devices``: the busy replicas' devices at the step's (compute,
-    bandwidth) utilization, the idle replicas' at idle (docs/metrics.md), and the source of the
-    idle figure. None without a power figure for the device."""
-    dev, idle = device_power_w(dep.hw, max(utilization)), device_power_w(dep.hw, 0.0)
+def activity(compute_utilization: float, bandwidth_utilization: float, compute_eff: float) -> float:
+    """The share of a device's dynamic power (TDP - idle) a step draws, 0..1: its compute
+    utilization relative to the compute efficiency calibrated for it (``compute_eff``: the share
+    of the datasheet FLOP/s its large GEMMs reach, where the datasheet's boost-clock peak is not
+    sustainable within TDP, so a device computing at that share is saturated) plus its bandwidth
+    utilization (fraction of peak bytes/s), at most 1. Both datapaths draw power at once: a
+    large-batch decode step running its GEMMs at 20% of the peak FLOP/s while streaming at 50% of
+    the peak bandwidth draws more than either alone, and a compute-bound prompt more than a
+    memory-bound decode step (the maximum of the two raw utilizations made power fall as the
+    batch grew). Named assumption: the bundled corpus has no measured power to calibrate it."""
+    c = max(0.0, compute_utilization) / max(compute_eff, 1e-3)
+    return min(1.0, c + max(0.0, bandwidth_utilization))
+
+
+def system_power_w(dep: Deployment, replicas_busy: float, busy_activity: float) -> tuple[float | None, str]:
+    """Watts of all ``dep.layout.devices``: the busy replicas' devices at ``busy_activity``
+    (:func:`activity`, time-weighted over the request's phases), the idle replicas' at idle
+    (docs/metrics.md), and the source of the idle figure. None without a power figure."""
+    dev, idle = device_power_w(dep.hw, busy_activity), device_power_w(dep.hw, 0.0)
     if dev is None:
         return None, power_source(dep.hw)
     per_replica = dep.layout.replica_devices
     return (replicas_busy * dev + (dep.layout.dp - replicas_busy) * (idle or 0.0)) * per_replica, power_source(dep.hw)
+
+
+def plan_power_w(plan: EstimatePlan, f: Factors, decode_time_share: float | None) -> tuple[float | None, str]:
+    """Watts of an estimate's system and the source of the figure: the busy devices at the
+    :func:`activity` of its phases weighted by the time each takes (``decode_time_share`` of
+    the device's busy time decoding, the rest on prompts; a one-token request is all prompt),
+    plus the host CPU's when it computes routed experts (perf/offload.py)."""
+    from inferplan.perf.offload import host_power_w
+
+    act = {k: activity(*w.total_utilization(f), f.compute_eff)
+           for k, w in plan.works.items() if k in ("prefill", "decode")}
+    share = 0.0 if plan.prompt_only or "decode" not in act else decode_time_share or 0.0
+    busy = share * act.get("decode", 0.0) + (1 - share) * act.get("prefill", act.get("decode", 0.0))
+    power, src = system_power_w(plan.dep, plan.replicas_busy, busy)
+    if plan.dep.expert_host is not None and power is not None:
+        main = plan.works["prefill"] if plan.prompt_only else (plan.works.get("decode") or plan.works["prefill"])
+        hp, hsrc = host_power_w(plan.dep, main, f)
+        power, src = power + hp, f"{src}; + {hsrc}"
+    return power, src
 
 
 def power_source(hw: HardwareSpec) -> str:

@@ -36,7 +36,7 @@ from inferplan.perf.admission import admission_note, admission_wait_steps
 from inferplan.perf.batching import budget_cap, check_requests, offline_batch, offline_run_note
 from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
-from inferplan.perf.cost import CostAssumptions, system_power_w, usd_per_second
+from inferplan.perf.cost import CostAssumptions, plan_power_w, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
@@ -53,7 +53,6 @@ from inferplan.perf.offload import (
     describe_offload,
     engine_for,
     host_expert_bytes,
-    host_power_w,
     normalize_offload,
     resolve_expert_host,
     single_host_layout,
@@ -495,13 +494,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         dec = plan.works.get("decode")
         if dec is not None:
             bound["decode"] = dec.total_bound(f)
-        main = plan.works["prefill"] if plan.prompt_only else (plan.works.get("decode") or plan.works["prefill"])
-        power, psrc = system_power_w(plan.dep, plan.replicas_busy, main.total_utilization(f))
-        if dep.expert_host is not None and power is not None:
-            hp, hsrc = host_power_w(dep, main, f)
-            power += hp
-            psrc += f"; + {hsrc}"
-        assumptions["power"] = psrc
+        power, assumptions["power"] = plan_power_w(plan, f, met.get("decode_time_share"))
         usd_s, csrc = usd_per_second(dep, power, cost)
         assumptions["cost"] = csrc
         out_tok = met.get("output_tok_s")
