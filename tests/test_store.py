@@ -123,3 +123,15 @@ def test_an_unwritable_history_warns_instead_of_failing(tmp_path, monkeypatch):
     monkeypatch.setenv("INFERPLAN_HOME", str(blocker))
     with pytest.warns(UserWarning, match="not recorded"):
         assert store.try_record_run("bench", args={}, started_at=store.now()) is None
+
+
+def test_atomic_writes_get_the_umask_mode_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = store.atomic_write_text(tmp_path / "report.html", "<p>x</p>")
+        assert p.read_text() == "<p>x</p>" and (p.stat().st_mode & 0o777) == 0o644
+        os.umask(0o077)
+        q = store.atomic_write_text(tmp_path / "private.yaml", "a: 1")
+        assert (q.stat().st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)

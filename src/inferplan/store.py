@@ -242,6 +242,22 @@ class StateError(InferplanError):
     """A file in INFERPLAN_HOME (history, profiles) cannot be read or written."""
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS tells it (Linux), since
+    setting it to read it back races with other threads creating files."""
+    import os
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a
     rename): a crash or a full disk never leaves half a file. Errors name the file."""
@@ -255,6 +271,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
+                # mkstemp makes the file 0600: give it the mode a plain open() would (umask)
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

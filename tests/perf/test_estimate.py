@@ -490,3 +490,13 @@ def test_power_grows_with_the_batch_and_a_prompt_draws_more_than_a_batch_1_decod
     assert prompt > watts[0]
     offline = estimate("llama-3.1-8b", "h100-sxm", mode="offline", **kw).power_w
     assert offline > 0.9 * watts[-1]
+
+
+def test_more_threads_than_cores_warns_and_is_modelled_as_the_cores():
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(precision="q4_0", input_len=128, output_len=64)
+    over = estimate("llama-3.2-1b", "ryzen-9-7950x", threads=64, **kw)
+    full = estimate("llama-3.2-1b", "ryzen-9-7950x", threads=16, **kw)
+    assert "more than ryzen-9-7950x's 16 cores" in over.assumptions["warning"]
+    assert "warning" not in full.assumptions and over.tpot_s == full.tpot_s

@@ -206,3 +206,9 @@ def test_layouts_searched_are_the_ones_the_engine_runs():
     cpp = _layouts(model, h100, None, SMALL, (), {"engine": "llama.cpp"})
     assert {tp for tp, _, _ in vllm} >= {2, 4, 8}
     assert cpp and {tp for tp, _, _ in cpp} == {1}
+
+
+def test_a_budget_that_rules_out_everything_is_named_as_the_reason():
+    res = plan(_request(budget_usd_per_hour=0.5), executor="serial")
+    assert not res.options and res.why[0] == "no configuration meets the SLO at this rate within the $0.50/h budget:"
+    assert any("> the $0.50/h budget" in r.reason for r in res.rejected)

@@ -329,3 +329,20 @@ def test_audit_route_checks_the_bundled_claims(client):
     r = client.get("/api/audit")
     assert r.status_code == 200
     assert sum(r.json()["counts"].values()) == len(r.json()["results"]) > 0
+
+
+def test_serve_on_a_port_in_use_is_an_input_error_before_it_announces_an_address(monkeypatch):
+    import socket
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from inferplan.cli.main import app
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn.run was called"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", "--port", str(port)])
+    assert r.exit_code == 2 and "in use" in r.stderr and "web app on" not in r.stderr

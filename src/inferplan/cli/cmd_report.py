@@ -122,7 +122,30 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Warning: binding {host}: anyone who can reach this address can use the "
                        "API (no authentication). Put it behind your own proxy/auth if exposed.",
                        err=True)
+        _check_bindable(host, port)
         app_ = create_app(Limits(timeout_s=workers_timeout_s, workers=workers))
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"inferplan web app on http://{shown}:{port}/ (API docs /docs)", err=True)
         uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """InputError (exit 2) when ``host:port`` cannot be bound (in use, no such address), before
+    the server starts and announces an address it cannot serve."""
+    import errno
+    import socket
+
+    from inferplan.errors import InputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise InputError(f"--host {host}: {e.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(addr)
+        except OSError as e:
+            hint = "; choose another --port" if e.errno == errno.EADDRINUSE else ""
+            raise InputError(f"cannot listen on {host}:{port}: {e.strerror}{hint}") from None

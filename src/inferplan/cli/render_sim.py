@@ -75,7 +75,7 @@ def print_plan(res, show: int = 10) -> None:
     out.print(f"[bold]plan[/] {', '.join(res.models)} · {res.workload} at {res.rate:g} req/s · "
               f"SLO {res.slo} · objective {res.objective}")
     if not res.options:
-        out.print("[red]no configuration meets the SLO[/]")
+        out.print(f"[red]{res.why[0].rstrip(':') if res.why else 'no configuration meets the SLO'}[/]")
     else:
         t = Table(box=None, pad_edge=False)
         for c in ("#", "configuration", "devices", "$/h", "$/1M out", "J/tok", "p90 TTFT",
@@ -104,7 +104,7 @@ def print_plan(res, show: int = 10) -> None:
                       "intervals (simulated value x factor), capacity the low end; point estimates "
                       "and intervals in --json")
     out.print("")
-    for line in res.why:
+    for line in res.why[0 if res.options else 1:]:  # without options the first is the headline
         out.print(line)
     c = res.counts
     budget = f"{c['over_budget']} over budget or unpriced, " if c.get("over_budget") else ""

@@ -247,13 +247,17 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
     if threads:
         notes["threads"] = f"{threads} of {hw.cores or '?'} cores"
+        if hw.cores and threads > hw.cores:
+            notes["warning"] = (f"--threads {threads} is more than {hw.id}'s {hw.cores} cores: "
+                                f"modelled as {hw.cores} (extra threads add no compute or bandwidth)")
 
     def make_dep(lay: Layout) -> Deployment:
         return _deployment(m, hw, eng, lay, w, e, kv, act, threads, expert_host)
 
     if 0 < m.max_context_tokens < input_len + output_len:
-        notes["warning"] = (f"{input_len + output_len} tokens exceed {m.id}'s context window of "
-                            f"{m.max_context_tokens}; the estimate extrapolates")
+        notes["warning"] = "; ".join([*filter(None, [notes.get("warning")]), (
+            f"{input_len + output_len} tokens exceed {m.id}'s context window of "
+            f"{m.max_context_tokens}; the estimate extrapolates")])
     ctx_mean = input_len + output_len / 2  # mean cached tokens over the generation
     ctx_max: float = input_len + output_len
     seqs = 1 if mode == "offline" else batch

@@ -399,7 +399,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
             budget_out += 1
             rejected.append(Rejection(candidate=c.label, reason=(
                 "no catalog price: a budget cannot be checked" if c.usd_per_hour is None
-                else f"one replica costs ${c.usd_per_hour:.2f}/h > budget")))
+                else f"one replica costs ${c.usd_per_hour:.2f}/h > the ${req.budget_usd_per_hour:,.2f}/h budget")))
         else:
             alive.append(c)
     counts["pruned_by_floors"] = len(cands) - len(alive) - budget_out
@@ -533,7 +533,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     final = verified + [o for o in options if _cand_key(o) not in top_keys]
     over = [o for o in final if not budget_ok(o)]
     for o in over:
-        rejected.append(Rejection(candidate=o.id, reason=(f"${o.usd_per_hour:.2f}/h > budget" if o.usd_per_hour is not None
+        rejected.append(Rejection(candidate=o.id, reason=(f"${o.usd_per_hour:.2f}/h > the ${req.budget_usd_per_hour:,.2f}/h budget" if o.usd_per_hour is not None
                                                           else "no catalog price: a budget cannot be checked")))
     final = [o for o in final if budget_ok(o)]
     table = load_intervals()
@@ -552,7 +552,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         o.pareto = o.id in front
     win = final[0] if final else None
     runner = final[1] if len(final) > 1 else None
-    why = explain(win, runner, by_key, req) if win else _why_none(rejected)
+    why = explain(win, runner, by_key, req) if win else _why_none(rejected, req.budget_usd_per_hour)
     assumptions: dict[str, Any] = {}
     if level is not None:
         by_desc: dict[str, list[str]] = {}  # pools (engine@hardware, prefill/decode) that share factors
@@ -585,16 +585,15 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
 
 
 def _cand_key(o: PlanOption) -> str:
-    p = o.pools[0]
-    return f"{o.model}|{p.hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"
+    return f"{o.model}|{(p := o.pools[0]).hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"
 
 
-def _why_none(rejected: list[Rejection], shown: int = 5) -> list[str]:
-    """What to say when nothing meets the SLO: the first few rejections and their reasons."""
-    lines = ["no configuration meets the SLO at this rate" + (":" if rejected else "")]
+def _why_none(rejected: list[Rejection], budget: float | None, shown: int = 5) -> list[str]:
+    """Why nothing qualifies (the SLO, within the budget if it rejected any): the first rejections."""
+    over = budget is not None and any("budget" in r.reason for r in rejected)
+    lines = ["no configuration meets the SLO at this rate" + (f" within the ${budget:,.2f}/h budget" if over else "")
+             + (":" if rejected else "")]
     first = sorted(rejected, key=lambda r: "does not fit" in r.reason)  # the near misses first
     lines += [f"  {r.candidate}: {r.reason}" for r in first[:shown]]
-    if len(rejected) > shown:
-        lines.append(f"  ... and {len(rejected) - shown} more (`rejected` in --json)")
-    return lines
+    return lines + ([f"  ... and {len(rejected) - shown} more (`rejected` in --json)"] if len(rejected) > shown else [])
 
