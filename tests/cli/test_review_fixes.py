@@ -226,3 +226,9 @@ def test_plan_never_shows_an_analytic_maximum_below_the_rate_it_verified():
     rows = [ln.split() for ln in out.splitlines() if ln.split() and ln.split()[0].isdigit()]
     analytic = [float(c[1:].replace(",", "")) for cells in rows for c in cells if c.startswith("~") and len(c) > 1]
     assert rows and analytic and min(analytic) >= 20
+
+
+def test_hardware_show_gives_integer_peaks_in_tops_and_float_peaks_in_flops():
+    code, out, _ = run("hardware", "show", "h100-sxm")
+    lines = {ln.split()[0]: ln.split(None, 1)[1].strip() for ln in out.splitlines() if ln.startswith("  ") and ln.split()}
+    assert code == 0 and lines["int8"] == "1,979 TOPS" and lines["bf16"] == "990 TFLOP/s"

@@ -402,7 +402,9 @@ def hardware_lines(d: dict[str, Any], indent: str = "") -> list[tuple[str, str]]
                 if isinstance(vv, dict):
                     lines += hardware_lines({kk: vv}, indent + "  ")
                 elif vv not in (None, [], {}, ""):
-                    lines.append((f"{indent}  {kk}", _unit_value(kk if k != "peak_flops" else "flops", vv)))
+                    lines.append((f"{indent}  {kk}", _unit_value(kk, vv) if k != "peak_flops" else
+                                  f"{fmt_num(vv / 1e12)} TOPS" if kk.startswith(("int", "uint"))  # integer ops
+                                  else fmt_num(vv, unit="FLOP/s")))
         elif isinstance(v, list):
             if all(isinstance(x, dict) for x in v):
                 for i, x in enumerate(v, 1):

@@ -1,0 +1,15 @@
+"""Number and duration formats (units.py): never exponents, long durations in hours or days."""
+
+from __future__ import annotations
+
+from inferplan.units import fmt_num, fmt_time_s
+
+
+def test_durations_pick_a_readable_unit():
+    got = [fmt_time_s(x) for x in (5e-6, 0.02, 3.2, 250, 3600, 131_087, 1e7, None)]
+    assert got == ["5 µs", "20 ms", "3.20 s", "250 s", "1 h", "36.4 h", "116 days", "-"]
+
+
+def test_numbers_use_separators_and_si_prefixes_never_exponents():
+    assert [fmt_num(x) for x in (0.123, 12.34, 30_573, 1.26e6, 4.5e-5)] == [
+        "0.123", "12.3", "30,573", "1.26 M", "45 µ"]
