@@ -197,3 +197,17 @@ def test_waves_need_fixed_lengths_a_prefill_first_engine_and_a_decode(tmp_path):
     waves, v1, ranged, prefill_only = load_dataset(p)
     assert waves.lockstep and not (v1.lockstep or ranged.lockstep or prefill_only.lockstep)
     assert ranged.burst_waves == 4  # the first wave's burst, averaged over four
+
+
+def test_a_row_on_unknown_hardware_gets_no_default_engine_note(tmp_path):
+    from inferplan.calib.dataset import COLUMNS, load_dataset
+
+    cells = dict(id="u-1", source="t", model_id="llama-3.2-1b", hardware_id="no-such-npu",
+                 num_devices="1", weight_precision="bf16", engine="npu-runtime", mode="batch",
+                 batch="1", input_len="128", output_len="128", metric="decode_tok_s_per_user",
+                 value="20", reliability="B", notes="src=test")
+    p = tmp_path / "u.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + ",".join(cells.get(c, "") for c in COLUMNS) + "\n")
+    (row,) = load_dataset(p)
+    assert row.plan is None and "unknown hardware 'no-such-npu'" in (row.error or "")
+    assert not any("default engine" in n for n in row.notes)

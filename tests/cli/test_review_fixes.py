@@ -232,3 +232,11 @@ def test_hardware_show_gives_integer_peaks_in_tops_and_float_peaks_in_flops():
     code, out, _ = run("hardware", "show", "h100-sxm")
     lines = {ln.split()[0]: ln.split(None, 1)[1].strip() for ln in out.splitlines() if ln.startswith("  ") and ln.split()}
     assert code == 0 and lines["int8"] == "1,979 TOPS" and lines["bf16"] == "990 TFLOP/s"
+
+
+def test_engines_lists_llama_servers_slots_beside_the_offline_tools_single_sequence():
+    code, out, _ = run("engines", "--json")
+    ll = next(e for e in json.loads(out)["engines"] if e["id"] == "llama.cpp")
+    assert code == 0 and ll["max_num_seqs"] == 1 and ll["server"]["slots"] == 4
+    code, out, _ = run("engines")
+    assert "1 (server 4)" in next(ln for ln in out.splitlines() if ln.startswith("llama.cpp "))

@@ -90,3 +90,14 @@ def test_closed_loop_workload_leaves_arrivals_to_the_cluster():
     w = Workload(arrivals=Arrivals(kind="closed", users=4), input=LengthDist(value=10),
                  output=LengthDist(value=5))
     assert np.isnan(generate(w, 8).arrival_s).all()
+
+
+def test_think_time_needs_closed_loop_clients_and_a_missing_trace_says_so(tmp_path):
+    with pytest.raises(InputError, match="--think-time"):
+        with_overrides(get_workload("chat"), rate=2.0, think_time_s=1.0)
+    with pytest.raises(InputError, match="--think-time"):
+        with_overrides(get_workload("chat"), think_time_s=1.0)
+    closed = with_overrides(get_workload("chat"), users=2, think_time_s=1.0)
+    assert closed.arrivals.kind == "closed" and closed.arrivals.think_time_s == 1.0
+    with pytest.raises(InputError, match="does not exist"):
+        load_workload(tmp_path / "trace.csv")

@@ -346,12 +346,13 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
         return fallback
     try:
         hw = get_hardware(raw["hardware_id"].strip(), hardware_files)
+    except InferplanError:
+        return eng.id  # unknown hardware: plan_estimate reports it
+    try:
         check_engine_runs_on(eng, hw)
     except InputError as e:
         row.notes.append(f"{e}: predicted with the default engine")
         return None
-    except InferplanError:
-        return eng.id  # unknown hardware: plan_estimate reports it
     version = version_in(_note_value(notes, "engine_version") or "")
     then = engine_as_of(eng, date or "", hw, version)
     if then.id != eng.id:

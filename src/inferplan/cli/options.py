@@ -105,7 +105,7 @@ EngineOptionOpt = Annotated[list[str] | None, typer.Option(
     "--engine-option", "-O", metavar="KEY=VALUE",
     help="Engine launch option, repeatable: max_num_seqs, max_num_batched_tokens, "
          "memory_utilization, scheduler_recv_interval, num_continuous_decode_steps, "
-         "adp_timeout_iters, batch_wait_timeout_iters, async_scheduling=on|off, "
+         "adp_timeout_iters, batch_wait_timeout_iters, batch_wait_max_tokens_ratio, async_scheduling=on|off, "
          "prefill_first=on|off, max_model_len (longest sequence; the compiled length of "
          "optimum-neuron), scheduler_policy=guaranteed_no_evict|max_utilization (TensorRT-LLM) "
          "(or the engine's own spelling, e.g. max_running_requests, "

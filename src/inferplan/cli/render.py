@@ -453,14 +453,29 @@ def print_precisions(fmt: str) -> None:
 
 def print_engines(fmt: str) -> None:
     from inferplan.catalog.engines import engine_catalog
+    from inferplan.perf.slots import LLAMA_SERVER_DEFAULT_SLOTS, SLOT_ENGINES
 
     es = list(engine_catalog().values())
-    emit(fmt, {"engines": [e.model_dump() for e in es]},
-         lambda: [e.model_dump() for e in es], lambda: print_table(
+
+    def dump(e: Any) -> dict[str, Any]:
+        # llama-server batches its slots continuously (perf/slots.py); the engine file holds
+        # the offline tool's defaults (llama-cli/llama-bench: one sequence)
+        server = {"server": {"slots": LLAMA_SERVER_DEFAULT_SLOTS, "continuous_batching": True,
+                             "option": "--slots (llama-server --parallel)"}}
+        return {**e.model_dump(), **(server if e.id in SLOT_ENGINES else {})}
+
+    def seqs(e: Any) -> str:
+        return f"{e.max_num_seqs:,}" + (f" (server {LLAMA_SERVER_DEFAULT_SLOTS})" if e.id in SLOT_ENGINES else "")
+
+    def steps(e: Any) -> str:
+        return ("first" if e.prefill_first else "mixed" if e.continuous_batching
+                else "mixed (server)" if e.id in SLOT_ENGINES else "-")
+
+    emit(fmt, {"engines": [dump(e) for e in es]},
+         lambda: [dump(e) for e in es], lambda: print_table(
              (Col("id", "left", 9), Col("classes", "left", 6), Col("graphs", "left", 3),
               Col("max seqs", "right", 4), Col("mem util", "right", 4),
               Col("KV default", "left", 5), Col("prompt steps", "left", 5)),
              [(e.id, ",".join(e.hardware_classes), "yes" if e.graph_capture else "no",
-               f"{e.max_num_seqs:,}", f"{e.memory_utilization:.0%}", e.default_kv_precision,
-               "first" if e.prefill_first else "mixed" if e.continuous_batching else "-")
+               seqs(e), f"{e.memory_utilization:.0%}", e.default_kv_precision, steps(e))
               for e in es], "engines"))

@@ -511,6 +511,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
                 usd_in = usd_s * (1 - share) / (rps * I) * 1e6
             if O > 0:
                 usd_out = usd_s * share / (rps * O) * 1e6 if share > 0 else None
+                if usd_out is None:
+                    assumptions["cost"] += "; no decode step: all device time is the prompt's ($ / 1M output: null)"
         if power is not None and out_tok:
             jpt = power / out_tok
         if plan.requests and rps:

@@ -238,6 +238,8 @@ def load_workload(spec: str | Path) -> Workload:
         return get_workload(str(spec))
     if p.suffix in (".csv", ".jsonl") and p.exists():
         return trace_workload(p)
+    if p.suffix in (".csv", ".jsonl", ".yaml", ".yml", ".json") and not p.exists():
+        raise InputError(f"workload file {p} does not exist (or name a preset: {', '.join(PRESETS)})")
     if p.suffix in (".yaml", ".yml", ".json") and p.exists():
         import yaml
 
@@ -260,6 +262,9 @@ def with_overrides(w: Workload, *, rate: float | None = None, cv: float | None =
     if rate is not None and users is not None:
         raise InputError("--rate (open-loop arrivals) and --users (closed-loop clients) contradict "
                          "each other: give one")
+    if think_time_s is not None and (rate is not None or (users is None and w.arrivals.kind != "closed")):
+        raise InputError("--think-time is the pause of closed-loop clients between requests: it "
+                         "needs --users (or a closed-loop workload), not open-loop --rate arrivals")
     try:
         return _with_overrides(w, rate=rate, cv=cv, users=users, think_time_s=think_time_s,
                                input_len=input_len, output_len=output_len)
