@@ -133,5 +133,8 @@ def test_atomic_writes_get_the_umask_mode_not_mkstemps_0600(tmp_path):
         os.umask(0o077)
         q = store.atomic_write_text(tmp_path / "private.yaml", "a: 1")
         assert (q.stat().st_mode & 0o777) == 0o600
+        os.umask(0o022)
+        store.atomic_write_text(q, "a: 2")  # a replaced file keeps the mode its owner gave it
+        assert (q.stat().st_mode & 0o777) == 0o600 and q.read_text() == "a: 2"
     finally:
         os.umask(old)

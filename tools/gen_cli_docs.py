@@ -66,7 +66,9 @@ def render() -> str:
            "2 bad input. Durations take units (`50ms`, `1.5s`, `2m`; a bare number is seconds). "
            "Listing commands take `--format table|json|csv`; `--json` is `--format json`. A failing "
            "`--json` command prints `{\"error\": {\"type\", \"message\", \"exit_code\"}}` on stdout "
-           "(the estimate contract's does-not-fit answer keeps its own JSON).\n"]
+           "(`type`: the error's class, e.g. `UnknownIdError`, `DoesNotFitError`, `LayoutError`, or for "
+           "a bad option `BadParameter`, `NoSuchOption`, `MissingParameter`; the estimate contract's "
+           "does-not-fit answer keeps its own JSON).\n"]
     _command("inferplan", root, out)
     return "\n".join(out).rstrip() + "\n"
 

@@ -271,8 +271,13 @@ def atomic_write_text(path: Path, text: str) -> Path:
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
-                # mkstemp makes the file 0600: give it the mode a plain open() would (umask)
-                os.fchmod(f.fileno(), 0o666 & ~_umask())
+                # mkstemp makes the file 0600: give it the mode it had, else the one a plain open()
+                # would (umask); a file system without modes (vfat, some CIFS mounts) keeps its own
+                try:
+                    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+                    os.fchmod(f.fileno(), mode)
+                except OSError:
+                    pass
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -29,6 +29,8 @@ def fmt_bytes(n: float | None) -> str:
 def fmt_time_s(t: float | None) -> str:
     if t is None or not math.isfinite(t):
         return "-"
+    if t >= 86400 * 100:
+        return f"{t / 86400:,.0f} days"
     if t >= 86400 * 2:
         return f"{t / 86400:.3g} days"
     if t >= 3600:

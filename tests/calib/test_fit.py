@@ -126,3 +126,23 @@ def test_calibrate_updates_the_shipped_profile_not_the_bare_priors(tmp_path):
     assert bw["prior"] == pytest.approx(shipped_bw, rel=1e-3) and bw["value"] < bw["prior"]
     head = out.read_text().split("version:")[0]
     assert "calibrate_default.py" not in head and "base profile: default.yaml" in head
+
+
+def test_calibrating_on_rows_the_base_has_seen_warns_and_profiles_chain_their_provenance(tmp_path):
+    path = tmp_path / "lab.csv"
+    _write(path, [1.0] * len(ROWS))
+    rows = load_dataset(path)
+    shipped = efficiency_from_dict(load_yaml(default_profile_path()), "default")
+    _write(path, [0.9 * r.predict(resolve_factors(r.plan.dep, shipped)[0]) for r in rows])
+    first = calibrate([path], tmp_path / "a.yaml")
+    assert first.warnings == []  # the shipped profile never saw lab.csv
+    raw = load_yaml(tmp_path / "a.yaml")
+    assert "published.csv" in raw["provenance"]["priors_fitted_on"]
+    bw = raw["factors"]["bw_eff"]["gpu-nvidia"]
+    assert "DESIGN.md" in bw["prior_source"] and bw["source"].startswith("base profile:")
+    second = calibrate([path], tmp_path / "b.yaml", base=tmp_path / "a.yaml")
+    assert len(second.warnings) == 1 and "lab.csv" in second.warnings[0]
+    text = (tmp_path / "b.yaml").read_text()
+    assert text.count("Written by `inferplan calibrate`") == 1
+    # the first prior's source survives the chain
+    assert load_yaml(tmp_path / "b.yaml")["factors"]["bw_eff"]["gpu-nvidia"]["prior_source"] == bw["prior_source"]

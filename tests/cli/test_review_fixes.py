@@ -240,3 +240,13 @@ def test_engines_lists_llama_servers_slots_beside_the_offline_tools_single_seque
     assert code == 0 and ll["max_num_seqs"] == 1 and ll["server"]["slots"] == 4
     code, out, _ = run("engines")
     assert "1 (server 4)" in next(ln for ln in out.splitlines() if ln.startswith("llama.cpp "))
+
+
+def test_engines_csv_has_a_column_for_every_key_of_any_engine():
+    import csv
+    import io
+
+    code, out, _ = run("engines", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and "server" in rows[0]
+    assert json.loads(next(r for r in rows if r["id"] == "llama.cpp")["server"])["slots"] == 4

@@ -500,3 +500,10 @@ def test_more_threads_than_cores_warns_and_is_modelled_as_the_cores():
     full = estimate("llama-3.2-1b", "ryzen-9-7950x", threads=16, **kw)
     assert "more than ryzen-9-7950x's 16 cores" in over.assumptions["warning"]
     assert "warning" not in full.assumptions and over.tpot_s == full.tpot_s
+
+
+def test_a_cpu_on_fewer_threads_draws_less_power():
+    from inferplan.perf.estimate import estimate
+
+    watts = [estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", threads=t).power_w for t in (1, 4, 16)]
+    assert watts == sorted(watts) and watts[0] < 0.5 * watts[-1]

@@ -101,3 +101,15 @@ def test_think_time_needs_closed_loop_clients_and_a_missing_trace_says_so(tmp_pa
     assert closed.arrivals.kind == "closed" and closed.arrivals.think_time_s == 1.0
     with pytest.raises(InputError, match="does not exist"):
         load_workload(tmp_path / "trace.csv")
+
+
+def test_users_keep_a_closed_loop_workloads_think_time_and_cv_needs_open_loop_arrivals():
+    closed = with_overrides(get_workload("chat"), users=4, think_time_s=2.0)
+    more = with_overrides(closed, users=8)
+    assert more.arrivals.users == 8 and more.arrivals.think_time_s == 2.0
+    assert with_overrides(closed, users=8, think_time_s=0.5).arrivals.think_time_s == 0.5
+    with pytest.raises(InputError, match="--cv"):
+        with_overrides(get_workload("chat"), users=4, cv=2.0)
+    with pytest.raises(InputError, match="--cv"):
+        with_overrides(closed, cv=2.0)
+    assert with_overrides(get_workload("chat"), rate=3.0, cv=2.0).arrivals.kind == "gamma"

@@ -286,6 +286,15 @@ def validate_rows(rows: list[Row], calibration: Path | None = None, loso: bool =
     if loso:
         scored, method, _ = loso_rows(rows, calibration, progress=progress)
         name = f"leave-one-source-out from the priors of {(calibration or Path('default')).stem}"
+        if calibration is not None:
+            from inferplan.catalog._load import load_yaml
+
+            # the profile's priors (LOSO strips its values): the base's values, when calibrate wrote it
+            seen = set((load_yaml(calibration).get("provenance") or {}).get("priors_fitted_on") or [])
+            if seen:  # a profile written by calibrate: its priors are fitted values
+                method += (f"; the profile's priors were fitted on {len(seen)} file(s) "
+                           f"({', '.join(sorted(seen)[:3])}{', ...' if len(seen) > 3 else ''}): rows "
+                           "of those are not held out from them")
     else:
         eff = load_efficiency(calibration)
         scored = score_rows(rows, eff, load_intervals())

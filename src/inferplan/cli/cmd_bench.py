@@ -83,11 +83,12 @@ def register(app: typer.Typer) -> None:
                             machine_id=machine_id, gguf_dir=gguf_dir, out=out)
         res = run_bench(opts, bars=bars, notice=lambda s: typer.echo(s, err=True))
         if json_out:
-            typer.echo(json.dumps(res, indent=2, default=str))
+            typer.echo(json.dumps(res, indent=2, default=str))  # carries write_error, if any
         else:
             _print_bench(res, res["rows"])
         if res.get("write_error"):
-            raise StateError(res["write_error"])
+            typer.echo(f"Error: {res['write_error']}", err=True)
+            raise typer.Exit(StateError.exit_code)  # one JSON document: the result says it
 
     @history_app.callback(invoke_without_command=True)
     def history_list(

@@ -52,6 +52,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Warning: only {rep.before.coverage:.0%} of the rows could be predicted (the "
                        "others are errors in `inferplan validate`: unknown ids, configurations that do not "
                        "fit); the profile is fitted on those rows alone", err=True)
+        for line in rep.warnings:
+            typer.echo(f"Warning: {line}", err=True)
         kept = install_profile(fitted, force=force)
         if kept:
             typer.echo(f"previous profile kept as {kept}", err=True)

@@ -52,8 +52,9 @@ def print_json(obj: Any) -> None:
 
 
 def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
-    """Rows as CSV on stdout (header first); nested values as JSON."""
-    columns = list(columns or (list(rows[0]) if rows else []))
+    """Rows as CSV on stdout (header first; every key of any row, in first-seen order); nested
+    values as JSON."""
+    columns = list(columns or dict.fromkeys(k for r in rows for k in r))
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(columns)
     for r in rows:

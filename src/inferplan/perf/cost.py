@@ -72,6 +72,17 @@ def activity(compute_utilization: float, bandwidth_utilization: float, compute_e
     return min(1.0, c + max(0.0, bandwidth_utilization))
 
 
+def chip_utilization(dep: Deployment, compute_u: float, bandwidth_u: float) -> tuple[float, float]:
+    """Utilizations of a step (fractions of the peaks its ``threads`` reach) as fractions of the
+    whole chip's: a CPU run on some of its cores uses that share of its compute and of its
+    bandwidth (Deployment.core_share, memory_bw_bytes_s), which power is drawn against."""
+    hw = dep.hw
+    if hw.hw_class != "cpu" or not dep.threads:
+        return compute_u, bandwidth_u
+    bw_share = dep.memory_bw_bytes_s / hw.usable_bw_bytes_s if hw.usable_bw_bytes_s else 1.0
+    return compute_u * dep.core_share, bandwidth_u * min(1.0, bw_share)
+
+
 def system_power_w(dep: Deployment, replicas_busy: float, busy_activity: float) -> tuple[float | None, str]:
     """Watts of all ``dep.layout.devices``: the busy replicas' devices at ``busy_activity``
     (:func:`activity`, time-weighted over the request's phases), the idle replicas' at idle
@@ -90,7 +101,7 @@ def plan_power_w(plan: EstimatePlan, f: Factors, decode_time_share: float | None
     plus the host CPU's when it computes routed experts (perf/offload.py)."""
     from inferplan.perf.offload import host_power_w
 
-    act = {k: activity(*w.total_utilization(f), f.compute_eff)
+    act = {k: activity(*chip_utilization(plan.dep, *w.total_utilization(f)), f.compute_eff)
            for k, w in plan.works.items() if k in ("prefill", "decode")}
     share = 0.0 if plan.prompt_only or "decode" not in act else decode_time_share or 0.0
     busy = share * act.get("decode", 0.0) + (1 - share) * act.get("prefill", act.get("decode", 0.0))

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel
 
 from inferplan.catalog.engines import (
@@ -39,6 +38,7 @@ from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, plan_power_w, usd_per_second
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.explain import explain
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.intervals import plan_intervals, support_note, support_status
 from inferplan.perf.layout import Layout, check_layout, micro_batches
@@ -537,58 +537,11 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         total_tok_s=met.get("total_tok_s"), requests_per_s=met.get("requests_per_s"),
         usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out,
         joules_per_output_token=jpt, power_w=power, assumptions=assumptions, hardware_class=dep.hw.hw_class,
-        bound={k: "offload" if v == "host" else v for k, v in bound.items()},  # contract names
+        bound=bound,
         why=(explain_pipeline(pipe, plan.mode == "concurrency" and plan.batch > 1) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
         intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
         corpus_support=support_status(dep),
     )
-
-
-def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
-    """One line saying what limits decode on this hardware, with the numbers behind it.
-
-    Bytes are per device: a step's traffic summed over the replica's layers is shared by its
-    ``pp`` stages (each device reads its stage's layers, the stages run one after another for
-    a token) and already split ``tp`` ways inside a stage."""
-    dep, lay = plan.dep, plan.dep.layout
-    bound = {"prefill": bound.get("prefill")} if plan.prompt_only else bound
-    d = bound.get("decode") or bound.get("prefill")
-    par = (f"tp{lay.tp}" + (f" ep{lay.ep}" if lay.ep > 1 else "") + (f" pp{lay.pp}" if lay.pp > 1 else "")
-           + (f" x{lay.dp} replicas" if lay.dp > 1 else ""))
-    if lay.pp > 1:
-        mb = plan.microbatches
-        par += (f": {lay.pp} pipeline stages of {lay.stage_devices} device"
-                f"{'s' if lay.stage_devices > 1 else ''}, "
-                + ("one micro-batch in flight" if mb <= 1 else f"{mb} micro-batches in flight"))
-    work = plan.works.get("decode") if bound.get("decode") else plan.works.get("prefill")
-    gb_step = float(work.t_memory.sum()) * dep.memory_bw_bytes_s / 1e9 if work is not None else 0.0
-    gb_dev = gb_step / lay.pp  # each device reads only its stage's share
-    if d == "memory":
-        bw, step = dep.memory_bw_bytes_s / 1e12, ("decode" if bound.get("decode") else "prompt")
-        where = "per device" if lay.pp == 1 else f"per device ({gb_step:.3g} GB over the {lay.pp} stages)"
-        return (f"memory-bound: each {step} step reads {gb_dev:.3g} GB {where} at "
-                f"{bw:.3g} TB/s peak ({par})")
-    if d == "compute":
-        what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
-                else f"batch {plan.batch} decode GEMMs outlast the weight reads (calibrated GEMM efficiency)")
-        return f"compute-bound: {what} ({dep.linear_compute_type}, {par})"
-    if d == "communication":
-        return f"communication-bound: TP/EP/PP traffic over {dep.tp_link.name} ({par})"
-    if d == "host" and dep.expert_host is not None:
-        from inferplan.perf.offload import host_expert_work
-
-        h = dep.expert_host
-        b = max(plan.seqs_per_replica / max(plan.microbatches, 1), 1.0)
-        gb_host = float(host_expert_work(dep, np.array(b)).host_memory_s) * h.bw_bytes_s * h.bw_eff / 1e9
-        return (f"host-memory-bound: each decode step reads {gb_host:.3g} GB of active routed experts "
-                f"from {h.cpu.id} DRAM at {h.bw_bytes_s / 1e9:.0f} GB/s peak (x{h.bw_eff:.2f} reached); "
-                f"attention and shared experts on {dep.hw.id} ({par})")
-    if d == "offload":
-        return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
-    if d == "overhead":
-        return (f"overhead-bound: {dep.model.num_layers} layers x {dep.engine.id} per-layer launch/"
-                f"sync cost exceed the {gb_dev:.3g} GB/step read time per device ({par})")
-    return par
 
 
 def estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,

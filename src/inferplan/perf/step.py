@@ -266,7 +266,7 @@ class StepWork:
         return out
 
     def bound(self, f: Factors) -> np.ndarray:
-        """What bounds the step: 'compute', 'memory', 'communication' or 'overhead'."""
+        """What bounds the step: 'compute', 'memory', 'communication', 'overhead' or 'offload'."""
         compute_ops, memory_ops, _, offload = self.effective_parts(f)
         compute = compute_ops[:-1].sum(axis=0)
         memory = memory_ops.sum(axis=0)
@@ -274,7 +274,8 @@ class StepWork:
         overhead = self.fixed_overhead_s(f) + compute_ops[-1]
         host = self.t_host + 0 * compute
         parts = np.stack(np.broadcast_arrays(compute, memory, comm, overhead, offload, host))
-        names = np.array(["compute", "memory", "communication", "overhead", "offload", "host"])
+        # routed experts computed by the host CPU bound the step as an offload (the contract's name)
+        names = np.array(["compute", "memory", "communication", "overhead", "offload", "offload"])
         out: np.ndarray = names[np.argmax(parts, axis=0)]
         return out
 
@@ -291,8 +292,7 @@ class StepWork:
             "memory": np.sum(memory_ops),
             "communication": np.sum(self.comm_s(f)),
             "overhead": np.sum(self.fixed_overhead_s(f) + compute_ops[-1]),  # per step, summed
-            "offload": np.sum(offload),
-            "host": np.sum(self.t_host),
+            "offload": max(np.sum(offload), np.sum(self.t_host)),  # host-computed experts too
         }
         return max(parts, key=lambda k: float(parts[k]))
 

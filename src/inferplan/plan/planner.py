@@ -46,6 +46,14 @@ from inferplan.plan.confidence import (
 )
 from inferplan.plan.evaluate import Outcome, Settings, Task
 from inferplan.plan.executor import Executor
+from inferplan.plan.explain import (
+    binding_slo,
+    explain,
+    joules_per_token,
+    latency_s,
+    pareto,
+    why_none,
+)
 from inferplan.plan.search import Candidate, enumerate_candidates
 from inferplan.sim import SLO, Dist, PoolInfo, SchedulerConfig, Workload
 
@@ -170,23 +178,6 @@ def _proxy(c: Candidate, req: PlanRequest, out_tok_s: float) -> float:
     return c.ttft_floor_s + c.e2e_floor_s
 
 
-def latency_s(o: PlanOption, metric: str, pct: int = 90) -> float | None:
-    """A simulated latency percentile (ttft, tpot, e2e) as the plan judges it: at the pessimistic
-    end with a confidence level, else the simulated value."""
-    v: float | None = getattr(o, f"{metric}_s").at(pct)
-    return None if v is None else v * o.confidence_factors.get(metric, 1.0)
-
-
-def joules_per_token(o: PlanOption) -> float | None:
-    j = o.joules_per_output_token
-    return None if j is None else j * o.confidence_factors.get("energy", 1.0)
-
-
-def max_rate(o: PlanOption) -> float | None:
-    """The simulated maximum rate as the plan judges it (at a confidence: x its throughput's low end)."""
-    return None if o.max_rate_rps is None else o.max_rate_rps * o.confidence_factors.get("throughput", 1.0)
-
-
 def _objective_value(o: PlanOption, objective: str) -> tuple[float, ...]:
     inf = math.inf
     e2e, ttft, j = latency_s(o, "e2e") or inf, latency_s(o, "ttft") or inf, joules_per_token(o)
@@ -197,19 +188,6 @@ def _objective_value(o: PlanOption, objective: str) -> tuple[float, ...]:
     if objective == "energy":
         return (j if j is not None else inf, o.usd_per_hour or inf)
     return (e2e, ttft, o.usd_per_hour or inf)
-
-
-def _binding(slo: SLO, o: PlanOption) -> str:
-    best, text = math.inf, "none"
-    for metric, pct, bound in slo.bounds():
-        v = latency_s(o, metric, pct)
-        if v is None:
-            continue
-        margin = (bound - v) / bound
-        if margin < best:
-            tag = " at the interval's high end" if o.confidence_factors else ""
-            best, text = margin, f"p{pct} {metric.upper()} {v:.3g} s{tag} of {bound:g} s ({margin:.0%} margin)"
-    return text
 
 
 def _pool_info(c: Candidate, role: str, replicas: int, power_w: float | None = None) -> PoolInfo:
@@ -254,89 +232,8 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
         bound=(c2 or c).bound, binding_slo="", verified=verified,
         confidence_factors={**pess.latency, "energy": pess.energy, "throughput": pess.throughput}
         if pess else {})
-    opt.binding_slo = _binding(req.slo, opt)
+    opt.binding_slo = binding_slo(req.slo, opt)
     return opt
-
-
-def pareto(options: list[PlanOption]) -> list[str]:
-    """Ids of options no other option beats on all of ($/h, p90 E2E, J/token)."""
-    def vec(o: PlanOption) -> tuple[float, float, float]:
-        inf = math.inf
-        j = joules_per_token(o)
-        return (o.usd_per_hour if o.usd_per_hour is not None else inf, latency_s(o, "e2e") or inf,
-                j if j is not None else inf)
-
-    vs = [vec(o) for o in options]
-    front = []
-    for i, v in enumerate(vs):
-        dominated = any(all(a <= b for a, b in zip(w, v, strict=True)) and w != v
-                        for j, w in enumerate(vs) if j != i)
-        if not dominated:
-            front.append(options[i].id)
-    return front
-
-
-def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candidate],
-            req: PlanRequest) -> list[str]:
-    """Why the winner wins: what bounds it, its binding SLO, headroom, what the runner-up lacks."""
-    def money(x: float | None) -> str:
-        return "no catalog price" if x is None else f"${x:,.2f}/h"
-
-    lines = []
-    pool = win.pools[0]
-    lines.append(
-        f"{win.id} serves {req.rate:g} req/s within {req.slo.describe()} for {money(win.usd_per_hour)}"
-        + (f" (${win.usd_per_1m_output_tokens:.3g} per 1M output tokens)" if win.usd_per_1m_output_tokens else "")
-        + f" on {win.devices} device{'s' if win.devices != 1 else ''}.")
-    lines.append(f"Binding SLO: {win.binding_slo}; decode steps are {win.bound}-bound on "
-                 f"{win.pools[-1].hardware}.")
-    if (mr := max_rate(win)):
-        least = "at least " if win.max_rate_lower_bound else ""
-        thr = win.confidence_factors.get("throughput")
-        lines.append(f"Headroom: holds the SLO up to {least}~{mr:.3g} req/s ({mr / req.rate:.2f}x the "
-                     "target; simulated" + (f", x{thr:.3g} at the low end of throughput)." if thr else ")."))
-    elif win.capacity_rps_bound:
-        lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held)"
-                     + (f"; it held {req.rate:g} req/s in simulation." if win.capacity_rps_bound < req.rate else "."))
-    if runner is None:
-        lines.append("No other configuration met the SLO.")
-        return lines
-    lines.append(f"Runner-up: {runner.id} at {money(runner.usd_per_hour)}, {runner.devices} "
-                 f"device{'s' if runner.devices != 1 else ''}, "
-                 f"p90 E2E {latency_s(runner, 'e2e'):.3g} s.")
-    lacks = []
-    if req.objective == "cost" and win.usd_per_hour and runner.usd_per_hour:
-        extra = runner.usd_per_hour / win.usd_per_hour - 1
-        if extra > 0.005:
-            lacks.append(f"costs {extra:.0%} more per hour")
-        else:
-            lacks.append(f"ties on cost and is ranked by p90 E2E ({latency_s(runner, 'e2e'):.3g} s vs "
-                         f"{latency_s(win, 'e2e'):.3g} s)")
-    if runner.devices > win.devices:
-        lacks.append(f"needs {runner.devices} devices vs {win.devices}")
-    wj, rj = win.joules_per_output_token, runner.joules_per_output_token
-    if req.objective == "energy" and wj and rj and rj > wj * 1.005:
-        lacks.append(f"uses {rj / wj - 1:.0%} more energy per output token ({rj:.3g} J vs {wj:.3g} J)")
-    elif req.objective == "energy" and wj and rj:
-        lacks.append(f"ties on energy ({rj:.3g} J vs {wj:.3g} J per output token)")
-    if req.objective == "latency" and (latency_s(runner, 'e2e') or 0) > (latency_s(win, 'e2e') or 0):
-        lacks.append(f"has a slower p90 E2E ({latency_s(runner, 'e2e'):.3g} s vs {latency_s(win, 'e2e'):.3g} s)")
-    wc = cands.get(f"{win.model}|{pool.hardware}|{pool.weight_precision}|tp{pool.tp}pp{pool.pp}ep{pool.ep}")
-    rp = runner.pools[0]
-    rc = cands.get(f"{runner.model}|{rp.hardware}|{rp.weight_precision}|tp{rp.tp}pp{rp.pp}ep{rp.ep}")
-    if wc and rc and win.kind == runner.kind == "colocated":
-        if wc.usd_per_hour and rc.usd_per_hour:
-            we = wc.capacity_rps / wc.usd_per_hour
-            re_ = rc.capacity_rps / rc.usd_per_hour
-            if re_ < we:
-                lacks.append(f"serves {re_:.3g} req/s per $/h vs {we:.3g} (analytic, TPOT bound held)")
-        if rc.tpot_floor_s > wc.tpot_floor_s * 1.1:
-            lacks.append(f"slower batch-1 decode ({rc.tpot_floor_s * 1e3:.3g} ms vs {wc.tpot_floor_s * 1e3:.3g} ms)")
-        if rc.decode_batch < wc.decode_batch:
-            lacks.append(f"fits a smaller batch within the TPOT bound ({rc.decode_batch} vs {wc.decode_batch}"
-                         + (", KV-limited" if rc.kv_tokens < wc.kv_tokens else "") + ")")
-    lines.append("The runner-up " + ("; ".join(lacks) if lacks else "is close") + ".")
-    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -552,7 +449,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         o.pareto = o.id in front
     win = final[0] if final else None
     runner = final[1] if len(final) > 1 else None
-    why = explain(win, runner, by_key, req) if win else _why_none(rejected, req.budget_usd_per_hour)
+    why = explain(win, runner, by_key, req) if win else why_none(rejected, req.budget_usd_per_hour)
     assumptions: dict[str, Any] = {}
     if level is not None:
         by_desc: dict[str, list[str]] = {}  # pools (engine@hardware, prefill/decode) that share factors
@@ -586,14 +483,3 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
 
 def _cand_key(o: PlanOption) -> str:
     return f"{o.model}|{(p := o.pools[0]).hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"
-
-
-def _why_none(rejected: list[Rejection], budget: float | None, shown: int = 5) -> list[str]:
-    """Why nothing qualifies (the SLO, within the budget if it rejected any): the first rejections."""
-    over = budget is not None and any("budget" in r.reason for r in rejected)
-    lines = ["no configuration meets the SLO at this rate" + (f" within the ${budget:,.2f}/h budget" if over else "")
-             + (":" if rejected else "")]
-    first = sorted(rejected, key=lambda r: "does not fit" in r.reason)  # the near misses first
-    lines += [f"  {r.candidate}: {r.reason}" for r in first[:shown]]
-    return lines + ([f"  ... and {len(rejected) - shown} more (`rejected` in --json)"] if len(rejected) > shown else [])
-

@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from inferplan.catalog.schema import EngineSpec, HardwareSpec
 from inferplan.errors import DoesNotFitError, UnknownIdError
 from inferplan.models.spec import ModelSpec
-from inferplan.perf.cost import CostAssumptions, activity, device_power_w, usd_per_device_hour
+from inferplan.perf.cost import (
+    CostAssumptions,
+    activity,
+    chip_utilization,
+    device_power_w,
+    usd_per_device_hour,
+)
 from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import EstimatePlan, Mode, plan_estimate
@@ -222,7 +228,7 @@ class Pool:
         decode step at the mean batch x busy share (docs/sim.md); None without a TDP."""
         b = max(mean_batch, 1.0)
         cu, bu = step_work(self.dep, decode_seqs=b, decode_ctx=POWER_DECODE_CTX).utilization(self.factors)
-        u = activity(float(cu), float(bu), self.factors.compute_eff) * min(1.0, busy)
+        u = activity(*chip_utilization(self.dep, float(cu), float(bu)), self.factors.compute_eff) * min(1.0, busy)
         dev = device_power_w(self.dep.hw, u)
         return None if dev is None else replicas * self.dep.layout.replica_devices * dev
 

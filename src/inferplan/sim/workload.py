@@ -262,6 +262,9 @@ def with_overrides(w: Workload, *, rate: float | None = None, cv: float | None =
     if rate is not None and users is not None:
         raise InputError("--rate (open-loop arrivals) and --users (closed-loop clients) contradict "
                          "each other: give one")
+    if cv is not None and (users is not None or (rate is None and w.arrivals.kind == "closed")):
+        raise InputError("--cv shapes open-loop arrivals (the gaps between requests): closed-loop "
+                         "clients (--users) send when their last answer arrives")
     if think_time_s is not None and (rate is not None or (users is None and w.arrivals.kind != "closed")):
         raise InputError("--think-time is the pause of closed-loop clients between requests: it "
                          "needs --users (or a closed-loop workload), not open-loop --rate arrivals")
@@ -279,8 +282,9 @@ def _with_overrides(w: Workload, *, rate: float | None, cv: float | None, users:
                     output_len: int | None) -> Workload:
     w = w.model_copy(deep=True)
     a = w.arrivals
-    if users is not None:
-        a = Arrivals(kind="closed", users=users, think_time_s=think_time_s or 0.0)
+    if users is not None:  # a closed-loop workload keeps its think time unless one is given
+        kept = a.think_time_s if a.kind == "closed" else 0.0
+        a = Arrivals(kind="closed", users=users, think_time_s=kept if think_time_s is None else think_time_s)
     elif rate is not None:
         a = Arrivals(kind="gamma" if (cv or a.cv) != 1.0 else "poisson", rate=rate, cv=cv or a.cv)
     elif cv is not None and a.kind in ("poisson", "gamma"):
