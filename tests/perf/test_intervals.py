@@ -348,3 +348,19 @@ def test_end_to_end_interval_never_ends_below_the_ttft_interval(model, hw, kw):
 
     iv = estimate(model, hw, **kw).intervals
     assert iv["e2e_latency_s"][0] >= iv["ttft_s"][0] and iv["e2e_latency_s"][1] >= iv["ttft_s"][1]
+
+
+def test_roof_bounds_count_only_the_replicas_a_static_batch_keeps_busy():
+    """Batch 1 on 8 data-parallel H100s: one replica works, so the throughput roof is one
+    sequence's, not eight (EstimatePlan.replicas_busy)."""
+    from inferplan.perf.estimate import plan_estimate
+    from inferplan.perf.intervals import roof_bounds
+
+    kw = dict(devices=8, tp=1, input_len=512, output_len=128)
+    one = plan_estimate("llama-3.1-8b", "h100-sxm", batch=1, **kw)
+    eight = plan_estimate("llama-3.1-8b", "h100-sxm", batch=8, **kw)
+    assert one.dep.layout.dp == 8 and one.replicas_busy == 1 and eight.replicas_busy == 8
+    r1, r8 = roof_bounds(one), roof_bounds(eight)
+    e2e = r1["e2e_latency_s"][0]
+    assert r1["output_tok_s"][0] == pytest.approx(128 / e2e)
+    assert r8["output_tok_s"][0] == pytest.approx(8 * r1["output_tok_s"][0], rel=1e-6)
