@@ -507,3 +507,14 @@ def test_a_cpu_on_fewer_threads_draws_less_power():
 
     watts = [estimate("llama-3.2-1b", "ryzen-9-7950x", precision="q4_0", threads=t).power_w for t in (1, 4, 16)]
     assert watts == sorted(watts) and watts[0] < 0.5 * watts[-1]
+
+
+def test_fewer_sequences_than_attention_dp_ranks_warns():
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(devices=8, engine="sglang", input_len=4096, output_len=64)
+    adp = estimate("deepseek-v3", "h200-sxm", tp=1, ep=8, **kw)
+    assert "on 8 attention-DP ranks" in adp.assumptions["warning"]
+    busy = estimate("deepseek-v3", "h200-sxm", tp=1, ep=8, mode="concurrency", batch=64, **kw)
+    tp = estimate("deepseek-v3", "h200-sxm", tp=8, **kw)
+    assert "warning" not in busy.assumptions and "warning" not in tp.assumptions

@@ -352,6 +352,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                                  f"the other clients wait (FCFS)")
     mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
+    if layout.attn_dp > 1 and in_flight < layout.attn_dp:  # docs/metrics.md: attention-DP, few sequences
+        notes["warning"] = "; ".join([*filter(None, [notes.get("warning")]), (
+            f"{in_flight:g} sequence(s) on {layout.attn_dp} attention-DP ranks: the estimate shares their "
+            f"attention over the ranks; an engine runs each on one rank, so TTFT and TPOT can be up to "
+            f"{layout.attn_dp}x longer where attention dominates (long prompts): prefer tp for few users")])
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len
     if mode == "batch":
