@@ -42,7 +42,8 @@ def offline_batch(dep: Deployment, input_len: int, output_len: int, reserve_toke
     steady state of a longer run would; trtllm-bench and ``vllm bench`` runs are often 1,000
     requests). Writes the note ``offline_batch``."""
     fit = max_sequences(dep, reserve_tokens, input_len)
-    per_rep = min(dep.max_running_seqs, fit, int(budget_cap(dep, input_len, output_len, notes)))
+    cap = budget_cap(dep, input_len, output_len, notes)  # inf: no continuous batching
+    per_rep = int(min(dep.max_running_seqs, fit, cap))
     why = f"KV for {reserve_tokens:.0f} tokens each, cap max_num_seqs={dep.max_running_seqs}"
     if requests is not None:
         share = -(-requests // dep.layout.dp)
