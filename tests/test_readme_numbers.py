@@ -65,5 +65,5 @@ def test_the_one_million_request_run_is_what_estimate_prints():
                                             "--input-len 512 --output-len 256"), catch_exceptions=False)
     assert r.exit_code == 0
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("run:"))
-    cost = line.split("$", 1)[1].split(",", 1)[0]
-    assert f"h, ${cost}," in README, f"estimate prints {line!r}"
+    cost, kwh = line.split("$", 1)[1].split(", ")[:2]
+    assert f"h, ${cost}, {kwh}`" in README, f"estimate prints {line!r}"

@@ -35,7 +35,7 @@ def test_bundled_audit_runs_every_claim_with_a_verdict(bundled):
     # verdicts that rest on arithmetic and the sheet's specs, not on calibrated factors
     verdict = {r.id: r.result.verdict for r in bundled.results}
     assert verdict["01-growth-ratio"] == "holds-under-conditions"
-    assert verdict["02-memory-specs"] == "inconsistent"
+    assert verdict["02-memory-specs"] == "consistent"  # the datasheet GB are GiB, as the catalog keeps them
     assert verdict["02b-vram-ratio"] == "consistent"
     assert {v for v, n in bundled.counts.items() if n} == set(VERDICTS)  # the article meets all four
 
@@ -214,3 +214,14 @@ def test_cli_unknown_claim_and_bad_file_exit_2(tmp_path):
     bad.write_text("document: {title: t, source: s}\nclaims: [{id: a}]\n", encoding="utf-8")
     r = runner.invoke(app, ["audit", str(bad)])
     assert r.exit_code == 2 and "x.yaml" in r.stderr and "claim 'a'" in r.stderr
+
+
+def test_a_datasheet_capacity_in_binary_gb_matches_the_catalogs_real_bytes():
+    from inferplan.audit.checks.catalog import CatalogSpecParams, catalog_spec
+
+    ok = catalog_spec(CatalogSpecParams(items=[{"hardware": "h100-sxm", "field": "memory_bytes",
+                                                "value": 80e9}]), None)
+    bad = catalog_spec(CatalogSpecParams(items=[{"hardware": "h100-sxm", "field": "memory_bytes",
+                                                 "value": 94e9}]), None)
+    assert ok.verdict == "consistent" and "GiB" in ok.derivation[0]
+    assert bad.verdict == "inconsistent"

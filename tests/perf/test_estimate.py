@@ -518,3 +518,22 @@ def test_fewer_sequences_than_attention_dp_ranks_warns():
     busy = estimate("deepseek-v3", "h200-sxm", tp=1, ep=8, mode="concurrency", batch=64, **kw)
     tp = estimate("deepseek-v3", "h200-sxm", tp=8, **kw)
     assert "warning" not in busy.assumptions and "warning" not in tp.assumptions
+
+
+@pytest.mark.parametrize("hw,engine", [("cerebras-cs3", None), ("groq-lpu-v1", None), ("tpu-v6e", None),
+                                       ("trainium2", None), ("h100-sxm", "tensorrt-llm"),
+                                       ("snapdragon-8-elite-npu", None)])
+def test_gguf_weights_are_refused_where_no_engine_reads_them(hw, engine):
+    from inferplan.errors import UnsupportedFormatError
+    from inferplan.perf.estimate import estimate
+
+    with pytest.raises(UnsupportedFormatError, match="cannot load q4_k_m"):
+        estimate("llama-3.1-8b", hw, precision="q4_k_m", **({"engine": engine} if engine else {}))
+
+
+def test_gguf_weights_load_in_llama_cpp_and_vllm_on_gpus_and_cpus():
+    from inferplan.perf.estimate import estimate
+
+    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m").engine == "vllm"
+    assert estimate("llama-3.1-8b", "rtx-4090", precision="q4_k_m", engine="llama.cpp").fits
+    assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_k_m").engine == "llama.cpp"

@@ -66,3 +66,14 @@ def test_system_price_and_power_from_public_figures():
 
 def test_gpus_have_no_pipeline_view():
     assert estimate("llama-3.1-8b", "h100-sxm").pipeline is None
+
+
+def test_a_wafer_charges_no_gpu_kernel_minimum_to_moe_layers():
+    """small_kernel_s is a GPU's per-kernel floor; a wafer runs layers as a dataflow pipeline, so
+    a 3B-active MoE decodes no slower than a 32B dense model on the same wafers."""
+    from inferplan.perf.estimate import estimate
+
+    moe = estimate("qwen3-30b-a3b", "cerebras-cs3")
+    dense = estimate("qwen3-32b", "cerebras-cs3")
+    assert moe.tpot_s <= dense.tpot_s
+    assert moe.assumptions["small_kernel_s"]["value"] < 1e-7

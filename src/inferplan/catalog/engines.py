@@ -266,9 +266,12 @@ def release_line(engine: EngineSpec) -> str:
     return engine.id
 
 
-def reads_format(engine: EngineSpec, precision: Precision) -> bool:
+def reads_format(engine: EngineSpec, precision: Precision, hw: HardwareSpec | None = None) -> bool:
     """Whether the engine's loader reads weights stored in `precision` (``Precision.engines``,
-    matched on the engine's release line: llama.cpp-2023 reads what llama.cpp reads)."""
+    matched on the engine's release line: llama.cpp-2023 reads what llama.cpp reads) on `hw`'s
+    class of device (``Precision.hardware_classes``: vLLM reads GGUF on GPUs, not on TPUs)."""
+    if hw is not None and precision.hardware_classes and hw.hw_class not in precision.hardware_classes:
+        return False
     return not precision.engines or release_line(engine) in precision.engines or engine.id in precision.engines
 
 
@@ -276,19 +279,21 @@ def engine_for_format(precision: Precision, hw: HardwareSpec) -> EngineSpec | No
     """The first engine that reads `precision` and runs on `hw` (None: no such engine)."""
     for name in precision.engines:
         eng = get_engine(name)
-        if runs_on(eng, hw):
+        if runs_on(eng, hw) and reads_format(eng, precision, hw):
             return eng
     return None
 
 
 def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpec) -> None:
     """Refuse an engine that cannot load the weight format (llama.cpp and bitnet.cpp's I2_S)."""
-    if reads_format(engine, precision):
+    if reads_format(engine, precision, hw):
         return
     other = engine_for_format(precision, hw)
     hint = (f"; use --engine {other.id}" if other is not None
             else f"; none of them runs on {hw.id} ({hw.hw_class}): choose another --precision")
     readers = ", ".join(f"{n} (runs on {'/'.join(get_engine(n).hardware_classes)})" for n in precision.engines)
+    if precision.hardware_classes:
+        readers += f"; on {'/'.join(precision.hardware_classes)} devices"
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
                                  f"engines that read it: {readers}{hint}")
 

@@ -117,7 +117,7 @@ def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
 
     eng = get_engine("llama.cpp") if normalize_offload(offload) == "experts" and hw.hw_class == "gpu" \
         else default_engine(hw)
-    if stored is not None and not reads_format(eng, stored):
+    if stored is not None and not reads_format(eng, stored, hw):
         return engine_for_format(stored, hw) or eng
     return eng
 

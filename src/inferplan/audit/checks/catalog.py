@@ -17,6 +17,8 @@ from inferplan.audit.tolerance import (
 from inferplan.catalog.hardware import get_hardware
 from inferplan.units import TB, fmt_bytes, fmt_num
 
+GIB_PER_GB = 2**30 / 1e9  # a binary "GB" (GiB) in bytes per decimal GB
+CAPACITY_FIELDS = ("memory_bytes", "sram_bytes", "host_memory_bytes")
 SpecField = Literal["memory_bytes", "memory_bw_bytes_s", "memory_type", "sram_bytes",
                     "sram_bw_bytes_s", "tdp_w", "host_memory_bytes"]
 
@@ -58,14 +60,21 @@ def catalog_spec(p: CatalogSpecParams, ctx: AuditContext) -> CheckResult:
     for it in p.items:
         hw = get_hardware(it.hardware)
         have = getattr(hw, it.field)
+        binary = False
         if isinstance(it.value, str):
             ok = isinstance(have, str) and it.value.lower() in have.lower()
         else:
             ok = have is not None and within(float(have), it.value, it.value, p.rel_tol)
+            # memory is sold in binary sizes: a datasheet's "80 GB" is 80 GiB, which the catalog
+            # keeps as real bytes (docs/catalog.md memory_bytes)
+            if not ok and have is not None and it.field in CAPACITY_FIELDS:
+                binary = ok = within(float(have), it.value * GIB_PER_GB, it.value * GIB_PER_GB, p.rel_tol)
         flags.append(ok)
         computed[f"{hw.id}.{it.field}"] = have
         derivation.append(f"{hw.id} {it.field}: catalog {_fmt_field(it.field, have)}, document "
-                          f"{_fmt_field(it.field, it.value)}: {'matches' if ok else 'DIFFERS'}")
+                          f"{_fmt_field(it.field, it.value)}: {'matches' if ok else 'DIFFERS'}"
+                          + (f" (the document's GB are GiB: {float(it.value) / 1e9:g} GiB = "
+                             f"{_fmt_field(it.field, float(it.value) * GIB_PER_GB)})" if binary else ""))
         values.setdefault(hw.id, []).append(_fmt_field(it.field, have))
         sources.append(f"hardware {hw.id}: {hw.spec_source}")
     for hw_id, others in p.variants.items():
