@@ -128,6 +128,21 @@ HEAD = """\
         check: {name: estimate-value, params: {metric: tok_per_s, claimed_low: 1,
                                               cases: [{hardware: h100-sxm}]}}
     """, ["claim 'x7'", "params.metric"]),
+    ("""\
+      - id: x8
+        title: t
+        quote: q
+        quantity: {what: w, value: .nan}
+        check: {name: not-checkable, params: {reason: r}}
+    """, ["claim 'x8'", "quantity.value", "finite number"]),
+    ("""\
+      - id: x9
+        title: t
+        quote: q
+        quantity: {what: w}
+        check: {name: estimate-value, params: {metric: tpot_s, claimed_low: -5, claimed_high: 1e999,
+                                              cases: [{hardware: h100-sxm, batch: 0}]}}
+    """, ["claim 'x9'", "claimed_low", "claimed_high: Input should be a finite number", "batch"]),
 ])
 def test_invalid_claims_file_names_the_file_the_claim_and_the_field(tmp_path, claims, needles):
     path = _write(tmp_path, HEAD + claims)

@@ -53,9 +53,9 @@ class CheckResult(BaseModel):
 
 
 class CheckParams(BaseModel):
-    """Base of every check's parameter model: unknown keys are errors."""
+    """Base of every check's parameter model: unknown keys and non-finite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
+from pydantic import Field
+
 from inferplan.audit.claims import ConstructedModel
 from inferplan.audit.registry import AuditContext, CheckParams
 from inferplan.catalog.hardware import get_hardware
@@ -54,17 +56,17 @@ class Scenario(CheckParams):
     label: str | None = None
     model: str | None = None
     hardware: str | None = None
-    devices: int | None = None
-    tp: int | None = None
-    pp: int | None = None
+    devices: int | None = Field(default=None, ge=1)
+    tp: int | None = Field(default=None, ge=1)
+    pp: int | None = Field(default=None, ge=1)
     precision: str | None = None
     kv_precision: str | None = None
     engine: str | None = None
     mode: Literal["batch", "concurrency", "offline"] | None = None
-    batch: int | None = None
-    input_len: int | None = None
-    output_len: int | None = None
-    threads: int | None = None
+    batch: int | None = Field(default=None, ge=1)
+    input_len: int | None = Field(default=None, ge=1)
+    output_len: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1)
     offload_weights_to_host: bool | None = None
 
     def over(self, *others: Scenario | None) -> Scenario:

@@ -85,7 +85,11 @@ PrecisionOpt = Annotated[str | None, typer.Option("--precision", help="Weight pr
 KvPrecisionOpt = Annotated[str | None, typer.Option("--kv-precision", help="KV-cache precision id (default: the engine's)")]
 EngineOpt = Annotated[str | None, typer.Option("--engine", help="Serving engine (default: the usual one for the hardware)")]
 ClassOpt = Annotated[str | None, typer.Option("--class", help="Only this class (gpu, cpu, ...)")]
-SortOpt = Annotated[str, typer.Option("--sort", help="cost | speed | throughput | energy | devices | ttft")]
+SortOpt = Annotated[str, typer.Option(
+    "--sort", help="cost | speed | throughput | energy | devices | ttft: the ranking and, per device, "
+                   "which layout is kept (compare tries larger TP and expert placements: --sort speed "
+                   "may use 8 GPUs where cost uses 1; the devices column says how many; "
+                   "`estimate --devices N` fixes a count)")]
 
 # --- layout ------------------------------------------------------------------------------------
 TpOpt = Annotated[int | None, typer.Option("--tp", min=1, max=_lim("parallel"), help="Tensor-parallel degree")]

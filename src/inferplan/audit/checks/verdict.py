@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from inferplan.audit.registry import CheckParams, CheckResult, Verdict
 from inferplan.audit.tolerance import ERROR_SOURCE, ErrorBand, band_for, within
@@ -151,8 +151,8 @@ def claimed_text(lo: float | None, hi: float | None, unit: str = "") -> str:
 
 
 class Interval(CheckParams):
-    claimed_low: float | None = None
-    claimed_high: float | None = None
+    claimed_low: float | None = Field(default=None, ge=0)  # rates, times, bytes, $: not negative
+    claimed_high: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _some_bound(self) -> Interval:
