@@ -225,3 +225,11 @@ def test_a_datasheet_capacity_in_binary_gb_matches_the_catalogs_real_bytes():
                                                  "value": 94e9}]), None)
     assert ok.verdict == "consistent" and "GiB" in ok.derivation[0]
     assert bad.verdict == "inconsistent"
+
+
+def test_the_dual_4090_claim_is_judged_on_deepseek_with_its_experts_on_the_host(bundled):
+    r = next(x for x in bundled.results if x.id == "16-dual-4090").result
+    cpu_moe = next(c for c in r.conditions if "routed experts on one EPYC 9755" in c)
+    assert cpu_moe.startswith("does not hold") and "above the claimed range" in cpu_moe
+    assert any("routed experts in epyc-9755 DRAM" in d for d in r.derivation)
+    assert sum("is too small" in d for d in r.derivation) == 1  # the offload note is said once
