@@ -537,3 +537,12 @@ def test_gguf_weights_load_in_llama_cpp_and_vllm_on_gpus_and_cpus():
     assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m").engine == "vllm"
     assert estimate("llama-3.1-8b", "rtx-4090", precision="q4_k_m", engine="llama.cpp").fits
     assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_k_m").engine == "llama.cpp"
+
+
+def test_an_fp32_checkpoint_is_served_in_fp16_unless_fp32_is_asked_for():
+    from inferplan.perf.estimate import estimate
+
+    auto = estimate("gpt-j-6b", "h100-sxm")
+    kept = estimate("gpt-j-6b", "h100-sxm", precision="fp32")
+    assert auto.weight_precision == "fp16" and "served in fp16" in auto.assumptions["weight_precision"]
+    assert kept.weight_precision == "fp32" and kept.memory.weights_bytes == pytest.approx(2 * auto.memory.weights_bytes, rel=0.01)

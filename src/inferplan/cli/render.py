@@ -344,7 +344,8 @@ def print_models(fmt: str) -> None:
         (Col("id", "left", 9), Col("architecture", "left", 3), Col("params", "right", 8),
          Col("active", "right", 6), Col("layers", "right", 4), Col("native", "left", 5)),
         [(r["id"], r["architecture"], fmt_num(r["total_params"]), fmt_num(r["active_params"]),
-          str(r["layers"]), r["native_precision"]) for r in rows], "bundled models"))
+          str(r["layers"]), r["native_precision"]) for r in rows],
+        "bundled models (active: parameters one token uses, embedding and LM head included)"))
 
 
 def _peak(h) -> float | None:
@@ -366,10 +367,11 @@ def print_hardware_list(hw_class, files: tuple[Path, ...], fmt: str) -> None:
         (Col("id", "left", 9), Col("class", "left", 5), Col("memory", "right", 8),
          Col("bandwidth", "right", 7), Col("bf16 peak", "right", 6), Col("TDP", "right", 3),
          Col("$/h", "right", 4)),
-        [(h.id, h.hw_class, fmt_bytes(h.memory_bytes), fmt_num(h.memory_bw_bytes_s, unit="B/s"),
+        [(h.id, h.hw_class, fmt_bytes(h.memory_bytes), fmt_num(h.usable_bw_bytes_s, unit="B/s")
+          + ("*" if h.usable_bw_bytes_s < h.memory_bw_bytes_s else ""),
           fmt_num(_peak(h), unit="FLOP/s") if _peak(h) else "-",
           fmt_num(h.tdp_w, unit="W") if h.tdp_w else "-", _usd(h.price.usd_per_hour)) for h in hws],
-        "hardware catalog"))
+        "hardware catalog (*: bandwidth the cores reach, below the package's)"))
 
 
 def _unit_value(key: str, v: Any) -> str:
