@@ -115,6 +115,9 @@ def test_accuracy_section_shows_the_classes_in_the_report(data):
     rows = {r[0]: r for r in acc.tables[0].rows}
     assert {"gpu", "wafer", "all"} <= set(rows)
     assert rows["all"][1] == bundled_accuracy().overall.rows
+    # the wafer class rests on a couple of rows: the section says so
+    assert any(f"wafer: {rows['wafer'][1]}" in t and "anecdotes" in t for t in acc.text)
+    assert not any("gpu:" in t for t in acc.text)
 
 
 def test_bundled_accuracy_matches_the_readme_loso_numbers():

@@ -318,6 +318,9 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
+THIN_ROWS = 10  # a class measured on fewer rows gets a small-sample caveat
+
+
 def _accuracy_section(data: ReportData) -> list[ReportSection]:
     acc = data.accuracy
     classes = sorted({r.hardware_class for r in data.compare.rows if r.fits})
@@ -348,6 +351,10 @@ def _accuracy_section(data: ReportData) -> list[ReportSection]:
         "other publications — the honest number for an engine or lab the model has not seen."
         if has_loso else f"Method: {acc.method}.",
     ]
+    thin = [f"{c}: {g.rows}" for c in classes if (g := acc.by_hardware_class.get(c)) and g.rows < THIN_ROWS]
+    if thin:
+        text.append(f"Fewer than {THIN_ROWS} measured rows ({', '.join(thin)}): those errors are a few "
+                    "anecdotes, not a rate; expect the overall error or worse.")
     if any(acc.by_hardware_class.get(c) is None for c in classes):
         text.append("'unknown': no published measurement of that class yet; treat its numbers as "
                     "spec-sheet arithmetic with uncalibrated default efficiencies.")
