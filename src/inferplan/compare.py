@@ -225,7 +225,7 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
     check_precision_ids(precision, kv_precision)
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     rows: list[FitRow] = []
-    wp = ""
+    wp = precision or spec.native_precision  # what was asked, until a device resolves it
     for hw in select_hardware(None, hw_class, hardware_files):
         try:
             plan = plan_estimate(spec, hw, mode="batch", batch=batch, input_len=context,

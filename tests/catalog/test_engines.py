@@ -300,7 +300,9 @@ def test_format_engines_and_inert_options_name_real_catalog_entries():
     from inferplan.catalog.precisions import precision_catalog
 
     for prec in precision_catalog().values():
-        for name in prec.engines:
+        for entry in prec.engines:
+            name, _, cls = entry.partition("@")  # "engine" or "engine@class"
             assert get_engine(name).id == name, (prec.id, name)  # an id, not an alias
+            assert not cls or cls in get_engine(name).hardware_classes, (prec.id, entry)
     for eng in engine_catalog().values():
         assert set(eng.inert_options) <= set(ENGINE_OPTIONS), eng.id

@@ -445,7 +445,7 @@ def test_compare_lists_a_named_device_that_cannot_load_the_format_as_a_row():
 
 
 def test_bitnet_cpp_runs_on_cpu_cores_not_on_a_socs_gpu():
-    with pytest.raises(InputError, match=r"bitnet\.cpp \(runs on cpu\).*apple-m2-max-gpu"):
+    with pytest.raises(InputError, match=r"bitnet\.cpp \(on cpu\).*apple-m2-max-gpu"):
         estimate("bitnet-b1.58-2b-4t", "apple-m2-max-gpu", input_len=128, output_len=16)
     assert estimate("bitnet-b1.58-2b-4t", "apple-m2-max-cpu", input_len=128, output_len=16).engine == "bitnet.cpp"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from inferplan.audit.claims import ConstructedModel
 from inferplan.audit.registry import AuditContext, CheckParams
@@ -66,13 +66,21 @@ class Scenario(CheckParams):
     engine: str | None = None
     mode: Literal["batch", "concurrency", "offline"] | None = None
     batch: int | None = Field(default=None, ge=1)
-    input_len: int | None = Field(default=None, ge=1)
-    output_len: int | None = Field(default=None, ge=1)
+    input_len: int | None = Field(default=None, ge=0)
+    output_len: int | None = Field(default=None, ge=0)
     threads: int | None = Field(default=None, ge=1)
     offload_weights_to_host: bool | None = None
     offload_experts_to_host: bool | None = None  # --offload experts: routed experts on the host CPU
     host: str | None = None  # the host CPU (catalog id) that computes them
     slots: int | None = Field(default=None, ge=1)  # llama-server slots
+    context: bool | None = None  # a case shown for comparison, not counted in the verdict
+
+    @model_validator(mode="after")
+    def _one_offload(self) -> Scenario:
+        if self.offload_experts_to_host and self.offload_weights_to_host:
+            raise ValueError("offload_experts_to_host and offload_weights_to_host are two different "
+                             "offloads: give one")
+        return self
 
     def over(self, *others: Scenario | None) -> Scenario:
         """This scenario with the fields set in `others` (later wins)."""

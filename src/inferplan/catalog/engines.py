@@ -272,13 +272,20 @@ def reads_format(engine: EngineSpec, precision: Precision, hw: HardwareSpec | No
     class of device (``Precision.hardware_classes``: vLLM reads GGUF on GPUs, not on TPUs)."""
     if hw is not None and precision.hardware_classes and hw.hw_class not in precision.hardware_classes:
         return False
-    return not precision.engines or release_line(engine) in precision.engines or engine.id in precision.engines
+    if not precision.engines:
+        return True
+    names = {release_line(engine), engine.id}
+    for entry in precision.engines:  # "engine" or "engine@class" (vLLM reads GGUF on GPUs only)
+        name, _, cls = entry.partition("@")
+        if name in names and (not cls or hw is None or hw.hw_class == cls):
+            return True
+    return False
 
 
 def engine_for_format(precision: Precision, hw: HardwareSpec) -> EngineSpec | None:
     """The first engine that reads `precision` and runs on `hw` (None: no such engine)."""
-    for name in precision.engines:
-        eng = get_engine(name)
+    for entry in precision.engines:
+        eng = get_engine(entry.partition("@")[0])
         if runs_on(eng, hw) and reads_format(eng, precision, hw):
             return eng
     return None
@@ -290,10 +297,12 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
         return
     other = engine_for_format(precision, hw)
     hint = (f"; use --engine {other.id}" if other is not None
-            else f"; none of them runs on {hw.id} ({hw.hw_class}): choose another --precision")
-    readers = ", ".join(f"{n} (runs on {'/'.join(get_engine(n).hardware_classes)})" for n in precision.engines)
-    if precision.hardware_classes:
-        readers += f"; on {'/'.join(precision.hardware_classes)} devices"
+            else f"; none reads it on {hw.id} (a {hw.hw_class}): choose another --precision")
+    def reader(entry: str) -> str:
+        name, _, cls = entry.partition("@")
+        return f"{name} (on {cls or '/'.join(c for c in get_engine(name).hardware_classes if not precision.hardware_classes or c in precision.hardware_classes)})"
+
+    readers = ", ".join(reader(e) for e in precision.engines)
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
                                  f"engines that read it: {readers}{hint}")
 

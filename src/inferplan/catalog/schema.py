@@ -154,7 +154,7 @@ class Precision(_Strict):
     engines: list[str] = Field(
         default_factory=list, description="the engines whose loaders read this file format "
                                           "(engine ids, any release line of them); empty: any engine")
-    hardware_classes: list[str] = Field(
+    hardware_classes: list[HardwareClass] = Field(
         default_factory=list, description="device classes whose engines have kernels for the format "
                                           "(GGUF: gpu, cpu, soc; vLLM's GGUF loader is for GPUs); empty: any")
     source: str

@@ -163,9 +163,11 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
         w = get_precision(model.native_precision)
         e = get_precision(model.native_expert_precision or model.native_precision)
         notes["weight_precision"] = f"model native ({w.id}" + (f", experts {e.id})" if e.id != w.id else ")")
-        if w.id == "fp32":  # vLLM/SGLang --dtype auto and llama.cpp's converter serve fp32 checkpoints in fp16
-            w = e = get_precision("fp16")
-            notes["weight_precision"] = "model native fp32, served in fp16 (engines' --dtype auto; --precision fp32 keeps it)"
+        if w.id == "fp32":  # vLLM/SGLang --dtype auto and llama.cpp's converter serve fp32 checkpoints in 16 bits
+            half = get_precision("fp16" if "fp16" in hw.peak_flops or "bf16" not in hw.peak_flops else "bf16")
+            w, e = half, (half if e.id == "fp32" else e)
+            notes["weight_precision"] = (f"model native fp32, served in {half.id} (engines' --dtype auto; "
+                                         "--precision fp32 keeps it)")
     else:
         w = e = get_precision(precision)
     act = next((t for t in ("bf16", "fp16") if t in hw.peak_flops), "fp32")

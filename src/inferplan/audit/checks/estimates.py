@@ -187,14 +187,14 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
         o = run_scenario(s, ctx)
         if not o.fits:
             derivation.append(f"{label}: {o.est.model} on {o.est.hardware} does not fit: {o.reason}")
-            tally.add(False, label, "does not fit")
+            tally.add(False, label, "does not fit", context=bool(case.context))
             computed[f"{label}.{p.metric}"] = None
             continue
         v = o.metric(p.metric)
         computed[f"{label}.{p.metric}"] = v
         if v is None:
             derivation.append(f"{label}: {p.metric} is undefined for this workload")
-            tally.add(False, label, "undefined")
+            tally.add(False, label, "undefined", context=bool(case.context))
             continue
         iv = o.interval(p.metric)
         ok, words = tally.judge(f"{label}.{p.metric}", v, lo, hi, (iv.low, iv.high) if iv else None,
@@ -217,7 +217,7 @@ def estimate_value(p: EstimateValueParams, ctx: AuditContext) -> CheckResult:
                 f"{need / GB:.0f} GB/s of peak bandwidth at the fitted efficiency {o.factors.bw_eff:.2f} "
                 f"(this device: {dep.memory_bw_bytes_s / GB:.0f} GB/s usable)")
             computed[f"{label}.needed_peak_bw_bytes_s"] = need
-        tally.add(ok, label, f"{fmt_metric(p.metric, v)}, {_side(v, lo, hi)}")
+        tally.add(ok, label, f"{fmt_metric(p.metric, v)}, {_side(v, lo, hi)}", context=bool(case.context))
         tally.values.append(f"{fmt_metric(p.metric, v)} ({label})")
         sources += sources_of(o, cost=p.metric.startswith("usd"))
     return tally.result("estimate-value", computed, derivation, sources)

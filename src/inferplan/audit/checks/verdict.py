@@ -79,6 +79,7 @@ class Tally:
     level: float | None = None
     groups: dict[str, int] = field(default_factory=dict)  # interval table group -> rows
     bands: dict[str, ErrorBand] = field(default_factory=dict)  # fallback bands used
+    context: list[str] = field(default_factory=list)  # cases shown, not counted (Scenario.context)
 
     def judge(self, key: str, value: float, lo: float | None, hi: float | None,
               iv: tuple[float, float] | None, level: float | None, groups: Iterable[MetricInterval],
@@ -97,8 +98,13 @@ class Tally:
         ok = within(value, lo, hi, band.median)
         return ok, judged(ok, side, band.median)
 
-    def add(self, ok: bool, label: str, why_not: str = "") -> None:
-        """Case `label` agrees (`ok`) or not (`why_not`: the value and the side it misses on)."""
+    def add(self, ok: bool, label: str, why_not: str = "", context: bool = False) -> None:
+        """Case `label` agrees (`ok`) or not (`why_not`: the value and the side it misses on).
+        A `context` case is shown beside the verdict, not counted in it (``Scenario.context``)."""
+        if context:
+            self.context.append(f"for comparison, not in the verdict: {label} "
+                                + ("(agrees)" if ok else f"({why_not or 'disagrees'})"))
+            return
         self.flags.append(ok)
         if ok:
             self.holds.append(label)
@@ -121,7 +127,8 @@ class Tally:
                sources: list[str]) -> CheckResult:
         verdict = verdict_of(self.flags)
         return CheckResult(check=check, verdict=verdict, value="; ".join(self.values[:3]),
-                           computed=dict(computed), conditions=conditions_of(verdict, self.holds, self.fails),
+                           computed=dict(computed),
+                           conditions=conditions_of(verdict, self.holds, self.fails) + self.context,
                            derivation=derivation, sources=dedup(sources),
                            tolerance=self.tolerance(), intervals=dict(self.intervals),
                            interval_level=self.level if self.intervals else None)
