@@ -546,3 +546,13 @@ def test_an_fp32_checkpoint_is_served_in_fp16_unless_fp32_is_asked_for():
     kept = estimate("gpt-j-6b", "h100-sxm", precision="fp32")
     assert auto.weight_precision == "fp16" and "served in fp16" in auto.assumptions["weight_precision"]
     assert kept.weight_precision == "fp32" and kept.memory.weights_bytes == pytest.approx(2 * auto.memory.weights_bytes, rel=0.01)
+
+
+def test_a_decode_step_bound_by_small_batch_gemm_efficiency_says_so_with_both_peak_times():
+    from inferplan.perf.estimate import estimate
+
+    e = estimate("llama-3.1-70b", "tpu7x", mode="batch", batch=1)
+    if e.bound["decode"] == "compute":  # the fitted GEMM-size half-point makes M=1 GEMMs slow
+        assert "small-batch GEMM efficiency" in e.why and "weight reads at peak bandwidth" in e.why
+    h = estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=1)
+    assert h.why.startswith("memory-bound")
