@@ -225,7 +225,12 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
     check_precision_ids(precision, kv_precision)
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     rows: list[FitRow] = []
-    wp = precision or spec.native_precision  # what was asked, until a device resolves it
+    from inferplan.catalog.precisions import get_precision
+
+    # the title's precision: what was asked (its id, not an alias), else the model's own
+    wp = get_precision(precision).id if precision else spec.native_precision
+    if wp == "fp32" and not precision:
+        wp = "fp32 checkpoint, served in 16 bits"
     for hw in select_hardware(None, hw_class, hardware_files):
         try:
             plan = plan_estimate(spec, hw, mode="batch", batch=batch, input_len=context,
@@ -236,7 +241,6 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
                                capacity_bytes_per_device=None, max_batch_at_context=None, reason=str(e)))
             continue
         dep, mem = plan.dep, plan.mem
-        wp = dep.weight_precision.id
         rows.append(FitRow(
             hardware=hw.id, hardware_class=hw.hw_class, fits=plan.fits,
             devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,

@@ -143,6 +143,23 @@ HEAD = """\
         check: {name: estimate-value, params: {metric: tpot_s, claimed_low: -5, claimed_high: 1e999,
                                               cases: [{hardware: h100-sxm, batch: 0}]}}
     """, ["claim 'x9'", "claimed_low", "claimed_high: Input should be a finite number", "batch"]),
+    ("""\
+      - id: x10
+        title: t
+        quote: q
+        quantity: {what: w}
+        check: {name: estimate-value, params: {metric: tpot_s, claimed_low: 0.01,
+                                              cases: [{hardware: h100-sxm, model: llama-3.1-8b, context: true}]}}
+    """, ["claim 'x10'", "at least one case must decide the verdict"]),
+    ("""\
+      - id: x11
+        title: t
+        quote: q
+        quantity: {what: w}
+        check: {name: estimate-ratio, params: {claimed_low: 1, a: {hardware: h100-sxm, context: true},
+                                              b: {hardware: mi300x}, base: {model: llama-3.1-8b},
+                                              metric: tpot_s}}
+    """, ["claim 'x11'", "context", "Extra inputs are not permitted"]),
 ])
 def test_invalid_claims_file_names_the_file_the_claim_and_the_field(tmp_path, claims, needles):
     path = _write(tmp_path, HEAD + claims)

@@ -237,3 +237,33 @@ def test_the_dual_4090_claim_is_judged_on_deepseek_with_its_experts_on_the_host(
         "for comparison, not in the verdict: Qwen3-30B-A3B fp8 offline (agrees)",
         "for comparison, not in the verdict: Llama-3.1-8B fp8 offline (agrees)"]
     assert sum("is too small" in d for d in r.derivation) == 1  # the offload note is said once
+
+
+def test_offloads_split_across_base_and_case_are_refused_by_name(tmp_path):
+    from inferplan.errors import CatalogError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("""\
+version: 1
+document: {title: t, source: t, date: '2026-01-01', publisher: t}
+claims:
+  - id: o1
+    title: t
+    quote: q
+    quantity: {what: w}
+    check:
+      name: estimate-value
+      params:
+        metric: tpot_s
+        claimed_low: 0.01
+        base: {model: deepseek-v3, hardware: rtx-4090, offload_weights_to_host: true}
+        cases: [{label: c, offload_experts_to_host: true, host: epyc-9755}]
+""")
+    with pytest.raises(CatalogError, match="claim 'o1'.*two different offloads"):
+        run_audit(path)
+
+
+def test_a_check_that_counted_no_case_is_not_checkable():
+    from inferplan.audit.checks.verdict import verdict_of
+
+    assert verdict_of([]) == "not-checkable" and verdict_of([True, False]) == "holds-under-conditions"

@@ -73,7 +73,6 @@ class Scenario(CheckParams):
     offload_experts_to_host: bool | None = None  # --offload experts: routed experts on the host CPU
     host: str | None = None  # the host CPU (catalog id) that computes them
     slots: int | None = Field(default=None, ge=1)  # llama-server slots
-    context: bool | None = None  # a case shown for comparison, not counted in the verdict
 
     @model_validator(mode="after")
     def _one_offload(self) -> Scenario:
@@ -83,12 +82,26 @@ class Scenario(CheckParams):
         return self
 
     def over(self, *others: Scenario | None) -> Scenario:
-        """This scenario with the fields set in `others` (later wins)."""
-        merged = self.model_dump(exclude_none=True)
+        """This scenario with the fields set in `others` (later wins); InputError when the
+        merged fields contradict each other (e.g. both offloads, one from the base)."""
+        from pydantic import ValidationError
+
+        from inferplan.errors import validation_summary
+
+        merged = self.model_dump(exclude_none=True, exclude={"context"})
         for o in others:
             if o is not None:
-                merged.update(o.model_dump(exclude_none=True))
-        return Scenario(**merged)
+                merged.update(o.model_dump(exclude_none=True, exclude={"context"}))
+        try:
+            return Scenario(**merged)
+        except ValidationError as e:
+            raise InputError(f"scenario {merged.get('label') or ''}: {validation_summary(e)}") from None
+
+
+class ValueCase(Scenario):
+    """A case of an estimate-value check: a scenario, optionally shown for comparison only."""
+
+    context: bool | None = None  # shown beside the verdict, not counted in it
 
 
 @dataclass

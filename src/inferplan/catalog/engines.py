@@ -295,9 +295,11 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     """Refuse an engine that cannot load the weight format (llama.cpp and bitnet.cpp's I2_S)."""
     if reads_format(engine, precision, hw):
         return
-    other = engine_for_format(precision, hw)
+    default = default_engine(hw)
+    other = default if reads_format(default, precision, hw) else engine_for_format(precision, hw)
+    article = "an" if hw.hw_class[0] in "aeiou" else "a"
     hint = (f"; use --engine {other.id}" if other is not None
-            else f"; none reads it on {hw.id} (a {hw.hw_class}): choose another --precision")
+            else f"; none reads it on {hw.id} ({article} {hw.hw_class}): choose another --precision")
     def reader(entry: str) -> str:
         name, _, cls = entry.partition("@")
         return f"{name} (on {cls or '/'.join(c for c in get_engine(name).hardware_classes if not precision.hardware_classes or c in precision.hardware_classes)})"

@@ -153,7 +153,8 @@ class Precision(_Strict):
     head_bits: float = Field(gt=0)
     engines: list[str] = Field(
         default_factory=list, description="the engines whose loaders read this file format "
-                                          "(engine ids, any release line of them); empty: any engine")
+                                          "(engine ids, any release line of them; 'engine@class': on "
+                                          "that device class only); empty: any engine")
     hardware_classes: list[HardwareClass] = Field(
         default_factory=list, description="device classes whose engines have kernels for the format "
                                           "(GGUF: gpu, cpu, soc; vLLM's GGUF loader is for GPUs); empty: any")

@@ -164,7 +164,8 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
         e = get_precision(model.native_expert_precision or model.native_precision)
         notes["weight_precision"] = f"model native ({w.id}" + (f", experts {e.id})" if e.id != w.id else ")")
         if w.id == "fp32":  # vLLM/SGLang --dtype auto and llama.cpp's converter serve fp32 checkpoints in 16 bits
-            half = get_precision("fp16" if "fp16" in hw.peak_flops or "bf16" not in hw.peak_flops else "bf16")
+            llama = engine.base_id == "llama.cpp" or engine.id in ("ik_llama.cpp", "bitnet.cpp", "t-mac")
+            half = get_precision("fp16" if llama or "fp16" in hw.peak_flops or "bf16" not in hw.peak_flops else "bf16")
             w, e = half, (half if e.id == "fp32" else e)
             notes["weight_precision"] = (f"model native fp32, served in {half.id} (engines' --dtype auto; "
                                          "--precision fp32 keeps it)")

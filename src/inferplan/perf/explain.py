@@ -39,10 +39,11 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
                 else f"batch {plan.batch} decode GEMMs outlast the weight reads (calibrated GEMM efficiency)")
         if work is not None and bound.get("decode") and float(work.t_compute.sum()) < float(work.t_memory.sum()):
-            # at the peaks the reads would bound it: the small-M GEMM efficiency does (e.g. TPU MXUs)
-            what = (f"batch {plan.batch} decode GEMMs at the calibrated small-batch GEMM efficiency "
-                    f"(at peak FLOP/s they would take {float(work.t_compute.sum()) * 1e3:.3g} ms, the "
-                    f"weight reads at peak bandwidth {float(work.t_memory.sum()) * 1e3:.3g} ms)")
+            # at the peaks the reads would bound it: the calibrated compute efficiency does (the
+            # small-M GEMM term on TPU MXUs, compute_eff and unpacking on CPUs)
+            what = (f"batch {plan.batch} decode GEMMs at their calibrated efficiency (at peak FLOP/s "
+                    f"they would take {float(work.t_compute.sum()) * 1e3:.3g} ms, the step's reads at "
+                    f"peak bandwidth {float(work.t_memory.sum()) * 1e3:.3g} ms)")
         return f"compute-bound: {what} ({dep.linear_compute_type}, {par})"
     if d == "communication":
         return f"communication-bound: TP/EP/PP traffic over {dep.tp_link.name} ({par})"

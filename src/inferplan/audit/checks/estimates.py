@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from inferplan.audit.checks.verdict import (
     INTERVAL_SOURCE,
@@ -21,6 +21,7 @@ from inferplan.audit.scenario import (
     Metric,
     Outcome,
     Scenario,
+    ValueCase,
     fmt_metric,
     run_scenario,
     sources_of,
@@ -169,9 +170,15 @@ class EstimateValueParams(Interval):
     metric: Metric
     unit: str = ""
     base: Scenario = Scenario()
-    cases: list[Scenario] = Field(min_length=1)
+    cases: list[ValueCase] = Field(min_length=1)
     needed_bandwidth: bool = Field(
         default=False, description="also say what peak bandwidth the claimed decode rate needs")
+
+    @model_validator(mode="after")
+    def _one_counted_case(self) -> EstimateValueParams:
+        if all(c.context for c in self.cases):
+            raise ValueError("every case is 'context: true': at least one case must decide the verdict")
+        return self
 
 
 @register_check("estimate-value", EstimateValueParams)

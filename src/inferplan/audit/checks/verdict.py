@@ -25,8 +25,11 @@ INTERVAL_SOURCE = ("80% prediction intervals from the leave-one-source-out resid
 
 
 def verdict_of(flags: list[bool]) -> Verdict:
-    """All cases agree: consistent; none: inconsistent; some: holds-under-conditions."""
-    if flags and all(flags):
+    """All cases agree: consistent; none: inconsistent; some: holds-under-conditions; no case
+    counted: not-checkable."""
+    if not flags:
+        return "not-checkable"
+    if all(flags):
         return "consistent"
     if any(flags):
         return "holds-under-conditions"
