@@ -290,5 +290,5 @@ def single_host_layout(layout: Layout, how: str, host: ExpertHost | None,
     if host is None or layout.dp == 1 or layout.pp * layout.dp > num_layers:
         return layout, how
     one = Layout(tp=layout.tp, pp=layout.pp * layout.dp, ep=layout.ep, dp=1)
-    return one, (f"{how}; one replica of {one.replica_devices} devices split by layers "
-                 f"(tp={one.tp}, pp={one.pp}): its experts share one host CPU")
+    return one, (f"{how} -> instead one replica of {one.replica_devices} devices split by layers "
+                 f"(tp={one.tp}, pp={one.pp}, dp=1): one host CPU holds the experts of one replica")
