@@ -118,7 +118,7 @@ def test_the_simulator_times_host_experts_as_the_step_cost_does():
 def test_devices_sharing_one_host_form_one_replica():
     e = estimate("deepseek-v3", "rtx-4090", devices=2, offload="experts", host="epyc-9755", **DS)
     assert e.dp == 1 and e.devices == 2 and e.pp * e.tp == 2
-    assert "share one host CPU" in e.assumptions["layout"]
+    assert "one host CPU holds the experts of one replica" in e.assumptions["layout"]
 
 
 def test_a_failed_offload_says_why_in_the_reason():
