@@ -42,6 +42,8 @@ class CheckResult(BaseModel):
         default_factory=dict, description="named results; SI units in the names")
     conditions: list[str] = Field(
         default_factory=list, description="conditions of the computation / under which it holds")
+    context: list[str] = Field(
+        default_factory=list, description="cases shown for comparison, not counted in the verdict")
     derivation: list[str] = Field(default_factory=list, description="steps with numbers and units")
     sources: list[str] = Field(default_factory=list, description="catalog and profile sources used")
     tolerance: str | None = Field(default=None, description="what the verdict compared the claim with")

@@ -90,6 +90,10 @@ def print_report(report, verbose: bool = False) -> None:
             out.print("  conditions:")
             for c in res.conditions:
                 out.print(f"    - {escape(c)}")
+        if res.context:
+            out.print("  for comparison (not in the verdict):")
+            for c in res.context:
+                out.print(f"    - {escape(c)}")
         if res.derivation:
             out.print("  derivation:")
             for d in res.derivation:

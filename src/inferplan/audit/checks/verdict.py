@@ -105,8 +105,7 @@ class Tally:
         """Case `label` agrees (`ok`) or not (`why_not`: the value and the side it misses on).
         A `context` case is shown beside the verdict, not counted in it (``Scenario.context``)."""
         if context:
-            self.context.append(f"for comparison, not in the verdict: {label} "
-                                + ("(agrees)" if ok else f"({why_not or 'disagrees'})"))
+            self.context.append(f"{label} " + ("(agrees)" if ok else f"({why_not or 'disagrees'})"))
             return
         self.flags.append(ok)
         if ok:
@@ -131,7 +130,7 @@ class Tally:
         verdict = verdict_of(self.flags)
         return CheckResult(check=check, verdict=verdict, value="; ".join(self.values[:3]),
                            computed=dict(computed),
-                           conditions=conditions_of(verdict, self.holds, self.fails) + self.context,
+                           conditions=conditions_of(verdict, self.holds, self.fails), context=list(self.context),
                            derivation=derivation, sources=dedup(sources),
                            tolerance=self.tolerance(), intervals=dict(self.intervals),
                            interval_level=self.level if self.intervals else None)
