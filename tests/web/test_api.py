@@ -288,8 +288,11 @@ def test_serve_warns_when_exposed(monkeypatch):
 
     from inferplan.cli.main import app
 
+    import inferplan.cli.cmd_report as cmd_report
+
     calls = {}
     monkeypatch.setattr(uvicorn, "run", lambda app_, host, port, log_level: calls.update(host=host, port=port))
+    monkeypatch.setattr(cmd_report, "_check_bindable", lambda host, port: None)  # 8765 may be in use
     r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8765"])
     assert r.exit_code == 0 and "Warning" in r.stderr and calls == {"host": "0.0.0.0", "port": 8765}
     r = CliRunner().invoke(app, ["serve"])
