@@ -286,9 +286,8 @@ def test_serve_warns_when_exposed(monkeypatch):
     import uvicorn
     from typer.testing import CliRunner
 
-    from inferplan.cli.main import app
-
     import inferplan.cli.cmd_report as cmd_report
+    from inferplan.cli.main import app
 
     calls = {}
     monkeypatch.setattr(uvicorn, "run", lambda app_, host, port, log_level: calls.update(host=host, port=port))

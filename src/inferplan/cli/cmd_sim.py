@@ -313,5 +313,8 @@ def register(app: typer.Typer) -> None:
             from inferplan.cli import render_sim
 
             render_sim.print_loadtest(res)
+        if model and not hardware:
+            typer.echo("Warning: --model without --hardware measures only; give -H (or -H local) to "
+                       "simulate the same requests alongside", err=True)
         if res.measured.completed == 0:
             raise typer.Exit(1)

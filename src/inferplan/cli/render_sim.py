@@ -146,6 +146,16 @@ def print_loadtest(res) -> None:
     r = res.run
     out.print(f"[bold]loadtest[/] {r.endpoint} · {r.workload} ({r.arrivals}) · {r.requests_sent} "
               f"requests in {fmt_time_s(r.duration_s)}" + (f" · [red]{res.failed} failed[/]" if res.failed else ""))
+    reasons: dict[str, int] = {}
+    for rec in r.records:
+        if rec.error:
+            reasons[rec.error] = reasons.get(rec.error, 0) + 1
+    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]:
+        out.print(f"[red]  {n} x {escape(why)}[/]")
+    short = sum(1 for rec in r.records if not rec.error and rec.received_tokens < rec.output_tokens)
+    if short:
+        out.print(f"[yellow]  {short} request(s) got fewer tokens than asked (the server stopped early: "
+                  "min_tokens or ignore_eos not honoured); metrics count the tokens received[/]")
     m = res.measured
     if not res.comparison:
         t = Table(box=None, pad_edge=False)

@@ -48,8 +48,20 @@ class RequestRecord(BaseModel):
     done_s: float | None = None
     token_s: list[float] = []  # arrival time of each streamed chunk with text
     chunks: int = 0
+    completion_tokens: int | None = None  # what the server counted (usage), when it says
     finish_reason: str | None = None
     error: str | None = None
+
+    @property
+    def received_tokens(self) -> int:
+        """Output tokens the request really got: the server's count (usage), else all that were
+        asked when it stopped at the length limit, else one per streamed text chunk (a lower
+        bound where a server packs several tokens per chunk)."""
+        if self.completion_tokens is not None:
+            return self.completion_tokens
+        if self.finish_reason == "length":
+            return self.output_tokens
+        return max(self.chunks, 1)
 
 
 class LoadtestRun(BaseModel):
@@ -125,38 +137,58 @@ async def calibrate_prompts(client, model: str) -> Prompter:
     return Prompter(per_word, a - per_word * 40)
 
 
+def _count(v: object) -> int | None:
+    """A token count a server reported, or None when it is not a non-negative integer."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v or v < 0 or v != int(v):
+        return None
+    return int(v)
+
+
 async def _stream(client, model: str, rec: RequestRecord, prompt: str, t0: float) -> None:
     payload = {"model": model, "prompt": prompt, "max_tokens": rec.output_tokens,
-               "min_tokens": rec.output_tokens, "temperature": 0, "stream": True}
+               "min_tokens": rec.output_tokens, "temperature": 0, "stream": True,
+               "stream_options": {"include_usage": True}}  # the server's token counts, where it has them
     try:
         async with client.stream("POST", "/v1/completions", json=payload) as resp:
             if resp.status_code >= 400:
                 body = (await resp.aread()).decode(errors="replace")[:200]
                 rec.error = f"HTTP {resp.status_code}: {body}"
                 return
+            done = False
             async for line in resp.aiter_lines():
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    done = True
                     break
                 try:
                     obj = json.loads(data)
                 except json.JSONDecodeError:
                     continue
+                if not isinstance(obj, dict):
+                    rec.error = f"malformed stream chunk (not a JSON object): {data[:80]}"
+                    return
                 now = time.perf_counter() - t0
-                ch = (obj.get("choices") or [{}])[0]
+                choices = obj.get("choices")
+                ch = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
                 if ch.get("text"):
                     if rec.first_token_s is None:
                         rec.first_token_s = now
                     rec.token_s.append(now)
                     rec.chunks += 1
                 if ch.get("finish_reason"):
-                    rec.finish_reason = ch["finish_reason"]
-                usage = obj.get("usage") or {}
-                if usage.get("prompt_tokens"):
-                    rec.prompt_tokens = usage["prompt_tokens"]
+                    rec.finish_reason = str(ch["finish_reason"])
+                u = obj.get("usage")
+                usage: dict = u if isinstance(u, dict) else {}
+                rec.prompt_tokens = _count(usage.get("prompt_tokens")) or rec.prompt_tokens
+                rec.completion_tokens = _count(usage.get("completion_tokens")) or rec.completion_tokens
         rec.done_s = time.perf_counter() - t0
+        if rec.first_token_s is None:
+            rec.error = "the stream carried no text (HTTP 200 without tokens)"
+        elif not done and rec.finish_reason is None:
+            rec.error = (f"the stream ended after {rec.chunks} chunk(s) without [DONE] or a "
+                         "finish_reason (connection closed?)")
     except asyncio.CancelledError:
         rec.error = "cancelled at the time limit"
         raise
@@ -181,7 +213,11 @@ async def run_async(endpoint: str, workload: Workload, *, requests: int, max_dur
     timeout = httpx.Timeout(request_timeout_s, connect=10.0)
     async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits, trust_env=False,
                                  follow_redirects=False) as client:
-        prompter = await calibrate_prompts(client, model_name)
+        try:  # the probes answer within the run's time limit, or the server is not serving
+            prompter = await asyncio.wait_for(calibrate_prompts(client, model_name), max_duration_s)
+        except TimeoutError:
+            raise InputError(f"{base} did not answer the prompt-length probe within the "
+                             f"{max_duration_s:g} s time limit (--duration)") from None
         t0 = time.perf_counter()
         deadline = t0 + max_duration_s
 

@@ -55,7 +55,7 @@ def measured_metrics(run: LoadtestRun) -> SimMetrics:
     sent = np.array([r.sent_s for r in ok])
     first = np.array([r.first_token_s for r in ok], dtype=float)
     done = np.array([r.done_s for r in ok], dtype=float)
-    out = np.array([r.output_tokens for r in ok], dtype=float)
+    out = np.array([r.received_tokens for r in ok], dtype=float)  # what came back, not what was asked
     inp = np.array([prompt_tokens_of(r, run) for r in ok], dtype=float)
     multi = out > 1
     gaps = np.concatenate([np.diff(r.token_s) for r in ok if len(r.token_s) > 1] or [np.zeros(0)])
@@ -80,7 +80,7 @@ def replay_arrays(run: LoadtestRun, closed: bool) -> RequestArrays:
     arrival = (np.full(n, np.nan) if closed else np.array([r.sent_s - t0 for r in ok]))
     return RequestArrays(arrival_s=arrival,
                          input_tokens=np.array([prompt_tokens_of(r, run) for r in ok], dtype=np.int64),
-                         output_tokens=np.array([r.output_tokens for r in ok], dtype=np.int64),
+                         output_tokens=np.array([r.received_tokens for r in ok], dtype=np.int64),
                          prefix_id=np.full(n, -1, dtype=np.int64),
                          prefix_tokens=np.zeros(n, dtype=np.int64))
 
