@@ -80,3 +80,28 @@ def test_gpu_flag_without_torch_is_an_input_error(monkeypatch):
     assert code == 2 and "inferplan[gpu]" in err
     runs = json.loads(run("history", "--json")[1])["runs"]
     assert runs[0]["status"] == "error"
+
+
+@pytest.mark.parametrize("kw,needle", [
+    (dict(model="nosuch"), "unknown model 'nosuch'"),
+    (dict(llamacpp=True, qtypes="q4_0,q9_9"), "unknown precision 'q9_9'"),
+    (dict(hardware="nosuchhw"), "unknown hardware 'nosuchhw'"),
+    (dict(gpu=True, engine="nosuch-engine"), "unknown engine"),
+])
+def test_bench_refuses_bad_options_before_measuring(kw, needle):
+    from inferplan.bench.run import BenchOptions, check_options
+    from inferplan.errors import InputError
+
+    with pytest.raises(InputError, match=needle):
+        check_options(BenchOptions(**kw))
+
+
+def test_bench_refuses_an_out_it_cannot_write_before_measuring(tmp_path):
+    from inferplan.bench.run import BenchOptions, check_options
+    from inferplan.errors import InputError
+
+    with pytest.raises(InputError, match="is a folder"):
+        check_options(BenchOptions(out=tmp_path))
+    with pytest.raises(InputError, match="cannot write there"):
+        check_options(BenchOptions(out=tmp_path / "missing" / "rows.csv"))
+    check_options(BenchOptions(out=tmp_path / "rows.csv"))  # fine

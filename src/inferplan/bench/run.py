@@ -96,10 +96,38 @@ def run_bench(opts: BenchOptions, bars: Callable[..., Any] = _no_bars,
     return res
 
 
+def check_options(opts: BenchOptions) -> None:
+    """Refuse what would fail only after minutes of measuring: an unknown model, quantization,
+    engine or hardware id, an --out that cannot be written, llama.cpp missing with --llamacpp."""
+    from inferplan.catalog.engines import get_engine
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.catalog.precisions import check_precision_ids
+    from inferplan.models.registry import get_model
+
+    get_model(opts.model)
+    if opts.llamacpp:
+        check_precision_ids(*(q.strip() for q in opts.qtypes.split(",") if q.strip()))
+        from inferplan.bench.llamacpp import _import_llama_cpp
+
+        _import_llama_cpp()
+    if opts.gpu is not False:
+        get_engine(opts.engine)
+    if opts.hardware:
+        get_hardware(opts.hardware)
+    if opts.out is not None:
+        out = Path(opts.out)
+        parent = out.parent if str(out.parent) else Path(".")
+        if out.is_dir():
+            raise InputError(f"--out {out} is a folder; give the CSV's file path")
+        if not parent.is_dir() or not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+            raise InputError(f"--out {out}: cannot write there (the folder {parent} is missing or read-only)")
+
+
 def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
     from inferplan.bench.cpu import run_cpu_bench, thread_counts
     from inferplan.bench.rows import write_rows
 
+    check_options(opts)
     thread_list = ints(opts.threads, "--threads")
     torch = torch_with_gpu() if opts.gpu is not False else None
     if opts.gpu and torch is None:
@@ -151,7 +179,8 @@ def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
             res["csv"] = str(write_rows(rows, path, configs))
         except OSError as e:  # reported after the results are shown (nothing measured is lost)
             res["csv"] = None
-            res["write_error"] = f"cannot write the measured rows to {path}: {e.strerror or e}"
+            res["write_error"] = (f"cannot write the measured rows to {path}: {e.strerror or e}; they are "
+                                  "kept in the run history (inferplan history show ID --json)")
     elif opts.out:
         res["skipped"].append(f"--out {opts.out}: no LLM rows measured (add --llamacpp or a GPU)")
     res["rows"] = rows

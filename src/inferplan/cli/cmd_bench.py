@@ -202,6 +202,8 @@ def _print_bench(res: dict, rows: list[dict[str, str]]) -> None:
     for s in res.get("skipped", []) + c.get("skipped", []) + (res.get("gpu") or {}).get("skipped", []):
         console.print(f"[dim]skipped: {escape(s)}[/]")
     if rows:
-        console.print(f"{len(rows)} measured rows: {res['csv']} (inferplan validate {res['csv']})")
+        console.print(f"{len(rows)} measured rows: {res['csv']} (inferplan validate {res['csv']})"
+                      if res.get("csv") else f"{len(rows)} measured rows, not written to a CSV (history "
+                      f"run {res.get('run_id')}: inferplan history show {res.get('run_id')} --json)")
     if res.get("run_id"):
         console.print(f"[dim]recorded as run {res['run_id']} (inferplan history show {res['run_id']})[/]")
