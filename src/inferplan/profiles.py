@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from inferplan.calib.calibrate import CalibrationReport
 
 __all__ = ["FittedProfile", "profile_target", "fit_profile", "install_profile", "list_profiles",
-           "read_profile_text"]
+           "profile_summary", "read_profile_text"]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -109,9 +109,35 @@ def list_profiles() -> list[Path]:
         raise StateError(f"cannot list {d}: {e.strerror or e}") from None
 
 
+def profile_summary(path: Path) -> dict:
+    """A profile file's name, path and provenance (date, rows, held-out median error, data), or
+    in ``problem`` why it is not a readable profile (a junk file in the folder is listed as such)."""
+    import yaml
+
+    row: dict = {"name": path.stem, "path": str(path), "date": None, "rows": None,
+                 "cv_median_ape": None, "fitted_on": None, "problem": None}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:  # unreadable or invalid YAML
+        row["problem"] = f"not a profile ({str(e).splitlines()[0][:60]})"
+        return row
+    if not isinstance(raw, dict) or "factors" not in raw:
+        row["problem"] = "not a profile (no 'factors')"
+        return row
+    p = raw.get("provenance")
+    prov: dict = p if isinstance(p, dict) else {}
+    cv = prov.get("error_cross_validated")
+    files = [str(x) for x in (prov.get("fitted_on") or [])]
+    row.update(date=prov.get("date"), rows=prov.get("rows"),
+               cv_median_ape=cv.get("median_ape") if isinstance(cv, dict) else None,
+               fitted_on=", ".join(files[:3]) + (", ..." if len(files) > 3 else "") or None)
+    return row
+
+
 def read_profile_text(name: str) -> str:
     """A profile's text, by name (in the home) or path."""
-    candidates = [profiles_dir() / f"{name}.yaml"] if NAME.match(name) else []
+    stem = name[:-5] if name.endswith(".yaml") else name  # the file name `calibration list` shows
+    candidates = [profiles_dir() / f"{stem}.yaml"] if NAME.match(stem) else []
     try:
         p = Path(name)
         if p.is_file():

@@ -301,3 +301,23 @@ def test_a_long_free_text_cell_never_squeezes_out_the_number_columns():
     for header in ("TTFT", "TPOT", "$/1M out", "J/tok", "bound"):
         assert header in text
     assert max(len(line) for line in text.splitlines()) <= 200
+
+
+def test_calibration_list_shows_each_profiles_provenance_and_flags_junk(tmp_path):
+    import json as _json
+
+    home = tmp_path / "home"
+    (home / "profiles").mkdir(parents=True)
+    (home / "profiles" / "junk.yaml").write_text(":::: bad\n")
+    (home / "profiles" / "ok.yaml").write_text(
+        "factors: {}\nprovenance: {date: '2026-12-06', rows: 8, fitted_on: [lab.csv],\n"
+        "  error_cross_validated: {median_ape: 0.118}}\n")
+    env = {"INFERPLAN_HOME": str(home)}
+    code, out, _ = run("calibration", "list", "--json", env=env)
+    rows = {r["name"]: r for r in _json.loads(out)["profiles"]}
+    assert code == 0 and rows["junk"]["problem"].startswith("not a profile")
+    assert rows["ok"]["rows"] == 8 and rows["ok"]["cv_median_ape"] == 0.118 and rows["ok"]["fitted_on"] == "lab.csv"
+    code, out, _ = run("calibration", "list", env=env)
+    assert code == 0 and "11.8%" in out and "not a profile" in out
+    code, out, _ = run("calibration", "show", "ok.yaml", env=env)  # the file name list shows
+    assert code == 0 and "lab.csv" in out

@@ -63,16 +63,22 @@ def register(app: typer.Typer) -> None:
     def calibration_list(fmt: FormatOpt = Format.table, json_out: JsonOpt = False) -> None:
         """Profiles in INFERPLAN_HOME/profiles."""
         from inferplan.cli import render
-        from inferplan.profiles import list_profiles
+        from inferplan.profiles import list_profiles, profile_summary
 
         files = list_profiles()
-        rows = [{"name": f.stem, "path": str(f)} for f in files]
+        rows = [profile_summary(f) for f in files]
 
         def table() -> None:
             if not files:
                 typer.echo("no calibration profiles yet (inferplan calibrate DATA.csv)")
-            for f in files:
-                typer.echo(str(f))
+                return
+            render.print_table(
+                (render.Col("name", "left", 9), render.Col("date", "left", 5), render.Col("rows", "right", 5),
+                 render.Col("held-out median", "right", 6), render.Col("fitted on", "left", 3, True),
+                 render.Col("path", "left", 1, True)),
+                [(r["name"], r["date"] or "-", str(r["rows"] or "-"),
+                  "-" if r["cv_median_ape"] is None else f"{r['cv_median_ape']:.1%}",
+                  r["fitted_on"] or r["problem"] or "-", r["path"]) for r in rows], "calibration profiles")
 
         render.emit(output_format(json_out, fmt), {"profiles": rows}, lambda: rows, table)
 
