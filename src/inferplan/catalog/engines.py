@@ -275,17 +275,20 @@ def reads_format(engine: EngineSpec, precision: Precision, hw: HardwareSpec | No
     if not precision.engines:
         return True
     names = {release_line(engine), engine.id}
-    for entry in precision.engines:  # "engine" or "engine@class" (vLLM reads GGUF on GPUs only)
-        name, _, cls = entry.partition("@")
-        if name in names and (not cls or hw is None or hw.hw_class == cls):
-            return True
-    return False
+    return any(name in names and (not cls or hw is None or hw.hw_class == cls)
+               for name, cls in format_readers(precision))
+
+
+def format_readers(precision: Precision) -> list[tuple[str, str]]:
+    """(engine id, device class or "") of each ``Precision.engines`` entry: "engine" reads the
+    format on any class it runs on, "engine@class" on that class only (vLLM reads GGUF on GPUs)."""
+    return [(name, cls) for name, _, cls in (e.partition("@") for e in precision.engines)]
 
 
 def engine_for_format(precision: Precision, hw: HardwareSpec) -> EngineSpec | None:
     """The first engine that reads `precision` and runs on `hw` (None: no such engine)."""
-    for entry in precision.engines:
-        eng = get_engine(entry.partition("@")[0])
+    for name, _ in format_readers(precision):
+        eng = get_engine(name)
         if runs_on(eng, hw) and reads_format(eng, precision, hw):
             return eng
     return None
@@ -300,11 +303,10 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     article = "an" if hw.hw_class[0] in "aeiou" else "a"
     hint = (f"; use --engine {other.id}" if other is not None
             else f"; none reads it on {hw.id} ({article} {hw.hw_class}): choose another --precision")
-    def reader(entry: str) -> str:
-        name, _, cls = entry.partition("@")
-        return f"{name} (on {cls or '/'.join(c for c in get_engine(name).hardware_classes if not precision.hardware_classes or c in precision.hardware_classes)})"
-
-    readers = ", ".join(reader(e) for e in precision.engines)
+    allowed = precision.hardware_classes
+    readers = ", ".join(
+        f"{name} (on {cls or '/'.join(c for c in get_engine(name).hardware_classes if not allowed or c in allowed)})"
+        for name, cls in format_readers(precision))
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
                                  f"engines that read it: {readers}{hint}")
 

@@ -120,9 +120,13 @@ async def _prompt_tokens(client, model: str, prompt: str) -> int | None:
         raise InputError(f"{where} did not answer JSON: not an OpenAI-compatible server") from None
     if not isinstance(body, dict):
         raise InputError(f"{where} answered {type(body).__name__}, not an OpenAI completion object")
-    usage = body.get("usage") or {}
-    n = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    return n if isinstance(n, int) and not isinstance(n, bool) else None
+    usage = body.get("usage")
+    return _count(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
+
+
+def _count(v: object) -> int | None:
+    """A token count a server reported (``usage``), or None when it is not a non-negative integer."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
 
 async def calibrate_prompts(client, model: str) -> Prompter:
@@ -135,13 +139,6 @@ async def calibrate_prompts(client, model: str) -> Prompter:
         return Prompter(1.3, 1.0)  # no usage reported: ~1.3 tokens per English word (BPE)
     per_word = (b - a) / 80
     return Prompter(per_word, a - per_word * 40)
-
-
-def _count(v: object) -> int | None:
-    """A token count a server reported, or None when it is not a non-negative integer."""
-    if isinstance(v, bool) or not isinstance(v, int | float) or v != v or v < 0 or v != int(v):
-        return None
-    return int(v)
 
 
 async def _stream(client, model: str, rec: RequestRecord, prompt: str, t0: float) -> None:

@@ -187,6 +187,11 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
     return w, e, kv, act, notes
 
 
+def _warn(notes: dict[str, Any], text: str) -> None:
+    """Add a warning to an estimate's notes (one ``warning`` line, '; '-joined)."""
+    notes["warning"] = f"{notes['warning']}; {text}" if notes.get("warning") else text
+
+
 def _deployment(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, layout: Layout, w: Precision,
                 e: Precision, kv: Precision, act: str, threads: int | None = None,
                 expert_host: ExpertHost | None = None) -> Deployment:
@@ -254,16 +259,15 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if threads:
         notes["threads"] = f"{threads} of {hw.cores or '?'} cores"
         if hw.cores and threads > hw.cores:
-            notes["warning"] = (f"--threads {threads} is more than {hw.id}'s {hw.cores} cores: "
-                                f"modelled as {hw.cores} (extra threads add no compute or bandwidth)")
+            _warn(notes, f"--threads {threads} is more than {hw.id}'s {hw.cores} cores: "
+                         f"modelled as {hw.cores} (extra threads add no compute or bandwidth)")
 
     def make_dep(lay: Layout) -> Deployment:
         return _deployment(m, hw, eng, lay, w, e, kv, act, threads, expert_host)
 
     if 0 < m.max_context_tokens < input_len + output_len:
-        notes["warning"] = "; ".join([*filter(None, [notes.get("warning")]), (
-            f"{input_len + output_len} tokens exceed {m.id}'s context window of "
-            f"{m.max_context_tokens}; the estimate extrapolates")])
+        _warn(notes, f"{input_len + output_len} tokens exceed {m.id}'s context window of "
+                     f"{m.max_context_tokens}; the estimate extrapolates")
     ctx_mean = input_len + output_len / 2  # mean cached tokens over the generation
     ctx_max: float = input_len + output_len
     seqs = 1 if mode == "offline" else batch
@@ -359,10 +363,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     mb = int(micro_batches(max(in_flight, 1), layout.pp))
     plan.microbatches, plan.seqs_per_replica = mb, in_flight
     if layout.attn_dp > 1 and in_flight < layout.attn_dp:  # docs/metrics.md: attention-DP, few sequences
-        notes["warning"] = "; ".join([*filter(None, [notes.get("warning")]), (
-            f"{in_flight:g} sequence(s) on {layout.attn_dp} attention-DP ranks: the estimate shares their "
-            f"attention over the ranks; an engine runs each on one rank, so TTFT and TPOT can be up to "
-            f"{layout.attn_dp}x longer where attention dominates (long prompts): prefer tp for few users")])
+        _warn(notes, f"{in_flight:g} sequence(s) on {layout.attn_dp} attention-DP ranks: the estimate shares "
+                     f"their attention over the ranks; an engine runs each on one rank, so TTFT and TPOT can "
+                     f"be up to {layout.attn_dp}x longer where attention dominates (long prompts): prefer tp "
+                     "for few users")
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len
     if mode == "batch":
