@@ -15,3 +15,11 @@ def test_durations_pick_a_readable_unit():
 def test_numbers_use_separators_and_si_prefixes_never_exponents():
     assert [fmt_num(x) for x in (0.123, 12.34, 30_573, 1.26e6, 4.5e-5)] == [
         "0.123", "12.3", "30,573", "1.26 M", "45 µ"]
+
+
+def test_one_layout_label_everywhere() -> None:
+    from inferplan.units import fmt_layout
+
+    assert fmt_layout(8) == "tp8"
+    assert fmt_layout(1, 1, 4) == "tp1 ep4"  # expert parallelism is never dropped (report cells did)
+    assert fmt_layout(4, 2, None, 3) == "tp4 pp2 x3"

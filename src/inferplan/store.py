@@ -300,10 +300,10 @@ class RunSummary(BaseModel):
     args: dict[str, Any]
     summary: dict[str, Any]
     rows: int
+    error: str | None = None
 
 
 class RunRecord(RunSummary):
-    error: str | None
     host: str
     inferplan_version: str
     result: Any
@@ -390,16 +390,17 @@ def recorded_run(kind: str, args: dict[str, Any]) -> RecordedRun:
 
 
 _COLUMNS = ("id, kind, status, started_at, finished_at, args_json, summary_json, "
-            "(SELECT COUNT(*) FROM run_rows WHERE run_id = runs.id)")
+            "(SELECT COUNT(*) FROM run_rows WHERE run_id = runs.id), error")
 
 
 def _summary(row: tuple) -> dict[str, Any]:
-    rid, kind, status, start, end, args, summary, n = row[:8]
+    rid, kind, status, start, end, args, summary, n, error = row[:9]
     dur = None
     if start and end:
         dur = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
     return dict(id=rid, kind=kind, status=status, started_at=start, finished_at=end, duration_s=dur,
-                args=json.loads(args or "{}"), summary=json.loads(summary or "{}"), rows=n)
+                args=json.loads(args or "{}"), summary=json.loads(summary or "{}"), rows=n,
+                error=error)
 
 
 def list_runs(kind: str | None = None, limit: int = 50, path: Path | None = None) -> list[RunSummary]:
@@ -425,14 +426,14 @@ def get_run(run_id: int, path: Path | None = None) -> RunRecord:
     p = Path(path) if path else db_path()
     db = _connect_read(p) if p.exists() else None
     try:
-        row = db.execute(f"SELECT {_COLUMNS}, error, host, inferplan_version, result_json "
+        row = db.execute(f"SELECT {_COLUMNS}, host, inferplan_version, result_json "
                          "FROM runs WHERE id = ?", (run_id,)).fetchone() if db else None
         if row is None:
             raise InputError(f"no run {run_id} in the history {p} (`inferplan history` lists them)")
         rows = [json.loads(r[0]) for r in db.execute(  # type: ignore[union-attr]
             "SELECT row_json FROM run_rows WHERE run_id = ? ORDER BY idx", (run_id,))]
-        error, host, version, result = row[8:]
-        return RunRecord(**_summary(row), error=error, host=host, inferplan_version=version,
+        host, version, result = row[9:]
+        return RunRecord(**_summary(row), host=host, inferplan_version=version,
                          result=json.loads(result) if result else None, row_data=rows)
     finally:
         if db:

@@ -70,3 +70,10 @@ def fmt_num(x: float | None, digits: int = 3, unit: str = "") -> str:
         if a >= scale * 0.9995:
             return f"{x / scale:.{digits}g} {p}{unit}"
     return f"{x / 1e-12:.{digits}g} p{unit}"
+
+
+def fmt_layout(tp: int, pp: int = 1, ep: int | None = 1, dp: int = 1) -> str:
+    """One layout label: ``tp8``, ``tp4 pp2``, ``tp1 ep8``, ``tp8 x2`` (x: data-parallel replicas);
+    a parallel degree of 1 other than TP is left out."""
+    return (f"tp{tp}" + (f" pp{pp}" if pp > 1 else "") + (f" ep{ep}" if (ep or 1) > 1 else "")
+            + (f" x{dp}" if dp > 1 else ""))

@@ -321,3 +321,17 @@ def test_calibration_list_shows_each_profiles_provenance_and_flags_junk(tmp_path
     assert code == 0 and "11.8%" in out and "not a profile" in out
     code, out, _ = run("calibration", "show", "ok.yaml", env=env)  # the file name list shows
     assert code == 0 and "lab.csv" in out
+
+
+def test_history_shows_a_failed_runs_error_and_absolute_paths(tmp_path, monkeypatch):
+    code, out, _ = run("history", "--format", "csv")  # empty: still the header
+    assert code == 0 and out.startswith("id,kind,status") and "error" in out.splitlines()[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,source\n1,x\n")
+    monkeypatch.chdir(tmp_path)
+    assert run("validate", "bad.csv")[0] == 2
+    code, out, _ = run("history")
+    assert code == 0 and "error: " in out and "missing columns" in out
+    run_doc = json.loads(run("history", "--json")[1])["runs"][0]
+    assert run_doc["status"] == "error" and "missing columns" in run_doc["error"]
+    assert run_doc["args"]["data"] == str(bad)

@@ -32,3 +32,17 @@ def test_estimate_that_does_not_fit_keeps_its_contract_json() -> None:
     code, out, _ = run("estimate", "-m", "llama-3.1-405b", "-H", "l4", "--devices", "1", "--json")
     doc = json.loads(out)
     assert code == 1 and doc["fits"] is False and "error" not in doc
+
+
+def test_json_before_the_command_name_applies_to_the_command() -> None:
+    code, out, _ = run("--json", "estimate", "-m", "llama-3.1-8b", "-H", "l4", "--batch", "1")
+    assert code == 0 and json.loads(out)["hardware"] == "l4"
+    code, out, err = run("--json", "estimate", "-m", "llama-3.1-8b", "-H", "l4x")
+    assert code == 2 and "did you mean" in json.loads(out)["error"]["message"]
+
+
+def test_usage_errors_of_the_group_are_json_errors_when_json_is_asked() -> None:
+    code, out, err = run("--json", "no-such-command")
+    assert code == 2 and "no-such-command" in json.loads(out)["error"]["message"] and "Error:" in err
+    code, out, _ = run("--json", "--bogus", "estimate")
+    assert code == 2 and "--bogus" in json.loads(out)["error"]["message"]

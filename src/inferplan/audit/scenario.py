@@ -41,7 +41,7 @@ from inferplan.perf.intervals import (
     with_ends,
 )
 from inferplan.perf.step import Factors
-from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
+from inferplan.units import fmt_bytes, fmt_layout, fmt_num, fmt_time_s
 
 Metric = Literal[
     "ttft_s", "tpot_s", "e2e_latency_s", "decode_tok_s_per_user", "prefill_tok_s",
@@ -173,7 +173,7 @@ class Outcome:
         e, s = self.est, self.scenario
         mode = {"batch": f"batch {e.batch}", "concurrency": f"concurrency {e.batch}",
                 "offline": f"offline batch {e.batch}"}[e.mode]
-        lay = f"tp{e.tp}" + (f" pp{e.pp}" if e.pp > 1 else "") + (f" x{e.dp}" if e.dp > 1 else "")
+        lay = fmt_layout(e.tp, e.pp, e.ep, e.dp)
         text = (f"{e.model} {e.weight_precision} on {e.devices}x {e.hardware} ({e.engine}, {lay}), "
                 f"{mode}, {e.input_len} in / {e.output_len} out")
         if s.threads:

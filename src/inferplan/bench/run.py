@@ -42,7 +42,7 @@ class BenchOptions:
     out: Path | None = None
 
     def args(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return {k: (str(v.absolute()) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 
 class _NoBar:

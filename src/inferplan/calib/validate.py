@@ -322,8 +322,10 @@ def validate_csv(path: Path, calibration: Path | None = None,
     from inferplan.store import now, try_record_run
 
     started = now()
-    args = {"data": str(path), "calibration": str(calibration) if calibration else None,
-            "hardware_files": [str(p) for p in hardware_files], "loso": loso}
+    # absolute paths: the history is read later, from anywhere
+    args = {"data": str(Path(path).absolute()),
+            "calibration": str(Path(calibration).absolute()) if calibration else None,
+            "hardware_files": [str(Path(p).absolute()) for p in hardware_files], "loso": loso}
     try:
         rep = validate_rows(load_dataset(path, hardware_files), calibration, loso, progress)
     except InferplanError as e:

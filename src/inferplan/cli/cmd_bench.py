@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand:
             return
         from inferplan.cli import render
-        from inferplan.store import list_runs
+        from inferplan.store import RunSummary, list_runs
 
         if kind is not None and kind not in ("bench", "validate", "calibrate"):
             raise InputError(f"unknown kind '{kind}' (known: bench, validate, calibrate)")
@@ -119,11 +119,11 @@ def register(app: typer.Typer) -> None:
                  render.Col("summary", "left", 1, True)),
                 [(str(r.id), r.kind, r.status, r.started_at[:19].replace("T", " "),
                   "-" if r.duration_s is None else f"{r.duration_s:.1f} s", f"{r.rows:,}",
-                  ", ".join(f"{k}={_short(v)}" for k, v in r.summary.items())) for r in runs],
+                  _run_summary(r)) for r in runs],
                 "history (newest first)")
 
         render.emit(output_format(json_out, fmt), {"runs": [r.model_dump() for r in runs]},
-                    lambda: [r.model_dump() for r in runs], table)
+                    lambda: [r.model_dump() for r in runs], table, columns=list(RunSummary.model_fields))
 
     @history_app.command("show")
     def history_show(
@@ -146,6 +146,13 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"args: {json.dumps(run.args)}")
         typer.echo(f"summary: {json.dumps(run.summary, default=str)}")
         typer.echo(f"rows: {run.rows} (--json prints them and the full result)")
+
+
+def _run_summary(r) -> str:
+    """A history row's summary cell: its summary's key=value pairs, or the error of a failed run."""
+    if r.status == "error" and not r.summary:
+        return f"error: {r.error or '-'}"
+    return ", ".join(f"{k}={_short(v)}" for k, v in r.summary.items())
 
 
 def _short(v) -> str:

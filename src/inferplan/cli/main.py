@@ -57,8 +57,16 @@ class ErrorBoundary(TyperGroup):
     ``Warning: ...`` line on stderr."""
 
     def parse_args(self, ctx, args):
-        ctx.meta[_JSON_KEY] = _wants_json(list(args))
-        return super().parse_args(ctx, args)
+        args = _json_after_command(list(args))
+        ctx.meta[_JSON_KEY] = _wants_json(args)
+        try:
+            return super().parse_args(ctx, args)
+        except _USAGE_ERROR as e:
+            if not ctx.meta[_JSON_KEY]:
+                raise
+            e.show()
+            typer.echo(error_json(e, e.exit_code))
+            raise typer.Exit(e.exit_code) from None
 
     def invoke(self, ctx):
         def show(message, category, filename, lineno, file=None, line=None):
@@ -90,6 +98,18 @@ class ErrorBoundary(TyperGroup):
 _JSON_KEY = "inferplan.json_out"
 # click's UsageError (bad options, missing values), whether typer uses click or its own copy
 _USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _json_after_command(args: list[str]) -> list[str]:
+    """``inferplan --json estimate ...`` reads as ``inferplan estimate --json ...``: a ``--json``
+    before the command name moves after it (the group itself has no ``--json``)."""
+    if "--json" not in args:
+        return args
+    i = args.index("--json")
+    command = next((j for j, a in enumerate(args) if not a.startswith("-")), None)
+    if command is None or command < i:
+        return args
+    return args[:i] + args[i + 1:command + 1] + ["--json"] + args[command + 1:]
 
 
 def _wants_json(args: list[str]) -> bool:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from inferplan.units import fmt_bytes, fmt_num, fmt_time_s
+from inferplan.units import fmt_bytes, fmt_layout, fmt_num, fmt_time_s
 
 PIPED_WIDTH = 200  # when stdout is not a terminal and COLUMNS is unset
 
@@ -278,7 +278,7 @@ def fit_rows(res) -> list[dict[str, Any]]:
 
 def print_fit(res) -> None:
     rows = [(r.hardware, r.hardware_class, str(r.devices),
-             f"tp{r.tp} pp{r.pp}" + (f" ep{r.ep}" if (r.ep or 1) > 1 else ""),
+             fmt_layout(r.tp, r.pp, r.ep),
              fmt_bytes(r.weights_bytes_per_device), fmt_bytes(r.kv_bytes_per_device),
              fmt_bytes(r.capacity_bytes_per_device), fmt_num(r.max_batch_at_context))
             for r in res.rows if r.fits]
@@ -468,17 +468,24 @@ def print_engines(fmt: str) -> None:
         return {**e.model_dump(), **(server if e.id in SLOT_ENGINES else {})}
 
     def seqs(e: Any) -> str:
-        return f"{e.max_num_seqs:,}" + (f" (server {LLAMA_SERVER_DEFAULT_SLOTS})" if e.id in SLOT_ENGINES else "")
+        span = {x for lim in e.limits for x in (lim.max_num_seqs, lim.offline_max_num_seqs or
+                                                lim.max_num_seqs)} - {e.max_num_seqs}
+        return (f"{e.max_num_seqs:,}" + (f" (server {LLAMA_SERVER_DEFAULT_SLOTS})" if e.id in SLOT_ENGINES else "")
+                + (f" ({min(span | {e.max_num_seqs}):,}-{max(span | {e.max_num_seqs}):,})" if span else ""))
+
+    def table() -> None:
+        print_table(
+            (Col("id", "left", 9), Col("classes", "left", 6), Col("graphs", "left", 3),
+             Col("max seqs", "right", 4), Col("mem util", "right", 4),
+             Col("KV default", "left", 5), Col("prompt steps", "left", 5)),
+            [(e.id, ",".join(e.hardware_classes), "yes" if e.graph_capture else "no",
+              seqs(e), f"{e.memory_utilization:.0%}", e.default_kv_precision, steps(e))
+             for e in es], "engines")
+        console().print("[dim]max seqs: the default; a range in brackets: the engine's limits per device "
+                        "or run kind (online serving / offline) span it (--json lists them)[/]")
 
     def steps(e: Any) -> str:
         return ("first" if e.prefill_first else "mixed" if e.continuous_batching
                 else "mixed (server)" if e.id in SLOT_ENGINES else "-")
 
-    emit(fmt, {"engines": [dump(e) for e in es]},
-         lambda: [dump(e) for e in es], lambda: print_table(
-             (Col("id", "left", 9), Col("classes", "left", 6), Col("graphs", "left", 3),
-              Col("max seqs", "right", 4), Col("mem util", "right", 4),
-              Col("KV default", "left", 5), Col("prompt steps", "left", 5)),
-             [(e.id, ",".join(e.hardware_classes), "yes" if e.graph_capture else "no",
-               seqs(e), f"{e.memory_utilization:.0%}", e.default_kv_precision, steps(e))
-              for e in es], "engines"))
+    emit(fmt, {"engines": [dump(e) for e in es]}, lambda: [dump(e) for e in es], table)

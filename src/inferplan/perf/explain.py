@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inferplan.units import fmt_layout
+
 if TYPE_CHECKING:  # pragma: no cover
     from inferplan.perf.estimate import EstimatePlan
 
@@ -20,8 +22,7 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
     dep, lay = plan.dep, plan.dep.layout
     bound = {"prefill": bound.get("prefill")} if plan.prompt_only else bound
     d = bound.get("decode") or bound.get("prefill")
-    par = (f"tp{lay.tp}" + (f" ep{lay.ep}" if lay.ep > 1 else "") + (f" pp{lay.pp}" if lay.pp > 1 else "")
-           + (f" x{lay.dp} replicas" if lay.dp > 1 else ""))
+    par = fmt_layout(lay.tp, lay.pp, lay.ep) + (f" x{lay.dp} replicas" if lay.dp > 1 else "")
     if lay.pp > 1:
         mb = plan.microbatches
         par += (f": {lay.pp} pipeline stages of {lay.stage_devices} device"

@@ -43,6 +43,7 @@ from inferplan.sim import (
     micro_batches,
     pool_from_deployment,
 )
+from inferplan.units import fmt_layout
 
 SERIAL_UTILIZATION = 0.7  # first guess of a serial engine's usable load (M/G/1 waits grow fast above)
 SRAM_CLASSES = ("wafer", "lpu")  # layouts fixed by the vendor's compiler: only the auto layout
@@ -90,7 +91,7 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        par = f"tp{self.tp}" + (f" pp{self.pp}" if self.pp > 1 else "") + (f" ep{self.ep}" if self.ep > 1 else "")
+        par = fmt_layout(self.tp, self.pp, self.ep)
         return f"{self.hardware} x{self.devices} ({par}, {self.weight_precision})"
 
 

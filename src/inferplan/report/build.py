@@ -38,6 +38,7 @@ from inferplan.report.sections import (
     section_providers,
     sections_from,
 )
+from inferplan.units import fmt_layout
 
 __all__ = ["CostLatency", "HardwareDetail", "OperatingPoint", "ReportData", "Roofline",
            "ThroughputCurve", "build_report", "compare_model", "pareto_front"]
@@ -239,9 +240,7 @@ def _detail(plan: EstimatePlan, eff: Efficiency) -> HardwareDetail:
         names["prefill"] = f"prefill (batch {plan.seqs_per_replica:g} x {plan.input_len} tokens)"
     points = [_point(k, names.get(k, k), w, plan, f) for k, w in plan.works.items()]
     lay = dep.layout
-    layout = f"tp{lay.tp}" + (f" pp{lay.pp}" if lay.pp > 1 else "") + (f" ep{lay.ep}" if lay.ep > 1 else "")
-    if lay.dp > 1:
-        layout += f" x{lay.dp} replicas"
+    layout = fmt_layout(lay.tp, lay.pp, lay.ep) + (f" x{lay.dp} replicas" if lay.dp > 1 else "")
     reach_flops, reach_bw = dep.peak_linear_flops * f.compute_eff, dep.memory_bw_bytes_s * f.bw_eff
     return HardwareDetail(
         hardware=dep.hw.id, name=dep.hw.name, devices=lay.devices, layout=layout,
@@ -386,7 +385,7 @@ def _assumptions_section(data: ReportData) -> list[ReportSection]:
                         f"{so * 1e3:.3g} ms" if so is not None else "-",
                         f"{_f(a, 'comm_eff') or 0:.2f}" if e.tp * e.pp * e.ep > 1 else "-",
                         f"{_f(a, 'dequant_w') or 0:.3g}", ", ".join(scopes)])
-        lay = f"tp{e.tp} pp{e.pp}" + (f" ep{e.ep}" if e.ep > 1 else "") + (f" x{e.dp}" if e.dp > 1 else "")
+        lay = fmt_layout(e.tp, e.pp, e.ep) + (f" x{e.dp} replicas" if e.dp > 1 else "")
         extra = "; ".join(str(a[k]) for k in ("offline_batch", "queueing") if k in a)
         conds.append([e.hardware, f"{e.devices} ({lay})", e.weight_precision, e.kv_precision,
                       str(a.get("compute_type", "-")), str(a.get("power", "-")),

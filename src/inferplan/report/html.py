@@ -12,7 +12,7 @@ from html import escape
 
 from inferplan.report.build import ReportData
 from inferplan.report.sections import LineChart, ReportSection, SectionTable
-from inferplan.units import fmt_num, fmt_time_s
+from inferplan.units import fmt_layout, fmt_num, fmt_time_s
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -132,7 +132,7 @@ def comparison_table(data: ReportData, why_column: bool = True) -> str:
     for i, r in enumerate(rows, 1):
         e = r.estimate
         assert e is not None
-        lay = f"tp{e.tp}" + (f" pp{e.pp}" if e.pp > 1 else "") + (f" ×{e.dp}" if e.dp > 1 else "")
+        lay = fmt_layout(e.tp, e.pp, e.ep, e.dp)
         cells = [_cell(i), f'<td class="hw"><b>{escape(r.hardware)}</b><br><span class="d">'
                  f'{escape(r.hardware_class)}, {escape(e.engine)}</span></td>',
                  f'<td class="n">{e.devices} <span class="d">({escape(lay)})</span></td>']

@@ -16,7 +16,7 @@ from inferplan.report.build import ReportData
 from inferplan.report.figures import MEMORY_PARTS, PHASE_COLOUR, colours
 from inferplan.report.html import COLUMNS, GLOSSARY, HOW, usd
 from inferplan.report.sections import LineChart, ReportSection, SectionTable
-from inferplan.units import fmt_time_s
+from inferplan.units import fmt_layout, fmt_time_s
 
 DPI = 110
 MPL_MARKER = {"prefill": "D", "decode": "o"}
@@ -39,7 +39,7 @@ def comparison_markdown(data: ReportData) -> str:
     for i, r in enumerate([r for r in data.compare.rows if r.fits and r.estimate], 1):
         e = r.estimate
         assert e is not None
-        lay = f"tp{e.tp}" + (f" pp{e.pp}" if e.pp > 1 else "") + (f" x{e.dp}" if e.dp > 1 else "")
+        lay = fmt_layout(e.tp, e.pp, e.ep, e.dp)
         bound = ", ".join(f"{k} {v}" for k, v in e.bound.items() if v)
         rows.append([i, f"**{r.hardware}**", f"{e.devices} ({lay})",
                      *[f(getattr(e, key)) for _, key, _, f in COLUMNS], bound])
