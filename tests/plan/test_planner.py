@@ -216,3 +216,25 @@ def test_a_budget_that_rules_out_everything_is_named_as_the_reason():
     res = plan(_request(budget_usd_per_hour=0.5), executor="serial")
     assert not res.options and res.why[0] == "no configuration meets the SLO at this rate within the $0.50/h budget:"
     assert any("> the $0.50/h budget" in r.reason for r in res.rejected)
+
+
+def test_a_cluster_too_busy_for_the_request_cap_is_simulated_as_a_sample_of_its_replicas():
+    from inferplan.plan.evaluate import Settings
+
+    s = Settings()
+    assert s.sample(10, 20.0) == 10  # 1,200 requests cover a minute: the whole cluster
+    k = s.sample(33, 1000.0)
+    assert 4 <= k < 33 and 1000.0 * k / 33 * s.window_s >= s.max_requests * 0.99
+
+
+def test_a_thousand_requests_a_second_is_not_over_provisioned():
+    # 3,000 requests of the whole cluster were 3 s of arrivals: a filling system read as
+    # overload, and the plan grew to 132 H100s where 24 x tp4 (96) hold over a 20,000-request run
+    wl = Workload(name="chat", arrivals=Arrivals(kind="poisson", rate=1000.0),
+                  input=LengthDist(value=1000), output=LengthDist(value=250))
+    res = plan(PlanRequest(models=["llama-3.1-8b"], workload=wl, rate=1000.0,
+                           slo=SLO(p90_ttft_s=1.0, p90_tpot_s=0.05), hardware=["h100-sxm"],
+                           disaggregation=False, top=1), executor="serial")
+    best = res.options[0]
+    assert best.verified and best.devices <= 96, best.id
+    assert best.max_rate_rps is None or best.max_rate_rps >= 1000.0 * 0.99

@@ -106,6 +106,43 @@ class Timeline(BaseModel):
     in_system: list[float] = []  # requests arrived and not finished, whole cluster
 
 
+class Steady(BaseModel):
+    """Rates over the steady window: from the end of the warm-up to the last arrival (a run's
+    own totals also count its drain, where the last long requests finish on idle replicas)."""
+
+    start_s: float
+    end_s: float
+    output_tok_s: float = Field(description="output tokens emitted in the window per second")
+    busy_fraction: float = Field(description="share of the window replicas spent running steps")
+    mean_batch_size: float = Field(description="decode sequences per step in the window, time-weighted")
+
+
+def steady_window(first: np.ndarray, fin: np.ndarray, out: np.ndarray, logs: Sequence[StepLog],
+                  start_s: float, end_s: float, replicas: int) -> Steady | None:
+    """:class:`Steady` over [start_s, end_s] (None if it is empty). A request emits its first
+    token at ``first`` and the other ``out - 1`` evenly until ``fin``; a logged step (or run of
+    identical steps) counts for the part of it inside the window."""
+    span = end_s - start_s
+    if span <= 0 or replicas <= 0:
+        return None
+    tok = ((first >= start_s) & (first <= end_s)).astype(float)
+    dur = fin - first
+    lap = np.clip(np.minimum(fin, end_s) - np.maximum(first, start_s), 0.0, None)
+    tok += np.where(dur > 0, (out - 1) * lap / np.where(dur > 0, dur, 1.0), 0.0)
+    busy = batch_w = 0.0
+    for log in logs:
+        if not log.duration_s:
+            continue
+        t = np.asarray(log.start_s, dtype=float)
+        d = np.asarray(log.duration_s, dtype=float)
+        inside = np.clip(np.minimum(t + d, end_s) - np.maximum(t, start_s), 0.0, None)
+        busy += float(inside.sum())
+        batch_w += float((inside * np.asarray(log.decode_seqs, dtype=float)).sum())
+    return Steady(start_s=start_s, end_s=end_s, output_tok_s=float(tok.sum() / span),
+                  busy_fraction=min(busy / (span * replicas), 1.0),
+                  mean_batch_size=batch_w / busy if busy else 0.0)
+
+
 class SimMetrics(BaseModel):
     requests: int
     completed: int
@@ -132,6 +169,8 @@ class SimMetrics(BaseModel):
     busy_fraction: float = Field(description="share of the span replicas spent running steps (mean)")
     preemptions: int
     prefix_cache_hits: int = 0
+    steady: Steady | None = Field(default=None, description="the arrivals window after warm-up, "
+                                  "without the ramp-up and the drain: what $ and J per token use")
     timeline: Timeline = Timeline()
 
 
@@ -241,9 +280,11 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
         mean_batch_size=mean_b, max_batch_size=max_b,
         mean_kv_used=float(np.average(kv_all, weights=kv_w)) if kv_w.sum() else 0.0,
         max_kv_used=float(kv_all.max()),
-        busy_fraction=busy / (span * len(replicas)),
+        busy_fraction=min(busy / (span * len(replicas)), 1.0),
         preemptions=int(sum(r.preemptions for r in done)),
         prefix_cache_hits=int(sum(getattr(rep, "prefix_hits", 0) for rep in replicas)),
+        steady=steady_window(first, fin, out.astype(float), all_logs, t0 + warmup_s, float(arr.max()),
+                             len(replicas)),
         timeline=timeline(done, all_logs, t0, t1, timeline_points),
     )
 

@@ -14,8 +14,11 @@ OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
 
 
 # Overload: while requests arrive, the number in the system (arrived, not finished) keeps
-# growing. Compared between the middle and the last third of the arrival window (the first third
-# is the ramp-up); a stable run stays flat there, an overloaded one grows by this factor and by
+# growing. Compared between the two halves of the arrival window after its ramp-up (the first
+# third, or the first request lifetime, the median E2E, if that is longer: a stable system fills
+# for one lifetime before it levels off; a window with less than one lifetime after its ramp-up
+# cannot tell, and the queue-wait test below judges alone); a stable run stays flat there, an
+# overloaded one grows by this factor and by
 # more than the noise of a stable one: OVERLOAD_SIGMAS x sqrt(mean) requests (a stable system's
 # count fluctuates like a Poisson count, sd ~ sqrt(mean); 3 + 3 sqrt(mean) kept 30 seeds of a
 # lightly loaded 2 x L40S run at 2 req/s quiet, where "grows by 3 and 30%" flagged 2 of them).
@@ -24,17 +27,37 @@ OVERLOAD_SIGMAS = 3.0
 MIN_REQUESTS_FOR_TREND = 50
 
 
-def in_system_growth(m: Any, window_s: float) -> tuple[float, float] | None:
-    """Mean requests in the system over the middle and the last third of ``window_s``."""
+SHORT_RUN_LIFETIMES = 3.0  # arrivals spanning fewer request lifetimes than this: not a steady state
+
+
+def _round_up(x: float) -> int:
+    """Up to two significant digits: 17,345 -> 18,000."""
+    import math
+
+    if x <= 100:
+        return max(1, math.ceil(x))
+    scale = 10 ** (math.floor(math.log10(x)) - 1)
+    return int(math.ceil(x / scale) * scale)
+
+
+def in_system_growth(m: Any, window_s: float, ramp_s: float = 0.0,
+                     series: str = "in_system") -> tuple[float, float] | None:
+    """Mean requests in the system (or another timeline ``series``) over the two halves of
+    ``window_s`` after its ramp-up (the first third, or ``ramp_s`` if longer); None when less
+    than ``ramp_s`` is left after it."""
     import numpy as np
 
     tl = getattr(m, "timeline", None)
     if tl is None or len(tl.t_s) < 10 or window_s <= 0:
         return None
+    start = max(window_s / 3, ramp_s)
+    if window_s - start < max(ramp_s, 1e-12):
+        return None
     t = np.asarray(tl.t_s)
-    n = np.asarray(tl.in_system, dtype=float)
-    mid = (t >= window_s / 3) & (t < 2 * window_s / 3)
-    last = (t >= 2 * window_s / 3) & (t < window_s)
+    n = np.asarray(getattr(tl, series), dtype=float)
+    half = (start + window_s) / 2
+    mid = (t >= start) & (t < half)
+    last = (t >= half) & (t < window_s)
     if not mid.any() or not last.any():
         return None
     return float(n[mid].mean()), float(n[last].mean())
@@ -56,13 +79,17 @@ def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[s
         warnings.append(f"{m.rejected:,} of {m.requests:,} requests were rejected (they do not fit "
                         "the KV cache)")
     wait, e2e = m.queue_wait_s.p90, m.e2e_s.p90
-    trend = (in_system_growth(m, m.requests / offered_rate_rps)
-             if offered_rate_rps and m.completed >= MIN_REQUESTS_FOR_TREND else None)
+    trend, what = None, "requests in the system"
+    if offered_rate_rps and m.completed >= MIN_REQUESTS_FOR_TREND:
+        window = m.requests / offered_rate_rps
+        trend = in_system_growth(m, window, m.e2e_s.p50 or 0.0)
+        if trend is None:  # too short a run to see past the ramp-up: the queue does not ramp up
+            trend, what = in_system_growth(m, window, series="queue_len"), "requests waiting"
     if trend and trend[1] > OVERLOAD_GROWTH * max(trend[0], 1.0) \
             and trend[1] - trend[0] >= 3 + OVERLOAD_SIGMAS * trend[0] ** 0.5:
         warnings.append(f"overloaded: requests arrive at {fmt_num(offered_rate_rps)} req/s, faster "
                         f"than they are served ({fmt_num(m.requests_per_s)} req/s over the run): "
-                        f"the requests in the system grow from {trend[0]:.0f} to {trend[1]:.0f} "
+                        f"the {what} grow from {trend[0]:.0f} to {trend[1]:.0f} "
                         f"while they arrive (p90 E2E {fmt_time_s(e2e)}); lower the rate or add "
                         "replicas")
     elif m.completed and wait is not None and e2e is not None and wait > OVERLOAD_QUEUE_S \
@@ -72,3 +99,21 @@ def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[s
                         f"{m.mean_queue_len:.0f}, max {m.max_queue_len:,}); lower the rate or add "
                         "replicas")
     return served_none, warnings
+
+
+def short_run_note(m: Any, offered_rate_rps: float | None) -> str | None:
+    """A caveat (not a problem: the planner's runs are sized for it) when an open-loop run's
+    arrivals span fewer than SHORT_RUN_LIFETIMES request lifetimes (median E2E)."""
+    life = m.e2e_s.p50
+    if not offered_rate_rps or not m.completed or not life:
+        return None
+    window = m.requests / offered_rate_rps
+    if window >= SHORT_RUN_LIFETIMES * life:
+        return None
+    need = _round_up(SHORT_RUN_LIFETIMES * 2 * life * offered_rate_rps)
+    return (f"short run: its arrivals span {fmt_time_s(window)}, less than {SHORT_RUN_LIFETIMES:g} "
+            f"request lifetimes (p50 E2E {fmt_time_s(life)}), so most requests met a filling or "
+            "draining system: latencies read low, and the throughput "
+            f"({fmt_num(m.requests_per_s)} of {fmt_num(offered_rate_rps)} req/s offered), $ and J "
+            f"per token count the ramp-up and drain; for steady-state numbers simulate at least "
+            f"{need:,} requests (-n)")

@@ -27,7 +27,7 @@ from inferplan.perf.memory import kv_bytes_per_sequence_device
 from inferplan.sim.cluster import Cluster, make_router
 from inferplan.sim.entities import Request, SchedulerConfig
 from inferplan.sim.metrics import SLO, SimMetrics, compute_metrics
-from inferplan.sim.overload import outcome_problems
+from inferplan.sim.overload import outcome_problems, short_run_note
 from inferplan.sim.pool import DeploymentSpec, Pool, PoolInfo, build_pool
 from inferplan.sim.schedulers import Replica
 from inferplan.sim.workload import RequestArrays, Workload, generate, think_times
@@ -141,15 +141,17 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     arrivals = [r.arrival_s for r in issued if not math.isnan(r.arrival_s)]
     warm_s = warmup * (max(arrivals) - min(arrivals)) if warmup > 0 and arrivals else 0.0
     m = compute_metrics(issued, reps + dreps, slo, warmup_s=warm_s)
-    infos = [pre.info("prefill" if dec else ("serve" if role == "both" else role), replicas,
-                      m.busy_fraction, m.mean_batch_size)]
+    # power, $ and J per token over the steady window (metrics.Steady), not the ramp-up and drain
+    st = m.steady if m.steady is not None and m.steady.output_tok_s > 0 else None
+    busy, batch, out_tok_s = ((st.busy_fraction, st.mean_batch_size, st.output_tok_s) if st else
+                              (m.busy_fraction, m.mean_batch_size, m.output_tok_s))
+    infos = [pre.info("prefill" if dec else ("serve" if role == "both" else role), replicas, busy, batch)]
     if dec is not None:
-        infos.append(dec.info("decode", decode_replicas, m.busy_fraction, m.mean_batch_size))
+        infos.append(dec.info("decode", decode_replicas, busy, batch))
     usd = [i.usd_per_hour for i in infos if i.usd_per_hour is not None]
     pw = [i.power_w for i in infos if i.power_w is not None]
-    usd_tok = (sum(usd) / HOUR_S / m.output_tok_s * 1e6
-               if len(usd) == len(infos) and m.output_tok_s else None)
-    j_tok = sum(pw) / m.output_tok_s if len(pw) == len(infos) and m.output_tok_s else None
+    usd_tok = (sum(usd) / HOUR_S / out_tok_s * 1e6 if len(usd) == len(infos) and out_tok_s else None)
+    j_tok = sum(pw) / out_tok_s if len(pw) == len(infos) and out_tok_s else None
     assumptions.update({
         "efficiency_profile": pre.efficiency_profile,
         "step_times": ("perf.step.step_work tables (exact)" if not pre.cost.exact
@@ -158,7 +160,8 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
         "pipeline": "with pp > 1 the batch is split into min(batch, pp) micro-batches; the largest sets the step time",
         "power": "idle + (TDP - idle) x utilization of a mean-batch decode step x busy share",
         "cost": ("catalog $/h of every device of every replica (or purchase amortized + energy at "
-                 "the simulated power) over the output tokens/s simulated"),
+                 "the simulated power) over the output tokens/s simulated, both over the steady "
+                 "window (warm-up end to last arrival: metrics.steady), all of it charged to output"),
     })
     violations = slo.violations(m) if slo is not None and not slo.empty() else []
     res = SimResult(
@@ -170,6 +173,9 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     offered = workload.arrivals.rate if workload.arrivals.kind in ("poisson", "gamma") else None
     res.warnings = [*([str(assumptions["warning"])] if "warning" in assumptions else []),
                     *outcome_problems(res, offered)[1]]
+    note = short_run_note(m, offered) if not any(w.startswith("overloaded") for w in res.warnings) else None
+    if note:
+        res.warnings.append(note)
     res.wall_s = time.perf_counter() - wall
     return res
 

@@ -1,0 +1,42 @@
+"""sim/overload.py: a short run's ramp-up is not overload, a real overload still is, and a run
+too short for a steady state says so; simulate's $ and J come from the steady window."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferplan.sim import SLO, DeploymentSpec, get_workload, simulate
+from inferplan.sim.workload import with_overrides
+
+
+def _chat(rate: float):
+    return with_overrides(get_workload("chat"), rate=rate)
+
+
+def test_a_big_cluster_filling_up_in_a_short_run_is_not_called_overloaded():
+    # 24 x tp4 H100 at 1,000 req/s hold (a 20,000-request run shows it); 3,000 requests are
+    # 3 s of arrivals, about two request lifetimes: the count in the system is still ramping
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", devices=4, tp=4), _chat(1000),
+                   requests=3000, replicas=24, slo=SLO(p90_ttft_s=1, p90_tpot_s=0.05))
+    assert not any(w.startswith("overloaded") for w in res.warnings), res.warnings
+    short = [w for w in res.warnings if w.startswith("short run")]
+    assert short and "simulate at least" in short[0]
+
+
+def test_a_short_overloaded_run_is_still_overloaded():
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), _chat(100), requests=1500)
+    assert any(w.startswith("overloaded") for w in res.warnings)
+    assert not any(w.startswith("short run") for w in res.warnings)
+
+
+def test_cost_per_token_uses_the_steady_window_not_the_drain():
+    wl = _chat(20)
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), wl, requests=2000, replicas=2)
+    m = res.metrics
+    assert m.steady is not None
+    # the run's own rate counts the drain of the last long requests; the window's does not
+    assert m.output_tok_s < 0.97 * m.steady.output_tok_s
+    assert m.steady.output_tok_s == pytest.approx(20 * wl.mean_output(), rel=0.1)
+    usd_h = sum(p.usd_per_hour for p in res.pools)
+    assert res.usd_per_1m_output_tokens == pytest.approx(usd_h / 3600 / m.steady.output_tok_s * 1e6)
+    assert 0 < m.steady.busy_fraction <= 1 and m.busy_fraction <= 1
