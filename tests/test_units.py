@@ -9,7 +9,8 @@ def test_durations_pick_a_readable_unit():
     got = [fmt_time_s(x) for x in (5e-6, 0.02, 3.2, 250, 3600, 131_087, 1e6, 1e7, 1e9, None)]
     assert got == ["5 µs", "20 ms", "3.20 s", "250 s", "1 h", "36.4 h", "11.6 days", "116 days",
                    "11,574 days", "-"]
-    assert not any("e+" in fmt_time_s(10.0 ** k) for k in range(-7, 15))
+    assert not any("e+" in fmt_time_s(10.0 ** k) or "e-" in fmt_time_s(10.0 ** k) for k in range(-15, 15))
+    assert fmt_time_s(7.07e-15) == "0 µs" and fmt_time_s(2e-8) == "20 ns"
 
 
 def test_numbers_use_separators_and_si_prefixes_never_exponents():

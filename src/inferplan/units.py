@@ -41,7 +41,11 @@ def fmt_time_s(t: float | None) -> str:
         return f"{t:.2f} s"
     if t >= 1e-3:
         return f"{t * 1e3:.3g} ms"
-    return f"{t * 1e6:.3g} µs"
+    if abs(t) < 5e-10:  # below a nanosecond: rounding noise of time sums, shown as zero
+        return "0 µs"
+    if t >= 1e-6:
+        return f"{t * 1e6:.3g} µs"
+    return f"{t * 1e9:.3g} ns"
 
 
 _SI_LARGE = (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6))

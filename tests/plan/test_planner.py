@@ -238,3 +238,14 @@ def test_a_thousand_requests_a_second_is_not_over_provisioned():
     best = res.options[0]
     assert best.verified and best.devices <= 96, best.id
     assert best.max_rate_rps is None or best.max_rate_rps >= 1000.0 * 0.99
+
+
+def test_the_ttft_floor_counts_the_api_servers_time_per_request():
+    # simulate adds the engine's fitted API-server time to every TTFT (as estimate does for a
+    # served run); a TTFT bound below it can never be met, whatever the hardware
+    from inferplan.sim import build_pool
+
+    api = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), SMALL).front_s
+    assert api > 0
+    res = plan(_request(slo=SLO(p90_ttft_s=0.9 * api), hardware=["h100-sxm"]), executor="serial")
+    assert res.options == [] and any("TTFT floor" in r.reason for r in res.rejected)

@@ -3,9 +3,10 @@
 A *candidate* is one replica configuration: model x hardware x precision x layout (TP/PP/EP).
 For each candidate this module computes, from the cost function alone (no simulation):
 
-- ``ttft_floor_s``: prefill of the prompt at the SLO's TTFT percentile on an idle replica. Every
-  request's TTFT is at least its bare prefill, and prefill time grows with the prompt, so the
-  p-th percentile TTFT is at least this: a candidate above a TTFT bound can never meet it.
+- ``ttft_floor_s``: the API server's time per request + prefill of the prompt at the SLO's
+  TTFT percentile on an idle replica. Every request's TTFT is at least that, and prefill time
+  grows with the prompt, so the p-th percentile TTFT is at least this: a candidate above a TTFT
+  bound can never meet it.
 - ``tpot_floor_s``: a batch-1 decode step at the prompt length of the TPOT percentile (the same
   argument: a request's TPOT is at least a batch-1 step at its shortest context).
 - ``capacity_rps``: requests/s one replica sustains with the TPOT bound held (continuous
@@ -184,14 +185,15 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     tpot_pcts = [p for m, p, _ in slo.bounds() if m == "tpot"] or [50]
     e2e_pcts = [p for m, p, _ in slo.bounds() if m == "e2e"] or [50]
     floors = {}
+    api = pool.front_s  # the API server's time per request comes first (sim: Pool.front_s)
     for pct in ttft_pcts:
-        floors[("ttft", pct)] = prefill_s(_percentile_len(workload.input, pct))
+        floors[("ttft", pct)] = api + prefill_s(_percentile_len(workload.input, pct))
     for pct in tpot_pcts:
         floors[("tpot", pct)] = float(step_work(dep, decode_seqs=1, decode_ctx=_percentile_len(
             workload.input, pct)).time_s(f))
     tpot_min = float(step_work(dep, decode_seqs=1, decode_ctx=1.0).time_s(f))
     for pct in e2e_pcts:
-        floors[("e2e", pct)] = (max(_percentile_len(workload.output, pct) - 1, 0) * tpot_min)
+        floors[("e2e", pct)] = api + (max(_percentile_len(workload.output, pct) - 1, 0) * tpot_min)
     for metric, pct, limit in slo.bounds():
         fl = floors[(metric, pct)]
         if fl > limit:

@@ -170,7 +170,7 @@ class _Run:
         nr = self.reqs[self.issued]
         nr.user, nr.arrival_s = user, t
         self.issued += 1
-        return [Arrival(t, nr)]
+        return [Arrival(t + nr.front_s, nr)]
 
     def deliver(self, pool: int, r: Request, t: float) -> list[Event]:
         reps = self.pools[pool]
@@ -202,7 +202,7 @@ class Cluster:
 
     def __init__(self, replicas: list[Replica], router: Router, *,
                  decode_pool: list[Replica] | None = None, decode_router: Router | None = None,
-                 transfer_s: Callable[[Request], float] | None = None) -> None:
+                 transfer_s: Callable[[Request], float] | None = None, front_s: float = 0.0) -> None:
         if not replicas:
             raise InputError("a cluster needs at least one replica")
         self.replicas = replicas
@@ -210,6 +210,7 @@ class Cluster:
         self.decode_pool = decode_pool or []
         self.decode_router = decode_router or RoundRobin()
         self.transfer_s = transfer_s or (lambda r: 0.0)
+        self.front_s = front_s  # API-server time of each request before the router sees it
         self.events = 0
 
     def run(self, reqs: RequestArrays, *, closed_users: int | None = None,
@@ -221,16 +222,19 @@ class Cluster:
         studied alone). A prefill pool without a decode pool ends requests at hand-off.
         """
         allr = _requests(reqs, prefilled)
+        if self.front_s > 0 and not prefilled:
+            for r in allr:
+                r.front_s = self.front_s
         run = _Run(self, allr, closed_users, think_s, max_time_s)
         for u in range(run.issued):  # closed loop: every user's first request at t = 0
             allr[u].arrival_s, allr[u].user = 0.0, u
-            run.push(Arrival(0.0, allr[u]))
+            run.push(Arrival(allr[u].front_s, allr[u]))
         stream = iter(()) if run.closed else iter(allr)  # open loop: arrivals in order
         nxt = next(stream, None)
         heap, events = run.heap, 0
         while nxt is not None or heap:
-            if nxt is not None and (not heap or nxt.arrival_s < heap[0][0]):  # ties: heap first
-                ev: Event = Arrival(nxt.arrival_s, nxt)
+            if nxt is not None and (not heap or nxt.arrival_s + nxt.front_s < heap[0][0]):  # ties: heap first
+                ev: Event = Arrival(nxt.arrival_s + nxt.front_s, nxt)
                 nxt = next(stream, None)
             else:
                 ev = heapq.heappop(heap)[3]

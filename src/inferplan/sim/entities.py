@@ -68,6 +68,7 @@ class Request:
     preemptions: int = 0
     cached_tokens: int = 0  # prompt tokens served from the prefix cache
     rejected: str = ""
+    front_s: float = 0.0  # in the API server before the engine sees it (arrival_s is the client's send)
 
     def __post_init__(self) -> None:
         self.prompt_tokens = self.input_tokens

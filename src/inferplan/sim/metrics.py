@@ -208,6 +208,7 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
     fin = np.array([r.finish_s for r in done])
     first = np.array([r.first_token_s for r in done])
     sched = np.array([r.scheduled_s for r in done])
+    front = np.array([r.front_s for r in done])  # API-server time before the engine's queue
     out = np.array([r.output_tokens for r in done], dtype=float)
     inp = np.array([r.input_tokens for r in done], dtype=float)
     if not done:
@@ -259,7 +260,8 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
     for rep in replicas:
         rep.in_system.change(t1, 0)
         rep.in_queue.change(t1, 0)
-    l_sys = sum(rep.in_system.area for rep in replicas) / span
+    # + the API-server stage: each request spends exactly its front_s there
+    l_sys = (sum(rep.in_system.area for rep in replicas) + float(front.sum())) / span
     l_q = sum(rep.in_queue.area for rep in replicas) / span
     max_q = max(rep.in_queue.peak for rep in replicas)
     good = good_rps = None
@@ -272,7 +274,7 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
     return SimMetrics(
         requests=len(reqs), completed=len(done), rejected=rejected, duration_s=span,
         ttft_s=dist(ttft[measured]), tpot_s=dist(tpot), itl_s=itl, e2e_s=dist(e2e[measured]),
-        queue_wait_s=dist(np.maximum(sched - arr, 0.0)[measured]),
+        queue_wait_s=dist(np.maximum(sched - arr - front, 0.0)[measured]),
         requests_per_s=len(done) / span, input_tok_s=float(inp.sum() / span),
         output_tok_s=float(out.sum() / span), total_tok_s=float((inp.sum() + out.sum()) / span),
         goodput=good, goodput_requests_per_s=good_rps,

@@ -38,7 +38,7 @@ from inferplan.perf.memory import (
     kv_bytes_per_sequence_device,
     kv_room_bytes,
 )
-from inferplan.perf.step import Factors, step_work
+from inferplan.perf.step import Factors, request_overhead_s, step_work
 from inferplan.sim.cost import StepCost
 from inferplan.sim.entities import SchedulerConfig
 from inferplan.sim.schedulers import SCHEDULERS
@@ -103,6 +103,8 @@ class PoolInfo(BaseModel):
     kv_cache_tokens: int = Field(description="KV tokens one replica holds beside its weights")
     usd_per_hour: float | None = Field(default=None, description="whole pool, catalog prices")
     power_w: float | None = Field(default=None, description="whole pool at the simulated load")
+    api_server_s: float = Field(default=0.0, description="seconds each request spends in the API "
+                                "server before the engine sees it (added to TTFT and E2E)")
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,13 @@ class Pool:
         return self.limits.max_num_seqs
 
     @property
+    def front_s(self) -> float:
+        """Seconds a request spends in the API server before the engine sees it (the fitted
+        per-request overhead, ``perf.step.request_overhead_s``, that ``estimate`` adds to a
+        served TTFT and E2E)."""
+        return request_overhead_s(self.factors)
+
+    @property
     def kv_reservation(self) -> Literal["on_demand", "full_sequence"]:
         """How a replica takes KV blocks (the engine's, unless the scheduler configuration says):
         ``on_demand`` or ``full_sequence`` (EngineSpec.kv_reservation)."""
@@ -260,7 +269,8 @@ class Pool:
             policy=self.policy, prefill_first=self.prefill_first, max_num_seqs=self.max_num_seqs,
             max_num_batched_tokens=self.max_batched_tokens, kv_reservation=self.kv_reservation,
             kv_cache_tokens=self.kv_tokens,
-            usd_per_hour=self.usd_per_hour(replicas, power), power_w=power)
+            usd_per_hour=self.usd_per_hour(replicas, power), power_w=power,
+            api_server_s=self.front_s if role in ("serve", "prefill") else 0.0)
 
 
 def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConfig | None = None,

@@ -132,7 +132,7 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
         dreps = [dec.replica(i, "decode") for i in range(decode_replicas)]
         transfer, assumptions["kv_transfer"] = _kv_transfer(pre.dep, dec.dep)
     cluster = Cluster(reps, make_router(router), decode_pool=dreps or None,
-                      decode_router=make_router(router), transfer_s=transfer)
+                      decode_router=make_router(router), transfer_s=transfer, front_s=pre.front_s)
     closed = workload.arrivals.kind == "closed"
     done = cluster.run(reqs, closed_users=workload.arrivals.users if closed else None,
                        think_s=think_times(workload, requests, seed) if closed else None,
