@@ -28,7 +28,7 @@ __all__ = ["LIMITS", "check_int", "check_float", "parse_duration_s", "slo_warnin
 LIMITS: dict[str, float] = {
     "layers": 1_000,  # the deepest published LLMs have ~130
     "requests": 10**7,  # simulated requests (a 10^6-request run takes minutes)
-    "tokens": 10**7,  # prompt or output tokens of one sequence (longest contexts: 10M)
+    "tokens": 2**24,  # prompt or output tokens of one sequence (longest contexts: 10M = 10 x 2^20, Llama 4 Scout)
     "batch": 10**6,  # sequences decoded together, clients, KV blocks
     "devices": 100_000,
     "parallel": 4_096,  # tp, pp, ep

@@ -4,6 +4,7 @@ per-family rules (windows, MLA, conv state, MoE layouts, errors)."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -386,17 +387,19 @@ def test_tensor_parallelism_must_divide_the_linear_attention_heads() -> None:
 
 
 @pytest.mark.parametrize(("method", "bits", "expected"), [
-    ("gptq", 4, "gptq-int4"), ("awq", 4, "awq-int4"), ("gptq", 8, "int8"), ("gptq", 3, "bf16"),
-    ("fp8", 8, "fp8"),
+    ("gptq", 4, "gptq-int4"), ("awq", 4, "awq-int4"), ("gptq", 8, "gptq-int8"), ("awq", 8, "int8"),
+    ("gptq", 3, "bf16"), ("fp8", 8, "fp8"),
 ])
 def test_quantization_config_names_the_checkpoints_weight_format(method: str, bits: int,
                                                                  expected: str) -> None:
     """A GPTQ/AWQ checkpoint's config.json says quant_method and bits: 4-bit ones stream 4.16
-    bits per weight (not the 5 of gpt-fast's int4), 8-bit ones int8; other widths fall back to
-    torch_dtype."""
+    bits per weight (not the 5 of gpt-fast's int4), 8-bit GPTQ ones gptq-int8 (fp16 embedding and
+    head); other widths fall back to torch_dtype (with a warning: tests/models/test_quant.py)."""
     cfg = {**_config("llama-3.1-8b"), "torch_dtype": "bfloat16",
            "quantization_config": {"quant_method": method, "bits": bits, "group_size": 128}}
-    spec = spec_from_hf_config(cfg, "my-quantized-llama")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = spec_from_hf_config(cfg, "my-quantized-llama")
     assert spec.native_precision == expected
     assert get_precision(expected).id == expected  # a catalog precision, not a free string
 

@@ -58,10 +58,11 @@ def check_precision_ids(*names: str | None) -> None:
 
 def checkpoint_precision(method: str, bits: int, group_size: int | None) -> str | None:
     """The precision id of a GPTQ/AWQ checkpoint (``quantization_config``: quant_method, bits,
-    group_size): 4-bit ones by group size (128 when unset; -1 is per channel), 8-bit ones int8;
+    group_size): 4-bit ones by group size (128 when unset; -1 is per channel), 8-bit GPTQ ones
+    gptq-int8 (fp16 embedding and head), other 8-bit ones int8;
     None for widths the catalog has no format for (the caller keeps the config's dtype)."""
     if bits == 8:
-        return "int8"
+        return "gptq-int8" if method == "gptq" else "int8"
     if bits != 4:
         return None
     suffix = {32: "-g32", 64: "-g64", -1: "-pc"}.get(group_size or 128, "")

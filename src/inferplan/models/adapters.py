@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from inferplan.catalog.precisions import checkpoint_precision
 from inferplan.errors import UnsupportedModelError
+from inferplan.models.quant import native_precision
 from inferplan.models.spec import Ffn, LayerGroup, Mixer, ModelSpec
 
 Config = Mapping[str, Any]
@@ -27,9 +27,6 @@ _BY_ARCHITECTURE: dict[str, str] = {}
 _BY_MODEL_TYPE: dict[str, str] = {}
 
 # torch dtype names in config.json -> precision ids of catalog/data/precisions.yaml
-_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
-
-
 def register_adapter(
     family: str, *, model_types: Iterable[str] = (), architectures: Iterable[str] = ()
 ) -> Callable[[Adapter], Adapter]:
@@ -160,25 +157,6 @@ def _groups(layers: Sequence[Layer]) -> tuple[LayerGroup, ...]:
     )
 
 
-def _native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str | None]:
-    """(weights, routed experts) precision ids from torch_dtype and quantization_config."""
-    top = top if top is not None else cfg
-    q = top.get("quantization_config") or cfg.get("quantization_config") or {}
-    method = str(q.get("quant_method", "")).lower()
-    dtype = top.get("torch_dtype") or top.get("dtype") or cfg.get("torch_dtype") or "bfloat16"
-    base = _DTYPES.get(str(dtype), "bf16")
-    if method == "fp8":
-        return "fp8", None
-    if method == "mxfp4":  # gpt-oss: routed experts in MXFP4, everything else in torch_dtype
-        return base, "mxfp4"
-    if method == "bitnet":
-        return "i2_s", None  # ternary weights packed 4 per byte (2 bits/weight)
-    if method in ("gptq", "awq"):
-        group, bits = q.get("group_size", q.get("q_group_size")), int(q.get("bits", q.get("w_bit", 4)) or 4)
-        return checkpoint_precision(method, bits, int(group) if group else None) or base, None
-    return base, None
-
-
 def _layer_types(cfg: Config, model_id: str, n: int) -> list[str] | None:
     types = cfg.get("layer_types")
     if types is None:
@@ -205,7 +183,7 @@ def _spec(
     tie = cfg.get("tie_word_embeddings", top.get("tie_word_embeddings"))
     if tie is None:
         tie = cfg.get("tie_embedding", tie_default)
-    weights, experts = _native_precision(cfg, top)
+    weights, experts = native_precision(cfg, top)
     return ModelSpec(
         id=model_id,
         name=name,

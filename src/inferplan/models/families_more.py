@@ -1,11 +1,14 @@
 """More architecture families for ``models.adapters``: GPT-J, Gemma 2, GLM-4.x MoE, Phi-3 and BLOOM
-(added for the calibration corpus), and the Qwen3-Next / Qwen3.5 hybrids (gated DeltaNet). They register through the same ``register_adapter``
+(added for the calibration corpus), the Qwen3-Next / Qwen3.5 hybrids (gated DeltaNet), and
+families that reuse another's shapes: DeepSeek-V2 (DeepSeek-V3's MLA + MoE), Qwen2.5-VL and
+Mistral 3 (the text model of a multimodal config; the vision tower is not counted). They register through the same ``register_adapter``
 decorator a plugin would use; ``inferplan.models`` imports this module so the registry always
 holds them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from inferplan.models.adapters import (
@@ -18,6 +21,9 @@ from inferplan.models.adapters import (
     _moe,
     _require,
     _spec,
+    deepseek_v3_spec,
+    mistral_spec,
+    qwen2_spec,
     register_adapter,
 )
 from inferplan.models.spec import Mixer, ModelSpec
@@ -198,3 +204,34 @@ def bloom_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
     layer = (_attention(text, qkv_bias=True, o_bias=True), _dense(text, gated=False, bias=True), 4)
     top = {**cfg, "torch_dtype": text["torch_dtype"]}
     return _spec(text, model_id, name, [layer] * layers, top=top, family="bloom")
+
+
+def _relabel(spec: ModelSpec, family: str) -> ModelSpec:
+    return dataclasses.replace(spec, extra={**spec.extra, "family": family})
+
+
+def _text(cfg: Config) -> dict[str, Any]:
+    """A multimodal config's text model: its ``text_config`` over the top level (older
+    Qwen2.5-VL configs keep the text fields at the top), with the top's architectures, dtype
+    and quantization."""
+    return {**cfg, **(cfg.get("text_config") or {}), "model_type": cfg.get("model_type")}
+
+
+@register_adapter("deepseek_v2", model_types=["deepseek_v2"], architectures=["DeepseekV2ForCausalLM"])
+def deepseek_v2_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """DeepSeek-V2 / V2.5 / V2-Lite: the fields and shapes of DeepSeek-V3 (MLA, a few dense
+    layers, then routed + shared experts); V2-Lite has no query LoRA (q_lora_rank null)."""
+    return _relabel(deepseek_v3_spec(cfg, model_id, name), "deepseek_v2")
+
+
+@register_adapter("qwen2_5_vl", model_types=["qwen2_5_vl", "qwen2_vl"],
+                  architectures=["Qwen2_5_VLForConditionalGeneration", "Qwen2VLForConditionalGeneration"])
+def qwen2_5_vl_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """Qwen2-VL / Qwen2.5-VL: the Qwen2 text model (vision tower not counted)."""
+    return _relabel(qwen2_spec(_text(cfg), model_id, name), "qwen2_5_vl")
+
+
+@register_adapter("mistral3", model_types=["mistral3"], architectures=["Mistral3ForConditionalGeneration"])
+def mistral3_spec(cfg: Config, model_id: str, name: str) -> ModelSpec:
+    """Mistral Small 3.1 / 3.2 (multimodal): the Mistral text model (vision tower not counted)."""
+    return _relabel(mistral_spec(_text(cfg), model_id, name), "mistral3")

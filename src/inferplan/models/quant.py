@@ -1,0 +1,90 @@
+"""The weight precision a Hugging Face ``config.json`` declares: its ``torch_dtype`` and its
+``quantization_config`` (GPTQ, AWQ, FP8, FBGEMM FP8, compressed-tensors, ModelOpt, bitsandbytes,
+MXFP4, BitNet), as catalog precision ids. A quantization the catalog has no format for keeps the
+dtype's precision, with a warning (``--precision`` sets the format)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from inferplan.catalog.precisions import checkpoint_precision
+
+Config = Mapping[str, Any]
+_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
+def native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str | None]:
+    """(weights, routed experts) precision ids from torch_dtype and quantization_config.
+
+    A quantization the catalog has no format for keeps the dtype's precision, with a warning
+    (``--precision`` sets the format)."""
+    top = top if top is not None else cfg
+    q = top.get("quantization_config") or cfg.get("quantization_config") or {}
+    method = str(q.get("quant_method", "")).lower()
+    dtype = str(top.get("torch_dtype") or top.get("dtype") or cfg.get("torch_dtype") or "bfloat16")
+    base = "fp8" if dtype.startswith("float8") else _DTYPES.get(dtype, "bf16")
+    if not method:
+        return base, None
+    if method in ("fp8", "fbgemm_fp8"):  # fbgemm_fp8: Meta's FP8 rowwise (Llama 3.1 405B FP8)
+        return "fp8", None
+    if method == "mxfp4":  # gpt-oss: routed experts in MXFP4, everything else in torch_dtype
+        return base, "mxfp4"
+    if method == "bitnet":
+        return "i2_s", None  # ternary weights packed 4 per byte (2 bits/weight)
+    found: str | None
+    if method in ("gptq", "awq"):
+        group, bits = q.get("group_size", q.get("q_group_size")), int(q.get("bits", q.get("w_bit", 4)) or 4)
+        found = checkpoint_precision(method, bits, int(group) if group else None)
+        what = f"{method} {bits}-bit"
+    elif method == "compressed-tensors":
+        found, what = _compressed_tensors(q)
+    elif method == "modelopt":
+        algo = str(q.get("quant_algo", "")).upper()
+        found = {"FP8": "fp8", "NVFP4": "fp4", "W4A16_AWQ": "awq-int4", "INT4_AWQ": "awq-int4",
+                 "W4A8_AWQ": "awq-int4"}.get(algo)
+        what = f"modelopt {algo or '(no quant_algo)'}"
+    elif method == "bitsandbytes":
+        # LLM.int8: 8-bit weights (outlier columns in fp16); NF4/FP4: 4 bits + a fp32 absmax per
+        # 64 weights, double-quantized to 8 bits (4 + 8/64 + 32/(64 x 256) = 4.127 bits/weight):
+        # the size of a group-128 GPTQ format (4.156); bnb's dequantizing kernels run slower
+        four = bool(q.get("load_in_4bit")) or str(q.get("_load_in_4bit", "")).lower() == "true"
+        found = "gptq-int4" if four else "int8" if q.get("load_in_8bit") or q.get("_load_in_8bit") else None
+        what = "bitsandbytes " + ("4-bit" if four else "8-bit")
+        if found == "gptq-int4":
+            _warn("bitsandbytes 4-bit weights are modelled as gptq-int4 (the same 4.1 bits/weight; "
+                  "bitsandbytes' dequantizing kernels are slower than GPTQ's, so speed reads optimistic)")
+    else:
+        found, what = None, f"quant_method '{method}'"
+    if found is None:
+        _warn(f"config.json's quantization ({what}) has no format in the catalog: its weights are "
+              f"estimated as {base} (the config's dtype); pass --precision with the checkpoint's "
+              "format (`inferplan precisions` lists them)")
+        return base, None
+    return found, None
+
+
+def _compressed_tensors(q: Config) -> tuple[str | None, str]:
+    """The precision of a compressed-tensors checkpoint (llm-compressor: RedHatAI/neuralmagic
+    FP8, W8A8, W4A16, NVFP4) from its first config group's weight scheme."""
+    groups = q.get("config_groups") or {}
+    w = next((g.get("weights") or {} for g in groups.values() if isinstance(g, dict)), {})
+    bits, kind = int(w.get("num_bits") or 0), str(w.get("type", "")).lower()
+    group = w.get("group_size")
+    what = f"compressed-tensors {kind or '?'} {bits or '?'}-bit"
+    if kind == "float" and bits == 8:
+        return "fp8", what
+    if kind == "float" and bits == 4:
+        return ("fp4" if group in (None, 16) else "mxfp4"), what
+    if kind == "int" and bits == 8:
+        return "int8", what
+    if kind == "int" and bits == 4:  # W4A16: GPTQ-style packing, fp16 embedding and head
+        strategy = str(w.get("strategy", "")).lower()
+        return checkpoint_precision("gptq", 4, -1 if strategy == "channel" else
+                                    (int(group) if group else None)), what
+    return None, what
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, stacklevel=3)
