@@ -152,8 +152,13 @@ def test_prefill_runs_in_engine_chunks_that_reread_the_weights():
 
 def test_context_beyond_the_window_is_flagged():
     e = estimate("llama-3.1-8b", "h200-sxm", input_len=200_000, output_len=8)
-    assert "context window" in e.assumptions["warning"]
-    assert "warning" not in estimate("llama-3.1-8b", "h200-sxm", input_len=1000, output_len=8).assumptions
+    assert "context window" in e.assumptions["warning"] and e.warnings == [e.assumptions["warning"]]
+    e = estimate("llama-3.1-8b", "ryzen-9-7950x", input_len=200_000, output_len=8, threads=64)
+    # the same warnings as a list at the top level of the JSON (nothing internal leaks)
+    assert len(e.warnings) == 2 and "threads" in e.warnings[0] and "context window" in e.warnings[1]
+    assert e.assumptions["warning"] == "; ".join(e.warnings) and "_warnings" not in e.assumptions
+    ok = estimate("llama-3.1-8b", "h200-sxm", input_len=1000, output_len=8)
+    assert "warning" not in ok.assumptions and ok.warnings == []
 
 
 # --- benchmark shapes read as engines mean them ---------------------------------------------------

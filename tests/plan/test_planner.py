@@ -153,17 +153,18 @@ def test_confidence_drops_a_configuration_that_meets_the_tpot_slo_only_on_the_po
     assert any("pessimistic end" in w for w in pess.why)
     assert "confidence" in pess.assumptions
     # capacity at the low end of throughput: every colocated option's analytic capacity covers
-    # the target without the point plan's slack, and its max rate is read at that low end
+    # the target without the point plan's slack; its max rate (simulated with the latencies at
+    # their high end) is capped at that capacity, and never reads below the target it claims
     from inferplan.plan.explain import max_rate
 
     for o in pess.options:
         if o.kind == "colocated":
             assert o.capacity_rps_bound >= RATE * (1 - 1e-9)
             if o.max_rate_rps:
-                thr = o.confidence_factors["throughput"]
+                assert o.confidence_factors["throughput"] < 1
                 judged = max_rate(o, RATE)
-                assert thr < 1 and judged >= o.max_rate_rps * thr * (1 - 1e-9)
-                assert judged == pytest.approx(o.max_rate_rps * thr) or (
+                assert RATE * (1 - 1e-9) <= judged <= max(o.max_rate_rps, RATE)
+                assert judged == pytest.approx(min(o.max_rate_rps, o.capacity_rps_bound)) or (
                     o.max_rate_lower_bound and judged == RATE)
 
 
@@ -249,3 +250,32 @@ def test_the_ttft_floor_counts_the_api_servers_time_per_request():
     assert api > 0
     res = plan(_request(slo=SLO(p90_ttft_s=0.9 * api), hardware=["h100-sxm"]), executor="serial")
     assert res.options == [] and any("TTFT floor" in r.reason for r in res.rejected)
+
+
+def test_a_tpot_bound_on_one_token_outputs_is_met_not_missed():
+    # no request decodes, so there is no TPOT to bound: neither the floor nor the simulation
+    # may fail it (both read a missing TPOT as a miss before)
+    wl = Workload(name="one", arrivals=Arrivals(kind="poisson", rate=5.0),
+                  input=LengthDist(value=1024), output=LengthDist(value=1))
+    slo = SLO(p90_ttft_s=1.0, p90_tpot_s=0.001)
+    res = simulate("llama-3.1-8b", "h100-sxm", wl, requests=100, slo=slo)
+    assert res.slo_met and res.violations == []
+    out = plan(PlanRequest(models=["llama-3.1-8b"], workload=wl, rate=5.0, slo=slo,
+                           hardware=["h100-sxm"], disaggregation=False, top=1), executor="serial")
+    assert out.options and out.options[0].tpot_s.p90 is None
+
+
+def test_a_rate_beyond_max_replicas_says_how_many_it_needs_without_simulating():
+    res = plan(_request(rate=1e6, hardware=["h100-sxm"], max_replicas=8), executor="serial")
+    assert res.options == []
+    why = [r.reason for r in res.rejected]
+    assert why and all("more than --max-replicas 8" in w for w in why), why
+
+
+def test_a_workload_longer_than_the_context_window_is_warned_about():
+    wl = Workload(name="long", arrivals=Arrivals(kind="poisson", rate=0.1),
+                  input=LengthDist(value=200_000), output=LengthDist(value=100))
+    res = plan(PlanRequest(models=["llama-3.1-8b"], workload=wl, rate=0.1, slo=SLO(p90_ttft_s=100),
+                           hardware=["h100-sxm"], disaggregation=False, top=1), executor="serial")
+    assert len(res.warnings) == 1 and "context window of 131,072" in res.warnings[0]
+    assert _request().model_dump() and plan(_request(hardware=["h100-sxm"]), executor="serial").warnings == []

@@ -250,6 +250,8 @@ def register(app: typer.Typer) -> None:
         with render_sim.progress_bar(progress) as tick:
             res = run_plan(req, executor=executor, workers=workers, ray_address=ray_address,
                            progress=tick)
+        for line in res.warnings:
+            typer.echo(f"Warning: {line}", err=True)
         if json_out:
             typer.echo(res.model_dump_json(indent=2))
         else:

@@ -72,7 +72,7 @@ def print_simulation(res) -> None:
 
 
 def print_plan(res, show: int = 10) -> None:
-    out.print(f"[bold]plan[/] {', '.join(res.models)} · {res.workload} at {res.rate:g} req/s · "
+    out.print(f"[bold]plan[/] {', '.join(res.models)} · {res.workload} at {fmt_num(res.rate)} req/s · "
               f"SLO {res.slo} · objective {res.objective}")
     if not res.options:
         out.print(f"[red]{res.why[0].rstrip(':') if res.why else 'no configuration meets the SLO'}[/]")

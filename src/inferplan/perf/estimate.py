@@ -119,6 +119,7 @@ class Estimate(BaseModel):
     why: str = ""
     intervals: dict[str, list[float]] = {}  # 80% interval per metric (perf/intervals.py)
     corpus_support: str | None = None  # measured/unmeasured: its engine on its hardware in the corpus
+    warnings: list[str] = []  # what the estimate extrapolates or doubts (also assumptions.warning, joined)
 
 
 @dataclass
@@ -190,6 +191,10 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
 def _warn(notes: dict[str, Any], text: str) -> None:
     """Add a warning to an estimate's notes (one ``warning`` line, '; '-joined)."""
     notes["warning"] = f"{notes['warning']}; {text}" if notes.get("warning") else text
+    notes.setdefault(_WARNINGS, []).append(text)
+
+
+_WARNINGS = "_warnings"  # the same warnings as a list (Estimate.warnings), popped from the notes
 
 
 def _deployment(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, layout: Layout, w: Precision,
@@ -533,7 +538,9 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         if plan.requests and rps:
             assumptions["offline_run"] = offline_run_note(plan.requests, rps, usd_s, power)
     mem = plan.mem
+    warns = assumptions.pop(_WARNINGS, [])
     return Estimate(
+        warnings=list(warns),
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,

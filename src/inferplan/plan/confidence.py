@@ -14,8 +14,10 @@ interval, and reads throughputs at their *low* end:
   whole-cluster check never go below, without the point plan's 1.25x slack) is read at
   ``low end / point`` of the throughput interval, so more replicas are tried: the higher
   $/token of a pessimistic throughput shows up as more replicas, since the $ of a plan at a
-  fixed rate only depend on its replicas; the simulated maximum rate is reported at that low
-  end too (``planner.max_rate``);
+  fixed rate only depend on its replicas; the simulated maximum rate (whose latencies were
+  already held at their high end) is reported as it is, capped at that pessimistic analytic
+  capacity (``plan/explain.max_rate``): never below the target the plan claims, since the
+  replicas cover it;
 - ``f`` is never below 1 (nor a throughput factor above 1): where an interval lies wholly on the
   optimistic side of the point estimate, the point estimate is used.
 

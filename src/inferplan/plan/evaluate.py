@@ -31,6 +31,7 @@ from inferplan.sim import (
     outcome_problems,
     simulate_pools,
 )
+from inferplan.units import fmt_num
 
 CAPACITY_SLACK = 1.25  # replicas never go below rate / (slack x analytic capacity) at point estimates
 
@@ -192,6 +193,12 @@ def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
         return _holds(tried[r], t.rate / r)
 
     floor = _floor(t) if role == "both" else 1
+    if floor > t.r_cap:  # the analytic capacity already needs more than the limit: no simulation
+        cap = t.cand.capacity_rps * t.settings.capacity_slack
+        return Outcome(key=t.cand.key, kind=t.kind, feasible=False, replicas=None, violations=[
+            f"needs at least {floor:,} replicas ({fmt_num(t.rate)} req/s at most "
+            f"{fmt_num(cap)} req/s each by the analytic capacity), more than --max-replicas "
+            f"{t.r_cap}"])
     r = max(floor, min(t.replicas, t.r_cap))
     if ok(r):
         while r > floor and ok(r - 1):

@@ -26,12 +26,16 @@ def joules_per_token(o: PlanOption) -> float | None:
 
 
 def max_rate(o: PlanOption, rate: float) -> float | None:
-    """The simulated maximum rate as the plan judges it: at a confidence, x its throughput's low
-    end; a maximum the search did not reach (every probe held) is at least the target `rate`,
-    which the replicas' pessimistic capacity covers (evaluate.Settings.capacity_slack)."""
+    """The simulated maximum rate as the plan judges it. At a confidence the simulation already
+    checked the latencies at their interval's high end (the tightened SLO), so its maximum is
+    not scaled again; it is capped at the analytic capacity read at the throughput's low end
+    (which the replicas cover by construction: planner floors). A maximum the search did not
+    reach (every probe held) is at least the target `rate`."""
     if o.max_rate_rps is None:
         return None
-    m = o.max_rate_rps * o.confidence_factors.get("throughput", 1.0)
+    m = o.max_rate_rps
+    if o.confidence_factors.get("throughput") and o.capacity_rps_bound:  # already at the low end
+        m = min(m, max(o.capacity_rps_bound, rate))
     return max(m, rate) if o.max_rate_lower_bound else m
 
 
@@ -85,7 +89,10 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         least = "at least " if win.max_rate_lower_bound else ""
         thr = win.confidence_factors.get("throughput")
         lines.append(f"Headroom: holds the SLO up to {least}~{mr:.3g} req/s ({mr / req.rate:.2f}x the "
-                     "target; simulated" + (f", x{thr:.3g} at the low end of throughput)." if thr else ")."))
+                     "target; simulated" + (", latencies at their interval's high end, at most the "
+                                            f"analytic capacity at x{thr:.3g} throughput: "
+                                            f"{win.capacity_rps_bound:.3g} req/s)."
+                                            if thr and win.capacity_rps_bound else ")."))
     elif win.capacity_rps_bound:
         lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held)"
                      + (f"; it held {req.rate:g} req/s in simulation." if win.capacity_rps_bound < req.rate else "."))

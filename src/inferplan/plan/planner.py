@@ -35,6 +35,7 @@ from inferplan.catalog.precisions import check_precision_ids
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
 from inferplan.errors import InputError
 from inferplan.models.registry import get_model
+from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.intervals import load_intervals
 from inferplan.plan.confidence import (
@@ -145,6 +146,8 @@ class PlanResult(BaseModel):
     executor: str
     wall_s: float
     assumptions: dict[str, Any]
+    warnings: list[str] = Field(default_factory=list, description="inputs the plan extrapolates "
+                                "beyond (a workload longer than a model's context window)")
     confidence: float | None = Field(default=None, description="level the plan is pessimistic at")
     interval_level: float | None = Field(default=None, description="level of the options' intervals")
 
@@ -237,6 +240,14 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def _context_warnings(models: list[ModelSpec], w: Workload) -> list[str]:
+    """A workload whose long requests (p99 prompt + p99 output) exceed a model's context."""
+    longest = float(w.input.quantile(0.99)) + float(w.output.quantile(0.99))
+    return [f"{m.id}: requests up to {longest:,.0f} tokens (p99 prompt + p99 output) exceed its "
+            f"context window of {m.max_context_tokens:,}; the plan extrapolates"
+            for m in models if 0 < m.max_context_tokens < longest]
 
 
 def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = None,
@@ -463,6 +474,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         why.insert(1 if win else 0, f"At {level:.0%} confidence: the plan holds at the pessimistic "
                    f"end of each metric's {level:.0%} interval ({said}).")
     return PlanResult(
+        warnings=_context_warnings(models, req.workload),
         models=[m.id for m in models], workload=req.workload.name, rate=req.rate,
         slo=req.slo.describe(), objective=req.objective, options=final, frontier=front,
         winner=win.id if win else None, why=why, rejected=rejected, counts=counts,

@@ -188,9 +188,10 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     api = pool.front_s  # the API server's time per request comes first (sim: Pool.front_s)
     for pct in ttft_pcts:
         floors[("ttft", pct)] = api + prefill_s(_percentile_len(workload.input, pct))
+    one_token = float(workload.output.quantile(1.0)) <= 1  # no request decodes: no TPOT
     for pct in tpot_pcts:
-        floors[("tpot", pct)] = float(step_work(dep, decode_seqs=1, decode_ctx=_percentile_len(
-            workload.input, pct)).time_s(f))
+        floors[("tpot", pct)] = 0.0 if one_token else float(step_work(
+            dep, decode_seqs=1, decode_ctx=_percentile_len(workload.input, pct)).time_s(f))
     tpot_min = float(step_work(dep, decode_seqs=1, decode_ctx=1.0).time_s(f))
     for pct in e2e_pcts:
         floors[("e2e", pct)] = api + (max(_percentile_len(workload.output, pct) - 1, 0) * tpot_min)

@@ -84,6 +84,8 @@ class SLO(BaseModel):
         for metric, pct, bound in self.bounds():
             d: Dist = getattr(m, f"{metric}_s")
             v = d.at(pct)
+            if v is None and metric == "tpot" and m.completed:
+                continue  # every request finished with one token: no TPOT to bound
             if v is None or v > bound:
                 got = "n/a" if v is None else f"{v:.3g} s"
                 out.append(f"p{pct} {metric.upper()} {got} > {bound:g} s")

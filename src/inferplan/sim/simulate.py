@@ -125,7 +125,7 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     if dec is not None:
         role = "prefill"
     reps = [pre.replica(i, role) for i in range(replicas)]
-    assumptions = dict(pre.notes)
+    assumptions = {k: v for k, v in pre.notes.items() if k != "_warnings"}  # the joined "warning" stays
     transfer = None
     dreps: list[Replica] = []
     if dec is not None:
