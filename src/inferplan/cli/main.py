@@ -148,6 +148,8 @@ app = typer.Typer(
 )
 hardware_app = typer.Typer(help="List or show catalog hardware.", no_args_is_help=False)
 app.add_typer(hardware_app, name="hardware")
+models_app = typer.Typer(help="List the bundled models or show one.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
 
 
 @app.callback()
@@ -353,12 +355,29 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
-def models(fmt: FormatOpt = Format.table, json_out: JsonOpt = False) -> None:
-    """List the bundled models."""
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context, fmt: FormatOpt = Format.table, json_out: JsonOpt = False) -> None:
+    """List the bundled models (``inferplan models show MODEL`` for what is read from one)."""
+    if ctx.invoked_subcommand:
+        return
     from inferplan.cli import render
 
     render.print_models(output_format(json_out, fmt))
+
+
+@models_app.command("show")
+def models_show(
+    model: Annotated[str, typer.Argument(help="Bundled model id or alias, or a Hugging Face config.json (or its folder)")],
+    json_out: JsonOpt = False,
+) -> None:
+    """What inferplan reads from a model: parameters, layers, context, precision, weight and KV bytes."""
+    from inferplan.cli import render
+    from inferplan.models.describe import describe_model
+    from inferplan.models.registry import get_model
+
+    card = describe_model(get_model(model))
+    render.emit("json" if json_out else "table", card, lambda: [card.model_dump()],
+                lambda: render.print_model_card(card))
 
 
 @hardware_app.callback(invoke_without_command=True)

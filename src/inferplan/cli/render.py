@@ -348,6 +348,31 @@ def print_models(fmt: str) -> None:
         "bundled models (active: parameters one token uses, embedding and LM head included)"))
 
 
+def print_model_card(c) -> None:
+    """``models show``: what the estimates rest on, one line per fact."""
+    out = console()
+    moe = c.active_params < c.total_params
+    out.print(f"[bold]{escape(c.id)}[/] ({escape(c.architecture)}{', ' + c.family if c.family else ''})")
+    out.print(f"source: {escape(c.source or '-')}")
+    out.print(f"parameters: {fmt_num(c.total_params)}" + (
+        f", {fmt_num(c.active_params)} per token ({fmt_num(c.active_params - c.embedding_params)} "
+        "without the input embedding)" if moe else ""))
+    exp = f", routed experts {c.native_expert_precision}" if c.native_expert_precision else ""
+    out.print(f"weights: {fmt_bytes(c.weights_bytes)} at {c.native_precision}{exp}")
+    out.print(f"layers: {c.layers}, hidden {c.hidden_size:,}, vocabulary {c.vocab_size:,}"
+              f" ({'tied' if c.tie_word_embeddings else 'untied'} embeddings), context "
+              f"{c.max_context_tokens:,} tokens")
+    for k in c.layer_kinds:
+        win = f", window {k.window_tokens:,}" if k.window_tokens else ""
+        ffn = (f"MoE {k.experts} experts, {k.experts_per_token} per token" if k.ffn == "moe" else "dense FFN")
+        out.print(f"  {k.layers} x {k.mixer}{win}; {ffn}")
+    state = f" + {fmt_num(c.state_elems_per_seq)} state elements per sequence" if c.state_elems_per_seq else ""
+    out.print(f"KV cache: {fmt_num(c.kv_elems_per_token)} elements per token in full-attention layers{state}")
+    out.print("  per sequence (16-bit): " + ", ".join(f"{fmt_bytes(b)} at {n:,}" for n, b in c.kv_bytes_per_seq.items()))
+    if c.notes:
+        out.print(f"[dim]{escape(c.notes)}[/]")
+
+
 def _peak(h) -> float | None:
     return h.peak_flops.get("bf16") or h.peak_flops.get("fp16") or h.peak_flops.get("fp32")
 
