@@ -160,3 +160,4 @@ def test_a_model_that_crashes_llama_cpp_is_measured_again_without_weight_repacki
     with pytest.raises(InputError, match="crashed"):
         run_llamacpp_bench(str(tiny_config), hardware=this_machine, qtypes=("q4_0",), threads=(2,),
                            prefill_tokens=16, decode_tokens=4, reps=1)
+

@@ -391,6 +391,16 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
     )
 
 
+BACKGROUND_GRADES = ((0.10, "A"), (0.30, "B"))  # most background CPU share for each grade; above: C
+
+
+def reliability_for_background(share: float) -> str:
+    """The corpus grade of a measurement taken while other processes used ``share`` of the CPU:
+    A on a quiet machine (<= 10%), B up to 30%, C above (llama.cpp's threads then compete for
+    cores and bandwidth: a lower bound on what the machine does)."""
+    return next((g for limit, g in BACKGROUND_GRADES if share <= limit), "C")
+
+
 def _rows(p: LlamaCppPoint, model_ref: str, hid: str, version: str, reps: int, seed: int,
           spec, base) -> list[dict[str, str]]:
     notes = {"threads": p.threads, "engine_version": version,
@@ -399,12 +409,16 @@ def _rows(p: LlamaCppPoint, model_ref: str, hid: str, version: str, reps: int, s
                              if spec is not base else ""),
              "file_bytes": p.file_bytes, "reps": reps}
     notes["background_cpu"] = f"{p.background_cpu:.0%}"
+    grade = reliability_for_background(p.background_cpu)
+    if grade != "A":
+        notes["reliability"] = (f"{grade}: other processes used {p.background_cpu:.0%} of the CPU "
+                                "during a kept repetition (rerun on a quiet machine for grade A)")
     if p.discarded_reps:
         notes["discarded_reps"] = p.discarded_reps
     if not p.weight_repacking:
         notes["weight_repacking"] = f"off (llama.cpp crashed with it on this CPU, {p.crash_signal}: --no-repack)"
     common: dict[str, Any] = dict(model_id=model_ref, hardware_id=hid, weight_precision=p.qtype,
-                  kv_precision="f16", engine=ENGINE, batch=1)
+                  kv_precision="f16", engine=ENGINE, batch=1, reliability=grade)
     stem = f"llamacpp-{p.qtype}-t{p.threads}"
     return [
         measured_row(id=f"{stem}-pp{p.prefill_tokens}", metric="prefill_tok_s", value=p.prefill_tok_s,
