@@ -46,3 +46,10 @@ def test_usage_errors_of_the_group_are_json_errors_when_json_is_asked() -> None:
     assert code == 2 and "no-such-command" in json.loads(out)["error"]["message"] and "Error:" in err
     code, out, _ = run("--json", "--bogus", "estimate")
     assert code == 2 and "--bogus" in json.loads(out)["error"]["message"]
+
+
+def test_json_before_a_subcommand_path_goes_after_its_last_name() -> None:
+    code, out, _ = run("--json", "models", "show", "llama-3.1-8b")
+    assert code == 0 and json.loads(out)["id"] == "llama-3.1-8b"
+    code, out, _ = run("--json", "hardware", "show", "h100-sxm")
+    assert code == 0 and json.loads(out)["id"] == "h100-sxm"

@@ -19,22 +19,26 @@ def _llama(**top) -> dict:
     return {**cfg, "torch_dtype": "bfloat16", **top}
 
 
-def _ct(num_bits: int, kind: str, **weights) -> dict:
+def _ct(num_bits: int, kind: str, act: dict | None = None, **weights) -> dict:
     return {"quant_method": "compressed-tensors", "format": "float-quantized",
-            "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+            "config_groups": {"group_0": {"targets": ["Linear"], "input_activations": act, "weights": {
                 "num_bits": num_bits, "type": kind, **weights}}}}
 
 
 @pytest.mark.parametrize(("q", "expected"), [
     ({"quant_method": "fbgemm_fp8", "activation_scale_ub": 1200.0}, "fp8"),  # Llama 3.1 405B FP8
     (_ct(8, "float", strategy="channel"), "fp8"),  # RedHatAI ...-FP8-dynamic
-    (_ct(8, "int", strategy="channel"), "int8"),  # W8A8
+    (_ct(8, "int", {"num_bits": 8, "type": "int", "dynamic": True}, strategy="channel"), "w8a8-int8"),
+    (_ct(8, "int", strategy="group", group_size=128), "gptq-int8"),  # W8A16
     (_ct(4, "int", strategy="group", group_size=128), "gptq-int4"),  # W4A16
     (_ct(4, "int", strategy="channel"), "gptq-int4-pc"),
     (_ct(4, "float", strategy="tensor_group", group_size=16), "fp4"),  # NVFP4
     ({"quant_method": "modelopt", "quant_algo": "FP8"}, "fp8"),
     ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16}, "fp4"),
-    ({"quant_method": "bitsandbytes", "load_in_8bit": True}, "int8"),
+    ({"quant_method": "modelopt", "quantization": {"quant_algo": "FP8"}}, "fp8"),  # hf_quant_config layout
+    ({"quant_method": "modelopt", "quant_algo": "FP8_PB_WO"}, "fp8"),
+    ({"quant_method": "bitsandbytes", "load_in_8bit": True}, "w8a8-int8"),
+    ({"quant_method": "awq", "bits": "4", "group_size": None, "q_group_size": 64}, "awq-int4-g64"),
 ])
 def test_shipping_quantization_formats_map_to_catalog_precisions(q, expected) -> None:
     with warnings.catch_warnings():
@@ -79,3 +83,20 @@ def test_gptq_int8_keeps_its_embedding_and_head_in_16_bits() -> None:
     spec = spec_from_hf_config(_llama(quantization_config=q), "q")
     p = get_precision(spec.native_precision)
     assert p.id == "gptq-int8" and p.head_bits == 16 and p.bits_per_weight > 8
+
+
+def test_compressed_tensors_groups_without_weights_and_groups_that_differ() -> None:
+    kv_only = {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": None}},
+               "kv_cache_scheme": {"num_bits": 8, "type": "float"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert spec_from_hf_config(_llama(quantization_config=kv_only), "q").native_precision == "bf16"
+    mixed = _ct(4, "int", strategy="group", group_size=128)
+    mixed["config_groups"]["group_1"] = {"targets": ["re:.*self_attn.*"],
+                                         "weights": {"num_bits": 8, "type": "float"}}
+    with pytest.warns(UserWarning, match="differently.*widest"):
+        spec = spec_from_hf_config(_llama(quantization_config=mixed), "q")
+    assert spec.native_precision == "fp8"
+    second = _ct(8, "float")
+    second["config_groups"] = {"a": {"weights": None}, **second["config_groups"]}
+    assert spec_from_hf_config(_llama(quantization_config=second), "q").native_precision == "fp8"

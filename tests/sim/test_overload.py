@@ -57,3 +57,44 @@ def test_a_stable_single_slot_server_at_half_load_is_not_overloaded():
     res = simulate("llama-3.2-1b", spec, wl.model_copy(update={"arrivals": Arrivals(kind="poisson", rate=0.11)}),
                    requests=2000)
     assert any(w.startswith("overloaded") for w in res.warnings)
+
+
+def test_a_severe_overload_in_a_short_run_is_still_caught():
+    # 5 req/s of 500 + 2,000 tokens on one H100 serve ~2 req/s: the batch absorbs the excess (no
+    # queue) and the median E2E stretches past half the window; the ramp time of the first
+    # arrivals does not, so the count in the system is still compared after it
+    from inferplan.sim import Arrivals, LengthDist, Workload
+
+    wl = Workload(arrivals=Arrivals(kind="poisson", rate=5), input=LengthDist(value=500),
+                  output=LengthDist(value=2000))
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), wl, requests=400,
+                   slo=SLO(p90_ttft_s=1))
+    assert any(w.startswith("overloaded") for w in res.warnings), res.warnings
+    assert res.metrics.ramp_s < res.metrics.e2e_s.p50
+
+
+def test_a_run_without_a_steady_part_keeps_its_whole_run_costs():
+    # 50 requests at 200 req/s: 0.25 s of arrivals, far shorter than the ramp: no steady window,
+    # so $ and J per token are the whole run's (a window of ramp-up only read 12x too high)
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), _chat(200), requests=50)
+    m = res.metrics
+    assert m.steady is None
+    usd_h = sum(p.usd_per_hour for p in res.pools)
+    assert res.usd_per_1m_output_tokens == pytest.approx(usd_h / 3600 / m.output_tok_s * 1e6)
+
+
+def test_a_prefill_pool_alone_counts_the_same_tokens_in_its_window_as_over_the_run():
+    from inferplan.sim import build_pool, simulate_pools
+
+    wl = _chat(20)
+    pool = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), wl)
+    res = simulate_pools(pool, wl, role="prefill", requests=3000)
+    m = res.metrics
+    assert m.steady is not None and m.steady.output_tok_s == pytest.approx(m.output_tok_s, rel=0.15)
+
+
+def test_the_timeline_queue_is_the_engines_not_the_api_servers():
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), _chat(10), requests=1500)
+    m = res.metrics
+    assert res.pools[0].api_server_s > 0
+    assert max(m.timeline.queue_len) <= m.max_queue_len

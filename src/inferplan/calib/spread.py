@@ -110,7 +110,7 @@ def length_spread_factor(dep: Deployment, input_len: int, output_len: int, sprea
 
     def throughput(w: Workload) -> float:
         pool = pool_from_deployment(dep, w, eff=eff)
-        res = simulate_pools(pool, w, requests=requests, seed=seed)
+        res = simulate_pools(pool, w, requests=requests, seed=seed, api_server=False)
         return float(res.metrics.output_tok_s or 0.0)
 
     fixed = Workload(arrivals=burst, input=dist(input_len, 0, spread.max_in),

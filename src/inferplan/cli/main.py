@@ -57,8 +57,8 @@ class ErrorBoundary(TyperGroup):
     ``Warning: ...`` line on stderr."""
 
     def parse_args(self, ctx, args):
-        args = _json_after_command(list(args))
-        ctx.meta[_JSON_KEY] = _wants_json(args)
+        ctx.meta[_JSON_KEY] = _wants_json(list(args))
+        args = _json_after_command(self, ctx, list(args))
         try:
             return super().parse_args(ctx, args)
         except _USAGE_ERROR as e:
@@ -100,16 +100,25 @@ _JSON_KEY = "inferplan.json_out"
 _USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
-def _json_after_command(args: list[str]) -> list[str]:
-    """``inferplan --json estimate ...`` reads as ``inferplan estimate --json ...``: a ``--json``
-    before the command name moves after it (the group itself has no ``--json``)."""
+def _json_after_command(group, ctx, args: list[str]) -> list[str]:
+    """``inferplan --json estimate ...`` reads as ``inferplan estimate --json ...`` (and
+    ``inferplan --json models show X`` as ``inferplan models show --json X``): a ``--json``
+    before the command path moves after its last name (the groups have no ``--json``)."""
     if "--json" not in args:
         return args
-    i = args.index("--json")
-    command = next((j for j, a in enumerate(args) if not a.startswith("-")), None)
-    if command is None or command < i:
+    i, last, cmd = args.index("--json"), None, group
+    for j, a in enumerate(args):
+        if a.startswith("-"):
+            continue
+        sub = cmd.get_command(ctx, a) if hasattr(cmd, "get_command") else None
+        if sub is None:
+            break
+        cmd, last = sub, j
+    if last is None:  # no command: the error is about the rest (the JSON flag is kept in ctx.meta)
+        return args[:i] + args[i + 1:]
+    if last < i:
         return args
-    return args[:i] + args[i + 1:command + 1] + ["--json"] + args[command + 1:]
+    return args[:i] + args[i + 1:last + 1] + ["--json"] + args[last + 1:]
 
 
 def _wants_json(args: list[str]) -> bool:

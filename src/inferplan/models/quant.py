@@ -35,22 +35,26 @@ def native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str |
         return "i2_s", None  # ternary weights packed 4 per byte (2 bits/weight)
     found: str | None
     if method in ("gptq", "awq"):
-        group, bits = q.get("group_size", q.get("q_group_size")), int(q.get("bits", q.get("w_bit", 4)) or 4)
+        group, bits = q.get("group_size") or q.get("q_group_size"), int(q.get("bits") or q.get("w_bit") or 4)
         found = checkpoint_precision(method, bits, int(group) if group else None)
         what = f"{method} {bits}-bit"
     elif method == "compressed-tensors":
-        found, what = _compressed_tensors(q)
+        found, what = _compressed_tensors(q, base)
     elif method == "modelopt":
-        algo = str(q.get("quant_algo", "")).upper()
-        found = {"FP8": "fp8", "NVFP4": "fp4", "W4A16_AWQ": "awq-int4", "INT4_AWQ": "awq-int4",
-                 "W4A8_AWQ": "awq-int4"}.get(algo)
+        # quant_algo at the top of quantization_config, or under "quantization" (the layout of
+        # ModelOpt's hf_quant_config.json, which vLLM also reads from config.json)
+        algo = str(q.get("quant_algo") or (q.get("quantization") or {}).get("quant_algo") or "").upper()
+        found = ("fp8" if algo.startswith("FP8") or algo == "MXFP8" else
+                 {"NVFP4": "fp4", "MXFP4": "mxfp4", "W4A16_AWQ": "awq-int4", "INT4_AWQ": "awq-int4",
+                  "W4A8_AWQ": "awq-int4", "INT8_SQ": "w8a8-int8"}.get(algo))
         what = f"modelopt {algo or '(no quant_algo)'}"
     elif method == "bitsandbytes":
         # LLM.int8: 8-bit weights (outlier columns in fp16); NF4/FP4: 4 bits + a fp32 absmax per
         # 64 weights, double-quantized to 8 bits (4 + 8/64 + 32/(64 x 256) = 4.127 bits/weight):
         # the size of a group-128 GPTQ format (4.156); bnb's dequantizing kernels run slower
         four = bool(q.get("load_in_4bit")) or str(q.get("_load_in_4bit", "")).lower() == "true"
-        found = "gptq-int4" if four else "int8" if q.get("load_in_8bit") or q.get("_load_in_8bit") else None
+        eight = bool(q.get("load_in_8bit")) or str(q.get("_load_in_8bit", "")).lower() == "true"
+        found = "gptq-int4" if four else "w8a8-int8" if eight else None
         what = "bitsandbytes " + ("4-bit" if four else "8-bit")
         if found == "gptq-int4":
             _warn("bitsandbytes 4-bit weights are modelled as gptq-int4 (the same 4.1 bits/weight; "
@@ -65,11 +69,30 @@ def native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str |
     return found, None
 
 
-def _compressed_tensors(q: Config) -> tuple[str | None, str]:
+def _compressed_tensors(q: Config, base: str) -> tuple[str | None, str]:
     """The precision of a compressed-tensors checkpoint (llm-compressor: RedHatAI/neuralmagic
-    FP8, W8A8, W4A16, NVFP4) from its first config group's weight scheme."""
-    groups = q.get("config_groups") or {}
-    w = next((g.get("weights") or {} for g in groups.values() if isinstance(g, dict)), {})
+    FP8, W8A8, W8A16, W4A16, NVFP4) from its config groups' weight schemes: groups without
+    weights (activations or the KV cache only) leave the weights at the dtype (``base``); groups
+    that differ: the widest (most bytes: the estimate errs large), with a warning."""
+    groups = [g for g in (q.get("config_groups") or {}).values()
+              if isinstance(g, dict) and isinstance(g.get("weights"), dict)]
+    if not groups:
+        return base, "compressed-tensors without weight quantization"
+    found = [_ct_scheme(g["weights"], g.get("input_activations")) for g in groups]
+    ids = {f for f, _ in found}
+    if None in ids:
+        return None, next(w for f, w in found if f is None)
+    if len(ids) > 1:
+        from inferplan.catalog.precisions import get_precision
+
+        pid = max(ids, key=lambda i: get_precision(str(i)).bits_per_weight)
+        _warn(f"config.json's compressed-tensors groups quantize layers differently ({', '.join(sorted(map(str, ids)))}): "
+              f"estimated as {pid}, the widest (pass --precision for another)")
+        return pid, found[0][1]
+    return found[0]
+
+
+def _ct_scheme(w: Config, act: Any) -> tuple[str | None, str]:
     bits, kind = int(w.get("num_bits") or 0), str(w.get("type", "")).lower()
     group = w.get("group_size")
     what = f"compressed-tensors {kind or '?'} {bits or '?'}-bit"
@@ -77,8 +100,8 @@ def _compressed_tensors(q: Config) -> tuple[str | None, str]:
         return "fp8", what
     if kind == "float" and bits == 4:
         return ("fp4" if group in (None, 16) else "mxfp4"), what
-    if kind == "int" and bits == 8:
-        return "int8", what
+    if kind == "int" and bits == 8:  # W8A8 (int8 activations) or W8A16; lm_head stays 16-bit
+        return ("w8a8-int8" if isinstance(act, dict) else "gptq-int8"), what
     if kind == "int" and bits == 4:  # W4A16: GPTQ-style packing, fp16 embedding and head
         strategy = str(w.get("strategy", "")).lower()
         return checkpoint_precision("gptq", 4, -1 if strategy == "channel" else

@@ -194,10 +194,11 @@ def _search_replicas(t: Task, role: str, slo: SLO | None) -> Outcome:
 
     floor = _floor(t) if role == "both" else 1
     if floor > t.r_cap:  # the analytic capacity already needs more than the limit: no simulation
-        cap = t.cand.capacity_rps * t.settings.capacity_slack
+        slack = t.settings.capacity_slack
+        allow = f", even allowing {slack:g}x that" if slack > 1 else ""
         return Outcome(key=t.cand.key, kind=t.kind, feasible=False, replicas=None, violations=[
-            f"needs at least {floor:,} replicas ({fmt_num(t.rate)} req/s at most "
-            f"{fmt_num(cap)} req/s each by the analytic capacity), more than --max-replicas "
+            f"needs at least {floor:,} replicas ({fmt_num(t.rate)} req/s at an analytic capacity of "
+            f"{fmt_num(t.cand.capacity_rps)} req/s per replica{allow}), more than --max-replicas "
             f"{t.r_cap}"])
     r = max(floor, min(t.replicas, t.r_cap))
     if ok(r):

@@ -34,9 +34,23 @@ def max_rate(o: PlanOption, rate: float) -> float | None:
     if o.max_rate_rps is None:
         return None
     m = o.max_rate_rps
-    if o.confidence_factors.get("throughput") and o.capacity_rps_bound:  # already at the low end
-        m = min(m, max(o.capacity_rps_bound, rate))
+    if capped(o, rate):  # the capacity is already read at the low end
+        m = max(o.capacity_rps_bound or 0.0, rate)
     return max(m, rate) if o.max_rate_lower_bound else m
+
+
+def capped(o: PlanOption, rate: float) -> bool:
+    """Whether an option's maximum rate is the pessimistic analytic capacity (a confidence plan
+    whose throughput factor is below 1 and whose simulated maximum reads higher): an upper
+    bound then, not the "at least" of a maximum the search did not reach."""
+    thr = o.confidence_factors.get("throughput", 1.0)
+    return (thr < 1 and o.max_rate_rps is not None and o.capacity_rps_bound is not None
+            and o.max_rate_rps > max(o.capacity_rps_bound, rate))
+
+
+def lower_bound(o: PlanOption, rate: float) -> bool:
+    """Whether max_rate(o, rate) is a lower bound ("≥")."""
+    return o.max_rate_lower_bound and not capped(o, rate)
 
 
 def binding_slo(slo: SLO, o: PlanOption) -> str:
@@ -86,13 +100,13 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
     lines.append(f"Binding SLO: {win.binding_slo}; decode steps are {win.bound}-bound on "
                  f"{win.pools[-1].hardware}.")
     if (mr := max_rate(win, req.rate)):
-        least = "at least " if win.max_rate_lower_bound else ""
+        least = "at least " if lower_bound(win, req.rate) else ""
         thr = win.confidence_factors.get("throughput")
         lines.append(f"Headroom: holds the SLO up to {least}~{mr:.3g} req/s ({mr / req.rate:.2f}x the "
                      "target; simulated" + (", latencies at their interval's high end, at most the "
                                             f"analytic capacity at x{thr:.3g} throughput: "
                                             f"{win.capacity_rps_bound:.3g} req/s)."
-                                            if thr and win.capacity_rps_bound else ")."))
+                                            if thr and thr < 1 and win.capacity_rps_bound else ")."))
     elif win.capacity_rps_bound:
         lines.append(f"Analytic capacity ~{win.capacity_rps_bound:.3g} req/s (TPOT bound held)"
                      + (f"; it held {req.rate:g} req/s in simulation." if win.capacity_rps_bound < req.rate else "."))

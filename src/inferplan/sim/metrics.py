@@ -108,9 +108,25 @@ class Timeline(BaseModel):
     in_system: list[float] = []  # requests arrived and not finished, whole cluster
 
 
+RAMP_SHARE, RAMP_MIN_REQUESTS = 0.1, 10
+
+
+def ramp_time_s(arrival_s: np.ndarray, finish_s: np.ndarray) -> float:
+    """How long the system takes to fill: the p90 end-to-end time of the first arrivals (10%, at
+    least 10). They met a nearly empty system, so this is a lifetime at light load, not one a
+    growing queue has stretched (a median over the run would be, in an overload)."""
+    if arrival_s.size == 0:
+        return 0.0
+    order = np.argsort(arrival_s, kind="stable")
+    k = min(arrival_s.size, max(RAMP_MIN_REQUESTS, int(RAMP_SHARE * arrival_s.size)))
+    first = order[:k]
+    return float(np.percentile(finish_s[first] - arrival_s[first], 90))
+
+
 class Steady(BaseModel):
-    """Rates over the steady window: from the end of the warm-up to the last arrival (a run's
-    own totals also count its drain, where the last long requests finish on idle replicas)."""
+    """Rates over the steady window: from the end of the warm-up and of the ramp-up
+    (``SimMetrics.ramp_s``) to the last arrival (a run's own totals also count its ramp-up and
+    its drain, where the last long requests finish on idle replicas)."""
 
     start_s: float
     end_s: float
@@ -119,18 +135,25 @@ class Steady(BaseModel):
     mean_batch_size: float = Field(description="decode sequences per step in the window, time-weighted")
 
 
+STEADY_MIN_LIFETIMES = 2.0  # a steady window shorter than this many ramp times is not used
+
+
 def steady_window(first: np.ndarray, fin: np.ndarray, out: np.ndarray, logs: Sequence[StepLog],
-                  start_s: float, end_s: float, replicas: int) -> Steady | None:
-    """:class:`Steady` over [start_s, end_s] (None if it is empty). A request emits its first
-    token at ``first`` and the other ``out - 1`` evenly until ``fin``; a logged step (or run of
-    identical steps) counts for the part of it inside the window."""
+                  start_s: float, end_s: float, replicas: int, ramp_s: float = 0.0) -> Steady | None:
+    """:class:`Steady` over [start_s + ramp_s, end_s]: None when that is shorter than
+    ``STEADY_MIN_LIFETIMES`` x ``ramp_s`` (a run too short to have a steady part: its whole-run
+    rates stand). A request emits its first token at ``first`` and the other ``out - 1`` evenly
+    until ``fin`` (all ``out`` at ``first`` when it ends there: a prefill pool's hand-off, as
+    ``output_tok_s`` counts them); a logged step (or run of identical steps) counts for the part
+    of it inside the window."""
+    start_s += ramp_s
     span = end_s - start_s
-    if span <= 0 or replicas <= 0:
+    if span <= 0 or replicas <= 0 or span < STEADY_MIN_LIFETIMES * ramp_s:
         return None
-    tok = ((first >= start_s) & (first <= end_s)).astype(float)
     dur = fin - first
+    at_first = ((first >= start_s) & (first <= end_s)).astype(float)
     lap = np.clip(np.minimum(fin, end_s) - np.maximum(first, start_s), 0.0, None)
-    tok += np.where(dur > 0, (out - 1) * lap / np.where(dur > 0, dur, 1.0), 0.0)
+    tok = np.where(dur > 0, at_first + (out - 1) * lap / np.where(dur > 0, dur, 1.0), out * at_first)
     busy = batch_w = 0.0
     for log in logs:
         if not log.duration_s:
@@ -171,8 +194,11 @@ class SimMetrics(BaseModel):
     busy_fraction: float = Field(description="share of the span replicas spent running steps (mean)")
     preemptions: int
     prefix_cache_hits: int = 0
-    steady: Steady | None = Field(default=None, description="the arrivals window after warm-up, "
-                                  "without the ramp-up and the drain: what $ and J per token use")
+    ramp_s: float = Field(default=0.0, description="p90 E2E of the first 10% of arrivals: how long "
+                          "the system takes to fill (sim/metrics.py ramp_time_s)")
+    steady: Steady | None = Field(default=None, description="the arrivals window after warm-up and "
+                                  "ramp-up, without the drain: what $ and J per token use (None: "
+                                  "too short a run; the whole run's rates stand)")
     timeline: Timeline = Timeline()
 
 
@@ -210,6 +236,7 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
     fin = np.array([r.finish_s for r in done])
     first = np.array([r.first_token_s for r in done])
     sched = np.array([r.scheduled_s for r in done])
+    ramp = ramp_time_s(arr, fin)
     front = np.array([r.front_s for r in done])  # API-server time before the engine's queue
     out = np.array([r.output_tokens for r in done], dtype=float)
     inp = np.array([r.input_tokens for r in done], dtype=float)
@@ -287,8 +314,9 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
         busy_fraction=min(busy / (span * len(replicas)), 1.0),
         preemptions=int(sum(r.preemptions for r in done)),
         prefix_cache_hits=int(sum(getattr(rep, "prefix_hits", 0) for rep in replicas)),
+        ramp_s=ramp,
         steady=steady_window(first, fin, out.astype(float), all_logs, t0 + warmup_s, float(arr.max()),
-                             len(replicas)),
+                             len(replicas), ramp),
         timeline=timeline(done, all_logs, t0, t1, timeline_points),
     )
 
@@ -300,8 +328,9 @@ def timeline(done: Sequence[Request], logs: Sequence[StepLog], t0: float, t1: fl
         return Timeline()
     grid = np.linspace(t0, t1, points)
     arr = np.sort(np.array([r.arrival_s for r in done]))
+    engine_arr = np.sort(np.array([r.arrival_s + r.front_s for r in done]))  # the engine's queue
     sch = np.sort(np.array([r.scheduled_s for r in done]))
-    queue = np.searchsorted(arr, grid, side="right") - np.searchsorted(sch, grid, side="right")
+    queue = np.searchsorted(engine_arr, grid, side="right") - np.searchsorted(sch, grid, side="right")
     fin = np.sort(np.array([r.finish_s if r.finish_s >= 0 else np.inf for r in done]))
     in_sys = np.searchsorted(arr, grid, side="right") - np.searchsorted(fin, grid, side="right")
     batch = np.zeros(points)

@@ -15,10 +15,11 @@ OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
 
 # Overload: while requests arrive, the number in the system (arrived, not finished) keeps
 # growing. Compared between the two halves of the arrival window after its ramp-up (the first
-# third, or the first request lifetime, the median E2E, if that is longer: a stable system fills
-# for one lifetime before it levels off; a window with less than one lifetime after its ramp-up
-# cannot tell, and the queue-wait test below judges alone); a stable run stays flat there, an
-# overloaded one grows by this factor and by
+# third, or the ramp time if longer: the p90 E2E of the first arrivals, a lifetime at light load,
+# SimMetrics.ramp_s; a stable system fills for about that long before it levels off); a window
+# with less than one ramp time left after it cannot tell, and then the requests waiting (a queue
+# does not ramp up) and the queue-wait test below judge; a stable run stays flat, an overloaded
+# one grows by this factor and by
 # more than the noise of a stable one: OVERLOAD_SIGMAS x sqrt(mean) requests (a stable system's
 # count fluctuates like a Poisson count, sd ~ sqrt(mean); 3 + 3 sqrt(mean) kept 30 seeds of a
 # lightly loaded 2 x L40S run at 2 req/s quiet, where "grows by 3 and 30%" flagged 2 of them).
@@ -79,17 +80,20 @@ def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[s
         warnings.append(f"{m.rejected:,} of {m.requests:,} requests were rejected (they do not fit "
                         "the KV cache)")
     wait, e2e = m.queue_wait_s.p90, m.e2e_s.p90
-    trend, what = None, "requests in the system"
+    trend, queue, what = None, None, "requests in the system"
     if offered_rate_rps and m.completed >= MIN_REQUESTS_FOR_TREND:
         window = m.requests / offered_rate_rps
-        trend = in_system_growth(m, window, m.e2e_s.p50 or 0.0)
+        trend = in_system_growth(m, window, getattr(m, "ramp_s", 0.0) or 0.0)
         if trend is None:  # too short a run to see past the ramp-up: the queue does not ramp up
-            trend, what = in_system_growth(m, window, series="queue_len"), "requests waiting"
-    if trend and trend[1] > OVERLOAD_GROWTH * max(trend[0], 1.0) \
-            and trend[1] - trend[0] >= 3 + OVERLOAD_SIGMAS * trend[0] ** 0.5:
+            queue = in_system_growth(m, window, series="queue_len")
+    grows = next(((g, w) for g, w in ((trend, what), (queue, "requests waiting"))
+                  if g and g[1] > OVERLOAD_GROWTH * max(g[0], 1.0)
+                  and g[1] - g[0] >= 3 + OVERLOAD_SIGMAS * g[0] ** 0.5), None)
+    if grows:
+        (before, after), what = grows
         warnings.append(f"overloaded: requests arrive at {fmt_num(offered_rate_rps)} req/s, faster "
                         f"than they are served ({fmt_num(m.requests_per_s)} req/s over the run): "
-                        f"the {what} grow from {trend[0]:.0f} to {trend[1]:.0f} "
+                        f"the {what} grow from {before:.0f} to {after:.0f} "
                         f"while they arrive (p90 E2E {fmt_time_s(e2e)}); lower the rate or add "
                         "replicas")
     elif trend is None and m.completed and wait is not None and e2e is not None \
@@ -106,17 +110,18 @@ def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[s
 
 def short_run_note(m: Any, offered_rate_rps: float | None) -> str | None:
     """A caveat (not a problem: the planner's runs are sized for it) when an open-loop run's
-    arrivals span fewer than SHORT_RUN_LIFETIMES request lifetimes (median E2E)."""
-    life = m.e2e_s.p50
+    arrivals span fewer than SHORT_RUN_LIFETIMES ramp times (SimMetrics.ramp_s)."""
+    life = getattr(m, "ramp_s", 0.0)
     if not offered_rate_rps or not m.completed or not life:
         return None
     window = m.requests / offered_rate_rps
     if window >= SHORT_RUN_LIFETIMES * life:
         return None
-    need = _round_up(SHORT_RUN_LIFETIMES * 2 * life * offered_rate_rps)
+    need = _round_up(SHORT_RUN_LIFETIMES * life * offered_rate_rps)
+    costs = ("$ and J per token are the whole run's, ramp-up and drain included" if m.steady is None
+             else "$ and J per token come from its short steady part")
     return (f"short run: its arrivals span {fmt_time_s(window)}, less than {SHORT_RUN_LIFETIMES:g} "
-            f"request lifetimes (p50 E2E {fmt_time_s(life)}), so most requests met a filling or "
-            "draining system: latencies read low, and the throughput "
-            f"({fmt_num(m.requests_per_s)} of {fmt_num(offered_rate_rps)} req/s offered), $ and J "
-            f"per token count the ramp-up and drain; for steady-state numbers simulate at least "
-            f"{need:,} requests (-n)")
+            f"times the {fmt_time_s(life)} the system takes to fill (p90 E2E of the first arrivals), "
+            "so most requests met a filling or draining system: latencies read low, the throughput "
+            f"({fmt_num(m.requests_per_s)} of {fmt_num(offered_rate_rps)} req/s offered) counts the "
+            f"drain, and {costs}; for steady-state numbers simulate at least {need:,} requests (-n)")

@@ -102,12 +102,14 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
                    decode_replicas: int = 1, role: str = "both", requests: int = 1000,
                    seed: int = 0, router: str = "least_outstanding_tokens",
                    slo: SLO | None = None, max_time_s: float = math.inf, warmup: float = 0.0,
-                   replay: RequestArrays | None = None) -> SimResult:
+                   replay: RequestArrays | None = None, api_server: bool = True) -> SimResult:
     """Simulate pools already resolved (:func:`~inferplan.sim.pool.build_pool`): `replicas`
     of `pool` (with `decode`: the prefill pool, and `decode_replicas` of the decode pool).
     role 'prefill' or 'decode' studies one pool of a disaggregated system alone: prompts only
     (requests end when their first token is out), or generation only (requests arrive with
-    their prompt's KV cache and first token). Other arguments as :func:`simulate`."""
+    their prompt's KV cache and first token). ``api_server=False``: requests reach the engine
+    when sent (an offline run through the engine's Python API, no HTTP server: calib/spread.py).
+    Other arguments as :func:`simulate`."""
     if role not in ("both", "prefill", "decode"):
         raise InputError(f"unknown role '{role}' (both, prefill, decode)")
     wall = time.perf_counter()
@@ -132,7 +134,8 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
         dreps = [dec.replica(i, "decode") for i in range(decode_replicas)]
         transfer, assumptions["kv_transfer"] = _kv_transfer(pre.dep, dec.dep)
     cluster = Cluster(reps, make_router(router), decode_pool=dreps or None,
-                      decode_router=make_router(router), transfer_s=transfer, front_s=pre.front_s)
+                      decode_router=make_router(router), transfer_s=transfer,
+                      front_s=pre.front_s if api_server else 0.0)
     closed = workload.arrivals.kind == "closed"
     done = cluster.run(reqs, closed_users=workload.arrivals.users if closed else None,
                        think_s=think_times(workload, requests, seed) if closed else None,
@@ -148,6 +151,9 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     infos = [pre.info("prefill" if dec else ("serve" if role == "both" else role), replicas, busy, batch)]
     if dec is not None:
         infos.append(dec.info("decode", decode_replicas, busy, batch))
+    if not api_server:
+        for i in infos:
+            i.api_server_s = 0.0
     usd = [i.usd_per_hour for i in infos if i.usd_per_hour is not None]
     pw = [i.power_w for i in infos if i.power_w is not None]
     usd_tok = (sum(usd) / HOUR_S / out_tok_s * 1e6 if len(usd) == len(infos) and out_tok_s else None)
@@ -161,7 +167,7 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
         "power": "idle + (TDP - idle) x utilization of a mean-batch decode step x busy share",
         "cost": ("catalog $/h of every device of every replica (or purchase amortized + energy at "
                  "the simulated power) over the output tokens/s simulated, both over the steady "
-                 "window (warm-up end to last arrival: metrics.steady), all of it charged to output"),
+                 "window (warm-up and ramp-up end to last arrival: metrics.steady; the whole run if it has none), all of it charged to output"),
     })
     violations = slo.violations(m) if slo is not None and not slo.empty() else []
     res = SimResult(
