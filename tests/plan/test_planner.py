@@ -279,3 +279,14 @@ def test_a_workload_longer_than_the_context_window_is_warned_about():
                            hardware=["h100-sxm"], disaggregation=False, top=1), executor="serial")
     assert len(res.warnings) == 1 and "context window of 131,072" in res.warnings[0]
     assert _request().model_dump() and plan(_request(hardware=["h100-sxm"]), executor="serial").warnings == []
+
+
+def test_a_busy_disaggregated_pair_is_simulated_as_a_sample_of_both_pools():
+    from inferplan.plan.evaluate import Settings
+
+    s = Settings()
+    assert s.sample_pair(3, 2, 10.0) == (3, 2, 1.0)  # a minute of arrivals fits: the whole pair
+    p, d, share = s.sample_pair(20, 40, 1000.0)
+    assert (p, d) == (4, 8) and share == pytest.approx(0.2)  # 4 in the smaller pool, same share
+    p, d, share = s.sample_pair(7, 3, 1000.0)
+    assert min(p, d) >= 3 and share >= max(p / 7, d / 3) - 1e-12

@@ -76,6 +76,21 @@ class Settings:
         k = math.ceil(replicas * self.max_requests / (rate * self.window_s))
         return min(replicas, max(self.min_sample_replicas, k))
 
+    def sample_pair(self, prefill: int, decode: int, rate: float) -> tuple[int, int, float]:
+        """:meth:`sample` for a disaggregated pair: (prefill replicas, decode replicas, share of
+        the rate) simulated: the share of both pools whose requests cover ``window_s``, but at
+        least ``min_sample_replicas`` in the smaller pool; each pool rounded, the rate at the
+        larger of the two rounded shares (the pool rounded down is loaded a little more than in
+        the full cluster: errs slow)."""
+        if rate * self.window_s <= self.max_requests:
+            return prefill, decode, 1.0
+        share = max(self.max_requests / (rate * self.window_s),
+                    self.min_sample_replicas / min(prefill, decode))
+        if share >= 1:
+            return prefill, decode, 1.0
+        p, d = max(1, round(prefill * share)), max(1, round(decode * share))
+        return p, d, max(p / prefill, d / decode)
+
 
 @dataclass
 class Task:
@@ -265,19 +280,25 @@ def pair(t: Task) -> Outcome:
     dec = _pool(t.cand2, t.workload, t.settings)
     sims = 0
     rp, rd = t.replicas, t.replicas2
+    assert rd is not None
     while True:
-        res = simulate_pools(pre, at_rate(t.workload, t.rate), requests=t.settings.n(t.rate),
-                             seed=t.settings.seed, replicas=rp, decode=dec, decode_replicas=rd,
+        sp, sd, share = t.settings.sample_pair(rp, rd, t.rate)  # a busy pair: a sample of it
+        offered = t.rate * share
+        res = simulate_pools(pre, at_rate(t.workload, offered), requests=t.settings.n(offered),
+                             seed=t.settings.seed, replicas=sp, decode=dec, decode_replicas=sd,
                              router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
         sims += 1
-        if _holds(res, t.rate) or sims >= 3:
+        if _holds(res, offered) or sims >= 3:
             break
         ttft_bad = any("TTFT" in v for v in res.violations)
         if ttft_bad:
             rp += 1
         else:
             rd += 1
-    return _outcome(t, res, rp, sims, replicas2=rd)
+    out = _outcome(t, res, rp, sims, replicas2=rd, offered_rps=offered)
+    if out.power_w and share < 1:
+        out.power_w /= share
+    return out
 
 
 def max_rate(t: Task, probes: int = 2, steps: int = 2) -> Outcome:
