@@ -80,3 +80,33 @@ def test_fastflowlm_prefills_in_bf16_at_half_the_xdna2_int8_rate():
                       engine="fastflowlm", batch=1, input_len=1024, output_len=16)
     assert p.dep.engine.id == "npu-runtime" and p.dep.linear_compute_type == "bf16"
     assert p.dep.hw.peak_flops["bf16"] == p.dep.hw.peak_flops["int8"] / 2
+
+
+def test_an_npu_runtime_runs_one_device_and_one_sequence():
+    # a 70B model "fitted" across 8 phones over an assumed PCIe link; a static batch of 8 on a
+    # runtime that decodes one user at a time
+    from inferplan.errors import InputError, LayoutError
+
+    e = estimate("llama-3.1-70b", "snapdragon-8-elite-npu", precision="w4a16", devices=8)
+    assert not e.fits and e.pp == 1 and "at most 1 device" in e.reason
+    with pytest.raises(LayoutError, match="at most 1 device"):
+        estimate("llama-3.1-70b", "snapdragon-8-elite-npu", precision="w4a16", pp=8)
+    with pytest.raises(InputError, match="decodes at most 1 sequence"):
+        estimate("llama-3.2-1b", "snapdragon-8-elite-npu", precision="w4a16", batch=8)
+    two = estimate("llama-3.2-1b", "snapdragon-8-elite-npu", precision="w4a16", devices=2)
+    assert two.fits and two.dp == 2 and two.pp == 1  # more phones serve as replicas
+
+
+@pytest.mark.parametrize(("precision", "hw"), [("w4a16", "ryzen-9-7950x"), ("w4a16", "h100-sxm"),
+                                               ("q4nx", "rtx-4090"), ("tq1_0", "rtx-4090"),
+                                               ("tq1_0", "apple-m2-ultra-gpu"), ("tq2_0", "rtx-4090")])
+def test_formats_are_refused_where_no_kernel_reads_them(precision, hw):
+    from inferplan.errors import InputError
+
+    with pytest.raises(InputError, match="cannot load"):
+        estimate("llama-3.2-1b" if precision[0] != "t" else "bitnet-b1.58-2b-4t", hw, precision=precision)
+
+
+def test_the_ideal_ternary_size_is_estimated_with_a_warning():
+    e = estimate("bitnet-b1.58-2b-4t", "ryzen-9-7950x", precision="ternary")
+    assert e.fits and any("bound, not a format" in w for w in e.warnings)

@@ -307,8 +307,10 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     readers = ", ".join(
         f"{name} (on {cls or '/'.join(c for c in get_engine(name).hardware_classes if not allowed or c in allowed)})"
         for name, cls in format_readers(precision))
+    where = (f"engines that read it: {readers}" if readers else
+             f"it is a format of {'/'.join(allowed)} devices only")
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
-                                 f"engines that read it: {readers}{hint}")
+                                 f"{where}{hint}")
 
 
 def runs_on(engine: EngineSpec, hw: HardwareSpec) -> bool:

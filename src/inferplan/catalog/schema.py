@@ -158,6 +158,8 @@ class Precision(_Strict):
     hardware_classes: list[HardwareClass] = Field(
         default_factory=list, description="device classes whose engines have kernels for the format "
                                           "(GGUF: gpu, cpu, soc; vLLM's GGUF loader is for GPUs); empty: any")
+    theoretical: bool = Field(default=False, description="a bound, not a format any engine loads "
+                              "(ideal ternary packing): estimates with it warn")
     source: str
 
     @property
@@ -197,6 +199,8 @@ class LayoutPolicy(_Strict):
         default=True, description="tensor-parallel degrees are powers of two (and divide the heads)")
     max_tp: int | None = Field(default=None, ge=1, description="largest TP the engine runs; None: "
                                "the scale-up domain")
+    max_devices: int | None = Field(default=None, ge=1, description="most devices one replica may "
+                                    "span (1: a single-device runtime); None: no limit but the layouts'")
     pipeline: PipelinePolicy = Field(
         default="across_nodes",
         description="across_nodes: TP inside a scale-up domain, pipeline stages only across domains "
@@ -344,6 +348,9 @@ class EngineSpec(_Strict):
                                    "--enable-mixed-chunk, vLLM V0); otherwise prompts ride in "
                                    "the decode steps' token budget")
     max_num_seqs: int = Field(ge=1)
+    max_static_batch: int | None = Field(default=None, ge=1, description="most sequences a static "
+                                         "batch (--batch) may hold: a runtime that decodes one "
+                                         "sequence at a time (1); None: no limit but memory")
     memory_utilization: float = Field(gt=0, le=1, description="share of memory it may use")
     memory_share_of: Literal["device", "free"] = Field(
         default="device", description="what memory_utilization is a share of: the whole device "

@@ -57,7 +57,7 @@ from inferplan.perf.offload import (
     resolve_expert_host,
     single_host_layout,
 )
-from inferplan.perf.placement import choose_layout, why_not_fits
+from inferplan.perf.placement import check_replica_devices, choose_layout, why_not_fits
 from inferplan.perf.queueing import (
     STEPS_AHEAD_OVERLAP,
     cycle_shape,
@@ -244,6 +244,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     eng = get_engine(engine) if engine else engine_for(hw, off_mode, stored)
     check_engine_runs_on(eng, hw)
     check_engine_reads(eng, stored, hw)
+    if mode == "batch" and eng.max_static_batch is not None and batch > eng.max_static_batch:
+        raise InputError(f"{eng.id} decodes at most {eng.max_static_batch} sequence"
+                         f"{'s' if eng.max_static_batch > 1 else ''} at a time: a static batch of "
+                         f"{batch} cannot run (--concurrency {batch} queues {batch} clients)")
     # the engine's limits on this device: its offline/benchmark entry point for batch and
     # offline runs (vLLM's LLM class), its server for concurrency
     eng = eng.for_hardware(hw, offline=mode != "concurrency")
@@ -270,6 +274,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     def make_dep(lay: Layout) -> Deployment:
         return _deployment(m, hw, eng, lay, w, e, kv, act, threads, expert_host)
 
+    if w.theoretical:
+        _warn(notes, f"{w.id} is a bound, not a format an engine loads ({w.description}): the "
+                     "estimate is what a kernel at that size would do; i2_s (bitnet.cpp) and "
+                     "tq1_0/tq2_0 (llama.cpp) are the ternary formats that run")
     if 0 < m.max_context_tokens < input_len + output_len:
         _warn(notes, f"{input_len + output_len} tokens exceed {m.id}'s context window of "
                      f"{m.max_context_tokens}; the estimate extrapolates")
@@ -284,6 +292,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             raise LayoutError(f"devices={n} is not a multiple of the replica size pp*max(tp,ep)={rep}")
         layout = Layout(tp=t, pp=p, ep=x, dp=n // rep)
         check_layout(m, layout, eng.pads_attention_heads)
+        check_replica_devices(eng, layout.replica_devices)
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
         layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng, requests)
@@ -336,6 +345,12 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if off_mode == "auto" and not mem.fits and mode != "offline":
         dep, mem = _offload(dep, mem, notes)
         plan.dep = dep
+        if mem.fits:  # the layout search reads the devices alone
+            notes["layout"] = str(notes.get("layout", "")).replace(
+                "nothing fits;", "nothing fits the devices alone, so part is offloaded;")
+    elif mem.fits and held < seqs_rep:  # the search sized layouts for every sequence at once
+        notes["layout"] = str(notes.get("layout", "")).replace(
+            "nothing fits;", "no layout holds every sequence at once, so the engine admits fewer;")
     plan.mem = mem
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
@@ -423,7 +438,9 @@ def _offload(dep: Deployment, mem: MemoryBreakdown,
         notes["offload"] = (f"{w_off / 1e9:.1f} GB of weights per device in host DRAM, streamed over "
                             f"{dep.host_link.name} each step")
     else:
-        frac = min(1.0, excess / mem.kv_cache_bytes) if mem.kv_cache_bytes else 0.0
+        # the excess and a MiB more: moving exactly the excess leaves used == capacity, which
+        # float rounding then reads as not fitting half the time
+        frac = min(1.0, (excess + 2**20) / mem.kv_cache_bytes) if mem.kv_cache_bytes else 0.0
         dep = replace(dep, offload_kv_fraction=frac)
         new = MemoryBreakdown(mem.weights_bytes, mem.kv_cache_bytes * (1 - frac), mem.activation_bytes,
                               mem.reserved_bytes, mem.capacity_bytes)

@@ -37,6 +37,15 @@ def scale_up_domain(hw: HardwareSpec) -> int:
     return hw.scale_up.domain_devices if hw.scale_up else 1
 
 
+def check_replica_devices(engine: EngineSpec, replica_devices: int) -> None:
+    """LayoutError when one replica would span more devices than the engine runs on."""
+    top = engine.layout.max_devices
+    if top is not None and replica_devices > top:
+        raise LayoutError(f"{engine.id} runs a model on at most {top} device{'s' if top > 1 else ''} "
+                          f"({engine.layout.source or 'engine layout policy'}); a replica of "
+                          f"{replica_devices} is not possible (more devices serve as replicas: dp)")
+
+
 def engine_tps(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec) -> list[int]:
     """Tensor-parallel degrees `engine` can run `model` at on `hw`: :func:`valid_tps` inside the
     scale-up domain, capped by the engine's ``layout.max_tp``, with its head padding."""
@@ -102,6 +111,10 @@ def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float)
         elif widest:
             advice = (f"even one layer per stage at the widest tensor parallelism {dep.engine.id} "
                       f"uses does not fit: use a smaller precision")
+        elif dep.engine.layout.max_devices is not None and lay.replica_devices >= dep.engine.layout.max_devices:
+            n = dep.engine.layout.max_devices
+            advice = (f"{dep.engine.id} runs a model on at most {n} device{'s' if n > 1 else ''}: use a "
+                      "smaller precision or a smaller model")
         else:
             advice = "use more devices or a smaller precision"
         return (f"weights need {fmt_bytes(mem.weights_bytes)} per device but {dep.hw.id} has "
@@ -151,7 +164,8 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
             continue
         room = usable - end_bytes / tp  # embedding (first stage) or LM head (last stage)
         pp_min[tp] = max(1, math.ceil(layer_bytes / tp / room)) if room > 0 else model.num_layers + 1
-    cands = engine_layouts(model, hw, eng, pp_min, devices)
+    top = eng.layout.max_devices or 10**9
+    cands = [c for c in engine_layouts(model, hw, eng, pp_min, devices) if c.replica_devices <= top]
     if devices is not None:
         cands = [c for c in cands if devices % c.replica_devices == 0]
         if mode == "offline":  # throughput: small replicas, no more than the run can fill
@@ -178,7 +192,7 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
                 f"ep={found.ep}, pp={found.pp}, dp={dp})")
     # nothing the engine recommends fits: put every given device into one replica (pipelined
     # if TP cannot use them all: the most memory one copy can get; also where offload starts)
-    if devices:
+    if devices and devices <= top:
         tps = [t for t in engine_tps(model, hw, eng) if devices % t == 0] or [1]
         whole = [Layout(tp=t, pp=devices // t) for t in sorted(tps, reverse=True)
                  if devices // t <= model.num_layers]
