@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from inferplan.catalog.engines import get_engine, runs_on
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
 from inferplan.catalog.precisions import check_precision_ids
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
@@ -84,15 +85,17 @@ def compare(model: str | ModelSpec, *, hardware: list[str] | None = None,
             kv_precision: str | None = None, sort: str = "cost", calibration: Path | None = None,
             hardware_files: tuple[Path, ...] = (), offload: bool | str | None = None,
             host: str | None = None, slots: int | None = None,
-            requests: int | None = None) -> CompareResult:
+            requests: int | None = None, engine: str | None = None,
+            threads: int | None = None) -> CompareResult:
     """Estimate the workload on each selected device (fewest devices that fit) and rank;
-    ``requests``: an offline run's prompts (:func:`~inferplan.perf.estimate.plan_estimate`)."""
+    ``requests``: an offline run's prompts (:func:`~inferplan.perf.estimate.plan_estimate`);
+    ``engine``: on every device it runs on (the others are unfit rows); ``threads``: the CPUs'."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     res, _ = compare_with_plans(
         spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch, input_len=input_len,
         output_len=output_len, precision=precision, kv_precision=kv_precision, sort=sort,
         eff=load_efficiency(calibration), hardware_files=hardware_files, offload=offload,
-        host=host, slots=slots, requests=requests)
+        host=host, slots=slots, requests=requests, engine=engine, threads=threads)
     return res
 
 
@@ -101,8 +104,9 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                        precision: str | None, kv_precision: str | None, sort: str,
                        eff: Efficiency, hardware_files: tuple[Path, ...] = (),
                        offload: bool | str | None = None, host: str | None = None,
-                       slots: int | None = None,
-                       requests: int | None = None) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+                       slots: int | None = None, requests: int | None = None,
+                       engine: str | None = None,
+                       threads: int | None = None) -> tuple[CompareResult, dict[str, EstimatePlan]]:
     """:func:`compare`, also returning each fitting device's plan (reports draw from them).
 
     offload/host/slots as in :func:`~inferplan.perf.estimate.plan_estimate`; `slots` applies to
@@ -112,14 +116,21 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
         raise InputError(f"unknown sort '{sort}' (known: {', '.join(SORT_KEYS)})")
     check_requests(mode, requests)  # once, not as every row's error
     check_precision_ids(precision, kv_precision)
+    eng = get_engine(engine) if engine else None  # an unknown id: "did you mean", once
     rows: list[CompareRow] = []
     plans: dict[str, EstimatePlan] = {}
     for hw in select_hardware(hardware, hw_class, hardware_files):
+        if eng is not None and not runs_on(eng, hw):
+            rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
+                                   reason=f"{eng.id} does not run on {hw.id} (a {hw.hw_class})"))
+            continue
+        own: dict[str, Any] = {"engine": engine, "threads": threads if hw.hw_class == "cpu" else None}
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
                                  kv_precision=kv_precision, offload=offload or False, host=host,
-                                 slots=slots_for_hardware(hw, slots, offload), requests=requests)
+                                 slots=slots_for_hardware(hw, slots, offload), requests=requests,
+                                 **own)
             est = estimate_from_plan(plan, eff)
         except InferplanError as e:
             # the user named it: a bad request, not a row (but a file format no engine there
@@ -133,7 +144,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
             plan, est = _best_engine_layout(spec, hw, plan, est, eff, sort, mode=mode, batch=batch,
                                             input_len=input_len, output_len=output_len,
                                             precision=precision, kv_precision=kv_precision,
-                                            requests=requests)
+                                            requests=requests, **own)
         plans[hw.id] = plan
         rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=est.fits,
                                reason=est.reason, estimate=est))

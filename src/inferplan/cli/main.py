@@ -271,6 +271,8 @@ def compare(
     offload: OffloadOpt = None,
     host: HostOpt = None,
     slots: SlotsOpt = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="Serving engine on every device it runs on (the others are listed as unfit); default: each device's usual one")] = None,
+    threads: ThreadsOpt = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     fmt: FormatOpt = Format.table,
@@ -290,7 +292,7 @@ def compare(
         hw_class=hw_class, mode=mode, batch=n, input_len=input_len, output_len=output_len,
         precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
         hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
-        requests=requests,
+        requests=requests, engine=engine, threads=threads,
     )
     render.emit(output_format(json_out, fmt), res, lambda: render.compare_rows(res),
                 lambda: render.print_compare(res, show_unfit=show_unfit))

@@ -1,0 +1,25 @@
+"""compare.py: one engine or a thread count across a class (the rows it cannot run are unfit)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferplan.compare import compare
+from inferplan.errors import UnknownIdError
+
+
+def test_an_engine_across_a_class_runs_where_it_can_and_lists_the_rest_as_unfit():
+    res = compare("bitnet-b1.58-2b-4t", hardware=["ryzen-9-7950x", "h100-sxm"], engine="bitnet.cpp")
+    by = {r.hardware: r for r in res.rows}
+    assert by["ryzen-9-7950x"].fits and by["ryzen-9-7950x"].estimate.engine == "bitnet.cpp"
+    assert not by["h100-sxm"].fits and "does not run on h100-sxm" in by["h100-sxm"].reason
+    with pytest.raises(UnknownIdError, match="did you mean"):
+        compare("bitnet-b1.58-2b-4t", hw_class="cpu", engine="bitnet.cx")
+
+
+def test_threads_apply_to_the_cpu_rows_only():
+    few = compare("llama-3.2-1b", hardware=["ryzen-9-7950x", "l4"], threads=2)
+    full = compare("llama-3.2-1b", hardware=["ryzen-9-7950x", "l4"])
+    f, a = ({r.hardware: r.estimate for r in x.rows} for x in (few, full))
+    assert f["ryzen-9-7950x"].tpot_s > a["ryzen-9-7950x"].tpot_s  # 2 of 16 cores
+    assert f["l4"].tpot_s == a["l4"].tpot_s  # a GPU row ignores --threads
