@@ -343,3 +343,12 @@ def test_dgx_spark_has_the_tensor_rates_of_its_blackwell_generation():
     assert hw.peak_flops["fp8"] == hw.peak_flops["int8"] == hw.peak_flops["fp4"] / 2
     assert hw.peak_flops["bf16"] / hw.peak_flops["fp8"] == rtx.peak_flops["bf16"] / rtx.peak_flops["fp8"]
     assert "not vendor-stated" in hw.field_sources["peak_flops"]
+
+
+def test_the_simd_int8_peak_of_a_cpu_is_its_vector_rate_not_its_matrix_units():
+    # a Xeon's int8 entry is AMX (32x the fp32 vector rate); ggml's SIMD kernels reach VNNI's 4x
+    from inferplan.catalog.hardware import get_hardware
+
+    xeon, ryzen = get_hardware("xeon-6980p"), get_hardware("ryzen-9-7950x")
+    assert xeon.peak_for(["int8_simd"])[1] == 4 * xeon.vector_flops < xeon.peak_flops["int8"]
+    assert ryzen.peak_for(["int8_simd"])[1] == ryzen.peak_flops["int8"]  # VNNI: the same 4x

@@ -125,7 +125,12 @@ class HardwareSpec(_Strict):
         for t in preferences:
             if t == "int8_simd":
                 if self.hw_class == "cpu" and "int8" in self.peak_flops:
-                    return t, self.peak_flops["int8"]
+                    # int8 dot products on the vector units (VNNI / SDOT / I8MM): at most 4x the
+                    # fp32 vector rate; a Xeon's int8 entry is its AMX matrix rate (32x), which
+                    # ggml's SIMD kernels do not reach (its AMX path, Q4_0/Q4_1 only, made prompts
+                    # ~2x faster than VNNI: llama.cpp PR #8998 review, 2024-11; not modelled)
+                    simd = 4 * self.vector_flops if self.vector_flops else self.peak_flops["int8"]
+                    return t, min(self.peak_flops["int8"], simd)
                 if self.hw_class == "gpu" and self.vendor in ("NVIDIA", "AMD") and "fp32" in self.peak_flops:
                     return t, 4 * self.peak_flops["fp32"]
                 continue
