@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from inferplan.catalog.engines import get_engine, runs_on
+from inferplan.catalog.engines import default_engine, get_engine, runs_on
 from inferplan.catalog.hardware import get_hardware, hardware_catalog
 from inferplan.catalog.precisions import check_precision_ids
 from inferplan.catalog.schema import HARDWARE_CLASSES, HardwareSpec
@@ -244,8 +244,15 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
         wp = "fp32 checkpoint, served in 16 bits"
     for hw in select_hardware(None, hw_class, hardware_files):
         try:
-            plan = plan_estimate(spec, hw, mode="batch", batch=batch, input_len=context,
+            # memory for `batch` sequences held at once; a runtime that holds fewer (an NPU
+            # runtime: one) is asked for what it holds, and the row says so below
+            top = default_engine(hw).max_static_batch
+            held = min(batch, top) if top else batch
+            plan = plan_estimate(spec, hw, mode="batch", batch=held, input_len=context,
                                  output_len=0, precision=precision, kv_precision=kv_precision)
+            if held < batch:
+                plan.fits, plan.reason = False, (f"{plan.dep.engine.id} holds at most {held} "
+                                                 f"sequence{'s' if held > 1 else ''} at a time")
         except InferplanError as e:
             rows.append(FitRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False, devices=None,
                                tp=None, pp=None, weights_bytes_per_device=None, kv_bytes_per_device=None,
@@ -257,7 +264,8 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
             devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
             weights_bytes_per_device=mem.weights_bytes, kv_bytes_per_device=mem.kv_cache_bytes,
             capacity_bytes_per_device=mem.capacity_bytes,
-            max_batch_at_context=max_sequences(dep, context, context) if plan.fits else None,
+            max_batch_at_context=(min(max_sequences(dep, context, context),
+                                      dep.engine.max_static_batch or 10**12) if plan.fits else None),
             reason=plan.reason,
         ))
     rows.sort(key=lambda r: (not r.fits, r.devices or 1e9, r.hardware))

@@ -289,4 +289,29 @@ def test_a_busy_disaggregated_pair_is_simulated_as_a_sample_of_both_pools():
     p, d, share = s.sample_pair(20, 40, 1000.0)
     assert (p, d) == (4, 8) and share == pytest.approx(0.2)  # 4 in the smaller pool, same share
     p, d, share = s.sample_pair(7, 3, 1000.0)
-    assert min(p, d) >= 3 and share >= max(p / 7, d / 3) - 1e-12
+    assert (p, d, share) == (7, 3, 1.0)  # the smaller pool is below the 4-replica sample: whole
+    p, d, share = s.sample_pair(30, 10, 400.0)
+    assert (p, d) == (12, 4) and share == pytest.approx(max(12 / 30, 4 / 10))
+
+
+def test_pair_simulates_a_sample_of_a_busy_pair(monkeypatch):
+    from inferplan.plan import evaluate
+
+    seen = []
+    real = evaluate.simulate_pools
+
+    def spy(pool, wl, **kw):
+        if kw.get("decode") is not None:  # a disaggregated pair as one cluster
+            seen.append((kw["replicas"], kw["decode_replicas"], wl.arrivals.rate))
+        return real(pool, wl, **kw)
+
+    monkeypatch.setattr(evaluate, "simulate_pools", spy)
+    wl = Workload(name="w", arrivals=Arrivals(kind="poisson", rate=2000.0), input=LengthDist(value=500),
+                  output=LengthDist(value=100))
+    res = plan(PlanRequest(models=["llama-3.1-8b"], workload=wl, rate=2000.0, slo=SLO(p90_ttft_s=2.0, p90_tpot_s=0.05),
+                           hardware=["h100-sxm"], top=1, disaggregation=True), executor="serial")
+    assert res.options and seen
+    # each pair run covers a minute of its arrivals within the 3,000-request cap, or is already
+    # down to the 4-replica sample in its smaller pool
+    assert all(r * 60 <= 3000 * 1.01 or min(p, d) <= 4 for p, d, r in seen), seen
+    assert any(r < 2000.0 for _, _, r in seen)  # sampled: a share of the rate

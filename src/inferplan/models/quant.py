@@ -44,7 +44,8 @@ def native_precision(cfg: Config, top: Config | None = None) -> tuple[str, str |
         # quant_algo at the top of quantization_config, or under "quantization" (the layout of
         # ModelOpt's hf_quant_config.json, which vLLM also reads from config.json)
         algo = str(q.get("quant_algo") or (q.get("quantization") or {}).get("quant_algo") or "").upper()
-        found = ("fp8" if algo.startswith("FP8") or algo == "MXFP8" else
+        found = (base if not algo else  # KV-cache quantization only: the weights keep the dtype
+                 "fp8" if algo.startswith("FP8") or algo == "MXFP8" else
                  {"NVFP4": "fp4", "MXFP4": "mxfp4", "W4A16_AWQ": "awq-int4", "INT4_AWQ": "awq-int4",
                   "W4A8_AWQ": "awq-int4", "INT8_SQ": "w8a8-int8"}.get(algo))
         what = f"modelopt {algo or '(no quant_algo)'}"
@@ -79,14 +80,15 @@ def _compressed_tensors(q: Config, base: str) -> tuple[str | None, str]:
     if not groups:
         return base, "compressed-tensors without weight quantization"
     found = [_ct_scheme(g["weights"], g.get("input_activations")) for g in groups]
-    ids = {f for f, _ in found}
+    ids = list(dict.fromkeys(f for f, _ in found))  # in the config's group order
     if None in ids:
         return None, next(w for f, w in found if f is None)
     if len(ids) > 1:
         from inferplan.catalog.precisions import get_precision
 
-        pid = max(ids, key=lambda i: get_precision(str(i)).bits_per_weight)
-        _warn(f"config.json's compressed-tensors groups quantize layers differently ({', '.join(sorted(map(str, ids)))}): "
+        # the widest; on a tie the larger head, then the first group (max keeps the first)
+        pid = max(ids, key=lambda i: (get_precision(str(i)).bits_per_weight, get_precision(str(i)).head_bits))
+        _warn(f"config.json's compressed-tensors groups quantize layers differently ({', '.join(map(str, ids))}): "
               f"estimated as {pid}, the widest (pass --precision for another)")
         return pid, found[0][1]
     return found[0]

@@ -291,10 +291,14 @@ def pair(t: Task) -> Outcome:
         if _holds(res, offered) or sims >= 3:
             break
         ttft_bad = any("TTFT" in v for v in res.violations)
-        if ttft_bad:
-            rp += 1
-        else:
-            rd += 1
+        before = (sp, sd, share)
+        for _ in range(max(rp, rd)):  # grow until the sample changes (else the same run again)
+            if ttft_bad:
+                rp += 1
+            else:
+                rd += 1
+            if t.settings.sample_pair(rp, rd, t.rate) != before:
+                break
     out = _outcome(t, res, rp, sims, replicas2=rd, offered_rps=offered)
     if out.power_w and share < 1:
         out.power_w /= share

@@ -113,14 +113,16 @@ RAMP_SHARE, RAMP_MIN_REQUESTS = 0.1, 10
 
 def ramp_time_s(arrival_s: np.ndarray, finish_s: np.ndarray) -> float:
     """How long the system takes to fill: the p90 end-to-end time of the first arrivals (10%, at
-    least 10). They met a nearly empty system, so this is a lifetime at light load, not one a
-    growing queue has stretched (a median over the run would be, in an overload)."""
+    least 10), which met a nearly empty system, or the run's median end-to-end time if shorter.
+    Each alone fails one way: an overload stretches the run's median (its queue), and under
+    continuous batching also the first arrivals' tail (their batch keeps growing), while a
+    stable run's median is below its fill time only where lifetimes spread widely."""
     if arrival_s.size == 0:
         return 0.0
+    e2e = finish_s - arrival_s
     order = np.argsort(arrival_s, kind="stable")
     k = min(arrival_s.size, max(RAMP_MIN_REQUESTS, int(RAMP_SHARE * arrival_s.size)))
-    first = order[:k]
-    return float(np.percentile(finish_s[first] - arrival_s[first], 90))
+    return float(min(np.percentile(e2e[order[:k]], 90), np.median(e2e)))
 
 
 class Steady(BaseModel):
@@ -139,14 +141,17 @@ STEADY_MIN_LIFETIMES = 2.0  # a steady window shorter than this many ramp times 
 
 
 def steady_window(first: np.ndarray, fin: np.ndarray, out: np.ndarray, logs: Sequence[StepLog],
-                  start_s: float, end_s: float, replicas: int, ramp_s: float = 0.0) -> Steady | None:
-    """:class:`Steady` over [start_s + ramp_s, end_s]: None when that is shorter than
+                  start_s: float, end_s: float, replicas: int, ramp_s: float = 0.0,
+                  first_arrival_s: float = 0.0) -> Steady | None:
+    """:class:`Steady` over [max(start_s, first + ramp_s), end_s] (``start_s``: the end of the
+    warm-up, ``first``: the first arrival, the ``start_s`` of a run without warm-up): None when
+    that is shorter than
     ``STEADY_MIN_LIFETIMES`` x ``ramp_s`` (a run too short to have a steady part: its whole-run
     rates stand). A request emits its first token at ``first`` and the other ``out - 1`` evenly
     until ``fin`` (all ``out`` at ``first`` when it ends there: a prefill pool's hand-off, as
     ``output_tok_s`` counts them); a logged step (or run of identical steps) counts for the part
     of it inside the window."""
-    start_s += ramp_s
+    start_s = max(start_s, first_arrival_s + ramp_s)
     span = end_s - start_s
     if span <= 0 or replicas <= 0 or span < STEADY_MIN_LIFETIMES * ramp_s:
         return None
@@ -316,7 +321,7 @@ def compute_metrics(reqs: Sequence[Request], replicas: Sequence[ReplicaRecord], 
         prefix_cache_hits=int(sum(getattr(rep, "prefix_hits", 0) for rep in replicas)),
         ramp_s=ramp,
         steady=steady_window(first, fin, out.astype(float), all_logs, t0 + warmup_s, float(arr.max()),
-                             len(replicas), ramp),
+                             len(replicas), ramp, t0),
         timeline=timeline(done, all_logs, t0, t1, timeline_points),
     )
 

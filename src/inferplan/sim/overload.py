@@ -15,8 +15,8 @@ OVERLOAD_QUEUE_S = 1.0  # p90 queue wait below this is never called overload
 
 # Overload: while requests arrive, the number in the system (arrived, not finished) keeps
 # growing. Compared between the two halves of the arrival window after its ramp-up (the first
-# third, or the ramp time if longer: the p90 E2E of the first arrivals, a lifetime at light load,
-# SimMetrics.ramp_s; a stable system fills for about that long before it levels off); a window
+# third, or the ramp time if longer: SimMetrics.ramp_s, sim/metrics.py ramp_time_s; a stable
+# system fills for about that long before it levels off); a window
 # with less than one ramp time left after it cannot tell, and then the requests waiting (a queue
 # does not ramp up) and the queue-wait test below judge; a stable run stays flat, an overloaded
 # one grows by this factor and by
@@ -117,7 +117,8 @@ def short_run_note(m: Any, offered_rate_rps: float | None) -> str | None:
     window = m.requests / offered_rate_rps
     if window >= SHORT_RUN_LIFETIMES * life:
         return None
-    need = _round_up(SHORT_RUN_LIFETIMES * life * offered_rate_rps)
+    # twice the threshold: the ramp time read on a longer run grows (more of its tail is seen)
+    need = _round_up(2 * SHORT_RUN_LIFETIMES * life * offered_rate_rps)
     costs = ("$ and J per token are the whole run's, ramp-up and drain included" if m.steady is None
              else "$ and J per token come from its short steady part")
     return (f"short run: its arrivals span {fmt_time_s(window)}, less than {SHORT_RUN_LIFETIMES:g} "
