@@ -99,7 +99,8 @@ def test_an_npu_runtime_runs_one_device_and_one_sequence():
 
 @pytest.mark.parametrize(("precision", "hw"), [("w4a16", "ryzen-9-7950x"), ("w4a16", "h100-sxm"),
                                                ("q4nx", "rtx-4090"), ("tq1_0", "rtx-4090"),
-                                               ("tq1_0", "apple-m2-ultra-gpu"), ("tq2_0", "rtx-4090")])
+                                               ("tq1_0", "apple-m2-ultra-gpu"), ("tq2_0", "rtx-4090"),
+                                               ("tq2_0", "dgx-spark")])
 def test_formats_are_refused_where_no_kernel_reads_them(precision, hw):
     from inferplan.errors import InputError
 

@@ -272,6 +272,8 @@ def reads_format(engine: EngineSpec, precision: Precision, hw: HardwareSpec | No
     class of device (``Precision.hardware_classes``: vLLM reads GGUF on GPUs, not on TPUs)."""
     if hw is not None and precision.hardware_classes and hw.hw_class not in precision.hardware_classes:
         return False
+    if hw is not None and f"{hw.hw_class}@{hw.vendor}" in precision.exclude_hardware:
+        return False
     if not precision.engines:
         return True
     names = {release_line(engine), engine.id}

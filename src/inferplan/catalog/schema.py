@@ -163,6 +163,9 @@ class Precision(_Strict):
     hardware_classes: list[HardwareClass] = Field(
         default_factory=list, description="device classes whose engines have kernels for the format "
                                           "(GGUF: gpu, cpu, soc; vLLM's GGUF loader is for GPUs); empty: any")
+    exclude_hardware: list[str] = Field(
+        default_factory=list, description="'class@vendor' pairs inside hardware_classes whose "
+                                          "backends have no kernel for it (soc@NVIDIA: CUDA, not Metal)")
     theoretical: bool = Field(default=False, description="a bound, not a format any engine loads "
                               "(ideal ternary packing): estimates with it warn")
     source: str
