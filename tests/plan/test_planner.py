@@ -163,6 +163,7 @@ def test_confidence_drops_a_configuration_that_meets_the_tpot_slo_only_on_the_po
             if o.max_rate_rps:
                 assert o.confidence_factors["throughput"] < 1
                 judged = max_rate(o, RATE)
+                assert o.max_rate_judged_rps == judged  # the JSON carries what the text shows
                 assert RATE * (1 - 1e-9) <= judged <= max(o.max_rate_rps, RATE)
                 assert judged == pytest.approx(min(o.max_rate_rps, o.capacity_rps_bound)) or (
                     o.max_rate_lower_bound and judged == RATE)

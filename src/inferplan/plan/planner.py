@@ -52,6 +52,8 @@ from inferplan.plan.explain import (
     explain,
     joules_per_token,
     latency_s,
+    lower_bound,
+    max_rate,
     pareto,
     why_none,
 )
@@ -114,6 +116,11 @@ class PlanOption(BaseModel):
     capacity_rps_bound: float | None = Field(description="analytic: replicas x per-replica capacity at the TPOT bound")
     max_rate_rps: float | None = Field(default=None, description="simulated: highest rate meeting the SLO")
     max_rate_lower_bound: bool = Field(default=False, description="max_rate_rps held at every rate tried: the maximum is higher")
+    max_rate_judged_rps: float | None = Field(
+        default=None, description="max_rate_rps as the plan judges it (what the text shows): at a "
+                                  "confidence, capped at the pessimistic analytic capacity")
+    max_rate_judged_lower_bound: bool = Field(
+        default=False, description="max_rate_judged_rps is a lower bound (false where the cap binds)")
     bound: str = Field(description="what bounds a decode step at the planned batch")
     binding_slo: str = Field(description="the SLO bound with the least margin")
     verified: bool = Field(description="simulated as the whole cluster behind its router")
@@ -434,6 +441,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
             mo = maxr.get(_cand_key(opt))
             if opt.kind == "colocated" and mo is not None:
                 opt.max_rate_rps, opt.max_rate_lower_bound = mo.max_rate_rps, mo.max_rate_lower_bound
+                opt.max_rate_judged_rps = max_rate(opt, req.rate)
+                opt.max_rate_judged_lower_bound = lower_bound(opt, req.rate)
         counts["feasible_disaggregated"] = sum(1 for o in verified if o.kind == "disaggregated")
         counts["simulations"] = sims
 
