@@ -23,3 +23,13 @@ def test_threads_apply_to_the_cpu_rows_only():
     f, a = ({r.hardware: r.estimate for r in x.rows} for x in (few, full))
     assert f["ryzen-9-7950x"].tpot_s > a["ryzen-9-7950x"].tpot_s  # 2 of 16 cores
     assert f["l4"].tpot_s == a["l4"].tpot_s  # a GPU row ignores --threads
+
+
+def test_fit_on_a_one_sequence_runtime_says_one_and_refuses_more():
+    from inferplan.compare import fit
+
+    one = {r.hardware: r for r in fit("llama-3.2-1b", hw_class="npu").rows}
+    assert all(r.max_batch_at_context == 1 for r in one.values() if r.fits)
+    two = fit("llama-3.2-1b", hw_class="npu", batch=2)
+    assert not any(r.fits for r in two.rows)
+    assert all("holds at most 1 sequence" in (r.reason or "") for r in two.rows if r.devices)
