@@ -101,3 +101,18 @@ def test_the_timeline_queue_is_the_engines_not_the_api_servers():
     assert res.pools[0].api_server_s > 0
     assert max(m.timeline.queue_len) <= m.max_queue_len
     assert sum(m.timeline.queue_len) / len(m.timeline.queue_len) == pytest.approx(m.mean_queue_len, abs=0.1)
+
+
+def test_a_short_run_far_above_the_analytic_capacity_is_overloaded():
+    # chat at 40 req/s on one H100 (~15 req/s at its largest batch): 400 requests are 10 s of
+    # arrivals, too short for a trend; the analytic capacity still tells
+    from inferplan.sim import build_pool
+
+    wl = _chat(40)
+    cap = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), wl).capacity_rps(
+        wl.mean_input(), wl.mean_output())
+    assert 10 < cap < 25
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), wl, requests=400)
+    assert any(w.startswith("overloaded") and "analytic" in w for w in res.warnings), res.warnings
+    calm = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), _chat(0.8 * cap), requests=400)
+    assert not any(w.startswith("overloaded") for w in calm.warnings), calm.warnings

@@ -64,11 +64,17 @@ def in_system_growth(m: Any, window_s: float, ramp_s: float = 0.0,
     return float(n[mid].mean()), float(n[last].mean())
 
 
-def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[str | None, list[str]]:
+OVERLOAD_OVER_CAPACITY = 1.3  # offered rate above this x the analytic capacity: overloaded
+
+
+def outcome_problems(res: Any, offered_rate_rps: float | None = None,
+                     capacity_rps: float | None = None) -> tuple[str | None, list[str]]:
     """(why nothing was served, or None; overload warnings) for a simulation result.
 
     Overload: open-loop arrivals faster than the system serves them, or requests queueing for
-    longer than they are served."""
+    longer than they are served; where a run is too short to show either, arrivals above
+    OVERLOAD_OVER_CAPACITY x ``capacity_rps`` (the replicas' analytic capacity, an upper bound:
+    Pool.capacity_rps)."""
     m = res.metrics
     served_none = None
     if m.completed == 0:
@@ -96,6 +102,12 @@ def outcome_problems(res: Any, offered_rate_rps: float | None = None) -> tuple[s
                         f"the {what} grow from {before:.0f} to {after:.0f} "
                         f"while they arrive (p90 E2E {fmt_time_s(e2e)}); lower the rate or add "
                         "replicas")
+    elif trend is None and offered_rate_rps and capacity_rps \
+            and offered_rate_rps > OVERLOAD_OVER_CAPACITY * capacity_rps:
+        warnings.append(f"overloaded: requests arrive at {fmt_num(offered_rate_rps)} req/s, above the "
+                        f"{fmt_num(capacity_rps)} req/s the replicas serve at most at their largest "
+                        "batch (analytic; the run is too short to show its queue grow); lower the "
+                        "rate or add replicas")
     elif trend is None and m.completed and wait is not None and e2e is not None \
             and wait > OVERLOAD_QUEUE_S and wait > 0.5 * e2e:
         # only where no trend could be read (a short run, few requests, closed loop): a stable

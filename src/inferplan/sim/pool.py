@@ -231,6 +231,24 @@ class Pool:
         """Replica `index` of this pool, scheduled by its policy (a plugin's the same way)."""
         return SCHEDULERS[self.policy](index, self, role)
 
+    def capacity_rps(self, mean_input: float, mean_output: float) -> float:
+        """Requests/s one replica serves at most, analytically, for requests of these mean
+        lengths: the serial policy one request after another; the others at their largest batch
+        (max_num_seqs, or what the KV cache holds at the mean context I + O/2), each step
+        carrying its share of the prompts (b·I/O tokens): b / (O · T(b)), Little's law. No
+        preemption, chunking detail or queueing: an upper bound the simulation stays below."""
+        i, o = max(1.0, mean_input), max(1.0, mean_output)
+        ctx = i + o / 2
+        f = self.factors
+        if SCHEDULERS[self.policy].one_at_a_time:
+            t = (step_work(self.dep, prefill_tokens=i, prefill_seqs=1).time_s(f)
+                 + (o - 1) * step_work(self.dep, decode_seqs=1, decode_ctx=ctx).time_s(f))
+            return 1.0 / max(float(t), 1e-12)
+        b = max(1, min(self.max_num_seqs, int(self.kv_tokens // ctx)))
+        t = step_work(self.dep, decode_seqs=b, decode_ctx=ctx, prefill_tokens=b * i / o,
+                      prefill_seqs=b / o).time_s(f)
+        return b / (o * max(float(t), 1e-12))
+
     # ---- power and price ---------------------------------------------------------------------
     def power_w(self, replicas: int, busy: float, mean_batch: float) -> float | None:
         """Watts of `replicas` replicas: per device idle + (TDP - idle) x utilization of a

@@ -177,8 +177,11 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
         violations=violations, usd_per_1m_output_tokens=usd_tok, joules_per_output_token=j_tok,
         assumptions=assumptions, events=cluster.events)
     offered = workload.arrivals.rate if workload.arrivals.kind in ("poisson", "gamma") else None
+    # a colocated pool's analytic capacity: the overload signal of a run too short to show one
+    capacity = (replicas * pre.capacity_rps(workload.mean_input(), workload.mean_output())
+                if offered and dec is None and role == "both" and replay is None else None)
     res.warnings = [*([str(assumptions["warning"])] if "warning" in assumptions else []),
-                    *outcome_problems(res, offered)[1]]
+                    *outcome_problems(res, offered, capacity)[1]]
     note = short_run_note(m, offered) if not any(w.startswith("overloaded") for w in res.warnings) else None
     if note:
         res.warnings.append(note)
