@@ -41,7 +41,6 @@ from inferplan.sim import (
     PoolInfo,
     SchedulerConfig,
     Workload,
-    micro_batches,
     pool_from_deployment,
 )
 from inferplan.units import fmt_layout
@@ -168,16 +167,8 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     dep = plan.dep
     pool = pool_from_deployment(dep, workload, cfg, eff)
     f = pool.factors
-    policy, max_seqs, chunk = pool.policy, pool.max_num_seqs, pool.max_batched_tokens
-    kv_tokens = pool.kv_tokens
-
-    def prefill_s(tokens: float) -> float:
-        done, t = 0.0, 0.0
-        while done < tokens:
-            n = min(chunk, tokens - done)
-            t += float(step_work(dep, prefill_tokens=n, prefill_seqs=1, prefill_ctx=done).time_s(f))
-            done += n
-        return t
+    policy = pool.policy
+    prefill_s = pool.prefill_s
 
     reasons: list[str] = []
     # floors at the percentile each bound is about (p50 if no bound on that metric)
@@ -208,24 +199,19 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     tpot_bound = min([v for m_, _, v in slo.bounds() if m_ == "tpot"], default=math.inf)
     ctx = I + O / 2
     if policy == "serial":
-        service = prefill_s(I) + (O - 1) * float(step_work(dep, decode_seqs=1, decode_ctx=ctx).time_s(f))
+        service = pool.serial_service_s(I, O)
         batch = 1
         capacity = SERIAL_UTILIZATION / service
         work = step_work(dep, decode_seqs=1, decode_ctx=ctx)
         decode_capacity = capacity
     else:
-        b_kv = max(1, int(kv_tokens // ctx))
-        b_max = max(1, min(max_seqs, b_kv))
-        bs = np.arange(1, b_max + 1, dtype=float)
-        mb = micro_batches(bs, pp)  # pipeline micro-batches, as in the simulator
-        steps = step_work(dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx,
-                          prefill_tokens=bs / mb * I / O, prefill_seqs=bs / mb / O).time_s(f)
+        bs, steps = pool.batch_step_times(I, O)  # the simulator's micro-batches and prompt share
         within = np.nonzero(steps <= tpot_bound)[0]
         batch = int(bs[within[-1]]) if within.size else 1
         step = float(steps[batch - 1])
         capacity = batch / (O * step)
         work = step_work(dep, decode_seqs=batch, decode_ctx=ctx)
-        dsteps = step_work(dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx).time_s(f)
+        _, dsteps = pool.batch_step_times(I, O, prompts=False)
         dwithin = np.nonzero(dsteps <= tpot_bound)[0]
         dbatch = int(bs[dwithin[-1]]) if dwithin.size else 1
         decode_capacity = dbatch / ((O - 1 if O > 1 else 1) * float(dsteps[dbatch - 1]))

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferplan.catalog.schema import EngineSpec, HardwareSpec
@@ -33,6 +34,7 @@ from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import EstimatePlan, Mode, plan_estimate
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.layout import micro_batches
 from inferplan.perf.memory import (
     activation_bytes_per_device,
     kv_bytes_per_sequence_device,
@@ -231,23 +233,51 @@ class Pool:
         """Replica `index` of this pool, scheduled by its policy (a plugin's the same way)."""
         return SCHEDULERS[self.policy](index, self, role)
 
+    def prefill_s(self, tokens: float) -> float:
+        """Seconds to prefill one prompt of ``tokens`` alone on an idle replica, in chunks of the
+        step token budget (each chunk attending to the tokens before it)."""
+        chunk, f = self.max_batched_tokens, self.factors
+        done, t = 0.0, 0.0
+        while done < tokens:
+            n = min(chunk, tokens - done)
+            t += float(step_work(self.dep, prefill_tokens=n, prefill_seqs=1, prefill_ctx=done).time_s(f))
+            done += n
+        return t
+
+    def serial_service_s(self, mean_input: float, mean_output: float) -> float:
+        """Seconds one request takes alone: its prefill, then O - 1 batch-1 decode steps at the
+        mean context I + O/2."""
+        ctx = mean_input + mean_output / 2
+        decode = float(step_work(self.dep, decode_seqs=1, decode_ctx=ctx).time_s(self.factors))
+        return self.prefill_s(mean_input) + (mean_output - 1) * decode
+
+    def batch_step_times(self, mean_input: float, mean_output: float,
+                         prompts: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(batch sizes 1..B, seconds of one steady step at each): B the largest batch the
+        engine (max_num_seqs) and the KV cache (at the mean context I + O/2) allow; each step
+        split into the pipeline's micro-batches, as the simulator runs it, and with ``prompts``
+        carrying its share of the arriving prompts (b·I/O tokens of b/O sequences)."""
+        ctx = mean_input + mean_output / 2
+        b_max = max(1, min(self.max_num_seqs, max(1, int(self.kv_tokens // ctx))))
+        bs = np.arange(1, b_max + 1, dtype=float)
+        mb = micro_batches(bs, self.pipeline_stages)
+        if not prompts:
+            return bs, step_work(self.dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx).time_s(self.factors)
+        return bs, step_work(self.dep, decode_seqs=np.ceil(bs / mb), decode_ctx=ctx,
+                             prefill_tokens=bs / mb * mean_input / mean_output,
+                             prefill_seqs=bs / mb / mean_output).time_s(self.factors)
+
     def capacity_rps(self, mean_input: float, mean_output: float) -> float:
         """Requests/s one replica serves at most, analytically, for requests of these mean
-        lengths: the serial policy one request after another; the others at their largest batch
-        (max_num_seqs, or what the KV cache holds at the mean context I + O/2), each step
-        carrying its share of the prompts (b·I/O tokens): b / (O · T(b)), Little's law. No
-        preemption, chunking detail or queueing: an upper bound the simulation stays below."""
+        lengths: the serial policy one request after another (:meth:`serial_service_s`); the
+        others at their largest batch, b / (O · T(b)) (:meth:`batch_step_times`; Little's law).
+        No preemption or queueing: an upper bound the simulation stays below (the planner reads
+        the same steps within its TPOT bound: plan/search.py)."""
         i, o = max(1.0, mean_input), max(1.0, mean_output)
-        ctx = i + o / 2
-        f = self.factors
         if SCHEDULERS[self.policy].one_at_a_time:
-            t = (step_work(self.dep, prefill_tokens=i, prefill_seqs=1).time_s(f)
-                 + (o - 1) * step_work(self.dep, decode_seqs=1, decode_ctx=ctx).time_s(f))
-            return 1.0 / max(float(t), 1e-12)
-        b = max(1, min(self.max_num_seqs, int(self.kv_tokens // ctx)))
-        t = step_work(self.dep, decode_seqs=b, decode_ctx=ctx, prefill_tokens=b * i / o,
-                      prefill_seqs=b / o).time_s(f)
-        return b / (o * max(float(t), 1e-12))
+            return 1.0 / max(self.serial_service_s(i, o), 1e-12)
+        bs, steps = self.batch_step_times(i, o)
+        return float(bs[-1] / (o * max(float(steps[-1]), 1e-12)))
 
     # ---- power and price ---------------------------------------------------------------------
     def power_w(self, replicas: int, busy: float, mean_batch: float) -> float | None:
@@ -275,9 +305,10 @@ class Pool:
         return usd_h * devices if usd_h is not None else None
 
     def info(self, role: str, replicas: int, busy: float | None = None,
-             mean_batch: float = 1.0) -> PoolInfo:
+             mean_batch: float = 1.0, api_server: bool = True) -> PoolInfo:
         """Summary of `replicas` replicas; with `busy` (share of time stepping) their power and
-        price at that load, else their price at peak power and no power figure."""
+        price at that load, else their price at peak power and no power figure. ``api_server``:
+        requests pass the engine's API server first (not an offline run's Python API)."""
         dep, lay = self.dep, self.dep.layout
         power = self.power_w(replicas, busy, mean_batch) if busy is not None else None
         return PoolInfo(
@@ -288,7 +319,7 @@ class Pool:
             max_num_batched_tokens=self.max_batched_tokens, kv_reservation=self.kv_reservation,
             kv_cache_tokens=self.kv_tokens,
             usd_per_hour=self.usd_per_hour(replicas, power), power_w=power,
-            api_server_s=self.front_s if role in ("serve", "prefill") else 0.0)
+            api_server_s=self.front_s if api_server and role in ("serve", "prefill") else 0.0)
 
 
 def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConfig | None = None,

@@ -148,12 +148,10 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     st = m.steady if m.steady is not None and m.steady.output_tok_s > 0 else None
     busy, batch, out_tok_s = ((st.busy_fraction, st.mean_batch_size, st.output_tok_s) if st else
                               (m.busy_fraction, m.mean_batch_size, m.output_tok_s))
-    infos = [pre.info("prefill" if dec else ("serve" if role == "both" else role), replicas, busy, batch)]
+    infos = [pre.info("prefill" if dec else ("serve" if role == "both" else role), replicas, busy, batch,
+                      api_server=api_server)]
     if dec is not None:
         infos.append(dec.info("decode", decode_replicas, busy, batch))
-    if not api_server:
-        for i in infos:
-            i.api_server_s = 0.0
     usd = [i.usd_per_hour for i in infos if i.usd_per_hour is not None]
     pw = [i.power_w for i in infos if i.power_w is not None]
     usd_tok = (sum(usd) / HOUR_S / out_tok_s * 1e6 if len(usd) == len(infos) and out_tok_s else None)
