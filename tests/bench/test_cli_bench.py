@@ -85,6 +85,8 @@ def test_gpu_flag_without_torch_is_an_input_error(monkeypatch):
 @pytest.mark.parametrize("kw,needle", [
     (dict(model="nosuch"), "unknown model 'nosuch'"),
     (dict(llamacpp=True, qtypes="q4_0,q9_9"), "unknown precision 'q9_9'"),
+    # a catalog precision the bench cannot write was refused only after the CPU/GPU benches ran
+    (dict(llamacpp=True, qtypes="q4_0,fp8"), "unknown qtype"),
     (dict(hardware="nosuchhw"), "unknown hardware 'nosuchhw'"),
     (dict(gpu=True, engine="nosuch-engine"), "unknown engine"),
 ])

@@ -297,7 +297,6 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
 
     from inferplan.bench.gguf_synth import (
         MIN_VOCAB,
-        QTYPES,
         synthetic_config,
         synthetic_model,
         write_synthetic_gguf,
@@ -308,11 +307,7 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
 
     t_start = time.perf_counter()
     _import_llama_cpp()
-    unknown = [q for q in qtypes if q not in QTYPES]
-    if unknown:
-        raise InputError(f"unknown qtype(s) {', '.join(unknown)} (known: {', '.join(QTYPES)})")
-    if not qtypes:
-        raise InputError("give at least one qtype")
+    check_qtypes(qtypes)
     hw = get_hardware(hardware)
     if hw.hw_class != "cpu":
         raise InputError(f"the llama.cpp benchmark runs on this CPU; {hw.id} is a {hw.hw_class}")
@@ -399,6 +394,17 @@ def reliability_for_background(share: float) -> str:
     A on a quiet machine (<= 10%), B up to 30%, C above (llama.cpp's threads then compete for
     cores and bandwidth: a lower bound on what the machine does)."""
     return next((g for limit, g in BACKGROUND_GRADES if share <= limit), "C")
+
+
+def check_qtypes(qtypes: tuple[str, ...]) -> None:
+    """InputError unless ``qtypes`` are one or more of the GGUF types this bench writes."""
+    from inferplan.bench.gguf_synth import QTYPES
+
+    unknown = [q for q in qtypes if q not in QTYPES]
+    if unknown:
+        raise InputError(f"unknown qtype(s) {', '.join(unknown)} (known: {', '.join(QTYPES)})")
+    if not qtypes:
+        raise InputError("give at least one qtype")
 
 
 def _rows(p: LlamaCppPoint, model_ref: str, hid: str, version: str, reps: int, seed: int,

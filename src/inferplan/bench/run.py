@@ -41,6 +41,9 @@ class BenchOptions:
     gguf_dir: Path | None = None
     out: Path | None = None
 
+    def qtype_list(self) -> tuple[str, ...]:
+        return tuple(q.strip() for q in self.qtypes.split(",") if q.strip())
+
     def args(self) -> dict[str, Any]:
         return {k: (str(v.absolute()) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
@@ -106,9 +109,10 @@ def check_options(opts: BenchOptions) -> None:
 
     get_model(opts.model)
     if opts.llamacpp:
-        check_precision_ids(*(q.strip() for q in opts.qtypes.split(",") if q.strip()))
-        from inferplan.bench.llamacpp import _import_llama_cpp
+        check_precision_ids(*opts.qtype_list())
+        from inferplan.bench.llamacpp import _import_llama_cpp, check_qtypes
 
+        check_qtypes(opts.qtype_list())  # the bench's own list, as run_llamacpp_bench checks it
         _import_llama_cpp()
     if opts.gpu is not False:
         get_engine(opts.engine)
@@ -164,7 +168,7 @@ def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
                 kw[k] = v
         with bars(None) as bar:
             lc = run_llamacpp_bench(opts.model, hardware=res["hardware_id"],
-                                    qtypes=tuple(q.strip() for q in opts.qtypes.split(",") if q.strip()),
+                                    qtypes=opts.qtype_list(),
                                     threads=thread_list, workdir=opts.gguf_dir, progress=bar.at, **kw)
         res["llamacpp"] = lc.model_dump(exclude={"rows", "configs"})
         rows += lc.rows
