@@ -81,14 +81,15 @@ def print_plan(res, show: int = 10) -> None:
         for c in ("#", "configuration", "devices", "$/h", "$/1M out", "J/tok", "p90 TTFT",
                   "p90 TPOT", "p90 E2E", "max req/s", ""):
             t.add_column(c, justify="left" if c in ("configuration", "") else "right")
-        from inferplan.plan.explain import joules_per_token, latency_s, lower_bound, max_rate
+        from inferplan.plan.explain import joules_per_token, latency_s
 
         for o in res.options[:show]:
             flags = ("P" if o.pareto else "") + ("" if o.verified else " ~")
             # every option listed held the SLO at the target rate in simulation: an analytic
             # capacity below it reads as that lower bound, not as a contradiction
             cap = o.capacity_rps_bound
-            mr = (("≥" if lower_bound(o, res.rate) else "") + fmt_num(max_rate(o, res.rate)) if o.max_rate_rps
+            mr = (("≥" if o.max_rate_judged_lower_bound else "") + fmt_num(o.max_rate_judged_rps)
+                  if o.max_rate_judged_rps
                   else f"≥{fmt_num(res.rate)}" if cap is not None and cap < res.rate else f"~{fmt_num(cap)}")
             t.add_row(str(o.rank), o.id, str(o.devices), _usd(o.usd_per_hour),
                       _usd(o.usd_per_1m_output_tokens), fmt_num(joules_per_token(o)),

@@ -99,8 +99,8 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         + f" on {win.devices} device{'s' if win.devices != 1 else ''}.")
     lines.append(f"Binding SLO: {win.binding_slo}; decode steps are {win.bound}-bound on "
                  f"{win.pools[-1].hardware}.")
-    if (mr := max_rate(win, req.rate)):
-        least = "at least " if lower_bound(win, req.rate) else ""
+    if (mr := win.max_rate_judged_rps):
+        least = "at least " if win.max_rate_judged_lower_bound else ""
         thr = win.confidence_factors.get("throughput")
         lines.append(f"Headroom: holds the SLO up to {least}~{mr:.3g} req/s ({mr / req.rate:.2f}x the "
                      "target; simulated" + (", latencies at their interval's high end, at most the "
