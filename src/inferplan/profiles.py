@@ -66,8 +66,8 @@ def fit_profile(data: list[Path], target: Path, *, base: Path | None = None, fol
     if folds not in ("source", "kfold"):
         raise InputError(f"--cv must be 'source' or 'kfold', not {folds!r}")
     staged = Path(tempfile.mkdtemp(prefix="inferplan-profile-")) / target.name
-    args = {"data": [str(Path(p).absolute()) for p in data], "out": str(Path(target).absolute()),
-            "base": str(Path(base).absolute()) if base else None, "cv": folds}
+    args = {"data": [Path(p) for p in data], "out": Path(target),
+            "base": Path(base) if base else None, "cv": folds}  # the history stores them absolute
     with recorded_run("calibrate", args) as run:
         rep = calibrate(list(data), staged, base=base, folds=folds, hardware_files=hardware_files,
                         progress=progress)

@@ -338,7 +338,7 @@ def record_run(kind: str, *, args: dict[str, Any], started_at: dt.datetime,
             cur = db.execute(
                 "INSERT INTO runs (kind, status, started_at, finished_at, args_json, summary_json, "
                 "result_json, error, host, inferplan_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, status, _iso(started_at), _iso(finished_at), _dumps(args),
+                (kind, status, _iso(started_at), _iso(finished_at), _args_json(args),
                  _dumps(summary or {}), _dumps(result), error, socket.gethostname(), _version()))
             run_id = int(cur.lastrowid or 0)
             for i, r in enumerate(rows):
@@ -347,6 +347,11 @@ def record_run(kind: str, *, args: dict[str, Any], started_at: dt.datetime,
         return run_id
     finally:
         db.close()
+
+
+def _args_json(args: dict[str, Any]) -> str:
+    """A run's arguments: paths absolute (the history is read later, from anywhere)."""
+    return json.dumps(args, default=lambda o: str(o.absolute()) if isinstance(o, Path) else str(o))
 
 
 def _dumps(x: Any) -> str:

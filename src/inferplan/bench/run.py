@@ -45,7 +45,7 @@ class BenchOptions:
         return tuple(q.strip() for q in self.qtypes.split(",") if q.strip())
 
     def args(self) -> dict[str, Any]:
-        return {k: (str(v.absolute()) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return asdict(self)  # the history stores paths absolute (store._args_json)
 
 
 class _NoBar:

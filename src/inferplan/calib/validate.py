@@ -322,10 +322,8 @@ def validate_csv(path: Path, calibration: Path | None = None,
     from inferplan.store import now, try_record_run
 
     started = now()
-    # absolute paths: the history is read later, from anywhere
-    args = {"data": str(Path(path).absolute()),
-            "calibration": str(Path(calibration).absolute()) if calibration else None,
-            "hardware_files": [str(Path(p).absolute()) for p in hardware_files], "loso": loso}
+    args = {"data": Path(path), "calibration": Path(calibration) if calibration else None,
+            "hardware_files": [Path(p) for p in hardware_files], "loso": loso}  # store: absolute
     try:
         rep = validate_rows(load_dataset(path, hardware_files), calibration, loso, progress)
     except InferplanError as e:
