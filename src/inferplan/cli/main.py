@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -64,9 +64,7 @@ class ErrorBoundary(TyperGroup):
         except _USAGE_ERROR as e:
             if not ctx.meta[_JSON_KEY]:
                 raise
-            e.show()
-            typer.echo(error_json(e, e.exit_code))
-            raise typer.Exit(e.exit_code) from None
+            _usage_error_json(e)
 
     def invoke(self, ctx):
         def show(message, category, filename, lineno, file=None, line=None):
@@ -87,9 +85,7 @@ class ErrorBoundary(TyperGroup):
             raise typer.Exit(e.exit_code) from None
         except _USAGE_ERROR as e:
             if json_out:
-                e.show()
-                typer.echo(error_json(e, e.exit_code))
-                raise typer.Exit(e.exit_code) from None
+                _usage_error_json(e)
             raise
         finally:
             warnings.showwarning = old
@@ -98,6 +94,14 @@ class ErrorBoundary(TyperGroup):
 _JSON_KEY = "inferplan.json_out"
 # click's UsageError (bad options, missing values), whether typer uses click or its own copy
 _USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _usage_error_json(e) -> NoReturn:
+    """A usage error of a ``--json`` command: click's message on stderr, the JSON error
+    document on stdout, its exit code."""
+    e.show()
+    typer.echo(error_json(e, e.exit_code))
+    raise typer.Exit(e.exit_code) from None
 
 
 def _json_after_command(group, ctx, args: list[str]) -> list[str]:
