@@ -29,7 +29,8 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
                 f"{'s' if lay.stage_devices > 1 else ''}, "
                 + ("one micro-batch in flight" if mb <= 1 else f"{mb} micro-batches in flight"))
     work = plan.works.get("decode") if bound.get("decode") else plan.works.get("prefill")
-    gb_step = float(work.t_memory.sum()) * dep.memory_bw_bytes_s / 1e9 if work is not None else 0.0
+    t_reads = float(work.t_memory.sum()) if work is not None else 0.0  # the step's reads at peak
+    gb_step = t_reads * dep.memory_bw_bytes_s / 1e9
     gb_dev = gb_step / lay.pp  # each device reads only its stage's share
     if d == "memory":
         bw, step = dep.memory_bw_bytes_s / 1e12, ("decode" if bound.get("decode") else "prompt")
@@ -39,12 +40,13 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
     if d == "compute":
         what = (f"the prompt's {plan.input_len:,} tokens per sequence" if bound.get("decode") is None
                 else f"batch {plan.batch} decode GEMMs outlast the weight reads (calibrated GEMM efficiency)")
-        if work is not None and bound.get("decode") and float(work.t_compute.sum()) < float(work.t_memory.sum()):
+        t_flops = float(work.t_compute.sum()) if work is not None else 0.0
+        if work is not None and bound.get("decode") and t_flops < t_reads:
             # at the peaks the reads would bound it: the calibrated compute efficiency does (the
             # small-M GEMM term on TPU MXUs, compute_eff and unpacking on CPUs)
             what = (f"batch {plan.batch} decode GEMMs at their calibrated efficiency (at peak FLOP/s "
-                    f"they would take {float(work.t_compute.sum()) * 1e3:.3g} ms, the step's reads at "
-                    f"peak bandwidth {float(work.t_memory.sum()) * 1e3:.3g} ms)")
+                    f"they would take {t_flops * 1e3:.3g} ms, the step's reads at "
+                    f"peak bandwidth {t_reads * 1e3:.3g} ms)")
         return f"compute-bound: {what} ({dep.linear_compute_type}, {par})"
     if d == "communication":
         return f"communication-bound: TP/EP/PP traffic over {dep.tp_link.name} ({par})"

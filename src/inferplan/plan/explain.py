@@ -39,6 +39,11 @@ def max_rate(o: PlanOption, rate: float) -> float | None:
     return max(m, rate) if o.max_rate_lower_bound else m
 
 
+def cand_key(o: PlanOption) -> str:
+    """The key of the candidate an option was built from (search.Candidate.key)."""
+    return f"{o.model}|{(p := o.pools[0]).hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"
+
+
 def capped(o: PlanOption, rate: float) -> bool:
     """Whether an option's maximum rate is the pessimistic analytic capacity (a confidence plan
     whose throughput factor is below 1 and whose simulated maximum reads higher): an upper
@@ -92,7 +97,6 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         return "no catalog price" if x is None else f"${x:,.2f}/h"
 
     lines = []
-    pool = win.pools[0]
     lines.append(
         f"{win.id} serves {req.rate:g} req/s within {req.slo.describe()} for {money(win.usd_per_hour)}"
         + (f" (${win.usd_per_1m_output_tokens:.3g} per 1M output tokens)" if win.usd_per_1m_output_tokens else "")
@@ -133,9 +137,7 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         lacks.append(f"ties on energy ({rj:.3g} J vs {wj:.3g} J per output token)")
     if req.objective == "latency" and (latency_s(runner, 'e2e') or 0) > (latency_s(win, 'e2e') or 0):
         lacks.append(f"has a slower p90 E2E ({latency_s(runner, 'e2e'):.3g} s vs {latency_s(win, 'e2e'):.3g} s)")
-    wc = cands.get(f"{win.model}|{pool.hardware}|{pool.weight_precision}|tp{pool.tp}pp{pool.pp}ep{pool.ep}")
-    rp = runner.pools[0]
-    rc = cands.get(f"{runner.model}|{rp.hardware}|{rp.weight_precision}|tp{rp.tp}pp{rp.pp}ep{rp.ep}")
+    wc, rc = cands.get(cand_key(win)), cands.get(cand_key(runner))
     if wc and rc and win.kind == runner.kind == "colocated":
         if wc.usd_per_hour and rc.usd_per_hour:
             we = wc.capacity_rps / wc.usd_per_hour

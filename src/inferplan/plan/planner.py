@@ -49,6 +49,7 @@ from inferplan.plan.evaluate import Outcome, Settings, Task
 from inferplan.plan.executor import Executor
 from inferplan.plan.explain import (
     binding_slo,
+    cand_key,
     explain,
     joules_per_token,
     latency_s,
@@ -406,7 +407,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         top = [o for o in options if budget_ok(o)][:req.top]
         vtasks = []
         for o in top:
-            c = by_key[_cand_key(o)]
+            c = by_key[cand_key(o)]
             vtasks.append(Task("verify", c, req.workload, req.rate, slo_of(c), settings,
                                replicas=o.pools[0].replicas, r_cap=req.max_replicas))
         pairs = []
@@ -431,14 +432,14 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
             verified.append(_option(t.cand, out, req, mean_in, mean_out, verified=True, c2=t.cand2,
                                     pess=pess_of(t.cand, t.cand2)))
         verified.sort(key=lambda o: _objective_value(o, req.objective))
-        mtasks = [Task("max_rate", by_key[_cand_key(o)], req.workload, req.rate,
-                       slo_of(by_key[_cand_key(o)]), settings,
+        mtasks = [Task("max_rate", by_key[cand_key(o)], req.workload, req.rate,
+                       slo_of(by_key[cand_key(o)]), settings,
                        replicas=o.pools[0].replicas)
                   for o in verified if o.kind == "colocated" and budget_ok(o)][:MAX_RATE_TOP]
         mouts = run("maximum sustainable rate", mtasks)
         maxr = {t.cand.key: o for t, o in zip(mtasks, mouts, strict=True)}
         for opt in verified:
-            mo = maxr.get(_cand_key(opt))
+            mo = maxr.get(cand_key(opt))
             if opt.kind == "colocated" and mo is not None:
                 opt.max_rate_rps, opt.max_rate_lower_bound = mo.max_rate_rps, mo.max_rate_lower_bound
                 opt.max_rate_judged_rps = max_rate(opt, req.rate)
@@ -446,8 +447,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         counts["feasible_disaggregated"] = sum(1 for o in verified if o.kind == "disaggregated")
         counts["simulations"] = sims
 
-    top_keys = {_cand_key(o) for o in top}
-    final = verified + [o for o in options if _cand_key(o) not in top_keys]
+    top_keys = {cand_key(o) for o in top}
+    final = verified + [o for o in options if cand_key(o) not in top_keys]
     over = [o for o in final if not budget_ok(o)]
     for o in over:
         rejected.append(Rejection(candidate=o.id, reason=(f"${o.usd_per_hour:.2f}/h > the ${req.budget_usd_per_hour:,.2f}/h budget" if o.usd_per_hour is not None
@@ -502,5 +503,3 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         interval_level=(level if level is not None else table.level) if table else None)
 
 
-def _cand_key(o: PlanOption) -> str:
-    return f"{o.model}|{(p := o.pools[0]).hardware}|{p.weight_precision}|tp{p.tp}pp{p.pp}ep{p.ep}"
