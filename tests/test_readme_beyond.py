@@ -24,5 +24,8 @@ def test_beyond_the_gpu_example_runs(cmd):
     assert r.exit_code == 0, f"{cmd}\\n{r.stderr}"
 
 
-def test_the_section_has_the_four_systems():
-    assert len(_commands()) == 4
+def test_the_section_has_the_four_systems_and_partial_offload():
+    cmds = _commands()
+    assert len(cmds) == 5
+    for flag in ("--offload experts", "--class npu", "--slots", "cerebras-cs3", "--engine llama.cpp --offload auto"):
+        assert any(flag in c for c in cmds), flag

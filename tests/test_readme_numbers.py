@@ -18,6 +18,7 @@ DS_HYBRID = ("estimate -m deepseek-v3 -H rtx-4090 --precision q4_k_m --offload e
              "--input-len 1000 --output-len 1000")
 SLOTS = "estimate -m llama-3.1-8b -H ryzen-9-7950x --precision q4_k_m --concurrency 16 --input-len 512 --output-len 256"
 LFM = "-m lfm2.5-1.2b --input-len 256 --output-len 256"
+NGL = "estimate -m llama-3.1-70b -H rtx-4090 --devices 1 --precision q4_k_m --offload auto --input-len 512 --output-len 256"
 
 # (command, JSON field, the README's text around the figure, the figure as the README writes it)
 CASES = [
@@ -42,6 +43,9 @@ CASES = [
      "decode_tok_s_per_user", "70B **{}", "1,414** (vendor"),
     ("estimate -m llama-3.1-405b -H cerebras-cs3 --precision bf16 --input-len 1000 --output-len 1000",
      "decode_tok_s_per_user", "405B **{}", "1,008** (vendor"),
+    (f"{NGL} --engine llama.cpp", "decode_tok_s_per_user", "Ryzen 9 7950X: **{}", "3.1 tok/s"),
+    (f"{NGL} --engine vllm", "decode_tok_s_per_user", "per user, TTFT 1.08 s for 512 tokens; {}", "0.88 tok/s if"),
+    (f"{NGL} --engine llama.cpp", "ttft_s", "per user, TTFT {}", "1.08 s for 512"),
     ("estimate -m llama-2-70b -H groq-lpu-v1 --input-len 1000 --output-len 1000", "decode_tok_s_per_user",
      "card price, {}", "604 tok/s per user"),
 ]

@@ -165,6 +165,9 @@ ENGINE_OPTIONS: dict[str, tuple[str, type | dict[str, str], tuple[str, ...]]] = 
     "scheduler_policy": ("kv_reservation", {"guaranteed_no_evict": "full_sequence",
                                             "max_utilization": "on_demand", "max_util": "on_demand"},
                          ("batch_scheduler_policy", "capacity_scheduler_policy")),
+    # llama.cpp -ngl / --n-gpu-layers N: N layers on the GPUs, the others on the host CPU
+    # (EngineSpec.host_layers engines on GPUs only; perf/hostlayers.py)
+    "n_gpu_layers": ("gpu_layers", int, ("ngl", "gpu_layers")),
 }
 NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off
 _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}

@@ -346,6 +346,13 @@ class EngineSpec(_Strict):
                                 "run one dot product per (weight row, token)")
     cpu_untiled_formats_non_x86: list[str] = Field(
         default=[], description="formats untiled on non-x86 CPUs only (tiled on Intel/AMD)")
+    host_layers: bool = Field(
+        default=False, description="weights that do not fit the devices run as whole layers on "
+                                   "the host CPU (llama.cpp -ngl N, perf/hostlayers.py); "
+                                   "otherwise --offload auto streams them over the host link")
+    gpu_layers: int | None = Field(
+        default=None, ge=0, description="layers on the GPUs when asked for (llama.cpp -ngl N); "
+                                        "the others run on the host CPU (host_layers engines)")
     inert_options: list[str] = Field(
         default=[], description="launch options (catalog.engines.ENGINE_OPTIONS names) this release "
                                 "line accepts but never reads: an estimate ignores them and says so")

@@ -100,9 +100,11 @@ DevicesOpt = Annotated[int | None, typer.Option("--devices", min=1, max=_lim("de
 OffloadOpt = Annotated[str | None, typer.Option(
     "--offload", metavar="auto|experts",
     help="Host DRAM tier: 'auto' puts what does not fit in host DRAM (streamed over the host "
-         "link); 'experts' keeps routed MoE experts in host DRAM, computed by the host CPU")]
+         "link; under llama.cpp whole layers, computed by the host CPU as -ngl does); 'experts' "
+         "keeps routed MoE experts in host DRAM, computed by the host CPU")]
 HostOpt = Annotated[str | None, typer.Option(
-    "--host", help="Host CPU (catalog id) that computes the routed experts with --offload experts")]
+    "--host", help="Host CPU (catalog id) that computes the routed experts (--offload experts) "
+                   "or llama.cpp's host layers (--offload auto)")]
 SlotsOpt = Annotated[int | None, typer.Option(
     "--slots", min=1, max=_lim("batch"), help="llama.cpp server slots (llama-server --parallel; default 4)")]
 EngineOptionOpt = Annotated[list[str] | None, typer.Option(

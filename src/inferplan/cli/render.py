@@ -211,6 +211,8 @@ def print_estimate(e) -> None:
               f"{escape(str(a.get('layout')))}[/]")
     if a.get("corpus_support"):
         out.print(f"[dim]data: {escape(str(a['corpus_support']))}[/]")
+    if a.get("offload"):
+        out.print(f"[dim]offload: {escape(str(a['offload']))}[/]")
     if a.get("offline_run"):
         out.print(f"run: {escape(str(a['offline_run']))}")
 

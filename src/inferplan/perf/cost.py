@@ -98,7 +98,7 @@ def plan_power_w(plan: EstimatePlan, f: Factors, decode_time_share: float | None
     """Watts of an estimate's system and the source of the figure: the busy devices at the
     :func:`activity` of its phases weighted by the time each takes (``decode_time_share`` of
     the device's busy time decoding, the rest on prompts; a one-token request is all prompt),
-    plus the host CPU's when it computes routed experts (perf/offload.py)."""
+    plus the host CPU's when it computes routed experts or layers (perf/offload.py, hostlayers.py)."""
     from inferplan.perf.offload import host_power_w
 
     act = {k: activity(*chip_utilization(plan.dep, *w.total_utilization(f)), f.compute_eff)
@@ -106,7 +106,7 @@ def plan_power_w(plan: EstimatePlan, f: Factors, decode_time_share: float | None
     share = 0.0 if plan.prompt_only or "decode" not in act else decode_time_share or 0.0
     busy = share * act.get("decode", 0.0) + (1 - share) * act.get("prefill", act.get("decode", 0.0))
     power, src = system_power_w(plan.dep, plan.replicas_busy, busy)
-    if plan.dep.expert_host is not None and power is not None:
+    if (plan.dep.expert_host or plan.dep.host_layers) is not None and power is not None:
         main = plan.works["prefill"] if plan.prompt_only else (plan.works.get("decode") or plan.works["prefill"])
         hp, hsrc = host_power_w(plan.dep, main, f)
         power, src = power + hp, f"{src}; + {hsrc}"

@@ -21,6 +21,7 @@ from inferplan.perf.layout import Layout, padded_heads_per_device
 from inferplan.perf.sram import sram_stream_bw_bytes_s
 
 if TYPE_CHECKING:  # perf.offload builds deployments: a type only here, no import cycle
+    from inferplan.perf.hostlayers import HostLayers
     from inferplan.perf.offload import ExpertHost
 
 # Bandwidth one CPU core can pull from DRAM (limited by its outstanding cache misses):
@@ -98,6 +99,9 @@ class Deployment:
     # Hybrid MoE (--offload experts): routed experts in host DRAM, computed by this host CPU
     # (perf/offload.py); None: experts on the accelerator.
     expert_host: ExpertHost | None = None
+    # llama.cpp's partial offload (-ngl): a share of the layers in host DRAM, computed by this
+    # host CPU (perf/hostlayers.py); None: every layer on the devices.
+    host_layers: HostLayers | None = None
 
     @property
     def host_link(self) -> Link:

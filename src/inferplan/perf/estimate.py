@@ -40,6 +40,7 @@ from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.explain import explain
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.hostlayers import check_host_layers, offload_to_host
 from inferplan.perf.intervals import plan_intervals, support_note, support_status
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import (
@@ -238,8 +239,6 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     m = model if isinstance(model, ModelSpec) else get_model(model)
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
     off_mode = normalize_offload(offload)
-    if host is not None and off_mode != "experts":
-        raise InputError("--host applies to --offload experts (the CPU that computes the routed experts)")
     stored = get_precision(precision if precision not in (None, "", "unknown") else m.native_precision)
     eng = get_engine(engine) if engine else engine_for(hw, off_mode, stored)
     check_engine_runs_on(eng, hw)
@@ -255,6 +254,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     inert = inert_given(eng, engine_options)
     eng = with_engine_options(eng, engine_options)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+    ngl = check_host_layers(eng, hw, m, mode, off_mode, host)
     if inert:
         notes["engine_options"] = f"{', '.join(inert)}: accepted by {eng.id} ({eng.versions}) but never read; ignored"
     if slot_note:
@@ -342,8 +342,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             notes["admission"] = admission_note(dep.engine.admission, plan.admission_steps)
     held, ctx_max = compiled_kv(dep, admitted, ctx_max)
     mem = memory_breakdown(dep, max(held, 1), ctx_max, max(held, 1) * input_len)
-    if off_mode == "auto" and not mem.fits and mode != "offline":
-        dep, mem = _offload(dep, mem, notes)
+    if ngl or off_mode == "auto" and not mem.fits and mode != "offline":
+        dep, mem = offload_to_host(dep, mem, notes, host, hardware_files)
         plan.dep = dep
         if mem.fits:  # the layout search reads the devices alone
             notes["layout"] = str(notes.get("layout", "")).replace(
@@ -355,7 +355,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
         plan.reason = why_not_fits(dep, mem, seqs_rep, ctx_max)
-        if off_mode == "auto" and "offload" in notes:  # why offloading did not rescue it
+        if (off_mode == "auto" or ngl) and "offload" in notes:  # why offloading did not rescue it
             plan.reason += f"; --offload: {notes['offload']}"
         elif off_mode == "auto" and mode == "offline":
             plan.reason += ("; --offload applies to --batch and --concurrency runs (an offline run "
@@ -416,41 +416,6 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if riders > 0:
         plan.rider_work = step_work(dep, decode_seqs=riders, decode_ctx=ctx_mean)
     return plan
-
-
-def _offload(dep: Deployment, mem: MemoryBreakdown,
-             notes: dict[str, Any]) -> tuple[Deployment, MemoryBreakdown]:
-    """Move what does not fit to host DRAM: weights first if they alone overflow, else KV."""
-    from dataclasses import replace
-
-    hw = dep.hw
-    if not hw.host_link or not hw.host_memory_bytes:
-        notes["offload"] = f"{hw.id} has no host link/host memory in the catalog; nothing offloaded"
-        return dep, mem
-    room = mem.capacity_bytes - mem.reserved_bytes - mem.activation_bytes
-    excess = mem.used_bytes - mem.capacity_bytes
-    if mem.weights_bytes + 0.0 > room * 0.9:  # keep ~10% of the device for KV
-        w_off = min(mem.weights_bytes, excess + 0.1 * room)
-        dep = replace(dep, offload_weight_bytes=w_off)
-        new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes, mem.activation_bytes,
-                              mem.reserved_bytes, mem.capacity_bytes)
-        host = w_off
-        notes["offload"] = (f"{w_off / 1e9:.1f} GB of weights per device in host DRAM, streamed over "
-                            f"{dep.host_link.name} each step")
-    else:
-        # the excess and a MiB more: moving exactly the excess leaves used == capacity, which
-        # float rounding then reads as not fitting half the time
-        frac = min(1.0, (excess + 2**20) / mem.kv_cache_bytes) if mem.kv_cache_bytes else 0.0
-        dep = replace(dep, offload_kv_fraction=frac)
-        new = MemoryBreakdown(mem.weights_bytes, mem.kv_cache_bytes * (1 - frac), mem.activation_bytes,
-                              mem.reserved_bytes, mem.capacity_bytes)
-        host = mem.kv_cache_bytes * frac
-        notes["offload"] = (f"{frac:.0%} of the KV cache ({host / 1e9:.1f} GB per device) in host DRAM, "
-                            f"read over {dep.host_link.name}")
-    if host > hw.host_memory_bytes:
-        notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
-        return dep, mem
-    return dep, new
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,6 +59,11 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         return (f"host-memory-bound: each decode step reads {gb_host:.3g} GB of active routed experts "
                 f"from {h.cpu.id} DRAM at {h.bw_bytes_s / 1e9:.0f} GB/s peak (x{h.bw_eff:.2f} reached); "
                 f"attention and shared experts on {dep.hw.id} ({par})")
+    if d == "offload" and dep.host_layers is not None:  # llama.cpp -ngl: layers on the host CPU
+        hl = dep.host_layers
+        return (f"host-memory-bound: each decode step reads the {hl.weight_bytes * hl.pp / 1e9:.3g} GB "
+                f"of host-resident layers from {hl.cpu.id} DRAM at {hl.dep.memory_bw_bytes_s / 1e9:.0f} "
+                f"GB/s peak (x{hl.f.bw_eff:.2f} reached), the other layers on {dep.hw.id} ({par})")
     if d == "offload":
         return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
     if d == "overhead":

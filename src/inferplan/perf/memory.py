@@ -42,7 +42,8 @@ class MemoryBreakdown:
 
 
 def weight_bytes_per_device(dep: Deployment) -> float:
-    """Weights on the most loaded device: its share of the layers plus embedding/LM head. The
+    """Weights on the most loaded device: its share of the layers plus embedding/LM head, less
+    what ``--offload auto`` keeps in host DRAM (``Deployment.offload_weight_bytes``). The
     layers are spread evenly over the pipeline stages (a fractional share per stage): on SRAM
     machines the compiler may cut a layer between chips (an assumption, not published); a GPU
     pipeline of a few whole-layer stages differs from it by under one layer."""
@@ -58,7 +59,7 @@ def weight_bytes_per_device(dep: Deployment) -> float:
     if dep.hw.sram_only:  # vocabulary-parallel over every chip of the replica (module docstring)
         return layer_bytes + (emb + head) / lay.pp
     ends = emb + head if lay.pp == 1 else max(emb, head)
-    return layer_bytes + ends
+    return layer_bytes + ends - dep.offload_weight_bytes  # --offload auto: the rest in host DRAM
 
 
 def kv_bytes_per_sequence_device(dep: Deployment, ctx_tokens: float) -> float:

@@ -269,9 +269,9 @@ def describe_offload(dep: Deployment) -> str:
 
 
 def host_power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float, str]:
-    """Power of the host CPU while it computes the experts: idle + (TDP - idle) x the share of
+    """Power of the host CPU while it computes the experts or layers: idle + (TDP - idle) x the share of
     the step it is busy (idle assumed 20% of TDP where the catalog has none), W."""
-    h = dep.expert_host
+    h = dep.expert_host or dep.host_layers
     assert h is not None
     tdp = h.cpu.tdp_w or 0.0
     idle = h.cpu.idle_w if h.cpu.idle_w is not None else 0.2 * tdp

@@ -92,7 +92,7 @@ class PlanRequest(BaseModel):
     calibration: Path | None = None
     hardware_files: list[Path] = []
     offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
-    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    host: str | None = Field(default=None, description="host CPU for offload=experts, or for llama.cpp's host layers (offload=auto, n_gpu_layers)")
     slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
     confidence: float | None = Field(
         default=None, gt=0, lt=1, description="plan at the pessimistic end of each metric's central "

@@ -67,7 +67,7 @@ class DeploymentSpec(BaseModel):
     engine: str | None = None
     threads: int | None = Field(default=None, ge=1)
     offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
-    host: str | None = Field(default=None, description="host CPU for offload=experts")
+    host: str | None = Field(default=None, description="host CPU for offload=experts, or for llama.cpp's host layers (offload=auto, n_gpu_layers)")
     slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
     engine_options: dict[str, str | float] = Field(
         default_factory=dict, description="engine launch options (catalog.engines.ENGINE_OPTIONS), "

@@ -50,7 +50,7 @@ def _simulate_routes(app: FastAPI, compute, errors: dict, register) -> None:
         kv_precision: str | None = Field(default=None, pattern=ID, max_length=32)
         engine: str | None = Field(default=None, pattern=ID, max_length=32)
         offload: Literal["none", "auto", "experts"] | None = None
-        host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts")
+        host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts, or for llama.cpp's host layers (offload=auto, n_gpu_layers)")
         slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
         engine_options: EngineOptions
         workload: str = Field(default="chat", pattern=ID, max_length=32,
@@ -103,7 +103,7 @@ def _plan_routes(app: FastAPI, compute, errors: dict, register) -> None:
         disaggregation: bool = True
         seed: int = Field(default=0, ge=0, le=2**31 - 1)
         offload: Literal["none", "auto", "experts"] | None = None
-        host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts")
+        host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts, or for llama.cpp's host layers (offload=auto, n_gpu_layers)")
         slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
         confidence: float | None = Field(default=None, gt=0, lt=1, description=(
             "plan at the pessimistic end of each metric's interval at this level (0.8); default: point estimates"))

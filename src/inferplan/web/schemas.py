@@ -113,7 +113,8 @@ class EdgeOptions(BaseModel):
         default=None, description="auto: what does not fit goes to host DRAM; experts: routed MoE "
                                   "experts held and computed by the host CPU")
     host: str | None = Field(default=None, pattern=ID, max_length=64,
-                             description="host CPU id for offload=experts (default: the device's usual host)")
+                             description="host CPU id for offload=experts or llama.cpp's host layers "
+                                         "(default: the device's usual host)")
     slots: int | None = Field(default=None, ge=1, le=4096,
                               description="llama.cpp server slots (llama-server --parallel; default 4)")
 

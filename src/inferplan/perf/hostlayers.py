@@ -1,0 +1,208 @@
+"""llama.cpp's partial layer offload (``-ngl N``): the layers that do not fit run on the host CPU.
+
+llama.cpp places whole layers (weights and KV cache) on its devices: with ``-ngl N`` the last N
+repeating layers live in GPU memory and the others in host DRAM, where the CPU backend computes
+them (ggml's backend scheduler splits the graph at the device boundary). A token passes through
+the host's layers and then the GPU's, one after the other. With ``phi`` the share of the weight
+bytes kept on the host, a step of T tokens (T below the op-offload threshold: decode) takes
+
+    step = device time of the GPU's (1 - phi) share of every layer op      (perf/step.py)
+         + phi x (host step time of the whole model - its step overhead)   (host path)
+         + 2 x (T x d x activation bytes / host link bandwidth + link latency)
+
+The host step time is the same step cost (perf/step.py) of the model on the host CPU under
+llama.cpp's CPU factors from the bundled profile (as the routed experts of perf/offload.py):
+its layers' weights and KV cache read at the host's DRAM bandwidth times ``bw_eff``, its
+compute, its per-layer thread-pool barriers. The GPU's per-layer launch costs shrink with its
+share of the layers; the LM head stays whole on the device side (a simplification: llama.cpp
+keeps the output layer on the GPU only when every layer is offloaded).
+
+Prompt batches of at least 32 tokens take the other path: ggml-cuda copies each host-resident
+weight to the GPU and runs the op there (``GGML_OP_OFFLOAD_MIN_BATCH`` = 32,
+ggml/src/ggml-cuda/ggml-cuda.cu; ``--no-op-offload`` turns it off), once per physical batch of
+``n_ubatch`` = 512 tokens. The device then computes every layer and the copies overlap it, as
+the experts' stream path of perf/offload.py:
+
+    stream = ceil(T / 512) x host weight bytes / host link bandwidth;  step = max(device, stream)
+
+:func:`offload_to_host` is where an estimate decides what goes to host DRAM under ``--offload
+auto`` (weights as host layers here, else streamed weights or KV: perf/hosttier.py times them),
+and :func:`check_host_layers` refuses the requests that cannot run.
+
+Not modelled: the host layers' KV cache is counted in the device's memory (conservative: the
+device holds less than the estimate says); one host serves one replica.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from inferplan.errors import InputError
+from inferplan.perf.offload import (
+    HOST_MEMORY_UTILIZATION,
+    LLAMA_CPP_OP_OFFLOAD_MIN_BATCH,
+    LLAMA_CPP_UBATCH_TOKENS,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link
+    from inferplan.models.spec import ModelSpec
+    from inferplan.perf.deployment import Deployment
+    from inferplan.perf.memory import MemoryBreakdown
+    from inferplan.perf.step import Factors
+
+
+@dataclass(frozen=True)
+class HostLayers:
+    """The host CPU that holds and computes the layers that do not fit, and the link to it."""
+
+    cpu: HardwareSpec
+    link: Link
+    dep: Deployment  # the whole model on the host CPU (llama.cpp's CPU backend, all cores)
+    f: Factors  # its factors (bundled profile: llama.cpp on this CPU class)
+    share: float  # phi: share of each device's weight bytes (and so of its layers) on the host
+    weight_bytes: float  # host-resident weight bytes per device (copied by prompt batches)
+    pp: int  # devices the layers are split over (each holds phi of its own layers on the host)
+    source: str  # why this host: '--host X' or the default rule
+    stream_min_tokens: float = float(LLAMA_CPP_OP_OFFLOAD_MIN_BATCH)
+    ubatch_tokens: float = float(LLAMA_CPP_UBATCH_TOKENS)
+
+    def parts(self, tokens: np.ndarray, b: Any, c: Any, p: Any, s: Any, c0: Any,
+              act_bytes: float, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offload s, host s, device share of the layer ops) of a step (module docstring)."""
+        from inferplan.perf.step import step_work
+
+        t = np.asarray(tokens, dtype=float)
+        streamed = t >= self.stream_min_tokens
+        host_step = step_work(self.dep, b, c, p, s, c0).time_s(self.f) - self.f.step_overhead_s
+        act = np.maximum(t, 1.0) * hidden * act_bytes
+        host = self.share * host_step + 2 * (act / self.link.bw_bytes_s + self.link.latency_s)
+        copies = np.ceil(np.maximum(t, 1.0) / self.ubatch_tokens)
+        stream = copies * self.weight_bytes * self.pp / self.link.bw_bytes_s
+        zero = 0 * t
+        return (np.where(streamed, stream, 0.0) + zero, np.where(streamed, 0.0, host) + zero,
+                np.where(streamed, 1.0, 1.0 - self.share) + zero)
+
+    def describe(self, num_layers: int, gpu_layers: int | None = None) -> str:
+        """One line for the assumptions: what lives on the host and what computes it."""
+        h = self.dep
+        n = num_layers - gpu_layers if gpu_layers is not None else round(self.share * num_layers)
+        return (f"{n} of {num_layers} layers ({self.weight_bytes * self.pp / 1e9:.1f} GB) in host "
+                f"DRAM of {self.cpu.id} ({h.memory_bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff "
+                f"{self.f.bw_eff:.2f}, {self.source}), computed by its cores for decode (llama.cpp "
+                f"-ngl {num_layers - n}); prompt batches of >= {self.stream_min_tokens:.0f} tokens "
+                f"copy those layers to the GPU per {self.ubatch_tokens:.0f}-token ubatch over "
+                f"{self.link.name} (op offload)")
+
+
+def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight_bytes: float,
+                        share: float, hardware_files: tuple[Any, ...] = ()) -> HostLayers:
+    """The host CPU of `dep`'s devices holding `share` of the layers, with the bundled profile's
+    llama.cpp CPU factors (perf/offload.py's default host rule when `host` is None)."""
+    from inferplan.catalog.engines import get_engine
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.catalog.schema import HardwareSpec as _Hw
+    from inferplan.perf.deployment import FALLBACK_LINK, Deployment
+    from inferplan.perf.efficiency import load_efficiency
+    from inferplan.perf.factors import resolve_factors
+    from inferplan.perf.layout import Layout
+    from inferplan.perf.offload import HOST_ENGINE, default_host_cpu_id
+
+    if isinstance(host, _Hw):
+        cpu, why = host, f"--host {host.id}"
+    elif host:
+        cpu, why = get_hardware(host, hardware_files), f"--host {host}"
+    else:
+        cpu_id, why = default_host_cpu_id(dep.hw)
+        cpu = get_hardware(cpu_id, hardware_files)
+    if cpu.hw_class != "cpu":
+        raise InputError(f"--host must be a CPU; {cpu.id} is a {cpu.hw_class}")
+    host_dep = Deployment(model=dep.model, hw=cpu, engine=get_engine(HOST_ENGINE), layout=Layout(),
+                          weight_precision=dep.weight_precision, expert_precision=dep.expert_precision,
+                          kv_precision=dep.kv_precision, act_precision="fp32")
+    f, _ = resolve_factors(host_dep, load_efficiency(None))
+    return HostLayers(cpu=cpu, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
+                      share=share, weight_bytes=weight_bytes, pp=dep.layout.pp, source=why)
+
+
+def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode: str,
+                      off_mode: str, host: object) -> bool:
+    """True when the engine is asked to keep only some layers on the GPUs (llama.cpp -ngl N,
+    ``EngineSpec.gpu_layers`` below the model's layers); refuses what cannot run so."""
+    runs = eng.host_layers and hw.hw_class == "gpu"
+    ngl = eng.gpu_layers
+    if ngl is not None and not runs:
+        raise InputError(f"n_gpu_layers splits layers between a GPU and its host CPU (llama.cpp "
+                         f"-ngl); {eng.id} on {hw.id} does not")
+    forced = ngl is not None and ngl < model.num_layers
+    if forced and off_mode == "experts":
+        raise InputError("n_gpu_layers and --offload experts are two ways to put weights on the "
+                         "host CPU; pick one (llama.cpp --n-cpu-moe is --offload experts)")
+    if forced and mode == "offline":
+        raise InputError("n_gpu_layers applies to --batch and --concurrency runs (an offline run "
+                         "sizes its batch to the device's own memory)")
+    if host is not None and off_mode == "auto" and not runs:
+        raise InputError(f"--host with --offload auto names the CPU that computes the layers that "
+                         f"do not fit (llama.cpp -ngl on a GPU); {eng.id} on {hw.id} streams what "
+                         f"does not fit over the host link instead")
+    if host is not None and off_mode == "none" and ngl is None:
+        raise InputError("--host applies to --offload experts (the CPU that computes the routed "
+                         "experts) and to llama.cpp's host layers (--offload auto, -O n_gpu_layers=N)")
+    return forced
+
+
+def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
+                    host: str | HardwareSpec | None = None,
+                    hardware_files: tuple[Path, ...] = ()) -> tuple[Deployment, MemoryBreakdown]:
+    """Move what does not fit to host DRAM: weights first if they alone overflow, else KV.
+    Weights run as layers on the host CPU under an engine that computes them there (llama.cpp
+    -ngl: perf/hostlayers.py; ``EngineSpec.gpu_layers`` fixes how many stay on the GPUs, fit
+    or not), else they are streamed over the host link every step."""
+    from dataclasses import replace
+
+    from inferplan.perf.memory import MemoryBreakdown
+
+    hw, ngl, n_layers = dep.hw, dep.engine.gpu_layers, dep.model.num_layers
+    if not hw.host_link or not hw.host_memory_bytes:
+        notes["offload"] = f"{hw.id} has no host link/host memory in the catalog; nothing offloaded"
+        return dep, mem
+    room = mem.capacity_bytes - mem.reserved_bytes - mem.activation_bytes
+    excess = mem.used_bytes - mem.capacity_bytes
+    if ngl is not None or mem.weights_bytes + 0.0 > room * 0.9:  # keep ~10% of the device for KV
+        w_off = (mem.weights_bytes * (1 - ngl / n_layers) if ngl is not None
+                 else min(mem.weights_bytes, excess + 0.1 * room))
+        new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes, mem.activation_bytes,
+                              mem.reserved_bytes, mem.capacity_bytes)
+        if dep.engine.host_layers and hw.hw_class == "gpu":
+            layers = resolve_host_layers(dep, host, w_off, w_off / mem.weights_bytes, hardware_files)
+            dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
+            notes["offload"] = layers.describe(n_layers, ngl)
+            cap = (layers.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
+            if w_off * dep.layout.pp > cap:
+                notes["offload"] += (f"; but {layers.cpu.id} has {cap / 1e9:.0f} GB of DRAM usable "
+                                     f"({HOST_MEMORY_UTILIZATION:.0%}; --host picks another CPU)")
+                return dep, mem
+            return dep, new
+        dep = replace(dep, offload_weight_bytes=w_off)
+        notes["offload"] = (f"{w_off / 1e9:.1f} GB of weights per device in host DRAM, streamed "
+                            f"over {dep.host_link.name} each step")
+        host_bytes = w_off
+    else:
+        # the excess and a MiB more: moving exactly the excess leaves used == capacity, which
+        # float rounding then reads as not fitting half the time
+        frac = min(1.0, (excess + 2**20) / mem.kv_cache_bytes) if mem.kv_cache_bytes else 0.0
+        dep = replace(dep, offload_kv_fraction=frac)
+        new = MemoryBreakdown(mem.weights_bytes, mem.kv_cache_bytes * (1 - frac), mem.activation_bytes,
+                              mem.reserved_bytes, mem.capacity_bytes)
+        host_bytes = mem.kv_cache_bytes * frac
+        notes["offload"] = (f"{frac:.0%} of the KV cache ({host_bytes / 1e9:.1f} GB per device) in "
+                            f"host DRAM, read over {dep.host_link.name}")
+    if host_bytes > hw.host_memory_bytes:
+        notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
+        return dep, mem
+    return dep, new

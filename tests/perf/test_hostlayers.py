@@ -1,0 +1,119 @@
+"""llama.cpp partial layer offload (-ngl): host-resident layers computed by the host CPU
+(perf/hostlayers.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from inferplan.errors import InputError
+from inferplan.perf.efficiency import load_efficiency
+from inferplan.perf.estimate import estimate, plan_estimate
+from inferplan.perf.factors import resolve_factors
+from inferplan.perf.step import step_work
+from inferplan.sim.cost import StepCost
+from inferplan.sim.pool import DeploymentSpec, build_pool
+from inferplan.sim.workload import Arrivals, LengthDist, Workload
+
+Q4 = dict(precision="q4_k_m", input_len=512, output_len=128, devices=1)
+
+
+def _ngl(n: int, **kw):
+    return estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", engine_options={"n_gpu_layers": n},
+                    **{**Q4, **kw})
+
+
+def test_a_model_too_big_for_the_gpu_runs_its_other_layers_on_the_host_cpu():
+    plan = plan_estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", **Q4)
+    hl = plan.dep.host_layers
+    assert plan.fits and hl is not None and hl.cpu.id == "ryzen-9-7950x"  # the desktop default host
+    assert 0.3 < hl.share < 0.7 and plan.mem.used_bytes <= plan.mem.capacity_bytes
+    # decode: the host's share of the layers read at its DRAM bandwidth, one after the GPU's
+    f, _ = resolve_factors(plan.dep, load_efficiency(None))
+    work = step_work(plan.dep, decode_seqs=1.0, decode_ctx=576.0)
+    host_read_s = hl.weight_bytes / (hl.dep.memory_bw_bytes_s * hl.f.bw_eff)
+    assert float(work.t_host) > host_read_s
+    assert float(work.t_host) == pytest.approx(host_read_s, rel=0.25)  # weights dominate at 576 tokens
+    assert float(work.t_offload) == 0.0  # nothing crosses the link but activations
+    full = step_work(replace(plan.dep, host_layers=None, offload_weight_bytes=0.0), decode_seqs=1.0,
+                     decode_ctx=576.0)  # every layer on the GPU
+    # the GPU runs only its share of every layer op (the LM head stays whole)
+    lin = [i for i, k in enumerate(work.op_kinds) if k == "linear"]
+    assert np.allclose(work.t_memory[lin], full.t_memory[lin] * (1 - hl.share))
+    head = work.op_kinds.index("head")
+    assert float(work.t_memory[head]) == pytest.approx(float(full.t_memory[head]))
+    assert float(work.time_s(f)) > float(full.time_s(f))
+
+
+def test_computing_on_the_host_beats_streaming_the_same_weights_over_pcie():
+    cpu = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", **Q4)
+    streamed = estimate("llama-3.1-70b", "rtx-4090", engine="vllm", offload="auto", **Q4)
+    # ~21 GB at ~73 GB/s (dual-channel DDR5, bw_eff) against ~21 GB at 25 GB/s (PCIe 4.0 x16)
+    assert cpu.tpot_s < streamed.tpot_s / 2
+    assert 0.2 < cpu.tpot_s < 0.5  # 2-5 tok/s: what 70B Q4_K_M on a 4090 + DDR5 desktop reaches
+    assert cpu.bound["decode"] == "offload" and "host-memory-bound" in cpu.why
+    assert "-ngl" in cpu.assumptions["offload"]
+
+
+def test_prompt_batches_copy_the_host_layers_to_the_gpu_per_ubatch():
+    plan = plan_estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp",
+                         engine_options={"n_gpu_layers": 0}, **Q4)
+    hl = plan.dep.host_layers
+    assert hl is not None and hl.share == pytest.approx(1.0)
+    work = step_work(plan.dep, prefill_tokens=np.array([31.0, 32.0, 512.0, 513.0]),
+                     prefill_seqs=1.0)
+    copy_s = hl.weight_bytes / hl.link.bw_bytes_s
+    # below 32 tokens the CPU computes them; from 32 on, one copy per 512-token ubatch
+    assert float(work.t_offload[0]) == 0.0 and float(work.t_host[0]) > 0.0
+    assert work.t_offload[1:].tolist() == pytest.approx([copy_s, copy_s, 2 * copy_s])
+    assert work.t_host[1:].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_more_gpu_layers_decode_faster_and_all_of_them_is_no_offload():
+    speeds = [_ngl(n).decode_tok_s_per_user for n in (0, 16, 32, 48, 63)]
+    assert speeds == sorted(speeds) and speeds[-1] > 2 * speeds[0]
+    whole = estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", **Q4)
+    assert _ngl(64).tpot_s == whole.tpot_s and _ngl(99).tpot_s == whole.tpot_s
+
+
+def test_the_host_cpu_is_named_and_draws_power():
+    lo = _ngl(16, host="core-i5-6500")  # DDR4 dual channel, 34 GB/s
+    hi = _ngl(16, host="epyc-9755")  # 12-channel DDR5
+    assert lo.tpot_s > 3 * hi.tpot_s
+    assert "core-i5-6500" in lo.assumptions["offload"]
+    # the CPU's power joins the (mostly waiting) GPU's: more joules per token than on the GPU alone
+    part, whole = _ngl(16), estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", **Q4)
+    assert "host ryzen-9-7950x" in str(part.assumptions["power"])
+    assert part.joules_per_output_token > 2 * whole.joules_per_output_token
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(engine="vllm", engine_options={"n_gpu_layers": 10}), "llama.cpp -ngl"),
+    (dict(engine="llama.cpp", engine_options={"n_gpu_layers": 10}, host="rtx-3090"), "must be a CPU"),
+    (dict(engine="llama.cpp", engine_options={"n_gpu_layers": 10}, mode="offline"), "offline"),
+    (dict(engine="llama.cpp", host="epyc-9755"), "--host applies"),
+    (dict(engine="vllm", offload="auto", host="epyc-9755"), "streams what does not fit"),
+])
+def test_impossible_host_layer_requests_are_explained(kw, match):
+    with pytest.raises(InputError, match=match):
+        plan_estimate("qwen2.5-32b", "rtx-4090", **{**Q4, **kw})
+
+
+def test_ngl_and_expert_offload_are_exclusive():
+    with pytest.raises(InputError, match="pick one"):
+        plan_estimate("qwen3-30b-a3b", "rtx-4090", engine="llama.cpp", offload="experts",
+                      engine_options={"n_gpu_layers": 10}, **Q4)
+
+
+def test_the_simulator_serves_a_partly_offloaded_model_at_the_estimates_step_times():
+    spec = DeploymentSpec(hardware="rtx-4090", engine="llama.cpp", precision="q4_k_m", devices=1,
+                          offload="auto")
+    wl = Workload(arrivals=Arrivals(kind="poisson", rate=0.02), input=LengthDist(value=512),
+                  output=LengthDist(value=128))
+    pool = build_pool("llama-3.1-70b", spec, wl)
+    assert pool.dep.host_layers is not None and pool.kv_blocks > 0
+    cost = StepCost(pool.dep, pool.factors, 2048)
+    want = float(step_work(pool.dep, decode_seqs=2.0, decode_ctx=700.0).time_s(pool.factors))
+    assert cost.time_s(2, 700.0) == pytest.approx(want, rel=1e-6)
