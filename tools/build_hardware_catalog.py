@@ -72,6 +72,9 @@ CITED_KEYS = (
     "host_memory_bytes",
     "default_engine",
     "active_power_w",
+    "tdp_w",
+    "idle_w",
+    "power_scope",
     "performance_cores",
     "performance_peak_share",
     "tp_ranks",
@@ -241,6 +244,13 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         if field in ov:
             links[field] = _link(id_, field, {}, ov.pop(field))
 
+    power: dict[str, Any] = {}
+    for key in ("tdp_w", "idle_w"):  # the overlay fills a power cell the sheet leaves empty
+        sheet = _num(row[key], Decimal(1))
+        if key in ov and sheet is not None:
+            raise BuildError(f"{id_}: overlay {key} would replace the sheet's value")
+        power[key] = sheet if sheet is not None else ov.pop(key, None)
+
     entry: dict[str, Any] = {
         "id": id_,
         "name": row["name"],
@@ -262,9 +272,10 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "fp16_acc16_flops": ov.pop("fp16_acc16_flops", None),
         **links,
         "host_memory_bytes": ov.pop("host_memory_bytes", None),
-        "tdp_w": _num(row["tdp_w"], Decimal(1)),
-        "idle_w": _num(row["idle_w"], Decimal(1)),
+        "tdp_w": power["tdp_w"],
+        "idle_w": power["idle_w"],
         "active_power_w": ov.pop("active_power_w", None),
+        "power_scope": ov.pop("power_scope", "chip"),
         "price": price,
         "default_engine": engine,
         "cores": _int(row["cores"]),

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from inferplan.catalog._load import data_path
 from inferplan.catalog.hardware import (
@@ -352,3 +353,25 @@ def test_the_simd_int8_peak_of_a_cpu_is_its_vector_rate_not_its_matrix_units():
     xeon, ryzen = get_hardware("xeon-6980p"), get_hardware("ryzen-9-7950x")
     assert xeon.peak_for(["int8_simd"])[1] == 4 * xeon.vector_flops < xeon.peak_flops["int8"]
     assert ryzen.peak_for(["int8_simd"])[1] == ryzen.peak_flops["int8"]  # VNNI: the same 4x
+
+
+def test_apple_and_single_board_power_is_the_whole_computers_with_a_source() -> None:
+    for hw_id in ("apple-m2-ultra-gpu", "apple-m1-max-cpu", "raspberry-pi-5", "apple-m4-pro-gpu"):
+        hw = get_hardware(hw_id)
+        assert hw.tdp_w and hw.idle_w is not None and hw.power_scope == "system"
+        assert "wall" in hw.field_sources["tdp_w"] + hw.field_sources.get("power_scope", "")
+    assert get_hardware("h100-sxm").power_scope == "chip"  # the sheet's TDPs are the boards'
+
+
+def test_the_overlay_may_not_replace_a_power_figure_the_sheet_has(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("build_hardware_catalog", TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    rows = csv.DictReader(mod.DEFAULT_CSV.read_text(encoding="utf-8").splitlines())
+    row = next(r for r in rows if r["catalog_id"] == "h100-sxm")
+    doc = yaml.safe_load(mod.DEFAULT_OVERLAY.read_text(encoding="utf-8"))
+    entries = dict(doc["entries"])
+    entries["h100-sxm"] = {**entries["h100-sxm"], "tdp_w": 1,
+                           "sources": {**entries["h100-sxm"].get("sources", {}), "tdp_w": "x"}}
+    with pytest.raises(mod.BuildError, match="tdp_w would replace the sheet's value"):
+        mod.build_entry(row, entries, doc["defaults"])

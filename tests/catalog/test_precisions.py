@@ -28,3 +28,8 @@ def test_k_quant_mixes_order_by_size_and_the_iq4_xs_blocks_are_4_25_bits():
     bits = [get_precision(q).bits_per_weight for q in ("q3_k_s", "q3_k_m", "iq4_xs", "q3_k_l",
                                                        "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k")]
     assert bits == sorted(bits) and get_precision("iq4_xs").bits_per_weight == 4.25
+
+
+def test_w8a8_names_the_checkpoint_format_with_a_16_bit_head():
+    assert get_precision("w8a8").id == get_precision("W8A8").id == "w8a8-int8"
+    assert get_precision("w8a8").head_bits == 16 and get_precision("int8").head_bits == 8

@@ -17,7 +17,9 @@ _ALIASES = {
     "int4": ["w4a16"],
     "gptq-int4": ["gptq", "gptq-4bit"],
     "awq-int4": ["awq", "awq-4bit"],
-    "int8": ["w8a8", "w8a16"],
+    "int8": ["w8a16"],
+    # a W8A8 checkpoint (SmoothQuant, llm-compressor) keeps its embedding and LM head in 16 bits
+    "w8a8-int8": ["w8a8", "smoothquant"],
     "q4_0": ["q4"],
     "q8_0": ["q8"],
 }

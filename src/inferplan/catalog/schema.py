@@ -91,6 +91,9 @@ class HardwareSpec(_Strict):
     host_memory_bytes: float | None = Field(default=None, gt=0)
     tdp_w: float | None = Field(default=None, gt=0)
     idle_w: float | None = Field(default=None, ge=0)
+    power_scope: Literal["chip", "system"] = Field(
+        default="chip", description="what tdp_w and idle_w measure: the chip or board (TDP), or the "
+                                    "whole computer at the wall (Apple's published maximum, SBCs)")
     active_power_w: float | None = Field(
         default=None, gt=0, description="measured power while it runs LLM inference (NPUs: the NPU's own rail), W")
     price: Price = Price()

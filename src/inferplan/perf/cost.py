@@ -121,7 +121,11 @@ def power_source(hw: HardwareSpec) -> str:
         return npu_active_power_w(hw)[1]
     if not hw.tdp_w:
         return "no TDP in the catalog"
-    return "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
+    idle = "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
+    if hw.power_scope == "system":  # Apple's published maximum, single-board computers
+        return (f"{idle}; TDP and idle are the whole computer's at the wall ({hw.tdp_w:.0f} W: "
+                f"its published maximum under full load, an upper bound)")
+    return idle
 
 
 def usd_per_device_hour(hw: HardwareSpec, device_power_w: float | None,
