@@ -12,9 +12,9 @@ from inferplan.errors import InputError
 from inferplan.perf.efficiency import load_efficiency
 from inferplan.perf.estimate import estimate, plan_estimate
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.offload import host_power_w
 from inferplan.perf.step import step_work
-from inferplan.sim.cost import StepCost
-from inferplan.sim.pool import DeploymentSpec, build_pool
+from inferplan.sim.pool import POWER_DECODE_CTX, DeploymentSpec, build_pool
 from inferplan.sim.workload import Arrivals, LengthDist, Workload
 
 Q4 = dict(precision="q4_k_m", input_len=512, output_len=128, devices=1)
@@ -61,14 +61,35 @@ def test_prompt_batches_copy_the_host_layers_to_the_gpu_per_ubatch():
     plan = plan_estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp",
                          engine_options={"n_gpu_layers": 0}, **Q4)
     hl = plan.dep.host_layers
-    assert hl is not None and hl.share == pytest.approx(1.0)
-    work = step_work(plan.dep, prefill_tokens=np.array([31.0, 32.0, 512.0, 513.0]),
+    assert hl is not None and hl.share == 1.0 and hl.layers == 64
+    work = step_work(plan.dep, prefill_tokens=np.array([31.0, 32.0, 512.0, 544.0, 1024.0]),
                      prefill_seqs=1.0)
     copy_s = hl.weight_bytes / hl.link.bw_bytes_s
-    # below 32 tokens the CPU computes them; from 32 on, one copy per 512-token ubatch
+    # below 32 tokens the CPU computes them; from 32 on, one copy per 512-token ubatch, and a
+    # last ubatch of 32 or more tokens copies them again
     assert float(work.t_offload[0]) == 0.0 and float(work.t_host[0]) > 0.0
-    assert work.t_offload[1:].tolist() == pytest.approx([copy_s, copy_s, 2 * copy_s])
-    assert work.t_host[1:].tolist() == [0.0, 0.0, 0.0]
+    assert work.t_offload[1:].tolist() == pytest.approx([copy_s, copy_s, 2 * copy_s, 2 * copy_s])
+    assert work.t_host[1:].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_a_short_last_ubatch_runs_on_the_host_beside_one_copy():
+    plan = plan_estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", **Q4)
+    hl = plan.dep.host_layers
+    mixed = step_work(plan.dep, prefill_tokens=512.0, prefill_seqs=1.0, decode_seqs=3.0, decode_ctx=600.0)
+    assert float(mixed.t_offload) == pytest.approx(hl.weight_bytes / hl.link.bw_bytes_s)
+    three = float(hl.host_step_s(3.0, 600.0))  # the 3 decode rows of the last ubatch, on the host
+    assert three < float(mixed.t_host) < 1.01 * three + 1e-3
+
+
+def test_the_layers_take_their_kv_cache_along():
+    plan = plan_estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", offload="auto", mode="concurrency",
+                         batch=4, slots=4, precision="q4_k_m", input_len=32000, output_len=128, devices=1)
+    hl = plan.dep.host_layers
+    assert plan.fits and hl is not None and plan.dep.offload_kv_fraction == 0.0  # no KV streaming
+    whole = plan_estimate("qwen2.5-32b", "h100-sxm", engine="llama.cpp", mode="concurrency", batch=4,
+                          slots=4, precision="q4_k_m", input_len=32000, output_len=128, devices=1)
+    assert plan.mem.kv_cache_bytes == pytest.approx(whole.mem.kv_cache_bytes * (1 - hl.share), rel=1e-6)
+    assert plan.mem.weights_bytes == pytest.approx(whole.mem.weights_bytes * (1 - hl.share), rel=1e-6)
 
 
 def test_more_gpu_layers_decode_faster_and_all_of_them_is_no_offload():
@@ -76,6 +97,45 @@ def test_more_gpu_layers_decode_faster_and_all_of_them_is_no_offload():
     assert speeds == sorted(speeds) and speeds[-1] > 2 * speeds[0]
     whole = estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", **Q4)
     assert _ngl(64).tpot_s == whole.tpot_s and _ngl(99).tpot_s == whole.tpot_s
+    assert _ngl(40).host_layers == {"cpu": "ryzen-9-7950x", "layers_on_host": 24, "gpu_layers": 40,
+                                    "host_weight_bytes": pytest.approx(24 / 64 * whole.memory.weights_bytes)}
+    assert whole.host_layers is None
+
+
+def test_ngl_99_or_minus_1_with_offload_auto_lets_auto_split_whole_layers():
+    kw = dict(engine="llama.cpp", offload="auto", **Q4)
+    auto = estimate("llama-3.1-70b", "rtx-4090", **kw)
+    assert auto.host_layers["layers_on_host"] == 36  # the fewest whole layers (with their KV)
+    for ngl in (99, -1):
+        e = estimate("llama-3.1-70b", "rtx-4090", **{**kw, "engine_options": {"n_gpu_layers": ngl}})
+        assert e.host_layers == auto.host_layers and e.tpot_s == auto.tpot_s
+    minus1 = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", engine_options={"ngl": -1}, **Q4)
+    assert minus1.tpot_s == auto.tpot_s  # -1 alone: llama.cpp's 'as many as fit'
+
+
+def test_n_gpu_layers_means_one_gpu_unless_devices_are_given_and_tp_keeps_the_whole_model_on_the_host():
+    one = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", engine_options={"ngl": 40},
+                   **{**Q4, "devices": None})
+    assert one.devices == 1
+    tp2 = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", engine_options={"ngl": 0}, tp=2,
+                   **{**Q4, "devices": 2})
+    pp2 = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", engine_options={"ngl": 0}, pp=2,
+                   **{**Q4, "devices": 2})
+    assert tp2.host_layers["host_weight_bytes"] == pytest.approx(pp2.host_layers["host_weight_bytes"])
+    assert tp2.ttft_s == pytest.approx(pp2.ttft_s, rel=0.05)  # the same bytes copied per ubatch
+
+
+def test_replicas_would_share_one_host_so_they_are_refused():
+    e = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", tp=1, pp=1,
+                 **{**Q4, "devices": 4, "precision": "q8_0"})
+    assert not e.fits and "one replica per host CPU" in e.reason
+
+
+def test_a_batch_of_32_copies_the_layers_and_the_why_line_says_so():
+    kw = dict(engine="llama.cpp", offload="auto", mode="concurrency", **Q4)
+    e31 = estimate("llama-3.1-70b", "rtx-4090", batch=31, slots=31, **kw)
+    e32 = estimate("llama-3.1-70b", "rtx-4090", batch=32, slots=32, **kw)
+    assert "host-memory-bound" in e31.why and "op offload" in e32.why
 
 
 def test_the_host_cpu_is_named_and_draws_power():
@@ -107,13 +167,18 @@ def test_ngl_and_expert_offload_are_exclusive():
                       engine_options={"n_gpu_layers": 10}, **Q4)
 
 
-def test_the_simulator_serves_a_partly_offloaded_model_at_the_estimates_step_times():
+def test_the_simulator_counts_the_host_layers_kv_room_and_host_power():
     spec = DeploymentSpec(hardware="rtx-4090", engine="llama.cpp", precision="q4_k_m", devices=1,
                           offload="auto")
     wl = Workload(arrivals=Arrivals(kind="poisson", rate=0.02), input=LengthDist(value=512),
                   output=LengthDist(value=128))
     pool = build_pool("llama-3.1-70b", spec, wl)
-    assert pool.dep.host_layers is not None and pool.kv_blocks > 0
-    cost = StepCost(pool.dep, pool.factors, 2048)
-    want = float(step_work(pool.dep, decode_seqs=2.0, decode_ctx=700.0).time_s(pool.factors))
-    assert cost.time_s(2, 700.0) == pytest.approx(want, rel=1e-6)
+    hl = pool.dep.host_layers
+    assert hl is not None and pool.kv_blocks > 0
+    host_w = host_power_w(pool.dep, step_work(pool.dep, decode_seqs=1.0, decode_ctx=POWER_DECODE_CTX),
+                          pool.factors, 1.0)[0]
+    assert host_w > 0.5 * hl.cpu.tdp_w  # the CPU is busy most of each decode step
+    busy = pool.power_w(1, 1.0, 1.0)
+    assert busy > host_w and pool.power_w(1, 0.0, 1.0) < busy - 0.5 * host_w  # idle: the host rests
+    est = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", **Q4)
+    assert busy == pytest.approx(est.power_w, rel=0.15)  # the estimate's power counts the host too

@@ -181,7 +181,9 @@ class Outcome:
         if e.expert_host:
             text += f"; routed experts in {e.expert_host} DRAM, computed by its cores"
         off = self.offload
-        if off.get("offloaded_weight_bytes_per_device"):
+        if self.plan.dep.host_layers is not None:  # llama.cpp -ngl: layers computed by the host
+            text += f"; offload: {self.est.assumptions.get('offload')}"
+        elif off.get("offloaded_weight_bytes_per_device"):
             text += (f"; {fmt_bytes(off['offloaded_weight_bytes_per_device'])} of weights per device "
                      f"in host DRAM, streamed over {self.offload_link} every step")
         elif off:

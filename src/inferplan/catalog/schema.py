@@ -354,8 +354,9 @@ class EngineSpec(_Strict):
                                    "the host CPU (llama.cpp -ngl N, perf/hostlayers.py); "
                                    "otherwise --offload auto streams them over the host link")
     gpu_layers: int | None = Field(
-        default=None, ge=0, description="layers on the GPUs when asked for (llama.cpp -ngl N); "
-                                        "the others run on the host CPU (host_layers engines)")
+        default=None, ge=-1, description="layers on the GPUs when asked for (llama.cpp -ngl N; -1: "
+                                         "as many as fit); the others run on the host CPU "
+                                         "(host_layers engines)")
     inert_options: list[str] = Field(
         default=[], description="launch options (catalog.engines.ENGINE_OPTIONS names) this release "
                                 "line accepts but never reads: an estimate ignores them and says so")

@@ -113,7 +113,9 @@ EngineOptionOpt = Annotated[list[str] | None, typer.Option(
          "memory_utilization, scheduler_recv_interval, num_continuous_decode_steps, "
          "adp_timeout_iters, batch_wait_timeout_iters, batch_wait_max_tokens_ratio, async_scheduling=on|off, "
          "prefill_first=on|off, max_model_len (longest sequence; the compiled length of "
-         "optimum-neuron), scheduler_policy=guaranteed_no_evict|max_utilization (TensorRT-LLM) "
+         "optimum-neuron), scheduler_policy=guaranteed_no_evict|max_utilization (TensorRT-LLM), "
+         "n_gpu_layers=N (llama.cpp -ngl: N layers on the GPU, the rest on the host CPU; -1: as "
+         "many as fit) "
          "(or the engine's own spelling, e.g. max_running_requests, "
          "max_num_tokens, sequence_length; SGLang's enable_mixed_chunk=on is prefill_first=off)")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, max=_lim("threads"), help="CPU threads (CPUs only)")]

@@ -115,6 +115,8 @@ class Estimate(BaseModel):
     dp: int = 1
     expert_precision: str | None = None  # routed experts, when stored unlike the other weights
     expert_host: str | None = None  # host CPU holding and computing the routed experts (--offload experts)
+    # llama.cpp -ngl: {cpu, layers_on_host, gpu_layers, host_weight_bytes} (perf/hostlayers.py)
+    host_layers: dict[str, Any] | None = None
     pipeline: PipelineReport | None = None  # SRAM machines (wafers, LPUs): the stage-by-stage view
     hardware_class: str = ""
     why: str = ""
@@ -254,7 +256,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     inert = inert_given(eng, engine_options)
     eng = with_engine_options(eng, engine_options)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+    if eng.gpu_layers == -1 and off_mode == "none":
+        off_mode = "auto"  # llama.cpp -ngl -1: as many layers on the GPU as fit
     ngl = check_host_layers(eng, hw, m, mode, off_mode, host)
+    if ngl and devices is None and tp is None and pp is None:
+        devices = 1  # -ngl N on one GPU; --devices spreads the N layers over more
     if inert:
         notes["engine_options"] = f"{', '.join(inert)}: accepted by {eng.id} ({eng.versions}) but never read; ignored"
     if slot_note:
@@ -357,6 +363,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         plan.reason = why_not_fits(dep, mem, seqs_rep, ctx_max)
         if (off_mode == "auto" or ngl) and "offload" in notes:  # why offloading did not rescue it
             plan.reason += f"; --offload: {notes['offload']}"
+            if ngl:
+                plan.reason += "; a lower -O n_gpu_layers keeps more layers on the host"
         elif off_mode == "auto" and mode == "offline":
             plan.reason += ("; --offload applies to --batch and --concurrency runs (an offline run "
                             "sizes its batch to the device's own memory)")
@@ -420,6 +428,13 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
 
 # --------------------------------------------------------------------------------------------
 # evaluation
+
+
+def _host_layers_json(dep: Deployment) -> dict[str, Any] | None:
+    hl = dep.host_layers
+    return None if hl is None else {
+        "cpu": hl.cpu.id, "layers_on_host": hl.layers, "gpu_layers": dep.model.num_layers - hl.layers,
+        "host_weight_bytes": hl.host_weight_bytes}
 
 
 def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) -> dict[str, float | None]:
@@ -527,6 +542,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
         expert_host=dep.expert_host.cpu.id if dep.expert_host else None, pipeline=pipe,
+        host_layers=_host_layers_json(dep),
         expert_precision=(dep.expert_precision.id
                           if dep.expert_precision.id != dep.weight_precision.id else None),
         kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,

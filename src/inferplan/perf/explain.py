@@ -60,10 +60,20 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
                 f"from {h.cpu.id} DRAM at {h.bw_bytes_s / 1e9:.0f} GB/s peak (x{h.bw_eff:.2f} reached); "
                 f"attention and shared experts on {dep.hw.id} ({par})")
     if d == "offload" and dep.host_layers is not None:  # llama.cpp -ngl: layers on the host CPU
+        from inferplan.perf.step import step_work
+
         hl = dep.host_layers
-        return (f"host-memory-bound: each decode step reads the {hl.weight_bytes * hl.pp / 1e9:.3g} GB "
-                f"of host-resident layers from {hl.cpu.id} DRAM at {hl.dep.memory_bw_bytes_s / 1e9:.0f} "
-                f"GB/s peak (x{hl.f.bw_eff:.2f} reached), the other layers on {dep.hw.id} ({par})")
+        b = max(plan.seqs_per_replica / max(plan.microbatches, 1), 1.0)
+        if bool(hl.streamed(b)):
+            return (f"offload-bound: a decode batch of {b:.0f} (>= {hl.stream_min_tokens:.0f} tokens) "
+                    f"copies the {hl.host_weight_bytes / 1e9:.3g} GB of host-resident layers to "
+                    f"{dep.hw.id} over {hl.link.name} every step (llama.cpp op offload; {par})")
+        ctx = plan.input_len + plan.output_len / 2
+        host_read = float(np.sum(step_work(hl.dep, b, ctx).t_memory)) * hl.dep.memory_bw_bytes_s * hl.share
+        return (f"host-memory-bound: each decode step reads {host_read / 1e9:.3g} GB of the "
+                f"{hl.layers} host-resident layers (weights touched and KV) from {hl.cpu.id} DRAM at "
+                f"{hl.dep.memory_bw_bytes_s / 1e9:.0f} GB/s peak (x{hl.f.bw_eff:.2f} reached), the "
+                f"other layers on {dep.hw.id} ({par})")
     if d == "offload":
         return f"offload-bound: streams host-resident bytes over {dep.host_link.name} every step ({par})"
     if d == "overhead":

@@ -35,6 +35,7 @@ device holds less than the estimate says); one host serves one replica.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,43 +66,71 @@ class HostLayers:
     link: Link
     dep: Deployment  # the whole model on the host CPU (llama.cpp's CPU backend, all cores)
     f: Factors  # its factors (bundled profile: llama.cpp on this CPU class)
-    share: float  # phi: share of each device's weight bytes (and so of its layers) on the host
+    share: float  # phi: share of the layers (their weights and KV) on the host
     weight_bytes: float  # host-resident weight bytes per device (copied by prompt batches)
-    pp: int  # devices the layers are split over (each holds phi of its own layers on the host)
+    devices: int  # devices of the replica (tp x pp): each keeps phi of its layers on the host
+    layers: int  # layers on the host (llama.cpp -ngl = the model's layers - this)
     source: str  # why this host: '--host X' or the default rule
     stream_min_tokens: float = float(LLAMA_CPP_OP_OFFLOAD_MIN_BATCH)
     ubatch_tokens: float = float(LLAMA_CPP_UBATCH_TOKENS)
 
-    def parts(self, tokens: np.ndarray, b: Any, c: Any, p: Any, s: Any, c0: Any,
-              act_bytes: float, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(offload s, host s, device share of the layer ops) of a step (module docstring)."""
+    @property
+    def host_weight_bytes(self) -> float:
+        """Weight bytes of the replica in host DRAM."""
+        return self.weight_bytes * self.devices
+
+    def host_step_s(self, b: Any, c: Any, p: Any = 0.0, s: Any = 0.0, c0: Any = 0.0) -> np.ndarray:
+        """Seconds the host CPU spends on its share of the layers in a step of this composition
+        (its own step overhead left out: the GPU's engine loop pays one)."""
         from inferplan.perf.step import step_work
 
-        t = np.asarray(tokens, dtype=float)
-        streamed = t >= self.stream_min_tokens
-        host_step = step_work(self.dep, b, c, p, s, c0).time_s(self.f) - self.f.step_overhead_s
-        act = np.maximum(t, 1.0) * hidden * act_bytes
-        host = self.share * host_step + 2 * (act / self.link.bw_bytes_s + self.link.latency_s)
-        copies = np.ceil(np.maximum(t, 1.0) / self.ubatch_tokens)
-        stream = copies * self.weight_bytes * self.pp / self.link.bw_bytes_s
-        zero = 0 * t
-        return (np.where(streamed, stream, 0.0) + zero, np.where(streamed, 0.0, host) + zero,
-                np.where(streamed, 1.0, 1.0 - self.share) + zero)
+        out: np.ndarray = self.share * (step_work(self.dep, b, c, p, s, c0).time_s(self.f)
+                                        - self.f.step_overhead_s)
+        return out
 
-    def describe(self, num_layers: int, gpu_layers: int | None = None) -> str:
+    def streamed(self, tokens: Any) -> np.ndarray:
+        """True where the step's batch copies the host layers to the GPU (op offload)."""
+        out: np.ndarray = np.asarray(tokens, dtype=float) >= self.stream_min_tokens
+        return out
+
+    def parts(self, tokens: np.ndarray, b: Any, c: Any, p: Any, s: Any, c0: Any,
+              act_bytes: float, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offload s, host s, device share of the layer ops) of a step (module docstring).
+
+        llama.cpp splits a step into physical batches (ubatches) of 512 tokens and decides per
+        ubatch: full ubatches and a last one of >= 32 tokens copy the host layers; a last one of
+        fewer tokens runs them on the host CPU (timed as that many decode rows)."""
+        t = np.maximum(np.asarray(tokens, dtype=float), 1.0)
+        ub, lo = self.ubatch_tokens, self.stream_min_tokens
+        small = t < lo  # the whole step on the host path
+        full = np.floor(t / ub)
+        rest = t - full * ub
+        copies = full + (rest >= lo)
+        rest_host = (~small) & (rest > 0) & (rest < lo)
+        on_host = np.where(small, t, np.where(rest_host, rest, 0.0))  # tokens the host computes
+        crossings = np.where(on_host > 0, 2 * (on_host * hidden * act_bytes / self.link.bw_bytes_s
+                                               + self.link.latency_s), 0.0)
+        host = np.where(small, self.host_step_s(b, c, p, s, c0), 0.0) + crossings
+        if np.any(rest_host):  # a short last ubatch: its rows on the host, as decode rows
+            host = host + np.where(rest_host, self.host_step_s(rest, np.maximum(c, c0)), 0.0)
+        stream = copies * self.host_weight_bytes / self.link.bw_bytes_s
+        zero = 0 * t
+        return stream + zero, host + zero, np.where(small, 1.0 - self.share, 1.0) + zero
+
+    def describe(self, num_layers: int) -> str:
         """One line for the assumptions: what lives on the host and what computes it."""
         h = self.dep
-        n = num_layers - gpu_layers if gpu_layers is not None else round(self.share * num_layers)
-        return (f"{n} of {num_layers} layers ({self.weight_bytes * self.pp / 1e9:.1f} GB) in host "
-                f"DRAM of {self.cpu.id} ({h.memory_bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff "
-                f"{self.f.bw_eff:.2f}, {self.source}), computed by its cores for decode (llama.cpp "
-                f"-ngl {num_layers - n}); prompt batches of >= {self.stream_min_tokens:.0f} tokens "
-                f"copy those layers to the GPU per {self.ubatch_tokens:.0f}-token ubatch over "
-                f"{self.link.name} (op offload)")
+        return (f"{self.layers} of {num_layers} layers ({self.host_weight_bytes / 1e9:.1f} GB of "
+                f"weights, and their KV cache) in host DRAM of {self.cpu.id} "
+                f"({h.memory_bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff {self.f.bw_eff:.2f}, "
+                f"{self.source}), computed by its cores for batches under "
+                f"{self.stream_min_tokens:.0f} tokens (llama.cpp -ngl {num_layers - self.layers}); "
+                f"larger batches copy those layers to the GPU per {self.ubatch_tokens:.0f}-token "
+                f"ubatch over {self.link.name} (op offload)")
 
 
 def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight_bytes: float,
-                        share: float, hardware_files: tuple[Any, ...] = ()) -> HostLayers:
+                        layers: int, hardware_files: tuple[Any, ...] = ()) -> HostLayers:
     """The host CPU of `dep`'s devices holding `share` of the layers, with the bundled profile's
     llama.cpp CPU factors (perf/offload.py's default host rule when `host` is None)."""
     from inferplan.catalog.engines import get_engine
@@ -126,8 +155,17 @@ def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight
                           weight_precision=dep.weight_precision, expert_precision=dep.expert_precision,
                           kv_precision=dep.kv_precision, act_precision="fp32")
     f, _ = resolve_factors(host_dep, load_efficiency(None))
+    lay = dep.layout
     return HostLayers(cpu=cpu, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
-                      share=share, weight_bytes=weight_bytes, pp=dep.layout.pp, source=why)
+                      share=layers / dep.model.num_layers, weight_bytes=weight_bytes,
+                      devices=lay.tp * lay.pp, layers=layers, source=why)
+
+
+def gpu_layers_given(eng: EngineSpec, model: ModelSpec) -> int | None:
+    """The layers the engine is told to keep on the GPUs, when fewer than the model has
+    (llama.cpp -ngl N); None: all of them, or -1 (llama.cpp's 'as many as fit': --offload auto)."""
+    ngl = eng.gpu_layers
+    return ngl if ngl is not None and 0 <= ngl < model.num_layers else None
 
 
 def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode: str,
@@ -139,7 +177,7 @@ def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode:
     if ngl is not None and not runs:
         raise InputError(f"n_gpu_layers splits layers between a GPU and its host CPU (llama.cpp "
                          f"-ngl); {eng.id} on {hw.id} does not")
-    forced = ngl is not None and ngl < model.num_layers
+    forced = gpu_layers_given(eng, model) is not None
     if forced and off_mode == "experts":
         raise InputError("n_gpu_layers and --offload experts are two ways to put weights on the "
                          "host CPU; pick one (llama.cpp --n-cpu-moe is --offload experts)")
@@ -159,35 +197,26 @@ def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode:
 def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                     host: str | HardwareSpec | None = None,
                     hardware_files: tuple[Path, ...] = ()) -> tuple[Deployment, MemoryBreakdown]:
-    """Move what does not fit to host DRAM: weights first if they alone overflow, else KV.
-    Weights run as layers on the host CPU under an engine that computes them there (llama.cpp
-    -ngl: perf/hostlayers.py; ``EngineSpec.gpu_layers`` fixes how many stay on the GPUs, fit
-    or not), else they are streamed over the host link every step."""
+    """Move what does not fit to host DRAM. Under an engine that computes offloaded layers on
+    the host (llama.cpp -ngl) whole layers move, with their KV cache (:func:`_host_layers`);
+    otherwise weights if they alone overflow, streamed over the host link every step, else the
+    oldest share of the KV cache, read over it."""
     from dataclasses import replace
 
     from inferplan.perf.memory import MemoryBreakdown
 
-    hw, ngl, n_layers = dep.hw, dep.engine.gpu_layers, dep.model.num_layers
+    hw = dep.hw
     if not hw.host_link or not hw.host_memory_bytes:
         notes["offload"] = f"{hw.id} has no host link/host memory in the catalog; nothing offloaded"
         return dep, mem
+    if dep.engine.host_layers and hw.hw_class == "gpu":
+        return _host_layers(dep, mem, notes, host, hardware_files)
     room = mem.capacity_bytes - mem.reserved_bytes - mem.activation_bytes
     excess = mem.used_bytes - mem.capacity_bytes
-    if ngl is not None or mem.weights_bytes + 0.0 > room * 0.9:  # keep ~10% of the device for KV
-        w_off = (mem.weights_bytes * (1 - ngl / n_layers) if ngl is not None
-                 else min(mem.weights_bytes, excess + 0.1 * room))
+    if mem.weights_bytes + 0.0 > room * 0.9:  # keep ~10% of the device for KV
+        w_off = min(mem.weights_bytes, excess + 0.1 * room)
         new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes, mem.activation_bytes,
                               mem.reserved_bytes, mem.capacity_bytes)
-        if dep.engine.host_layers and hw.hw_class == "gpu":
-            layers = resolve_host_layers(dep, host, w_off, w_off / mem.weights_bytes, hardware_files)
-            dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
-            notes["offload"] = layers.describe(n_layers, ngl)
-            cap = (layers.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
-            if w_off * dep.layout.pp > cap:
-                notes["offload"] += (f"; but {layers.cpu.id} has {cap / 1e9:.0f} GB of DRAM usable "
-                                     f"({HOST_MEMORY_UTILIZATION:.0%}; --host picks another CPU)")
-                return dep, mem
-            return dep, new
         dep = replace(dep, offload_weight_bytes=w_off)
         notes["offload"] = (f"{w_off / 1e9:.1f} GB of weights per device in host DRAM, streamed "
                             f"over {dep.host_link.name} each step")
@@ -204,5 +233,44 @@ def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any]
                             f"host DRAM, read over {dep.host_link.name}")
     if host_bytes > hw.host_memory_bytes:
         notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
+        return dep, mem
+    return dep, new
+
+
+def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
+                 host: str | HardwareSpec | None,
+                 hardware_files: tuple[Path, ...]) -> tuple[Deployment, MemoryBreakdown]:
+    """llama.cpp's split: -O n_gpu_layers=N keeps N layers on the GPUs; else the fewest whole
+    layers leave (each with its weights and KV cache) for the rest to fit."""
+    from dataclasses import replace
+
+    from inferplan.perf.memory import MemoryBreakdown
+
+    n_layers = dep.model.num_layers
+    if dep.layout.dp > 1:
+        notes["offload"] = (f"llama.cpp's host layers need one replica per host CPU; this layout "
+                            f"has {dep.layout.dp} (split the devices by layers: --pp, or fewer "
+                            f"--devices)")
+        return dep, mem
+    ngl = gpu_layers_given(dep.engine, dep.model)
+    if ngl is not None:
+        n_host = n_layers - ngl
+    else:
+        excess = mem.used_bytes - mem.capacity_bytes + 2**20  # a MiB more: float rounding
+        movable = mem.weights_bytes + mem.kv_cache_bytes
+        n_host = min(n_layers, math.ceil(excess / movable * n_layers)) if movable > 0 else n_layers
+    share = n_host / n_layers
+    w_off = mem.weights_bytes * share
+    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files)
+    dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
+    new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes * (1 - share),
+                          mem.activation_bytes, mem.reserved_bytes, mem.capacity_bytes)
+    notes["offload"] = layers.describe(n_layers)
+    need = (w_off + mem.kv_cache_bytes * share) * layers.devices
+    cap = (layers.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
+    if need > cap:
+        notes["offload"] += (f"; but the host layers need {need / 1e9:.0f} GB and {layers.cpu.id} "
+                             f"has {cap / 1e9:.0f} GB of DRAM usable ({HOST_MEMORY_UTILIZATION:.0%}; "
+                             f"--host picks another CPU)")
         return dep, mem
     return dep, new

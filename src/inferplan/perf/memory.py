@@ -63,14 +63,16 @@ def weight_bytes_per_device(dep: Deployment) -> float:
 
 
 def kv_bytes_per_sequence_device(dep: Deployment, ctx_tokens: float) -> float:
-    """KV cache + recurrent state of one sequence of `ctx_tokens` tokens on one device."""
+    """KV cache + recurrent state of one sequence of `ctx_tokens` tokens on one device (less
+    the host layers' share under llama.cpp -ngl: their KV lives in host DRAM)."""
     lay = dep.layout
     total = 0.0
     for g in dep.groups:
         cached = min(ctx_tokens, g.window_tokens)
         total += g.layers * (g.kv_elems_dev * dep.kv_bytes_per_elem * cached
                              + g.state_elems_dev * dep.act_bytes)
-    return total / lay.pp
+    on_device = 1.0 - dep.host_layers.share if dep.host_layers is not None else 1.0
+    return total / lay.pp * on_device
 
 
 def activation_bytes_per_device(dep: Deployment, prefill_tokens: float, seqs: float) -> float:

@@ -125,8 +125,9 @@ def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
 def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
     """(catalog CPU id, why) of the host a device usually sits in (see DESKTOP_HOST_CPU)."""
     if hw.host_memory_bytes and hw.host_memory_bytes <= DESKTOP_HOST_MAX_BYTES:
-        return DESKTOP_HOST_CPU, (f"default desktop host of {hw.id} (catalog host memory "
-                                  f"{hw.host_memory_bytes / 1e9:.0f} GB per card); set --host")
+        return DESKTOP_HOST_CPU, (f"default host of {hw.id}, a desktop card (<= "
+                                  f"{DESKTOP_HOST_MAX_BYTES / 1e9:.0f} GB of host DRAM per card in "
+                                  f"the catalog); set --host")
     return SERVER_HOST_CPU, f"default server host of {hw.id} (one 12-channel DDR5 socket); set --host"
 
 
@@ -268,16 +269,17 @@ def describe_offload(dep: Deployment) -> str:
                "prompt chunks stream the experts over the link when that is faster"))
 
 
-def host_power_w(dep: Deployment, work: StepWork, f: Factors) -> tuple[float, str]:
-    """Power of the host CPU while it computes the experts or layers: idle + (TDP - idle) x the share of
-    the step it is busy (idle assumed 20% of TDP where the catalog has none), W."""
+def host_power_w(dep: Deployment, work: StepWork, f: Factors, load: float = 1.0) -> tuple[float, str]:
+    """Power of the host CPU while it computes the experts or layers: idle + (TDP - idle) x the
+    share of the step it is busy x `load` (the share of time the replica runs steps; idle
+    assumed 20% of TDP where the catalog has none), W."""
     h = dep.expert_host or dep.host_layers
     assert h is not None
     tdp = h.cpu.tdp_w or 0.0
     idle = h.cpu.idle_w if h.cpu.idle_w is not None else 0.2 * tdp
     total = work.total_time_s(f)
-    busy = float(np.sum(work.t_host)) / total if total > 0 else 0.0
-    return idle + (tdp - idle) * min(1.0, busy), f"host {h.cpu.id} TDP {tdp:.0f} W x busy share {busy:.0%}"
+    busy = min(1.0, float(np.sum(work.t_host)) / total if total > 0 else 0.0) * min(1.0, load)
+    return idle + (tdp - idle) * busy, f"host {h.cpu.id} TDP {tdp:.0f} W x busy share {busy:.0%}"
 
 
 def single_host_layout(layout: Layout, how: str, host: ExpertHost | None,

@@ -40,6 +40,7 @@ from inferplan.perf.memory import (
     kv_bytes_per_sequence_device,
     kv_room_bytes,
 )
+from inferplan.perf.offload import host_power_w
 from inferplan.perf.step import Factors, request_overhead_s, step_work
 from inferplan.sim.cost import StepCost
 from inferplan.sim.entities import SchedulerConfig
@@ -284,10 +285,17 @@ class Pool:
         """Watts of `replicas` replicas: per device idle + (TDP - idle) x utilization of a
         decode step at the mean batch x busy share (docs/sim.md); None without a TDP."""
         b = max(mean_batch, 1.0)
-        cu, bu = step_work(self.dep, decode_seqs=b, decode_ctx=POWER_DECODE_CTX).utilization(self.factors)
+        work = step_work(self.dep, decode_seqs=b, decode_ctx=POWER_DECODE_CTX)
+        cu, bu = work.utilization(self.factors)
         u = activity(*chip_utilization(self.dep, float(cu), float(bu)), self.factors.compute_eff) * min(1.0, busy)
         dev = device_power_w(self.dep.hw, u)
-        return None if dev is None else replicas * self.dep.layout.replica_devices * dev
+        if dev is None:
+            return None
+        out = replicas * self.dep.layout.replica_devices * dev
+        if self.dep.expert_host is not None or self.dep.host_layers is not None:
+            # the host CPU computing experts or layers: its share of a busy step, when busy
+            out += replicas * host_power_w(self.dep, work, self.factors, busy)[0]
+        return out
 
     @property
     def peak_power_w(self) -> float | None:
