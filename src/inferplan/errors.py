@@ -69,6 +69,12 @@ class UnsupportedFormatError(InputError):
     a per-device answer, like one that does not fit (compare lists it as a row)."""
 
 
+class Interrupted(InferplanError):
+    """A long run stopped by the user (Ctrl-C); the message says what was kept and where."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports an interrupted command
+
+
 class DoesNotFitError(InferplanError):
     """The model does not fit the hardware under the requested layout (a negative answer)."""
 

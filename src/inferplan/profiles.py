@@ -9,6 +9,7 @@ atomically, never over an existing profile without ``force`` (and keeps the prev
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -40,6 +41,10 @@ def profile_target(name: str, out: Path | None = None, *, force: bool = False) -
     target = Path(out) if out is not None else profiles_dir() / f"{name}.yaml"
     if target.is_dir():
         raise InputError(f"{target} is a folder; --out takes a file path")
+    parent = target.parent
+    if out is not None and (not parent.is_dir() or not os.access(parent, os.W_OK)):
+        raise InputError(f"--out {target}: cannot write there (the folder {parent} is missing or "
+                         f"read-only)")
     if target.exists() and not force:
         raise InputError(f"profile {target} already exists; pass --force to replace it (the "
                          f"previous one is kept as {_prev(target).name}) or choose another --name")
@@ -59,7 +64,7 @@ class FittedProfile:
 
 def fit_profile(data: list[Path], target: Path, *, base: Path | None = None, folds: str = "source",
                 hardware_files: tuple[Path, ...] = (),
-                progress: Callable[[int], None] | None = None) -> FittedProfile:
+                progress: Callable[[int], None] | None = None, scope: str = "hardware") -> FittedProfile:
     """Fit and stage the profile (recorded in the history, an error too)."""
     from inferplan.calib.calibrate import calibrate
 
@@ -67,10 +72,10 @@ def fit_profile(data: list[Path], target: Path, *, base: Path | None = None, fol
         raise InputError(f"--cv must be 'source' or 'kfold', not {folds!r}")
     staged = Path(tempfile.mkdtemp(prefix="inferplan-profile-")) / target.name
     args = {"data": [Path(p) for p in data], "out": Path(target),
-            "base": Path(base) if base else None, "cv": folds}  # the history stores them absolute
+            "base": Path(base) if base else None, "cv": folds, "scope": scope}  # stored absolute
     with recorded_run("calibrate", args) as run:
         rep = calibrate(list(data), staged, base=base, folds=folds, hardware_files=hardware_files,
-                        progress=progress)
+                        progress=progress, scope=scope)
         run.done(summary={"profile": str(target), "rows": rep.rows, "cv": rep.cv_method,
                           "median_ape_before": rep.before.median_ape,
                           "median_ape_in_sample": rep.after_in_sample.median_ape,
@@ -134,8 +139,8 @@ def profile_summary(path: Path) -> dict:
     return row
 
 
-def read_profile_text(name: str) -> str:
-    """A profile's text, by name (in the home) or path."""
+def profile_candidates(name: str) -> list[Path]:
+    """Files a profile reference may mean: the path itself, then the named profile in the home."""
     stem = name[:-5] if name.endswith(".yaml") else name  # the file name `calibration list` shows
     candidates = [profiles_dir() / f"{stem}.yaml"] if NAME.match(stem) else []
     try:
@@ -144,6 +149,21 @@ def read_profile_text(name: str) -> str:
             candidates.insert(0, p)
     except OSError:
         pass
+    return candidates
+
+
+def resolve_profile(name: str) -> Path:
+    """A profile's path, by path or by name (``--calibration mybox``, as `calibration show`)."""
+    for c in profile_candidates(name):
+        if c.is_file():
+            return c
+    raise InputError(f"no profile '{name[:80]}': give a profile file or the name of one in "
+                     f"{profiles_dir()} (inferplan calibration list)")
+
+
+def read_profile_text(name: str) -> str:
+    """A profile's text, by name (in the home) or path."""
+    candidates = profile_candidates(name)
     for c in candidates:
         try:
             return c.read_text(encoding="utf-8")

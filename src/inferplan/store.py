@@ -370,7 +370,8 @@ def try_record_run(kind: str, **kw: Any) -> int | None:
 
 class RecordedRun:
     """``with recorded_run(kind, args) as run: ...; run.done(summary=..., result=..., rows=...)``:
-    records the run when done, or as an error when an InferplanError escapes (and re-raises).
+    records the run when done, or as an error when an InferplanError or a Ctrl-C escapes (and
+    re-raises).
     A history that cannot be written only warns."""
 
     def __init__(self, kind: str, args: dict[str, Any]) -> None:
@@ -388,6 +389,9 @@ class RecordedRun:
         if isinstance(exc, InferplanError):
             try_record_run(self.kind, args=self.args, started_at=self.started, status="error",
                            error=str(exc))
+        elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C that nothing below turned into an error
+            try_record_run(self.kind, args=self.args, started_at=self.started, status="error",
+                           error="interrupted (Ctrl-C)")
 
 
 def recorded_run(kind: str, args: dict[str, Any]) -> RecordedRun:

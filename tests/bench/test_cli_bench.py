@@ -107,3 +107,25 @@ def test_bench_refuses_an_out_it_cannot_write_before_measuring(tmp_path):
     with pytest.raises(InputError, match="cannot write there"):
         check_options(BenchOptions(out=tmp_path / "missing" / "rows.csv"))
     check_options(BenchOptions(out=tmp_path / "rows.csv"))  # fine
+
+
+def test_ctrl_c_keeps_the_rows_measured_before_it_and_records_the_run(tmp_path, tiny_config, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    from inferplan.bench import llamacpp
+
+    timed = llamacpp.Timed(rates=[100.0, 101.0], background=[0.0, 0.0], tries=2)
+
+    def fake(path, **kw):  # q4_0 measures, then the user presses Ctrl-C during tq2_0
+        if "tq2_0" in path.name:
+            raise KeyboardInterrupt
+        return timed, timed, 0.1
+
+    monkeypatch.setattr(llamacpp, "measure_isolated", fake)
+    out = tmp_path / "rows.csv"
+    code, _, err = run("bench", "--quick", "--no-gpu", "--llamacpp", "--model", tiny_config,
+                       "--qtypes", "q4_0,tq2_0", "--prefill", 16, "--decode", 4, "--reps", 2,
+                       "--out", out)
+    assert code == 130 and "interrupted (Ctrl-C)" in err and str(out) in err
+    assert len(out.read_text().splitlines()) == 3  # header + q4_0's prefill and decode rows
+    last = json.loads(run("history", "--json")[1])["runs"][0]
+    assert last["kind"] == "bench" and last["status"] == "error" and "interrupted" in last["error"]

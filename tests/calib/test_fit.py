@@ -8,7 +8,8 @@ from inferplan.calib.calibrate import calibrate, priors_only
 from inferplan.calib.dataset import load_dataset
 from inferplan.calib.fit import fit_factors
 from inferplan.catalog._load import load_yaml
-from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict
+from inferplan.perf.efficiency import default_profile_path, efficiency_from_dict, load_efficiency
+from inferplan.perf.estimate import estimate
 from inferplan.perf.factors import resolve_factors
 
 ROWS = [
@@ -117,7 +118,7 @@ def test_calibrate_updates_the_shipped_profile_not_the_bare_priors(tmp_path):
     # the lab measures 8% slower than the shipped profile predicts
     _write(path, [0.92 * r.predict(resolve_factors(r.plan.dep, shipped)[0]) for r in rows])
     out = tmp_path / "lab.yaml"
-    rep = calibrate([path], out)
+    rep = calibrate([path], out, scope="family")
     assert rep.before.median_ape == pytest.approx(0.087, abs=0.002)  # the shipped profile's error
     assert rep.after_in_sample.median_ape < rep.before.median_ape
     raw = load_yaml(out)
@@ -146,3 +147,27 @@ def test_calibrating_on_rows_the_base_has_seen_warns_and_profiles_chain_their_pr
     assert text.count("Written by `inferplan calibrate`") == 1
     # the first prior's source survives the chain
     assert load_yaml(tmp_path / "b.yaml")["factors"]["bw_eff"]["gpu-nvidia"]["prior_source"] == bw["prior_source"]
+
+
+def test_a_hardware_scoped_calibration_moves_the_measured_device_and_no_other(tmp_path):
+    path = tmp_path / "lab.csv"
+    _write(path, [1.0] * len(ROWS))
+    rows = load_dataset(path)
+    shipped = efficiency_from_dict(load_yaml(default_profile_path()), "default")
+    _write(path, [0.8 * r.predict(resolve_factors(r.plan.dep, shipped)[0]) for r in rows])  # 20% slower
+    out = tmp_path / "lab.yaml"
+    rep = calibrate([path], out)  # scope 'hardware', the default
+    assert rep.after_in_sample.median_ape < rep.before.median_ape
+    factors = load_yaml(out)["factors"]
+    bw = factors["bw_eff"]["hw:h100-sxm"]  # the device's own scope, prior = the shipped value
+    assert bw["prior"] == pytest.approx(shipped.lookup("bw_eff", ["gpu-nvidia"]).value, rel=1e-3)
+    assert "hw:h100-sxm/vllm" in factors["engine_bw"]
+    measured = {"h100-sxm", "h200-sxm"}  # the rows' devices: only theirs are fitted
+    assert {k[3:].split("/")[0] for f in factors.values() for k in f if k.startswith("hw:")} == measured
+    assert load_efficiency(out).lookup("bw_eff", ["hw:h100-sxm"]).value == pytest.approx(bw["value"])
+    kw = dict(precision="bf16", batch=1, input_len=512, output_len=128)
+    assert (estimate("llama-3.1-8b", "h100-sxm", calibration=out, **kw).tpot_s
+            > 1.05 * estimate("llama-3.1-8b", "h100-sxm", **kw).tpot_s)  # toward the 20%, held by the priors
+    for other in ("b200", "a100-sxm-80g", "rtx-4090"):  # same family and engine: untouched
+        assert (estimate("llama-3.1-8b", other, calibration=out, **kw).tpot_s
+                == estimate("llama-3.1-8b", other, **kw).tpot_s)

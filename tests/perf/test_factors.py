@@ -10,9 +10,13 @@ def _dep(hw, engine):
 
 def test_an_older_release_line_falls_back_to_its_successors_factors():
     sc = factor_scopes(_dep("rtx-4090", "llama.cpp-2023"))
-    assert sc["layer_overhead_s"] == ["llama.cpp-2023@gpu-nvidia", "llama.cpp-2023@gpu", "llama.cpp-2023",
+    # a device's own calibrated scope first (calibrate --scope hardware), then the profile's
+    assert sc["layer_overhead_s"] == ["hw:rtx-4090/llama.cpp-2023",
+                                      "llama.cpp-2023@gpu-nvidia", "llama.cpp-2023@gpu", "llama.cpp-2023",
                                       "llama.cpp@gpu-nvidia", "llama.cpp@gpu", "llama.cpp"]
-    assert sc["engine_bw"] == ["llama.cpp-2023@gpu", "llama.cpp-2023", "llama.cpp@gpu", "llama.cpp"]
+    assert sc["engine_bw"] == ["hw:rtx-4090/llama.cpp-2023", "llama.cpp-2023@gpu", "llama.cpp-2023",
+                               "llama.cpp@gpu", "llama.cpp"]
+    assert sc["bw_eff"][0] == "hw:rtx-4090"
 
 
 def test_llama_cpp_replays_graphs_on_nvidia_and_launches_each_op_elsewhere():

@@ -34,7 +34,8 @@ import signal
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,8 @@ CHILD_TIMEOUT_S = 3600.0  # one model's measurement; a hung child is killed afte
 def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
         result: tuple[str, Any] = ("ok", fn(*args))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent handles it
+        return
     except Exception as e:  # noqa: BLE001 (sent to the parent, raised there)
         result = ("error", e)
     import pickle
@@ -333,7 +336,7 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
     repack: dict[str, bool] = {}  # qtype -> weight repacking on (off once llama.cpp crashed with it)
     crash: dict[str, str] = {}  # qtype -> the signal llama.cpp died from with repacking on
     rows: list[dict[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="inferplan-gguf-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="inferplan-gguf-") as tmp, _keep_on_interrupt(rows, configs):
         folder = Path(workdir) if workdir else Path(tmp)
         for q in qtypes:
             path = folder / f"{spec.id}-{q}-seed{seed}.gguf"
@@ -384,6 +387,25 @@ def run_llamacpp_bench(model: str = "llama-3.2-1b", *, hardware: str,
         engine_version=version, reps=reps, points=points, rows=rows, configs=configs,
         duration_s=time.perf_counter() - t_start,
     )
+
+
+class BenchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a bench, carrying the rows (and configs) measured before it."""
+
+    def __init__(self, rows: list[dict[str, str]], configs: dict[str, dict]) -> None:
+        super().__init__("interrupted")
+        self.rows, self.configs = rows, configs
+
+
+@contextmanager
+def _keep_on_interrupt(rows: list[dict[str, str]], configs: dict[str, dict]) -> Iterator[None]:
+    """Turn a Ctrl-C into :class:`BenchInterrupted` with what was measured so far."""
+    try:
+        yield
+    except BenchInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise BenchInterrupted(rows, configs) from None
 
 
 BACKGROUND_GRADES = ((0.10, "A"), (0.30, "B"))  # most background CPU share for each grade; above: C

@@ -13,9 +13,9 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from inferplan.errors import InputError
+from inferplan.errors import InputError, Interrupted
 
 __all__ = ["BenchOptions", "run_bench", "QUICK_LLAMACPP"]
 
@@ -127,6 +127,32 @@ def check_options(opts: BenchOptions) -> None:
             raise InputError(f"--out {out}: cannot write there (the folder {parent} is missing or read-only)")
 
 
+BUSY_WARN_SHARE = 0.10  # background CPU share above which the CPU bench warns (grade A's bound)
+
+
+def _csv_path(opts: BenchOptions) -> Path:
+    """Where the measured rows go: --out, else a dated file in INFERPLAN_HOME/bench."""
+    from inferplan.config import home_dir
+    from inferplan.store import now
+
+    return Path(opts.out or home_dir() / "bench" / f"bench-{now().strftime('%Y%m%d-%H%M%S')}.csv")
+
+
+def _interrupted(opts: BenchOptions, rows: list[dict[str, str]], configs: dict[str, dict]) -> NoReturn:
+    """Ctrl-C: write the rows measured so far and stop with an error that says where."""
+    from inferplan.bench.rows import write_rows
+
+    if not rows:
+        raise Interrupted("interrupted (Ctrl-C) before any LLM row was measured")
+    path = _csv_path(opts)
+    try:
+        write_rows(rows, path, configs)
+    except OSError as e:
+        raise Interrupted(f"interrupted (Ctrl-C); the {len(rows)} rows measured could not be "
+                          f"written to {path}: {e.strerror or e}") from None
+    raise Interrupted(f"interrupted (Ctrl-C); the {len(rows)} rows measured before it are in {path}")
+
+
 def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
     from inferplan.bench.cpu import run_cpu_bench, thread_counts
     from inferplan.bench.rows import write_rows
@@ -143,6 +169,10 @@ def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
     res["hardware_id"] = opts.hardware or cpu.hardware_id
     if cpu.hardware_file:
         notice(f"hardware entry written: {cpu.hardware_file} (use --hardware {cpu.hardware_id})")
+    if cpu.background_cpu is not None and cpu.background_cpu > BUSY_WARN_SHARE:
+        notice(f"other processes used {cpu.background_cpu:.0%} of the CPU during the measurement: "
+               f"its bandwidth and FLOP/s read low (so will {res['hardware_id']}'s estimates); "
+               f"rerun `inferplan bench` on a quiet machine")
     rows: list[dict[str, str]] = []
     configs: dict[str, dict] = {}
 
@@ -159,26 +189,28 @@ def _measure(opts: BenchOptions, bars, notice) -> dict[str, Any]:
         res["skipped"].append("GPU: torch with a CUDA/ROCm device not found (pip install 'inferplan[gpu]')")
 
     if opts.llamacpp:
-        from inferplan.bench.llamacpp import run_llamacpp_bench
+        from inferplan.bench.llamacpp import BenchInterrupted, run_llamacpp_bench
 
         kw: dict[str, Any] = dict(QUICK_LLAMACPP) if opts.quick else {}
         for k, v in (("layers", opts.layers), ("vocab", opts.vocab), ("prefill_tokens", opts.prefill),
                      ("decode_tokens", opts.decode), ("reps", opts.reps)):
             if v is not None:
                 kw[k] = v
-        with bars(None) as bar:
-            lc = run_llamacpp_bench(opts.model, hardware=res["hardware_id"],
-                                    qtypes=opts.qtype_list(),
-                                    threads=thread_list, workdir=opts.gguf_dir, progress=bar.at, **kw)
+        try:
+            with bars(None) as bar:
+                lc = run_llamacpp_bench(opts.model, hardware=res["hardware_id"],
+                                        qtypes=opts.qtype_list(), threads=thread_list,
+                                        workdir=opts.gguf_dir, progress=bar.at, **kw)
+        except BenchInterrupted as stop:  # keep what was measured, then say so
+            rows += stop.rows
+            configs.update(stop.configs)
+            _interrupted(opts, rows, configs)
         res["llamacpp"] = lc.model_dump(exclude={"rows", "configs"})
         rows += lc.rows
         configs.update(lc.configs)
 
     if rows:
-        from inferplan.config import home_dir
-        from inferplan.store import now
-
-        path = opts.out or home_dir() / "bench" / f"bench-{now().strftime('%Y%m%d-%H%M%S')}.csv"
+        path = _csv_path(opts)
         try:
             res["csv"] = str(write_rows(rows, path, configs))
         except OSError as e:  # reported after the results are shown (nothing measured is lost)

@@ -94,7 +94,8 @@ def _key(k: tuple[str, str]) -> str:
 
 
 def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source",
-                   k: int = 5, seed: int = 0, progress=None) -> tuple[list[ValidationRow], str]:
+                   k: int = 5, seed: int = 0, progress=None,
+                   per_hardware: bool = False) -> tuple[list[ValidationRow], str]:
     """Predict each row with factors fitted on the other groups (source or random k-fold).
 
     The prior width is fixed (1); for the bundled corpus ``calib.nested`` averages the fits over
@@ -102,7 +103,7 @@ def cross_validate(rows: list[Row], prior_eff: Efficiency, folds: str = "source"
     from inferplan.calib.fastpred import build_corpus_model
     from inferplan.calib.fit import fit_model
 
-    model = build_corpus_model(rows, prior_eff)
+    model = build_corpus_model(rows, prior_eff, per_hardware)
     if folds == "source" and len({r.source for r in model.rows}) > 1:
         assign = np.array([r.source for r in model.rows])
         groups = sorted(set(assign))
@@ -166,7 +167,16 @@ def write_profile(path: Path, base_raw: dict, fit: FitResult, data: list[Path],
 
 
 def calibrate(data: list[Path], out: Path | None, base: Path | None = None, folds: str = "source",
-              hardware_files: tuple[Path, ...] = (), progress=None) -> CalibrationReport:
+              hardware_files: tuple[Path, ...] = (), progress=None,
+              scope: str = "hardware") -> CalibrationReport:
+    """Fit the factors the rows of `data` use, starting from `base` (default: the bundled
+    profile). `scope`: 'hardware' fits each measured device's own factors (``hw:ID`` scopes,
+    perf/factors.hardware_scope: no other device's estimate changes); 'family' fits the
+    profile-wide scopes the bundled profile uses (hardware family, engine, precision: every
+    device of the family moves)."""
+    if scope not in ("hardware", "family"):
+        raise InputError(f"--scope must be 'hardware' or 'family', not {scope!r}")
+    per_hw = scope == "hardware"
     if not data:
         raise InputError("give at least one CSV of measurements")
     loaded = load_yaml(base or default_profile_path())
@@ -184,10 +194,11 @@ def calibrate(data: list[Path], out: Path | None, base: Path | None = None, fold
     if not usable:
         raise InputError("no row of the data could be predicted (see `inferplan validate`)")
     before = summarize(score_rows(rows, prior_eff))
-    fit = fit_factors(usable, prior_eff)
+    fit = fit_factors(usable, prior_eff, per_hardware=per_hw)
     after_eff = prior_eff.with_values(fit.values, "fitted")
     after = summarize(score_rows(rows, after_eff))
-    cv_rows, method = cross_validate(usable, prior_eff, folds=folds, progress=progress)
+    cv_rows, method = cross_validate(usable, prior_eff, folds=folds, progress=progress,
+                                     per_hardware=per_hw)
     skipped = [v for v in score_rows([r for r in rows if r.plan is None], prior_eff)]
     cv = summarize(cv_rows + skipped)
     if out is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,6 +194,10 @@ def _int(s: str | None, name: str = "value", limit: str = "batch", lo: int = 1) 
     return check_int(f"column {name}", x, limit, lo=lo)
 
 
+class SchemaWarning(UserWarning):
+    """A measurement CSV lacks columns of the canonical schema (their defaults are used)."""
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -202,6 +207,14 @@ def read_rows(path: Path) -> list[dict[str, str]]:
             if missing:
                 raise InputError(f"{path}: missing columns {', '.join(missing)} "
                                  f"(expected the schema of shared/calibration/published.csv)")
+            absent = [c for c in COLUMNS if c not in (reader.fieldnames or [])
+                      and c not in ("source", "reliability", "notes")]
+            if absent:  # each falls back to a default that changes the prediction
+                warnings.warn(f"{path.name}: no {', '.join(absent)} column"
+                              f"{'s' if len(absent) > 1 else ''}: every row takes the tool's "
+                              f"default there (e.g. the model's native precision, the hardware's "
+                              f"default engine), which may not be what was measured",
+                              SchemaWarning, stacklevel=2)
             return list(reader)
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None

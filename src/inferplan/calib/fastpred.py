@@ -28,7 +28,14 @@ import numpy as np
 
 from inferplan.calib.dataset import Row
 from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
-from inferplan.perf.factors import NATIVE_SOURCE, engine_lineage, factor_scopes, resolve_factors
+from inferplan.perf.factors import (
+    HW_SCOPE_PREFIX,
+    NATIVE_SOURCE,
+    engine_lineage,
+    factor_scopes,
+    hardware_scope,
+    resolve_factors,
+)
 from inferplan.perf.queueing import cycle_shape, prefill_queue_s, served_cycle_s
 from inferplan.perf.regimes import TIME_METRICS
 from inferplan.perf.step import Factors, StepWork, gemm_efficiency, roofline_s
@@ -70,8 +77,10 @@ NEUTRAL = {"kv_bw": 1.0, "m_half": 0.0, "moe_half": 0.0, "lowp_w": 1.0, "lowp_e"
            "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0, "attn": 1.0, "moe_e": 1.0, "lat": 1.0}
 
 
-def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]:
-    """The (factor, scope) each tunable slot of a row maps to.
+def fitted_keys(dep, used: dict[str, FactorValue], per_hardware: bool = False) -> dict[str, tuple[str, str]]:
+    """The (factor, scope) each tunable slot of a row maps to; with `per_hardware`, the row's
+    device's own scope for every slot (``factors.hardware_scope``: a user's calibration that
+    changes no other device).
 
     Family and engine multipliers, GEMM half-points and the low-precision share are fitted at
     the most specific scope of their lookup (``factor_scopes``); overheads and the KV-read
@@ -80,7 +89,12 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
     Step overheads and link efficiency stay at their priors (not separable from the per-layer
     overheads and TP traffic with these data).
     """
-    sc = factor_scopes(dep)
+    if per_hardware:
+        keys = fitted_keys(dep, used)
+        return {slot: (name, hardware_scope(dep, SLOT_USED[slot]))
+                for slot, (name, _) in keys.items()}
+    # the profile-wide scopes: a device's own scope (calibrate --scope hardware) left out
+    sc = {k: [x for x in v if not x.startswith(HW_SCOPE_PREFIX)] for k, v in factor_scopes(dep).items()}
     own = engine_lineage(dep)[0]  # the engine whose factors these are (a fork uses its base's)
     keys = {"bw": ("bw_eff", sc["bw_eff"][0]), "engine_bw": ("engine_bw", sc["engine_bw"][0]),
             "ce": ("compute_eff", sc["compute_eff"][0]),
@@ -94,10 +108,11 @@ def fitted_keys(dep, used: dict[str, FactorValue]) -> dict[str, tuple[str, str]]
     for slot, name in (("lo", "layer_overhead_s"), ("seq", "seq_overhead_s"), ("kv_bw", "kv_bw"),
                        ("req", "request_overhead_s"), ("plo", "prefill_layer_overhead_s")):
         found = used[name].scope
-        keys[slot] = (name, found if found != "default" else own)
+        keys[slot] = (name, found if found != "default" and not found.startswith(HW_SCOPE_PREFIX) else own)
     if dep.model.is_moe or any(g.mixer_kind == "mla" for g in dep.groups):
         found = used["small_kernel_s"].scope
-        keys["sk"] = ("small_kernel_s", found if found != "default" else own)
+        keys["sk"] = ("small_kernel_s",
+                      found if found != "default" and not found.startswith(HW_SCOPE_PREFIX) else own)
     if dep.model.is_moe:
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
         keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])
@@ -331,14 +346,15 @@ class CorpusModel:
         return pred
 
 
-def build_corpus_model(rows: list[Row], eff: Efficiency) -> CorpusModel:
-    """Flatten the predictable ``rows`` under the (prior) profile ``eff``."""
+def build_corpus_model(rows: list[Row], eff: Efficiency, per_hardware: bool = False) -> CorpusModel:
+    """Flatten the predictable ``rows`` under the (prior) profile ``eff`` (`per_hardware`: the
+    fitted parameters are the rows' devices' own, :func:`fitted_keys`)."""
     rows = [r for r in rows if r.plan is not None]
     per_row = []
     params: dict[tuple[str, str], float] = {}
     for r in rows:
         f0, used = resolve_factors(r.plan.dep, eff)  # type: ignore[union-attr]
-        keys = fitted_keys(r.plan.dep, used)  # type: ignore[union-attr]
+        keys = fitted_keys(r.plan.dep, used, per_hardware)  # type: ignore[union-attr]
         fixed = {slot: (f0_value(f0, used, slot)) for slot in SLOTS}
         for slot, key in keys.items():
             params.setdefault(key, fixed[slot])

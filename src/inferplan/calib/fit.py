@@ -236,10 +236,12 @@ def _subset_view(model: CorpusModel, rows: np.ndarray) -> CorpusModel:
 
 
 def fit_factors(rows: list[Row], eff: Efficiency, max_nfev: int = 100,
-                prior_strength: float = 1.0, prior_scale: float = 1.0) -> FitResult:
-    """Fit the factors the rows use (see :func:`fit_model`)."""
+                prior_strength: float = 1.0, prior_scale: float = 1.0,
+                per_hardware: bool = False) -> FitResult:
+    """Fit the factors the rows use (see :func:`fit_model`; `per_hardware`: each device's own
+    scopes, :func:`inferplan.calib.fastpred.fitted_keys`)."""
     rows = [r for r in rows if r.plan is not None]
     if not rows:
         return FitResult({}, {}, 0, False, "no predictable rows")
-    model = build_corpus_model(rows, eff)
+    model = build_corpus_model(rows, eff, per_hardware)
     return fit_model(model, prior_strength=prior_strength, prior_scale=prior_scale, max_nfev=max_nfev)

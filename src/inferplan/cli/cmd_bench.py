@@ -204,7 +204,7 @@ def _print_bench(res: dict, rows: list[dict[str, str]]) -> None:
         if off:
             console.print(f"[yellow]llama.cpp crashed with weight repacking on "
                           f"({', '.join(f'{q}: {sig}' for q, sig in off.items())}): those types were "
-                          f"measured with it off (--no-repack). A known crash of ggml's AMX kernels "
+                          f"measured with it off (llama.cpp's --no-repack). A known crash of ggml's AMX kernels "
                           f"on some Intel CPUs (llama.cpp #20824).[/]")
     for s in res.get("skipped", []) + c.get("skipped", []) + (res.get("gpu") or {}).get("skipped", []):
         console.print(f"[dim]skipped: {escape(s)}[/]")

@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Profile path (default: INFERPLAN_HOME/profiles/NAME.yaml)", dir_okay=False)] = None,
         base: Annotated[Path | None, typer.Option("--base", help="Profile to update: its values are the fit's priors (default: the shipped profile)", exists=True, dir_okay=False)] = None,
         folds: Annotated[str, typer.Option("--cv", help="source (leave-one-source-out) or kfold")] = "source",
+        scope: Annotated[str, typer.Option("--scope", help="hardware: fit each measured device's own factors (no other device's estimate changes); family: the profile-wide scopes (hardware family, engine, precision), as the shipped profile is fitted")] = "hardware",
         force: Annotated[bool, typer.Option("--force", help="Replace an existing profile (the previous one is kept as NAME.prev.yaml)")] = False,
         hardware_file: HwFileOpt = None,
         json_out: JsonOpt = False,
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
         from inferplan.profiles import fit_profile, install_profile, profile_target
 
         target = profile_target(name, out, force=force)
-        fitted = fit_profile(list(data), target, base=base, folds=folds,
+        fitted = fit_profile(list(data), target, base=base, folds=folds, scope=scope,
                              hardware_files=tuple(hardware_file or ()),
                              progress=lambda g: typer.echo(f"  cross-validation fold {g} done", err=True))
         rep = fitted.report

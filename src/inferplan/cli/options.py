@@ -79,8 +79,22 @@ HardwareOpt = Annotated[str, typer.Option("--hardware", "-H", help="Catalog hard
 HwFileOpt = Annotated[list[Path] | None, typer.Option(
     "--hardware-file", help="YAML with extra or overriding hardware (repeatable)",
     exists=True, dir_okay=False)]
+def _profile_path(value: Path | None) -> Path | None:
+    """--calibration: a profile file, or the name of one in INFERPLAN_HOME/profiles."""
+    if value is None:
+        return None
+    from inferplan.errors import InputError
+    from inferplan.profiles import resolve_profile
+
+    try:
+        return resolve_profile(str(value))
+    except InputError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 CalibOpt = Annotated[Path | None, typer.Option(
-    "--calibration", help="Calibration profile YAML (default: bundled)", exists=True, dir_okay=False)]
+    "--calibration", help="Calibration profile: a YAML file or the name of one in "
+    "INFERPLAN_HOME/profiles (default: bundled)", callback=_profile_path)]
 PrecisionOpt = Annotated[str | None, typer.Option("--precision", help="Weight precision id (default: the model's)")]
 KvPrecisionOpt = Annotated[str | None, typer.Option("--kv-precision", help="KV-cache precision id (default: the engine's)")]
 EngineOpt = Annotated[str | None, typer.Option("--engine", help="Serving engine (default: the usual one for the hardware)")]

@@ -61,7 +61,7 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
     fraction of that; issue 5929)."""
     cls, fam = dep.hw.hw_class, hw_family(dep.hw)
     eng = engine_scopes(dep)
-    return {
+    scopes = {
         "bw_eff": [fam, cls],
         "compute_eff": _asic_generation(dep) + [fam, cls],
         "engine_bw": eng,
@@ -85,6 +85,28 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "moe_eff": [],
         "link_latency": _ring_link_scope(dep),
     }
+    # a profile calibrated on this very device (`calibrate --scope hardware`) comes first
+    return {name: [hardware_scope(dep, name)] + lst for name, lst in scopes.items()}
+
+
+HW_SCOPE_PREFIX = "hw:"
+# factors that differ by engine on one device (their hardware scope names the engine too)
+ENGINE_FACTORS = ("engine_bw", "engine_compute", "layer_overhead_s", "step_overhead_s", "kv_bw",
+                  "seq_overhead_s", "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s")
+
+
+def hardware_scope(dep: Deployment, name: str) -> str:
+    """The scope of factor `name` calibrated on this device alone: ``hw:ID``, with the engine
+    (``hw:ID/llama.cpp``) for engine factors and the precision for unpack costs
+    (``hw:ID/q4_0``). The bundled profile has none: they come from ``calibrate --scope
+    hardware`` on a user's own measurements, so those change no other device's estimate."""
+    base = f"{HW_SCOPE_PREFIX}{dep.hw.id}"
+    if name in ENGINE_FACTORS:
+        return f"{base}/{engine_lineage(dep)[0]}"
+    if name in ("dequant_w", "dequant_e"):
+        prec = dep.weight_precision if name == "dequant_w" else dep.expert_precision
+        return f"{base}/{prec.id}"
+    return base
 
 
 def _ring_link_scope(dep: Deployment) -> list[str]:
