@@ -106,7 +106,9 @@ def test_sizes_are_bounded(client, field, value):
 
 
 def test_hardware_lists_are_bounded(client):
-    r = client.post("/api/compare", json={"model": "llama-3.1-8b", "hardware": ["l4"] * 65})
+    from inferplan.web.schemas import MAX_HARDWARE
+
+    r = client.post("/api/compare", json={"model": "llama-3.1-8b", "hardware": ["l4"] * (MAX_HARDWARE + 1)})
     assert r.status_code == 422
 
 

@@ -76,3 +76,26 @@ def test_estimate_and_simulate_take_engine_launch_options(client):
                                              "rate": 2, "engine_options": {"max_num_seqs": 12}})
     assert sim.status_code == 200, sim.text
     assert sim.json()["pools"][0]["max_num_seqs"] == 12
+
+
+def test_an_org_name_alias_resolves_through_the_catalog_and_never_as_a_server_path(client):
+    r = client.post("/api/estimate", json={"model": "meta-llama/llama-3.1-8b", "hardware": "h100-sxm"})
+    assert r.status_code == 200 and r.json()["model"] == "llama-3.1-8b"
+    r = client.post("/api/estimate", json={"model": "src/inferplan", "hardware": "h100-sxm"})
+    assert r.status_code == 400 and "unknown model" in r.json()["detail"]  # a folder here: not read
+    r = client.post("/api/estimate", json={"model": "../etc", "hardware": "h100-sxm"})
+    assert r.status_code == 422
+
+
+def test_engine_options_take_words_and_the_whole_catalog_compares(client):
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "tensorrt-llm",
+            "mode": "concurrency", "batch": 64,
+            "engine_options": {"scheduler_policy": "max_utilization"}}
+    assert client.post("/api/estimate", json=body).status_code == 200
+    body["engine_options"] = {"scheduler_policy": "bogus"}
+    r = client.post("/api/estimate", json=body)
+    assert r.status_code == 400 and "max_utilization" in r.json()["detail"]
+    hws = [h["id"] for h in client.get("/api/hardware").json()["hardware"]]
+    assert len(hws) > 64
+    r = client.post("/api/compare", json={"model": "llama-3.1-8b", "hardware": hws})
+    assert r.status_code == 200 and len(r.json()["rows"]) == len(hws)

@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.web.schemas import ID, MAX_HARDWARE, EngineOptions, HwClass, HwId
+from inferplan.web.schemas import ID, MAX_HARDWARE, MODEL_ID, EngineOptions, HwClass, HwId
 
 MAX_SIM_REQUESTS = 5000  # requests per simulation (a 1,000-request run takes ~0.1 s)
 MAX_REPLICAS = 32
 MAX_PLAN_HARDWARE = 16  # each candidate costs several simulations
 MAX_PLAN_MODELS = 4
-ModelId = Annotated[str, Field(pattern=ID, min_length=1, max_length=64)]
+ModelId = Annotated[str, Field(pattern=MODEL_ID, min_length=1, max_length=128)]
 
 
 def register_optional_routes(app: FastAPI, compute, errors: dict, register) -> list[str]:
@@ -99,7 +99,7 @@ def _plan_routes(app: FastAPI, compute, errors: dict, register) -> None:
         classes: list[HwClass] | None = Field(default=None, max_length=8)
         precisions: list[Annotated[str, Field(pattern=ID, max_length=32)]] | None = Field(default=None, max_length=4)
         requests: int = Field(default=400, ge=50, le=1000, description="requests per search simulation")
-        top: int = Field(default=3, ge=1, le=5)
+        top: int = Field(default=5, ge=1, le=5)  # the CLI's --top default
         disaggregation: bool = True
         seed: int = Field(default=0, ge=0, le=2**31 - 1)
         offload: Literal["none", "auto", "experts"] | None = None
@@ -117,7 +117,10 @@ def _plan_routes(app: FastAPI, compute, errors: dict, register) -> None:
             raise HTTPException(400, f"{len(hws)} hardware in those classes; name at most "
                                 f"{MAX_PLAN_HARDWARE} with 'hardware'")
         w = with_overrides(get_workload(req.workload), rate=req.rate)
-        pr = PlanRequest(models=req.models, workload=w, rate=req.rate, slo=req.slo,
+        from inferplan.models.registry import model_info
+
+        models = [model_info(m).id for m in req.models]  # catalog only: never a path on the server
+        pr = PlanRequest(models=models, workload=w, rate=req.rate, slo=req.slo,
                          objective=req.objective, hardware=hws, precisions=req.precisions,
                          requests=req.requests, top=req.top, disaggregation=req.disaggregation,
                          seed=req.seed, offload=req.offload, host=req.host, slots=req.slots,

@@ -21,7 +21,7 @@ MAX_TOKENS = 1 << 20  # prompt or output tokens per request (1M)
 MAX_BATCH = 16384  # sequences in a batch / concurrent clients
 MAX_REQUESTS = 10**7  # prompts of an offline run (a cap on the batch: no work grows with it)
 MAX_DEVICES = 4096
-MAX_HARDWARE = 64  # entries in one comparison (the bundled catalog has 56)
+MAX_HARDWARE = 256  # entries in one comparison (the whole bundled catalog: 90 in 2026-12)
 MAX_DETAIL = 16  # hardware with roofline/throughput charts in one report
 MAX_CONFIG_KEYS = 500  # keys per JSON object of a pasted config
 MAX_CONFIG_DEPTH = 6  # nesting (text_config, rope_scaling, quantization_config)
@@ -33,6 +33,8 @@ LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_exp
               "n_routed_experts", "num_local_experts")
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"  # catalog ids and aliases; no '/', so never a path
+# model ids and aliases, ORG/NAME ones included (resolved through the catalog only: model_info)
+MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)?$"
 HwId = Annotated[str, Field(pattern=ID, min_length=1, max_length=64)]
 Mode = Literal["batch", "concurrency", "offline"]
 Sort = Literal["cost", "speed", "throughput", "energy", "devices", "ttft"]
@@ -43,7 +45,7 @@ class ModelChoice(BaseModel):
     """A bundled model by id/alias, or the content of a Hugging Face config.json."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    model: str | None = Field(default=None, pattern=ID, min_length=1, max_length=64,
+    model: str | None = Field(default=None, pattern=MODEL_ID, min_length=1, max_length=128,
                               description="catalog model id or alias (GET /api/models)",
                               examples=["llama-3.1-8b"])
     config: dict[str, Any] | None = Field(
@@ -120,11 +122,14 @@ class EdgeOptions(BaseModel):
 
 
 # engine launch options (``--engine-option KEY=VALUE``; catalog.engines.ENGINE_OPTIONS): the
-# option's name in ours or the engine's own spelling, a finite number
+# option's name in ours or the engine's own spelling, a finite number or a word
+# (scheduler_policy=max_utilization, async_scheduling=on)
 OptionName = Annotated[str, Field(pattern=r"^-{0,2}[A-Za-z][A-Za-z0-9_\-]{0,47}$")]
-EngineOptions = Annotated[dict[OptionName, float], Field(
+OptionValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,48}$")]
+EngineOptions = Annotated[dict[OptionName, float | OptionValue], Field(
     default_factory=dict, max_length=16,
-    description="engine launch options, e.g. {\"max_num_seqs\": 256, \"scheduler_recv_interval\": 10}",
+    description="engine launch options, e.g. {\"max_num_seqs\": 256, \"scheduler_policy\": "
+                "\"max_utilization\"}",
     examples=[{"max_num_seqs": 256}])]
 
 
@@ -156,7 +161,7 @@ class ReportRequest(CompareRequest):
 
 class FitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    model: str = Field(pattern=ID, min_length=1, max_length=64, examples=["llama-3.1-70b"])
+    model: str = Field(pattern=MODEL_ID, min_length=1, max_length=128, examples=["llama-3.1-70b"])
     context: int = Field(default=4096, ge=1, le=MAX_TOKENS, description="tokens per sequence")
     batch: int = Field(default=1, ge=1, le=MAX_BATCH, description="sequences held at once")
     precision: str | None = Field(default=None, pattern=ID, max_length=32)
