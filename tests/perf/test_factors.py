@@ -37,3 +37,25 @@ def test_a_chain_of_release_lines_falls_back_to_the_current_profile():
 
     dep = plan_estimate("llama-3.1-8b", "ryzen-9-7950x", engine="llama.cpp-2023-cpu", precision="q4_0").dep
     assert engine_lineage(dep) == ["llama.cpp-2023-cpu", "llama.cpp-2024-cpu", "llama.cpp"]
+
+
+def test_bitnet_cpp_takes_llama_cpps_fitted_factors_but_not_its_server():
+    plan = plan_estimate("bitnet-b1.58-2b-4t", "ryzen-9-7950x", engine="bitnet.cpp", precision="i2_s",
+                         mode="concurrency", batch=4, input_len=128, output_len=64)
+    used = resolve_factors(plan.dep, load_efficiency())[1]
+    assert used["layer_overhead_s"].scope == "llama.cpp@cpu"  # fitted, not a bitnet.cpp prior
+    assert factor_scopes(plan.dep)["engine_bw"][1:3] == ["bitnet.cpp@cpu", "bitnet.cpp"]  # its own first
+    assert plan.dep.engine.max_num_seqs == 1 and "slots" not in plan.notes  # no llama-server slots
+
+
+def test_a_devices_own_scope_comes_first_but_never_labels_a_prior():
+    vllm_tp2 = plan_estimate("llama-3.1-8b", "rtx-4090", engine="vllm", tp=2, devices=2, batch=1,
+                             input_len=128, output_len=16).dep
+    row_split = plan_estimate("llama-3.1-8b", "rtx-4090", engine="llama.cpp", tp=2, devices=2,
+                              precision="q4_k_m", batch=1, input_len=128, output_len=16).dep
+    assert factor_scopes(vllm_tp2)["link_latency"][0] == "hw:rtx-4090"  # a ring link: fitted there
+    assert factor_scopes(row_split)["link_latency"] == []  # no latency fit, no device scope either
+    cpu = plan_estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q5_k_m", batch=1, input_len=16,
+                        output_len=16).dep
+    used = resolve_factors(cpu, load_efficiency())[1]
+    assert not used["dequant_w"].scope.startswith("hw:")  # a precisions.yaml prior, not a fit

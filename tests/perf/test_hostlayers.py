@@ -182,3 +182,11 @@ def test_the_simulator_counts_the_host_layers_kv_room_and_host_power():
     assert busy > host_w and pool.power_w(1, 0.0, 1.0) < busy - 0.5 * host_w  # idle: the host rests
     est = estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", **Q4)
     assert busy == pytest.approx(est.power_w, rel=0.15)  # the estimate's power counts the host too
+
+
+def test_n_gpu_layers_alone_names_llama_cpp_on_one_gpu_and_needs_no_catalog_host_link():
+    e = estimate("llama-3.1-70b", "rtx-4090", engine_options={"n_gpu_layers": -1},
+                 **{**Q4, "devices": None})
+    assert e.engine == "llama.cpp" and e.devices == 1 and e.host_layers["layers_on_host"] == 36
+    a10g = estimate("llama-3.1-8b", "a10g", engine="llama.cpp", engine_options={"ngl": 10}, **Q4)
+    assert a10g.host_layers and a10g.host_layers["gpu_layers"] == 10  # no host_link in its entry

@@ -89,7 +89,10 @@ def run_bench(opts: BenchOptions, bars: Callable[..., Any] = _no_bars,
     from inferplan.store import recorded_run
 
     with recorded_run("bench", opts.args()) as run:
-        res = _measure(opts, bars, notice)
+        try:
+            res = _measure(opts, bars, notice)
+        except KeyboardInterrupt:  # the llama.cpp part turns its own Ctrl-C into Interrupted
+            raise Interrupted("interrupted (Ctrl-C) before any LLM row was measured") from None
         rows = res["rows"]
         summary = {"hardware_id": res["hardware_id"], "rows": len(rows), "csv": res.get("csv"),
                    "read_GB_s": round(res["cpu"]["best_read_bytes_s"] / 1e9, 2),

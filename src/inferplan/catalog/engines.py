@@ -34,7 +34,7 @@ _DEFAULT_BY_CLASS = {
 
 # what a profile written `based_on` another does not take from it: who it is and when it ran
 _OWN_FIELDS = ("id", "aliases", "description", "versions", "successor", "until", "until_version",
-               "fork_of", "sources")
+               "fork_of", "factors_from", "sources")
 
 
 def _based_on(entry: dict[str, Any], raws: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -81,6 +81,8 @@ def engine_catalog() -> dict[str, EngineSpec]:
             raise CatalogError(f"engine '{e.id}': successor '{e.successor}' is not an engine")
         if e.fork_of is not None and (e.fork_of not in out or e.fork_of == e.id):
             raise CatalogError(f"engine '{e.id}': fork_of '{e.fork_of}' is not another engine")
+        if e.factors_from is not None and (e.factors_from not in out or e.factors_from == e.id):
+            raise CatalogError(f"engine '{e.id}': factors_from '{e.factors_from}' is not another engine")
     return out
 
 
@@ -181,6 +183,11 @@ _OPTION_NAMES = {alias: name for name, (_, _, aliases) in ENGINE_OPTIONS.items()
 def _spelled(key: str) -> str:
     """An option key as the table spells it (``--max-num-seqs`` -> ``max_num_seqs``)."""
     return key.strip().lstrip("-").replace("-", "_")
+
+
+def option_given(options: dict[str, str | float] | None, name: str) -> bool:
+    """True when `options` sets the ENGINE_OPTIONS option `name` under any of its spellings."""
+    return any(_OPTION_NAMES.get(_spelled(k)) == name for k in options or {})
 
 
 def inert_given(engine: EngineSpec, options: dict[str, str | float] | None) -> list[str]:

@@ -304,6 +304,10 @@ class EngineSpec(_Strict):
     fork_of: str | None = Field(
         default=None, description="the engine this one is a fork of: its factors and server "
                                   "behaviour apply where this profile has none of its own")
+    factors_from: str | None = Field(
+        default=None, description="an engine whose fitted efficiency factors apply where this "
+                                  "profile has none of its own (the same graph runtime around "
+                                  "other kernels), its server behaviour not")
     hardware_classes: list[HardwareClass]
     vendors: list[str] = Field(default=[], description="empty: any vendor of those classes")
     graph_capture: bool = Field(description="decode step replayed as one graph (CUDA graphs)")

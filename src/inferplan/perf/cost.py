@@ -124,7 +124,7 @@ def power_source(hw: HardwareSpec) -> str:
     idle = "catalog idle_w" if hw.idle_w is not None else f"assumed idle = {IDLE_FRACTION_OF_TDP:.0%} of TDP"
     if hw.power_scope == "system":  # Apple's published maximum, single-board computers
         return (f"{idle}; TDP and idle are the whole computer's at the wall ({hw.tdp_w:.0f} W: "
-                f"its published maximum under full load, an upper bound)")
+                f"its maximum under full load, published or measured: an upper bound)")
     return idle
 
 

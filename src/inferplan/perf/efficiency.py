@@ -92,8 +92,9 @@ class Efficiency:
             if s in entries:
                 v, src = entries[s]
                 return FactorValue(name, s, v, src)
-        if prior is not None:
-            return FactorValue(name, scopes[0] if scopes else "default", prior, prior_source)
+        if prior is not None:  # labelled with the profile-wide scope (a device's own is a fit)
+            wide = [x for x in scopes if not x.startswith("hw:")]
+            return FactorValue(name, wide[0] if wide else "default", prior, prior_source)
         raise CatalogError(f"efficiency profile '{self.profile}' has no value for {name}")
 
     def with_values(self, values: dict[tuple[str, str], float], source: str) -> Efficiency:

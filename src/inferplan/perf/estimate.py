@@ -23,6 +23,7 @@ from inferplan.catalog.engines import (
     check_engine_runs_on,
     get_engine,
     inert_given,
+    option_given,
     with_engine_options,
 )
 from inferplan.catalog.hardware import get_hardware
@@ -242,6 +243,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
     off_mode = normalize_offload(offload)
     stored = get_precision(precision if precision not in (None, "", "unknown") else m.native_precision)
+    ngl_given = option_given(engine_options, "n_gpu_layers")
+    if ngl_given and not engine and hw.hw_class == "gpu":
+        engine = "llama.cpp"  # -ngl is llama.cpp's: the engine it names
     eng = get_engine(engine) if engine else engine_for(hw, off_mode, stored)
     check_engine_runs_on(eng, hw)
     check_engine_reads(eng, stored, hw)
@@ -259,8 +263,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if eng.gpu_layers == -1 and off_mode == "none":
         off_mode = "auto"  # llama.cpp -ngl -1: as many layers on the GPU as fit
     ngl = check_host_layers(eng, hw, m, mode, off_mode, host)
-    if ngl and devices is None and tp is None and pp is None:
-        devices = 1  # -ngl N on one GPU; --devices spreads the N layers over more
+    if ngl_given and devices is None and tp is None and pp is None:
+        devices = 1  # -ngl on one GPU; --devices spreads the layers over more
     if inert:
         notes["engine_options"] = f"{', '.join(inert)}: accepted by {eng.id} ({eng.versions}) but never read; ignored"
     if slot_note:

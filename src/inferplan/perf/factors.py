@@ -13,7 +13,8 @@ NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of 
 
 def engine_lineage(dep: Deployment) -> list[str]:
     """The engine's id, then the ids of the engines that superseded it (older release lines, up
-    the chain to the current profile). A
+    the chain to the current profile), then the engine it takes factors from
+    (``factors_from``). A
     fork (ik_llama.cpp) uses its base engine's factors as its own: what differs is structural,
     in its profile (its tiled CPU kernels), not a separately fitted efficiency."""
     e = dep.engine
@@ -21,10 +22,11 @@ def engine_lineage(dep: Deployment) -> list[str]:
         return [e.base_id]
     out = [e.id]
     cat = engine_catalog()
+    borrowed = e.factors_from  # bitnet.cpp: its own kernels in llama.cpp's ggml graph
     while e.successor and e.successor not in out:  # a chain of release lines, oldest first
         out.append(e.successor)
         e = cat.get(e.successor, e)
-    return out
+    return out + ([borrowed] if borrowed and borrowed not in out else [])
 
 
 def engine_scopes(dep: Deployment, by_family: bool = False) -> list[str]:
@@ -85,8 +87,10 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
         "moe_eff": [],
         "link_latency": _ring_link_scope(dep),
     }
-    # a profile calibrated on this very device (`calibrate --scope hardware`) comes first
-    return {name: [hardware_scope(dep, name)] + lst for name, lst in scopes.items()}
+    # a profile calibrated on this very device (`calibrate --scope hardware`) comes first; the
+    # link latency only where it is fitted at all (ring TP: _ring_link_scope)
+    return {name: ([hardware_scope(dep, name)] if name != "link_latency" or lst else []) + lst
+            for name, lst in scopes.items()}
 
 
 HW_SCOPE_PREFIX = "hw:"

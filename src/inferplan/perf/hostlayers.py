@@ -29,8 +29,10 @@ the experts' stream path of perf/offload.py:
 auto`` (weights as host layers here, else streamed weights or KV: perf/hosttier.py times them),
 and :func:`check_host_layers` refuses the requests that cannot run.
 
-Not modelled: the host layers' KV cache is counted in the device's memory (conservative: the
-device holds less than the estimate says); one host serves one replica.
+The layers take their KV cache along (the device keeps 1 - phi of it); phi applies to all the
+weight bytes, the embedding and LM head included, and the LM head is timed on the device as well
+as inside the host's step (~1-2% of a step). One host CPU serves one replica (data-parallel
+replicas are refused: they would share its DRAM bandwidth).
 """
 
 from __future__ import annotations
@@ -206,11 +208,11 @@ def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any]
     from inferplan.perf.memory import MemoryBreakdown
 
     hw = dep.hw
+    if dep.engine.host_layers and hw.hw_class == "gpu":  # the host CPU's own DRAM holds them
+        return _host_layers(dep, mem, notes, host, hardware_files)
     if not hw.host_link or not hw.host_memory_bytes:
         notes["offload"] = f"{hw.id} has no host link/host memory in the catalog; nothing offloaded"
         return dep, mem
-    if dep.engine.host_layers and hw.hw_class == "gpu":
-        return _host_layers(dep, mem, notes, host, hardware_files)
     room = mem.capacity_bytes - mem.reserved_bytes - mem.activation_bytes
     excess = mem.used_bytes - mem.capacity_bytes
     if mem.weights_bytes + 0.0 > room * 0.9:  # keep ~10% of the device for KV
