@@ -33,3 +33,12 @@ def test_fit_on_a_one_sequence_runtime_says_one_and_refuses_more():
     two = fit("llama-3.2-1b", hw_class="npu", batch=2)
     assert not any(r.fits for r in two.rows)
     assert all("holds at most 1 sequence" in (r.reason or "") for r in two.rows if r.devices)
+
+
+def test_compare_passes_engine_options_to_every_device():
+    res = compare("llama-3.1-70b", hardware=["rtx-4090", "rtx-3090"], precision="q4_k_m",
+                  input_len=512, output_len=128, engine_options={"n_gpu_layers": 40})
+    assert all(r.fits and r.estimate.engine == "llama.cpp" and r.estimate.host_layers["gpu_layers"] == 40
+               for r in res.rows)
+    cpus = compare("llama-3.1-8b", hw_class="cpu", precision="q4_k_m", engine_options={"ngl": 10})
+    assert not any(r.fits for r in cpus.rows) and "llama.cpp -ngl" in cpus.rows[0].reason

@@ -86,16 +86,20 @@ def compare(model: str | ModelSpec, *, hardware: list[str] | None = None,
             hardware_files: tuple[Path, ...] = (), offload: bool | str | None = None,
             host: str | None = None, slots: int | None = None,
             requests: int | None = None, engine: str | None = None,
-            threads: int | None = None) -> CompareResult:
+            threads: int | None = None,
+            engine_options: dict[str, str | float] | None = None) -> CompareResult:
     """Estimate the workload on each selected device (fewest devices that fit) and rank;
     ``requests``: an offline run's prompts (:func:`~inferplan.perf.estimate.plan_estimate`);
-    ``engine``: on every device it runs on (the others are unfit rows); ``threads``: the CPUs'."""
+    ``engine``: on every device it runs on (the others are unfit rows); ``threads``: the CPUs';
+    ``engine_options``: launch options for every device's engine (one that an engine does not
+    take makes that device's row unfit, or an error for hardware named by the user)."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     res, _ = compare_with_plans(
         spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch, input_len=input_len,
         output_len=output_len, precision=precision, kv_precision=kv_precision, sort=sort,
         eff=load_efficiency(calibration), hardware_files=hardware_files, offload=offload,
-        host=host, slots=slots, requests=requests, engine=engine, threads=threads)
+        host=host, slots=slots, requests=requests, engine=engine, threads=threads,
+        engine_options=engine_options)
     return res
 
 
@@ -105,8 +109,9 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                        eff: Efficiency, hardware_files: tuple[Path, ...] = (),
                        offload: bool | str | None = None, host: str | None = None,
                        slots: int | None = None, requests: int | None = None,
-                       engine: str | None = None,
-                       threads: int | None = None) -> tuple[CompareResult, dict[str, EstimatePlan]]:
+                       engine: str | None = None, threads: int | None = None,
+                       engine_options: dict[str, str | float] | None = None,
+                       ) -> tuple[CompareResult, dict[str, EstimatePlan]]:
     """:func:`compare`, also returning each fitting device's plan (reports draw from them).
 
     offload/host/slots as in :func:`~inferplan.perf.estimate.plan_estimate`; `slots` applies to
@@ -124,7 +129,8 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
             rows.append(CompareRow(hardware=hw.id, hardware_class=hw.hw_class, fits=False,
                                    reason=f"{eng.id} does not run on {hw.id} (a {hw.hw_class})"))
             continue
-        own: dict[str, Any] = {"engine": engine, "threads": threads if hw.hw_class == "cpu" else None}
+        own: dict[str, Any] = {"engine": engine, "threads": threads if hw.hw_class == "cpu" else None,
+                               "engine_options": engine_options}
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,

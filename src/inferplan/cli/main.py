@@ -277,12 +277,14 @@ def compare(
     slots: SlotsOpt = None,
     engine: Annotated[str | None, typer.Option("--engine", help="Serving engine on every device it runs on (the others are listed as unfit); default: each device's usual one")] = None,
     threads: ThreadsOpt = None,
+    engine_option: EngineOptionOpt = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
 ) -> None:
     """One workload across hardware: a ranked table with what bounds each."""
+    from inferplan.catalog.engines import parse_engine_options
     from inferplan.cli import render
     from inferplan.compare import compare as run_compare
 
@@ -297,6 +299,7 @@ def compare(
         precision=precision, kv_precision=kv_precision, sort=sort, calibration=calibration,
         hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
         requests=requests, engine=engine, threads=threads,
+        engine_options=dict[str, str | float](parse_engine_options(engine_option or [])) or None,
     )
     render.emit(output_format(json_out, fmt), res, lambda: render.compare_rows(res),
                 lambda: render.print_compare(res, show_unfit=show_unfit))
