@@ -42,3 +42,9 @@ def test_compare_passes_engine_options_to_every_device():
                for r in res.rows)
     cpus = compare("llama-3.1-8b", hw_class="cpu", precision="q4_k_m", engine_options={"ngl": 10})
     assert not any(r.fits for r in cpus.rows) and "llama.cpp -ngl" in cpus.rows[0].reason
+
+
+def test_compare_takes_a_device_count_for_every_device():
+    res = compare("llama-3.1-70b", hardware=["rtx-3090", "rtx-5090"], precision="q4_k_m",
+                  offload="auto", devices=1)
+    assert all(r.fits and r.estimate.devices == 1 and r.estimate.host_layers for r in res.rows)

@@ -87,19 +87,22 @@ def compare(model: str | ModelSpec, *, hardware: list[str] | None = None,
             host: str | None = None, slots: int | None = None,
             requests: int | None = None, engine: str | None = None,
             threads: int | None = None,
-            engine_options: dict[str, str | float] | None = None) -> CompareResult:
+            engine_options: dict[str, str | float] | None = None,
+            devices: int | None = None) -> CompareResult:
     """Estimate the workload on each selected device (fewest devices that fit) and rank;
     ``requests``: an offline run's prompts (:func:`~inferplan.perf.estimate.plan_estimate`);
     ``engine``: on every device it runs on (the others are unfit rows); ``threads``: the CPUs';
     ``engine_options``: launch options for every device's engine (one that an engine does not
-    take makes that device's row unfit, or an error for hardware named by the user)."""
+    take makes that device's row unfit, or an error for hardware named by the user);
+    ``devices``: that many of each device (default: the fewest that fit, and larger layouts
+    where they rank better)."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     res, _ = compare_with_plans(
         spec, hardware=hardware, hw_class=hw_class, mode=mode, batch=batch, input_len=input_len,
         output_len=output_len, precision=precision, kv_precision=kv_precision, sort=sort,
         eff=load_efficiency(calibration), hardware_files=hardware_files, offload=offload,
         host=host, slots=slots, requests=requests, engine=engine, threads=threads,
-        engine_options=engine_options)
+        engine_options=engine_options, devices=devices)
     return res
 
 
@@ -111,6 +114,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                        slots: int | None = None, requests: int | None = None,
                        engine: str | None = None, threads: int | None = None,
                        engine_options: dict[str, str | float] | None = None,
+                       devices: int | None = None,
                        ) -> tuple[CompareResult, dict[str, EstimatePlan]]:
     """:func:`compare`, also returning each fitting device's plan (reports draw from them).
 
@@ -130,7 +134,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                                    reason=f"{eng.id} does not run on {hw.id} (a {hw.hw_class})"))
             continue
         own: dict[str, Any] = {"engine": engine, "threads": threads if hw.hw_class == "cpu" else None,
-                               "engine_options": engine_options}
+                               "engine_options": engine_options, "devices": devices}
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
@@ -172,8 +176,9 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
     from inferplan.perf.placement import engine_tps
 
     lay = plan.dep.layout
-    if sort == "devices" or lay.pp > 1 or lay.dp > 1 or lay.ep > 1:
-        return plan, est
+    if sort == "devices" or lay.pp > 1 or lay.dp > 1 or lay.ep > 1 or kw.get("devices"):
+        return plan, est  # (a device count the user gave is kept)
+    kw = {k: v for k, v in kw.items() if k != "devices"}
     best = (plan, est)
     key = _sort_key(sort)
     eng = plan.dep.engine

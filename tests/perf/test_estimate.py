@@ -539,7 +539,9 @@ def test_gguf_weights_are_refused_where_no_engine_reads_them(hw, engine):
 def test_gguf_weights_load_in_llama_cpp_and_vllm_on_gpus_and_cpus():
     from inferplan.perf.estimate import estimate
 
-    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m").engine == "vllm"
+    # a GGUF file runs in its own runtime by default, vLLM's GGUF loader when asked for
+    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m").engine == "llama.cpp"
+    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m", engine="vllm").fits
     assert estimate("llama-3.1-8b", "rtx-4090", precision="q4_k_m", engine="llama.cpp").fits
     assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_k_m").engine == "llama.cpp"
 
@@ -561,3 +563,10 @@ def test_a_decode_step_bound_by_small_batch_gemm_efficiency_says_so_with_both_pe
         assert "at their calibrated efficiency" in e.why and "reads at peak bandwidth" in e.why
     h = estimate("llama-3.1-8b", "h100-sxm", mode="batch", batch=1)
     assert h.why.startswith("memory-bound")
+
+
+def test_apple_silicon_warns_past_the_gpu_memory_macos_wires_by_default():
+    big = estimate("qwen3-235b-a22b", "apple-m2-ultra-gpu", precision="q5_k_m")
+    assert big.fits and any("iogpu.wired_limit_mb" in w for w in big.warnings)
+    small = estimate("llama-3.1-70b", "apple-m2-ultra-gpu", precision="q4_k_m")
+    assert not any("iogpu" in w for w in small.warnings)

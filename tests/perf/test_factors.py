@@ -59,3 +59,13 @@ def test_a_devices_own_scope_comes_first_but_never_labels_a_prior():
                         output_len=16).dep
     used = resolve_factors(cpu, load_efficiency())[1]
     assert not used["dequant_w"].scope.startswith("hw:")  # a precisions.yaml prior, not a fit
+
+
+def test_an_amd_apu_takes_the_amd_gpus_launch_cost_not_apple_metals():
+    dep = plan_estimate("qwen3-30b-a3b", "ryzen-ai-max-395", engine="llama.cpp", precision="q4_k_m",
+                        batch=1, input_len=128, output_len=16).dep
+    apple = plan_estimate("qwen3-30b-a3b", "apple-m2-ultra-gpu", engine="llama.cpp", precision="q4_k_m",
+                          batch=1, input_len=128, output_len=16).dep
+    eff = load_efficiency()
+    assert resolve_factors(dep, eff)[1]["layer_overhead_s"].scope == "llama.cpp@soc-amd"
+    assert resolve_factors(apple, eff)[1]["layer_overhead_s"].scope == "llama.cpp@soc"

@@ -190,3 +190,10 @@ def test_n_gpu_layers_alone_names_llama_cpp_on_one_gpu_and_needs_no_catalog_host
     assert e.engine == "llama.cpp" and e.devices == 1 and e.host_layers["layers_on_host"] == 36
     a10g = estimate("llama-3.1-8b", "a10g", engine="llama.cpp", engine_options={"ngl": 10}, **Q4)
     assert a10g.host_layers and a10g.host_layers["gpu_layers"] == 10  # no host_link in its entry
+
+
+def test_a_gguf_file_on_a_gpu_runs_in_llama_cpp_by_default_and_ngl_99_says_what_it_means():
+    e = estimate("llama-3.1-70b", "rtx-3090", offload="auto", **Q4)
+    assert e.engine == "llama.cpp" and e.host_layers  # not vLLM's GGUF loader streaming over PCIe
+    big = estimate("llama-3.1-70b", "rtx-4090", engine_options={"n_gpu_layers": 99}, **Q4)
+    assert not big.fits and "every one of the 80 layers: -1" in big.reason

@@ -278,6 +278,7 @@ def compare(
     engine: Annotated[str | None, typer.Option("--engine", help="Serving engine on every device it runs on (the others are listed as unfit); default: each device's usual one")] = None,
     threads: ThreadsOpt = None,
     engine_option: EngineOptionOpt = None,
+    devices: Annotated[int | None, typer.Option("--devices", min=1, max=4096, help="That many of each device (default: the fewest that fit, or a larger layout where it ranks better)")] = None,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
     fmt: FormatOpt = Format.table,
@@ -300,6 +301,7 @@ def compare(
         hardware_files=tuple(hardware_file or ()), offload=offload, host=host, slots=slots,
         requests=requests, engine=engine, threads=threads,
         engine_options=dict[str, str | float](parse_engine_options(engine_option or [])) or None,
+        devices=devices,
     )
     render.emit(output_format(json_out, fmt), res, lambda: render.compare_rows(res),
                 lambda: render.print_compare(res, show_unfit=show_unfit))

@@ -186,7 +186,9 @@ def print_estimate(e) -> None:
         ("$ / 1M input", _usd(e.usd_per_1m_input_tokens)),
         ("$ / 1M output", _usd(e.usd_per_1m_output_tokens)),
         ("J / output token", fmt_num(e.joules_per_output_token)),
-        ("power", fmt_num(e.power_w, unit="W") if e.power_w else "-"),
+        ("power", (fmt_num(e.power_w, unit="W") + (" (whole computer at the wall: an upper bound)"
+                                                   if _wall_power(e.hardware) else ""))
+         if e.power_w else "-"),
         ("bound", ", ".join(f"{k} {v}" for k, v in e.bound.items() if v) or "-"),
     ]
     iv = getattr(e, "intervals", None) or {}
@@ -225,6 +227,17 @@ COMPARE_COLS = (Col("#", "right", 9), Col("hardware", "left", 10), Col("dev", "r
                 Col("J/tok", "right", 3), Col("bound", "left", 4), Col("why", "left", 1, True))
 
 
+def _wall_power(hw_id: str) -> bool:
+    """True when the catalog's power figures for `hw_id` are the whole computer's at the wall."""
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.errors import InferplanError
+
+    try:
+        return get_hardware(hw_id).power_scope == "system"
+    except InferplanError:  # a device from a --hardware-file that is no longer loaded
+        return False
+
+
 def compare_rows(res) -> list[dict[str, Any]]:
     out = []
     for r in res.rows:
@@ -246,14 +259,17 @@ def print_compare(res, show_unfit: bool = False) -> None:
 
     fits = [r for r in res.rows if r.fits]
     rows = []
-    novel = 0
+    novel = wall = 0
     for i, r in enumerate(fits, 1):
         e = r.estimate
         mark = "*" if e.corpus_support == UNMEASURED else ""
         novel += bool(mark)
+        at_wall = _wall_power(e.hardware) and e.joules_per_output_token is not None
+        wall += at_wall
         rows.append((str(i), r.hardware + mark, str(e.devices), fmt_time_s(e.ttft_s), fmt_time_s(e.tpot_s),
                      fmt_num(e.decode_tok_s_per_user), fmt_num(e.output_tok_s),
-                     _usd(e.usd_per_1m_output_tokens), fmt_num(e.joules_per_output_token),
+                     _usd(e.usd_per_1m_output_tokens),
+                     fmt_num(e.joules_per_output_token) + ("^" if at_wall else ""),
                      str(e.bound.get("decode") or e.bound.get("prefill")), e.why))
     print_table(COMPARE_COLS, rows, f"{res.model}: {res.input_len:,} in / {res.output_len:,} out, "
                 f"{res.mode} (sorted by {res.sort})")
@@ -261,6 +277,9 @@ def print_compare(res, show_unfit: bool = False) -> None:
     if novel:
         out.print("[dim]* no measurement of its engine on that hardware in the bundled corpus: expect "
                   "larger errors (README, accuracy by corpus support)[/]")
+    if wall:
+        out.print("[dim]^ J/tok from the whole computer's power at the wall (a full-load maximum: an "
+                  "upper bound); the others from the devices' board power alone[/]")
     unfit = [r for r in res.rows if not r.fits]
     if unfit and show_unfit:
         for r in unfit:

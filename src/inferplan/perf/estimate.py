@@ -198,6 +198,10 @@ def _warn(notes: dict[str, Any], text: str) -> None:
     notes.setdefault(_WARNINGS, []).append(text)
 
 
+# macOS wires at most ~75% of unified memory for the GPU by default (Metal's
+# recommendedMaxWorkingSetSize; the iogpu.wired_limit_mb sysctl raises it): mlx's profile sizes
+# to it, other engines on Apple SoCs get a warning past it
+MACOS_GPU_WIRED_SHARE = 0.75
 _WARNINGS = "_warnings"  # the same warnings as a list (Estimate.warnings), popped from the notes
 
 
@@ -362,6 +366,13 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["layout"] = str(notes.get("layout", "")).replace(
             "nothing fits;", "no layout holds every sequence at once, so the engine admits fewer;")
     plan.mem = mem
+    wired = mem.weights_bytes + mem.kv_cache_bytes + mem.activation_bytes  # the GPU's buffers
+    if (hw.vendor == "Apple" and hw.hw_class == "soc" and mem.fits
+            and wired > MACOS_GPU_WIRED_SHARE * mem.capacity_bytes):
+        _warn(notes, f"{wired / 1e9:.0f} GB is more than the ~{MACOS_GPU_WIRED_SHARE:.0%} of "
+                     f"unified memory macOS lets the GPU wire by default "
+                     f"({MACOS_GPU_WIRED_SHARE * mem.capacity_bytes / 1e9:.0f} GB): raise it with "
+                     f"`sudo sysctl iogpu.wired_limit_mb=...` or the load fails or pages")
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
         plan.reason = why_not_fits(dep, mem, seqs_rep, ctx_max)
@@ -369,6 +380,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             plan.reason += f"; --offload: {notes['offload']}"
             if ngl:
                 plan.reason += "; a lower -O n_gpu_layers keeps more layers on the host"
+        elif eng.gpu_layers is not None and eng.gpu_layers >= m.num_layers:
+            plan.reason += (f"; n_gpu_layers={eng.gpu_layers} is every one of the {m.num_layers} "
+                            f"layers: -1 (or --offload auto) keeps as many on the GPU as fit")
         elif off_mode == "auto" and mode == "offline":
             plan.reason += ("; --offload applies to --batch and --concurrency runs (an offline run "
                             "sizes its batch to the device's own memory)")

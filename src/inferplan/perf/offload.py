@@ -105,19 +105,20 @@ def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
                stored: Precision | None = None) -> EngineSpec:
     """The engine an estimate runs when none is named: llama.cpp for a GPU whose routed experts
     live on the host (--cpu-moe / --override-tensor exps=CPU, as ktransformers does), else the
-    hardware's default engine -- unless the weights are stored in a format only some engines
-    read (``Precision.engines``: bitnet.cpp's I2_S, ik_llama.cpp's types): then the first of
-    those that runs on the device (the default engine when none does: the caller refuses it)."""
+    hardware's default engine -- unless the weights are stored in a format with its own
+    runtimes (``Precision.engines``: GGUF's llama.cpp, EXL2's ExLlamaV2, bitnet.cpp's I2_S):
+    then the first of those that runs on the device, the format's usual one (a GGUF file on an
+    NVIDIA GPU runs in llama.cpp, not in vLLM's GGUF loader; the default engine when none
+    does: the caller refuses it)."""
     from inferplan.catalog.engines import (
         default_engine,
         engine_for_format,
         get_engine,
-        reads_format,
     )
 
     eng = get_engine("llama.cpp") if normalize_offload(offload) == "experts" and hw.hw_class == "gpu" \
         else default_engine(hw)
-    if stored is not None and not reads_format(eng, stored, hw):
+    if stored is not None and stored.engines:  # a format with its own runtimes (GGUF, EXL2, MLX)
         return engine_for_format(stored, hw) or eng
     return eng
 
