@@ -570,3 +570,12 @@ def test_apple_silicon_warns_past_the_gpu_memory_macos_wires_by_default():
     assert big.fits and any("iogpu.wired_limit_mb" in w for w in big.warnings)
     small = estimate("llama-3.1-70b", "apple-m2-ultra-gpu", precision="q4_k_m")
     assert not any("iogpu" in w for w in small.warnings)
+
+
+def test_a_pipeline_stage_draws_busy_power_only_while_a_micro_batch_is_in_it():
+    kw = dict(engine="llama.cpp", precision="q4_k_m", devices=2, pp=2, input_len=512, output_len=128)
+    one = estimate("llama-3.1-70b", "rtx-3090", batch=1, **kw)  # each GPU works half the step
+    two = estimate("llama-3.1-70b", "rtx-3090", batch=2, **kw)  # two micro-batches: both busy
+    tdp, idle = 350.0, 0.2 * 350.0
+    assert one.power_w < 2 * (idle + (tdp - idle) * 0.55)
+    assert two.power_w > 1.5 * one.power_w - 2 * idle

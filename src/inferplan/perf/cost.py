@@ -96,12 +96,18 @@ def system_power_w(dep: Deployment, replicas_busy: float, busy_activity: float) 
 
 def plan_power_w(plan: EstimatePlan, f: Factors, decode_time_share: float | None) -> tuple[float | None, str]:
     """Watts of an estimate's system and the source of the figure: the busy devices at the
-    :func:`activity` of its phases weighted by the time each takes (``decode_time_share`` of
+    :func:`activity` of its phases (times the share of a step each pipeline stage works)
+    weighted by the time each takes (``decode_time_share`` of
     the device's busy time decoding, the rest on prompts; a one-token request is all prompt),
     plus the host CPU's when it computes routed experts or layers (perf/offload.py, hostlayers.py)."""
     from inferplan.perf.offload import host_power_w
 
-    act = {k: activity(*chip_utilization(plan.dep, *w.total_utilization(f)), f.compute_eff)
+    # a pipeline stage works on its own layers only while a micro-batch is in it: with m
+    # micro-batches on pp stages each device is busy min(1, m / pp) of a step (a prompt's
+    # chunks pass the stages one after another: 1 / pp), idle otherwise
+    pp = plan.dep.layout.pp
+    stage_busy = {"decode": min(1.0, plan.microbatches / pp), "prefill": 1.0 / pp}
+    act = {k: activity(*chip_utilization(plan.dep, *w.total_utilization(f)), f.compute_eff) * stage_busy[k]
            for k, w in plan.works.items() if k in ("prefill", "decode")}
     share = 0.0 if plan.prompt_only or "decode" not in act else decode_time_share or 0.0
     busy = share * act.get("decode", 0.0) + (1 - share) * act.get("prefill", act.get("decode", 0.0))

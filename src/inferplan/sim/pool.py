@@ -287,7 +287,8 @@ class Pool:
         b = max(mean_batch, 1.0)
         work = step_work(self.dep, decode_seqs=b, decode_ctx=POWER_DECODE_CTX)
         cu, bu = work.utilization(self.factors)
-        u = activity(*chip_utilization(self.dep, float(cu), float(bu)), self.factors.compute_eff) * min(1.0, busy)
+        stage = min(1.0, micro_batches(b, self.dep.layout.pp) / self.dep.layout.pp)  # perf/cost.plan_power_w
+        u = activity(*chip_utilization(self.dep, float(cu), float(bu)), self.factors.compute_eff) * min(1.0, busy) * stage
         dev = device_power_w(self.dep.hw, u)
         if dev is None:
             return None
