@@ -160,3 +160,19 @@ def test_a_layout_note_does_not_say_nothing_fits_when_offload_or_admission_made_
     assert e.fits and "nothing fits;" not in e.assumptions["layout"] and "offloaded" in e.assumptions["layout"]
     g = estimate("llama-2-70b", "groq-lpu-v1", precision="fp16", mode="concurrency", batch=32)
     assert g.fits and "nothing fits;" not in g.assumptions["layout"]
+
+
+def test_n_cpu_moe_keeps_some_layers_experts_on_the_gpu():
+    kw = dict(devices=1, input_len=512, output_len=128)
+    every = estimate("gpt-oss-120b", "rtx-4090", offload="experts", **kw)
+    same = estimate("gpt-oss-120b", "rtx-4090", engine_options={"n_cpu_moe": 36}, **kw)  # all 36
+    assert same.tpot_s == every.tpot_s and same.memory.weights_bytes == every.memory.weights_bytes
+    part = estimate("gpt-oss-120b", "rtx-4090", engine_options={"n_cpu_moe": 30}, **kw)
+    plan = plan_estimate("gpt-oss-120b", "rtx-4090", engine_options={"n_cpu_moe": 30}, **kw)
+    assert plan.dep.expert_host.share == pytest.approx(30 / 36)
+    assert host_expert_bytes(plan.dep) == pytest.approx(30 / 36 * host_expert_bytes(
+        plan_estimate("gpt-oss-120b", "rtx-4090", offload="experts", **kw).dep))
+    # six layers' experts (~10 GB at MXFP4) move to the GPU, which reads them faster than the host
+    assert part.memory.weights_bytes > every.memory.weights_bytes + 8e9 and part.tpot_s < every.tpot_s
+    assert "30 of 36 MoE layers" in part.assumptions["offload"]
+    assert not estimate("gpt-oss-120b", "rtx-4090", engine_options={"n_cpu_moe": 20}, **kw).fits

@@ -170,6 +170,9 @@ ENGINE_OPTIONS: dict[str, tuple[str, type | dict[str, str], tuple[str, ...]]] = 
     # llama.cpp -ngl / --n-gpu-layers N: N layers on the GPUs, the others on the host CPU
     # (EngineSpec.host_layers engines on GPUs only; perf/hostlayers.py)
     "n_gpu_layers": ("gpu_layers", int, ("ngl", "gpu_layers")),
+    # llama.cpp --n-cpu-moe N: the routed experts of the first N MoE layers in host DRAM,
+    # computed by the host CPU (--offload experts with N; perf/offload.py ExpertHost.share)
+    "n_cpu_moe": ("cpu_moe_layers", int, ("cpu_moe", "ncmoe")),
 }
 NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off
 _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}

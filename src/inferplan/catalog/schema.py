@@ -361,6 +361,10 @@ class EngineSpec(_Strict):
         default=None, ge=-1, description="layers on the GPUs when asked for (llama.cpp -ngl N; -1: "
                                          "as many as fit); the others run on the host CPU "
                                          "(host_layers engines)")
+    cpu_moe_layers: int | None = Field(
+        default=None, ge=0, description="MoE layers whose routed experts the host CPU holds and "
+                                        "computes (llama.cpp --n-cpu-moe N); None: all of them "
+                                        "under --offload experts")
     inert_options: list[str] = Field(
         default=[], description="launch options (catalog.engines.ENGINE_OPTIONS names) this release "
                                 "line accepts but never reads: an estimate ignores them and says so")

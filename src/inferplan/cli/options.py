@@ -129,7 +129,7 @@ EngineOptionOpt = Annotated[list[str] | None, typer.Option(
          "prefill_first=on|off, max_model_len (longest sequence; the compiled length of "
          "optimum-neuron), scheduler_policy=guaranteed_no_evict|max_utilization (TensorRT-LLM), "
          "n_gpu_layers=N (llama.cpp -ngl: N layers on the GPU, the rest on the host CPU; -1: as "
-         "many as fit) "
+         "many as fit), n_cpu_moe=N (llama.cpp --n-cpu-moe: N MoE layers' experts on the host CPU) "
          "(or the engine's own spelling, e.g. max_running_requests, "
          "max_num_tokens, sequence_length; SGLang's enable_mixed_chunk=on is prefill_first=off)")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, max=_lim("threads"), help="CPU threads (CPUs only)")]

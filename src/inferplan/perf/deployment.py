@@ -108,6 +108,12 @@ class Deployment:
         return self.hw.host_link or FALLBACK_LINK
 
     @property
+    def experts_on_device(self) -> float:
+        """Share of the MoE layers whose routed experts the devices hold (--offload experts: the
+        rest, llama.cpp --n-cpu-moe N's first N layers, are the host CPU's)."""
+        return 1.0 - self.expert_host.share if self.expert_host is not None else 1.0
+
+    @property
     def max_running_seqs(self) -> int:
         """The engine's cap on running sequences for one replica: ``max_num_seqs`` per
         attention-DP rank. With attention-DP each rank runs its own scheduler and batch:

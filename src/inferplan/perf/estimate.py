@@ -247,6 +247,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
     off_mode = normalize_offload(offload)
     stored = get_precision(precision if precision not in (None, "", "unknown") else m.native_precision)
+    if option_given(engine_options, "n_cpu_moe") and off_mode == "none":
+        off_mode = "experts"  # llama.cpp --n-cpu-moe N: some layers' experts on the host CPU
     ngl_given = option_given(engine_options, "n_gpu_layers")
     if ngl_given and not engine and hw.hw_class == "gpu":
         engine = "llama.cpp"  # -ngl is llama.cpp's: the engine it names
@@ -275,7 +277,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["slots"] = slot_note
     expert_host = None
     if off_mode == "experts":
-        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files, eng.id)
+        expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files, eng.id,
+                                          eng.cpu_moe_layers)
+    elif eng.cpu_moe_layers is not None:
+        raise InputError("n_cpu_moe keeps some layers' experts on the host CPU: it goes with "
+                         "--offload experts, not --offload auto")
 
     if threads is not None and hw.hw_class != "cpu":
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")

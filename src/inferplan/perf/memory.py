@@ -48,7 +48,7 @@ def weight_bytes_per_device(dep: Deployment) -> float:
     machines the compiler may cut a layer between chips (an assumption, not published); a GPU
     pipeline of a few whole-layer stages differs from it by under one layer."""
     lay, m = dep.layout, dep.model
-    on_device = 0.0 if dep.expert_host else 1.0  # --offload experts: routed experts in host DRAM
+    on_device = dep.experts_on_device  # --offload experts: routed experts in host DRAM
     layer_bytes = sum(
         g.layers * (g.dense_elems_dev * dep.weight_bytes_per_elem
                     + on_device * g.expert_elems_dev * dep.expert_bytes_per_elem)

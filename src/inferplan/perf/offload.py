@@ -83,6 +83,7 @@ class ExpertHost:
     source: str  # why this host: '--host X' or the default rule
     stream_min_tokens: float | None = None  # engine streams experts from this batch on (None: faster path)
     ubatch_tokens: float = float("inf")  # tokens per weight copy when streaming
+    share: float = 1.0  # of the MoE layers whose experts live on the host (--n-cpu-moe N / MoE layers)
 
     def work(self, dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
         """:func:`host_expert_work` (a method, so that ``perf.step`` needs no import of this
@@ -134,8 +135,11 @@ def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
 
 def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
                         w: Precision, e: Precision, kv: Precision,
-                        hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp") -> ExpertHost:
-    """The host CPU for ``--offload experts`` with its factors from the bundled profile."""
+                        hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp",
+                        cpu_moe_layers: int | None = None) -> ExpertHost:
+    """The host CPU for ``--offload experts`` with its factors from the bundled profile;
+    `cpu_moe_layers`: the experts of that many MoE layers on the host (llama.cpp --n-cpu-moe;
+    None: all of them)."""
     from inferplan.catalog.engines import get_engine
     from inferplan.catalog.hardware import get_hardware
     from inferplan.perf.deployment import FALLBACK_LINK, Deployment
@@ -162,12 +166,14 @@ def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model
                           act_precision="fp32")
     f, _ = resolve_factors(host_dep, load_efficiency(None))
     ctype = host_dep.hw.peak_for(list(e.compute))[0]
+    moe_layers = sum(g.count for g in model.groups if g.ffn.kind == "moe")
+    share = 1.0 if cpu_moe_layers is None else min(cpu_moe_layers, moe_layers) / max(moe_layers, 1)
     return ExpertHost(cpu=cpu, link=hw.host_link or FALLBACK_LINK,
                       bw_bytes_s=host_dep.memory_bw_bytes_s, bw_eff=f.bw_eff,
                       peak_flops=host_dep.peak_expert_flops, compute_type=ctype,
                       compute_eff=f.compute_eff, vector_ops_s=host_dep.vector_ops_s,
                       dequant_ops=f.dequant_ops_e, layer_overhead_s=f.layer_overhead_s, source=why,
-                      **_stream_rule(engine))
+                      share=share, **_stream_rule(engine))
 
 
 def _stream_rule(engine: str) -> dict[str, float]:
@@ -179,9 +185,10 @@ def _stream_rule(engine: str) -> dict[str, float]:
 
 
 def host_expert_bytes(dep: Deployment) -> float:
-    """Bytes of all routed experts of the model (what host DRAM must hold)."""
-    return sum(g.layers * g.num_experts * g.active_expert_elems / max(g.top_k, 1)
-               for g in dep.groups if g.top_k) * dep.expert_bytes_per_elem
+    """Bytes of the routed experts the host holds (what its DRAM must hold)."""
+    share = dep.expert_host.share if dep.expert_host is not None else 1.0
+    return share * sum(g.layers * g.num_experts * g.active_expert_elems / max(g.top_k, 1)
+                       for g in dep.groups if g.top_k) * dep.expert_bytes_per_elem
 
 
 def _roofline(compute_s: np.ndarray, memory_s: np.ndarray) -> np.ndarray:
@@ -231,16 +238,17 @@ def host_expert_work(dep: Deployment, tokens: np.ndarray) -> HostExpertWork:
     elems_read = zero.copy()
     flops = zero.copy()
     all_elems = 0.0
-    moe_layers = 0
+    moe_layers = 0.0
     for g in dep.groups:
         if not g.top_k:
             continue
         expert_elems = g.active_expert_elems / g.top_k  # one expert's weights
         touched = g.num_experts * (1 - (1 - g.top_k / g.num_experts) ** t)
-        elems_read = elems_read + g.layers * touched * expert_elems
-        flops = flops + g.layers * 2 * g.active_expert_elems * t
-        all_elems += g.layers * g.num_experts * expert_elems
-        moe_layers += g.layers
+        layers = g.layers * h.share  # the MoE layers whose experts the host holds
+        elems_read = elems_read + layers * touched * expert_elems
+        flops = flops + layers * 2 * g.active_expert_elems * t
+        all_elems += layers * g.num_experts * expert_elems
+        moe_layers += layers
     unpack_tiles = np.maximum(1.0, t / 128)  # one unpack per 128-token tile (as perf.step)
     compute = (flops / h.peak_flops
                + h.dequant_ops * elems_read * unpack_tiles / h.vector_ops_s) / h.compute_eff
@@ -260,7 +268,11 @@ def describe_offload(dep: Deployment) -> str:
     h = dep.expert_host
     assert h is not None
     gb = host_expert_bytes(dep) / 1e9
-    return (f"routed experts ({gb:.0f} GB at {dep.expert_precision.id}) in host DRAM of "
+    moe = sum(g.layers for g in dep.groups if g.top_k)
+    which = "routed experts" if h.share >= 1 else (
+        f"the routed experts of {round(h.share * moe)} of {moe} MoE layers (llama.cpp --n-cpu-moe; "
+        f"the others' on {dep.hw.id})")
+    return (f"{which} ({gb:.0f} GB at {dep.expert_precision.id}) in host DRAM of "
             f"{h.cpu.id} ({h.bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff {h.bw_eff:.2f}, {h.source}), "
             f"computed by its cores in {h.compute_type}; attention, shared experts and KV on "
             f"{dep.hw.id}; activations cross {h.link.name} twice per MoE layer; "

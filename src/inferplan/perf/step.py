@@ -340,7 +340,7 @@ def _mla_moe_layers(dep: Deployment) -> tuple[float, float]:
     """Layers of the replica with an MLA mixer, and with routed experts on the device
     (host-computed experts launch no device kernels)."""
     mla = sum(g.layers for g in dep.groups if g.mixer_kind == "mla")
-    moe = sum(g.layers for g in dep.groups if g.expert_elems_dev and dep.expert_host is None)
+    moe = sum(g.layers * dep.experts_on_device for g in dep.groups if g.expert_elems_dev)
     return float(mla), float(moe)
 
 
@@ -434,21 +434,22 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         widths.append(0.0)
         peaks.append(peak_dense)
         gm.append(tokens_dev + zero)
-        if g.expert_elems_dev and dep.expert_host is None:
+        ne = g.layers * dep.experts_on_device  # MoE layers whose experts the devices hold
+        if g.expert_elems_dev and ne:
             # Routed experts: a batch of T tokens touches E*(1-(1-k/E)^T) distinct experts. A
             # static (dense) MoE path (Gaudi's small steps, Neuron's: Deployment.static_moe) runs
             # every local expert on every token: all expert weights read, E/k times the FLOPs.
             static = dep.static_moe(tokens, p, g.num_experts, g.top_k)
             touched = np.where(static, 1.0, 1 - (1 - g.top_k / g.num_experts) ** np.maximum(tokens, 1.0))
             dense_x = np.where(static, g.num_experts / g.top_k, 1.0)
-            tc.append(n * 2 * g.active_expert_elems * dense_x * tokens / lay.expert_shards / peak_exp)
-            tm.append(n * g.expert_elems_dev * touched * dep.expert_bytes_per_elem / bw + zero)
+            tc.append(ne * 2 * g.active_expert_elems * dense_x * tokens / lay.expert_shards / peak_exp)
+            tm.append(ne * g.expert_elems_dev * touched * dep.expert_bytes_per_elem / bw + zero)
             tuw.append(zero)
             # GEMM rows of one expert: the tokens routed to it, over the experts touched (static:
             # every token); its weights are unpacked once per tile of those rows (an untiled
             # kernel: once per row)
             expert_rows = np.maximum(tokens, 1.0) * np.where(static, 1.0, g.top_k / (g.num_experts * touched))
-            tue.append(n * g.expert_elems_dev * touched / vec * np.maximum(1.0, expert_rows / tile_e))
+            tue.append(ne * g.expert_elems_dev * touched / vec * np.maximum(1.0, expert_rows / tile_e))
             names.append(f"{g.name}.experts")
             kinds.append("experts")
             widths.append(g.expert_width_dev)
