@@ -48,3 +48,11 @@ def test_compare_takes_a_device_count_for_every_device():
     res = compare("llama-3.1-70b", hardware=["rtx-3090", "rtx-5090"], precision="q4_k_m",
                   offload="auto", devices=1)
     assert all(r.fits and r.estimate.devices == 1 and r.estimate.host_layers for r in res.rows)
+
+
+def test_slots_reach_the_rows_whose_format_runs_in_llama_cpp():
+    res = compare("llama-3.1-8b", hardware=["rtx-4090", "h100-sxm"], precision="q4_k_m",
+                  mode="concurrency", batch=16, slots=16)
+    by = {r.hardware: r.estimate for r in res.rows}
+    assert by["rtx-4090"].engine == "llama.cpp" and "16 server slots" in by["rtx-4090"].assumptions["slots"]
+    assert by["h100-sxm"].engine == "vllm" and "slots" not in by["h100-sxm"].assumptions

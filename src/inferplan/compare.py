@@ -139,7 +139,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
                                  kv_precision=kv_precision, offload=offload or False, host=host,
-                                 slots=slots_for_hardware(hw, slots, offload), requests=requests,
+                                 slots=slots_for_hardware(hw, slots, offload, engine, precision), requests=requests,
                                  **own)
             est = estimate_from_plan(plan, eff)
         except InferplanError as e:

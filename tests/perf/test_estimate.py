@@ -539,9 +539,9 @@ def test_gguf_weights_are_refused_where_no_engine_reads_them(hw, engine):
 def test_gguf_weights_load_in_llama_cpp_and_vllm_on_gpus_and_cpus():
     from inferplan.perf.estimate import estimate
 
-    # a GGUF file runs in its own runtime by default, vLLM's GGUF loader when asked for
-    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m").engine == "llama.cpp"
-    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m", engine="vllm").fits
+    # a GGUF file runs in llama.cpp on a desktop card, in vLLM's GGUF loader on a datacenter GPU
+    assert estimate("llama-3.1-8b", "h100-sxm", precision="q4_k_m").engine == "vllm"
+    assert estimate("llama-3.1-8b", "rtx-4090", precision="q4_k_m").engine == "llama.cpp"
     assert estimate("llama-3.1-8b", "rtx-4090", precision="q4_k_m", engine="llama.cpp").fits
     assert estimate("llama-3.1-8b", "ryzen-9-7950x", precision="q4_k_m").engine == "llama.cpp"
 
@@ -579,3 +579,10 @@ def test_a_pipeline_stage_draws_busy_power_only_while_a_micro_batch_is_in_it():
     tdp, idle = 350.0, 0.2 * 350.0
     assert one.power_w < 2 * (idle + (tdp - idle) * 0.55)
     assert two.power_w > 1.5 * one.power_w - 2 * idle
+
+
+def test_a_pipeline_runs_prompts_of_several_users_in_micro_batches_and_draws_for_them():
+    kw = dict(engine="llama.cpp", precision="q4_k_m", devices=2, pp=2, input_len=4096, output_len=1)
+    one = estimate("llama-3.1-8b", "rtx-3090", batch=1, **kw)
+    two = estimate("llama-3.1-8b", "rtx-3090", batch=2, **kw)  # both stages busy
+    assert two.power_w > 1.3 * one.power_w

@@ -176,3 +176,12 @@ def test_n_cpu_moe_keeps_some_layers_experts_on_the_gpu():
     assert part.memory.weights_bytes > every.memory.weights_bytes + 8e9 and part.tpot_s < every.tpot_s
     assert "30 of 36 MoE layers" in part.assumptions["offload"]
     assert not estimate("gpt-oss-120b", "rtx-4090", engine_options={"n_cpu_moe": 20}, **kw).fits
+
+
+def test_n_cpu_moe_0_is_no_offload_and_other_engines_have_no_such_option():
+    kw = dict(devices=1, input_len=512, output_len=128)
+    none = estimate("gpt-oss-20b", "rtx-4090", engine_options={"n_cpu_moe": 0}, **kw)
+    plain = estimate("gpt-oss-20b", "rtx-4090", engine="llama.cpp", **kw)
+    assert none.expert_host is None and none.tpot_s == plain.tpot_s and none.power_w == plain.power_w
+    with pytest.raises(InputError, match="vllm has no such option"):
+        estimate("gpt-oss-20b", "rtx-4090", engine="vllm", engine_options={"n_cpu_moe": 3}, **kw)

@@ -188,9 +188,14 @@ def _spelled(key: str) -> str:
     return key.strip().lstrip("-").replace("-", "_")
 
 
+def option_value(options: dict[str, str | float] | None, name: str) -> str | float | None:
+    """The value `options` gives the ENGINE_OPTIONS option `name` under any of its spellings."""
+    return next((v for k, v in (options or {}).items() if _OPTION_NAMES.get(_spelled(k)) == name), None)
+
+
 def option_given(options: dict[str, str | float] | None, name: str) -> bool:
     """True when `options` sets the ENGINE_OPTIONS option `name` under any of its spellings."""
-    return any(_OPTION_NAMES.get(_spelled(k)) == name for k in options or {})
+    return option_value(options, name) is not None
 
 
 def inert_given(engine: EngineSpec, options: dict[str, str | float] | None) -> list[str]:

@@ -103,11 +103,10 @@ def plan_power_w(plan: EstimatePlan, f: Factors, decode_time_share: float | None
     from inferplan.perf.offload import host_power_w
 
     # a pipeline stage works on its own layers only while a micro-batch is in it: with m
-    # micro-batches on pp stages each device is busy min(1, m / pp) of a step (a prompt's
-    # chunks pass the stages one after another: 1 / pp), idle otherwise
-    pp = plan.dep.layout.pp
-    stage_busy = {"decode": min(1.0, plan.microbatches / pp), "prefill": 1.0 / pp}
-    act = {k: activity(*chip_utilization(plan.dep, *w.total_utilization(f)), f.compute_eff) * stage_busy[k]
+    # micro-batches on pp stages each device is busy min(1, m / pp) of a step (prompts and
+    # decode steps alike: perf/layout.micro_batches), idle otherwise
+    stage_busy = min(1.0, plan.microbatches / plan.dep.layout.pp)
+    act = {k: activity(*chip_utilization(plan.dep, *w.total_utilization(f)), f.compute_eff) * stage_busy
            for k, w in plan.works.items() if k in ("prefill", "decode")}
     share = 0.0 if plan.prompt_only or "decode" not in act else decode_time_share or 0.0
     busy = share * act.get("decode", 0.0) + (1 - share) * act.get("prefill", act.get("decode", 0.0))

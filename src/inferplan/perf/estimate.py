@@ -24,6 +24,7 @@ from inferplan.catalog.engines import (
     get_engine,
     inert_given,
     option_given,
+    option_value,
     with_engine_options,
 )
 from inferplan.catalog.hardware import get_hardware
@@ -202,6 +203,8 @@ def _warn(notes: dict[str, Any], text: str) -> None:
 # recommendedMaxWorkingSetSize; the iogpu.wired_limit_mb sysctl raises it): mlx's profile sizes
 # to it, other engines on Apple SoCs get a warning past it
 MACOS_GPU_WIRED_SHARE = 0.75
+MACOS_GPU_WIRED_SHARE_SMALL = 2 / 3  # Macs with at most 36 GB of unified memory
+MACOS_SMALL_MAC_BYTES = 36 * 2**30
 _WARNINGS = "_warnings"  # the same warnings as a list (Estimate.warnings), popped from the notes
 
 
@@ -247,10 +250,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     hw = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware, hardware_files)
     off_mode = normalize_offload(offload)
     stored = get_precision(precision if precision not in (None, "", "unknown") else m.native_precision)
-    if option_given(engine_options, "n_cpu_moe") and off_mode == "none":
+    if option_value(engine_options, "n_cpu_moe") not in (None, 0, "0") and off_mode == "none":
         off_mode = "experts"  # llama.cpp --n-cpu-moe N: some layers' experts on the host CPU
     ngl_given = option_given(engine_options, "n_gpu_layers")
-    if ngl_given and not engine and hw.hw_class == "gpu":
+    if (ngl_given or option_given(engine_options, "n_cpu_moe")) and not engine and hw.hw_class == "gpu":
         engine = "llama.cpp"  # -ngl is llama.cpp's: the engine it names
     eng = get_engine(engine) if engine else engine_for(hw, off_mode, stored)
     check_engine_runs_on(eng, hw)
@@ -276,12 +279,14 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     if slot_note:
         notes["slots"] = slot_note
     expert_host = None
-    if off_mode == "experts":
+    if off_mode == "experts" and eng.cpu_moe_layers != 0:
         expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files, eng.id,
-                                          eng.cpu_moe_layers)
-    elif eng.cpu_moe_layers is not None:
+                                          eng.cpu_moe_layers or None)
+    elif eng.cpu_moe_layers and off_mode == "auto":
         raise InputError("n_cpu_moe keeps some layers' experts on the host CPU: it goes with "
                          "--offload experts, not --offload auto")
+    if eng.cpu_moe_layers is not None and not eng.host_layers:
+        raise InputError(f"n_cpu_moe is llama.cpp's --n-cpu-moe; {eng.id} has no such option")
 
     if threads is not None and hw.hw_class != "cpu":
         raise InputError(f"--threads applies to CPUs; {hw.id} is a {hw.hw_class}")
@@ -373,12 +378,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             "nothing fits;", "no layout holds every sequence at once, so the engine admits fewer;")
     plan.mem = mem
     wired = mem.weights_bytes + mem.kv_cache_bytes + mem.activation_bytes  # the GPU's buffers
-    if (hw.vendor == "Apple" and hw.hw_class == "soc" and mem.fits
-            and wired > MACOS_GPU_WIRED_SHARE * mem.capacity_bytes):
-        _warn(notes, f"{wired / 1e9:.0f} GB is more than the ~{MACOS_GPU_WIRED_SHARE:.0%} of "
-                     f"unified memory macOS lets the GPU wire by default "
-                     f"({MACOS_GPU_WIRED_SHARE * mem.capacity_bytes / 1e9:.0f} GB): raise it with "
-                     f"`sudo sysctl iogpu.wired_limit_mb=...` or the load fails or pages")
+    share = MACOS_GPU_WIRED_SHARE if mem.capacity_bytes > MACOS_SMALL_MAC_BYTES else MACOS_GPU_WIRED_SHARE_SMALL
+    if hw.vendor == "Apple" and hw.hw_class == "soc" and mem.fits and wired > share * mem.capacity_bytes:
+        _warn(notes, f"{wired / 1e9:.0f} GB is more than the ~{share:.0%} of unified memory macOS "
+                     f"lets the GPU wire by default ({share * mem.capacity_bytes / 1e9:.0f} GB): raise "
+                     f"it with `sudo sysctl iogpu.wired_limit_mb=...` or the load fails or pages")
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
         plan.reason = why_not_fits(dep, mem, seqs_rep, ctx_max)

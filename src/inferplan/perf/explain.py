@@ -58,7 +58,8 @@ def explain(plan: EstimatePlan, bound: dict[str, str | None]) -> str:
         gb_host = float(host_expert_work(dep, np.array(b)).host_memory_s) * h.bw_bytes_s * h.bw_eff / 1e9
         return (f"host-memory-bound: each decode step reads {gb_host:.3g} GB of active routed experts "
                 f"from {h.cpu.id} DRAM at {h.bw_bytes_s / 1e9:.0f} GB/s peak (x{h.bw_eff:.2f} reached); "
-                f"attention and shared experts on {dep.hw.id} ({par})")
+                f"attention, shared experts{' and the other layers experts' if h.share < 1 else ''} "
+                f"on {dep.hw.id} ({par})")
     if d == "offload" and dep.host_layers is not None:  # llama.cpp -ngl: layers on the host CPU
         from inferplan.perf.step import step_work
 

@@ -108,25 +108,36 @@ def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
     live on the host (--cpu-moe / --override-tensor exps=CPU, as ktransformers does), else the
     hardware's default engine -- unless the weights are stored in a format with its own
     runtimes (``Precision.engines``: GGUF's llama.cpp, EXL2's ExLlamaV2, bitnet.cpp's I2_S):
-    then the first of those that runs on the device, the format's usual one (a GGUF file on an
-    NVIDIA GPU runs in llama.cpp, not in vLLM's GGUF loader; the default engine when none
-    does: the caller refuses it)."""
+    then the first of those that runs on the device, the format's usual one (a GGUF file on a
+    desktop card runs in llama.cpp; a datacenter GPU keeps vLLM where vLLM's GGUF loader reads
+    it; the default engine when none does: the caller refuses it)."""
     from inferplan.catalog.engines import (
         default_engine,
         engine_for_format,
         get_engine,
+        reads_format,
     )
 
     eng = get_engine("llama.cpp") if normalize_offload(offload) == "experts" and hw.hw_class == "gpu" \
         else default_engine(hw)
-    if stored is not None and stored.engines:  # a format with its own runtimes (GGUF, EXL2, MLX)
+    if stored is None or not stored.engines:
+        return eng
+    # a format with its own runtimes (GGUF, EXL2, MLX): on a desktop card the format's runtime
+    # (GGUF: llama.cpp, as those users run it); a datacenter GPU keeps its serving engine when
+    # that reads the format (vLLM's GGUF loader: tensor parallel, continuous batching)
+    if not reads_format(eng, stored, hw) or hw.hw_class != "gpu" or desktop_card(hw):
         return engine_for_format(stored, hw) or eng
     return eng
 
 
+def desktop_card(hw: HardwareSpec) -> bool:
+    """A desktop or workstation card: the catalog gives it <= DESKTOP_HOST_MAX_BYTES of host DRAM."""
+    return bool(hw.host_memory_bytes) and (hw.host_memory_bytes or 0.0) <= DESKTOP_HOST_MAX_BYTES
+
+
 def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
     """(catalog CPU id, why) of the host a device usually sits in (see DESKTOP_HOST_CPU)."""
-    if hw.host_memory_bytes and hw.host_memory_bytes <= DESKTOP_HOST_MAX_BYTES:
+    if desktop_card(hw):
         return DESKTOP_HOST_CPU, (f"default host of {hw.id}, a desktop card (<= "
                                   f"{DESKTOP_HOST_MAX_BYTES / 1e9:.0f} GB of host DRAM per card in "
                                   f"the catalog); set --host")
@@ -166,8 +177,11 @@ def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model
                           act_precision="fp32")
     f, _ = resolve_factors(host_dep, load_efficiency(None))
     ctype = host_dep.hw.peak_for(list(e.compute))[0]
-    moe_layers = sum(g.count for g in model.groups if g.ffn.kind == "moe")
-    share = 1.0 if cpu_moe_layers is None else min(cpu_moe_layers, moe_layers) / max(moe_layers, 1)
+    # llama.cpp's --n-cpu-moe N takes the experts of layers 0..N-1 (dense ones have none); the
+    # groups do not keep the layers' order, so MoE layers are taken as spread evenly (exact for
+    # all-MoE and interleaved models; DeepSeek's 3 leading dense layers make it ~3 layers off)
+    n_layers = sum(g.count for g in model.groups)
+    share = 1.0 if cpu_moe_layers is None else min(cpu_moe_layers, n_layers) / max(n_layers, 1)
     return ExpertHost(cpu=cpu, link=hw.host_link or FALLBACK_LINK,
                       bw_bytes_s=host_dep.memory_bw_bytes_s, bw_eff=f.bw_eff,
                       peak_flops=host_dep.peak_expert_flops, compute_type=ctype,
@@ -270,8 +284,8 @@ def describe_offload(dep: Deployment) -> str:
     gb = host_expert_bytes(dep) / 1e9
     moe = sum(g.layers for g in dep.groups if g.top_k)
     which = "routed experts" if h.share >= 1 else (
-        f"the routed experts of {round(h.share * moe)} of {moe} MoE layers (llama.cpp --n-cpu-moe; "
-        f"the others' on {dep.hw.id})")
+        f"the routed experts of ~{h.share * moe:.0f} of {moe} MoE layers (llama.cpp --n-cpu-moe "
+        f"{round(h.share * dep.model.num_layers)}; the others' on {dep.hw.id})")
     return (f"{which} ({gb:.0f} GB at {dep.expert_precision.id}) in host DRAM of "
             f"{h.cpu.id} ({h.bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff {h.bw_eff:.2f}, {h.source}), "
             f"computed by its cores in {h.compute_type}; attention, shared experts and KV on "

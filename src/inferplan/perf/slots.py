@@ -45,11 +45,17 @@ def serving_engine(engine: EngineSpec, slots: int | None) -> tuple[EngineSpec, s
     return served, note
 
 
-def slots_for_hardware(hw: HardwareSpec, slots: int | None, offload: bool | str | None = None) -> int | None:
-    """`slots` for a device served by llama.cpp (its default engine, or a GPU with its routed
-    experts on the host, which llama.cpp serves), else None: one --slots across a comparison
-    of many devices applies to the llama.cpp rows only."""
-    from inferplan.perf.offload import normalize_offload
+def slots_for_hardware(hw: HardwareSpec, slots: int | None, offload: bool | str | None = None,
+                       engine: str | None = None, precision: str | None = None) -> int | None:
+    """`slots` for a device served by llama.cpp (the engine named, else the one an estimate
+    picks: perf/offload.engine_for, from the offload mode and the weights' format), else None:
+    one --slots across a comparison of many devices applies to the llama.cpp rows only."""
+    from inferplan.catalog.engines import get_engine
+    from inferplan.catalog.precisions import get_precision
+    from inferplan.perf.offload import engine_for
 
-    experts = normalize_offload(offload) == "experts" and hw.hw_class == "gpu"
-    return slots if hw.default_engine in SLOT_ENGINES or experts else None
+    if slots is None:
+        return None
+    stored = get_precision(precision) if precision not in (None, "", "unknown") else None
+    eng = get_engine(engine) if engine else engine_for(hw, offload, stored)
+    return slots if eng.base_id in SLOT_ENGINES else None

@@ -226,13 +226,14 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
         decode_capacity_rps=decode_capacity, bound=bound, reasons=reasons, opts=dict(opts or {}))
 
 
-def _hw_opts(hw: HardwareSpec, opts: dict[str, Any] | None) -> dict[str, Any]:
-    """offload/host/slots as they apply to `hw` (slots: llama.cpp-served devices only)."""
+def _hw_opts(hw: HardwareSpec, opts: dict[str, Any] | None, precision: str | None = None) -> dict[str, Any]:
+    """offload/host/slots as they apply to `hw` and the weights' format (slots: llama.cpp-served
+    devices only)."""
     from inferplan.perf.slots import slots_for_hardware
 
     o = {k: v for k, v in (opts or {}).items() if v is not None}
     if "slots" in o:
-        o["slots"] = slots_for_hardware(hw, o["slots"], o.get("offload"))
+        o["slots"] = slots_for_hardware(hw, o["slots"], o.get("offload"), precision=precision)
         if o["slots"] is None:
             del o["slots"]
     return o
@@ -251,8 +252,8 @@ def enumerate_candidates(models: list[ModelSpec], hardware: list[HardwareSpec],
     unfit: list[dict[str, str]] = []
     for m in models:
         for hw in hardware:
-            o = _hw_opts(hw, opts)
             for prec in precisions:
+                o = _hw_opts(hw, opts, prec)
                 try:
                     lays = _layouts(m, hw, prec, workload, hardware_files, o)
                 except InferplanError as e:
