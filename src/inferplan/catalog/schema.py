@@ -362,9 +362,9 @@ class EngineSpec(_Strict):
                                          "as many as fit); the others run on the host CPU "
                                          "(host_layers engines)")
     cpu_moe_layers: int | None = Field(
-        default=None, ge=0, description="MoE layers whose routed experts the host CPU holds and "
-                                        "computes (llama.cpp --n-cpu-moe N); None: all of them "
-                                        "under --offload experts")
+        default=None, ge=0, description="the first N layers, whose routed experts the host CPU "
+                                        "holds and computes (llama.cpp --n-cpu-moe N; 0: none); "
+                                        "None: every layer's under --offload experts")
     inert_options: list[str] = Field(
         default=[], description="launch options (catalog.engines.ENGINE_OPTIONS names) this release "
                                 "line accepts but never reads: an estimate ignores them and says so")
