@@ -99,3 +99,15 @@ def test_engine_options_take_words_and_the_whole_catalog_compares(client):
     assert len(hws) > 64
     r = client.post("/api/compare", json={"model": "llama-3.1-8b", "hardware": hws})
     assert r.status_code == 200 and len(r.json()["rows"]) == len(hws)
+
+
+def test_compare_takes_the_clis_engine_options_and_device_count(client):
+    body = {"model": "llama-3.1-70b", "hardware": ["rtx-3090", "rtx-4090"], "precision": "q4_k_m",
+            "devices": 1, "engine_options": {"n_gpu_layers": 40}}
+    r = client.post("/api/compare", json=body)
+    assert r.status_code == 200
+    rows = r.json()["rows"]
+    assert all(x["fits"] and x["estimate"]["devices"] == 1 and x["estimate"]["host_layers"]["gpu_layers"] == 40
+               for x in rows)
+    r = client.post("/api/compare", json={**body, "engine": "vllm"})
+    assert r.status_code == 400 and "n_gpu_layers" in r.json()["detail"]

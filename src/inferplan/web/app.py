@@ -46,6 +46,7 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.estimate import Estimate
 from inferplan.web.pool import Busy, Timeout, WorkerDied, WorkerPool
 from inferplan.web.schemas import (
+    CompareEngineRequest,
     CompareRequest,
     ErrorResponse,
     EstimateRequest,
@@ -270,18 +271,20 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         """One workload on one hardware (``inferplan estimate --json``)."""
         return await compute("estimate!" if req.config is not None else "estimate", req)
 
-    def _compare(req: CompareRequest) -> CompareResult:
+    def _compare(req: CompareEngineRequest) -> CompareResult:
         from inferplan.perf.efficiency import load_efficiency
         from inferplan.report.build import compare_model
 
-        res, _ = compare_model(resolve_model(req), eff=load_efficiency(), **_workload(req))
+        res, _ = compare_model(resolve_model(req), eff=load_efficiency(), **_workload(req),
+                               engine=req.engine, engine_options=dict(req.engine_options) or None,
+                               devices=req.devices, threads=req.threads)
         return res
 
     pool.register("compare", _job(_compare))
     pool.register("compare!", _job(_compare, untrusted=True))
 
     @app.post("/api/compare", response_model=CompareResult, tags=["estimate"], responses=ERRORS)
-    async def compare(req: CompareRequest) -> CompareResult:
+    async def compare(req: CompareEngineRequest) -> CompareResult:
         """One workload across hardware, ranked (``inferplan compare --json``)."""
         return await compute("compare!" if req.config is not None else "compare", req)
 

@@ -154,6 +154,18 @@ class CompareRequest(ModelChoice, Workload, EdgeOptions):
     sort: Sort = "cost"
 
 
+class CompareEngineRequest(CompareRequest):
+    """/api/compare: also the engine, its launch options and a device count for every row
+    (``inferplan compare --engine/-O/--devices/--threads``)."""
+
+    engine: str | None = Field(default=None, pattern=ID, max_length=32,
+                               description="on every device it runs on (the others are unfit rows)")
+    engine_options: EngineOptions
+    devices: int | None = Field(default=None, ge=1, le=MAX_DEVICES,
+                                description="that many of each device (null: the fewest that fit)")
+    threads: int | None = Field(default=None, ge=1, le=4096, description="CPU threads (CPU rows only)")
+
+
 class ReportRequest(CompareRequest):
     detail: int = Field(default=8, ge=0, le=MAX_DETAIL,
                         description="best-ranked hardware that get roofline/throughput charts")
