@@ -56,3 +56,14 @@ def test_slots_reach_the_rows_whose_format_runs_in_llama_cpp():
     by = {r.hardware: r.estimate for r in res.rows}
     assert by["rtx-4090"].engine == "llama.cpp" and "16 server slots" in by["rtx-4090"].assumptions["slots"]
     assert by["h100-sxm"].engine == "vllm" and "slots" not in by["h100-sxm"].assumptions
+
+
+def test_fit_takes_named_hardware_and_an_engine():
+    from inferplan.compare import fit
+
+    res = fit("llama-3.1-70b", precision="q4_k_m", hardware=["rtx-3090", "h100-sxm"], engine="llama.cpp")
+    assert sorted(r.hardware for r in res.rows) == ["h100-sxm", "rtx-3090"]
+    by = {r.hardware: r for r in res.rows}
+    assert by["rtx-3090"].devices == 2 and by["h100-sxm"].devices == 1
+    with pytest.raises(UnknownIdError):
+        fit("llama-3.1-70b", engine="lamacpp")

@@ -238,8 +238,10 @@ class FitResult(BaseModel):
 
 def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precision: str | None = None,
         kv_precision: str | None = None, hw_class: str | None = None,
-        hardware_files: tuple[Path, ...] = ()) -> FitResult:
-    """Fewest devices of each hardware that hold weights + KV for `batch` x `context` tokens."""
+        hardware_files: tuple[Path, ...] = (), hardware: list[str] | None = None,
+        engine: str | None = None) -> FitResult:
+    """Fewest devices of each hardware that hold weights + KV for `batch` x `context` tokens
+    (`hardware`: these devices only; `engine`: on every device it runs on, the others unfit)."""
     from inferplan.perf.memory import max_sequences
 
     if context < 1 or batch < 1:
@@ -253,14 +255,16 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
     wp = get_precision(precision).id if precision else spec.native_precision
     if wp == "fp32" and not precision:
         wp = "fp32 checkpoint, served in 16 bits"
-    for hw in select_hardware(None, hw_class, hardware_files):
+    eng = get_engine(engine) if engine else None  # an unknown id: "did you mean", once
+    for hw in select_hardware(hardware, hw_class, hardware_files):
         try:
             # memory for `batch` sequences held at once; a runtime that holds fewer (an NPU
             # runtime: one) is asked for what it holds, and the row says so below
-            top = default_engine(hw).max_static_batch
+            top = (eng or default_engine(hw)).max_static_batch
             held = min(batch, top) if top else batch
             plan = plan_estimate(spec, hw, mode="batch", batch=held, input_len=context,
-                                 output_len=0, precision=precision, kv_precision=kv_precision)
+                                 output_len=0, precision=precision, kv_precision=kv_precision,
+                                 engine=engine)
             if held < batch:
                 plan.fits, plan.reason = False, (f"{plan.dep.engine.id} holds at most {held} "
                                                  f"sequence{'s' if held > 1 else ''} at a time")

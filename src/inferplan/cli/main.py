@@ -317,6 +317,8 @@ def fit(
     precision: PrecisionOpt = None,
     kv_precision: KvPrecisionOpt = None,
     hw_class: ClassOpt = None,
+    hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Comma-separated ids (default: every device, or --class)")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="Serving engine on every device it runs on (default: each device's usual one)")] = None,
     hardware_file: HwFileOpt = None,
     fmt: FormatOpt = Format.table,
     json_out: JsonOpt = False,
@@ -327,6 +329,7 @@ def fit(
 
     res = run_fit(model, context=context, batch=batch, precision=precision,
                   kv_precision=kv_precision, hw_class=hw_class,
+                  hardware=hardware.split(",") if hardware else None, engine=engine,
                   hardware_files=tuple(hardware_file or ()))
     render.emit(output_format(json_out, fmt), res, lambda: render.fit_rows(res),
                 lambda: render.print_fit(res))
