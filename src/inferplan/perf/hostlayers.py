@@ -48,6 +48,7 @@ from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
     LLAMA_CPP_OP_OFFLOAD_MIN_BATCH,
     LLAMA_CPP_UBATCH_TOKENS,
+    host_cpu_deployment,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,32 +134,14 @@ class HostLayers:
 
 def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight_bytes: float,
                         layers: int, hardware_files: tuple[Any, ...] = ()) -> HostLayers:
-    """The host CPU of `dep`'s devices holding `share` of the layers, with the bundled profile's
-    llama.cpp CPU factors (perf/offload.py's default host rule when `host` is None)."""
-    from inferplan.catalog.engines import get_engine
-    from inferplan.catalog.hardware import get_hardware
-    from inferplan.catalog.schema import HardwareSpec as _Hw
-    from inferplan.perf.deployment import FALLBACK_LINK, Deployment
-    from inferplan.perf.efficiency import load_efficiency
-    from inferplan.perf.factors import resolve_factors
-    from inferplan.perf.layout import Layout
-    from inferplan.perf.offload import HOST_ENGINE, default_host_cpu_id
+    """The host CPU of `dep`'s devices holding `layers` of the layers, with the bundled
+    profile's llama.cpp CPU factors (perf/offload.py's default host rule when `host` is None)."""
+    from inferplan.perf.deployment import FALLBACK_LINK
 
-    if isinstance(host, _Hw):
-        cpu, why = host, f"--host {host.id}"
-    elif host:
-        cpu, why = get_hardware(host, hardware_files), f"--host {host}"
-    else:
-        cpu_id, why = default_host_cpu_id(dep.hw)
-        cpu = get_hardware(cpu_id, hardware_files)
-    if cpu.hw_class != "cpu":
-        raise InputError(f"--host must be a CPU; {cpu.id} is a {cpu.hw_class}")
-    host_dep = Deployment(model=dep.model, hw=cpu, engine=get_engine(HOST_ENGINE), layout=Layout(),
-                          weight_precision=dep.weight_precision, expert_precision=dep.expert_precision,
-                          kv_precision=dep.kv_precision, act_precision="fp32")
-    f, _ = resolve_factors(host_dep, load_efficiency(None))
+    host_dep, f, why = host_cpu_deployment(dep.hw, host, dep.model, dep.weight_precision,
+                                           dep.expert_precision, dep.kv_precision, hardware_files)
     lay = dep.layout
-    return HostLayers(cpu=cpu, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
+    return HostLayers(cpu=host_dep.hw, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
                       share=layers / dep.model.num_layers, weight_bytes=weight_bytes,
                       devices=lay.tp * lay.pp, layers=layers, source=why)
 

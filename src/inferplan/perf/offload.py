@@ -144,25 +144,19 @@ def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
     return SERVER_HOST_CPU, f"default server host of {hw.id} (one 12-channel DDR5 socket); set --host"
 
 
-def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
+def host_cpu_deployment(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
                         w: Precision, e: Precision, kv: Precision,
-                        hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp",
-                        cpu_moe_layers: int | None = None) -> ExpertHost:
-    """The host CPU for ``--offload experts`` with its factors from the bundled profile;
-    `cpu_moe_layers`: the experts of that many MoE layers on the host (llama.cpp --n-cpu-moe;
-    None: all of them)."""
+                        hardware_files: tuple[Path, ...] = ()) -> tuple[Deployment, Factors, str]:
+    """The model on the host CPU of `hw` (``--host``, else :func:`default_host_cpu_id`) under
+    llama.cpp's CPU factors from the bundled profile, and why that host: what computes the
+    routed experts (--offload experts) and llama.cpp's host layers (perf/hostlayers.py)."""
     from inferplan.catalog.engines import get_engine
     from inferplan.catalog.hardware import get_hardware
-    from inferplan.perf.deployment import FALLBACK_LINK, Deployment
+    from inferplan.perf.deployment import Deployment
     from inferplan.perf.efficiency import load_efficiency
     from inferplan.perf.factors import resolve_factors
     from inferplan.perf.layout import Layout
 
-    if hw.hw_class != "gpu":
-        raise InputError(f"--offload experts runs routed experts on the host CPU of a GPU "
-                         f"(ktransformers, llama.cpp --cpu-moe); {hw.id} is a {hw.hw_class}")
-    if not model.is_moe:
-        raise InputError(f"--offload experts needs a mixture-of-experts model; {model.id} is dense")
     if isinstance(host, HardwareSpec):
         cpu, why = host, f"--host {host.id}"
     elif host:
@@ -176,6 +170,25 @@ def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model
                           weight_precision=w, expert_precision=e, kv_precision=kv,
                           act_precision="fp32")
     f, _ = resolve_factors(host_dep, load_efficiency(None))
+    return host_dep, f, why
+
+
+def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
+                        w: Precision, e: Precision, kv: Precision,
+                        hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp",
+                        cpu_moe_layers: int | None = None) -> ExpertHost:
+    """The host CPU for ``--offload experts`` with its factors from the bundled profile;
+    `cpu_moe_layers`: the experts of that many MoE layers on the host (llama.cpp --n-cpu-moe;
+    None: all of them)."""
+    from inferplan.perf.deployment import FALLBACK_LINK
+
+    if hw.hw_class != "gpu":
+        raise InputError(f"--offload experts runs routed experts on the host CPU of a GPU "
+                         f"(ktransformers, llama.cpp --cpu-moe); {hw.id} is a {hw.hw_class}")
+    if not model.is_moe:
+        raise InputError(f"--offload experts needs a mixture-of-experts model; {model.id} is dense")
+    host_dep, f, why = host_cpu_deployment(hw, host, model, w, e, kv, hardware_files)
+    cpu = host_dep.hw
     ctype = host_dep.hw.peak_for(list(e.compute))[0]
     # llama.cpp's --n-cpu-moe N takes the experts of layers 0..N-1 (dense ones have none); the
     # groups do not keep the layers' order, so MoE layers are taken as spread evenly (exact for
