@@ -8,12 +8,14 @@ them (they resolve factors, which import ``perf.step``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
+import numpy as np
 
+if TYPE_CHECKING:  # pragma: no cover
     from inferplan.perf.deployment import Deployment
+    from inferplan.perf.step import StepWork
 
 
 def host_tier_s(dep: Deployment, tokens: np.ndarray, b: Any, c: Any, p: Any, s: Any, c0: Any,
@@ -36,3 +38,15 @@ def host_tier_s(dep: Deployment, tokens: np.ndarray, b: Any, c: Any, p: Any, s: 
     if dep.expert_host is not None:
         host_s = dep.expert_host.work(dep, tokens).time_s + zero
     return offload_s, host_s, 1.0
+
+
+def device_share(work: StepWork, share: Any) -> StepWork:
+    """`work` with every layer op, and the per-layer launch and kernel counts, scaled to the
+    device's `share` of the layers (llama.cpp -ngl: the host runs the rest; the LM head stays
+    whole on the device). `share` has the step composition's shape."""
+    keep = np.array([k != "head" for k in work.op_kinds]).reshape((-1,) + (1,) * np.ndim(share))
+    rows = np.where(keep, share, 1.0)
+    return replace(work, t_compute=work.t_compute * rows, t_memory=work.t_memory * rows,
+                   t_unpack_w=work.t_unpack_w * rows, t_unpack_e=work.t_unpack_e * rows,
+                   layers=work.layers * share, small_kernels=work.small_kernels * share,
+                   prefill_layers=work.prefill_layers * share)

@@ -31,7 +31,7 @@ import numpy as np
 from inferplan.catalog.schema import Link, RowSplit
 from inferplan.perf.compiled import bucketed_tokens, compiled_step_shape
 from inferplan.perf.deployment import Deployment
-from inferplan.perf.hosttier import host_tier_s
+from inferplan.perf.hosttier import device_share, host_tier_s
 
 ArrayLike = float | np.ndarray  # a count or context: one value or an array of them
 
@@ -489,29 +489,26 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
 
     link_s, lat_s = _communication(dep, tokens_dev, zero)
     units = layer_kernel_units(dep)
-    # host tier (perf/hosttier.py): streamed weights/KV, host-computed experts or layers; the
-    # device's share of the layer ops (llama.cpp -ngl: the rest runs on the host)
+    # host tier (perf/hosttier.py): streamed weights/KV, host-computed experts or layers
     offload_s, host_s, share = host_tier_s(dep, tokens, b, c, p, s, c0, zero)
-    rows_share = np.where(np.array([k != "head" for k in kinds]).reshape((-1,) + (1,) * np.ndim(zero)),
-                          share, 1.0)
-    return StepWork(
-        t_compute=np.stack(np.broadcast_arrays(*tc)) * rows_share,
-        t_memory=np.stack(np.broadcast_arrays(*tm)) * rows_share,
-        t_unpack_w=np.stack(np.broadcast_arrays(*tuw)) * rows_share,
-        t_unpack_e=np.stack(np.broadcast_arrays(*tue)) * rows_share,
+    work = StepWork(
+        t_compute=np.stack(np.broadcast_arrays(*tc)),
+        t_memory=np.stack(np.broadcast_arrays(*tm)),
+        t_unpack_w=np.stack(np.broadcast_arrays(*tuw)),
+        t_unpack_e=np.stack(np.broadcast_arrays(*tue)),
         t_link=link_s,
         t_link_latency=lat_s,
         t_offload=offload_s,
-        layers=units * share,
+        layers=units,
         # small kernels run at their minimum duration in decode steps; prompt steps' kernels are big
-        small_kernels=np.where(p > 0, 0.0, small_kernel_count(dep)) * share + zero,
+        small_kernels=np.where(p > 0, 0.0, small_kernel_count(dep)) + zero,
         expert_width=np.array(widths),
         # a lookup mat-vec runs at its lane rate whatever the rows (no GEMM-size term), and so
         # does a CPU's SIMD dot product
         gemv_ratio=np.array([1.0 if k == "attention" or (lut and k == "linear") or simd_dot[k]
                              else max(1.0, pk / dep.simd_flops_s)
                              for k, pk in zip(kinds, peaks, strict=True)]),
-        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), eager_kernel_units(dep), 0.0) * share + zero,
+        prefill_layers=np.where(eager_prompt_step(dep, p, tokens), eager_kernel_units(dep), 0.0) + zero,
         host_overlap=dep.engine.overlap_scheduler,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
@@ -519,6 +516,8 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         rows=rows + zero,
         t_host=host_s,
     )
+    # llama.cpp -ngl: the device runs only its share of the layers (the rest on the host)
+    return work if dep.host_layers is None else device_share(work, share)
 
 
 def collective_steps(link: Link, n: int, kind: str) -> int:
