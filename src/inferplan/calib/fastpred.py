@@ -27,9 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferplan.calib.dataset import Row
-from inferplan.perf.efficiency import FACTORS, Efficiency, FactorValue
+from inferplan.perf.efficiency import FACTORS, HW_SCOPE_PREFIX, Efficiency, FactorValue
 from inferplan.perf.factors import (
-    HW_SCOPE_PREFIX,
     NATIVE_SOURCE,
     engine_lineage,
     factor_scopes,
@@ -77,6 +76,12 @@ NEUTRAL = {"kv_bw": 1.0, "m_half": 0.0, "moe_half": 0.0, "lowp_w": 1.0, "lowp_e"
            "sk": 0.0, "plo": 0.0, "req": 0.0, "moe_n": 0.0, "attn": 1.0, "moe_e": 1.0, "lat": 1.0}
 
 
+def _profile_scope(found: str, own: str) -> str:
+    """Where the profile holds a factor (the scope it was found at), else the engine's own: a
+    device's scope (``hw:``) and the implied default are not profile-wide places to fit."""
+    return found if found != "default" and not found.startswith(HW_SCOPE_PREFIX) else own
+
+
 def fitted_keys(dep, used: dict[str, FactorValue], per_hardware: bool = False) -> dict[str, tuple[str, str]]:
     """The (factor, scope) each tunable slot of a row maps to; with `per_hardware`, the row's
     device's own scope for every slot (``factors.hardware_scope``: a user's calibration that
@@ -107,12 +112,9 @@ def fitted_keys(dep, used: dict[str, FactorValue], per_hardware: bool = False) -
     # median, 9.2% -> 8.8% off by > 2x, 2026-12-04.)
     for slot, name in (("lo", "layer_overhead_s"), ("seq", "seq_overhead_s"), ("kv_bw", "kv_bw"),
                        ("req", "request_overhead_s"), ("plo", "prefill_layer_overhead_s")):
-        found = used[name].scope
-        keys[slot] = (name, found if found != "default" and not found.startswith(HW_SCOPE_PREFIX) else own)
+        keys[slot] = (name, _profile_scope(used[name].scope, own))
     if dep.model.is_moe or any(g.mixer_kind == "mla" for g in dep.groups):
-        found = used["small_kernel_s"].scope
-        keys["sk"] = ("small_kernel_s",
-                      found if found != "default" and not found.startswith(HW_SCOPE_PREFIX) else own)
+        keys["sk"] = ("small_kernel_s", _profile_scope(used["small_kernel_s"].scope, own))
     if dep.model.is_moe:
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
         keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])

@@ -17,6 +17,10 @@ from inferplan.catalog._load import load_yaml
 from inferplan.catalog.schema import HardwareSpec
 from inferplan.errors import CatalogError
 
+# scopes of a profile calibrated on one device (`calibrate --scope hardware`, perf/factors.py
+# hardware_scope): ``hw:ID``, ``hw:ID/ENGINE``, ``hw:ID/PRECISION``
+HW_SCOPE_PREFIX = "hw:"
+
 FACTORS: dict[str, tuple[float, float, str]] = {
     # name: (lower bound, upper bound, unit)
     "bw_eff": (0.02, 1.0, "fraction of usable peak memory bandwidth"),
@@ -93,7 +97,7 @@ class Efficiency:
                 v, src = entries[s]
                 return FactorValue(name, s, v, src)
         if prior is not None:  # labelled with the profile-wide scope (a device's own is a fit)
-            wide = [x for x in scopes if not x.startswith("hw:")]
+            wide = [x for x in scopes if not x.startswith(HW_SCOPE_PREFIX)]
             return FactorValue(name, wide[0] if wide else "default", prior, prior_source)
         raise CatalogError(f"efficiency profile '{self.profile}' has no value for {name}")
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from inferplan.catalog.engines import engine_catalog
 from inferplan.catalog.schema import Precision
 from inferplan.perf.deployment import Deployment
-from inferplan.perf.efficiency import REGIME_PRIORS, Efficiency, FactorValue, hw_family
+from inferplan.perf.efficiency import (
+    HW_SCOPE_PREFIX,
+    REGIME_PRIORS,
+    Efficiency,
+    FactorValue,
+    hw_family,
+)
 from inferplan.perf.step import LOW_PRECISION_TYPES, Factors
 
 NATIVE_SOURCE = "native format, no unpack"  # source of the zero unpack cost of native formats
@@ -93,7 +99,6 @@ def factor_scopes(dep: Deployment) -> dict[str, list[str]]:
             for name, lst in scopes.items()}
 
 
-HW_SCOPE_PREFIX = "hw:"
 # factors that differ by engine on one device (their hardware scope names the engine too)
 ENGINE_FACTORS = ("engine_bw", "engine_compute", "layer_overhead_s", "step_overhead_s", "kv_bw",
                   "seq_overhead_s", "small_kernel_s", "prefill_layer_overhead_s", "request_overhead_s")
