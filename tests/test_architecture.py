@@ -128,7 +128,7 @@ ALLOWED: dict[str, set[str]] = {
     "perf": {"catalog", "models"} | BASE,
     "store": BASE,
     "calib": {"perf", "catalog", "models", "inputs", "store", "sim"} | BASE,
-    "profiles": {"calib", "store"} | BASE,
+    "profiles": {"calib", "store", "inputs"} | BASE,
     "compare": {"perf", "catalog", "models"} | BASE,
     "sim": {"perf", "catalog", "models"} | BASE,
     "plan": {"sim", "perf", "catalog", "models"} | BASE,

@@ -7,14 +7,16 @@ far beyond any real model or deployment and small enough that one request cannot
 unbounded work (a 10^12-layer model would loop for minutes, then run out of memory).
 
 Also here: durations with units (``50ms``, ``1.5s``, ``2m``) and the warnings for implausible
-SLOs. Not here: what a valid catalog entry is (``catalog/schema.py``, pydantic).
+SLOs; an output file's path (writable before the work starts). Not here: what a valid catalog entry is (``catalog/schema.py``, pydantic).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -91,6 +93,14 @@ def check_float(name: str, value: Any, hi: float | str, *, lo: float = 0.0,
 _UNITS_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
             "h": 3600.0, "hr": 3600.0}
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zµ]*)\s*$")
+
+
+def check_writable_out(path: Path, flag: str = "--out") -> None:
+    """InputError unless a file can be written at `path` (its folder exists and is writable, and
+    an existing file is): what would fail only after minutes of work is refused before it."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{flag} {path}: cannot write there (the folder {parent} is missing or read-only)")
 
 
 def parse_duration_s(text: str | float, name: str = "duration") -> float:

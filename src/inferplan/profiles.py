@@ -9,7 +9,6 @@ atomically, never over an existing profile without ``force`` (and keeps the prev
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from inferplan.config import home_dir
 from inferplan.errors import InputError
+from inferplan.inputs import check_writable_out
 from inferplan.store import StateError, atomic_write_text, recorded_run
 
 if TYPE_CHECKING:
@@ -41,10 +41,8 @@ def profile_target(name: str, out: Path | None = None, *, force: bool = False) -
     target = Path(out) if out is not None else profiles_dir() / f"{name}.yaml"
     if target.is_dir():
         raise InputError(f"{target} is a folder; --out takes a file path")
-    parent = target.parent
-    if out is not None and (not parent.is_dir() or not os.access(parent, os.W_OK)):
-        raise InputError(f"--out {target}: cannot write there (the folder {parent} is missing or "
-                         f"read-only)")
+    if out is not None:
+        check_writable_out(target)
     if target.exists() and not force:
         raise InputError(f"profile {target} already exists; pass --force to replace it (the "
                          f"previous one is kept as {_prev(target).name}) or choose another --name")

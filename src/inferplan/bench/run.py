@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from inferplan.errors import InputError, Interrupted
+from inferplan.inputs import check_writable_out
 
 __all__ = ["BenchOptions", "run_bench", "QUICK_LLAMACPP"]
 
@@ -123,11 +124,9 @@ def check_options(opts: BenchOptions) -> None:
         get_hardware(opts.hardware)
     if opts.out is not None:
         out = Path(opts.out)
-        parent = out.parent if str(out.parent) else Path(".")
         if out.is_dir():
             raise InputError(f"--out {out} is a folder; give the CSV's file path")
-        if not parent.is_dir() or not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-            raise InputError(f"--out {out}: cannot write there (the folder {parent} is missing or read-only)")
+        check_writable_out(out)
 
 
 BUSY_WARN_SHARE = 0.10  # background CPU share above which the CPU bench warns (grade A's bound)
