@@ -140,7 +140,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
                                  output_len=output_len, precision=precision,
                                  kv_precision=kv_precision, offload=offload or False, host=host,
                                  slots=slots_for_hardware(hw, slots, offload, engine, precision), requests=requests,
-                                 **own)
+                                 host_efficiency=eff, **own)
             est = estimate_from_plan(plan, eff)
         except InferplanError as e:
             # the user named it: a bad request, not a row (but a file format no engine there

@@ -34,8 +34,12 @@ def test_a_model_too_big_for_the_gpu_runs_its_other_layers_on_the_host_cpu():
     f, _ = resolve_factors(plan.dep, load_efficiency(None))
     work = step_work(plan.dep, decode_seqs=1.0, decode_ctx=576.0)
     host_read_s = hl.weight_bytes / (hl.dep.memory_bw_bytes_s * hl.f.bw_eff)
-    assert float(work.t_host) > host_read_s
+    # (the host's bytes hold phi of the LM head, which the GPU computes: ~2% of a 70B's weights)
+    assert float(work.t_host) > 0.97 * host_read_s
     assert float(work.t_host) == pytest.approx(host_read_s, rel=0.25)  # weights dominate at 576 tokens
+    host_model = step_work(hl.dep, decode_seqs=1.0, decode_ctx=576.0)
+    head_s = float(host_model.op_times_s(hl.f)[host_model.op_kinds.index("head")])
+    assert float(hl.host_step_s(1.0, 576.0)) < hl.share * (float(host_model.time_s(hl.f)) - head_s)
     assert float(work.t_offload) == 0.0  # nothing crosses the link but activations
     full = step_work(replace(plan.dep, host_layers=None, offload_weight_bytes=0.0), decode_seqs=1.0,
                      decode_ctx=576.0)  # every layer on the GPU
@@ -197,3 +201,23 @@ def test_a_gguf_file_on_a_gpu_runs_in_llama_cpp_by_default_and_ngl_99_says_what_
     assert e.engine == "llama.cpp" and e.host_layers  # not vLLM's GGUF loader streaming over PCIe
     big = estimate("llama-3.1-70b", "rtx-4090", engine_options={"n_gpu_layers": 99}, **Q4)
     assert not big.fits and "every one of the 80 layers: -1" in big.reason
+
+
+def test_a_calibration_profile_reaches_the_host_cpu(tmp_path):
+    # a profile in which CPUs read DRAM at half the bundled efficiency: the host layers (and
+    # the experts' host) are timed with it, as the devices are (they had kept the bundled one)
+    import yaml
+
+    from inferplan.perf.efficiency import default_profile_path
+
+    raw = yaml.safe_load(default_profile_path().read_text())
+    raw["factors"]["bw_eff"]["cpu"]["value"] /= 2
+    slow = tmp_path / "slowcpu.yaml"
+    slow.write_text(yaml.safe_dump(raw))
+    kw = dict(engine="llama.cpp", offload="auto", batch=1, **Q4)
+    base, cal = estimate("llama-3.1-70b", "rtx-4090", **kw), estimate(
+        "llama-3.1-70b", "rtx-4090", calibration=slow, **kw)
+    assert cal.tpot_s > 1.6 * base.tpot_s  # the host's DRAM reads dominate the step
+    ekw = dict(engine="llama.cpp", offload="experts", batch=1, **Q4)
+    assert estimate("gpt-oss-120b", "rtx-4090", calibration=slow, **{**ekw, "precision": "mxfp4"}).tpot_s \
+        > 1.3 * estimate("gpt-oss-120b", "rtx-4090", **{**ekw, "precision": "mxfp4"}).tpot_s

@@ -14,6 +14,7 @@ from inferplan.sim import (
     micro_batches,
     serving_limits,
 )
+from inferplan.sim.pool import slot_lengths
 
 
 def test_an_engine_without_continuous_batching_serves_one_sequence_in_prompt_chunks():
@@ -71,3 +72,29 @@ def test_step_tables_are_built_on_first_use_only():
     assert "cost" not in vars(pool)
     assert pool.cost.time_s(1, 100.0) > 0
     assert "cost" in vars(pool)
+
+
+def test_llama_cpp_host_layers_leave_kv_room_for_every_slot():
+    # sized for one mean request, the split left ~1.2k KV tokens: a third of chat's requests
+    # were refused and the rest preempted each other
+    w = get_workload("chat")
+    spec = DeploymentSpec(hardware="rtx-3090", devices=1, precision="q4_k_m", offload="auto")
+    pool = build_pool("llama-3.1-70b", spec, w)
+    assert pool.dep.host_layers is not None
+    need = w.input.quantile(0.99) + w.output.quantile(0.99)
+    assert pool.kv_tokens >= max(need, pool.max_num_seqs * (w.mean_input() + w.mean_output()))
+    two = build_pool("llama-3.1-70b", spec.model_copy(update={"slots": 2}), w)
+    assert two.max_num_seqs == 2
+    assert two.dep.host_layers.layers <= pool.dep.host_layers.layers  # fewer slots, fewer moved
+    # an explicit -ngl is kept as given
+    fixed = build_pool("llama-3.1-70b", spec.model_copy(update={"engine_options": {"n_gpu_layers": "40"}}), w)
+    assert fixed.dep.host_layers.layers == 40
+
+
+def test_slot_lengths_hold_the_slots_at_the_mean_and_one_long_request():
+    w = get_workload("chat")
+    i, o = slot_lengths(w, 4)
+    assert 4 * (i + o) >= w.input.quantile(0.99) + w.output.quantile(0.99)
+    assert (i, o) >= (round(w.mean_input()), round(w.mean_output()))
+    i1, o1 = slot_lengths(w, 1)
+    assert i1 >= w.input.quantile(0.99) and o1 >= w.output.quantile(0.99)

@@ -45,11 +45,7 @@ from inferplan.perf.factors import resolve_factors
 from inferplan.perf.hostlayers import check_host_layers, offload_to_host
 from inferplan.perf.intervals import plan_intervals, support_note, support_status
 from inferplan.perf.layout import Layout, check_layout, micro_batches
-from inferplan.perf.memory import (
-    MemoryBreakdown,
-    max_sequences,
-    memory_breakdown,
-)
+from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
     ExpertHost,
@@ -224,8 +220,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                   output_len: int = 128, threads: int | None = None, offload: bool | str = False,
                   host: str | HardwareSpec | None = None, slots: int | None = None,
                   engine_options: dict[str, str | float] | None = None,
-                  hardware_files: tuple[Path, ...] = (), requests: int | None = None) -> EstimatePlan:
-    """Resolve everything and build the step work for the mode (no efficiency factors).
+                  hardware_files: tuple[Path, ...] = (), requests: int | None = None,
+                  host_efficiency: Efficiency | None = None) -> EstimatePlan:
+    """Resolve everything and build the step work for the mode (the devices' efficiency
+    factors come later; a host CPU's, offload, from `host_efficiency`, None: the bundled ones).
 
     offload: False/'none'; True/'auto' (what does not fit goes to host DRAM, streamed over the
     host link); 'experts' (routed experts held and computed by the host CPU `host`, default
@@ -233,8 +231,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     perf/slots.py). engine_options: launch options that override the engine's defaults
     (catalog.engines.ENGINE_OPTIONS: max_num_seqs, max_num_batched_tokens, scheduler_recv_interval...).
     requests: an offline run's prompts (all queued at t = 0): no replica batches more than its
-    share (perf/batching.offline_batch); None: a run long enough to fill the largest batch.
-    """
+    share (perf/batching.offline_batch); None: a run long enough to fill the largest batch."""
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
     if input_len + output_len == 0:
@@ -281,7 +278,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     expert_host = None
     if off_mode == "experts" and eng.cpu_moe_layers != 0:
         expert_host = resolve_expert_host(hw, host, m, w, e, kv, hardware_files, eng.id,
-                                          eng.cpu_moe_layers or None)
+                                          eng.cpu_moe_layers or None, host_efficiency)
     elif eng.cpu_moe_layers and off_mode == "auto":
         raise InputError("n_cpu_moe keeps some layers' experts on the host CPU: it goes with "
                          "--offload experts, not --offload auto")
@@ -368,7 +365,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     held, ctx_max = compiled_kv(dep, admitted, ctx_max)
     mem = memory_breakdown(dep, max(held, 1), ctx_max, max(held, 1) * input_len)
     if ngl or off_mode == "auto" and not mem.fits and mode != "offline":
-        dep, mem = offload_to_host(dep, mem, notes, host, hardware_files)
+        dep, mem = offload_to_host(dep, mem, notes, host, hardware_files, host_efficiency)
         plan.dep = dep
         if mem.fits:  # the layout search reads the devices alone
             notes["layout"] = str(notes.get("layout", "")).replace(
@@ -596,5 +593,5 @@ def estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
              calibration: Path | None = None, cost: CostAssumptions | None = None,
              **kwargs: Any) -> Estimate:
     """Predict one workload on one hardware (see :func:`plan_estimate` for the arguments)."""
-    plan = plan_estimate(model, hardware, **kwargs)
-    return estimate_from_plan(plan, load_efficiency(calibration), cost)
+    eff = load_efficiency(calibration)
+    return estimate_from_plan(plan_estimate(model, hardware, host_efficiency=eff, **kwargs), eff, cost)

@@ -30,8 +30,8 @@ auto`` (weights as host layers here, else streamed weights or KV: perf/hosttier.
 and :func:`check_host_layers` refuses the requests that cannot run.
 
 The layers take their KV cache along (the device keeps 1 - phi of it); phi applies to all the
-weight bytes, the embedding and LM head included, and the LM head is timed on the device as well
-as inside the host's step (~1-2% of a step). One host CPU serves one replica (data-parallel
+weight bytes, the embedding and LM head included (their memory), while the LM head is timed on
+the device only (the host's step leaves it out). One host CPU serves one replica (data-parallel
 replicas are refused: they would share its DRAM bandwidth).
 """
 
@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from inferplan.catalog.schema import EngineSpec, HardwareSpec, Link
     from inferplan.models.spec import ModelSpec
     from inferplan.perf.deployment import Deployment
+    from inferplan.perf.efficiency import Efficiency
     from inferplan.perf.memory import MemoryBreakdown
     from inferplan.perf.step import Factors
 
@@ -83,12 +84,16 @@ class HostLayers:
         return self.weight_bytes * self.devices
 
     def host_step_s(self, b: Any, c: Any, p: Any = 0.0, s: Any = 0.0, c0: Any = 0.0) -> np.ndarray:
-        """Seconds the host CPU spends on its share of the layers in a step of this composition
-        (its own step overhead left out: the GPU's engine loop pays one)."""
-        from inferplan.perf.step import step_work
+        """Seconds the host CPU spends on its share of the layers in a step of this composition:
+        phi x the host's step without the LM head and the per-step and per-sequence host costs
+        (the device side computes the head and the GPU's engine loop pays those once)."""
+        from inferplan.perf.step import roofline_s, step_work
 
-        out: np.ndarray = self.share * (step_work(self.dep, b, c, p, s, c0).time_s(self.f)
-                                        - self.f.step_overhead_s)
+        w = step_work(self.dep, b, c, p, s, c0)
+        compute, memory, extra, _ = w.effective_parts(self.f)
+        ops = roofline_s(compute, memory)[:-1]  # the last row: per-sequence host costs
+        layers = np.array([k != "head" for k in w.op_kinds or ("linear",) * len(ops)])
+        out: np.ndarray = self.share * (ops[layers].sum(axis=0) + extra)
         return out
 
     def streamed(self, tokens: Any) -> np.ndarray:
@@ -133,13 +138,15 @@ class HostLayers:
 
 
 def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight_bytes: float,
-                        layers: int, hardware_files: tuple[Any, ...] = ()) -> HostLayers:
-    """The host CPU of `dep`'s devices holding `layers` of the layers, with the bundled
-    profile's llama.cpp CPU factors (perf/offload.py's default host rule when `host` is None)."""
+                        layers: int, hardware_files: tuple[Any, ...] = (),
+                        eff: Efficiency | None = None) -> HostLayers:
+    """The host CPU of `dep`'s devices holding `layers` of the layers, with llama.cpp's CPU
+    factors from `eff` (None: the bundled profile; perf/offload.py's default host rule when
+    `host` is None)."""
     from inferplan.perf.deployment import FALLBACK_LINK
 
     host_dep, f, why = host_cpu_deployment(dep.hw, host, dep.model, dep.weight_precision,
-                                           dep.expert_precision, dep.kv_precision, hardware_files)
+                                           dep.expert_precision, dep.kv_precision, hardware_files, eff)
     lay = dep.layout
     return HostLayers(cpu=host_dep.hw, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
                       share=layers / dep.model.num_layers, weight_bytes=weight_bytes,
@@ -181,8 +188,9 @@ def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode:
 
 def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                     host: str | HardwareSpec | None = None,
-                    hardware_files: tuple[Path, ...] = ()) -> tuple[Deployment, MemoryBreakdown]:
-    """Move what does not fit to host DRAM. Under an engine that computes offloaded layers on
+                    hardware_files: tuple[Path, ...] = (),
+                    eff: Efficiency | None = None) -> tuple[Deployment, MemoryBreakdown]:
+    """Move what does not fit to host DRAM (host CPU factors from `eff`; None: bundled). Under an engine that computes offloaded layers on
     the host (llama.cpp -ngl) whole layers move, with their KV cache (:func:`_host_layers`);
     otherwise weights if they alone overflow, streamed over the host link every step, else the
     oldest share of the KV cache, read over it."""
@@ -192,7 +200,7 @@ def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any]
 
     hw = dep.hw
     if dep.engine.host_layers and hw.hw_class == "gpu":  # the host CPU's own DRAM holds them
-        return _host_layers(dep, mem, notes, host, hardware_files)
+        return _host_layers(dep, mem, notes, host, hardware_files, eff)
     if not hw.host_link or not hw.host_memory_bytes:
         notes["offload"] = f"{hw.id} has no host link/host memory in the catalog; nothing offloaded"
         return dep, mem
@@ -224,7 +232,8 @@ def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any]
 
 def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                  host: str | HardwareSpec | None,
-                 hardware_files: tuple[Path, ...]) -> tuple[Deployment, MemoryBreakdown]:
+                 hardware_files: tuple[Path, ...],
+                 eff: Efficiency | None = None) -> tuple[Deployment, MemoryBreakdown]:
     """llama.cpp's split: -O n_gpu_layers=N keeps N layers on the GPUs; else the fewest whole
     layers leave (each with its weights and KV cache) for the rest to fit."""
     from dataclasses import replace
@@ -246,7 +255,7 @@ def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
         n_host = min(n_layers, math.ceil(excess / movable * n_layers)) if movable > 0 else n_layers
     share = n_host / n_layers
     w_off = mem.weights_bytes * share
-    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files)
+    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff)
     dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
     new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes * (1 - share),
                           mem.activation_bytes, mem.reserved_bytes, mem.capacity_bytes)

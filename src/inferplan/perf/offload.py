@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from inferplan.catalog.schema import Precision
     from inferplan.models.spec import ModelSpec
     from inferplan.perf.deployment import Deployment
+    from inferplan.perf.efficiency import Efficiency
     from inferplan.perf.layout import Layout
     from inferplan.perf.step import Factors, StepWork
 
@@ -146,10 +147,12 @@ def default_host_cpu_id(hw: HardwareSpec) -> tuple[str, str]:
 
 def host_cpu_deployment(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
                         w: Precision, e: Precision, kv: Precision,
-                        hardware_files: tuple[Path, ...] = ()) -> tuple[Deployment, Factors, str]:
+                        hardware_files: tuple[Path, ...] = (),
+                        eff: Efficiency | None = None) -> tuple[Deployment, Factors, str]:
     """The model on the host CPU of `hw` (``--host``, else :func:`default_host_cpu_id`) under
-    llama.cpp's CPU factors from the bundled profile, and why that host: what computes the
-    routed experts (--offload experts) and llama.cpp's host layers (perf/hostlayers.py)."""
+    llama.cpp's CPU factors from `eff` (the estimate's profile; None: the bundled one), and why
+    that host: what computes the routed experts (--offload experts) and llama.cpp's host layers
+    (perf/hostlayers.py)."""
     from inferplan.catalog.engines import get_engine
     from inferplan.catalog.hardware import get_hardware
     from inferplan.perf.deployment import Deployment
@@ -169,15 +172,15 @@ def host_cpu_deployment(hw: HardwareSpec, host: str | HardwareSpec | None, model
     host_dep = Deployment(model=model, hw=cpu, engine=get_engine(HOST_ENGINE), layout=Layout(),
                           weight_precision=w, expert_precision=e, kv_precision=kv,
                           act_precision="fp32")
-    f, _ = resolve_factors(host_dep, load_efficiency(None))
+    f, _ = resolve_factors(host_dep, eff or load_efficiency(None))
     return host_dep, f, why
 
 
 def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model: ModelSpec,
                         w: Precision, e: Precision, kv: Precision,
                         hardware_files: tuple[Path, ...] = (), engine: str = "llama.cpp",
-                        cpu_moe_layers: int | None = None) -> ExpertHost:
-    """The host CPU for ``--offload experts`` with its factors from the bundled profile;
+                        cpu_moe_layers: int | None = None, eff: Efficiency | None = None) -> ExpertHost:
+    """The host CPU for ``--offload experts`` with its factors from `eff` (None: bundled);
     `cpu_moe_layers`: the experts of that many MoE layers on the host (llama.cpp --n-cpu-moe;
     None: all of them)."""
     from inferplan.perf.deployment import FALLBACK_LINK
@@ -187,7 +190,7 @@ def resolve_expert_host(hw: HardwareSpec, host: str | HardwareSpec | None, model
                          f"(ktransformers, llama.cpp --cpu-moe); {hw.id} is a {hw.hw_class}")
     if not model.is_moe:
         raise InputError(f"--offload experts needs a mixture-of-experts model; {model.id} is dense")
-    host_dep, f, why = host_cpu_deployment(hw, host, model, w, e, kv, hardware_files)
+    host_dep, f, why = host_cpu_deployment(hw, host, model, w, e, kv, hardware_files, eff)
     cpu = host_dep.hw
     ctype = host_dep.hw.peak_for(list(e.compute))[0]
     # llama.cpp's --n-cpu-moe N takes the experts of layers 0..N-1 (dense ones have none); the

@@ -42,6 +42,7 @@ from inferplan.sim import (
     SchedulerConfig,
     Workload,
     pool_from_deployment,
+    with_slot_room,
 )
 from inferplan.units import fmt_layout
 
@@ -161,9 +162,13 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
     tp, pp, ep = lay
     # a served deployment: the engine's server limits, as `simulate` runs it (batch/offline
     # modes take the offline entry point's, e.g. vLLM's LLM class: 16384 tokens a step, not 8192)
-    plan = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision, mode="concurrency",
-                         batch=1, input_len=round(I), output_len=round(O),
-                         hardware_files=hardware_files, **(opts or {}))
+    def resolve(batch: int, lens: tuple[int, int]) -> EstimatePlan:
+        return plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
+                             mode="concurrency", batch=batch, input_len=lens[0], output_len=lens[1],
+                             hardware_files=hardware_files, host_efficiency=eff, **(opts or {}))
+
+    # llama.cpp's host layers leave KV room for its slots, as `simulate` builds it
+    plan = with_slot_room(resolve(1, (round(I), round(O))), workload, cfg, resolve)
     dep = plan.dep
     pool = pool_from_deployment(dep, workload, cfg, eff)
     f = pool.factors

@@ -18,6 +18,7 @@ from inferplan.sim.pool import (
     build_pool,
     pool_from_deployment,
     serving_limits,
+    with_slot_room,
 )
 from inferplan.sim.schedulers import SCHEDULERS, Replica, register_scheduler
 from inferplan.sim.simulate import SimResult, simulate, simulate_pools
@@ -35,4 +36,4 @@ __all__ = ["AUTO_LAYOUT_SEQS", "PRESETS", "SCHEDULERS", "SLO", "Arrivals", "Depl
            "LengthDist", "Pool", "PoolInfo", "Prefix", "Replica", "SchedulerConfig",
            "ServingLimits", "SimMetrics", "SimResult", "Workload", "build_pool", "get_workload",
            "micro_batches", "outcome_problems", "pool_from_deployment", "register_scheduler", "serving_limits",
-           "simulate", "simulate_pools", "with_overrides"]
+           "simulate", "simulate_pools", "with_overrides", "with_slot_room"]

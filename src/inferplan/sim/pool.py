@@ -12,6 +12,8 @@ function (``perf.step``; tabulated in ``cost.py``), dollars and watts formulas (
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -346,6 +348,28 @@ def pool_from_deployment(dep: Deployment, workload: Workload, cfg: SchedulerConf
     return Pool(dep, cfg, limits, f, blocks, eff.profile, dict(notes or {}))
 
 
+def slot_lengths(workload: Workload, slots: int) -> tuple[int, int]:
+    """Prompt and output lengths whose KV, times `slots` sequences, holds the slots at the
+    workload's mean lengths and at least one request at its 99th-percentile lengths (the KV a
+    llama.cpp server's context ``-c`` must hold for its ``-np`` slots: a request longer than the
+    whole cache is refused)."""
+    n = max(1, slots)
+    return (max(round(workload.mean_input()), math.ceil(workload.input.quantile(0.99) / n), 1),
+            max(round(workload.mean_output()), math.ceil(workload.output.quantile(0.99) / n), 1))
+
+
+def with_slot_room(plan: EstimatePlan, workload: Workload, cfg: SchedulerConfig | None,
+                   resolve: Callable[[int, tuple[int, int]], EstimatePlan]) -> EstimatePlan:
+    """`plan`, or where llama.cpp chose its host layers (no -ngl given) for one sequence, the
+    plan `resolve` (sequences, (prompt, output) lengths) gives for the server's slots at
+    :func:`slot_lengths`: a split sized for one mean request leaves KV for that one only."""
+    if not plan.fits or plan.dep.host_layers is None or plan.dep.engine.gpu_layers is not None:
+        return plan
+    seqs = (cfg.max_num_seqs if cfg else None) or plan.dep.engine.max_num_seqs
+    slotted = resolve(seqs, slot_lengths(workload, seqs))
+    return slotted if slotted.fits else plan
+
+
 def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
                cfg: SchedulerConfig | None = None, *, eff: Efficiency | None = None,
                hardware_files: tuple[Path, ...] = (), hw: HardwareSpec | None = None) -> Pool:
@@ -355,21 +379,22 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
     mean_in = max(1, round(workload.mean_input()))
     mean_out = max(1, round(workload.mean_output()))
 
-    def resolve(mode: Mode, batch: int) -> EstimatePlan:
+    def resolve(mode: Mode, batch: int, lens: tuple[int, int] = (mean_in, mean_out)) -> EstimatePlan:
         return plan_estimate(model, hw or spec.hardware, devices=spec.devices, tp=spec.tp,
                              pp=spec.pp, ep=spec.ep, precision=spec.precision,
                              kv_precision=spec.kv_precision, engine=spec.engine, mode=mode,
-                             batch=batch, input_len=mean_in, output_len=mean_out,
+                             batch=batch, input_len=lens[0], output_len=lens[1],
                              threads=spec.threads, offload=spec.offload or False, host=spec.host,
                              slots=spec.slots, engine_options=spec.engine_options or None,
-                             hardware_files=hardware_files)
+                             hardware_files=hardware_files, host_efficiency=eff)
 
     plan = resolve("concurrency", AUTO_LAYOUT_SEQS) if spec.auto_layout else None
     if plan is not None and plan.fits:
         plan.notes["layout"] = (f"auto: fewest devices holding weights + KV of {AUTO_LAYOUT_SEQS} "
                                 f"sequences of {mean_in}+{mean_out} tokens ({plan.notes.get('layout', '')})")
     else:  # a serving engine: its server limits (vLLM's API-server budgets), one sequence
-        plan = resolve("concurrency", 1)
+        plan = with_slot_room(resolve("concurrency", 1), workload, cfg,
+                              lambda n, lens: resolve("concurrency", n, lens))
     if not plan.fits:
         raise DoesNotFitError(f"{plan.dep.model.id} on {plan.dep.hw.id}: {plan.reason}")
     return pool_from_deployment(plan.dep, workload, cfg, eff, plan.notes)
