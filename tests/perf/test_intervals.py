@@ -364,3 +364,27 @@ def test_roof_bounds_count_only_the_replicas_a_static_batch_keeps_busy():
     e2e = r1["e2e_latency_s"][0]
     assert r1["output_tok_s"][0] == pytest.approx(128 / e2e)
     assert r8["output_tok_s"][0] == pytest.approx(8 * r1["output_tok_s"][0], rel=1e-6)
+
+
+def test_an_estimate_fitted_on_its_own_device_says_calibrated_not_unmeasured(tmp_path):
+    import yaml
+
+    from inferplan.compare import compare
+    from inferplan.perf.efficiency import default_profile_path
+    from inferplan.perf.estimate import estimate
+
+    kw = dict(engine="llama.cpp", precision="q4_k_m", batch=1, input_len=256, output_len=64)
+    base = estimate("llama-3.1-8b", "ryzen-9-7950x", **kw)
+    raw = yaml.safe_load(default_profile_path().read_text())
+    raw["factors"]["bw_eff"]["hw:ryzen-9-7950x"] = {"prior": 0.7, "source": "test", "value": 0.6}
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(raw))
+    cal = estimate("llama-3.1-8b", "ryzen-9-7950x", calibration=mine, **kw)
+    assert base.corpus_support in ("measured", "unmeasured")
+    assert cal.corpus_support == "calibrated" and cal.tpot_s != base.tpot_s
+    assert "bw_eff" in cal.assumptions["corpus_support"] and "'mine'" in cal.assumptions["corpus_support"]
+    assert cal.intervals  # still the corpus's intervals
+    # another device under the same profile keeps the corpus's word
+    assert estimate("llama-3.1-8b", "epyc-9755", calibration=mine, **kw).corpus_support != "calibrated"
+    res = compare("llama-3.1-8b", hardware=["ryzen-9-7950x"], calibration=mine, precision="q4_k_m")
+    assert res.rows[0].estimate.corpus_support == "calibrated"

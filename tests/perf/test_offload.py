@@ -185,3 +185,16 @@ def test_n_cpu_moe_0_is_no_offload_and_other_engines_have_no_such_option():
     assert none.expert_host is None and none.tpot_s == plain.tpot_s and none.power_w == plain.power_w
     with pytest.raises(InputError, match="vllm has no such option"):
         estimate("gpt-oss-20b", "rtx-4090", engine="vllm", engine_options={"n_cpu_moe": 3}, **kw)
+
+
+def test_streamed_weights_leave_the_host_its_share_for_the_os_as_host_layers_do():
+    kw = dict(devices=1, precision="bf16", engine="vllm", offload="auto", batch=1,
+              input_len=512, output_len=64)
+    plan = plan_estimate("llama-3.1-70b", "h100-sxm", **kw)
+    need = plan.dep.offload_weight_bytes
+    assert plan.fits and need > 0
+    roomy = get_hardware("h100-sxm").model_copy(update={"host_memory_bytes": need / 0.9})
+    tight = get_hardware("h100-sxm").model_copy(update={"host_memory_bytes": need / 0.97})
+    assert plan_estimate("llama-3.1-70b", roomy, **kw).fits
+    short = plan_estimate("llama-3.1-70b", tight, **kw)  # fits 100% of it, not the usable 95%
+    assert not short.fits and "95%" in short.notes["offload"]

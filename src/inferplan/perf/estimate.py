@@ -43,7 +43,7 @@ from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.explain import explain
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.hostlayers import check_host_layers, offload_to_host
-from inferplan.perf.intervals import plan_intervals, support_note, support_status
+from inferplan.perf.intervals import estimate_support, plan_intervals
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
 from inferplan.perf.offload import (
@@ -119,7 +119,7 @@ class Estimate(BaseModel):
     hardware_class: str = ""
     why: str = ""
     intervals: dict[str, list[float]] = {}  # 80% interval per metric (perf/intervals.py)
-    corpus_support: str | None = None  # measured/unmeasured: its engine on its hardware in the corpus
+    corpus_support: str | None = None  # measured/unmeasured: its engine on its hardware in the corpus; calibrated: fitted on it
     warnings: list[str] = []  # what the estimate extrapolates or doubts (also assumptions.warning, joined)
 
 
@@ -527,7 +527,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     met = evaluate_plan(plan, f)
     assumptions: dict[str, Any] = {k: {"value": v.value, "scope": v.scope, "source": v.source}
                          for k, v in used.items()}
-    assumptions.update(efficiency_profile=eff.profile, **plan.notes, corpus_support=support_note(dep))
+    support, support_says = estimate_support(dep, {k: v.scope for k, v in used.items()}, eff.profile)
+    assumptions.update(efficiency_profile=eff.profile, **plan.notes, corpus_support=support_says)
     assumptions["decode_context_tokens"] = plan.input_len + plan.output_len / 2
     assumptions["compute_type"] = dep.linear_compute_type
     assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"
@@ -585,7 +586,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         bound=bound,
         why=(explain_pipeline(pipe, plan.mode == "concurrency" and plan.batch > 1) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
         intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
-        corpus_support=support_status(dep),
+        corpus_support=support,
     )
 
 

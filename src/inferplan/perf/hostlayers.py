@@ -224,8 +224,11 @@ def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any]
         host_bytes = mem.kv_cache_bytes * frac
         notes["offload"] = (f"{frac:.0%} of the KV cache ({host_bytes / 1e9:.1f} GB per device) in "
                             f"host DRAM, read over {dep.host_link.name}")
-    if host_bytes > hw.host_memory_bytes:
-        notes["offload"] += f"; but host memory ({hw.host_memory_bytes / 1e9:.0f} GB per device) is too small"
+    cap = hw.host_memory_bytes * HOST_MEMORY_UTILIZATION  # as the host layers and experts
+    if host_bytes > cap:
+        notes["offload"] += (f"; but host memory is too small: {host_bytes / 1e9:.0f} GB per device "
+                             f"needed, {cap / 1e9:.0f} GB usable ({HOST_MEMORY_UTILIZATION:.0%} of "
+                             f"{hw.host_memory_bytes / 1e9:.0f} GB per device)")
         return dep, mem
     return dep, new
 

@@ -69,6 +69,7 @@ MIN_ROWS = 8
 MIN_SOURCES = 5
 ALL = "all"
 MEASURED, UNMEASURED = "measured", "unmeasured"  # corpus support of an engine on a hardware
+CALIBRATED = "calibrated"  # an estimate whose factors a profile fitted on that very device
 
 # estimate field -> (metric family, True if the field is a time: grows when the system is slower)
 FIELD_FAMILY: dict[str, tuple[str, bool]] = {
@@ -187,6 +188,27 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
                 f"corpus; the fitted factors have seen this engine on this hardware")
     return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "
             f"other engines and hardware, and its 80% intervals from configurations like that (wider)")
+
+
+def calibrated_support(dep: Deployment, scopes: dict[str, str], profile: str) -> tuple[str, str] | None:
+    """(``calibrated``, its note) when the estimate used factors a profile fitted on this very
+    device (``calibrate --scope hardware``: ``hw:ID`` scopes; `scopes`: factor -> scope used),
+    else None (the corpus's support applies). The intervals stay the corpus's (a new source's
+    error), wider than a profile fitted on this machine's own runs will be."""
+    from inferplan.perf.efficiency import HW_SCOPE_PREFIX
+
+    own = sorted(k for k, s in scopes.items() if s.startswith(f"{HW_SCOPE_PREFIX}{dep.hw.id}"))
+    if not own:
+        return None
+    return CALIBRATED, (f"{CALIBRATED}: profile '{profile}' fitted {', '.join(own)} on measurements of "
+                        f"{dep.hw.id} itself; the 80% intervals are still the bundled corpus's (a new "
+                        f"source's error), wider than such a fit's")
+
+
+def estimate_support(dep: Deployment, scopes: dict[str, str], profile: str) -> tuple[str | None, str | None]:
+    """(status, note) of an estimate: :func:`calibrated_support`, else the bundled corpus's
+    (:func:`support_status`, :func:`support_note`)."""
+    return calibrated_support(dep, scopes, profile) or (support_status(dep), support_note(dep))
 
 
 def support_tags(keys: list[str], sources: list[str]) -> list[str]:
