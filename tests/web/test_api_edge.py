@@ -111,3 +111,23 @@ def test_compare_takes_the_clis_engine_options_and_device_count(client):
                for x in rows)
     r = client.post("/api/compare", json={**body, "engine": "vllm"})
     assert r.status_code == 400 and "n_gpu_layers" in r.json()["detail"]
+
+
+def test_errors_name_the_request_fields_not_the_cli_flags(client):
+    body = {"model": "llama-3.1-8b", "hardware": "rtx-4090", "offload": "experts"}
+    r = client.post("/api/estimate", json=body)
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert 'offload="experts"' in detail and "--offload" not in detail
+    both = {"model": "llama-3.1-70b", "hardware": "rtx-4090", "precision": "q4_k_m", "devices": 1,
+            "engine": "llama.cpp", "offload": "experts", "engine_options": {"n_gpu_layers": 40}}
+    detail = client.post("/api/estimate", json=both).json()["detail"]
+    assert "--offload" not in detail and "--n-cpu-moe" in detail  # llama.cpp's own flag stays
+
+
+def test_api_words_keeps_what_is_not_ours():
+    from inferplan.web.app import api_words
+
+    assert api_words("vllm --max-num-seqs 256; --hardware-file x") == "vllm --max-num-seqs 256; --hardware-file x"
+    assert api_words("(--offload auto, -O n_gpu_layers=N)") == '(offload="auto", engine_options {"n_gpu_layers": N})'
+    assert api_words("--host picks another CPU") == "host picks another CPU"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -137,6 +138,33 @@ def resolve_model(choice: ModelChoice) -> ModelSpec:
     return get_model(model_info(choice.model).id)  # catalog only: model_info never opens paths
 
 
+# the CLI flags our messages name -> the request fields that say the same (others, and an
+# engine's own flags such as llama.cpp's --n-cpu-moe, are left as written)
+API_FIELDS = {"--offload": "offload", "--host": "host", "--slots": "slots", "--devices": "devices",
+              "--precision": "precision", "--kv-precision": "kv_precision", "--engine": "engine",
+              "--engine-option": "engine_options", "--threads": "threads", "--batch": "batch",
+              "--tp": "tp", "--pp": "pp", "--ep": "ep", "--hardware": "hardware", "--class": "hw_class",
+              "--input-len": "input_len", "--output-len": "output_len", "--requests": "requests",
+              "--usd-per-hour": "usd_per_hour", "--rate": "rate", "--replicas": "replicas",
+              "--confidence": "confidence", "--objective": "objective", "--model": "model"}
+_FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?: (auto|experts|none)\b)?(?![\w-])")
+_OPTION = re.compile(r"(?<![\w-])-O ([a-z_]+)=(\S+?)(?=[),;]|$|\s)")
+
+
+def api_words(message: str) -> str:
+    """A library message as the web API's caller reads it: the CLI flags it names as request
+    fields (``--offload experts`` -> ``offload="experts"``, ``-O n_gpu_layers=N`` ->
+    ``engine_options {"n_gpu_layers": N}``)."""
+    def flag(m: re.Match[str]) -> str:
+        name = API_FIELDS.get(m.group(1))
+        if name is None:
+            return m.group(0)
+        return f'{name}="{m.group(2)}"' if m.group(2) else name
+
+    message = _OPTION.sub(lambda m: f'engine_options {{"{m.group(1)}": {m.group(2)}}}', message)
+    return _FLAG.sub(flag, message)
+
+
 def http_error(e: BaseException, untrusted: bool = False) -> tuple[int, str]:
     """(status, message) for an exception of a library call; our messages only, never
     Python's exception text. Anything unexpected is a bug: 500, traceback to the server log."""
@@ -145,7 +173,7 @@ def http_error(e: BaseException, untrusted: bool = False) -> tuple[int, str]:
     if isinstance(e, CatalogError):
         return 500, f"server catalog error: {e}"
     if isinstance(e, InferplanError):
-        return 400, str(e)
+        return 400, api_words(str(e))
     if isinstance(e, ValidationError):  # a library model rejected a value the request carried
         return 400, validation_summary(e, limit=4)
     if untrusted and isinstance(e, ArithmeticError | ValueError | TypeError | KeyError
