@@ -27,3 +27,30 @@ def test_slots_reach_the_llama_cpp_candidates_only():
     assert four.counts["unfit"] == 0
     assert not any("slots" in r.reason for r in four.rejected)
     assert cpu4[0].ttft_s.p90 <= cpu1[0].ttft_s.p90 * 1.05
+
+
+def _plan_70b(**kw):
+    chat = Workload(name="short", arrivals=Arrivals(kind="poisson", rate=0.02),
+                    input=LengthDist(value=512), output=LengthDist(value=64))
+    req = PlanRequest(models=["llama-3.1-70b"], workload=chat, rate=0.02, slo=SLO(p90_tpot_s=2.0),
+                      hardware=["rtx-4090"], precisions=["q4_k_m"], max_devices_per_replica=1,
+                      disaggregation=False, requests=50, top=1, **kw)
+    return plan(req, executor="serial")
+
+
+def test_engine_options_reach_every_candidate_and_a_refused_one_says_why():
+    auto = _plan_70b(offload="auto")
+    ngl = _plan_70b(engine_options={"n_gpu_layers": 30})
+    assert auto.options and ngl.options
+    # 30 layers on the GPU keep 50 on the host: slower than the split sized to fit
+    assert ngl.options[0].tpot_s.p50 > 1.2 * auto.options[0].tpot_s.p50
+    bad = _plan_70b(engine_options={"n_cpu_moe": 2})
+    assert not bad.options and any("mixture-of-experts" in r.reason for r in bad.rejected)
+
+
+def test_a_candidate_that_does_not_fit_says_why():
+    # -ngl 44 leaves no KV room for four 576-token slots on a 4090 (the auto split: 1 sequence)
+    res = _plan_70b(offload="auto", engine_options={"n_gpu_layers": 44})
+    assert not res.options
+    why = " ".join(r.reason for r in res.rejected)
+    assert "4 sequences" in why and "exceed" in why and "n_gpu_layers" in why

@@ -209,6 +209,7 @@ def register(app: typer.Typer) -> None:
         offload: OffloadOpt = None,
         host: HostOpt = None,
         slots: SlotsOpt = None,
+        engine_option: EngineOptionOpt = None,
         confidence: Annotated[float | None, typer.Option(
             "--confidence", help="Plan at the pessimistic end of each metric's interval at this level, "
                                  "0 to 1 (0.8: SLOs against the high end of the 80% latency intervals, "
@@ -219,6 +220,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cheapest configuration meeting latency SLOs at a rate, across hardware, layouts,
         precisions, replicas and prefill/decode splits, with the reason it wins."""
+        from inferplan.catalog.engines import parse_engine_options
         from inferplan.cli import render_sim
         from inferplan.errors import InputError
         from inferplan.inputs import build
@@ -246,7 +248,8 @@ def register(app: typer.Typer) -> None:
                     max_replicas=max_replicas, disaggregation=disagg, requests=requests,
                     seed=seed, top=top, calibration=calibration,
                     hardware_files=list(hardware_file or ()), offload=offload, host=host,
-                    slots=slots, confidence=confidence)
+                    slots=slots, confidence=confidence,
+                    engine_options=parse_engine_options(engine_option or []) or None)
         with render_sim.progress_bar(progress) as tick:
             res = run_plan(req, executor=executor, workers=workers, ray_address=ray_address,
                            progress=tick)

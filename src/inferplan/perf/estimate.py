@@ -382,7 +382,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                      f"it with `sudo sysctl iogpu.wired_limit_mb=...` or the load fails or pages")
     if mode == "offline" and seqs_rep < 1 or not mem.fits:
         plan.fits = False
-        plan.reason = why_not_fits(dep, mem, seqs_rep, ctx_max)
+        plan.reason = why_not_fits(dep, mem, max(held, 1), ctx_max)  # the sequences held
         if (off_mode == "auto" or ngl) and "offload" in notes:  # why offloading did not rescue it
             plan.reason += f"; --offload: {notes['offload']}"
             if ngl:

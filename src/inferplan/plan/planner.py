@@ -94,6 +94,10 @@ class PlanRequest(BaseModel):
     offload: str | None = Field(default=None, description="auto | experts (perf/offload.py)")
     host: str | None = Field(default=None, description="host CPU for offload=experts, or for llama.cpp's host layers (offload=auto, n_gpu_layers)")
     slots: int | None = Field(default=None, ge=1, description="llama.cpp server slots (default 4)")
+    engine_options: dict[str, str | float] | None = Field(
+        default=None, description="launch options of every candidate's engine (max_num_seqs=64, "
+        "n_gpu_layers=40...: catalog.engines.ENGINE_OPTIONS); hardware whose engine does not take "
+        "one is rejected with the reason")
     confidence: float | None = Field(
         default=None, gt=0, lt=1, description="plan at the pessimistic end of each metric's central "
         "interval at this level (plan/confidence.py); None: on the point estimates")
@@ -296,7 +300,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         pe = pess_of(c, c2)
         return pe.slo(req.slo) if pe else req.slo
 
-    opts = {"offload": req.offload, "host": req.host, "slots": req.slots}
+    opts = {"offload": req.offload, "host": req.host, "slots": req.slots,
+            "engine_options": req.engine_options or None}
     if level is None:
         cands, unfit = enumerate_candidates(models, hws, precisions, req.workload, req.slo,
                                             req.scheduler, eff, files, req.max_devices_per_replica,

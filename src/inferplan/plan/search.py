@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from inferplan.catalog.schema import HardwareSpec
-from inferplan.errors import InferplanError, UnsupportedFormatError
+from inferplan.errors import DoesNotFitError, InferplanError, UnsupportedFormatError
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.estimate import EstimatePlan, plan_estimate
@@ -106,13 +106,18 @@ def _layouts(model: ModelSpec, hw: HardwareSpec, precision: str | None, workload
     def fit_plan(tp: int | None = None, pp: int | None = None,
                  ep: int | None = None) -> EstimatePlan | None:
         try:
+            # the engine holds at most its own limit of them (llama.cpp's slots: plan_estimate)
             p = plan_estimate(model, hw, tp=tp, pp=pp, ep=ep, precision=precision,
                               mode="concurrency", batch=AUTO_LAYOUT_SEQS, input_len=I,
                               output_len=O, hardware_files=hardware_files, **(opts or {}))
         except UnsupportedFormatError:
             raise  # no layout helps: the caller records why this hardware is out
         except InferplanError:
+            if tp is pp is ep is None:
+                raise  # the automatic layout's error is the hardware's (an option its engine refuses)
             return None
+        if tp is pp is ep is None and not p.fits:  # say why (the reason counts the sequences)
+            raise DoesNotFitError(f"does not fit: {p.reason}")
         return p if p.fits and p.dep.layout.dp == 1 else None
 
     def fits(tp: int | None = None, pp: int | None = None,

@@ -105,6 +105,7 @@ def _plan_routes(app: FastAPI, compute, errors: dict, register) -> None:
         offload: Literal["none", "auto", "experts"] | None = None
         host: str | None = Field(default=None, pattern=ID, max_length=64, description="host CPU for offload=experts, or for llama.cpp's host layers (offload=auto, n_gpu_layers)")
         slots: int | None = Field(default=None, ge=1, le=4096, description="llama.cpp server slots (default 4)")
+        engine_options: EngineOptions
         confidence: float | None = Field(default=None, gt=0, lt=1, description=(
             "plan at the pessimistic end of each metric's interval at this level (0.8); default: point estimates"))
 
@@ -124,7 +125,7 @@ def _plan_routes(app: FastAPI, compute, errors: dict, register) -> None:
                          objective=req.objective, hardware=hws, precisions=req.precisions,
                          requests=req.requests, top=req.top, disaggregation=req.disaggregation,
                          seed=req.seed, offload=req.offload, host=req.host, slots=req.slots,
-                         confidence=req.confidence)
+                         engine_options=dict(req.engine_options) or None, confidence=req.confidence)
         return plan(pr, executor="serial")
 
     register("plan", _plan)
