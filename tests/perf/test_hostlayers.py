@@ -33,21 +33,26 @@ def test_a_model_too_big_for_the_gpu_runs_its_other_layers_on_the_host_cpu():
     # decode: the host's share of the layers read at its DRAM bandwidth, one after the GPU's
     f, _ = resolve_factors(plan.dep, load_efficiency(None))
     work = step_work(plan.dep, decode_seqs=1.0, decode_ctx=576.0)
-    host_read_s = hl.weight_bytes / (hl.dep.memory_bw_bytes_s * hl.f.bw_eff)
-    # (the host's bytes hold phi of the LM head, which the GPU computes: ~2% of a 70B's weights)
-    assert float(work.t_host) > 0.97 * host_read_s
+    # the host reads its layers and the LM head (the embedding table: one row per token)
+    m = plan.dep.model
+    head_bytes = m.lm_head_params * plan.dep.head_bytes_per_elem
+    emb_bytes = m.embedding_params * plan.dep.head_bytes_per_elem
+    assert hl.weight_bytes == pytest.approx(hl.layer_bytes + head_bytes + emb_bytes)
+    host_read_s = (hl.layer_bytes + head_bytes) / (hl.dep.memory_bw_bytes_s * hl.f.bw_eff)
+    assert float(work.t_host) > host_read_s
     assert float(work.t_host) == pytest.approx(host_read_s, rel=0.25)  # weights dominate at 576 tokens
     host_model = step_work(hl.dep, decode_seqs=1.0, decode_ctx=576.0)
-    head_s = float(host_model.op_times_s(hl.f)[host_model.op_kinds.index("head")])
-    assert float(hl.host_step_s(1.0, 576.0)) < hl.share * (float(host_model.time_s(hl.f)) - head_s)
+    ops = host_model.op_times_s(hl.f)
+    head_s = float(ops[host_model.op_kinds.index("head")])
+    assert float(hl.host_step_s(1.0, 576.0)) > head_s  # the head whole, on the host
+    assert float(hl.host_step_s(1.0, 576.0)) < hl.share * (float(host_model.time_s(hl.f)) - head_s) + head_s
     assert float(work.t_offload) == 0.0  # nothing crosses the link but activations
     full = step_work(replace(plan.dep, host_layers=None, offload_weight_bytes=0.0), decode_seqs=1.0,
                      decode_ctx=576.0)  # every layer on the GPU
-    # the GPU runs only its share of every layer op (the LM head stays whole)
+    # the GPU runs only its share of every layer op, and not the LM head
     lin = [i for i, k in enumerate(work.op_kinds) if k == "linear"]
     assert np.allclose(work.t_memory[lin], full.t_memory[lin] * (1 - hl.share))
-    head = work.op_kinds.index("head")
-    assert float(work.t_memory[head]) == pytest.approx(float(full.t_memory[head]))
+    assert float(work.t_memory[work.op_kinds.index("head")]) == 0.0
     assert float(work.time_s(f)) > float(full.time_s(f))
 
 
@@ -68,7 +73,7 @@ def test_prompt_batches_copy_the_host_layers_to_the_gpu_per_ubatch():
     assert hl is not None and hl.share == 1.0 and hl.layers == 64
     work = step_work(plan.dep, prefill_tokens=np.array([31.0, 32.0, 512.0, 544.0, 1024.0]),
                      prefill_seqs=1.0)
-    copy_s = hl.weight_bytes / hl.link.bw_bytes_s
+    copy_s = hl.layer_bytes / hl.link.bw_bytes_s  # the layers' bytes: not the embedding and head
     # below 32 tokens the CPU computes them; from 32 on, one copy per 512-token ubatch, and a
     # last ubatch of 32 or more tokens copies them again
     assert float(work.t_offload[0]) == 0.0 and float(work.t_host[0]) > 0.0
@@ -80,7 +85,7 @@ def test_a_short_last_ubatch_runs_on_the_host_beside_one_copy():
     plan = plan_estimate("llama-3.1-70b", "rtx-4090", engine="llama.cpp", offload="auto", **Q4)
     hl = plan.dep.host_layers
     mixed = step_work(plan.dep, prefill_tokens=512.0, prefill_seqs=1.0, decode_seqs=3.0, decode_ctx=600.0)
-    assert float(mixed.t_offload) == pytest.approx(hl.weight_bytes / hl.link.bw_bytes_s)
+    assert float(mixed.t_offload) == pytest.approx(hl.layer_bytes / hl.link.bw_bytes_s)
     three = float(hl.host_step_s(3.0, 600.0))  # the 3 decode rows of the last ubatch, on the host
     assert three < float(mixed.t_host) < 1.01 * three + 1e-3
 
@@ -93,7 +98,10 @@ def test_the_layers_take_their_kv_cache_along():
     whole = plan_estimate("qwen2.5-32b", "h100-sxm", engine="llama.cpp", mode="concurrency", batch=4,
                           slots=4, precision="q4_k_m", input_len=32000, output_len=128, devices=1)
     assert plan.mem.kv_cache_bytes == pytest.approx(whole.mem.kv_cache_bytes * (1 - hl.share), rel=1e-6)
-    assert plan.mem.weights_bytes == pytest.approx(whole.mem.weights_bytes * (1 - hl.share), rel=1e-6)
+    # the device keeps its share of the layers; the embedding and LM head stay on the host
+    ends = whole.mem.weights_bytes - (hl.layer_bytes / hl.share)
+    assert 0 < ends < 0.1 * whole.mem.weights_bytes
+    assert plan.mem.weights_bytes == pytest.approx((whole.mem.weights_bytes - ends) * (1 - hl.share), rel=1e-6)
 
 
 def test_more_gpu_layers_decode_faster_and_all_of_them_is_no_offload():
@@ -101,15 +109,19 @@ def test_more_gpu_layers_decode_faster_and_all_of_them_is_no_offload():
     assert speeds == sorted(speeds) and speeds[-1] > 2 * speeds[0]
     whole = estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", **Q4)
     assert _ngl(64).tpot_s == whole.tpot_s and _ngl(99).tpot_s == whole.tpot_s
+    forty = plan_estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", engine_options={"n_gpu_layers": 40}, **Q4)
+    hl = forty.dep.host_layers
     assert _ngl(40).host_layers == {"cpu": "ryzen-9-7950x", "layers_on_host": 24, "gpu_layers": 40,
-                                    "host_weight_bytes": pytest.approx(24 / 64 * whole.memory.weights_bytes)}
+                                    "host_weight_bytes": pytest.approx(hl.weight_bytes)}
+    ends = hl.weight_bytes - hl.layer_bytes  # the embedding and LM head, whole
+    assert hl.layer_bytes == pytest.approx(24 / 64 * (whole.memory.weights_bytes - ends))
     assert whole.host_layers is None
 
 
 def test_ngl_99_or_minus_1_with_offload_auto_lets_auto_split_whole_layers():
     kw = dict(engine="llama.cpp", offload="auto", **Q4)
     auto = estimate("llama-3.1-70b", "rtx-4090", **kw)
-    assert auto.host_layers["layers_on_host"] == 36  # the fewest whole layers (with their KV)
+    assert auto.host_layers["layers_on_host"] == 34  # the fewest whole layers (with their KV)
     for ngl in (99, -1):
         e = estimate("llama-3.1-70b", "rtx-4090", **{**kw, "engine_options": {"n_gpu_layers": ngl}})
         assert e.host_layers == auto.host_layers and e.tpot_s == auto.tpot_s
@@ -191,7 +203,7 @@ def test_the_simulator_counts_the_host_layers_kv_room_and_host_power():
 def test_n_gpu_layers_alone_names_llama_cpp_on_one_gpu_and_needs_no_catalog_host_link():
     e = estimate("llama-3.1-70b", "rtx-4090", engine_options={"n_gpu_layers": -1},
                  **{**Q4, "devices": None})
-    assert e.engine == "llama.cpp" and e.devices == 1 and e.host_layers["layers_on_host"] == 36
+    assert e.engine == "llama.cpp" and e.devices == 1 and e.host_layers["layers_on_host"] == 34
     a10g = estimate("llama-3.1-8b", "a10g", engine="llama.cpp", engine_options={"ngl": 10}, **Q4)
     assert a10g.host_layers and a10g.host_layers["gpu_layers"] == 10  # no host_link in its entry
 

@@ -49,8 +49,8 @@ def test_engine_options_reach_every_candidate_and_a_refused_one_says_why():
 
 
 def test_a_candidate_that_does_not_fit_says_why():
-    # -ngl 44 leaves no KV room for four 576-token slots on a 4090 (the auto split: 1 sequence)
-    res = _plan_70b(offload="auto", engine_options={"n_gpu_layers": 44})
+    # -ngl 46 holds one 576-token sequence on a 4090, not its four slots
+    res = _plan_70b(offload="auto", engine_options={"n_gpu_layers": 46})
     assert not res.options
     why = " ".join(r.reason for r in res.rejected)
     assert "4 sequences" in why and "exceed" in why and "n_gpu_layers" in why

@@ -3,19 +3,21 @@
 llama.cpp places whole layers (weights and KV cache) on its devices: with ``-ngl N`` the last N
 repeating layers live in GPU memory and the others in host DRAM, where the CPU backend computes
 them (ggml's backend scheduler splits the graph at the device boundary). A token passes through
-the host's layers and then the GPU's, one after the other. With ``phi`` the share of the weight
-bytes kept on the host, a step of T tokens (T below the op-offload threshold: decode) takes
+the host's layers and then the GPU's, one after the other. The token embedding table always
+stays in host memory (a row lookup) and so does the output layer (LM head) unless ``-ngl``
+exceeds the repeating layers (llama-model.cpp: the output layer is layer ``n_layer`` of the
+same placement rule). With ``phi`` the share of the repeating layers kept on the host, a step of
+T tokens (T below the op-offload threshold: decode) takes
 
     step = device time of the GPU's (1 - phi) share of every layer op      (perf/step.py)
-         + phi x (host step time of the whole model - its step overhead)   (host path)
+         + phi x (host step time of the layers) + host time of the LM head (host path)
          + 2 x (T x d x activation bytes / host link bandwidth + link latency)
 
-The host step time is the same step cost (perf/step.py) of the model on the host CPU under
-llama.cpp's CPU factors from the bundled profile (as the routed experts of perf/offload.py):
-its layers' weights and KV cache read at the host's DRAM bandwidth times ``bw_eff``, its
-compute, its per-layer thread-pool barriers. The GPU's per-layer launch costs shrink with its
-share of the layers; the LM head stays whole on the device side (a simplification: llama.cpp
-keeps the output layer on the GPU only when every layer is offloaded).
+The host times are the same step cost (perf/step.py) of the model on the host CPU under
+llama.cpp's CPU factors (as the routed experts of perf/offload.py): its layers' weights and KV
+cache read at the host's DRAM bandwidth times ``bw_eff``, its compute, its per-layer thread-pool
+barriers; the engine loop's own per-step and per-sequence costs are paid once, on the device
+side. The GPU's per-layer launch costs shrink with its share of the layers.
 
 Prompt batches of at least 32 tokens take the other path: ggml-cuda copies each host-resident
 weight to the GPU and runs the op there (``GGML_OP_OFFLOAD_MIN_BATCH`` = 32,
@@ -23,16 +25,17 @@ ggml/src/ggml-cuda/ggml-cuda.cu; ``--no-op-offload`` turns it off), once per phy
 ``n_ubatch`` = 512 tokens. The device then computes every layer and the copies overlap it, as
 the experts' stream path of perf/offload.py:
 
-    stream = ceil(T / 512) x host weight bytes / host link bandwidth;  step = max(device, stream)
+    stream = ceil(T / 512) x host layer bytes / host link bandwidth;  step = max(device, stream)
+
+(the embedding and LM head are not copied: the lookup and the one-row logits of a prompt run on
+the host; the device side's head stands for them in these steps).
 
 :func:`offload_to_host` is where an estimate decides what goes to host DRAM under ``--offload
 auto`` (weights as host layers here, else streamed weights or KV: perf/hosttier.py times them),
 and :func:`check_host_layers` refuses the requests that cannot run.
 
-The layers take their KV cache along (the device keeps 1 - phi of it); phi applies to all the
-weight bytes, the embedding and LM head included (their memory), while the LM head is timed on
-the device only (the host's step leaves it out). One host CPU serves one replica (data-parallel
-replicas are refused: they would share its DRAM bandwidth).
+The layers take their KV cache along (the device keeps 1 - phi of it). One host CPU serves one
+replica (data-parallel replicas are refused: they would share its DRAM bandwidth).
 """
 
 from __future__ import annotations
@@ -70,8 +73,9 @@ class HostLayers:
     link: Link
     dep: Deployment  # the whole model on the host CPU (llama.cpp's CPU backend, all cores)
     f: Factors  # its factors (bundled profile: llama.cpp on this CPU class)
-    share: float  # phi: share of the layers (their weights and KV) on the host
-    weight_bytes: float  # host-resident weight bytes per device (copied by prompt batches)
+    share: float  # phi: share of the repeating layers (their weights and KV) on the host
+    weight_bytes: float  # host-resident weight bytes per device: phi of the layers + embedding and LM head
+    layer_bytes: float  # of which the layers' (copied to the GPU by prompt batches)
     devices: int  # devices of the replica (tp x pp): each keeps phi of its layers on the host
     layers: int  # layers on the host (llama.cpp -ngl = the model's layers - this)
     source: str  # why this host: '--host X' or the default rule
@@ -84,16 +88,16 @@ class HostLayers:
         return self.weight_bytes * self.devices
 
     def host_step_s(self, b: Any, c: Any, p: Any = 0.0, s: Any = 0.0, c0: Any = 0.0) -> np.ndarray:
-        """Seconds the host CPU spends on its share of the layers in a step of this composition:
-        phi x the host's step without the LM head and the per-step and per-sequence host costs
-        (the device side computes the head and the GPU's engine loop pays those once)."""
+        """Seconds the host CPU spends in a step of this composition: phi x its step over the
+        layers, plus the whole LM head (without the per-step and per-sequence host costs, which
+        the engine loop pays once on the device side)."""
         from inferplan.perf.step import roofline_s, step_work
 
         w = step_work(self.dep, b, c, p, s, c0)
         compute, memory, extra, _ = w.effective_parts(self.f)
         ops = roofline_s(compute, memory)[:-1]  # the last row: per-sequence host costs
-        layers = np.array([k != "head" for k in w.op_kinds or ("linear",) * len(ops)])
-        out: np.ndarray = self.share * (ops[layers].sum(axis=0) + extra)
+        head = np.array([k == "head" for k in w.op_kinds or ("linear",) * len(ops)])
+        out: np.ndarray = self.share * (ops[~head].sum(axis=0) + extra) + ops[head].sum(axis=0)
         return out
 
     def streamed(self, tokens: Any) -> np.ndarray:
@@ -121,15 +125,15 @@ class HostLayers:
         host = np.where(small, self.host_step_s(b, c, p, s, c0), 0.0) + crossings
         if np.any(rest_host):  # a short last ubatch: its rows on the host, as decode rows
             host = host + np.where(rest_host, self.host_step_s(rest, np.maximum(c, c0)), 0.0)
-        stream = copies * self.host_weight_bytes / self.link.bw_bytes_s
+        stream = copies * self.layer_bytes * self.devices / self.link.bw_bytes_s
         zero = 0 * t
         return stream + zero, host + zero, np.where(small, 1.0 - self.share, 1.0) + zero
 
     def describe(self, num_layers: int) -> str:
         """One line for the assumptions: what lives on the host and what computes it."""
         h = self.dep
-        return (f"{self.layers} of {num_layers} layers ({self.host_weight_bytes / 1e9:.1f} GB of "
-                f"weights, and their KV cache) in host DRAM of {self.cpu.id} "
+        return (f"{self.layers} of {num_layers} layers and the output layer ({self.host_weight_bytes / 1e9:.1f} "
+                f"GB of weights with the embeddings, and their KV cache) in host DRAM of {self.cpu.id} "
                 f"({h.memory_bw_bytes_s / 1e9:.0f} GB/s peak x bw_eff {self.f.bw_eff:.2f}, "
                 f"{self.source}), computed by its cores for batches under "
                 f"{self.stream_min_tokens:.0f} tokens (llama.cpp -ngl {num_layers - self.layers}); "
@@ -139,8 +143,9 @@ class HostLayers:
 
 def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight_bytes: float,
                         layers: int, hardware_files: tuple[Any, ...] = (),
-                        eff: Efficiency | None = None) -> HostLayers:
-    """The host CPU of `dep`'s devices holding `layers` of the layers, with llama.cpp's CPU
+                        eff: Efficiency | None = None, layer_bytes: float | None = None) -> HostLayers:
+    """The host CPU of `dep`'s devices holding `layers` of the layers (`weight_bytes` per
+    device in all, `layer_bytes` of them the layers': default all), with llama.cpp's CPU
     factors from `eff` (None: the bundled profile; perf/offload.py's default host rule when
     `host` is None)."""
     from inferplan.perf.deployment import FALLBACK_LINK
@@ -150,6 +155,7 @@ def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight
     lay = dep.layout
     return HostLayers(cpu=host_dep.hw, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
                       share=layers / dep.model.num_layers, weight_bytes=weight_bytes,
+                      layer_bytes=weight_bytes if layer_bytes is None else layer_bytes,
                       devices=lay.tp * lay.pp, layers=layers, source=why)
 
 
@@ -238,10 +244,11 @@ def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                  hardware_files: tuple[Path, ...],
                  eff: Efficiency | None = None) -> tuple[Deployment, MemoryBreakdown]:
     """llama.cpp's split: -O n_gpu_layers=N keeps N layers on the GPUs; else the fewest whole
-    layers leave (each with its weights and KV cache) for the rest to fit."""
+    layers leave (each with its weights and KV cache) for the rest to fit, beside the embedding
+    table and LM head, which stay in host memory under any partial split."""
     from dataclasses import replace
 
-    from inferplan.perf.memory import MemoryBreakdown
+    from inferplan.perf.memory import MemoryBreakdown, end_bytes_per_device
 
     n_layers = dep.model.num_layers
     if dep.layout.dp > 1:
@@ -250,15 +257,18 @@ def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                             f"--devices)")
         return dep, mem
     ngl = gpu_layers_given(dep.engine, dep.model)
+    ends = min(end_bytes_per_device(dep), mem.weights_bytes)
+    layer_dev = mem.weights_bytes - ends  # the repeating layers' bytes on the device
     if ngl is not None:
         n_host = n_layers - ngl
-    else:
-        excess = mem.used_bytes - mem.capacity_bytes + 2**20  # a MiB more: float rounding
-        movable = mem.weights_bytes + mem.kv_cache_bytes
-        n_host = min(n_layers, math.ceil(excess / movable * n_layers)) if movable > 0 else n_layers
+    else:  # the embedding and head leave first; then whole layers, at least one
+        excess = mem.used_bytes - ends - mem.capacity_bytes + 2**20  # a MiB more: float rounding
+        movable = layer_dev + mem.kv_cache_bytes
+        n_host = (min(n_layers, max(1, math.ceil(excess / movable * n_layers))) if movable > 0
+                  else n_layers)
     share = n_host / n_layers
-    w_off = mem.weights_bytes * share
-    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff)
+    w_off = layer_dev * share + ends
+    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff, layer_dev * share)
     dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
     new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes * (1 - share),
                           mem.activation_bytes, mem.reserved_bytes, mem.capacity_bytes)

@@ -42,10 +42,11 @@ def host_tier_s(dep: Deployment, tokens: np.ndarray, b: Any, c: Any, p: Any, s: 
 
 def device_share(work: StepWork, share: Any) -> StepWork:
     """`work` with every layer op, and the per-layer launch and kernel counts, scaled to the
-    device's `share` of the layers (llama.cpp -ngl: the host runs the rest; the LM head stays
-    whole on the device). `share` has the step composition's shape."""
-    keep = np.array([k != "head" for k in work.op_kinds]).reshape((-1,) + (1,) * np.ndim(share))
-    rows = np.where(keep, share, 1.0)
+    device's `share` of the layers (llama.cpp -ngl: the host runs the rest); the LM head is the
+    host's in the steps it computes (share < 1), the device's in those that copy the layers to
+    it (share 1). `share` has the step composition's shape."""
+    layer = np.array([k != "head" for k in work.op_kinds]).reshape((-1,) + (1,) * np.ndim(share))
+    rows = np.where(layer, share, np.where(np.asarray(share) < 1.0, 0.0, 1.0))
     return replace(work, t_compute=work.t_compute * rows, t_memory=work.t_memory * rows,
                    t_unpack_w=work.t_unpack_w * rows, t_unpack_e=work.t_unpack_e * rows,
                    layers=work.layers * share, small_kernels=work.small_kernels * share,

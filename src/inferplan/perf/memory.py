@@ -47,19 +47,26 @@ def weight_bytes_per_device(dep: Deployment) -> float:
     layers are spread evenly over the pipeline stages (a fractional share per stage): on SRAM
     machines the compiler may cut a layer between chips (an assumption, not published); a GPU
     pipeline of a few whole-layer stages differs from it by under one layer."""
-    lay, m = dep.layout, dep.model
+    lay = dep.layout
     on_device = dep.experts_on_device  # --offload experts: routed experts in host DRAM
     layer_bytes = sum(
         g.layers * (g.dense_elems_dev * dep.weight_bytes_per_elem
                     + on_device * g.expert_elems_dev * dep.expert_bytes_per_elem)
         for g in dep.groups
     ) / lay.pp
+    return layer_bytes + end_bytes_per_device(dep) - dep.offload_weight_bytes  # --offload auto: in host DRAM
+
+
+def end_bytes_per_device(dep: Deployment) -> float:
+    """The embedding table and LM head bytes on the most loaded device (both on one device
+    without a pipeline, the larger on an end stage with one; spread over every chip of an
+    SRAM machine)."""
+    lay, m = dep.layout, dep.model
     emb = m.embedding_params / lay.tp * dep.head_bytes_per_elem
     head = 0.0 if m.tie_word_embeddings else m.lm_head_params / lay.tp * dep.head_bytes_per_elem
     if dep.hw.sram_only:  # vocabulary-parallel over every chip of the replica (module docstring)
-        return layer_bytes + (emb + head) / lay.pp
-    ends = emb + head if lay.pp == 1 else max(emb, head)
-    return layer_bytes + ends - dep.offload_weight_bytes  # --offload auto: the rest in host DRAM
+        return (emb + head) / lay.pp
+    return emb + head if lay.pp == 1 else max(emb, head)
 
 
 def kv_bytes_per_sequence_device(dep: Deployment, ctx_tokens: float) -> float:
