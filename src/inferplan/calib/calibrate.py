@@ -180,6 +180,8 @@ def calibrate(data: list[Path], out: Path | None, base: Path | None = None, fold
     if not data:
         raise InputError("give at least one CSV of measurements")
     loaded = load_yaml(base or default_profile_path())
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("factors"), dict):
+        raise InputError(f"--base {base}: not an efficiency profile (a YAML mapping with 'factors')")
     seen = data_seen(loaded)
     base_raw = values_as_priors(loaded)
     prior_eff = efficiency_from_dict(base_raw, "base")

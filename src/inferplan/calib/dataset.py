@@ -200,7 +200,7 @@ class SchemaWarning(UserWarning):
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a BOM is not part of 'id'
             reader = csv.DictReader(f)
             missing = [c for c in ("id", "model_id", "hardware_id", "metric", "value")
                        if c not in (reader.fieldnames or [])]

@@ -175,6 +175,18 @@ ENGINE_OPTIONS: dict[str, tuple[str, type | dict[str, str], tuple[str, ...]]] = 
     "n_cpu_moe": ("cpu_moe_layers", int, ("cpu_moe", "ncmoe")),
 }
 NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the option it switches off
+# options one engine's launcher has (its release lines and forks included); the others are
+# knobs every serving engine has in some spelling. Another engine refuses them: an SGLang
+# polling interval on vLLM would change a vLLM estimate by a knob vLLM does not have.
+OPTION_ENGINES: dict[str, tuple[str, ...]] = {
+    "scheduler_recv_interval": ("sglang", "sglang-jax"),
+    "num_continuous_decode_steps": ("sglang", "sglang-jax"),
+    "prefill_first": ("sglang", "sglang-jax"),
+    "adp_timeout_iters": ("tensorrt-llm",),
+    "batch_wait_timeout_iters": ("tensorrt-llm",),
+    "batch_wait_max_tokens_ratio": ("tensorrt-llm",),
+    "scheduler_policy": ("tensorrt-llm",),
+}  # n_gpu_layers and n_cpu_moe: llama.cpp's, refused with their own reasons (perf/hostlayers.py)
 _BOOLEAN_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}
 _ADMISSION_FIELDS = set(Admission.model_fields) - {"source"}
 
@@ -232,6 +244,10 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
             near = get_close_matches(key, [*_OPTION_NAMES, *NEGATED_OPTIONS], n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise InputError(f"unknown engine option '{key}'{hint} (known: {', '.join(ENGINE_OPTIONS)})")
+        owners = OPTION_ENGINES.get(name, ())
+        if owners and not {release_line(engine), engine.base_id} & set(owners):
+            raise InputError(f"engine option {key} is {' and '.join(owners)}'s; {engine.id} has no "
+                             f"such option")
         if name in engine.inert_options:  # accepted by the engine, read by nothing in it
             continue
         field, kind, _ = ENGINE_OPTIONS[name]

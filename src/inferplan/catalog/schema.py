@@ -7,7 +7,7 @@ FLOP/s, watts, seconds, USD.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,7 +69,7 @@ class HardwareSpec(_Strict):
     sram_bytes: float | None = Field(default=None, gt=0)
     sram_bw_bytes_s: float | None = Field(default=None, gt=0)
     sram_only: bool = Field(default=False, description="weights and KV live in on-chip SRAM")
-    peak_flops: dict[ComputeType, float] = Field(
+    peak_flops: dict[ComputeType, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict, description="dense peak ops/s per arithmetic type"
     )
     peak_flops_derived: bool = Field(
@@ -98,7 +98,7 @@ class HardwareSpec(_Strict):
         default=None, gt=0, description="measured power while it runs LLM inference (NPUs: the NPU's own rail), W")
     price: Price = Price()
     default_engine: str | None = None
-    cores: int | None = None
+    cores: int | None = Field(default=None, ge=1)
     tp_ranks: int = Field(
         default=1, ge=1, description="tensor-parallel ranks one device runs as under an engine that "
                                      "shards per core (AWS Neuron: one rank per NeuronCore, logical "

@@ -61,10 +61,17 @@ def _workload(spec: str, rate, cv, users, think, input_len, output_len):
                           input_len=input_len, output_len=output_len)
 
 
-def _split(s: str | None) -> list[str] | None:
-    if not s:
+def _split(s: str | None, flag: str = "") -> list[str] | None:
+    """Comma-separated ids; None when the flag is not given (an empty value names nothing: an
+    error, not 'everything')."""
+    if s is None:
         return None
-    return [x.strip() for x in s.split(",") if x.strip()]
+    ids = [x.strip() for x in s.split(",") if x.strip()]
+    if not ids:
+        from inferplan.errors import InputError
+
+        raise InputError(f"{flag or 'the option'} {s!r} names no ids")
+    return ids
 
 
 def register(app: typer.Typer) -> None:
@@ -241,9 +248,10 @@ def register(app: typer.Typer) -> None:
         slo = build(SLO, p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
                     p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
                     p50_e2e_s=p50_e2e, p90_e2e_s=p90_e2e, p99_e2e_s=p99_e2e)
-        req = build(PlanRequest, models=_split(model) or [], workload=w, rate=rate, slo=slo,
-                    objective=objective, precisions=_split(precision), hardware=_split(hardware),
-                    deny=_split(deny) or [], classes=_split(hw_class),
+        req = build(PlanRequest, models=_split(model, "--model") or [], workload=w, rate=rate, slo=slo,
+                    objective=objective, precisions=_split(precision, "--precision"),
+                    hardware=_split(hardware, "--hardware"), deny=_split(deny, "--deny") or [],
+                    classes=_split(hw_class, "--class"),
                     budget_usd_per_hour=budget, max_devices_per_replica=max_devices,
                     max_replicas=max_replicas, disaggregation=disagg, requests=requests,
                     seed=seed, top=top, calibration=calibration,

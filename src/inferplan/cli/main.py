@@ -292,6 +292,8 @@ def compare(
     mode, n = _mode(batch, concurrency, offline)
     if hardware is not None and all_hw:
         raise InputError("--all and --hardware contradict each other: give one")
+    if hardware is not None and not hardware.replace(",", "").strip():
+        raise InputError(f"no hardware named: --hardware {hardware!r} (leave it out, or --all, for every device)")
     if not hardware and not all_hw and not hw_class:
         all_hw = True
     res = run_compare(
@@ -327,6 +329,8 @@ def fit(
     from inferplan.cli import render
     from inferplan.compare import fit as run_fit
 
+    if hardware is not None and not hardware.replace(",", "").strip():
+        raise InputError(f"no hardware named: --hardware {hardware!r} (leave it out for every device)")
     res = run_fit(model, context=context, batch=batch, precision=precision,
                   kv_precision=kv_precision, hw_class=hw_class,
                   hardware=hardware.split(",") if hardware else None, engine=engine,

@@ -77,13 +77,23 @@ class LoadtestRun(BaseModel):
 
 
 def check_endpoint(endpoint: str, local_only: bool = False) -> str:
-    """Normalized base URL (no trailing slash); with local_only, only this machine is allowed."""
-    u = urlparse(endpoint)
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise InputError(f"endpoint must be an http(s) URL like http://127.0.0.1:8000, not {endpoint!r}")
+    """Normalized base URL (no trailing slash, no OpenAI route: ``.../v1/completions`` and
+    ``.../v1`` name the same server); with local_only, only this machine is allowed."""
+    bad = f"endpoint must be an http(s) URL like http://127.0.0.1:8000, not {endpoint[:200]!r}"
+    try:
+        u = urlparse(endpoint)
+        port = u.port  # parses the port: ValueError when it is not a number in 0-65535
+    except ValueError:
+        raise InputError(bad) from None
+    if u.scheme not in ("http", "https") or not u.hostname or port == 0:
+        raise InputError(bad)
     if local_only and u.hostname not in LOCAL_HOSTS:
         raise InputError(f"endpoint {endpoint} is not on this machine (local_only)")
-    return endpoint.rstrip("/")
+    base = endpoint.rstrip("/")
+    for route in ("/v1/completions", "/v1/chat/completions", "/v1"):
+        if base.endswith(route):
+            return base[: -len(route)]
+    return base
 
 
 class Prompter:

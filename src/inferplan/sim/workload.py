@@ -40,9 +40,9 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from inferplan.errors import InputError
+from inferplan.errors import InputError, validation_summary
 
 _NORMAL = NormalDist()
 
@@ -59,8 +59,8 @@ class LengthDist(_Strict):
     value: int | None = Field(default=None, ge=0)
     low: int = Field(default=1, ge=0)
     high: int = Field(default=32768, ge=0)
-    median: float | None = Field(default=None, gt=0)
-    sigma: float = Field(default=1.0, ge=0)
+    median: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    sigma: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     values: list[int] | None = None
     path: str | None = None
 
@@ -133,10 +133,11 @@ class Arrivals(_Strict):
     exponential think times) or trace (arrival times from the trace file)."""
 
     kind: Literal["poisson", "gamma", "closed", "trace"] = "poisson"
-    rate: float | None = Field(default=None, gt=0, description="requests/s (open loop)")
-    cv: float = Field(default=1.0, gt=0, description="coefficient of variation of gaps (gamma)")
+    rate: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="requests/s (open loop)")
+    cv: float = Field(default=1.0, gt=0, le=100, allow_inf_nan=False,
+                      description="coefficient of variation of gaps (gamma; the --cv flag's range)")
     users: int | None = Field(default=None, ge=1, description="closed loop: concurrent users")
-    think_time_s: float = Field(default=0.0, ge=0)
+    think_time_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> Arrivals:
@@ -153,7 +154,7 @@ class Prefix(_Strict):
 
     tokens: int = Field(ge=1)
     groups: int = Field(default=1, ge=1)
-    share: float = Field(default=1.0, ge=0, le=1)
+    share: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
 
 
 class Workload(_Strict):
@@ -244,10 +245,12 @@ def load_workload(spec: str | Path) -> Workload:
         import yaml
 
         try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+            raw = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
             return Workload.model_validate(raw)
-        except Exception as e:  # pydantic or YAML error: name the file
-            raise InputError(f"{p}: not a valid workload ({str(e).splitlines()[0]})") from None
+        except ValidationError as e:  # name the field and the reason
+            raise InputError(f"{p}: not a valid workload: {validation_summary(e)}") from None
+        except Exception as e:  # YAML or read error: name the file
+            raise InputError(f"{p}: not a valid workload ({_why(e)})") from None
     return get_workload(str(spec))
 
 
@@ -355,18 +358,35 @@ _INPUT_KEYS = ("input_tokens", "input_len", "prompt_tokens", "context_tokens", "
 _OUTPUT_KEYS = ("output_tokens", "output_len", "completion_tokens", "generated_tokens", "output")
 
 
+def _why(e: BaseException) -> str:
+    """A read or parse error in a few words."""
+    if isinstance(e, UnicodeDecodeError):
+        return "not a UTF-8 text file"
+    if isinstance(e, IsADirectoryError):
+        return "a folder, not a file"
+    if isinstance(e, OSError):
+        return e.strerror or type(e).__name__
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise InputError(f"no such file: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Excel's CSVs) is not a column name
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the trace: {_why(e)}") from None
     if path.suffix == ".jsonl":
         out = []
         for i, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    out.append(json.loads(line))
+                    obj = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise InputError(f"{path}:{i}: not JSON ({e.msg})") from None
+                if not isinstance(obj, dict):
+                    raise InputError(f"{path}:{i}: expected a JSON object per line")
+                out.append(obj)
         return out
     return list(csv.DictReader(text.splitlines()))
 
@@ -375,9 +395,12 @@ def _pick(row: dict[str, str], keys: tuple[str, ...], path: Path, i: int, what: 
     for k in keys:
         if k in row and row[k] not in ("", None):
             try:
-                return float(row[k])
-            except ValueError:
-                raise InputError(f"{path}: row {i}: {k}={row[k]!r} is not a number") from None
+                v = float(row[k])
+            except (ValueError, TypeError):
+                v = math.nan
+            if not math.isfinite(v) or v < 0:
+                raise InputError(f"{path}: row {i}: {k}={str(row[k])[:40]!r} is not a finite number >= 0") from None
+            return v
     raise InputError(f"{path}: row {i} has no {what} column (one of {', '.join(keys)})")
 
 
@@ -429,14 +452,18 @@ def read_numbers(path: Path) -> list[int]:
             if any(k in rows[0] for k in keys):
                 return [int(_pick(r, keys, path, i, "token count")) for i, r in enumerate(rows, 1)]
         key = next(iter(rows[0]))
-        return [int(float(r[key])) for r in rows]
+        return [int(_pick(r, (key,), path, i, "token count")) for i, r in enumerate(rows, 1)]
     out = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the token counts: {_why(e)}") from None
+    for i, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 out.append(int(float(line)))
-            except ValueError:
-                raise InputError(f"{path}:{i}: {line.strip()!r} is not a number") from None
+            except (ValueError, OverflowError):
+                raise InputError(f"{path}:{i}: {line.strip()[:40]!r} is not a finite number") from None
     if not out:
         raise InputError(f"{path}: no numbers")
     return out
