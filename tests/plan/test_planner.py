@@ -316,3 +316,22 @@ def test_pair_simulates_a_sample_of_a_busy_pair(monkeypatch):
     # down to the 4-replica sample in its smaller pool
     assert all(r * 60 <= 3000 * 1.01 or min(p, d) <= 4 for p, d, r in seen), seen
     assert any(r < 2000.0 for _, _, r in seen)  # sampled: a share of the rate
+
+
+def test_no_colocated_option_runs_above_its_analytic_capacity():
+    # above the capacity at the TPOT bound no steady state meets a TPOT SLO; a review found this
+    # winner at 1.07x its capacity (2 replicas), which a short simulation, still filling up, passed
+    from inferplan.sim import get_workload
+
+    req = PlanRequest(models=["llama-3.1-70b"], workload=get_workload("chat"), rate=20.0,
+                      slo=SLO(p90_ttft_s=1.0, p90_tpot_s=0.05), hardware=["b200"],
+                      precisions=["fp4"], disaggregation=False, top=1, max_devices_per_replica=1)
+    res = plan(req, executor="serial")
+    assert res.options
+    for o in res.options:
+        assert o.capacity_rps_bound is not None and o.capacity_rps_bound >= 20.0 * (1 - 1e-9), o.id
+
+
+def test_requests_above_the_default_cap_are_simulated():
+    res = plan(_request(hardware=["h100-sxm"], requests=4000, top=1), executor="serial")
+    assert res.options and res.options[0].ttft_s.count > 3000  # not cut to 3,000 silently

@@ -11,7 +11,7 @@ interval, and reads throughputs at their *low* end:
   on the end metrics of real servers under load, so they apply to the simulated latencies as
   they are;
 - the analytic capacity of a replica (its first replica guess and the floor the search and the
-  whole-cluster check never go below, without the point plan's 1.25x slack) is read at
+  whole-cluster check never go below, as the point plan's, with no slack) is read at
   ``low end / point`` of the throughput interval, so more replicas are tried: the higher
   $/token of a pessimistic throughput shows up as more replicas, since the $ of a plan at a
   fixed rate only depend on its replicas; the simulated maximum rate (whose latencies were

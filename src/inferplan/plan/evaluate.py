@@ -33,7 +33,11 @@ from inferplan.sim import (
 )
 from inferplan.units import fmt_num
 
-CAPACITY_SLACK = 1.25  # replicas never go below rate / (slack x analytic capacity) at point estimates
+# replicas never go below rate / (slack x analytic capacity). The capacity is the largest batch
+# within the TPOT bound over its step time (Little's law), so above it the batch, and the mean
+# TPOT, must grow past the bound: no steady state meets a TPOT SLO there. A slack above 1 let
+# short simulations, still filling up, pass a cluster that a long run shows overloaded.
+CAPACITY_SLACK = 1.0
 
 
 @dataclass

@@ -344,7 +344,8 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     # simulate enough arrivals to cover several request lifetimes at the TPOT bound
     tpot_bound = min([v for m, _, v in req.slo.bounds() if m == "tpot"], default=0.05)
     window = max(60.0, 10 * mean_out * tpot_bound)
-    settings = Settings(requests=req.requests, seed=req.seed, router=req.router, window_s=window,
+    settings = Settings(requests=req.requests, max_requests=max(Settings.max_requests, req.requests),
+                        seed=req.seed, router=req.router, window_s=window,
                         scheduler=req.scheduler, calibration=req.calibration, hardware_files=files,
                         capacity_slack=Settings.capacity_slack if level is None else 1.0)
 
