@@ -181,7 +181,7 @@ NEGATED_OPTIONS = {"enable_mixed_chunk": "prefill_first"}  # spelling -> the opt
 OPTION_ENGINES: dict[str, tuple[str, ...]] = {
     "scheduler_recv_interval": ("sglang", "sglang-jax"),
     "num_continuous_decode_steps": ("sglang", "sglang-jax"),
-    "prefill_first": ("sglang", "sglang-jax"),
+    "prefill_first": ("sglang", "sglang-jax", "vllm"),  # vLLM V0: --enable-chunked-prefill False
     "adp_timeout_iters": ("tensorrt-llm",),
     "batch_wait_timeout_iters": ("tensorrt-llm",),
     "batch_wait_max_tokens_ratio": ("tensorrt-llm",),
