@@ -67,3 +67,20 @@ def test_fit_takes_named_hardware_and_an_engine():
     assert by["rtx-3090"].devices == 2 and by["h100-sxm"].devices == 1
     with pytest.raises(UnknownIdError):
         fit("llama-3.1-70b", engine="lamacpp")
+
+
+@pytest.mark.parametrize("model,context,batch,hw,devices,layout", [
+    # MLA's latent KV is whole on every TP rank: data-parallel attention ranks split it
+    ("deepseek-r1", 32768, 32, "h200-sxm", 8, (1, 1, 8)),
+    # 4 KV heads: TP8 replicates them; two pipeline stages of TP4 split the layers' KV
+    ("qwen3-235b-a22b", 8192, 64, "h100-sxm", 8, (4, 2, 1)),
+    # where TP holds it, TP as before (not fewer devices in an odd pipeline)
+    ("llama-3.1-405b", 4096, 1, "h100-sxm", 8, (8, 1, 1)),
+])
+def test_fit_tries_expert_and_pipeline_layouts_where_the_kv_cache_outgrows_tp(model, context, batch, hw,
+                                                                              devices, layout):
+    from inferplan.compare import fit
+
+    row = fit(model, context=context, batch=batch, hardware=[hw],
+              precision="fp8" if "405b" in model else None).rows[0]
+    assert row.fits and row.devices == devices and (row.tp, row.pp, row.ep) == layout

@@ -60,8 +60,10 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
     ``pp_min[tp]`` is the fewest pipeline stages whose weights fit at that TP. Policies:
 
     - ``across_nodes`` (vLLM, SGLang, TensorRT-LLM): TP in powers of two inside the scale-up
-      domain, no pipeline; pipeline stages only when the model does not fit one domain at the
-      largest TP (then one stage per node).
+      domain, no pipeline (MoE models: also expert parallelism on those devices, with TP or
+      with data-parallel attention, where the engine has them); then pipeline stages inside the
+      domain at a lower TP (where the KV cache, not the weights, outgrows TP); pipeline stages
+      across domains only when the model does not fit one at the largest TP (one per node).
     - ``layer_split`` (llama.cpp ``--split-mode layer``, transformers ``device_map``): no TP; each
       device holds a contiguous share of the layers, used one after another (``pp`` stages, one
       micro-batch in flight) inside one machine.
@@ -87,6 +89,19 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
     for tp in tps:
         if pp_min.get(tp, 1) == 1 and tp <= limit:
             out.append(Layout(tp=tp))
+    # an MoE model's expert-parallel layouts on as many devices, after the TP one: where the KV
+    # cache is what does not fit (MLA's latent KV is whole on every TP rank; few KV heads are
+    # replicated past their count), attention data-parallel ranks each hold their own sequences'
+    if model.is_moe:
+        for tp in (t for t in tps if 2 <= t <= limit):
+            out += ([Layout(tp=tp, ep=tp)] if "ep" in pol.moe_options else []) + (
+                [Layout(tp=1, ep=tp)] if "attention_dp_ep" in pol.moe_options else [])
+    # the devices of a TP layout whose weights fit, as pipeline stages at a lower TP (after the
+    # TP and EP layouts): the layers' KV split, where TP would replicate few KV heads or MLA's
+    # latent KV; not on TPUs (vLLM's TPU backend has no pipeline)
+    sizes = [t for t in tps if pp_min.get(t, 1) == 1 and t <= limit] if hw.hw_class == "gpu" else []
+    out += [Layout(tp=tp, pp=n // tp) for n in sizes for tp in reversed(tps)
+            if tp < n and n % tp == 0 and pp_min.get(tp, 1) <= n // tp <= model.num_layers]
     top = tps[-1]
     lo = pp_min.get(top, 1)
     if multi_node and lo <= model.num_layers:
@@ -178,10 +193,12 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
     policy = eng.layout.pipeline
     for lay in cands:
         dp = devices // lay.replica_devices if devices else 1
-        lay = Layout(tp=lay.tp, pp=lay.pp, dp=dp)
+        lay = Layout(tp=lay.tp, pp=lay.pp, ep=lay.ep, dp=dp)
         if needs_memory(make_dep(lay), mode, seqs / dp, ctx, input_len).fits:
             how = "fewest devices that fit" if devices is None else f"{devices} devices given"
-            return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}, dp={lay.dp})"
+            ep = (f", ep={lay.ep}" + (" with data-parallel attention" if lay.attn_dp > 1 else "")
+                  if lay.ep > 1 else "")
+            return lay, f"auto ({how}, {eng.id} {policy} layout: tp={lay.tp}, pp={lay.pp}{ep}, dp={lay.dp})"
     if hw.sram_only and model.is_moe:
         found = _sram_expert_layout(model, hw, eng, make_dep, usable, mode, seqs, ctx, input_len, devices)
         if found is not None:
