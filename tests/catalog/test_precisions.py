@@ -33,3 +33,20 @@ def test_k_quant_mixes_order_by_size_and_the_iq4_xs_blocks_are_4_25_bits():
 def test_w8a8_names_the_checkpoint_format_with_a_16_bit_head():
     assert get_precision("w8a8").id == get_precision("W8A8").id == "w8a8-int8"
     assert get_precision("w8a8").head_bits == 16 and get_precision("int8").head_bits == 8
+
+
+@pytest.mark.parametrize("hw", ["tpu-v6e", "gaudi3", "mi300x", "mi355x", "epyc-9755"])
+def test_nvfp4_is_refused_where_no_engine_has_a_kernel_for_it(hw):
+    from inferplan.errors import UnsupportedFormatError
+    from inferplan.perf.estimate import plan_estimate
+
+    with pytest.raises(UnsupportedFormatError, match="gpu devices only"):
+        plan_estimate("llama-3.1-8b", hw, precision="nvfp4")
+
+
+def test_nvfp4_runs_on_nvidia_gpus_and_mxfp4_on_amd():
+    from inferplan.perf.estimate import plan_estimate
+
+    assert plan_estimate("llama-3.1-8b", "b200", precision="nvfp4").fits
+    assert plan_estimate("llama-3.1-8b", "h100-sxm", precision="nvfp4").fits  # vLLM's FP4 Marlin
+    assert plan_estimate("llama-3.1-8b", "mi355x", precision="mxfp4").fits
