@@ -73,14 +73,17 @@ def test_budget_rules_out_expensive_options():
 
 
 def test_disaggregated_pairs_are_searched_including_other_hardware():
-    res = plan(_request(hardware=["h100-sxm", "mi300x"], disaggregation=True, top=2),
+    res = plan(_request(hardware=["h100-sxm", "a100-sxm-80g", "mi300x"], disaggregation=True, top=2),
                executor="serial")
     pairs = [o for o in res.options if o.kind == "disaggregated"]
     assert pairs, [r.reason for r in res.rejected]
     assert all([p.role for p in o.pools] == ["prefill", "decode"] for o in pairs)
-    # prefill on one vendor's part, decode on another's, among the cheapest pairs simulated
+    # prefill on one part, decode on another of the same vendor (the KV connectors move a KV
+    # cache between one engine's builds for one vendor), among the cheapest pairs simulated
     assert any(o.pools[0].hardware != o.pools[1].hardware for o in pairs), \
         [[p.hardware for p in o.pools] for o in pairs]
+    assert not any({o.pools[0].hardware, o.pools[1].hardware} & {"mi300x"} and
+                   o.pools[0].hardware != o.pools[1].hardware for o in pairs)
 
 
 def test_pareto_frontier_keeps_only_undominated_options():
@@ -335,3 +338,19 @@ def test_no_colocated_option_runs_above_its_analytic_capacity():
 def test_requests_above_the_default_cap_are_simulated():
     res = plan(_request(hardware=["h100-sxm"], requests=4000, top=1), executor="serial")
     assert res.options and res.options[0].ttft_s.count > 3000  # not cut to 3,000 silently
+
+
+def test_prefill_and_decode_pools_share_checkpoint_engine_and_vendor():
+    # a review's winner: P on GB200 in FP4 + D on MI325X in FP8, which no engine serves
+    from inferplan.sim import get_workload
+
+    req = PlanRequest(models=["llama-3.1-70b"], workload=get_workload("rag"), rate=20.0,
+                      slo=SLO(p90_ttft_s=2.0, p90_tpot_s=0.05), hardware=["b200", "mi325x"],
+                      precisions=["fp8", "fp4", "mxfp4"], top=2, requests=200)
+    res = plan(req)
+    pairs = [o for o in res.options if o.kind == "disaggregated"]
+    assert pairs  # the pools are chosen within groups that can pair
+    for o in pairs:
+        p, d = o.pools
+        assert (p.weight_precision, p.kv_precision, p.engine) == (d.weight_precision, d.kv_precision, d.engine)
+        assert get_hardware(p.hardware).vendor == get_hardware(d.hardware).vendor

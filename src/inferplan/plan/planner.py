@@ -103,6 +103,28 @@ class PlanRequest(BaseModel):
         "interval at this level (plan/confidence.py); None: on the point estimates")
 
 
+def _pairable(cp: Candidate, cd: Candidate) -> bool:
+    """Whether a prefill pool and a decode pool can serve one model together: the decode pool
+    reads the KV cache the prefill pool wrote, so both run the same checkpoint (weights and KV
+    in one format) under one engine, on one vendor's devices (the KV connectors, NIXL, Mooncake,
+    move it between builds of one engine for one vendor's GPUs)."""
+    return _pair_key(cp) == _pair_key(cd)
+
+
+def _best_per_hardware(cands: list[Candidate], cost: Callable[[Candidate], float]) -> list[Candidate]:
+    """Each hardware's cheapest candidate by `cost`, cheapest first."""
+    best: dict[str, Candidate] = {}
+    for c in sorted(cands, key=cost):
+        best.setdefault(c.hardware, c)
+    return list(best.values())
+
+
+def _pair_key(c: Candidate) -> tuple[str, ...]:
+    """What a prefill and a decode pool must share (:func:`_pairable`)."""
+    p = c.pool
+    return (c.model, p.weight_precision, p.kv_precision, p.engine, c.vendor)
+
+
 class PlanOption(BaseModel):
     id: str
     rank: int = 0
@@ -376,10 +398,23 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         pd_pre: list[Candidate] = []
         pd_dec: list[Candidate] = []
         if req.disaggregation:
-            for m in models:  # per model: the 3 cheapest per prompt token / per decode throughput
+            for m in models:  # per model: in the 3 groups that can pair (_pairable) whose
+                # prefill is cheapest per prompt token, the 2 hardware cheapest per prompt token
+                # and the 2 cheapest per decode throughput (each at its best layout)
                 cont = [c for c in keep if c.model == m.id and c.policy == "continuous" and c.usd_per_hour]
-                pd_pre += sorted(cont, key=lambda c: (c.usd_per_hour or 0) / c.prefill_tok_s)[:3]
-                pd_dec += sorted(cont, key=lambda c: (c.usd_per_hour or 0) / c.decode_capacity_rps)[:3]
+                groups: dict[tuple[str, ...], list[Candidate]] = {}
+                for c in cont:
+                    groups.setdefault(_pair_key(c), []).append(c)
+
+                def pre_cost(c: Candidate) -> float:
+                    return (c.usd_per_hour or 0) / c.prefill_tok_s
+
+                def dec_cost(c: Candidate) -> float:
+                    return (c.usd_per_hour or 0) / c.decode_capacity_rps
+
+                for g in sorted(groups.values(), key=lambda g: min(map(pre_cost, g)))[:3]:
+                    pd_pre += _best_per_hardware(g, pre_cost)[:2]
+                    pd_dec += _best_per_hardware(g, dec_cost)[:2]
             tasks += [Task("prefill_pool", c, req.workload, req.rate, slo_of(c), settings,
                            replicas=max(1, math.ceil(req.rate * mean_in / c.prefill_tok_s / 0.7)),
                            r_cap=req.max_replicas) for c in pd_pre]
@@ -420,7 +455,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         for kp, op_ in pre_ok.items():
             for kd, od in dec_ok.items():
                 cp, cd = by_key[kp], by_key[kd]
-                if cp.model != cd.model:
+                if not _pairable(cp, cd):
                     continue
                 cost = ((cp.usd_per_hour or 0) * (op_.replicas or 1) + (cd.usd_per_hour or 0) * (od.replicas or 1))
                 pairs.append((cost, cp, cd, op_.replicas or 1, od.replicas or 1))
