@@ -41,6 +41,8 @@ def test_estimate_json_has_every_contract_field():
     assert d["mode"] == "batch" and d["batch"] == 1 and d["fits"] is True
     assert set(d["bound"]) == {"prefill", "decode"}
     assert d["assumptions"]["bw_eff"]["source"]
+    # and what the text shows beyond the contract (it allows added fields)
+    assert d["why"] and d["dp"] == 1 and d["hardware_class"] == "gpu"
 
 
 def test_estimate_that_does_not_fit_exits_1_with_json():

@@ -247,7 +247,7 @@ def estimate(
         hardware_files=tuple(hardware_file or ()), requests=requests,
     )
     if json_out:
-        typer.echo(est.model_dump_json(indent=2, exclude={"why", "hardware_class", "dp"}))
+        typer.echo(est.model_dump_json(indent=2))  # the contract's fields and more (why, dp...)
     else:
         from inferplan.cli import render
 

@@ -54,9 +54,12 @@ def print_simulation(res) -> None:
     _dist_row(t, "E2E", m.e2e_s)
     _dist_row(t, "queue wait", m.queue_wait_s)
     out.print(t)
+    many = sum(p.replicas for p in res.pools) > 1  # the queue's mean is the system's, its max one replica's
+    all_reps, one_rep = (" over all replicas", " on one") if many else ("", "")
     out.print(f"throughput {fmt_num(m.requests_per_s)} req/s, {fmt_num(m.output_tok_s)} output tok/s, "
               f"{fmt_num(m.total_tok_s)} total tok/s; batch mean {m.mean_batch_size:.1f} (max "
-              f"{m.max_batch_size}); queue mean {m.mean_queue_len:.1f} (max {m.max_queue_len}); KV use "
+              f"{m.max_batch_size}); queue mean {m.mean_queue_len:.1f}{all_reps} (max {m.max_queue_len}"
+              f"{one_rep}); KV use "
               f"mean {m.mean_kv_used:.0%} (max {m.max_kv_used:.0%}); preemptions {m.preemptions}"
               + (f"; prefix-cache hits {m.prefix_cache_hits}" if m.prefix_cache_hits else ""))
     if res.usd_per_1m_output_tokens is not None or res.joules_per_output_token is not None:

@@ -361,7 +361,10 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         if c not in keep:
             rejected.append(Rejection(candidate=c.label, reason=(
                 f"analytic {req.objective} proxy {proxies[c.key]:.3g} > {req.prune_factor:g}x the best "
-                f"({best:.3g}); not simulated")))
+                f"({best:.3g}); not simulated") if math.isfinite(proxies[c.key]) else (
+                f"no catalog price, so its {req.objective} cannot be ranked (a price in a "
+                f"--hardware-file entry gives one); only the 4 unpriced options quickest to a "
+                f"first token and a whole request are simulated")))
     counts["pruned_by_proxy"] = len(alive) - len(keep)
     # simulate enough arrivals to cover several request lifetimes at the TPOT bound
     tpot_bound = min([v for m, _, v in req.slo.bounds() if m == "tpot"], default=0.05)

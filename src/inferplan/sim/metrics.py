@@ -190,8 +190,8 @@ class SimMetrics(BaseModel):
     goodput: float | None = Field(default=None, description="share of requests meeting the SLO")
     goodput_requests_per_s: float | None = None
     mean_in_system: float = Field(description="time-average requests in the system (Little's L)")
-    mean_queue_len: float
-    max_queue_len: int
+    mean_queue_len: float = Field(description="time-average requests waiting, all replicas together")
+    max_queue_len: int = Field(description="most requests waiting at one replica at once")
     mean_batch_size: float = Field(description="decode sequences per step, time-weighted over busy time")
     max_batch_size: int
     mean_kv_used: float
