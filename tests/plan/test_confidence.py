@@ -110,11 +110,22 @@ def test_expert_offload_on_a_gpu_plans_against_llama_cpps_support():
     m = get_model("qwen3-30b-a3b")
     cands, _ = pessimistic_candidates([m], [h100], [None], req, load_efficiency(), 0.8, opts)
     assert cands and {pool_support(c.engine, c.hardware) for c in cands} == {"llama.cpp@h100-sxm"}
-    # capacities scaled by llama.cpp's throughput factor, not vLLM's (the SLO is loose: the same batches)
+    # capacities of llama.cpp's slowed steps, not vLLM's (the SLO is loose: the same batches)
     point, _ = enumerate_candidates([m], [h100], [None], wl, req.slo, req.scheduler, load_efficiency(),
                                     (), req.max_devices_per_replica, opts=opts)
     pe = pessimism("gpu", "gpu", 0.8, wl.mean_input(), wl.mean_output(), "llama.cpp@h100-sxm", "llama.cpp@h100-sxm")
     vllm = pessimism("gpu", "gpu", 0.8, wl.mean_input(), wl.mean_output(), "vllm@h100-sxm", "vllm@h100-sxm")
     assert pe.throughput != vllm.throughput
     by_key = {c.key: c for c in point}
-    assert all(c.capacity_rps == pytest.approx(by_key[c.key].capacity_rps * pe.throughput) for c in cands)
+    assert all(c.capacity_rps == pytest.approx(by_key[c.key].capacity_rps / pe.slowdown) for c in cands)
+
+
+def test_the_pessimistic_capacity_is_that_of_steps_slowed_by_the_larger_factor():
+    pe = pessimism("gpu", "gpu", 0.8, 1000, 300, "vllm@mi325x", "vllm@mi325x")
+    s = pe.slowdown
+    assert s == pytest.approx(max(pe.latency["tpot"], 1 / pe.throughput)) and s >= 1
+    # each bound read at point step times: / the larger of its own factor and the slowdown
+    slo = pe.capacity_slo(SLO(p90_tpot_s=0.05, p90_ttft_s=1.0))
+    assert slo.p90_tpot_s == pytest.approx(0.05 / s)
+    assert slo.p90_ttft_s == pytest.approx(1.0 / max(pe.latency["ttft"], s))
+    assert slo.p90_tpot_s <= pe.slo(SLO(p90_tpot_s=0.05)).p90_tpot_s  # never looser than before

@@ -11,8 +11,12 @@ interval, and reads throughputs at their *low* end:
   on the end metrics of real servers under load, so they apply to the simulated latencies as
   they are;
 - the analytic capacity of a replica (its first replica guess and the floor the search and the
-  whole-cluster check never go below, as the point plan's, with no slack) is read at
-  ``low end / point`` of the throughput interval, so more replicas are tried: the higher
+  whole-cluster check never go below, as the point plan's, with no slack) is that of steps
+  ``s`` times slower, ``s`` the larger of TPOT's factor and ``point / low end`` of the throughput
+  interval: the largest batch within each bound / max(its factor, s), over ``s`` (a review found
+  the point capacity at the tightened bound times the throughput factor too high: a cluster
+  sized so ran 1.5x the TPOT bound when its device was that much slower), so more replicas are
+  tried: the higher
   $/token of a pessimistic throughput shows up as more replicas, since the $ of a plan at a
   fixed rate only depend on its replicas; the simulated maximum rate (whose latencies were
   already held at their high end) is reported as it is, capped at that pessimistic analytic
@@ -70,6 +74,19 @@ class Pessimism:
     def slo(self, slo: SLO) -> SLO:
         """The bounds the simulated (point) latencies must meet: each bound / its factor."""
         return SLO(**{f"p{pct}_{m}_s": bound / self.latency[m] for m, pct, bound in slo.bounds()})
+
+    @property
+    def slowdown(self) -> float:
+        """How much slower every step runs at the pessimistic end: the larger of TPOT's factor
+        and 1 / throughput's (a step s times slower is s times TPOT and 1/s times throughput)."""
+        return max(1.0, self.latency.get("tpot", 1.0), 1.0 / max(self.throughput, 1e-9))
+
+    def capacity_slo(self, slo: SLO) -> SLO:
+        """The bounds a candidate's analytic floors and TPOT-bound batch are read at, with point
+        step times: each bound / the larger of its factor and :attr:`slowdown` (steps s times
+        slower meet a bound b where point steps meet b / s)."""
+        s = self.slowdown
+        return SLO(**{f"p{pct}_{m}_s": bound / max(self.latency[m], s) for m, pct, bound in slo.bounds()})
 
     def describe(self) -> str:
         lat = ", ".join(f"{m.upper()} x{f:.3g}" for m, f in self.latency.items())
@@ -160,12 +177,13 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
         groups.setdefault((h.hw_class, hardware_support(h, off, stored)), []).append(h)
     for (cls, sup), group in groups.items():
         pe = pessimism(cls, cls, level, mean_in, mean_out, sup, sup)
-        cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.slo(req.slo), req.scheduler, eff,
-                                      tuple(req.hardware_files), req.max_devices_per_replica, opts=opts)
-        for c in cc:
-            c.capacity_rps *= pe.throughput
-            c.decode_capacity_rps *= pe.throughput
-            c.prefill_tok_s *= pe.throughput
+        cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.capacity_slo(req.slo),
+                                      req.scheduler, eff, tuple(req.hardware_files),
+                                      req.max_devices_per_replica, opts=opts)
+        for c in cc:  # the capacity of steps slowed by s: the batch within the bound, over s
+            c.capacity_rps /= pe.slowdown
+            c.decode_capacity_rps /= pe.slowdown
+            c.prefill_tok_s /= pe.slowdown
             c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / its latency factor, "
                          f"{pe.describe()}]" for r in c.reasons]
         cands += cc
