@@ -5,11 +5,13 @@ The cost model's predictions carry intervals from cross-validated residuals
 confidence ``L`` checks each latency SLO against the *high* end of that latency's central ``L``
 interval, and reads throughputs at their *low* end:
 
-- a simulated percentile ``v`` of TTFT (prefill family), TPOT (decode family) or E2E (latency
-  family) meets a bound ``b`` when ``v x f <= b``, ``f = high end / point`` of its interval; the
-  search enforces this by giving the simulator the bound ``b / f``. The intervals were measured
-  on the end metrics of real servers under load, so they apply to the simulated latencies as
-  they are;
+- every step of a candidate is simulated ``s`` times slower (:func:`slowed_factors`), ``s`` the
+  larger of TPOT's factor and ``point / low end`` of throughput (:attr:`Pessimism.slowdown`), at
+  the target rate: its batches and queues grow as they would on hardware that much slower (a
+  review found point-speed simulations against tightened bounds passing clusters that miss the
+  SLO once every step is slower); a simulated percentile ``v`` of TTFT (prefill family), TPOT
+  (decode family) or E2E (latency family) then meets a bound ``b`` when ``v x max(1, f / s) <= b``,
+  ``f = high end / point`` of its interval (:meth:`Pessimism.sim_slo`);
 - the analytic capacity of a replica (its first replica guess and the floor the search and the
   whole-cluster check never go below, as the point plan's, with no slack) is that of steps
   ``s`` times slower, ``s`` the larger of TPOT's factor and ``point / low end`` of the throughput
@@ -41,7 +43,7 @@ step, the candidate enumeration, at the pessimistic end.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from inferplan.catalog.engines import get_engine
@@ -51,6 +53,7 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.intervals import engine_support, metric_interval
 from inferplan.perf.offload import engine_for
+from inferplan.perf.step import Factors
 from inferplan.plan.search import Candidate, enumerate_candidates
 from inferplan.sim import SLO, Dist
 
@@ -81,6 +84,17 @@ class Pessimism:
         and 1 / throughput's (a step s times slower is s times TPOT and 1/s times throughput)."""
         return max(1.0, self.latency.get("tpot", 1.0), 1.0 / max(self.throughput, 1e-9))
 
+    def residual(self, metric: str, s_prefill: float, s_decode: float) -> float:
+        """What remains of `metric`'s factor once its steps are simulated slowed (TTFT by the
+        prefill pool's slowdown, TPOT and E2E by the decode pool's): never below 1."""
+        return max(1.0, self.latency[metric] / (s_prefill if metric == "ttft" else s_decode))
+
+    def sim_slo(self, slo: SLO, s_prefill: float, s_decode: float) -> SLO:
+        """The bounds simulations of steps slowed by (s_prefill, s_decode) must meet: each
+        bound / :meth:`residual`."""
+        return SLO(**{f"p{pct}_{m}_s": bound / self.residual(m, s_prefill, s_decode)
+                      for m, pct, bound in slo.bounds()})
+
     def capacity_slo(self, slo: SLO) -> SLO:
         """The bounds a candidate's analytic floors and TPOT-bound batch are read at, with point
         step times: each bound / the larger of its factor and :attr:`slowdown` (steps s times
@@ -90,7 +104,7 @@ class Pessimism:
 
     def describe(self) -> str:
         lat = ", ".join(f"{m.upper()} x{f:.3g}" for m, f in self.latency.items())
-        return f"{lat}; capacity x{self.throughput:.3g}"
+        return f"{lat}; capacity x{self.throughput:.3g}; steps x{self.slowdown:.3g} slower"
 
 
 def pool_support(engine_id: str, hw_id: str) -> str:
@@ -159,6 +173,25 @@ def option_intervals(ttft: Dist, tpot: Dist, e2e: Dist, throughputs: dict[str, f
     return out
 
 
+def slowed_factors(f: Factors, s: float) -> Factors:
+    """`f` with every step `s` times slower: each efficiency / s, each fixed cost x s (the smooth
+    roofline of compute and memory seconds both x s is x s; a host CPU's expert or layer times,
+    already in the step's work, are not slowed)."""
+    if s == 1.0:
+        return f
+    return replace(f, bw_eff=f.bw_eff / s, compute_eff=f.compute_eff / s, comm_eff=f.comm_eff / s,
+                   layer_overhead_s=f.layer_overhead_s * s, step_overhead_s=f.step_overhead_s * s,
+                   seq_overhead_s=f.seq_overhead_s * s, small_kernel_s=f.small_kernel_s * s,
+                   prefill_layer_overhead_s=f.prefill_layer_overhead_s * s,
+                   request_overhead_s=f.request_overhead_s * s, link_latency=f.link_latency * s)
+
+
+def scaled_dist(d: Dist, k: float) -> Dist:
+    """A latency distribution with every value x `k`."""
+    return d.model_copy(update={n: getattr(d, n) * k for n in ("mean", "p50", "p90", "p99", "max")
+                                if getattr(d, n) is not None})
+
+
 def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], precisions: list[str | None],
                            req: PlanRequest, eff: Efficiency, level: float,
                            opts: dict[str, Any]) -> tuple[list[Candidate], list[dict[str, str]]]:
@@ -184,6 +217,7 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
             c.capacity_rps /= pe.slowdown
             c.decode_capacity_rps /= pe.slowdown
             c.prefill_tok_s /= pe.slowdown
+            c.slowdown = pe.slowdown  # and its simulations run those slowed steps
             c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / its latency factor, "
                          f"{pe.describe()}]" for r in c.reasons]
         cands += cc

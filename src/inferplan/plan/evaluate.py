@@ -13,11 +13,12 @@ with the whole cluster behind its router (``verify``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from inferplan.errors import InferplanError
 from inferplan.perf.efficiency import load_efficiency
+from inferplan.plan.confidence import slowed_factors
 from inferplan.plan.search import Candidate
 from inferplan.sim import (
     SLO,
@@ -133,13 +134,15 @@ _POOLS: dict[tuple[str, ...], Pool] = {}
 
 def _pool(c: Candidate, w: Workload, s: Settings) -> Pool:
     key = (c.key, w.model_dump_json(), s.scheduler.model_dump_json(), str(s.calibration),
-           repr(sorted(c.opts.items())))  # offload / host / slots change the deployment
+           repr(sorted(c.opts.items())), repr(c.slowdown))  # offload / host / slots change the deployment
     pool = _POOLS.get(key)
     if pool is None:
         if len(_POOLS) > 256:
             _POOLS.clear()
         pool = build_pool(c.model, c.spec, w, s.scheduler, eff=load_efficiency(s.calibration),
                           hardware_files=s.hardware_files)
+        if c.slowdown != 1.0:  # plan --confidence: the steps of the pessimistic end
+            pool = replace(pool, factors=slowed_factors(pool.factors, c.slowdown))
         _POOLS[key] = pool
     return pool
 

@@ -44,6 +44,7 @@ from inferplan.plan.confidence import (
     pessimism,
     pessimistic_candidates,
     pool_support,
+    scaled_dist,
 )
 from inferplan.plan.evaluate import Outcome, Settings, Task
 from inferplan.plan.executor import Executor
@@ -267,10 +268,17 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
         ttft_s=m.ttft_s, tpot_s=m.tpot_s, e2e_s=m.e2e_s, goodput=m.goodput,
         capacity_rps_bound=cap, max_rate_rps=out.max_rate_rps,
         bound=(c2 or c).bound, binding_slo="", verified=verified,
-        confidence_factors={**pess.latency, "energy": pess.energy, "throughput": pess.throughput}
-        if pess else {})
+        confidence_factors=_judged_factors(pess, c.slowdown, (c2 or c).slowdown) if pess else {})
     opt.binding_slo = binding_slo(req.slo, opt)
     return opt
+
+
+def _judged_factors(pess: Pessimism, s_pre: float, s_dec: float) -> dict[str, float]:
+    """The factors on an option's simulated values at a confidence: what remains of each
+    latency's and of energy's once the steps ran slowed (the decode pool's slowdown, `s_dec`,
+    is the option's), the throughput's (the capacity is already that of the slowed steps)."""
+    return {**{m: pess.residual(m, s_pre, s_dec) for m in pess.latency},
+            "energy": max(1.0, pess.energy / s_dec), "throughput": pess.throughput, "slowdown": s_dec}
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,9 +326,10 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         return pess_cache[k]
 
     def slo_of(c: Candidate, c2: Candidate | None = None) -> SLO:
-        """The bounds the simulated latencies of c (+ c2) must meet."""
+        """The bounds the simulated latencies of c (+ c2) must meet (at a confidence, its steps
+        slowed: what remains of each latency's factor)."""
         pe = pess_of(c, c2)
-        return pe.slo(req.slo) if pe else req.slo
+        return pe.sim_slo(req.slo, c.slowdown, (c2 or c).slowdown) if pe else req.slo
 
     opts = {"offload": req.offload, "host": req.host, "slots": req.slots,
             "engine_options": req.engine_options or None}
@@ -500,9 +509,11 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     final = [o for o in final if budget_ok(o)]
     table = load_intervals()
     for o in final:
+        s = o.confidence_factors.get("slowdown", 1.0)  # intervals about the point estimates
         o.intervals = option_intervals(
-            o.ttft_s, o.tpot_s, o.e2e_s, {"max_rate_rps": o.max_rate_rps,
-                                          "capacity_rps_bound": o.capacity_rps_bound},
+            scaled_dist(o.ttft_s, 1 / s), scaled_dist(o.tpot_s, 1 / s), scaled_dist(o.e2e_s, 1 / s),
+            {"max_rate_rps": o.max_rate_rps and o.max_rate_rps * s,
+             "capacity_rps_bound": o.capacity_rps_bound and o.capacity_rps_bound * s},
             o.joules_per_output_token, o.pools[0].hardware_class, o.pools[-1].hardware_class, level, mean_in,
             mean_out, *(pool_support(p.engine, p.hardware) for p in (o.pools[0], o.pools[-1])))
     # options verified as whole clusters first (the search's best), then the rest
@@ -523,8 +534,10 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         said = "; ".join(f"{', '.join(pools)}: {desc}" for desc, pools in by_desc.items())
         assumptions["confidence"] = (
             f"planned at the pessimistic end of the {level:.0%} prediction intervals (plan/confidence.py): "
-            f"simulated latencies x the high-end factor of their interval must meet the SLO, replica "
-            f"capacities at the low end of throughput ({said})")
+            f"every step simulated s times slower, s the larger of TPOT's high-end factor and 1 / "
+            f"throughput's low-end factor, at the target rate (its batches and queues as they would "
+            f"grow), the simulated latencies x what remains of their factor must meet the SLO, and "
+            f"replica capacities are those of the slowed steps ({said})")
         why.insert(1 if win else 0, f"At {level:.0%} confidence: the plan holds at the pessimistic "
                    f"end of each metric's {level:.0%} interval ({said}).")
     return PlanResult(

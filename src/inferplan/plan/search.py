@@ -71,6 +71,8 @@ class Candidate:
     bound: str  # what bounds a decode step at that batch
     reasons: list[str] = field(default_factory=list)  # why it cannot meet the SLO (empty: may)
     opts: dict[str, Any] = field(default_factory=dict)  # offload / host / slots (plan_estimate keywords)
+    # plan --confidence: its steps simulated this many times slower (plan/confidence.py)
+    slowdown: float = 1.0
 
     # the pool's fields, by the names the planner uses
     hardware = property(lambda self: self.pool.hardware)
