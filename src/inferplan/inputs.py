@@ -103,16 +103,17 @@ def check_writable_out(path: Path, flag: str = "--out") -> None:
         raise InputError(f"{flag} {path}: cannot write there (the folder {parent} is missing or read-only)")
 
 
-def parse_duration_s(text: str | float, name: str = "duration") -> float:
-    """``50ms``, ``1.5s``, ``2m``, ``1h``, ``250us`` -> seconds; a bare number is seconds."""
+def parse_duration_s(text: str | float, name: str = "duration", zero: bool = False) -> float:
+    """``50ms``, ``1.5s``, ``2m``, ``1h``, ``250us`` -> seconds; a bare number is seconds (`zero`:
+    0 allowed, as a think time is; not a bound or a run length)."""
     if isinstance(text, int | float) and not isinstance(text, bool):
-        return check_float(name, text, "seconds", lo=0.0, unit="s")
+        return check_float(name, text, "seconds", lo=0.0, lo_open=not zero, unit="s")
     m = _DURATION.match(str(text))
     if not m or m.group(2) not in ("", *_UNITS_S):
         raise InputError(f"{name}: cannot read {text!r} as a duration "
                          "(examples: 50ms, 1.5s, 2m, 1h; a bare number is seconds)")
     seconds = float(m.group(1)) * _UNITS_S.get(m.group(2) or "s", 1.0)
-    return check_float(name, seconds, "seconds", lo=0.0, unit="s")
+    return check_float(name, seconds, "seconds", lo=0.0, lo_open=not zero, unit="s")
 
 
 # metric -> (seconds above which a bound is implausible, why)
@@ -164,7 +165,8 @@ CONFIG_ZERO_OK = {"q_lora_rank", "n_shared_experts", "first_k_dense_replace", "m
                   "num_experts", "sliding_window", "attention_chunk_size", "head_dim",
                   "max_position_embeddings", "num_key_value_heads", "intermediate_size",
                   "moe_intermediate_size", "decoder_sparse_step", "moe_layer_freq"}
-CONFIG_LISTS = ("layer_types", "mlp_only_layers", "full_attn_idxs", "no_rope_layers", "moe_layers")
+CONFIG_LISTS = ("layer_types", "mlp_only_layers", "full_attn_idxs", "no_rope_layers", "moe_layers",
+                "architectures")
 
 
 def check_config(cfg: Any, model_id: str, where: str = "config.json") -> None:

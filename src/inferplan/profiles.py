@@ -38,6 +38,8 @@ def profile_target(name: str, out: Path | None = None, *, force: bool = False) -
     """Where a new profile goes; InputError if one is there and ``force`` is not given."""
     if out is None and not NAME.match(name):
         raise InputError(f"--name {name[:80]!r}: use 1-64 letters, digits, '-', '_' or '.'")
+    if out is None and name.endswith(".prev"):  # the name of a replaced profile's backup
+        raise InputError(f"--name {name[:80]!r}: names ending in .prev are the backups of replaced profiles")
     target = Path(out) if out is not None else profiles_dir() / f"{name}.yaml"
     if target.is_dir():
         raise InputError(f"{target} is a folder; --out takes a file path")

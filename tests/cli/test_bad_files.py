@@ -95,3 +95,54 @@ def test_an_option_of_another_engine_is_refused_not_applied():
 def test_an_empty_list_names_nothing_instead_of_everything(args):
     code, _, err = run(*args)
     assert code != 0 and ("names no ids" in err or "no hardware named" in err)
+
+
+def test_calibration_show_refuses_what_is_not_a_profile(tmp_path):
+    for body in (b"- 1\n", b"factors: 5\n", b"id,model_id\n1,2\n"):
+        p = _file(tmp_path, "x.yaml", body)
+        for json_flag in ((), ("--json",)):
+            code, _, err = run("calibration", "show", str(p), *json_flag)
+            assert code != 0 and "profile" in err, err
+
+
+def test_a_profile_name_may_not_be_a_backup_name(tmp_path):
+    data = _file(tmp_path, "d.csv", b"id,model_id,hardware_id,metric,value\n")
+    code, _, err = run("calibrate", str(data), "--name", "mine.prev")
+    assert code != 0 and ".prev" in err
+
+
+def test_zero_think_time_is_a_closed_loop_without_pauses():
+    code, _, err = run(*SIM, "--users", "2", "--think-time", "0")
+    assert code == 0, err
+
+
+def test_engine_option_messages_speak_the_users_terms():
+    code, _, err = run("estimate", "-m", "llama-3.1-8b", "-H", "rtx-4090", "-O", "n_cpu_moe=3")
+    assert code != 0 and "is dense" in err and "--offload" not in err
+    code, _, err = run("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-O", "max_num_seqs=0")
+    assert code != 0 and "given: max_num_seqs=0" in err and "{" not in err
+
+
+def test_a_config_whose_architectures_is_a_string_is_refused(tmp_path):
+    import json
+
+    body = {"architectures": "LlamaForCausalLM", "model_type": "llama", "hidden_size": 4096,
+            "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+            "intermediate_size": 14336, "vocab_size": 128256}
+    p = _file(tmp_path, "config.json", json.dumps(body).encode())
+    code, _, err = run("estimate", "-m", str(p), "-H", "h100-sxm")
+    assert code != 0 and "architectures must be a list" in err
+
+
+def test_a_validate_that_exits_1_for_low_coverage_is_an_error_in_the_history(tmp_path):
+    import json
+
+    from . import HEAD
+
+    rows = "".join(f"u{i},s,no-such-model,h100-sxm,1,1,1,,bf16,,vllm,batch,1,128,128,tpot_ms,10,B,\n"
+                   for i in range(3))
+    data = _file(tmp_path, "v.csv", (HEAD + rows).encode())
+    code, _, _ = run("validate", str(data))
+    assert code == 1
+    runs = [r for r in json.loads(run("history", "--json")[1])["runs"] if r["kind"] == "validate"]
+    assert runs and runs[0]["status"] == "error"

@@ -332,7 +332,9 @@ def validate_csv(path: Path, calibration: Path | None = None,
         raise
     if record_history:
         s = rep.summary
-        try_record_run("validate", args=args, started_at=started,
+        low = s.coverage < MIN_COVERAGE  # the CLI exits 1: an error, with the report kept
+        try_record_run("validate", args=args, started_at=started, status="error" if low else "ok",
+                       error=f"{s.coverage:.0%} of the rows predicted (below {MIN_COVERAGE:.0%})" if low else None,
                        summary={"data": Path(path).name, "calibration": rep.calibration,
                                 "rows": s.rows, "predicted": s.predicted, "median_ape": s.median_ape,
                                 "p90_ape": s.p90_ape},

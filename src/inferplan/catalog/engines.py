@@ -283,7 +283,8 @@ def with_engine_options(engine: EngineSpec, options: dict[str, str | float] | No
         text = validation_summary(e)
         for name, (field, _, _) in ENGINE_OPTIONS.items():
             text = re.sub(rf"\b(admission\.)?{field}\b", name, text)
-        raise InputError(f"engine option {text} ({dict(options)})") from None
+        given = ", ".join(f"{k}={v}" for k, v in options.items())
+        raise InputError(f"engine option {text} (given: {given})") from None
 
 
 def default_engine(hw: HardwareSpec) -> EngineSpec:

@@ -87,18 +87,19 @@ def register(app: typer.Typer) -> None:
     def calibration_show(name: Annotated[str, typer.Argument(help="Profile name or path")],
                          json_out: JsonOpt = False) -> None:
         """Print a profile (its provenance and fitted factors; --json: the YAML as one object)."""
-        from inferplan.profiles import read_profile_text
-
-        text = read_profile_text(name)
-        if not json_out:
-            typer.echo(text)
-            return
         import json
 
         import yaml
 
+        from inferplan.perf.efficiency import efficiency_from_dict
+        from inferplan.profiles import read_profile_text
+
+        text = read_profile_text(name)
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise InputError(f"profile {name} is not valid YAML: {str(e).splitlines()[0]}") from None
-        typer.echo(json.dumps(data if isinstance(data, dict) else {"profile": data}, indent=2, default=str))
+        if not isinstance(data, dict) or not isinstance(data.get("factors"), dict):
+            raise InputError(f"{name} is not an efficiency profile (a YAML mapping with 'factors')")
+        efficiency_from_dict(data, name)  # its entries, as --calibration reads them
+        typer.echo(json.dumps(data, indent=2, default=str) if json_out else text)

@@ -40,8 +40,9 @@ def number(name: str, hi: float | str, *, lo: float = 0.0, lo_open: bool = True,
     return parse
 
 
-def duration(name: str) -> Callable[[str], float]:
-    """A typer parser: ``50ms``, ``1.5s``, ``2m`` -> seconds; warns about implausible SLOs."""
+def duration(name: str, zero: bool = False) -> Callable[[str], float]:
+    """A typer parser: ``50ms``, ``1.5s``, ``2m`` -> seconds (`zero`: 0 allowed); warns about
+    implausible SLOs."""
 
     def parse(text: str) -> float:
         from inferplan.errors import InputError
@@ -50,7 +51,7 @@ def duration(name: str) -> Callable[[str], float]:
         if isinstance(text, float):
             return text
         try:
-            seconds = parse_duration_s(text, name)
+            seconds = parse_duration_s(text, name, zero)
         except InputError as e:
             raise typer.BadParameter(str(e)) from None
         warning = slo_warning(name, seconds)
@@ -150,7 +151,7 @@ WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset (chat
 RateOpt = Annotated[float | None, typer.Option("--rate", parser=number("--rate", "rate", unit="req/s"), help="Arrival rate, requests/s (Poisson; gamma with --cv)")]
 CvOpt = Annotated[float | None, typer.Option("--cv", parser=number("--cv", 100.0), help="Coefficient of variation of inter-arrival gaps (1 = Poisson)")]
 UsersOpt = Annotated[int | None, typer.Option("--users", min=1, max=_lim("batch"), help="Closed loop: concurrent users instead of a rate")]
-ThinkOpt = Annotated[float | None, typer.Option("--think-time", parser=duration("--think-time"), help="Closed loop: mean think time (50ms, 2s, 1m)")]
+ThinkOpt = Annotated[float | None, typer.Option("--think-time", parser=duration("--think-time", zero=True), help="Closed loop: mean think time (50ms, 2s, 1m)")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Random seed (same seed, same result)")]
 
 

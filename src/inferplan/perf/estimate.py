@@ -248,6 +248,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     off_mode = normalize_offload(offload)
     stored = get_precision(precision if precision not in (None, "", "unknown") else m.native_precision)
     if option_value(engine_options, "n_cpu_moe") not in (None, 0, "0") and off_mode == "none":
+        if not m.is_moe:  # said in its own terms, not as the --offload experts it stands for
+            raise InputError(f"n_cpu_moe puts MoE layers' experts on the host CPU; {m.id} is dense")
         off_mode = "experts"  # llama.cpp --n-cpu-moe N: some layers' experts on the host CPU
     ngl_given = option_given(engine_options, "n_gpu_layers")
     if (ngl_given or option_given(engine_options, "n_cpu_moe")) and not engine and hw.hw_class == "gpu":
