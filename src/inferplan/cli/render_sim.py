@@ -100,7 +100,7 @@ def print_plan(res, show: int = 10) -> None:
                       fmt_time_s(latency_s(o, "e2e")), mr, flags)
         out.print(t)
         out.print("[dim]P = on the Pareto frontier ($/h, p90 E2E, J/token); ~ = not verified as a whole "
-                  "cluster; max req/s: simulated (≥: held at every rate tried, or at the target where the "
+                  "cluster (listed after the verified ones); max req/s: simulated (≥: held at every rate tried, or at the target where the "
                   "analytic bound reads lower), ~ analytic[/]")
         if res.confidence is not None:
             out.print(f"[yellow]Planned at the pessimistic end at {res.confidence:.0%} confidence:[/] "

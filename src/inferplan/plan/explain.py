@@ -147,8 +147,10 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
         if rc.tpot_floor_s > wc.tpot_floor_s * 1.1:
             lacks.append(f"slower batch-1 decode ({rc.tpot_floor_s * 1e3:.3g} ms vs {wc.tpot_floor_s * 1e3:.3g} ms)")
         if rc.decode_batch < wc.decode_batch:
+            # KV-limited: one more sequence at the mean context would not fit its KV cache
+            ctx = req.workload.mean_input() + req.workload.mean_output() / 2
             lacks.append(f"fits a smaller batch within the TPOT bound ({rc.decode_batch} vs {wc.decode_batch}"
-                         + (", KV-limited" if rc.kv_tokens < wc.kv_tokens else "") + ")")
+                         + (", KV-limited" if (rc.decode_batch + 1) * ctx > rc.kv_tokens else "") + ")")
     lines.append("The runner-up " + ("; ".join(lacks) if lacks else "is close") + ".")
     return lines
 
