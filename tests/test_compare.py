@@ -84,3 +84,10 @@ def test_fit_tries_expert_and_pipeline_layouts_where_the_kv_cache_outgrows_tp(mo
     row = fit(model, context=context, batch=batch, hardware=[hw],
               precision="fp8" if "405b" in model else None).rows[0]
     assert row.fits and row.devices == devices and (row.tp, row.pp, row.ep) == layout
+
+
+def test_engines_without_pipelines_in_a_domain_keep_their_tp_layouts():
+    from inferplan.compare import fit
+
+    tgi = fit("qwen3-235b-a22b", context=8192, batch=64, hardware=["h100-sxm"], engine="tgi").rows[0]
+    assert (tgi.pp or 1) == 1 or tgi.devices > 8  # no tp4 pp2 on 8 H100s for TGI

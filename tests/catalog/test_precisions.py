@@ -35,12 +35,12 @@ def test_w8a8_names_the_checkpoint_format_with_a_16_bit_head():
     assert get_precision("w8a8").head_bits == 16 and get_precision("int8").head_bits == 8
 
 
-@pytest.mark.parametrize("hw", ["tpu-v6e", "gaudi3", "mi300x", "mi355x", "epyc-9755"])
+@pytest.mark.parametrize("hw", ["tpu-v6e", "gaudi3", "mi300x", "mi355x", "epyc-9755", "apple-m3-max-gpu"])
 def test_nvfp4_is_refused_where_no_engine_has_a_kernel_for_it(hw):
     from inferplan.errors import UnsupportedFormatError
     from inferplan.perf.estimate import plan_estimate
 
-    with pytest.raises(UnsupportedFormatError, match="gpu devices only"):
+    with pytest.raises(UnsupportedFormatError, match="gpu/soc devices only"):
         plan_estimate("llama-3.1-8b", hw, precision="nvfp4")
 
 
@@ -50,3 +50,4 @@ def test_nvfp4_runs_on_nvidia_gpus_and_mxfp4_on_amd():
     assert plan_estimate("llama-3.1-8b", "b200", precision="nvfp4").fits
     assert plan_estimate("llama-3.1-8b", "h100-sxm", precision="nvfp4").fits  # vLLM's FP4 Marlin
     assert plan_estimate("llama-3.1-8b", "mi355x", precision="mxfp4").fits
+    assert plan_estimate("llama-3.1-8b", "dgx-spark", precision="nvfp4").fits  # an NVIDIA SoC (GB10)

@@ -233,3 +233,15 @@ def test_a_calibration_profile_reaches_the_host_cpu(tmp_path):
     ekw = dict(engine="llama.cpp", offload="experts", batch=1, **Q4)
     assert estimate("gpt-oss-120b", "rtx-4090", calibration=slow, **{**ekw, "precision": "mxfp4"}).tpot_s \
         > 1.3 * estimate("gpt-oss-120b", "rtx-4090", **{**ekw, "precision": "mxfp4"}).tpot_s
+
+
+def test_the_end_tables_are_in_host_memory_once_whatever_the_pipeline():
+    sizes = []
+    for model in ("llama-3.1-70b", "llama-3.2-3b"):  # tied embeddings: one table
+        for pp in (1, 2, 4):
+            p = plan_estimate(model, "rtx-4090", precision="q4_k_m", engine="llama.cpp",
+                              engine_options={"n_gpu_layers": 10}, devices=pp, pp=pp)
+            sizes.append((model, p.dep.host_layers.host_weight_bytes))
+    for model in ("llama-3.1-70b", "llama-3.2-3b"):
+        vals = [v for m, v in sizes if m == model]
+        assert max(vals) == pytest.approx(min(vals), rel=1e-9), (model, vals)

@@ -138,15 +138,20 @@ def test_slowed_factors_make_every_step_that_many_times_slower():
     from inferplan.perf.estimate import plan_estimate
     from inferplan.perf.factors import resolve_factors
     from inferplan.perf.step import step_work
-    from inferplan.plan.confidence import slowed_factors
+    from inferplan.plan.confidence import slowed_deployment, slowed_factors
 
+    q4 = {"precision": "q4_k_m", "devices": 1, "engine": "llama.cpp"}
     for model, hw, kw in (("llama-3.1-70b", "h100-sxm", {"tp": 4}), ("qwen3-30b-a3b", "mi300x", {}),
-                          ("llama-3.1-8b", "epyc-9755", {})):
+                          ("llama-3.1-8b", "epyc-9755", {}),
+                          # the host CPU's work too: llama.cpp's host layers, the experts' host
+                          ("llama-3.1-70b", "rtx-4090", {**q4, "offload": "auto"}),
+                          ("mixtral-8x7b", "rtx-4090", {**q4, "offload": "experts"})):
         dep = plan_estimate(model, hw, **kw).dep
         f, _ = resolve_factors(dep, load_efficiency())
-        work = step_work(dep, decode_seqs=np.array([1.0, 8.0, 64.0]), decode_ctx=2048.0,
-                         prefill_tokens=np.array([0.0, 512.0, 0.0]), prefill_seqs=np.array([0.0, 1.0, 0.0]))
-        assert np.allclose(work.time_s(slowed_factors(f, 1.4)), 1.4 * work.time_s(f), rtol=1e-6), model
+        comp = dict(decode_seqs=np.array([1.0, 8.0, 64.0, 0.0]), decode_ctx=2048.0,
+                    prefill_tokens=np.array([0.0, 512.0, 0.0, 600.0]), prefill_seqs=np.array([0.0, 1.0, 0.0, 1.0]))
+        slow = step_work(slowed_deployment(dep, 1.4), **comp).time_s(slowed_factors(f, 1.4))
+        assert np.allclose(slow, 1.4 * step_work(dep, **comp).time_s(f), rtol=1e-3), model
 
 
 def test_a_confidence_plan_holds_where_every_step_is_that_much_slower():

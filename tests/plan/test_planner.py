@@ -147,8 +147,10 @@ def test_confidence_drops_a_configuration_that_meets_the_tpot_slo_only_on_the_po
     assert pess.winner != point.winner
     assert win.id not in {o.id for o in pess.options}
     for o in pess.options:
+        # judged at least at its interval's high end (more where the throughput's low end slows
+        # every step further than TPOT's factor: the simulation then ran those slower steps)
         high = o.intervals["p90_tpot_s"][1]
-        assert latency_s(o, "tpot") == pytest.approx(max(high, o.tpot_s.p90))
+        assert latency_s(o, "tpot") >= max(high, o.tpot_s.p90) * (1 - 1e-9)
         assert latency_s(o, "tpot") <= 0.04
     # planned for the pessimistic end, it costs more
     assert pess.options[0].usd_per_hour > win.usd_per_hour
@@ -192,12 +194,12 @@ def test_confidence_reads_each_hardwares_corpus_support():
         mp.setattr(intervals, "load_intervals", lambda path=None: table)
         res = plan(_request(slo=SLO(p90_tpot_s=0.05), hardware=["h100-sxm", "b200"], confidence=0.8),
                    executor="serial")
-    # the steps are simulated slowed by at least the group's TPOT factor (what remains of it
-    # multiplies the simulated TPOT: nothing, here)
+    # the steps are simulated slowed by at least the group's TPOT factor (the TPOT factor is
+    # the slowdown times what is left of its own: nothing, here)
     slow = {o.pools[0].hardware: o.confidence_factors["slowdown"] for o in res.options}
     left = {o.pools[0].hardware: o.confidence_factors["tpot"] for o in res.options}
     assert slow["h100-sxm"] >= math.exp(0.1) - 1e-9 and slow["b200"] >= math.exp(0.5) - 1e-9
-    assert slow["h100-sxm"] < slow["b200"] and left == {"h100-sxm": 1.0, "b200": 1.0}
+    assert slow["h100-sxm"] < slow["b200"] and left == pytest.approx(slow)  # the slowdown, all of it
 
 
 def test_hardware_without_a_price_is_planned_once_per_layout():

@@ -98,3 +98,11 @@ def test_slot_lengths_hold_the_slots_at_the_mean_and_one_long_request():
     assert (i, o) >= (round(w.mean_input()), round(w.mean_output()))
     i1, o1 = slot_lengths(w, 1)
     assert i1 >= w.input.quantile(0.99) and o1 >= w.output.quantile(0.99)
+
+
+def test_ngl_minus_one_is_sized_for_the_slots_as_offload_auto_is():
+    w = get_workload("chat")
+    base = dict(hardware="rtx-4090", devices=1, precision="q4_k_m", engine="llama.cpp")
+    auto = build_pool("llama-3.1-70b", DeploymentSpec(**base, offload="auto"), w)
+    minus1 = build_pool("llama-3.1-70b", DeploymentSpec(**base, engine_options={"n_gpu_layers": "-1"}), w)
+    assert minus1.kv_tokens == auto.kv_tokens and minus1.dep.host_layers.layers == auto.dep.host_layers.layers

@@ -344,10 +344,10 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     readers = ", ".join(
         f"{name} (on {cls or '/'.join(c for c in get_engine(name).hardware_classes if not allowed or c in allowed)})"
         for name, cls in format_readers(precision))
-    excluded = [x.split("@")[1] for x in precision.exclude_hardware if x.split("@")[0] in allowed]
+    excluded = [x for x in precision.exclude_hardware if x.split("@")[0] == hw.hw_class]
     where = (f"engines that read it: {readers}" if readers else
              f"it is a format of {'/'.join(allowed)} devices only" + (
-                 f", not {'/'.join(excluded)}'s" if excluded else ""))
+                 f", not {hw.vendor}'s" if f"{hw.hw_class}@{hw.vendor}" in excluded else ""))
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
                                  f"{where}{hint}")
 

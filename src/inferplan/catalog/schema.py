@@ -218,6 +218,10 @@ class LayoutPolicy(_Strict):
                     "(nodes) or when asked; layer_split: each device holds a contiguous share of the "
                     "layers and runs them in turn, one micro-batch in flight (llama.cpp "
                     "--split-mode layer); native: the machine pipelines layers by design (wafers, LPUs)")
+    pipeline_in_domain: bool = Field(
+        default=False, description="runs pipeline stages inside one scale-up domain at a lower TP "
+                                   "(vLLM >= 0.5.1, SGLang, TensorRT-LLM): the fewest devices may "
+                                   "split the layers' KV cache that way where TP would replicate it")
     moe: MoePlacement = Field(
         default="tp", description="default placement of routed experts: sharded by TP, expert "
                                   "parallel, or attention data-parallel + expert parallel")

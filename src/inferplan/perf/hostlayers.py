@@ -74,18 +74,20 @@ class HostLayers:
     dep: Deployment  # the whole model on the host CPU (llama.cpp's CPU backend, all cores)
     f: Factors  # its factors (bundled profile: llama.cpp on this CPU class)
     share: float  # phi: share of the repeating layers (their weights and KV) on the host
-    weight_bytes: float  # host-resident weight bytes per device: phi of the layers + embedding and LM head
+    weight_bytes: float  # weight bytes per device moved to the host: phi of its layers + its end tables
     layer_bytes: float  # of which the layers' (copied to the GPU by prompt batches)
     devices: int  # devices of the replica (tp x pp): each keeps phi of its layers on the host
     layers: int  # layers on the host (llama.cpp -ngl = the model's layers - this)
     source: str  # why this host: '--host X' or the default rule
+    end_bytes: float = 0.0  # the replica's embedding table and LM head, once, in host DRAM
     stream_min_tokens: float = float(LLAMA_CPP_OP_OFFLOAD_MIN_BATCH)
     ubatch_tokens: float = float(LLAMA_CPP_UBATCH_TOKENS)
 
     @property
     def host_weight_bytes(self) -> float:
-        """Weight bytes of the replica in host DRAM."""
-        return self.weight_bytes * self.devices
+        """Weight bytes of the replica in host DRAM: every device's share of the layers, and the
+        embedding table and LM head once (a pipeline's stages each hold one of them)."""
+        return self.layer_bytes * self.devices + self.end_bytes
 
     def host_step_s(self, b: Any, c: Any, p: Any = 0.0, s: Any = 0.0, c0: Any = 0.0) -> np.ndarray:
         """Seconds the host CPU spends in a step of this composition: phi x its step over the
@@ -143,7 +145,8 @@ class HostLayers:
 
 def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight_bytes: float,
                         layers: int, hardware_files: tuple[Any, ...] = (),
-                        eff: Efficiency | None = None, layer_bytes: float | None = None) -> HostLayers:
+                        eff: Efficiency | None = None, layer_bytes: float | None = None,
+                        end_bytes: float = 0.0) -> HostLayers:
     """The host CPU of `dep`'s devices holding `layers` of the layers (`weight_bytes` per
     device in all, `layer_bytes` of them the layers': default all), with llama.cpp's CPU
     factors from `eff` (None: the bundled profile; perf/offload.py's default host rule when
@@ -155,7 +158,7 @@ def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight
     lay = dep.layout
     return HostLayers(cpu=host_dep.hw, link=dep.hw.host_link or FALLBACK_LINK, dep=host_dep, f=f,
                       share=layers / dep.model.num_layers, weight_bytes=weight_bytes,
-                      layer_bytes=weight_bytes if layer_bytes is None else layer_bytes,
+                      layer_bytes=weight_bytes if layer_bytes is None else layer_bytes, end_bytes=end_bytes,
                       devices=lay.tp * lay.pp, layers=layers, source=why)
 
 
@@ -268,12 +271,14 @@ def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                   else n_layers)
     share = n_host / n_layers
     w_off = layer_dev * share + ends
-    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff, layer_dev * share)
+    m = dep.model  # the replica's end tables, once (tied: one table)
+    ends_all = (m.embedding_params + (0 if m.tie_word_embeddings else m.lm_head_params)) * dep.head_bytes_per_elem
+    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff, layer_dev * share, ends_all)
     dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
     new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes * (1 - share),
                           mem.activation_bytes, mem.reserved_bytes, mem.capacity_bytes)
     notes["offload"] = layers.describe(n_layers)
-    need = (w_off + mem.kv_cache_bytes * share) * layers.devices
+    need = layers.host_weight_bytes + mem.kv_cache_bytes * share * layers.devices
     cap = (layers.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
     if need > cap:
         notes["offload"] += (f"; but the host layers need {need / 1e9:.0f} GB and {layers.cpu.id} "

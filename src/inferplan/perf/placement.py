@@ -98,8 +98,10 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
                 [Layout(tp=1, ep=tp)] if "attention_dp_ep" in pol.moe_options else [])
     # the devices of a TP layout whose weights fit, as pipeline stages at a lower TP (after the
     # TP and EP layouts): the layers' KV split, where TP would replicate few KV heads or MLA's
-    # latent KV; not on TPUs (vLLM's TPU backend has no pipeline)
-    sizes = [t for t in tps if pp_min.get(t, 1) == 1 and t <= limit] if hw.hw_class == "gpu" else []
+    # latent KV; for engines that run such pipelines (LayoutPolicy.pipeline_in_domain), not on
+    # TPUs (vLLM's TPU backend has no pipeline)
+    sizes = ([t for t in tps if pp_min.get(t, 1) == 1 and t <= limit]
+             if hw.hw_class == "gpu" and pol.pipeline_in_domain else [])
     out += [Layout(tp=tp, pp=n // tp) for n in sizes for tp in reversed(tps)
             if tp < n and n % tp == 0 and pp_min.get(tp, 1) <= n // tp <= model.num_layers]
     top = tps[-1]

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferplan.catalog.engines import get_engine
 from inferplan.catalog.precisions import get_precision
-from inferplan.catalog.schema import HardwareSpec, Precision
+from inferplan.catalog.schema import HardwareSpec, Link, Precision
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.efficiency import Efficiency
 from inferplan.perf.intervals import engine_support, metric_interval
@@ -58,6 +58,7 @@ from inferplan.plan.search import Candidate, enumerate_candidates
 from inferplan.sim import SLO, Dist
 
 if TYPE_CHECKING:
+    from inferplan.perf.deployment import Deployment
     from inferplan.plan.planner import PlanRequest
 
 SERVING_MODE, SERVING_BATCH = "concurrency", 2  # an open-loop stream: the concurrency regime
@@ -184,6 +185,25 @@ def slowed_factors(f: Factors, s: float) -> Factors:
                    seq_overhead_s=f.seq_overhead_s * s, small_kernel_s=f.small_kernel_s * s,
                    prefill_layer_overhead_s=f.prefill_layer_overhead_s * s,
                    request_overhead_s=f.request_overhead_s * s, link_latency=f.link_latency * s)
+
+
+def slowed_deployment(dep: Deployment, s: float) -> Deployment:
+    """`dep` with its host CPU's work `s` times slower too (llama.cpp's host layers, the routed
+    experts' host): :func:`slowed_factors` slows only the devices' factors, and a step bound by
+    the host would barely slow while the bounds relax by the whole `s`."""
+    if s == 1.0:
+        return dep
+    hl, eh = dep.host_layers, dep.expert_host
+
+    def link(x: Link) -> Link:  # the experts' copies to the device (in the host's time; the host
+        # layers' copies are offload time, which the device factors' comm_eff already slows)
+        return x.model_copy(update={"bw_bytes_s": x.bw_bytes_s / s, "latency_s": x.latency_s * s})
+
+    return replace(
+        dep, host_layers=None if hl is None else replace(hl, f=slowed_factors(hl.f, s)),
+        expert_host=None if eh is None else replace(
+            eh, bw_eff=eh.bw_eff / s, compute_eff=eh.compute_eff / s, vector_ops_s=eh.vector_ops_s / s,
+            layer_overhead_s=eh.layer_overhead_s * s, link=link(eh.link)))
 
 
 def scaled_dist(d: Dist, k: float) -> Dist:

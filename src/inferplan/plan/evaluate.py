@@ -18,7 +18,7 @@ from pathlib import Path
 
 from inferplan.errors import InferplanError
 from inferplan.perf.efficiency import load_efficiency
-from inferplan.plan.confidence import slowed_factors
+from inferplan.plan.confidence import slowed_deployment, slowed_factors
 from inferplan.plan.search import Candidate
 from inferplan.sim import (
     SLO,
@@ -142,7 +142,8 @@ def _pool(c: Candidate, w: Workload, s: Settings) -> Pool:
         pool = build_pool(c.model, c.spec, w, s.scheduler, eff=load_efficiency(s.calibration),
                           hardware_files=s.hardware_files)
         if c.slowdown != 1.0:  # plan --confidence: the steps of the pessimistic end
-            pool = replace(pool, factors=slowed_factors(pool.factors, c.slowdown))
+            pool = replace(pool, factors=slowed_factors(pool.factors, c.slowdown),
+                           dep=slowed_deployment(pool.dep, c.slowdown))
         _POOLS[key] = pool
     return pool
 

@@ -157,8 +157,10 @@ class PlanOption(BaseModel):
         default_factory=dict, description="[low, high] of each metric (p90_tpot_s, max_rate_rps, ...) at "
         "the result's interval_level (perf/intervals.py)")
     confidence_factors: dict[str, float] = Field(
-        default_factory=dict, description="with a confidence: factor on each simulated latency "
-        "(ttft, tpot, e2e; >= 1) and energy, and on capacity (throughput; <= 1) the plan was checked with")
+        default_factory=dict, description="with a confidence: factor on each latency (ttft, tpot, "
+        "e2e; >= 1) and energy, and on capacity (throughput; <= 1) the plan was checked with; "
+        "'slowdown': how many times slower every step was simulated (the latencies and J/token "
+        "stored are the simulated ones over it, their factors include it)")
 
 
 class Rejection(BaseModel):
@@ -259,26 +261,31 @@ def _option(c: Candidate, out: Outcome, req: PlanRequest, mean_in: float, mean_o
         cap = min(c.prefill_tok_s * r / mean_in, c2.decode_capacity_rps * (out.replicas2 or 1))
     if len(req.models) > 1:
         ident = f"{c.model}: {ident}"
+    # at a confidence the steps ran s times slower: the values kept are over s (as at the point
+    # estimate, read as if linear), their factors the slowdown times what is left of their own
+    s_pre, s_dec = (c.slowdown, (c2 or c).slowdown) if pess else (1.0, 1.0)
     opt = PlanOption(
         id=ident, model=c.model, kind="colocated" if c2 is None else "disaggregated", pools=pools,
         devices=devices, usd_per_hour=usd_h,
         usd_per_1m_output_tokens=per_s / out_tok * 1e6 if per_s is not None else None,
         usd_per_1m_tokens=per_s / (req.rate * (mean_in + mean_out)) * 1e6 if per_s is not None else None,
-        joules_per_output_token=power / out_tok if power else None,
-        ttft_s=m.ttft_s, tpot_s=m.tpot_s, e2e_s=m.e2e_s, goodput=m.goodput,
+        joules_per_output_token=power / out_tok / s_dec if power else None,
+        ttft_s=scaled_dist(m.ttft_s, 1 / s_pre), tpot_s=scaled_dist(m.tpot_s, 1 / s_dec),
+        e2e_s=scaled_dist(m.e2e_s, 1 / s_dec), goodput=m.goodput,
         capacity_rps_bound=cap, max_rate_rps=out.max_rate_rps,
         bound=(c2 or c).bound, binding_slo="", verified=verified,
-        confidence_factors=_judged_factors(pess, c.slowdown, (c2 or c).slowdown) if pess else {})
+        confidence_factors=_judged_factors(pess, s_pre, s_dec) if pess else {})
     opt.binding_slo = binding_slo(req.slo, opt)
     return opt
 
 
 def _judged_factors(pess: Pessimism, s_pre: float, s_dec: float) -> dict[str, float]:
-    """The factors on an option's simulated values at a confidence: what remains of each
-    latency's and of energy's once the steps ran slowed (the decode pool's slowdown, `s_dec`,
-    is the option's), the throughput's (the capacity is already that of the slowed steps)."""
-    return {**{m: pess.residual(m, s_pre, s_dec) for m in pess.latency},
-            "energy": max(1.0, pess.energy / s_dec), "throughput": pess.throughput, "slowdown": s_dec}
+    """The factors on an option's values at a confidence (its simulated values over the
+    slowdown): each latency's, the slowdown of its pool (TTFT the prefill pool's) times what is
+    left of its own factor, i.e. the larger of the two; energy's likewise; the throughput's (the
+    capacity is already that of the slowed steps); the decode pool's slowdown."""
+    return {**{m: (s_pre if m == "ttft" else s_dec) * pess.residual(m, s_pre, s_dec) for m in pess.latency},
+            "energy": max(s_dec, pess.energy), "throughput": pess.throughput, "slowdown": s_dec}
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,9 +378,9 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
             rejected.append(Rejection(candidate=c.label, reason=(
                 f"analytic {req.objective} proxy {proxies[c.key]:.3g} > {req.prune_factor:g}x the best "
                 f"({best:.3g}); not simulated") if math.isfinite(proxies[c.key]) else (
-                f"no catalog price, so its {req.objective} cannot be ranked (a price in a "
-                f"--hardware-file entry gives one); only the 4 unpriced options quickest to a "
-                f"first token and a whole request are simulated")))
+                f"no catalog {'power figure' if req.objective == 'energy' else 'price'}, so its "
+                f"{req.objective} cannot be ranked (a --hardware-file entry can give one); only the "
+                f"4 such options quickest to a first token and a whole request are simulated")))
     counts["pruned_by_proxy"] = len(alive) - len(keep)
     # simulate enough arrivals to cover several request lifetimes at the TPOT bound
     tpot_bound = min([v for m, _, v in req.slo.bounds() if m == "tpot"], default=0.05)
@@ -511,7 +518,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     for o in final:
         s = o.confidence_factors.get("slowdown", 1.0)  # intervals about the point estimates
         o.intervals = option_intervals(
-            scaled_dist(o.ttft_s, 1 / s), scaled_dist(o.tpot_s, 1 / s), scaled_dist(o.e2e_s, 1 / s),
+            o.ttft_s, o.tpot_s, o.e2e_s,
             {"max_rate_rps": o.max_rate_rps and o.max_rate_rps * s,
              "capacity_rps_bound": o.capacity_rps_bound and o.capacity_rps_bound * s},
             o.joules_per_output_token, o.pools[0].hardware_class, o.pools[-1].hardware_class, level, mean_in,

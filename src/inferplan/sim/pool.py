@@ -36,6 +36,7 @@ from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import EstimatePlan, Mode, plan_estimate
 from inferplan.perf.factors import resolve_factors
+from inferplan.perf.hostlayers import gpu_layers_given
 from inferplan.perf.layout import micro_batches
 from inferplan.perf.memory import (
     activation_bytes_per_device,
@@ -363,8 +364,8 @@ def with_slot_room(plan: EstimatePlan, workload: Workload, cfg: SchedulerConfig 
     """`plan`, or where llama.cpp chose its host layers (no -ngl given) for one sequence, the
     plan `resolve` (sequences, (prompt, output) lengths) gives for the server's slots at
     :func:`slot_lengths`: a split sized for one mean request leaves KV for that one only."""
-    if not plan.fits or plan.dep.host_layers is None or plan.dep.engine.gpu_layers is not None:
-        return plan
+    if not plan.fits or plan.dep.host_layers is None or gpu_layers_given(plan.dep.engine, plan.dep.model) is not None:
+        return plan  # an -ngl N split is the user's (-1, "as many as fit", is sized here)
     seqs = (cfg.max_num_seqs if cfg else None) or plan.dep.engine.max_num_seqs
     slotted = resolve(seqs, slot_lengths(workload, seqs))
     return slotted if slotted.fits else plan
