@@ -177,3 +177,12 @@ def test_a_confidence_plan_holds_where_every_step_is_that_much_slower():
     out = simulate_pools(slowed, with_overrides(get_workload("chat"), rate=20.0), replicas=p.replicas,
                          requests=5000, slo=slo, warmup=0.2)  # the whole cluster, a long run
     assert out.slo_met, (win.id, out.metrics.tpot_s.p90)
+
+
+def test_llama_cpps_options_plan_against_llama_cpps_support():
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.plan.confidence import hardware_support
+
+    h100 = get_hardware("h100-sxm")
+    assert hardware_support(h100, None, None, {"n_gpu_layers": 40}) == "llama.cpp@h100-sxm"
+    assert hardware_support(h100, None, None, {"max_num_seqs": 8}) == "vllm@h100-sxm"

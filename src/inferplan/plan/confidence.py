@@ -46,7 +46,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from inferplan.catalog.engines import get_engine
+from inferplan.catalog.engines import get_engine, option_given
 from inferplan.catalog.precisions import get_precision
 from inferplan.catalog.schema import HardwareSpec, Link, Precision
 from inferplan.models.spec import ModelSpec
@@ -115,10 +115,14 @@ def pool_support(engine_id: str, hw_id: str) -> str:
 
 
 def hardware_support(hw: HardwareSpec, offload: bool | str | None = None,
-                     stored: Precision | None = None) -> str:
+                     stored: Precision | None = None,
+                     engine_options: dict[str, str | float] | None = None) -> str:
     """:func:`pool_support` of serving on `hw` with the engine the planner runs there (the
-    hardware's default; llama.cpp for a GPU with --offload experts; an engine that reads the
-    weights' format when the default cannot: perf.offload.engine_for)."""
+    hardware's default; llama.cpp for a GPU with --offload experts, or with -O n_gpu_layers /
+    n_cpu_moe, llama.cpp's options, as estimates pick it; an engine that reads the weights'
+    format when the default cannot: perf.offload.engine_for)."""
+    if hw.hw_class == "gpu" and any(option_given(engine_options, k) for k in ("n_gpu_layers", "n_cpu_moe")):
+        return engine_support(get_engine("llama.cpp"), hw.id)
     return engine_support(engine_for(hw, offload, stored), hw.id)
 
 
@@ -227,7 +231,7 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
     first = precisions[0] if precisions else None
     stored = get_precision(first or models[0].native_precision) if models else None
     for h in hws:
-        groups.setdefault((h.hw_class, hardware_support(h, off, stored)), []).append(h)
+        groups.setdefault((h.hw_class, hardware_support(h, off, stored, opts.get("engine_options"))), []).append(h)
     for (cls, sup), group in groups.items():
         pe = pessimism(cls, cls, level, mean_in, mean_out, sup, sup)
         cc, uu = enumerate_candidates(models, group, precisions, req.workload, pe.capacity_slo(req.slo),
