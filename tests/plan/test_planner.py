@@ -359,3 +359,16 @@ def test_prefill_and_decode_pools_share_checkpoint_engine_and_vendor():
         p, d = o.pools
         assert (p.weight_precision, p.kv_precision, p.engine) == (d.weight_precision, d.kv_precision, d.engine)
         assert get_hardware(p.hardware).vendor == get_hardware(d.hardware).vendor
+
+
+def test_a_cost_plan_over_unpriced_hardware_ranks_by_devices_and_says_so():
+    # a review: over hardware without prices, the cost objective fell back on the fastest
+    # unpriced options: TPU7x x32 where 4 chips meet the SLO
+    from inferplan.sim import get_workload
+
+    req = PlanRequest(models=["llama-3.1-70b"], workload=get_workload("chat"), rate=5.0,
+                      slo=SLO(p90_ttft_s=2.0, p90_tpot_s=0.06), hardware=["tpu7x", "gaudi3"],
+                      disaggregation=False, top=2, requests=200)
+    res = plan(req, executor="serial")
+    assert res.objective == "devices" and any("ranked by devices" in w for w in res.warnings)
+    assert res.options[0].devices <= 4

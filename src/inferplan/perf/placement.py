@@ -114,7 +114,6 @@ def engine_layouts(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, pp_mi
 
 def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float) -> str:
     """Why a deployment does not fit its memory: the weights alone, or the whole breakdown."""
-    gb = 1e9
     cap = mem.capacity_bytes
     if mem.weights_bytes > weight_room_bytes(dep):
         lay = dep.layout
@@ -137,9 +136,9 @@ def why_not_fits(dep: Deployment, mem: MemoryBreakdown, seqs: float, ctx: float)
         return (f"weights need {fmt_bytes(mem.weights_bytes)} per device but {dep.hw.id} has "
                 f"{fmt_bytes(cap)} ({weight_room_bytes(dep) / cap:.0%} usable by {dep.engine.id}) "
                 f"with tp={lay.tp}, pp={lay.pp}; {advice}")
-    return (f"weights {mem.weights_bytes / gb:.1f} GB + KV cache {mem.kv_cache_bytes / gb:.1f} GB "
-            f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {mem.activation_bytes / gb:.1f} GB "
-            f"+ reserve {mem.reserved_bytes / gb:.1f} GB exceed {cap / gb:.1f} GB per device")
+    return (f"weights {fmt_bytes(mem.weights_bytes)} + KV cache {fmt_bytes(mem.kv_cache_bytes)} "
+            f"({seqs:g} sequences x {ctx:.0f} tokens) + activations {fmt_bytes(mem.activation_bytes)} "
+            f"+ reserve {fmt_bytes(mem.reserved_bytes)} exceed {fmt_bytes(cap)} per device")
 
 
 def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float,

@@ -349,6 +349,16 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     by_key = {c.key: c for c in cands}
     rejected = [Rejection(candidate=f"{u['hardware']} ({u['precision']})", reason=u["reason"]) for u in unfit]
     counts = {"hardware": len(hws), "candidates": len(cands), "unfit": len(unfit)}
+    warnings = _context_warnings(models, req.workload)
+    figure = {"cost": "price", "energy": "power figure"}.get(req.objective)
+    if cands and figure and not any(c.usd_per_hour if req.objective == "cost" else c.power_w_max
+                                    for c in cands):
+        # nothing to rank by: the fewest devices stand in (the fastest, which the unpriced
+        # shortlist keeps, would be the most chips)
+        warnings.append(f"no hardware searched has a catalog {figure}, so the "
+                        f"{req.objective} objective cannot rank them: ranked by devices instead "
+                        f"(a --hardware-file entry can give one)")
+        req = req.model_copy(update={"objective": "devices"})
 
     alive, budget_out = [], 0
     for c in cands:
@@ -548,7 +558,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
         why.insert(1 if win else 0, f"At {level:.0%} confidence: the plan holds at the pessimistic "
                    f"end of each metric's {level:.0%} interval ({said}).")
     return PlanResult(
-        warnings=_context_warnings(models, req.workload),
+        warnings=warnings,
         models=[m.id for m in models], workload=req.workload.name, rate=req.rate,
         slo=req.slo.describe(), objective=req.objective, options=final, frontier=front,
         winner=win.id if win else None, why=why, rejected=rejected, counts=counts,
