@@ -138,3 +138,15 @@ def test_simulate_json_carries_the_warnings_stderr_shows():
     code, out, _ = run("simulate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--rate", "2",
                        "-n", "300", "--json")
     assert json.loads(out)["warnings"] == []
+
+
+def test_a_decode_pool_takes_expert_parallelism_and_the_prefill_pools_engine():
+    # the decode pools the planner picks (tp1 ep8: data-parallel attention) can be replayed
+    code, out, err = run("simulate", "-m", "deepseek-r1", "-H", "h200-sxm", "--tp", "8", "--precision", "fp8",
+                         "--engine", "sglang", "--decode-hardware", "h200-sxm", "--decode-tp", "1",
+                         "--decode-ep", "8", "--rate", "1", "-n", "100", "--json")
+    assert code == 0, err
+    pre, dec = json.loads(out)["pools"]
+    assert (dec["tp"], dec["ep"]) == (1, 8) and pre["engine"] == dec["engine"] == "sglang"
+    code, _, err = run("simulate", "-m", "deepseek-r1", "-H", "h200-sxm", "--decode-ep", "8")
+    assert code != 0 and "--decode-hardware" in err

@@ -121,6 +121,8 @@ def register(app: typer.Typer) -> None:
         decode_hardware: Annotated[str | None, typer.Option("--decode-hardware", help="Disaggregate: decode pool hardware")] = None,
         decode_devices: Annotated[int | None, typer.Option("--decode-devices", min=1, max=int(LIMITS["devices"]))] = None,
         decode_tp: Annotated[int | None, typer.Option("--decode-tp", min=1, max=int(LIMITS["parallel"]))] = None,
+        decode_pp: Annotated[int | None, typer.Option("--decode-pp", min=1, max=int(LIMITS["parallel"]))] = None,
+        decode_ep: Annotated[int | None, typer.Option("--decode-ep", min=1, max=int(LIMITS["parallel"]), help="Decode pool's expert parallelism (with --decode-tp 1: data-parallel attention)")] = None,
         decode_replicas: Annotated[int, typer.Option("--decode-replicas", min=1, max=MAX_REPLICAS)] = 1,
         p50_ttft: P50Ttft = None, p90_ttft: P90Ttft = None, p99_ttft: P99Ttft = None,
         p50_tpot: P50Tpot = None, p90_tpot: P90Tpot = None, p99_tpot: P99Tpot = None,
@@ -140,9 +142,10 @@ def register(app: typer.Typer) -> None:
         from inferplan.sim import SLO, DeploymentSpec, SchedulerConfig
         from inferplan.sim import simulate as run_sim
 
-        if decode_hardware is None and (decode_devices or decode_tp or decode_replicas != 1):
-            raise InputError("--decode-devices, --decode-tp and --decode-replicas describe a decode "
-                             "pool: name its hardware with --decode-hardware")
+        if decode_hardware is None and (decode_devices or decode_tp or decode_pp or decode_ep
+                                        or decode_replicas != 1):
+            raise InputError("--decode-devices, --decode-tp/-pp/-ep and --decode-replicas describe a "
+                             "decode pool: name its hardware with --decode-hardware")
         w = _workload(workload, rate, cv, users, think_time, input_len, output_len)
         slo = build(SLO, p50_ttft_s=p50_ttft, p90_ttft_s=p90_ttft, p99_ttft_s=p99_ttft,
                     p50_tpot_s=p50_tpot, p90_tpot_s=p90_tpot, p99_tpot_s=p99_tpot,
@@ -156,7 +159,8 @@ def register(app: typer.Typer) -> None:
                     offload=offload, host=host, slots=slots,
                     engine_options=parse_engine_options(engine_option or []))
         dec = (build(DeploymentSpec, hardware=decode_hardware, devices=decode_devices, tp=decode_tp,
-                     precision=precision, kv_precision=kv_precision)
+                     pp=decode_pp, ep=decode_ep, precision=precision, kv_precision=kv_precision,
+                     engine=engine)
                if decode_hardware else None)
         res = run_sim(model, dep, w, requests=requests, seed=seed, replicas=replicas,
                       router=router, scheduler=cfg, slo=None if slo.empty() else slo,
