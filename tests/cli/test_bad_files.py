@@ -146,3 +146,10 @@ def test_a_validate_that_exits_1_for_low_coverage_is_an_error_in_the_history(tmp
     assert code == 1
     runs = [r for r in json.loads(run("history", "--json")[1])["runs"] if r["kind"] == "validate"]
     assert runs and runs[0]["status"] == "error"
+
+
+def test_compare_says_when_threads_or_slots_apply_to_no_row():
+    code, _, err = run("compare", "-m", "llama-3.1-8b", "-H", "h100-sxm,b200", "--threads", "8", "--slots", "2")
+    assert code == 0 and "--threads applies to CPU rows" in err and "--slots applies" in err
+    code, _, err = run("compare", "-m", "llama-3.2-1b", "-H", "ryzen-9-7950x", "--threads", "8", "--slots", "2")
+    assert code == 0 and "Warning" not in err

@@ -305,6 +305,12 @@ def compare(
         engine_options=dict[str, str | float](parse_engine_options(engine_option or [])) or None,
         devices=devices,
     )
+    fitted = [r.estimate for r in res.rows if r.estimate is not None]
+    if threads is not None and not any(e.hardware_class == "cpu" for e in fitted):
+        typer.echo("Warning: --threads applies to CPU rows; this comparison has none", err=True)
+    if slots is not None and not any(e.engine == "llama.cpp" for e in fitted):
+        typer.echo("Warning: --slots applies to rows served by llama.cpp; this comparison has none",
+                   err=True)
     render.emit(output_format(json_out, fmt), res, lambda: render.compare_rows(res),
                 lambda: render.print_compare(res, show_unfit=show_unfit))
     if not any(r.fits for r in res.rows):
