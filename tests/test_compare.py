@@ -91,3 +91,12 @@ def test_engines_without_pipelines_in_a_domain_keep_their_tp_layouts():
 
     tgi = fit("qwen3-235b-a22b", context=8192, batch=64, hardware=["h100-sxm"], engine="tgi").rows[0]
     assert (tgi.pp or 1) == 1 or tgi.devices > 8  # no tp4 pp2 on 8 H100s for TGI
+
+
+def test_fit_carries_the_macos_wired_memory_warning():
+    from inferplan.compare import fit
+
+    rows = {r.hardware: r for r in fit("qwen3-235b-a22b", precision="q3_k_m",
+                                       hardware=["apple-m4-max-gpu", "apple-m3-ultra-gpu"]).rows}
+    assert rows["apple-m4-max-gpu"].fits and any("wire" in w for w in rows["apple-m4-max-gpu"].warnings)
+    assert rows["apple-m3-ultra-gpu"].warnings == []

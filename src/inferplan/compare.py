@@ -17,7 +17,14 @@ from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.batching import check_requests
 from inferplan.perf.efficiency import Efficiency, load_efficiency
-from inferplan.perf.estimate import Estimate, EstimatePlan, Mode, estimate_from_plan, plan_estimate
+from inferplan.perf.estimate import (
+    WARNINGS_KEY,
+    Estimate,
+    EstimatePlan,
+    Mode,
+    estimate_from_plan,
+    plan_estimate,
+)
 from inferplan.perf.slots import slots_for_hardware
 
 SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
@@ -226,6 +233,7 @@ class FitRow(BaseModel):
     capacity_bytes_per_device: float | None
     max_batch_at_context: int | None
     reason: str | None
+    warnings: list[str] = []  # what holds it only past a default (macOS's GPU memory limit...)
 
 
 class FitResult(BaseModel):
@@ -281,7 +289,7 @@ def fit(model: str | ModelSpec, *, context: int = 4096, batch: int = 1, precisio
             capacity_bytes_per_device=mem.capacity_bytes,
             max_batch_at_context=(min(max_sequences(dep, context, context),
                                       dep.engine.max_static_batch or 10**12) if plan.fits else None),
-            reason=plan.reason,
+            reason=plan.reason, warnings=list(plan.notes.get(WARNINGS_KEY) or []) if plan.fits else [],
         ))
     rows.sort(key=lambda r: (not r.fits, r.devices or 1e9, r.hardware))
     return FitResult(model=spec.id, context=context, batch=batch, weight_precision=wp, rows=rows)

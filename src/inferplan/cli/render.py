@@ -298,13 +298,16 @@ def fit_rows(res) -> list[dict[str, Any]]:
 
 
 def print_fit(res) -> None:
-    rows = [(r.hardware, r.hardware_class, str(r.devices),
+    rows = [(r.hardware + ("!" if r.warnings else ""), r.hardware_class, str(r.devices),
              fmt_layout(r.tp, r.pp, r.ep),
              fmt_bytes(r.weights_bytes_per_device), fmt_bytes(r.kv_bytes_per_device),
              fmt_bytes(r.capacity_bytes_per_device), fmt_num(r.max_batch_at_context))
             for r in res.rows if r.fits]
     print_table(FIT_COLS, rows, f"{res.model} ({res.weight_precision}) with {res.batch:,} x "
                 f"{res.context:,} tokens")
+    for r in res.rows:
+        if r.fits and r.warnings:
+            console().print(f"[yellow]! {escape(r.hardware)}: {escape('; '.join(r.warnings))}[/]")
     n = sum(not r.fits for r in res.rows)
     if n:
         console().print(f"[dim]{n} hardware entries cannot hold it[/]")

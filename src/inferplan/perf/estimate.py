@@ -192,7 +192,7 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
 def _warn(notes: dict[str, Any], text: str) -> None:
     """Add a warning to an estimate's notes (one ``warning`` line, '; '-joined)."""
     notes["warning"] = f"{notes['warning']}; {text}" if notes.get("warning") else text
-    notes.setdefault(_WARNINGS, []).append(text)
+    notes.setdefault(WARNINGS_KEY, []).append(text)
 
 
 # macOS wires at most ~75% of unified memory for the GPU by default (Metal's
@@ -201,7 +201,7 @@ def _warn(notes: dict[str, Any], text: str) -> None:
 MACOS_GPU_WIRED_SHARE = 0.75
 MACOS_GPU_WIRED_SHARE_SMALL = 2 / 3  # Macs with at most 36 GB of unified memory
 MACOS_SMALL_MAC_BYTES = 36 * 2**30
-_WARNINGS = "_warnings"  # the same warnings as a list (Estimate.warnings), popped from the notes
+WARNINGS_KEY = "_warnings"  # the same warnings as a list (Estimate.warnings), popped from the notes
 
 
 def _deployment(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, layout: Layout, w: Precision,
@@ -563,7 +563,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         if plan.requests and rps:
             assumptions["offline_run"] = offline_run_note(plan.requests, rps, usd_s, power)
     mem = plan.mem
-    warns = assumptions.pop(_WARNINGS, [])
+    warns = assumptions.pop(WARNINGS_KEY, [])
     return Estimate(
         warnings=list(warns),
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,
