@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
         p50_ttft: P50Ttft = None, p90_ttft: P90Ttft = None, p99_ttft: P99Ttft = None,
         p50_tpot: P50Tpot = None, p90_tpot: P90Tpot = None, p99_tpot: P99Tpot = None,
         p50_e2e: P50E2e = None, p90_e2e: P90E2e = None, p99_e2e: P99E2e = None,
-        objective: Annotated[str, typer.Option("--objective", help="cost | devices | energy | latency")] = "cost",
+        objective: Annotated[str, typer.Option("--objective", help="cost | devices | energy | latency: what ranks the configurations, each at the fewest replicas that meet the SLOs (latency: the lowest p90 E2E; tighten an SLO to buy latency with replicas)")] = "cost",
         precision: Annotated[str | None, typer.Option("--precision", help="Comma-separated options (native, bf16, fp8, int4, ...)")] = None,
         hardware: Annotated[str | None, typer.Option("--hardware", "-H", help="Only these hardware ids (comma-separated)")] = None,
         deny: Annotated[str | None, typer.Option("--deny", help="Never these hardware ids")] = None,
