@@ -64,7 +64,8 @@ def print_simulation(res) -> None:
               + (f"; prefix-cache hits {m.prefix_cache_hits}" if m.prefix_cache_hits else ""))
     if res.usd_per_1m_output_tokens is not None or res.joules_per_output_token is not None:
         out.print(f"cost {_usd(res.usd_per_1m_output_tokens)} per 1M output tokens; "
-                  f"{fmt_num(res.joules_per_output_token)} J/output token")
+                  f"{fmt_num(res.joules_per_output_token)} J/output token (prompts' share included: "
+                  f"estimate splits $ between input and output)")
     if res.slo is not None:
         good = "-" if m.goodput is None else f"{m.goodput:.1%}"
         if res.slo_met:
