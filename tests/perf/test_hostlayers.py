@@ -108,7 +108,9 @@ def test_more_gpu_layers_decode_faster_and_all_of_them_is_no_offload():
     speeds = [_ngl(n).decode_tok_s_per_user for n in (0, 16, 32, 48, 63)]
     assert speeds == sorted(speeds) and speeds[-1] > 2 * speeds[0]
     whole = estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", **Q4)
-    assert _ngl(64).tpot_s == whole.tpot_s and _ngl(99).tpot_s == whole.tpot_s
+    # -ngl 64 (the layers) keeps the output layer on the host; 65 and up offload it too
+    assert _ngl(65).tpot_s == whole.tpot_s and _ngl(99).tpot_s == whole.tpot_s
+    assert _ngl(64).tpot_s > whole.tpot_s
     forty = plan_estimate("qwen2.5-32b", "rtx-4090", engine="llama.cpp", engine_options={"n_gpu_layers": 40}, **Q4)
     hl = forty.dep.host_layers
     assert _ngl(40).host_layers == {"cpu": "ryzen-9-7950x", "layers_on_host": 24, "gpu_layers": 40,
@@ -245,3 +247,16 @@ def test_the_end_tables_are_in_host_memory_once_whatever_the_pipeline():
     for model in ("llama-3.1-70b", "llama-3.2-3b"):
         vals = [v for m, v in sizes if m == model]
         assert max(vals) == pytest.approx(min(vals), rel=1e-9), (model, vals)
+
+
+def test_ngl_equal_to_the_layers_keeps_only_the_output_layer_on_the_host():
+    # llama.cpp offloads the output layer only with -ngl above the repeating layers
+    kw = dict(engine="llama.cpp", precision="q4_k_m", devices=1, input_len=512, output_len=64)
+    n = 28  # llama-3.2-3b
+    at_n = estimate("llama-3.2-3b", "rtx-4090", engine_options={"n_gpu_layers": n}, **kw)
+    above = estimate("llama-3.2-3b", "rtx-4090", engine_options={"n_gpu_layers": n + 1}, **kw)
+    assert at_n.host_layers["layers_on_host"] == 0 and above.host_layers is None
+    assert at_n.tpot_s > 1.5 * above.tpot_s  # the 128k-vocabulary head read from host DRAM
+    plan = plan_estimate("llama-3.2-3b", "rtx-4090", engine_options={"n_gpu_layers": n}, **kw)
+    work = step_work(plan.dep, decode_seqs=1.0, decode_ctx=576.0)
+    assert float(work.t_memory[work.op_kinds.index("head")]) == 0.0  # not on the GPU

@@ -108,8 +108,10 @@ class HostLayers:
         return out
 
     def parts(self, tokens: np.ndarray, b: Any, c: Any, p: Any, s: Any, c0: Any,
-              act_bytes: float, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(offload s, host s, device share of the layer ops) of a step (module docstring).
+              act_bytes: float, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(offload s, host s, device share of the layer ops, of the LM head) of a step (module
+        docstring): the head is the host's where the host computes its layers (and at -ngl
+        equal to the layers, where it holds none of them but the output layer).
 
         llama.cpp splits a step into physical batches (ubatches) of 512 tokens and decides per
         ubatch: full ubatches and a last one of >= 32 tokens copy the host layers; a last one of
@@ -129,7 +131,8 @@ class HostLayers:
             host = host + np.where(rest_host, self.host_step_s(rest, np.maximum(c, c0)), 0.0)
         stream = copies * self.layer_bytes * self.devices / self.link.bw_bytes_s
         zero = 0 * t
-        return stream + zero, host + zero, np.where(small, 1.0 - self.share, 1.0) + zero
+        return (stream + zero, host + zero, np.where(small, 1.0 - self.share, 1.0) + zero,
+                np.where(small, 0.0, 1.0) + zero)
 
     def describe(self, num_layers: int) -> str:
         """One line for the assumptions: what lives on the host and what computes it."""
@@ -163,10 +166,12 @@ def resolve_host_layers(dep: Deployment, host: str | HardwareSpec | None, weight
 
 
 def gpu_layers_given(eng: EngineSpec, model: ModelSpec) -> int | None:
-    """The layers the engine is told to keep on the GPUs, when fewer than the model has
-    (llama.cpp -ngl N); None: all of them, or -1 (llama.cpp's 'as many as fit': --offload auto)."""
+    """The layers the engine is told to keep on the GPUs, when not every layer and the output
+    layer (llama.cpp -ngl N: N up to the model's layers keeps the output layer on the host, N
+    above them offloads it too); None: all of them, or -1 (llama.cpp's 'as many as fit':
+    --offload auto)."""
     ngl = eng.gpu_layers
-    return ngl if ngl is not None and 0 <= ngl < model.num_layers else None
+    return ngl if ngl is not None and 0 <= ngl <= model.num_layers else None
 
 
 def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode: str,

@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def host_tier_s(dep: Deployment, tokens: np.ndarray, b: Any, c: Any, p: Any, s: Any, c0: Any,
-                zero: np.ndarray) -> tuple[Any, Any, Any]:
-    """(offload s, host s, device share of the layer ops) of one step's host tier.
+                zero: np.ndarray) -> tuple[Any, Any, Any, Any]:
+    """(offload s, host s, device share of the layer ops, device share of the LM head) of one
+    step's host tier.
 
     Offloaded weights cross the host link every step (vLLM ``cpu_offload_gb``); offloaded KV
     crosses it for every token attended to (LMCache-style KV offload); routed experts on the
@@ -37,16 +38,16 @@ def host_tier_s(dep: Deployment, tokens: np.ndarray, b: Any, c: Any, p: Any, s: 
     host_s = zero
     if dep.expert_host is not None:
         host_s = dep.expert_host.work(dep, tokens).time_s + zero
-    return offload_s, host_s, 1.0
+    return offload_s, host_s, 1.0, 1.0
 
 
-def device_share(work: StepWork, share: Any) -> StepWork:
+def device_share(work: StepWork, share: Any, head: Any = 1.0) -> StepWork:
     """`work` with every layer op, and the per-layer launch and kernel counts, scaled to the
-    device's `share` of the layers (llama.cpp -ngl: the host runs the rest); the LM head is the
-    host's in the steps it computes (share < 1), the device's in those that copy the layers to
-    it (share 1). `share` has the step composition's shape."""
+    device's `share` of the layers (llama.cpp -ngl: the host runs the rest), and the LM head to
+    `head` (0 in the steps whose host part the host computes, the head with it; 1 in those that
+    copy the host's weights to the device). Both have the step composition's shape."""
     layer = np.array([k != "head" for k in work.op_kinds]).reshape((-1,) + (1,) * np.ndim(share))
-    rows = np.where(layer, share, np.where(np.asarray(share) < 1.0, 0.0, 1.0))
+    rows = np.where(layer, share, head)
     return replace(work, t_compute=work.t_compute * rows, t_memory=work.t_memory * rows,
                    t_unpack_w=work.t_unpack_w * rows, t_unpack_e=work.t_unpack_e * rows,
                    layers=work.layers * share, small_kernels=work.small_kernels * share,

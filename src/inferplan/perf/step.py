@@ -490,7 +490,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
     link_s, lat_s = _communication(dep, tokens_dev, zero)
     units = layer_kernel_units(dep)
     # host tier (perf/hosttier.py): streamed weights/KV, host-computed experts or layers
-    offload_s, host_s, share = host_tier_s(dep, tokens, b, c, p, s, c0, zero)
+    offload_s, host_s, share, head = host_tier_s(dep, tokens, b, c, p, s, c0, zero)
     work = StepWork(
         t_compute=np.stack(np.broadcast_arrays(*tc)),
         t_memory=np.stack(np.broadcast_arrays(*tm)),
@@ -517,7 +517,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         t_host=host_s,
     )
     # llama.cpp -ngl: the device runs only its share of the layers (the rest on the host)
-    return work if dep.host_layers is None else device_share(work, share)
+    return work if dep.host_layers is None else device_share(work, share, head)
 
 
 def collective_steps(link: Link, n: int, kind: str) -> int:
