@@ -17,7 +17,7 @@ def test_the_slo_at_confidence_divides_each_bound_by_its_latencys_high_end_facto
     for m, fld in (("ttft", "ttft_s"), ("tpot", "tpot_s"), ("e2e", "e2e_latency_s")):
         iv = metric_interval(1.0, fld, "gpu", "concurrency", 2, 500, 100, level=0.8)
         assert pe.latency[m] == pytest.approx(max(1.0, iv.high))
-    slo = pe.slo(SLO(p90_tpot_s=0.04, p99_ttft_s=2.0))
+    slo = pe.sim_slo(SLO(p90_tpot_s=0.04, p99_ttft_s=2.0), 1.0, 1.0)  # steps at point speed
     assert slo.p90_tpot_s == pytest.approx(0.04 / pe.latency["tpot"])
     assert slo.p99_ttft_s == pytest.approx(2.0 / pe.latency["ttft"])
     assert slo.p90_e2e_s is None
@@ -128,7 +128,7 @@ def test_the_pessimistic_capacity_is_that_of_steps_slowed_by_the_larger_factor()
     slo = pe.capacity_slo(SLO(p90_tpot_s=0.05, p90_ttft_s=1.0))
     assert slo.p90_tpot_s == pytest.approx(0.05 / s)
     assert slo.p90_ttft_s == pytest.approx(1.0 / max(pe.latency["ttft"], s))
-    assert slo.p90_tpot_s <= pe.slo(SLO(p90_tpot_s=0.05)).p90_tpot_s  # never looser than before
+    assert slo.p90_tpot_s <= pe.sim_slo(SLO(p90_tpot_s=0.05), 1.0, 1.0).p90_tpot_s  # never looser than at point speed
 
 
 def test_slowed_factors_make_every_step_that_many_times_slower():

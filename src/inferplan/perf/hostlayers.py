@@ -238,11 +238,7 @@ def offload_to_host(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any]
         host_bytes = mem.kv_cache_bytes * frac
         notes["offload"] = (f"{frac:.0%} of the KV cache ({host_bytes / 1e9:.1f} GB per device) in "
                             f"host DRAM, read over {dep.host_link.name}")
-    cap = hw.host_memory_bytes * HOST_MEMORY_UTILIZATION  # as the host layers and experts
-    if host_bytes > cap:
-        notes["offload"] += (f"; but host memory is too small: {host_bytes / 1e9:.0f} GB per device "
-                             f"needed, {cap / 1e9:.0f} GB usable ({HOST_MEMORY_UTILIZATION:.0%} of "
-                             f"{hw.host_memory_bytes / 1e9:.0f} GB per device)")
+    if _short_of_host_memory(notes, host_bytes, hw.host_memory_bytes, "per device"):
         return dep, mem
     return dep, new
 
@@ -256,7 +252,7 @@ def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
     table and LM head, which stay in host memory under any partial split."""
     from dataclasses import replace
 
-    from inferplan.perf.memory import MemoryBreakdown, end_bytes_per_device
+    from inferplan.perf.memory import MemoryBreakdown, end_bytes_per_device, end_table_bytes
 
     n_layers = dep.model.num_layers
     if dep.layout.dp > 1:
@@ -276,18 +272,28 @@ def _host_layers(dep: Deployment, mem: MemoryBreakdown, notes: dict[str, Any],
                   else n_layers)
     share = n_host / n_layers
     w_off = layer_dev * share + ends
-    m = dep.model  # the replica's end tables, once (tied: one table)
-    ends_all = (m.embedding_params + (0 if m.tie_word_embeddings else m.lm_head_params)) * dep.head_bytes_per_elem
-    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff, layer_dev * share, ends_all)
+    layers = resolve_host_layers(dep, host, w_off, n_host, hardware_files, eff, layer_dev * share,
+                                 sum(end_table_bytes(dep)))  # the replica's end tables, once
     dep = replace(dep, offload_weight_bytes=w_off, host_layers=layers)
     new = MemoryBreakdown(mem.weights_bytes - w_off, mem.kv_cache_bytes * (1 - share),
                           mem.activation_bytes, mem.reserved_bytes, mem.capacity_bytes)
     notes["offload"] = layers.describe(n_layers)
     need = layers.host_weight_bytes + mem.kv_cache_bytes * share * layers.devices
-    cap = (layers.cpu.memory_bytes or 0.0) * HOST_MEMORY_UTILIZATION
-    if need > cap:
-        notes["offload"] += (f"; but the host layers need {need / 1e9:.0f} GB and {layers.cpu.id} "
-                             f"has {cap / 1e9:.0f} GB of DRAM usable ({HOST_MEMORY_UTILIZATION:.0%}; "
-                             f"--host picks another CPU)")
+    if _short_of_host_memory(notes, need, layers.cpu.memory_bytes or 0.0,
+                             f"of {layers.cpu.id}; --host picks another CPU"):
         return dep, mem
     return dep, new
+
+
+def _short_of_host_memory(notes: dict[str, Any], need_bytes: float, memory_bytes: float,
+                          whose: str) -> bool:
+    """True, with the reason added to the offload note, when `need_bytes` exceed the share of
+    the host's `memory_bytes` an offload may take (HOST_MEMORY_UTILIZATION: the OS and buffers
+    keep the rest); `whose`: what the memory is (per device, or the CPU's, and what to do)."""
+    cap = memory_bytes * HOST_MEMORY_UTILIZATION
+    if need_bytes <= cap:
+        return False
+    notes["offload"] += (f"; but host memory is too small: {need_bytes / 1e9:.0f} GB needed, "
+                         f"{cap / 1e9:.0f} GB usable ({HOST_MEMORY_UTILIZATION:.0%} of "
+                         f"{memory_bytes / 1e9:.0f} GB {whose})")
+    return True

@@ -57,13 +57,19 @@ def weight_bytes_per_device(dep: Deployment) -> float:
     return layer_bytes + end_bytes_per_device(dep) - dep.offload_weight_bytes  # --offload auto: in host DRAM
 
 
+def end_table_bytes(dep: Deployment) -> tuple[float, float]:
+    """(embedding table, LM head) bytes of the whole model (a tied head: no bytes of its own)."""
+    m = dep.model
+    return (m.embedding_params * dep.head_bytes_per_elem,
+            0.0 if m.tie_word_embeddings else m.lm_head_params * dep.head_bytes_per_elem)
+
+
 def end_bytes_per_device(dep: Deployment) -> float:
     """The embedding table and LM head bytes on the most loaded device (both on one device
     without a pipeline, the larger on an end stage with one; spread over every chip of an
     SRAM machine)."""
-    lay, m = dep.layout, dep.model
-    emb = m.embedding_params / lay.tp * dep.head_bytes_per_elem
-    head = 0.0 if m.tie_word_embeddings else m.lm_head_params / lay.tp * dep.head_bytes_per_elem
+    lay = dep.layout
+    emb, head = (x / lay.tp for x in end_table_bytes(dep))
     if dep.hw.sram_only:  # vocabulary-parallel over every chip of the replica (module docstring)
         return (emb + head) / lay.pp
     return emb + head if lay.pp == 1 else max(emb, head)

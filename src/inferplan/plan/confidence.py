@@ -75,10 +75,6 @@ class Pessimism:
     energy: float  # factor >= 1 on joules per output token
     groups: dict[str, str] = field(default_factory=dict)  # metric -> interval table group used
 
-    def slo(self, slo: SLO) -> SLO:
-        """The bounds the simulated (point) latencies must meet: each bound / its factor."""
-        return SLO(**{f"p{pct}_{m}_s": bound / self.latency[m] for m, pct, bound in slo.bounds()})
-
     @property
     def slowdown(self) -> float:
         """How much slower every step runs at the pessimistic end: the larger of TPOT's factor
@@ -242,8 +238,8 @@ def pessimistic_candidates(models: list[ModelSpec], hws: list[HardwareSpec], pre
             c.decode_capacity_rps /= pe.slowdown
             c.prefill_tok_s /= pe.slowdown
             c.slowdown = pe.slowdown  # and its simulations run those slowed steps
-            c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / its latency factor, "
-                         f"{pe.describe()}]" for r in c.reasons]
+            c.reasons = [f"{r} [at {level:.0%} confidence: each SLO bound / the larger of its "
+                         f"latency factor and the steps' slowdown, {pe.describe()}]" for r in c.reasons]
         cands += cc
         unfit += uu
     hw_order = {h.id: i for i, h in enumerate(hws)}
