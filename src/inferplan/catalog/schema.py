@@ -35,6 +35,10 @@ class Link(_Strict):
     ring_collectives: bool = Field(
         default=False, description="collectives step around a ring, one link latency per step "
                                    "(PCIe peers: no switch fabric for one-shot all-reduce)")
+    hop_latency_s: float | None = Field(
+        default=None, ge=0, description="latency of each further step of a ring collective "
+                                        "after its first message (NCCL: the per-hop term beside "
+                                        "a base latency); None: latency_s, every step a message")
     ring_ranks_per_device: int | None = Field(
         default=None, ge=1, description="ranks of a device that join the ring, when fewer than "
                                         "its tp_ranks (Neuron's KangaRing: one primary of each "

@@ -309,7 +309,7 @@ class Deployment:
         rank per core under an engine that pads heads: AWS Neuron, 24 ranks on
         12 Inferentia2 chips), or only the ranks that join the ring (``Link.ring_ranks_per_device``:
         Trainium2's KangaRing, 2 of 4). A ring all-reduce steps through every member, so over
-        ring links the count sets its latency (:func:`inferplan.perf.step.collective_steps`)."""
+        ring links the count sets its latency (:func:`inferplan.perf.collectives.collective_latency_s`)."""
         ranks, members = self.ranks_per_device, self.tp_link.ring_ranks_per_device
         return self.layout.tp * (min(ranks, members) if members else ranks)
 

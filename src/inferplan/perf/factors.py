@@ -122,7 +122,7 @@ def _ring_link_scope(dep: Deployment) -> list[str]:
     """The hardware id, where the link latency is fitted: a TP group on a ring link (Neuron,
     PCIe-only peers), whose all-reduce pays the per-hop latency 2(n-1) times. None elsewhere
     (switched fabrics, scale-out links, one device, and row-split TP, whose latency term is
-    mostly host launches, ``perf/step.py row_split_latency_s``): the catalog's figure."""
+    mostly host launches, ``perf/collectives.py row_split_latency_s``): the catalog's figure."""
     lay = dep.layout
     ring = lay.tp > 1 and dep.tp_link.ring_collectives and dep.engine.layout.row_split is None
     return [dep.hw.id] if ring else []
