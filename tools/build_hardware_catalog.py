@@ -78,6 +78,7 @@ CITED_KEYS = (
     "performance_cores",
     "performance_peak_share",
     "tp_ranks",
+    "matrix_unit_rows",
 )
 LINK_KEYS = ("scale_up", "node_link", "scale_out", "host_link")
 MOBILE_VENDORS = {"Qualcomm", "Google", "Raspberry Pi"}
@@ -282,6 +283,7 @@ def build_entry(row: dict[str, str], overlay: dict[str, Any], defaults: dict[str
         "performance_cores": ov.pop("performance_cores", None),
         "performance_peak_share": ov.pop("performance_peak_share", None),
         "tp_ranks": ov.pop("tp_ranks", 1),
+        "matrix_unit_rows": ov.pop("matrix_unit_rows", None),
         "spec_source": row["spec_source"],
         "field_sources": dict(sorted(sources.items())),
         "notes": row["notes"],

@@ -392,3 +392,23 @@ def test_a_routed_expert_is_unpacked_once_per_tile_of_the_tokens_routed_to_it():
     passes = float(np.sum(w.t_unpack_e)) / one_pass
     routed = 512 * 8 / 128  # tokens per expert (every expert is touched at 512 tokens)
     assert passes == pytest.approx(routed / CPU_DEQUANT_TILE_TOKENS, rel=0.01)
+
+
+def test_a_128_row_mxu_counts_gemm_rows_at_twice_a_256_row_ones():
+    """The TPU class's GEMM-size half point is that of the 256x256 MXUs the corpus measured
+    (v6e, TPU7x); a v5e's 128x128 MXUs fill at half the rows, so the same batch-1 decode GEMM
+    keeps twice its efficiency there, and devices of other classes are untouched."""
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.perf.step import matrix_tile_rows_scale
+
+    assert matrix_tile_rows_scale(get_hardware("tpu-v5e")) == 2.0
+    assert matrix_tile_rows_scale(get_hardware("tpu-v5p")) == 2.0
+    assert matrix_tile_rows_scale(get_hardware("tpu-v6e")) == 1.0
+    assert matrix_tile_rows_scale(get_hardware("tpu7x")) == 1.0
+    assert matrix_tile_rows_scale(get_hardware("h100-sxm")) == 1.0
+    v5e = _dep(hw="tpu-v5e", devices=2, tp=2, batch=1)
+    w = step_work(v5e, decode_seqs=1, decode_ctx=1024)
+    i = w.op_names.index(next(n for n, k in zip(w.op_names, w.op_kinds, strict=True) if k == "linear"))
+    v6e = _dep(hw="tpu-v6e", devices=2, tp=2, batch=1)
+    rows_v6e = float(step_work(v6e, decode_seqs=1, decode_ctx=1024).gemm_m[i])
+    assert rows_v6e >= 1 and float(w.gemm_m[i]) == 2 * rows_v6e  # the same rows, in 256-row tiles

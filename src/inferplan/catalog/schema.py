@@ -107,6 +107,10 @@ class HardwareSpec(_Strict):
         default=1, ge=1, description="tensor-parallel ranks one device runs as under an engine that "
                                      "shards per core (AWS Neuron: one rank per NeuronCore, logical "
                                      "cores at LNC=2 on Trainium2); heads are padded per rank")
+    matrix_unit_rows: int | None = Field(
+        default=None, ge=1, description="side of the matrix unit's systolic array (TPU MXUs: 128 on "
+                                         "v5e/v5p, 256 on v6e and later): a GEMM of fewer rows "
+                                         "pays for the whole array (perf/step.py)")
     performance_cores: int | None = Field(
         default=None, ge=1, description="hybrid CPUs: cores of the fastest type (P-cores), which "
                                         "thread pools fill first")

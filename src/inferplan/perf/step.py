@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from inferplan.catalog.schema import HardwareSpec
 from inferplan.perf.collectives import communication_s
 from inferplan.perf.compiled import bucketed_tokens, compiled_step_shape
 from inferplan.perf.deployment import Deployment
@@ -75,6 +76,11 @@ SMALL_KERNELS_EXTRA = {"mla": 7, "moe": 8}
 LOW_PRECISION_TYPES = ("fp8", "fp4", "int4", "int8")  # tensor-core types that reach a lower share of peak
 X86_VENDORS = ("Intel", "AMD")  # CPU vendors whose cores run x86 SIMD (AVX2/AVX-512)
 SIMD_DOT_TYPES = ("int8_simd",)  # compute types run as SIMD dot products (catalog peak "int8_simd")
+# The GEMM-size term's half point (``gemm_m_half_tokens``) is fitted per family; where a class's
+# matrix units differ in size between generations, it is that of the generation the corpus
+# measured, and a GEMM on another counts its rows in those units (:func:`matrix_tile_rows_scale`).
+# TPUs: v6e's and TPU7x's MXUs are 256x256, v5e's and v5p's 128x128 (HardwareSpec.matrix_unit_rows).
+MATRIX_UNIT_REFERENCE_ROWS = {"tpu": 256}
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,21 @@ def causal_pairs(tokens: np.ndarray, window: float) -> np.ndarray:
     return out
 
 
+def matrix_tile_rows_scale(hw: HardwareSpec) -> float:
+    """Multiplier on a GEMM's rows before the GEMM-size term: the reference array's side over
+    this device's (1 where the class has no reference or the device states no size).
+
+    A weight-stationary systolic array of side D loads a D x D weight tile in ~D cycles and
+    streams M rows through it in M more, so its efficiency is ~M / (M + D) and the half point
+    scales with D: v5e's 128-row MXUs reach a given share of their peak at half the rows that
+    v6e's 256-row MXUs need (Jouppi et al. 2017, TPU v1's weight-stationary MXU; Cloud TPU
+    system architecture). Without it a batch-1 decode on a v5e was priced with v6e's half
+    point and read as compute-bound at ~2% of its peak.
+    """
+    ref = MATRIX_UNIT_REFERENCE_ROWS.get(hw.hw_class)
+    return ref / hw.matrix_unit_rows if ref and hw.matrix_unit_rows else 1.0
+
+
 def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLike = 0.0,
               prefill_tokens: ArrayLike = 0.0, prefill_seqs: ArrayLike = 0.0,
               prefill_ctx: ArrayLike = 0.0) -> StepWork:
@@ -510,7 +531,7 @@ def step_work(dep: Deployment, decode_seqs: ArrayLike = 0.0, decode_ctx: ArrayLi
         host_overlap=dep.engine.overlap_scheduler,
         op_names=tuple(names),
         op_kinds=tuple(kinds),
-        gemm_m=np.stack(np.broadcast_arrays(*gm)),
+        gemm_m=np.stack(np.broadcast_arrays(*gm)) * matrix_tile_rows_scale(dep.hw),
         rows=rows + zero,
         t_host=host_s,
     )
