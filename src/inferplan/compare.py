@@ -204,8 +204,11 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
         try:
             p2 = plan_estimate(spec, hw, **opt, **kw)
             got = p2.dep.layout
-            if not p2.fits or got.pp > 1 or (got.tp, got.ep) != (opt.get("tp", opt.get("devices")),
-                                                                  opt.get("ep", 1)):
+            # offline on N devices: whatever layout the estimate ranks fastest there (replicas,
+            # pipeline stages or expert parallelism); otherwise exactly the TP/EP asked for
+            pick = kw.get("mode") == "offline" and set(opt) == {"devices"}
+            if not p2.fits or (not pick and (got.pp > 1 or (got.tp, got.ep) != (
+                    opt.get("tp", opt.get("devices")), opt.get("ep", 1)))):
                 continue
             e2 = estimate_from_plan(p2, eff)
         except InferplanError:

@@ -256,7 +256,7 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         if n is not None and tp is None and pp is None and mode != "offline":
             tp, pp = n, 1  # a server shards across all stated devices by default
         # offline runs with no layout stated (MLPerf Offline: each submitter picks its own)
-        # get the tool's offline layout: the smallest group that fits, replicated
+        # get the tool's offline layout on those devices (the most requests/s under the priors)
         threads = None
         for part in (raw.get("notes") or "").replace(";", " ").split():
             if part.startswith("threads="):

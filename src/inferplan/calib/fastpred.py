@@ -119,7 +119,7 @@ def fitted_keys(dep, used: dict[str, FactorValue], per_hardware: bool = False) -
         keys["moe_half"] = ("moe_m_half_tokens", sc["moe_m_half_tokens"][0])
         keys["moe_n"] = ("moe_n_half", sc["moe_n_half"][0])
         keys["moe_e"] = ("moe_eff", (sc["moe_eff"] or ["default"])[0])
-    # the per-hop latency is fitted where a ring pays it 2(n-1) times per all-reduce (factors.py
+    # the link latency is fitted where an all-reduce steps 2(n-1) times around a ring (factors.py
     # _ring_link_scope); switched fabrics keep their catalog latency (fitted on every link, width
     # 2, 2026-12-06: 17.4% / p90 57.3%; on ring links 17.2% / 57.0%)
     if sc["link_latency"]:

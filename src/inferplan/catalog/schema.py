@@ -33,8 +33,9 @@ class Link(_Strict):
     latency_s: float = Field(ge=0, description="one message, software + wire")
     domain_devices: int = Field(default=1, ge=1, description="devices reachable at this bandwidth")
     ring_collectives: bool = Field(
-        default=False, description="collectives step around a ring, one link latency per step "
-                                   "(PCIe peers: no switch fabric for one-shot all-reduce)")
+        default=False, description="collectives step around a ring: a message's latency, then "
+                                   "hop_latency_s for each further step (PCIe peers: no switch "
+                                   "fabric for one-shot all-reduce)")
     hop_latency_s: float | None = Field(
         default=None, ge=0, description="latency of each further step of a ring collective "
                                         "after its first message (NCCL: the per-hop term beside "
@@ -397,6 +398,10 @@ class EngineSpec(_Strict):
                                       "free once weights and runtime buffers are loaded (the KV "
                                       "pool alone)")
     default_kv_precision: str = Field(description="'auto' = the weights' activation float type")
+    default_weight_precision: str | None = Field(
+        default=None, description="format the engine's models ship in where the model's own is a "
+                                  "16- or 32-bit float (NPU runtimes run 4-bit weights); None: the "
+                                  "model's own")
     fp8_kv_with_fp8_weights: bool = Field(
         default=False, description="checkpoints quantized to fp8/fp4 also carry an fp8 KV cache")
     prefill_chunk_tokens: int = Field(default=8192, ge=1, description="max prompt tokens per step")

@@ -96,7 +96,7 @@ def _profile_path(value: Path | None) -> Path | None:
 CalibOpt = Annotated[Path | None, typer.Option(
     "--calibration", help="Calibration profile: a YAML file or the name of one in "
     "INFERPLAN_HOME/profiles (default: bundled)", callback=_profile_path)]
-PrecisionOpt = Annotated[str | None, typer.Option("--precision", help="Weight precision id (default: the model's)")]
+PrecisionOpt = Annotated[str | None, typer.Option("--precision", help="Weight precision id (default: the model's; on NPUs the 4-bit format their runtimes ship, w4a16)")]
 KvPrecisionOpt = Annotated[str | None, typer.Option("--kv-precision", help="KV-cache precision id (default: the engine's)")]
 EngineOpt = Annotated[str | None, typer.Option("--engine", help="Serving engine (default: the usual one for the hardware)")]
 ClassOpt = Annotated[str | None, typer.Option("--class", help="Only this class (gpu, cpu, ...)")]

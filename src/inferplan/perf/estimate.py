@@ -30,7 +30,7 @@ from inferplan.catalog.engines import (
 from inferplan.catalog.hardware import get_hardware
 from inferplan.catalog.precisions import get_precision
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
-from inferplan.errors import InputError, LayoutError
+from inferplan.errors import InferplanError, InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.admission import admission_note, admission_wait_steps
@@ -39,13 +39,14 @@ from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, plan_power_w, usd_per_second
 from inferplan.perf.deployment import Deployment
-from inferplan.perf.efficiency import Efficiency, load_efficiency
+from inferplan.perf.efficiency import Efficiency, load_efficiency, prior_efficiency
 from inferplan.perf.explain import explain
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.hostlayers import check_host_layers, offload_to_host
 from inferplan.perf.intervals import estimate_support, plan_intervals
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
+from inferplan.perf.offline_layout import fastest_offline
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
     ExpertHost,
@@ -56,7 +57,13 @@ from inferplan.perf.offload import (
     resolve_expert_host,
     single_host_layout,
 )
-from inferplan.perf.placement import check_replica_devices, choose_layout, why_not_fits
+from inferplan.perf.placement import (
+    check_replica_devices,
+    choose_layout,
+    offline_layouts,
+    why_not_fits,
+)
+from inferplan.perf.precision_defaults import resolve_precisions
 from inferplan.perf.queueing import (
     STEPS_AHEAD_OVERLAP,
     cycle_shape,
@@ -156,39 +163,6 @@ class EstimatePlan:
 # resolution
 
 
-def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
-                       precision: str | None, kv_precision: str | None,
-                       ) -> tuple[Precision, Precision, Precision, str, dict[str, Any]]:
-    """(weights, experts, kv, activation type, notes) with the defaults the engine would use."""
-    notes = {}
-    if precision in (None, "", "unknown"):
-        w = get_precision(model.native_precision)
-        e = get_precision(model.native_expert_precision or model.native_precision)
-        notes["weight_precision"] = f"model native ({w.id}" + (f", experts {e.id})" if e.id != w.id else ")")
-        if w.id == "fp32":  # vLLM/SGLang --dtype auto and llama.cpp's converter serve fp32 checkpoints in 16 bits
-            llama = engine.base_id == "llama.cpp" or engine.id in ("ik_llama.cpp", "bitnet.cpp", "t-mac")
-            half = get_precision("fp16" if llama or "fp16" in hw.peak_flops or "bf16" not in hw.peak_flops else "bf16")
-            w, e = half, (half if e.id == "fp32" else e)
-            notes["weight_precision"] = (f"model native fp32, served in {half.id} (engines' --dtype auto; "
-                                         "--precision fp32 keeps it)")
-    else:
-        w = e = get_precision(precision)
-    act = next((t for t in ("bf16", "fp16") if t in hw.peak_flops), "fp32")
-    if hw.hw_class == "cpu" or (hw.hw_class == "soc" and engine.base_id == "llama.cpp"):
-        act = "fp32" if hw.hw_class == "cpu" else "fp16"
-    if kv_precision in (None, "", "unknown"):
-        kv_id = engine.default_kv_precision
-        if engine.fp8_kv_with_fp8_weights and w.id in ("fp8", "fp4") and "fp8" in hw.peak_flops:
-            kv_id = "fp8"
-        elif kv_id == "auto":
-            kv_id = "bf16" if act == "bf16" else "fp16"
-        kv = get_precision(kv_id)
-        notes["kv_precision"] = f"engine default ({engine.id}: {engine.default_kv_precision} -> {kv.id})"
-    else:
-        kv = get_precision(kv_precision)
-    return w, e, kv, act, notes
-
-
 def _warn(notes: dict[str, Any], text: str) -> None:
     """Add a warning to an estimate's notes (one ``warning`` line, '; '-joined)."""
     notes["warning"] = f"{notes['warning']}; {text}" if notes.get("warning") else text
@@ -232,6 +206,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     (catalog.engines.ENGINE_OPTIONS: max_num_seqs, max_num_batched_tokens, scheduler_recv_interval...).
     requests: an offline run's prompts (all queued at t = 0): no replica batches more than its
     share (perf/batching.offline_batch); None: a run long enough to fill the largest batch."""
+    call = dict(locals())  # the arguments, to plan the offline layouts it ranks
     if input_len < 0 or output_len < 0:
         raise InputError("input and output lengths must be >= 0")
     if input_len + output_len == 0:
@@ -320,6 +295,10 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
         layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng, requests)
+        if mode == "offline" and devices and off_mode == "none" and not ngl and not hw.sram_only:
+            found = fastest_offline(offline_layouts(m, hw, devices, make_dep, ctx_max, input_len, eng,
+                                                    requests), devices, lambda lay: _rate_at_priors(call, lay))
+            layout, how = found or (layout, how)
         layout, how = single_host_layout(layout, how, expert_host, m.num_layers)
         notes["layout"] = how
     dep = make_dep(layout)
@@ -455,6 +434,16 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
 
 # --------------------------------------------------------------------------------------------
 # evaluation
+
+
+def _rate_at_priors(call: dict[str, Any], lay: Layout) -> float | None:
+    """Requests/s of `call`'s workload on layout `lay`, timed with the profile's priors (the
+    offline layout ranking: perf/offline_layout.py); None where it does not plan."""
+    try:
+        plan = plan_estimate(**{**call, "tp": lay.tp, "pp": lay.pp, "ep": lay.ep})
+    except InferplanError:
+        return None
+    return evaluate_plan(plan, resolve_factors(plan.dep, prior_efficiency())[0]).get("requests_per_s") if plan.fits else None
 
 
 def _host_layers_json(dep: Deployment) -> dict[str, Any] | None:

@@ -120,7 +120,8 @@ def hardware_scope(dep: Deployment, name: str) -> str:
 
 def _ring_link_scope(dep: Deployment) -> list[str]:
     """The hardware id, where the link latency is fitted: a TP group on a ring link (Neuron,
-    PCIe-only peers), whose all-reduce pays the per-hop latency 2(n-1) times. None elsewhere
+    PCIe-only peers), whose all-reduce steps 2(n-1) times around the ring (perf/collectives.py
+    ``collective_latency_s``). None elsewhere
     (switched fabrics, scale-out links, one device, and row-split TP, whose latency term is
     mostly host launches, ``perf/collectives.py row_split_latency_s``): the catalog's figure."""
     lay = dep.layout

@@ -151,19 +151,11 @@ def needs_memory(dep: Deployment, mode: str, seqs_rep: float, ctx: float,
     return mem
 
 
-def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | None,
-                  make_dep: Callable[[Layout], Deployment], seqs: int, ctx: float, input_len: int,
-                  engine: EngineSpec | None = None, requests: int | None = None) -> tuple[Layout, str]:
-    """The layout the engine's docs recommend (see docs/model.md, 'Layout').
-
-    devices=None: the fewest devices that fit among the engine's layouts (TP in powers of two
-    inside the scale-up domain; pipeline stages only across domains, or layer split for
-    llama.cpp). devices=N: batch/concurrency maximize TP (latency), offline takes the layout of
-    the highest :func:`offline_rate_at_priors` (throughput: replicas whose KV room holds a batch,
-    counting only the replicas a run of ``requests`` keeps busy: one request on 8 GPUs runs at
-    TP8, not on one of 4 TP2 replicas);
-    when no such layout fits, all N devices form one replica (pipelined if TP cannot use them all).
-    """
+def _candidates(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | None,
+                make_dep: Callable[[Layout], Deployment], engine: EngineSpec | None,
+                requests: int | None) -> tuple[list[Layout], EngineSpec, float, int]:
+    """The engine's layouts in the order :func:`choose_layout` tries them, with the engine, the
+    weight room of a device and the engine's largest replica."""
     cap = (hw.sram_bytes if hw.sram_only else hw.memory_bytes) or 0.0
     if cap <= 0:
         raise InputError(f"{hw.id} has no memory capacity in the catalog; set memory_bytes with --hardware-file")
@@ -192,9 +184,43 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
             cands.sort(key=lambda c: (-c.tp, c.pp))
     else:
         cands.sort(key=lambda c: (c.replica_devices, c.pp))
+    return cands, eng, usable, top
+
+
+def offline_layouts(model: ModelSpec, hw: HardwareSpec, devices: int,
+                    make_dep: Callable[[Layout], Deployment], ctx: float, input_len: int,
+                    engine: EngineSpec | None = None, requests: int | None = None) -> list[Layout]:
+    """Every layout of the engine's policy on exactly `devices` devices whose replica holds one
+    sequence of `ctx` tokens, with its replica count, in :func:`choose_layout`'s order (smallest
+    replicas first, none with more replicas than a run of `requests` keeps busy before those
+    that have): the choices an offline run on given devices ranks by throughput."""
+    cands, _, _, _ = _candidates(model, hw, "offline", devices, make_dep, engine, requests)
+    out = []
+    for c in cands:
+        lay = Layout(tp=c.tp, pp=c.pp, ep=c.ep, dp=devices // c.replica_devices)
+        try:
+            if needs_memory(make_dep(lay), "offline", 1, ctx, input_len).fits:
+                out.append(lay)
+        except LayoutError:
+            continue
+    return out
+
+
+def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | None,
+                  make_dep: Callable[[Layout], Deployment], seqs: int, ctx: float, input_len: int,
+                  engine: EngineSpec | None = None, requests: int | None = None) -> tuple[Layout, str]:
+    """The layout the engine's docs recommend (see docs/model.md, 'Layout').
+
+    devices=None: the fewest devices that fit among the engine's layouts (TP in powers of two
+    inside the scale-up domain; pipeline stages only across domains, or layer split for
+    llama.cpp). devices=N: batch/concurrency maximize TP (latency), offline uses the smallest
+    model group that fits and replicates it (throughput), but no more replicas than a run of
+    ``requests`` keeps busy (one request on 8 GPUs runs at TP8, not on one of 4 TP2 replicas);
+    :func:`offline_layouts` lists every such layout, which the estimate ranks by throughput;
+    when no such layout fits, all N devices form one replica (pipelined if TP cannot use them all).
+    """
+    cands, eng, usable, top = _candidates(model, hw, mode, devices, make_dep, engine, requests)
     policy = eng.layout.pipeline
-    if mode == "offline" and devices is not None:
-        cands = _by_offline_rate(cands, devices, make_dep, ctx, input_len, requests)
     for lay in cands:
         dp = devices // lay.replica_devices if devices else 1
         lay = Layout(tp=lay.tp, pp=lay.pp, ep=lay.ep, dp=dp)
@@ -233,65 +259,6 @@ def choose_layout(model: ModelSpec, hw: HardwareSpec, mode: str, devices: int | 
         lay = Layout()
     dp = max(1, devices // lay.replica_devices) if devices else 1
     return Layout(tp=lay.tp, pp=lay.pp, dp=dp), "auto (nothing fits; largest layout tried)"
-
-
-# A larger replica must promise this much more offline throughput to be preferred over a
-# smaller one (the ranking uses the priors, not the fitted factors: keep near-ties small).
-OFFLINE_RATE_MARGIN = 1.05
-
-
-def offline_rate_at_priors(dep: Deployment, input_len: int, output_len: int,
-                           requests: int | None = None) -> float:
-    """Output tokens per second the whole deployment sustains offline, under the profile's
-    priors (no fitted value), to rank layouts.
-
-    Each of the ``dp`` replicas runs the batch an offline run gives it (:func:`offline_batch`:
-    max_num_seqs, the KV room at the tokens the engine reserves per sequence, the run's
-    requests); a steady step of that batch B decodes B tokens at the mean context and prefills
-    ``B * input_len / output_len`` prompt tokens (each sequence's prompt spread over its
-    output), in the step cost function: rate = busy sequences / step time. The priors (not the
-    fitted profile) keep the choice of layout the same under every profile, which the
-    calibration's fast path needs (it builds each row's plan once). A replica whose KV room
-    holds 4 sequences (70B FP8 on one H100) streams its weights for 4 tokens a step, where a
-    TP2 replica's 38 GB hold ~80.
-    """
-    from inferplan.perf.batching import offline_batch  # noqa: PLC0415 (batching imports memory)
-    from inferplan.perf.efficiency import prior_efficiency  # noqa: PLC0415
-    from inferplan.perf.factors import resolve_factors  # noqa: PLC0415 (factors imports step)
-    from inferplan.perf.step import step_work  # noqa: PLC0415 (step imports this layer)
-
-    ctx_mean = input_len + output_len / 2
-    reserve = input_len + output_len if dep.engine.kv_reservation == "full_sequence" else ctx_mean
-    per_rep = offline_batch(dep, input_len, output_len, reserve, {}, requests)
-    if per_rep < 1:
-        return 0.0
-    busy = dep.layout.dp * per_rep if requests is None else min(dep.layout.dp * per_rep, requests)
-    f, _ = resolve_factors(dep, prior_efficiency())
-    work = step_work(dep, decode_seqs=per_rep, decode_ctx=ctx_mean,
-                     prefill_tokens=per_rep * input_len / output_len, prefill_seqs=per_rep / output_len)
-    step_s = float(work.time_s(f))
-    return busy / step_s if step_s > 0 else 0.0
-
-
-def _by_offline_rate(cands: list[Layout], devices: int, make_dep: Callable[[Layout], Deployment],
-                     ctx: float, input_len: int, requests: int | None) -> list[Layout]:
-    """`cands` (smallest replicas first) with the one of highest :func:`offline_rate_at_priors`
-    first (``ctx``: prompt + output tokens), among those whose replica holds one sequence; a larger replica only where it beats
-    every smaller one by ``OFFLINE_RATE_MARGIN``. The rest keep their order (the first that fits
-    is still taken when the rates cannot be computed)."""
-    best, best_rate = None, 0.0
-    for lay in cands:
-        dp = devices // lay.replica_devices
-        try:
-            dep = make_dep(Layout(tp=lay.tp, pp=lay.pp, ep=lay.ep, dp=dp))
-            if not needs_memory(dep, "offline", 1, ctx, input_len).fits:
-                continue
-            rate = offline_rate_at_priors(dep, input_len, max(1, round(ctx) - input_len), requests)
-        except (LayoutError, InputError):
-            continue
-        if best is None or rate > best_rate * OFFLINE_RATE_MARGIN:
-            best, best_rate = lay, rate
-    return cands if best is None else [best] + [c for c in cands if c is not best]
 
 
 def _sram_expert_layout(model: ModelSpec, hw: HardwareSpec, eng: EngineSpec,

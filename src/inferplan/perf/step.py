@@ -174,7 +174,8 @@ class StepWork:
     # already at the host's efficiency; runs between the device's layers, so it adds
     t_host: np.ndarray | float = 0.0
     op_kinds: tuple[str, ...] = ()  # linear | experts | attention | head, one per op
-    gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts)
+    gemm_m: np.ndarray | None = None  # (n_ops, ...) GEMM rows (tokens; per expert for experts),
+    # in the reference matrix unit's rows (matrix_tile_rows_scale: x2 on a TPU v5e)
     rows: np.ndarray | float = 0.0  # (...) sequences emitting a token per scheduler this step
     small_kernels: np.ndarray | float = 0.0  # (...) kernels of MLA/MoE layers in decode-only steps
     prefill_layers: np.ndarray | float = 0.0  # (...) layer units of steps that carry prompt tokens
