@@ -71,8 +71,9 @@ def communication_s(dep: Deployment, tokens_dev: np.ndarray, zero: np.ndarray) -
     TP: two all-reduces per layer of tokens*d activations. Bandwidth term of a ring: each device
     sends and receives 2*(tp-1)/tp of the buffer (Patarasuk & Yuan 2009); latency term of
     recursive doubling, the small-message algorithm decode steps use: ceil(log2 tp) link
-    latencies (Thakur, Rabenseifner & Gropp 2005); over ring links, 2(n-1) hops for the n ranks
-    of ``Deployment.collective_ranks`` (a ring passes every rank, not only every device). EP
+    latencies (Thakur, Rabenseifner & Gropp 2005); over ring links, 2(n-1) steps for the n ranks
+    of ``Deployment.collective_ranks`` (a ring passes every rank, not only every device), priced
+    by :func:`collective_latency_s`. EP
     with attention data-parallel (ep > tp): all-to-all dispatch and combine of tokens*top_k*d
     activations, (ep-1)/ep of them leaving the device. EP inside a tensor-parallel stage
     (ep <= tp) sends nothing more: the attention's all-reduce leaves every token on every

@@ -294,11 +294,12 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         check_replica_devices(eng, layout.replica_devices)
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
-        layout, how = choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng, requests)
+        found = None  # offline on given devices: the fastest layout there, else the engine's rule
         if mode == "offline" and devices and off_mode == "none" and not ngl and not hw.sram_only:
             found = fastest_offline(offline_layouts(m, hw, devices, make_dep, ctx_max, input_len, eng,
                                                     requests), devices, lambda lay: _rate_at_priors(call, lay))
-            layout, how = found or (layout, how)
+        layout, how = found or choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng,
+                                             requests)
         layout, how = single_host_layout(layout, how, expert_host, m.num_layers)
         notes["layout"] = how
     dep = make_dep(layout)
