@@ -153,7 +153,7 @@ def main() -> int:
                     "prior width and with the width chosen per fold by nested CV (several minutes)")
     ap.add_argument("--before", type=Path)
     ap.add_argument("--cv", type=Path, help="outer-fold predictions saved by tools/calibrate_default.py "
-                    "(benchmarks/results/loso_predictions.json) instead of rerunning the LOSO")
+                    "(src/inferplan/calib/data/loso_predictions.json) instead of rerunning the LOSO")
     args = ap.parse_args()
     t0 = time.time()
     rows = load_bundled()

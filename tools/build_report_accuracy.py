@@ -99,7 +99,7 @@ def main() -> None:
     if len(sys.argv) > 1:
         s = summarize(Path(sys.argv[1]))
     else:
-        s = summarize_bundled(REPO / "benchmarks" / "results" / "loso_predictions.json")
+        s = summarize_bundled(REPO / "src" / "inferplan" / "calib" / "data" / "loso_predictions.json")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(s.model_dump(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {OUT.relative_to(REPO)}: {s.rows} rows, LOSO median "

@@ -1,6 +1,6 @@
 """Refit the bundled efficiency profile and interval table on the whole bundled corpus.
 
-    OPENBLAS_NUM_THREADS=1 python tools/calibrate_default.py [--cv benchmarks/results/loso_predictions.json]
+    OPENBLAS_NUM_THREADS=1 python tools/calibrate_default.py [--cv src/inferplan/calib/data/loso_predictions.json]
 
 1. Leave-one-source-out over the corpus, the prior width averaged out (calib/nested.py): the
    honest error, and the cross-validated residuals the 80% intervals come from ->
@@ -70,10 +70,10 @@ def main() -> int:
     ap.add_argument("--prior-scale", type=float, help="one prior width for the shipped fit (default: "
                     "the mean of the fits at every width, as inside each held-out fold)")
     ap.add_argument("--cv", type=Path, help="reuse the held-out predictions saved by an earlier run "
-                    "(benchmarks/results/loso_predictions.json) on the same code and corpus, instead "
+                    "(src/inferplan/calib/data/loso_predictions.json) on the same code and corpus, instead "
                     "of running leave-one-source-out again; every row must be in it")
     args = ap.parse_args()
-    cache = REPO / "benchmarks" / "results" / "loso_predictions.json"
+    cache = REPO / "src" / "inferplan" / "calib" / "data" / "loso_predictions.json"
     if args.cv:
         try:
             cv = load_cv(args.cv, model.rows)

@@ -350,3 +350,17 @@ def test_serve_on_a_port_in_use_is_an_input_error_before_it_announces_an_address
         port = busy.getsockname()[1]
         r = CliRunner().invoke(app, ["serve", "--port", str(port)])
     assert r.exit_code == 2 and "in use" in r.stderr and "web app on" not in r.stderr
+
+
+def test_evidence_lists_the_nearest_measurements_with_heldout_predictions(client):
+    body = {"model": "deepseek-r1", "hardware": "mi355x", "devices": 8, "precision": "fp8",
+            "engine": "sglang", "mode": "concurrency", "batch": 64, "input_len": 922,
+            "output_len": 922, "k": 4}
+    r = client.post("/api/evidence", json=body)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert len(d["rows"]) == 4 and d["rows"][0]["distance"] == 0.0
+    assert d["rows"][0]["predicted_heldout"] > 0 and "ape" in d["rows"][0]
+    pasted = client.post("/api/evidence", json={"config": _config(), "hardware": "h100-sxm", "k": 2})
+    assert pasted.status_code == 200 and len(pasted.json()["rows"]) == 2
+    assert client.post("/api/evidence", json={**body, "k": 0}).status_code == 422

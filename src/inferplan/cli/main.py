@@ -9,10 +9,11 @@ traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -227,6 +228,7 @@ def estimate(
     years: Annotated[float, typer.Option("--amortization-years", parser=number("--amortization-years", 100.0), help="Purchase price amortized over")] = 3.0,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
+    evidence: Annotated[int, typer.Option("--evidence", min=0, max=100, help="Also show the N bundled published measurements nearest to this configuration, each with the tool's held-out prediction of it (JSON: 'evidence')")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""
@@ -246,14 +248,29 @@ def estimate(
         host=host, slots=slots, engine_options=parse_engine_options(engine_option or []),
         hardware_files=tuple(hardware_file or ()), requests=requests,
     )
+    near = _evidence(est, model, evidence, tuple(hardware_file or ())) if evidence else None
     if json_out:
-        typer.echo(est.model_dump_json(indent=2))  # the contract's fields and more (why, dp...)
+        if near is None:
+            typer.echo(est.model_dump_json(indent=2))  # the contract's fields and more (why, dp...)
+        else:
+            typer.echo(json.dumps(est.model_dump(mode="json") | {"evidence": near.model_dump(mode="json")}, indent=2))
     else:
         from inferplan.cli import render
 
         render.print_estimate(est)
+        if near is not None:
+            from inferplan.cli.render_evidence import print_evidence
+
+            print_evidence(near)
     if not est.fits:
         raise typer.Exit(1)
+
+
+def _evidence(est: Any, model: str, k: int, hardware_files: tuple[Path, ...]) -> Any:
+    """The ``k`` bundled measurements nearest to an estimate of ``model`` (calib/evidence.py)."""
+    from inferplan.calib.evidence import nearest, query_for
+
+    return nearest(query_for(est, model, hardware_files), k)
 
 
 @app.command()

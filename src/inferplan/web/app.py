@@ -3,7 +3,8 @@
 Routes parse, call the library, return its pydantic models (the CLI's ``--json``):
 
 - ``GET  /api/models``, ``/api/hardware``, ``/api/precisions``: catalog listings;
-- ``POST /api/estimate`` -> ``Estimate``; ``/api/compare`` -> ``CompareResult``;
+- ``POST /api/estimate`` -> ``Estimate``; ``/api/evidence`` -> ``Evidence`` (nearest measurements);
+  ``/api/compare`` -> ``CompareResult``;
   ``/api/fit`` -> ``FitResult``;
 - ``POST /api/report/view`` -> table, summary and plotly figures for the page;
   ``POST /api/report`` -> the self-contained HTML report as a download;
@@ -41,6 +42,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
+from inferplan.calib.evidence import Evidence
 from inferplan.compare import CompareResult, FitResult
 from inferplan.errors import CatalogError, InferplanError, validation_summary
 from inferplan.models.spec import ModelSpec
@@ -51,6 +53,7 @@ from inferplan.web.schemas import (
     CompareRequest,
     ErrorResponse,
     EstimateRequest,
+    EvidenceRequest,
     FitRequest,
     HardwareList,
     HwClass,
@@ -298,6 +301,20 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     async def estimate(req: EstimateRequest) -> Estimate:
         """One workload on one hardware (``inferplan estimate --json``)."""
         return await compute("estimate!" if req.config is not None else "estimate", req)
+
+    def _evidence(req: EvidenceRequest) -> Evidence:
+        from inferplan.calib.evidence import nearest, query_for
+
+        return nearest(query_for(_estimate(req), resolve_model(req)), req.k)
+
+    pool.register("evidence", _job(_evidence))
+    pool.register("evidence!", _job(_evidence, untrusted=True))
+
+    @app.post("/api/evidence", response_model=Evidence, tags=["estimate"], responses=ERRORS)
+    async def evidence(req: EvidenceRequest) -> Evidence:
+        """The k bundled published measurements nearest to one estimate's configuration, each
+        with the tool's held-out prediction of it (``inferplan estimate --evidence K --json``)."""
+        return await compute("evidence!" if req.config is not None else "evidence", req)
 
     def _compare(req: CompareEngineRequest) -> CompareResult:
         from inferplan.perf.efficiency import load_efficiency

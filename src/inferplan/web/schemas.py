@@ -145,6 +145,12 @@ class EstimateRequest(ModelChoice, Workload, EdgeOptions):
     usd_per_hour: float | None = Field(default=None, gt=0, le=1e6, description="price per device")
 
 
+class EvidenceRequest(EstimateRequest):
+    """/api/evidence: an estimate's settings and how many measurements to show."""
+
+    k: int = Field(default=5, ge=1, le=50, description="how many nearest measurements")
+
+
 class CompareRequest(ModelChoice, Workload, EdgeOptions):
     hardware: list[HwId] | None = Field(
         default=None, max_length=MAX_HARDWARE,
