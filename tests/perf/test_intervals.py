@@ -388,3 +388,14 @@ def test_an_estimate_fitted_on_its_own_device_says_calibrated_not_unmeasured(tmp
     assert estimate("llama-3.1-8b", "epyc-9755", calibration=mine, **kw).corpus_support != "calibrated"
     res = compare("llama-3.1-8b", hardware=["ryzen-9-7950x"], calibration=mine, precision="q4_k_m")
     assert res.rows[0].estimate.corpus_support == "calibrated"
+
+
+def test_the_end_to_end_interval_holds_the_ttft_interval_and_the_decode_after_it():
+    """A 128k prompt's TTFT interval reaches further than the end-to-end interval's own group:
+    each end-to-end end is still its TTFT end plus the O - 1 tokens at TPOT's low end."""
+    from inferplan.perf.estimate import estimate
+
+    est = estimate("llama-3.1-8b", "h100-sxm", input_len=131072, output_len=1024)
+    t, p, e = (est.intervals[k] for k in ("ttft_s", "tpot_s", "e2e_latency_s"))
+    assert e[1] >= t[1] + 1023 * p[0] - 1e-9 and e[0] >= t[0] + 1023 * p[0] - 1e-9
+    assert e[0] <= est.e2e_latency_s <= e[1]

@@ -261,12 +261,13 @@ def plan_row(raw: dict[str, str], base: Path, hardware_files: tuple[Path, ...] =
         for part in (raw.get("notes") or "").replace(";", " ").split():
             if part.startswith("threads="):
                 threads = _int(part.split("=", 1)[1], "notes threads=", "threads")
+        engine = _engine_or_fallback(raw, row, hardware_files)
         kwargs = dict(
             engine_options=_engine_options(raw.get("notes") or ""),
             devices=n, tp=tp, pp=pp, ep=ep,
             precision=(raw.get("weight_precision") or "").strip() or None,
-            kv_precision=(raw.get("kv_precision") or "").strip() or None,
-            engine=_engine_or_fallback(raw, row, hardware_files), mode=mode,
+            kv_precision=_kv_for(raw, engine, row, hardware_files),
+            engine=engine, mode=mode,
             batch=_int(raw.get("batch"), "batch", "batch") or 1, input_len=I, output_len=O,
             threads=threads,
             hardware_files=hardware_files,
@@ -326,6 +327,34 @@ def _spread_row(row: Row, dataset: str, notes: str) -> None:
         return
     row.notes.append(f"{dataset} lengths: {n} requests with spread-out lengths run at "
                      f"{row.spread:.2f}x the throughput of the mean request (a tail of long ones)")
+
+
+def _kv_for(raw: dict[str, str], engine: str | None, row: Row, hardware_files: tuple[Path, ...]) -> str | None:
+    """The row's KV precision; where its engine was replaced (unknown to the catalog) by one
+    without that cache type, the replacement's type of the nearest bits, with a note."""
+    from inferplan.catalog.engines import default_engine, get_engine, kv_formats
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.catalog.precisions import get_precision
+
+    kv = (raw.get("kv_precision") or "").strip() or None
+    if kv in (None, "unknown"):
+        return kv
+    try:
+        get_engine((raw.get("engine") or "").strip())
+        return kv  # the row's own engine: estimate's check applies
+    except InferplanError:
+        pass
+    try:
+        eng = get_engine(engine) if engine else default_engine(get_hardware(raw["hardware_id"].strip(), hardware_files))
+        asked = get_precision(kv)
+    except InferplanError:
+        return kv
+    allowed = kv_formats(eng)
+    if asked.id in allowed:
+        return kv
+    near = min(sorted(allowed), key=lambda p: abs(get_precision(p).bits_per_weight - asked.bits_per_weight))
+    row.notes.append(f"KV {asked.id}: {eng.id} has no such cache type, read as {near}")
+    return near
 
 
 def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Path, ...]) -> str | None:

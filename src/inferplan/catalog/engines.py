@@ -309,6 +309,8 @@ def reads_format(engine: EngineSpec, precision: Precision, hw: HardwareSpec | No
         return False
     if hw is not None and f"{hw.hw_class}@{hw.vendor}" in precision.exclude_hardware:
         return False
+    if precision.id in NO_GGUF_TYPE and is_ggml(engine):
+        return False
     if not precision.engines:
         return True
     names = {release_line(engine), engine.id}
@@ -335,6 +337,12 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
     """Refuse an engine that cannot load the weight format (llama.cpp and bitnet.cpp's I2_S)."""
     if reads_format(engine, precision, hw):
         return
+    if precision.id in NO_GGUF_TYPE and is_ggml(engine) and (
+            not precision.hardware_classes or hw.hw_class in precision.hardware_classes):
+        raise UnsupportedFormatError(
+            f"engine '{engine.id}' cannot load {precision.id} weights: GGUF has no {precision.id} "
+            "tensor type (llama.cpp runs such a checkpoint converted: --precision q8_0 or q4_k_m, "
+            "or leave --precision out)")
     default = default_engine(hw)
     other = default if reads_format(default, precision, hw) else engine_for_format(precision, hw)
     article = "an" if hw.hw_class[0] in "aeiou" else "a"
@@ -350,6 +358,42 @@ def check_engine_reads(engine: EngineSpec, precision: Precision, hw: HardwareSpe
                  f", not {hw.vendor}'s" if f"{hw.hw_class}@{hw.vendor}" in excluded else ""))
     raise UnsupportedFormatError(f"engine '{engine.id}' cannot load {precision.id} weights ({precision.description}); "
                                  f"{where}{hint}")
+
+
+# KV-cache types by engine family. The ggml servers take --cache-type-k/-v f32, f16, bf16, q8_0,
+# q4_0, q4_1, iq4_nl, q5_0, q5_1 (llama.cpp common/arg.cpp kv_cache_types; ik_llama.cpp, bitnet.cpp
+# and T-MAC run llama.cpp's KV cache); the tensor engines keep 16-bit, FP8 (vLLM/SGLang
+# --kv-cache-dtype fp8*, TensorRT-LLM), INT8 (TensorRT-LLM), NVFP4 (TensorRT-LLM on Blackwell) or
+# 4/8-bit integer caches (exllamav2 Q4/Q8, MLX kv_bits). None stores a KV cache in a weight-only
+# format (GPTQ/AWQ groups, k-quants, ternary, W4A16).
+GGML_ENGINES = frozenset({"llama.cpp", "ik_llama.cpp", "bitnet.cpp", "t-mac"})
+GGML_KV_FORMATS = frozenset({"f16", "fp16", "bf16", "fp32", "q8_0", "q4_0", "q5_0", "q5_1"})
+TENSOR_KV_FORMATS = frozenset({"bf16", "fp16", "f16", "fp32", "fp8", "int8", "int4", "fp4"})
+
+
+# float formats GGUF has no tensor type for (ggml.h ggml_type: F32/F16/BF16, the Q*/IQ*/TQ*
+# blocks and MXFP4; no FP8 E4M3): a ggml engine runs such a checkpoint converted
+# (convert_hf_to_gguf.py dequantizes FP8 weights, then writes the --outtype asked for)
+NO_GGUF_TYPE = frozenset({"fp8"})
+
+
+def is_ggml(engine: EngineSpec) -> bool:
+    """llama.cpp and the engines built on its ggml tensors and GGUF files."""
+    return engine.base_id in GGML_ENGINES or release_line(engine) in GGML_ENGINES
+
+
+def kv_formats(engine: EngineSpec) -> frozenset[str]:
+    """The precision ids an engine's KV cache can be stored in (module constants above)."""
+    return GGML_KV_FORMATS if is_ggml(engine) else TENSOR_KV_FORMATS
+
+
+def check_kv_format(engine: EngineSpec, kv: Precision) -> None:
+    """Refuse a KV-cache precision the engine has no cache type for (a ternary or GPTQ cache)."""
+    allowed = kv_formats(engine)
+    if kv.id not in allowed:
+        raise UnsupportedFormatError(
+            f"engine '{engine.id}' has no {kv.id} KV cache ({kv.description}); its KV cache types: "
+            f"{', '.join(sorted(allowed))}")
 
 
 def runs_on(engine: EngineSpec, hw: HardwareSpec) -> bool:

@@ -63,7 +63,7 @@ from inferplan.perf.placement import (
     offline_layouts,
     why_not_fits,
 )
-from inferplan.perf.precision_defaults import resolve_precisions
+from inferplan.perf.precision_defaults import converted_default, resolve_precisions
 from inferplan.perf.queueing import (
     STEPS_AHEAD_OVERLAP,
     cycle_shape,
@@ -231,6 +231,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         engine = "llama.cpp"  # -ngl is llama.cpp's: the engine it names
     eng = get_engine(engine) if engine else engine_for(hw, off_mode, stored)
     check_engine_runs_on(eng, hw)
+    converted = converted_default(eng, stored, hw) if precision in (None, "", "unknown") else None
+    if converted is not None:  # DeepSeek-R1's FP8 checkpoint on llama.cpp: its GGUF conversion
+        native, precision, stored = stored.id, converted.id, converted
     check_engine_reads(eng, stored, hw)
     if mode == "batch" and eng.max_static_batch is not None and batch > eng.max_static_batch:
         raise InputError(f"{eng.id} decodes at most {eng.max_static_batch} sequence"
@@ -243,6 +246,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
     inert = inert_given(eng, engine_options)
     eng = with_engine_options(eng, engine_options)
     w, e, kv, act, notes = resolve_precisions(m, eng, hw, precision, kv_precision)
+    if converted is not None:
+        notes["weight_precision"] = (f"model native {native}, which {eng.id} cannot load: converted to "
+                                     f"{converted.id} (GGUF; --precision for another)")
     if eng.gpu_layers == -1 and off_mode == "none":
         off_mode = "auto"  # llama.cpp -ngl -1: as many layers on the GPU as fit
     ngl = check_host_layers(eng, hw, m, mode, off_mode, host)

@@ -512,10 +512,14 @@ def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: flo
     bounds = roof_bounds(plan)
     res = {k: list(roof_clip(plan, k, v[0], v[1], bounds=bounds)) for k, v in out.items()}
     if "ttft_s" in res and "e2e_latency_s" in res:
-        # the end-to-end time holds the TTFT (is it, for one token): each end no shorter than its
-        # TTFT end (the two intervals come from different groups of residuals)
+        # the end-to-end time is the TTFT and O - 1 token times (the TTFT alone for one token):
+        # each end no shorter than its TTFT end plus O - 1 tokens at TPOT's low end (the
+        # intervals come from different groups of residuals; a 128k prompt's high TTFT end
+        # still decodes its tokens)
         t, e = res["ttft_s"], res["e2e_latency_s"]
-        res["e2e_latency_s"] = list(t) if plan.output_len <= 1 else [max(e[0], t[0]), max(e[1], t[1])]
+        rest = (plan.output_len - 1) * res["tpot_s"][0] if "tpot_s" in res and plan.output_len > 1 else 0.0
+        res["e2e_latency_s"] = (list(t) if plan.output_len <= 1
+                                else [max(e[0], t[0] + rest), max(e[1], t[1] + rest)])
     return res
 
 

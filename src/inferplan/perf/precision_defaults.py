@@ -7,9 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferplan.catalog.engines import check_kv_format
 from inferplan.catalog.precisions import get_precision
 from inferplan.catalog.schema import EngineSpec, HardwareSpec, Precision
 from inferplan.models.spec import ModelSpec
+
+# the GGUF type a ggml engine converts a checkpoint it cannot read into, by the checkpoint's bits:
+# Q8_0 for 8 bits and more (convert_hf_to_gguf.py --outtype q8_0, the converter's 8-bit type),
+# Q4_K_M below (the usual 4-bit GGUF of llama.cpp's quantize)
+GGUF_CONVERSION = ((8.0, "q8_0"), (0.0, "q4_k_m"))
+
+
+def converted_default(engine: EngineSpec, stored: Precision, hw: HardwareSpec) -> Precision | None:
+    """The format ``engine`` runs a checkpoint in when it cannot read the checkpoint's own
+    (``stored``, asked for by no --precision): a ggml engine converts an FP8 model to GGUF
+    (GGUF_CONVERSION); None when the engine reads ``stored`` or converts nothing."""
+    from inferplan.catalog.engines import NO_GGUF_TYPE, is_ggml, reads_format
+
+    if stored.id not in NO_GGUF_TYPE or not is_ggml(engine) or reads_format(engine, stored, hw):
+        return None
+    to = next(pid for bits, pid in GGUF_CONVERSION if stored.bits_per_weight >= bits)
+    p = get_precision(to)
+    return p if reads_format(engine, p, hw) else None
 
 
 def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
@@ -47,4 +66,5 @@ def resolve_precisions(model: ModelSpec, engine: EngineSpec, hw: HardwareSpec,
         notes["kv_precision"] = f"engine default ({engine.id}: {engine.default_kv_precision} -> {kv.id})"
     else:
         kv = get_precision(kv_precision)
+        check_kv_format(engine, kv)
     return w, e, kv, act, notes
