@@ -145,7 +145,8 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
-                                 kv_precision=kv_precision, offload=offload or False, host=host,
+                                 kv_precision=kv_precision, host=host,  # a CPU holds all of it
+                                 offload=(offload or False) if hw.hw_class != "cpu" else False,
                                  slots=slots_for_hardware(hw, slots, offload, engine, precision), requests=requests,
                                  host_efficiency=eff, **own)
             est = estimate_from_plan(plan, eff)

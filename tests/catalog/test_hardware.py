@@ -375,3 +375,9 @@ def test_the_overlay_may_not_replace_a_power_figure_the_sheet_has(tmp_path: Path
                            "sources": {**entries["h100-sxm"].get("sources", {}), "tdp_w": "x"}}
     with pytest.raises(mod.BuildError, match="tdp_w would replace the sheet's value"):
         mod.build_entry(row, entries, doc["defaults"])
+
+
+def test_the_sxm_spelling_of_blackwell_boards_finds_them():
+    from inferplan.catalog.hardware import get_hardware
+
+    assert get_hardware("b200-sxm").id == "b200" and get_hardware("b300-sxm").id == "b300"

@@ -201,3 +201,19 @@ def test_plan_names_a_format_the_hardware_cannot_load():
     code, out, err = run("plan", "-m", "bitnet-b1.58-2b-4t", "--rate", "0.5", "--p90-tpot", "0.2",
                          "--class", "gpu", "--json")
     assert "cannot load i2_s" in out + err
+
+
+def test_a_measurement_csv_with_a_header_only_is_bad_input(tmp_path):
+    p = tmp_path / "empty.csv"
+    p.write_text(PUBLISHED.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    code, _, err = run("validate", str(p))
+    assert code == 2 and "no data rows" in err
+
+
+def test_offline_run_figures_are_numbers_in_json_and_compare_names_output_throughput():
+    code, out, _ = run("estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--offline",
+                       "--requests", "1000", "--json")
+    run_ = json.loads(out)["offline_run"]
+    assert code == 0 and run_["requests"] == 1000 and run_["seconds"] > 0 and run_["usd"] > 0
+    code, out, _ = run("compare", "--model", "llama-3.1-8b", "-H", "h100-sxm")
+    assert code == 0 and "out tok/s" in out and "tok/s total" not in out

@@ -59,10 +59,13 @@ def test_requests_apply_to_offline_runs_only(mode):
 
 
 def test_an_offline_run_of_n_requests_says_how_long_and_how_much():
-    from inferplan.perf.batching import offline_run_note
+    from inferplan.perf.batching import offline_run
 
-    assert offline_run_note(1000, 10.0, 0.001, 500.0) == "1,000 requests in ~100 s, $0.10, 0.0139 kWh"
-    assert offline_run_note(36000, 1.0, None, None) == "36,000 requests in ~10 h"
+    run = offline_run(1000, 10.0, 0.001, 500.0)
+    assert run.text == "1,000 requests in ~100 s, $0.10, 0.0139 kWh"
+    assert (run.seconds, run.usd, run.kwh) == pytest.approx((100.0, 0.1, 500.0 * 100 / 3.6e6))
+    bare = offline_run(36000, 1.0, None, None)
+    assert bare.text == "36,000 requests in ~10 h" and bare.usd is None and bare.kwh is None
     from inferplan.perf.cost import CostAssumptions
 
     kw = dict(mode="offline", engine="tensorrt-llm", input_len=128, output_len=128)

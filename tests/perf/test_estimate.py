@@ -314,7 +314,7 @@ def test_offline_runs_pay_no_server_time_and_queued_requests_pay_it_once():
 
     _, a, b = both(mode="offline")
     assert a["ttft_s"] == pytest.approx(b["ttft_s"]) and a["requests_per_s"] == pytest.approx(b["requests_per_s"])
-    p, a, b = both(mode="concurrency", batch=8192)
+    p, a, b = both(mode="concurrency", batch=8192, devices=24, tp=8, pp=3)  # one replica
     assert p.queue_factor > 1  # more clients than slots: the server tokenizes while they queue
     assert b["ttft_s"] - a["ttft_s"] == pytest.approx(0.5, rel=1e-6)
     assert b["requests_per_s"] == pytest.approx(a["requests_per_s"], rel=1e-9)
@@ -586,3 +586,32 @@ def test_a_pipeline_runs_prompts_of_several_users_in_micro_batches_and_draws_for
     one = estimate("llama-3.1-8b", "rtx-3090", batch=1, **kw)
     two = estimate("llama-3.1-8b", "rtx-3090", batch=2, **kw)  # both stages busy
     assert two.power_w > 1.3 * one.power_w
+
+
+def test_replicas_left_without_a_sequence_are_said_to_be_idle():
+    """--devices far beyond what a batch uses builds replicas that decode nothing yet are priced
+    and powered: the estimate says how many; a batch that reaches every replica says nothing."""
+    from inferplan.perf.estimate import estimate
+
+    lone = estimate("llama-3.1-8b", "h100-sxm", devices=16, tp=1)
+    assert any("15 of 16 replicas idle" in w for w in lone.warnings)
+    full = estimate("llama-3.1-8b", "h100-sxm", devices=16, tp=1, batch=16)
+    assert not any("idle" in w for w in full.warnings)
+
+
+def test_many_clients_on_several_devices_run_replicas_where_they_serve_more():
+    """2,048 clients of an 8B model: one TP8 replica admits max_num_seqs of them and queues the
+    rest; the estimate ranks the layouts on those devices and runs eight TP1 replicas, on 8
+    devices given and on the fewest that hold the clients; 16 clients of a 70B model keep TP8
+    (the lowest end-to-end time is also the most requests/s for closed-loop clients)."""
+    from inferplan.perf.estimate import estimate
+
+    many = estimate("llama-3.1-8b", "h100-sxm", devices=8, mode="concurrency", batch=2048)
+    one = estimate("llama-3.1-8b", "h100-sxm", devices=8, tp=8, mode="concurrency", batch=2048)
+    assert (many.tp, many.dp) == (1, 8)
+    assert many.requests_per_s > 1.2 * one.requests_per_s and many.ttft_s < one.ttft_s / 10
+    assert "the engine's rule gave tp=8" in many.assumptions["layout"]
+    auto = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=2048)
+    assert auto.dp > 1 and auto.requests_per_s >= 0.95 * many.requests_per_s
+    few = estimate("llama-3.1-70b", "h100-sxm", devices=8, mode="concurrency", batch=16)
+    assert (few.tp, few.dp) == (8, 1)

@@ -39,9 +39,13 @@ def test_compare_picks_attention_dp_with_expert_parallel_for_deepseek_at_high_co
     hi = compare("deepseek-r1", hardware=["b200"], mode="concurrency", batch=512,
                  input_len=1024, output_len=1024).rows[0].estimate
     assert hi is not None and hi.fits and (hi.tp, hi.ep) == (1, 8)
-    tp8 = estimate("deepseek-r1", "b200", devices=8, mode="concurrency", batch=512,
+    tp8 = estimate("deepseek-r1", "b200", devices=8, tp=8, mode="concurrency", batch=512,
                    input_len=1024, output_len=1024)
     assert tp8.tp == 8 and hi.output_tok_s > tp8.output_tok_s
+    # estimate on 8 devices ranks the layouts there and lands on the same placement
+    ranked = estimate("deepseek-r1", "b200", devices=8, mode="concurrency", batch=512,
+                      input_len=1024, output_len=1024)
+    assert (ranked.tp, ranked.ep) == (1, 8)
     # one user: latency wins, the attention stays tensor parallel (no attention-DP); experts may
     # be placed whole inside the TP group (ep <= tp costs no all-to-all, TRT-LLM issue 5929)
     lo = compare("deepseek-r1", hardware=["b200"], mode="concurrency", batch=1,

@@ -198,3 +198,14 @@ def test_streamed_weights_leave_the_host_its_share_for_the_os_as_host_layers_do(
     assert plan_estimate("llama-3.1-70b", roomy, **kw).fits
     short = plan_estimate("llama-3.1-70b", tight, **kw)  # fits 100% of it, not the usable 95%
     assert not short.fits and "95%" in short.notes["offload"]
+
+
+def test_offload_auto_on_a_cpu_is_refused_and_compare_leaves_cpus_without_it():
+    """A CPU holds the whole model in its own memory: --offload auto has nothing to move there
+    (it was accepted and ignored); compare --offload auto still lists the CPUs, unoffloaded."""
+    from inferplan.compare import compare
+
+    with pytest.raises(InputError, match="on a CPU"):
+        plan_estimate("llama-3.1-8b", "epyc-9755", offload="auto")
+    res = compare("llama-3.1-8b", hardware=["epyc-9755", "rtx-4090"], offload="auto")
+    assert all(r.fits for r in res.rows)

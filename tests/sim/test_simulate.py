@@ -237,3 +237,19 @@ def test_full_sequence_reservation_holds_across_disaggregated_pools():
     assert [p.kv_reservation for p in res.pools] == ["full_sequence", "full_sequence"]
     assert m.completed == 200 and m.preemptions == 0
     assert m.max_batch_size <= 2  # two 800-token sequences fill a decode replica's 1,600
+
+
+def test_clients_in_lockstep_are_told_apart_from_the_estimates_drifted_clients():
+    """16 closed-loop clients with fixed lengths and no think time finish on one step and send
+    together: the wave's prompts queue behind one another (TTFT well above the estimate's),
+    and the result says so; a think time desynchronizes them and the warning goes."""
+    w = Workload(arrivals=Arrivals(kind="closed", users=16), input=LengthDist(value=1024),
+                 output=LengthDist(value=64))
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), w, requests=160)
+    assert any("lockstep" in x for x in res.warnings)
+    est = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=16, input_len=1024, output_len=64)
+    assert res.metrics.ttft_s.mean > 1.5 * est.ttft_s
+    thinking = Workload(arrivals=Arrivals(kind="closed", users=16, think_time_s=0.5),
+                        input=LengthDist(value=1024), output=LengthDist(value=64))
+    assert not any("lockstep" in x for x in simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"),
+                                                     thinking, requests=160).warnings)

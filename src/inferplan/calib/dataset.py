@@ -215,7 +215,10 @@ def read_rows(path: Path) -> list[dict[str, str]]:
                               f"default there (e.g. the model's native precision, the hardware's "
                               f"default engine), which may not be what was measured",
                               SchemaWarning, stacklevel=2)
-            return list(reader)
+            rows = list(reader)
+            if not rows:
+                raise InputError(f"{path}: no data rows (a header only): nothing to predict")
+            return rows
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None
     except IsADirectoryError:

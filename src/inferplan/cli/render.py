@@ -223,7 +223,7 @@ def print_estimate(e) -> None:
 
 COMPARE_COLS = (Col("#", "right", 9), Col("hardware", "left", 10), Col("dev", "right", 7),
                 Col("TTFT", "right", 8), Col("TPOT", "right", 8), Col("tok/s/user", "right", 6),
-                Col("tok/s total", "right", 6), Col("$/1M out", "right", 7),
+                Col("out tok/s", "right", 6), Col("$/1M out", "right", 7),
                 Col("J/tok", "right", 3), Col("bound", "left", 4), Col("why", "left", 1, True))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pydantic import BaseModel
+
 from inferplan.errors import InputError
 from inferplan.perf.chunks import budget_running_seqs
 from inferplan.perf.deployment import Deployment
@@ -54,18 +56,33 @@ def offline_batch(dep: Deployment, input_len: int, output_len: int, reserve_toke
     return per_rep
 
 
-def offline_run_note(requests: int, requests_per_s: float, usd_per_s: float | None,
-                     power_w: float | None) -> str:
+class OfflineRun(BaseModel):
+    """An offline run of ``requests`` prompts at the steady state's rate (``Estimate.offline_run``)."""
+
+    requests: int
+    seconds: float
+    usd: float | None  # None: no price for the hardware
+    kwh: float | None  # None: no power figure
+
+    @property
+    def text(self) -> str:
+        parts = [f"{self.requests:,} requests in ~{_duration(self.seconds)}"]
+        if self.usd is not None:
+            parts.append(f"${self.usd:,.2f}")
+        if self.kwh is not None:
+            parts.append(f"{self.kwh:,.3g} kWh")
+        return ", ".join(parts)
+
+
+def offline_run(requests: int, requests_per_s: float, usd_per_s: float | None,
+                power_w: float | None) -> OfflineRun:
     """How long an offline run of ``requests`` prompts takes at ``requests_per_s`` (the steady
     state; a run of fixed lengths longer than one batch ends with a smaller wave), and what it
-    costs in dollars and energy where the price and power are known."""
+    costs in dollars and energy (J / 3.6e6 = kWh) where the price and power are known."""
     run_s = requests / requests_per_s
-    parts = [f"{requests:,} requests in ~{_duration(run_s)}"]
-    if usd_per_s is not None:
-        parts.append(f"${usd_per_s * run_s:,.2f}")
-    if power_w is not None:
-        parts.append(f"{power_w * run_s / 3.6e6:,.3g} kWh")
-    return ", ".join(parts)
+    return OfflineRun(requests=requests, seconds=run_s,
+                      usd=None if usd_per_s is None else usd_per_s * run_s,
+                      kwh=None if power_w is None else power_w * run_s / 3.6e6)
 
 
 def _duration(seconds: float) -> str:

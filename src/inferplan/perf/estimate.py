@@ -12,6 +12,7 @@ Two phases keep calibration cheap and every feature on one code path:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,13 @@ from inferplan.errors import InferplanError, InputError, LayoutError
 from inferplan.models.registry import get_model
 from inferplan.models.spec import ModelSpec
 from inferplan.perf.admission import admission_note, admission_wait_steps
-from inferplan.perf.batching import budget_cap, check_requests, offline_batch, offline_run_note
+from inferplan.perf.batching import (
+    OfflineRun,
+    budget_cap,
+    check_requests,
+    offline_batch,
+    offline_run,
+)
 from inferplan.perf.chunks import prefill_chunks
 from inferplan.perf.compiled import check_max_model_len, compiled_kv
 from inferplan.perf.cost import CostAssumptions, plan_power_w, usd_per_second
@@ -42,11 +49,11 @@ from inferplan.perf.deployment import Deployment
 from inferplan.perf.efficiency import Efficiency, load_efficiency, prior_efficiency
 from inferplan.perf.explain import explain
 from inferplan.perf.factors import resolve_factors
-from inferplan.perf.hostlayers import check_host_layers, offload_to_host
+from inferplan.perf.hostlayers import check_host_layers, host_layers_json, offload_to_host
 from inferplan.perf.intervals import estimate_support, plan_intervals
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
-from inferplan.perf.offline_layout import fastest_offline
+from inferplan.perf.offline_layout import auto_layout
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
     ExpertHost,
@@ -128,6 +135,7 @@ class Estimate(BaseModel):
     intervals: dict[str, list[float]] = {}  # 80% interval per metric (perf/intervals.py)
     corpus_support: str | None = None  # measured/unmeasured: its engine on its hardware in the corpus; calibrated: fitted on it
     warnings: list[str] = []  # what the estimate extrapolates or doubts (also assumptions.warning, joined)
+    offline_run: OfflineRun | None = None  # --offline --requests N: the run's seconds, $ and kWh
 
 
 @dataclass
@@ -300,12 +308,11 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         check_replica_devices(eng, layout.replica_devices)
         notes["layout"] = f"given (tp={t}, pp={p}, ep={x}, dp={layout.dp})"
     else:
-        found = None  # offline on given devices: the fastest layout there, else the engine's rule
-        if mode == "offline" and devices and off_mode == "none" and not ngl and not hw.sram_only:
-            found = fastest_offline(offline_layouts(m, hw, devices, make_dep, ctx_max, input_len, eng,
-                                                    requests), devices, lambda lay: _rate_at_priors(call, lay))
-        layout, how = found or choose_layout(m, hw, mode, devices, make_dep, seqs, ctx_max, input_len, eng,
-                                             requests)
+        layout, how = auto_layout(  # the fastest layout where it can be ranked, else the engine's rule
+            mode, devices, off_mode == "none" and not ngl and not hw.sram_only, batch,
+            lambda n: choose_layout(m, hw, mode, n, make_dep, seqs, ctx_max, input_len, eng, requests),
+            lambda n: offline_layouts(m, hw, n, make_dep, ctx_max, input_len, eng, requests),
+            lambda n, lay: _rate_at_priors({**call, "devices": n}, lay))
         layout, how = single_host_layout(layout, how, expert_host, m.num_layers)
         notes["layout"] = how
     dep = make_dep(layout)
@@ -328,6 +335,8 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         if mode == "batch" and seqs_rep % 1:  # a static batch waits for its fullest replica
             seqs_rep = float(-(-batch // int(plan.replicas_busy)))
             plan.replicas_busy = batch / seqs_rep
+        if (idle := dp - math.ceil(plan.replicas_busy - 1e-9)) > 0:  # still priced and powered
+            _warn(notes, f"{idle} of {dp} replicas idle (batch {batch}): $ and J count every device")
     admitted = seqs_rep
     if mode == "concurrency":
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
@@ -453,13 +462,6 @@ def _rate_at_priors(call: dict[str, Any], lay: Layout) -> float | None:
     return evaluate_plan(plan, resolve_factors(plan.dep, prior_efficiency())[0]).get("requests_per_s") if plan.fits else None
 
 
-def _host_layers_json(dep: Deployment) -> dict[str, Any] | None:
-    hl = dep.host_layers
-    return None if hl is None else {
-        "cpu": hl.cpu.id, "layers_on_host": hl.layers, "gpu_layers": dep.model.num_layers - hl.layers,
-        "host_weight_bytes": hl.host_weight_bytes}
-
-
 def evaluate_plan(plan: EstimatePlan, f: Factors, queue_s: float | None = None) -> dict[str, float | None]:
     """Metrics of a plan under factors `f` (docs/metrics.md; None: undefined). ``queue_s``
     overrides a served prompt's wait behind others (perf/queueing.py; fastpred probes with it)."""
@@ -531,7 +533,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
     assumptions["compute_type"] = dep.linear_compute_type
     assumptions["memory_per_device"] = "memory fields are per device (most loaded device)"
     bound: dict[str, str | None] = {"prefill": None, "decode": None}
-    power = usd_in = usd_out = jpt = None
+    power = usd_in = usd_out = jpt = run = None
     pipe = pipeline_report(plan, f) if plan.fits else None
     if plan.fits:
         if "prefill" in plan.works:
@@ -557,7 +559,8 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         if power is not None and out_tok:
             jpt = power / out_tok
         if plan.requests and rps:
-            assumptions["offline_run"] = offline_run_note(plan.requests, rps, usd_s, power)
+            run = offline_run(plan.requests, rps, usd_s, power)
+            assumptions["offline_run"] = run.text
     mem = plan.mem
     warns = assumptions.pop(WARNINGS_KEY, [])
     return Estimate(
@@ -566,7 +569,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         devices=dep.layout.devices, tp=dep.layout.tp, pp=dep.layout.pp, ep=dep.layout.ep,
         dp=dep.layout.dp, weight_precision=dep.weight_precision.id,
         expert_host=dep.expert_host.cpu.id if dep.expert_host else None, pipeline=pipe,
-        host_layers=_host_layers_json(dep),
+        host_layers=host_layers_json(dep),
         expert_precision=(dep.expert_precision.id
                           if dep.expert_precision.id != dep.weight_precision.id else None),
         kv_precision=dep.kv_precision.id, mode=plan.mode, batch=plan.batch,
@@ -584,7 +587,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
         bound=bound,
         why=(explain_pipeline(pipe, plan.mode == "concurrency" and plan.batch > 1) if pipe else explain(plan, bound)) if plan.fits else (plan.reason or ""),
         intervals=plan_intervals(plan, met, usd_in, usd_out, jpt) if plan.fits else {},
-        corpus_support=support,
+        corpus_support=support, offline_run=run,
     )
 
 

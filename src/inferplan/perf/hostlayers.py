@@ -178,6 +178,9 @@ def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode:
                       off_mode: str, host: object) -> bool:
     """True when the engine is asked to keep only some layers on the GPUs (llama.cpp -ngl N,
     ``EngineSpec.gpu_layers`` below the model's layers); refuses what cannot run so."""
+    if off_mode == "auto" and hw.hw_class == "cpu":  # (experts: resolve_expert_host says so)
+        raise InputError(f"--offload puts weights in host memory next to an accelerator; on a CPU "
+                         f"({hw.id}) the whole model already lives in its memory")
     runs = eng.host_layers and hw.hw_class == "gpu"
     ngl = eng.gpu_layers
     if ngl is not None and not runs:
@@ -297,3 +300,11 @@ def _short_of_host_memory(notes: dict[str, Any], need_bytes: float, memory_bytes
                          f"{cap / 1e9:.0f} GB usable ({HOST_MEMORY_UTILIZATION:.0%} of "
                          f"{memory_bytes / 1e9:.0f} GB {whose})")
     return True
+
+
+def host_layers_json(dep: Deployment) -> dict[str, Any] | None:
+    """An estimate's ``host_layers``: the host CPU, layers on it and on the GPUs, its weights."""
+    hl = dep.host_layers
+    return None if hl is None else {
+        "cpu": hl.cpu.id, "layers_on_host": hl.layers, "gpu_layers": dep.model.num_layers - hl.layers,
+        "host_weight_bytes": hl.host_weight_bytes}

@@ -105,7 +105,7 @@ COLUMNS = (  # (header, estimate field, lower is better, formatter)
     ("TTFT", "ttft_s", True, fmt_time_s),
     ("TPOT", "tpot_s", True, fmt_time_s),
     ("tok/s\nper user", "decode_tok_s_per_user", False, num),
-    ("tok/s\ntotal", "output_tok_s", False, num),
+    ("output\ntok/s", "output_tok_s", False, num),
     ("$ / 1M\ninput", "usd_per_1m_input_tokens", True, usd),
     ("$ / 1M\noutput", "usd_per_1m_output_tokens", True, usd),
     ("J /\ntoken", "joules_per_output_token", True, num),

@@ -183,8 +183,22 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     note = short_run_note(m, offered) if not any(w.startswith("overloaded") for w in res.warnings) else None
     if note:
         res.warnings.append(note)
+    if lockstep_clients(workload) and replay is None:
+        res.warnings.append(
+            f"{workload.arrivals.users} clients with fixed lengths and no think time run in lockstep "
+            "waves: each wave's prompts arrive together and wait for one another's prefill (its "
+            "TTFT); `estimate --concurrency` gives clients that have drifted apart (varied lengths): "
+            "--think-time, or the workload's length distribution, desynchronizes them")
     res.wall_s = time.perf_counter() - wall
     return res
+
+
+def lockstep_clients(w: Workload) -> bool:
+    """Closed-loop clients that start together and stay together: fixed prompt and output
+    lengths (every request finishes on the same step) and no think time."""
+    a = w.arrivals
+    return (a.kind == "closed" and (a.users or 0) > 1 and a.think_time_s == 0
+            and w.input.kind == "fixed" and w.output.kind == "fixed")
 
 
 def _kv_transfer(p: Deployment, d: Deployment) -> tuple[Callable[[Request], float], str]:
