@@ -399,3 +399,15 @@ def test_the_end_to_end_interval_holds_the_ttft_interval_and_the_decode_after_it
     t, p, e = (est.intervals[k] for k in ("ttft_s", "tpot_s", "e2e_latency_s"))
     assert e[1] >= t[1] + 1023 * p[0] - 1e-9 and e[0] >= t[0] + 1023 * p[0] - 1e-9
     assert e[0] <= est.e2e_latency_s <= e[1]
+
+
+def test_a_user_override_of_a_catalog_device_is_named_where_the_corpus_is_cited(tmp_path):
+    """The corpus's rows were measured on the catalog's figures: an estimate on a device a
+    user's --hardware-file overrides says so next to its support note."""
+    from inferplan.perf.estimate import estimate
+
+    f = tmp_path / "mine.yaml"
+    f.write_text("- id: h100-sxm\n  override: true\n  memory_bw_bytes_s: 30.0e12\n", encoding="utf-8")
+    mine = estimate("llama-3.1-8b", "h100-sxm", hardware_files=(f,))
+    assert "mine.yaml overrides" in mine.assumptions["corpus_support"]
+    assert "overrides" not in estimate("llama-3.1-8b", "h100-sxm").assumptions["corpus_support"]

@@ -177,6 +177,8 @@ def _merge_entry(
                 "(remove `override: true` to add a new device)"
             )
         raw = _deep_merge(catalog[id_].model_dump(), raw)
+    if not bundled and id_ in catalog:  # replaced or overridden: say so where the corpus is cited
+        raw["overridden_by"] = path.name
     try:
         catalog[id_] = HardwareSpec.model_validate(raw)
     except ValidationError as e:

@@ -124,6 +124,9 @@ class HardwareSpec(_Strict):
         description="field -> source or stated assumption, for values not taken from spec_source",
     )
     notes: str = ""
+    overridden_by: str | None = Field(
+        default=None, description="the user's hardware file that overrides this catalog entry "
+                                  "(set by the loader, not written in files)")
 
     @property
     def usable_bw_bytes_s(self) -> float:

@@ -257,7 +257,7 @@ def estimate(
     else:
         from inferplan.cli import render
 
-        render.print_estimate(est)
+        render.print_estimate(est, evidence_hint=near is None)
         if near is not None:
             from inferplan.cli.render_evidence import print_evidence
 

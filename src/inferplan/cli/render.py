@@ -149,7 +149,7 @@ def _pct(x) -> str:
 # --- estimate ----------------------------------------------------------------------------------
 
 
-def print_estimate(e) -> None:
+def print_estimate(e, evidence_hint: bool = True) -> None:
     out = console()
     head = (f"[bold]{escape(e.model)}[/] on [bold]{e.devices} x {escape(e.hardware)}[/] ({e.engine}, "
             f"tp={e.tp} pp={e.pp} ep={e.ep}" + (f" x{e.dp} replicas" if e.dp > 1 else "") + ")"
@@ -212,7 +212,9 @@ def print_estimate(e) -> None:
     out.print(f"[dim]assumptions: {escape(eff)}; profile {escape(str(a.get('efficiency_profile')))}; "
               f"{escape(str(a.get('layout')))}[/]")
     if a.get("corpus_support"):
-        out.print(f"[dim]data: {escape(str(a['corpus_support']))}[/]")
+        hint = (" (--evidence N: the nearest published measurements, with the tool's held-out "
+                "error on each)") if evidence_hint else ""
+        out.print(f"[dim]data: {escape(str(a['corpus_support']))}{hint}[/]")
     if a.get("offload"):
         out.print(f"[dim]offload: {escape(str(a['offload']))}[/]")
     if a.get("offline_run"):
