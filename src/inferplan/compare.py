@@ -25,6 +25,7 @@ from inferplan.perf.estimate import (
     estimate_from_plan,
     plan_estimate,
 )
+from inferplan.perf.offload import offload_on
 from inferplan.perf.slots import slots_for_hardware
 
 SORT_KEYS = ("cost", "speed", "throughput", "energy", "devices", "ttft")
@@ -145,8 +146,7 @@ def compare_with_plans(spec: ModelSpec, *, hardware: list[str] | None, hw_class:
         try:
             plan = plan_estimate(spec, hw, mode=mode, batch=batch, input_len=input_len,
                                  output_len=output_len, precision=precision,
-                                 kv_precision=kv_precision, host=host,  # a CPU holds all of it
-                                 offload=(offload or False) if hw.hw_class != "cpu" else False,
+                                 kv_precision=kv_precision, host=host, offload=offload_on(hw, offload) or False,
                                  slots=slots_for_hardware(hw, slots, offload, engine, precision), requests=requests,
                                  host_efficiency=eff, **own)
             est = estimate_from_plan(plan, eff)

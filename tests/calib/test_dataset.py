@@ -211,3 +211,24 @@ def test_a_row_on_unknown_hardware_gets_no_default_engine_note(tmp_path):
     (row,) = load_dataset(p)
     assert row.plan is None and "unknown hardware 'no-such-npu'" in (row.error or "")
     assert not any("default engine" in n for n in row.notes)
+
+
+def test_a_row_whose_engine_is_replaced_keeps_a_kv_type_the_replacement_has(tmp_path):
+    """A row's engine unknown to the catalog (xFasterTransformer) or not running on its device
+    (TensorRT-LLM on a CPU) is predicted with the device's default engine; a KV type that engine
+    lacks (int8 on llama.cpp) is read as its type of the nearest bits, with a note; a row on its
+    own engine keeps what it states."""
+    from inferplan.calib.dataset import load_dataset
+
+    head = ("id,source,model_id,hardware_id,num_devices,tp,pp,ep,weight_precision,kv_precision,"
+            "engine,mode,batch,input_len,output_len,metric,value,reliability,notes\n")
+    rows = ["k1,t,llama-3.1-8b,epyc-9755,1,1,1,,bf16,int8,tensorrt-llm,batch,1,128,128,decode_tok_s_per_user,10,B,",
+            "k2,t,llama-3.1-8b,epyc-9755,1,1,1,,bf16,int8,xfastertransformer,batch,1,128,128,decode_tok_s_per_user,10,B,",
+            "k3,t,llama-3.1-8b,h100-sxm,1,1,1,,bf16,fp8,vllm,batch,1,128,128,decode_tok_s_per_user,10,B,"]
+    p = tmp_path / "kv.csv"
+    p.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    got = {r.id: r for r in load_dataset(p)}
+    for rid in ("k1", "k2"):
+        assert got[rid].error is None and got[rid].plan.dep.kv_precision.id == "q8_0"
+        assert any("read as q8_0" in n for n in got[rid].notes)
+    assert got["k3"].plan.dep.kv_precision.id == "fp8" and not got["k3"].notes

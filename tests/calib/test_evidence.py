@@ -106,3 +106,15 @@ def test_estimate_evidence_flag_adds_rows_to_json_and_text():
     text = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert text.exit_code == 0 and "nearest published measurements" in text.stdout
     assert "held-out" in text.stdout
+
+
+def test_another_vendors_asic_is_not_evidence_and_the_counts_say_what_is_on_the_device():
+    """Gaudi, Trainium and SN40L share the class 'asic', not a design: evidence for a SambaNova
+    estimate shows none of the others; a Gaudi 3 one says how many rows are on Gaudi 3 itself."""
+    sn = replace(MI355X_ROW, hardware_id="sn40l", hw_class="asic", vendor="SambaNova", architecture=None,
+                 engine_line="sambanova", model_id="llama-3.1-70b", moe=False, active_params=70e9)
+    assert nearest(sn, 10).rows == []
+    g3 = replace(sn, hardware_id="gaudi3", vendor="Intel", engine_line="vllm")
+    ev = nearest(g3, 6)
+    assert ev.rows and all(m.hardware in ("gaudi3", "gaudi2") for m in ev.rows)
+    assert ev.on_hardware == sum(m.hardware == "gaudi3" for m in ev.rows) and ev.on_vendor == len(ev.rows)

@@ -615,3 +615,12 @@ def test_many_clients_on_several_devices_run_replicas_where_they_serve_more():
     assert auto.dp > 1 and auto.requests_per_s >= 0.95 * many.requests_per_s
     few = estimate("llama-3.1-70b", "h100-sxm", devices=8, mode="concurrency", batch=16)
     assert (few.tp, few.dp) == (8, 1)
+
+
+def test_clients_whose_kv_fits_at_its_on_demand_reservation_fit():
+    """1,024 clients of an 8B model on one MI300X: their KV does not fit at the full context of
+    each, but vLLM reserves blocks as tokens arrive (the mean context), where it does."""
+    from inferplan.perf.estimate import estimate
+
+    e = estimate("llama-3.1-8b", "mi300x", devices=1, mode="concurrency", batch=1024)
+    assert e.fits and e.batch == 1024

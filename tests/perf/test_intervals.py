@@ -409,5 +409,5 @@ def test_a_user_override_of_a_catalog_device_is_named_where_the_corpus_is_cited(
     f = tmp_path / "mine.yaml"
     f.write_text("- id: h100-sxm\n  override: true\n  memory_bw_bytes_s: 30.0e12\n", encoding="utf-8")
     mine = estimate("llama-3.1-8b", "h100-sxm", hardware_files=(f,))
-    assert "mine.yaml overrides" in mine.assumptions["corpus_support"]
+    assert "mine.yaml overrides this entry" in mine.assumptions["corpus_support"]
     assert "overrides" not in estimate("llama-3.1-8b", "h100-sxm").assumptions["corpus_support"]

@@ -333,8 +333,9 @@ def _spread_row(row: Row, dataset: str, notes: str) -> None:
 
 
 def _kv_for(raw: dict[str, str], engine: str | None, row: Row, hardware_files: tuple[Path, ...]) -> str | None:
-    """The row's KV precision; where its engine was replaced (unknown to the catalog) by one
-    without that cache type, the replacement's type of the nearest bits, with a note."""
+    """The row's KV precision; where its engine was replaced (unknown to the catalog, or not
+    running on the row's hardware: ``engine`` None) by one without that cache type, the
+    replacement's type of the nearest bits, with a note."""
     from inferplan.catalog.engines import default_engine, get_engine, kv_formats
     from inferplan.catalog.hardware import get_hardware
     from inferplan.catalog.precisions import get_precision
@@ -342,11 +343,12 @@ def _kv_for(raw: dict[str, str], engine: str | None, row: Row, hardware_files: t
     kv = (raw.get("kv_precision") or "").strip() or None
     if kv in (None, "unknown"):
         return kv
-    try:
-        get_engine((raw.get("engine") or "").strip())
-        return kv  # the row's own engine: estimate's check applies
-    except InferplanError:
-        pass
+    if engine is not None:
+        try:
+            get_engine((raw.get("engine") or "").strip())
+            return kv  # the row's own engine (a release of it): estimate's check applies
+        except InferplanError:
+            pass
     try:
         eng = get_engine(engine) if engine else default_engine(get_hardware(raw["hardware_id"].strip(), hardware_files))
         asked = get_precision(kv)

@@ -23,9 +23,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
+
+if TYPE_CHECKING:
+    from inferplan.models.spec import ModelSpec
+    from inferplan.perf.estimate import Estimate
 
 from inferplan.calib.corpus import bundled_csvs
 from inferplan.errors import InferplanError
@@ -51,6 +55,9 @@ PENALTY = {
 }
 MODEL_CAP = 3.0
 PER_SOURCE = 0.5  # share of the shown rows one source may fill while other sources have rows
+# classes whose vendors build unrelated machines (Gaudi, Trainium and SN40L are all "asic"; a
+# Qualcomm NPU says nothing of an Apple one): rows of another vendor there are not shown
+OWN_DESIGN_CLASSES = frozenset({"asic", "npu", "lpu", "wafer"})
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,9 @@ class Evidence(BaseModel):
     method: str  # how the held-out predictions were made (the saved file's method line)
     median_ape: float | None  # of the shown rows' held-out predictions
     speed_bias: float | None  # median of predicted/measured speed (time metrics inverted): > 1 too fast
+    hardware: str  # the device asked about
+    on_hardware: int  # shown rows measured on it
+    on_vendor: int  # shown rows measured on its vendor's devices (on_hardware included)
 
 
 @functools.lru_cache(maxsize=1)
@@ -190,13 +200,16 @@ def _bits(precision_id: str) -> float | None:
 
 
 def _hardware_distance(q: Query, hw_id: str) -> float | None:
-    """None: another class (never shown)."""
+    """None: another class, or another vendor's chip in a class whose vendors share no design
+    (:data:`OWN_DESIGN_CLASSES`): never shown."""
     if hw_id == q.hardware_id:
         return 0.0
     spec = _hardware(hw_id)
     if spec is None or spec[0] != q.hw_class:
         return None
     cls, vendor, arch = spec
+    if cls in OWN_DESIGN_CLASSES and vendor != q.vendor:
+        return None
     if q.architecture and arch == q.architecture:
         return PENALTY["architecture"]
     return PENALTY["vendor"] if vendor == q.vendor else PENALTY["class"]
@@ -266,15 +279,18 @@ def nearest(q: Query, k: int = 5) -> Evidence:
     rows = [_measurement(origin, raw, d, pred) for d, _, _, _, origin, raw in picked]
     ratios = [m.ratio for m in rows if m.ratio is not None]
     speed = [1 / m.ratio if m.metric in TIME_METRICS else m.ratio for m in rows if m.ratio]
+    vendor = sum(1 for m in rows if (_hardware(m.hardware) or ("", "", None))[1] == q.vendor
+                 or m.hardware == q.hardware_id)
     return Evidence(rows=rows, method=method, median_ape=_median([abs(r - 1) for r in ratios]),
-                    speed_bias=_median(speed))
+                    speed_bias=_median(speed), hardware=q.hardware_id,
+                    on_hardware=sum(m.hardware == q.hardware_id for m in rows), on_vendor=vendor)
 
 
 def _spread_over_sources(ranked: list[tuple[str, Any]], k: int) -> list[Any]:
     """The first ``k`` of ``ranked`` (nearest first), at most :data:`PER_SOURCE` share of them
     from one source while others remain: a sweep of one benchmark would fill the list with
     one harness's bias; nearer rows keep their order."""
-    cap = max(2, math.ceil(k * PER_SOURCE))
+    cap = max(1, math.floor(k * PER_SOURCE))
     taken: list[Any] = []
     skipped: list[Any] = []
     count: dict[str, int] = {}
@@ -319,7 +335,8 @@ def _measurement(origin: str, raw: dict[str, str], distance: float,
         ratio=None if p is None or measured <= 0 else p / measured, distance=round(distance, 3))
 
 
-def query_for(est: Any, model: Any = None, hardware_files: tuple[Path, ...] = ()) -> Query:
+def query_for(est: Estimate, model: str | Path | ModelSpec | None = None,
+              hardware_files: tuple[Path, ...] = ()) -> Query:
     """The query of an :class:`~inferplan.perf.estimate.Estimate`; ``model``: the name or config
     path it was asked with (default ``est.model``), resolved again for its parameter counts,
     or its ModelSpec."""
@@ -327,9 +344,9 @@ def query_for(est: Any, model: Any = None, hardware_files: tuple[Path, ...] = ()
     from inferplan.catalog.hardware import get_hardware
     from inferplan.catalog.precisions import get_precision
     from inferplan.models.registry import get_model
-    from inferplan.models.spec import ModelSpec
+    from inferplan.models.spec import ModelSpec as Spec
 
-    m = model if isinstance(model, ModelSpec) else get_model(model if model is not None else est.model)
+    m = model if isinstance(model, Spec) else get_model(model if model is not None else est.model)
     hw = get_hardware(est.hardware, hardware_files)
     return Query(
         model_id=m.id, active_params=float(m.active_params), moe=m.active_params < m.total_params,

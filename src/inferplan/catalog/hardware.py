@@ -165,6 +165,7 @@ def _merge_entry(
     catalog: dict[str, HardwareSpec], raw: dict[str, Any], path: Path, bundled: bool
 ) -> None:
     id_ = raw["id"]
+    raw.pop("overridden_by", None)  # the loader's to set, not a file's
     override = raw.pop("override", False)
     if override is not True and override is not False:
         raise CatalogError(f"{path}: hardware '{id_}': override must be true or false")

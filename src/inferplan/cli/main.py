@@ -228,7 +228,7 @@ def estimate(
     years: Annotated[float, typer.Option("--amortization-years", parser=number("--amortization-years", 100.0), help="Purchase price amortized over")] = 3.0,
     calibration: CalibOpt = None,
     hardware_file: HwFileOpt = None,
-    evidence: Annotated[int, typer.Option("--evidence", min=0, max=100, help="Also show the N bundled published measurements nearest to this configuration, each with the tool's held-out prediction of it (JSON: 'evidence')")] = 0,
+    evidence: Annotated[int, typer.Option("--evidence", min=0, max=50, help="Also show the N bundled published measurements nearest to this configuration, each with the tool's held-out prediction of it (JSON: 'evidence')")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, throughput, memory, $ and J/token for one model on one hardware."""

@@ -27,7 +27,8 @@ def _signed_pct(ratio: float | None) -> str:
 def print_evidence(ev: Evidence) -> None:
     out = console()
     if not ev.rows:
-        out.print("[dim]no bundled measurement on this class of hardware[/]")
+        out.print(f"[dim]no bundled measurement comparable to {escape(ev.hardware)} (its class of "
+                  "hardware; its vendor's, where vendors' designs differ)[/]")
         return
     cols = [Col("source", priority=8, flexible=True), Col("date", priority=2),
             Col("model", priority=6), Col("hardware", priority=7), Col("engine", priority=5),
@@ -39,7 +40,9 @@ def print_evidence(ev: Evidence) -> None:
             for m in ev.rows]
     print_table(cols, [[escape(c) for c in r] for r in rows],
                 title="nearest published measurements (bundled corpus)")
-    summary = []
+    summary = [f"{ev.on_hardware} of {len(ev.rows)} on {ev.hardware}"
+               + (f", {ev.on_vendor - ev.on_hardware} on other devices of its vendor"
+                  if ev.on_vendor > ev.on_hardware else "")]
     if ev.median_ape is not None:
         summary.append(f"median error {ev.median_ape * 100:.0f}% on these rows")
     if ev.speed_bias is not None and abs(ev.speed_bias - 1) >= 0.005:

@@ -336,7 +336,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             seqs_rep = float(-(-batch // int(plan.replicas_busy)))
             plan.replicas_busy = batch / seqs_rep
         if (idle := dp - math.ceil(plan.replicas_busy - 1e-9)) > 0:  # still priced and powered
-            _warn(notes, f"{idle} of {dp} replicas idle (batch {batch}): $ and J count every device")
+            _warn(notes, f"{idle} of {dp} replicas idle ({batch} {'clients' if mode == 'concurrency' else 'sequences'})")
     admitted = seqs_rep
     if mode == "concurrency":
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
@@ -351,8 +351,9 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
                 if by_kv < 1 or memory_breakdown(dep, by_kv, reserve, by_kv * input_len).fits:
                     break
                 by_kv -= 1
+            ctx_max = reserve if by_kv >= 1 else ctx_max  # held at the reservation (on demand: mean)
             if 1 <= by_kv < admitted:
-                admitted, ctx_max = float(by_kv), reserve
+                admitted = float(by_kv)
                 notes["kv_admission"] = (f"the KV cache holds {by_kv} sequences of {reserve:.0f} "
                                          f"tokens per replica; the other clients wait (FCFS)")
         plan.admission_steps = admission_wait_steps(dep.engine.admission, admitted, input_len,

@@ -178,14 +178,14 @@ def check_host_layers(eng: EngineSpec, hw: HardwareSpec, model: ModelSpec, mode:
                       off_mode: str, host: object) -> bool:
     """True when the engine is asked to keep only some layers on the GPUs (llama.cpp -ngl N,
     ``EngineSpec.gpu_layers`` below the model's layers); refuses what cannot run so."""
-    if off_mode == "auto" and hw.hw_class == "cpu":  # (experts: resolve_expert_host says so)
-        raise InputError(f"--offload puts weights in host memory next to an accelerator; on a CPU "
-                         f"({hw.id}) the whole model already lives in its memory")
     runs = eng.host_layers and hw.hw_class == "gpu"
     ngl = eng.gpu_layers
     if ngl is not None and not runs:
         raise InputError(f"n_gpu_layers splits layers between a GPU and its host CPU (llama.cpp "
                          f"-ngl); {eng.id} on {hw.id} does not")
+    if off_mode == "auto" and hw.hw_class == "cpu":  # (experts: resolve_expert_host says so)
+        raise InputError(f"--offload puts weights in host memory next to an accelerator; on a CPU "
+                         f"({hw.id}) the whole model already lives in its memory")
     forced = gpu_layers_given(eng, model) is not None
     if forced and off_mode == "experts":
         raise InputError("n_gpu_layers and --offload experts are two ways to put weights on the "

@@ -184,8 +184,8 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
     engine, hw = release_line(dep.engine), dep.hw.id
     if status == MEASURED:
         rows, srcs = table.supported[key]
-        mine = (f" (the catalog's {hw}: your {dep.hw.overridden_by} overrides its figures, which "
-                f"those rows were measured on)" if dep.hw.overridden_by else "")
+        mine = (f" (the catalog's {hw}, measured with the catalog's figures; your "
+                f"{dep.hw.overridden_by} overrides this entry)" if dep.hw.overridden_by else "")
         return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "
                 f"corpus; the fitted factors have seen this engine on this hardware{mine}")
     return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "

@@ -103,6 +103,15 @@ def normalize_offload(offload: bool | str | None) -> str:
     raise InputError(f"unknown --offload mode {offload!r} (known: auto, experts)")
 
 
+def offload_on(hw: HardwareSpec, offload: bool | str | None) -> str | None:
+    """A comparison's --offload as it applies to one device (None: none): 'auto' (host DRAM
+    next to an accelerator) means nothing on a CPU, which holds the whole model in its own
+    memory (estimate refuses it there: perf/hostlayers.check_host_layers); 'experts' stays
+    (refused on a CPU with its own reason)."""
+    mode = normalize_offload(offload)
+    return None if mode == "none" or (hw.hw_class == "cpu" and mode == "auto") else mode
+
+
 def engine_for(hw: HardwareSpec, offload: bool | str | None = None,
                stored: Precision | None = None) -> EngineSpec:
     """The engine an estimate runs when none is named: llama.cpp for a GPU whose routed experts

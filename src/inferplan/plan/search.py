@@ -241,9 +241,12 @@ def bound_candidate(model: ModelSpec, hw: HardwareSpec, lay: tuple[int, int, int
 def _hw_opts(hw: HardwareSpec, opts: dict[str, Any] | None, precision: str | None = None) -> dict[str, Any]:
     """offload/host/slots as they apply to `hw` and the weights' format (slots: llama.cpp-served
     devices only)."""
+    from inferplan.perf.offload import offload_on
     from inferplan.perf.slots import slots_for_hardware
 
     o = {k: v for k, v in (opts or {}).items() if v is not None}
+    if "offload" in o and (on := offload_on(hw, o.pop("offload"))) is not None:
+        o["offload"] = on
     if "slots" in o:
         o["slots"] = slots_for_hardware(hw, o["slots"], o.get("offload"), precision=precision)
         if o["slots"] is None:

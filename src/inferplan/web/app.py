@@ -313,7 +313,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     @app.post("/api/evidence", response_model=Evidence, tags=["estimate"], responses=ERRORS)
     async def evidence(req: EvidenceRequest) -> Evidence:
         """The k bundled published measurements nearest to one estimate's configuration, each
-        with the tool's held-out prediction of it (``inferplan estimate --evidence K --json``)."""
+        with the tool's held-out prediction of it (the ``evidence`` object of ``inferplan
+        estimate --evidence K --json``; the estimate itself is ``/api/estimate``)."""
         return await compute("evidence!" if req.config is not None else "evidence", req)
 
     def _compare(req: CompareEngineRequest) -> CompareResult:
