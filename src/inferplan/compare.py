@@ -205,9 +205,10 @@ def _best_engine_layout(spec: ModelSpec, hw: HardwareSpec, plan: EstimatePlan, e
         try:
             p2 = plan_estimate(spec, hw, **opt, **kw)
             got = p2.dep.layout
-            # offline on N devices: whatever layout the estimate ranks fastest there (replicas,
-            # pipeline stages or expert parallelism); otherwise exactly the TP/EP asked for
-            pick = kw.get("mode") == "offline" and set(opt) == {"devices"}
+            # offline runs and closed-loop clients on N devices: whatever layout the estimate
+            # ranks fastest there (replicas, pipeline stages or expert parallelism); otherwise
+            # exactly the TP/EP asked for
+            pick = kw.get("mode") in ("offline", "concurrency") and set(opt) == {"devices"}
             if not p2.fits or (not pick and (got.pp > 1 or (got.tp, got.ep) != (
                     opt.get("tp", opt.get("devices")), opt.get("ep", 1)))):
                 continue

@@ -67,7 +67,7 @@ def auto_layout(mode: str, devices: int | None, rankable: bool, clients: int,
     layout, how = rule(devices)
     if rankable and mode == "concurrency" and clients > 1 and layout.devices > 1:
         n = layout.devices
-        cands = candidates(n)
+        cands = [c for c in candidates(n) if c.dp <= clients]  # a replica without a client idles
         # one replica on all n devices, however split: TP against PP at batch scale, left to the
         # engine's rule (the ranking's cost is spent where replicas are an option)
         found = (fastest_offline(cands, n, lambda lay: rate(n, lay), f"{clients} clients")
