@@ -18,13 +18,13 @@ from inferplan.models.spec import ModelSpec
 from inferplan.perf.batching import check_requests
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.estimate import (
-    WARNINGS_KEY,
     Estimate,
     EstimatePlan,
     Mode,
     estimate_from_plan,
     plan_estimate,
 )
+from inferplan.perf.notes import WARNINGS_KEY
 from inferplan.perf.offload import offload_on
 from inferplan.perf.slots import slots_for_hardware
 

@@ -253,3 +253,13 @@ def test_clients_in_lockstep_are_told_apart_from_the_estimates_drifted_clients()
                         input=LengthDist(value=1024), output=LengthDist(value=64))
     assert not any("lockstep" in x for x in simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"),
                                                      thinking, requests=160).warnings)
+
+
+def test_the_pools_setup_batch_leaves_no_warning_about_its_own_batch():
+    """A pool is resolved from a one-sequence plan; that plan's 'replicas idle' warning (2 TP2
+    replicas on 4 devices, one sequence) is not the simulation's, whose replicas all serve."""
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=10), input=LengthDist(value=512),
+                 output=LengthDist(value=64))
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", devices=4, tp=2), w, requests=200)
+    assert not any("idle" in x for x in res.warnings)
+    assert "replicas idle" in " ".join(estimate("llama-3.1-8b", "h100-sxm", devices=4, tp=2).warnings)

@@ -149,7 +149,8 @@ def usd_per_device_hour(hw: HardwareSpec, device_power_w: float | None,
         return (capex_s + energy_s) * HOUR_S, (
             f"purchase ${price.purchase_usd:,.0f} over {cost.amortization_years:g} years + power x PUE "
             f"{cost.pue} x ${cost.usd_per_kwh}/kWh ({price.source})")
-    return None, "no price for this hardware (set --usd-per-hour)"
+    return None, ("no price for this hardware (estimate --usd-per-hour, or a price in a --hardware-file "
+                  "entry with override: true for every command)")
 
 
 def usd_per_second(dep: Deployment, power_w: float | None,

@@ -53,6 +53,8 @@ from inferplan.perf.hostlayers import check_host_layers, host_layers_json, offlo
 from inferplan.perf.intervals import estimate_support, plan_intervals
 from inferplan.perf.layout import Layout, check_layout, micro_batches
 from inferplan.perf.memory import MemoryBreakdown, max_sequences, memory_breakdown
+from inferplan.perf.notes import BATCH_SCOPED_KEY, WARNINGS_KEY
+from inferplan.perf.notes import warn as _warn
 from inferplan.perf.offline_layout import auto_layout
 from inferplan.perf.offload import (
     HOST_MEMORY_UTILIZATION,
@@ -171,19 +173,12 @@ class EstimatePlan:
 # resolution
 
 
-def _warn(notes: dict[str, Any], text: str) -> None:
-    """Add a warning to an estimate's notes (one ``warning`` line, '; '-joined)."""
-    notes["warning"] = f"{notes['warning']}; {text}" if notes.get("warning") else text
-    notes.setdefault(WARNINGS_KEY, []).append(text)
-
-
 # macOS wires at most ~75% of unified memory for the GPU by default (Metal's
 # recommendedMaxWorkingSetSize; the iogpu.wired_limit_mb sysctl raises it): mlx's profile sizes
 # to it, other engines on Apple SoCs get a warning past it
 MACOS_GPU_WIRED_SHARE = 0.75
 MACOS_GPU_WIRED_SHARE_SMALL = 2 / 3  # Macs with at most 36 GB of unified memory
 MACOS_SMALL_MAC_BYTES = 36 * 2**30
-WARNINGS_KEY = "_warnings"  # the same warnings as a list (Estimate.warnings), popped from the notes
 
 
 def _deployment(model: ModelSpec, hw: HardwareSpec, engine: EngineSpec, layout: Layout, w: Precision,
@@ -336,7 +331,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
             seqs_rep = float(-(-batch // int(plan.replicas_busy)))
             plan.replicas_busy = batch / seqs_rep
         if (idle := dp - math.ceil(plan.replicas_busy - 1e-9)) > 0:  # still priced and powered
-            _warn(notes, f"{idle} of {dp} replicas idle ({batch} {'clients' if mode == 'concurrency' else 'sequences'})")
+            _warn(notes, f"{idle} of {dp} replicas idle ({batch} {'clients' if mode == 'concurrency' else 'in the batch'})", True)
     admitted = seqs_rep
     if mode == "concurrency":
         # the engine's admission: at most max_num_seqs running, and no more than the KV cache
@@ -417,7 +412,7 @@ def plan_estimate(model: str | ModelSpec, hardware: str | HardwareSpec, *,
         _warn(notes, f"{in_flight:g} sequence(s) on {layout.attn_dp} attention-DP ranks: the estimate shares "
                      f"their attention over the ranks; an engine runs each on one rank, so TTFT and TPOT can "
                      f"be up to {layout.attn_dp}x longer where attention dominates (long prompts): prefer tp "
-                     "for few users")
+                     "for few users", batch_scoped=True)
     b = in_flight / mb  # sequences per microbatch step
     I, O = input_len, output_len
     if mode == "batch":
@@ -563,7 +558,7 @@ def estimate_from_plan(plan: EstimatePlan, eff: Efficiency,
             run = offline_run(plan.requests, rps, usd_s, power)
             assumptions["offline_run"] = run.text
     mem = plan.mem
-    warns = assumptions.pop(WARNINGS_KEY, [])
+    warns, _ = assumptions.pop(WARNINGS_KEY, []), assumptions.pop(BATCH_SCOPED_KEY, None)
     return Estimate(
         warnings=list(warns),
         model=dep.model.id, hardware=dep.hw.id, engine=dep.engine.id,

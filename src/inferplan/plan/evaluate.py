@@ -39,6 +39,7 @@ from inferplan.units import fmt_num
 # TPOT, must grow past the bound: no steady state meets a TPOT SLO there. A slack above 1 let
 # short simulations, still filling up, pass a cluster that a long run shows overloaded.
 CAPACITY_SLACK = 1.0
+UNSAMPLED_SCALE = 4.0  # Settings.n_sampled: a cluster that cannot be sampled runs up to 4x longer
 
 
 @dataclass
@@ -66,6 +67,14 @@ class Settings:
 
     def n(self, rate: float, scale: float = 1.0) -> int:
         return int(min(self.max_requests * scale, max(self.requests, rate * self.window_s)))
+
+    def n_sampled(self, rate: float) -> int:
+        """Requests of a cluster (or pair) simulation at ``rate``, after :meth:`sample`: a
+        cluster that cannot be sampled below ``min_sample_replicas`` (a pair of 5 + 3 replicas
+        at 200 req/s) still covers ``window_s`` of arrivals, up to ``UNSAMPLED_SCALE`` x
+        ``max_requests`` (3,000 requests at 200 req/s are 15 s of arrivals, less than a 500-token
+        answer's lifetime: its TPOT read a filling cluster, 36 ms where a long run gives 50)."""
+        return self.n(rate, scale=UNSAMPLED_SCALE)
 
     def sample(self, replicas: int, rate: float) -> int:
         """Replicas to simulate for a cluster of ``replicas`` behind one router at ``rate``.
@@ -275,7 +284,7 @@ def _cluster(t: Task, replicas: int, rate: float) -> tuple[SimResult, float]:
     k = t.settings.sample(replicas, rate)
     offered = rate * k / replicas
     res = simulate_pools(_pool(t.cand, t.workload, t.settings), at_rate(t.workload, offered),
-                         requests=t.settings.n(offered), seed=t.settings.seed, replicas=k,
+                         requests=t.settings.n_sampled(offered), seed=t.settings.seed, replicas=k,
                          router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
     return res, offered
 
@@ -292,7 +301,7 @@ def pair(t: Task) -> Outcome:
     while True:
         sp, sd, share = t.settings.sample_pair(rp, rd, t.rate)  # a busy pair: a sample of it
         offered = t.rate * share
-        res = simulate_pools(pre, at_rate(t.workload, offered), requests=t.settings.n(offered),
+        res = simulate_pools(pre, at_rate(t.workload, offered), requests=t.settings.n_sampled(offered),
                              seed=t.settings.seed, replicas=sp, decode=dec, decode_replicas=sd,
                              router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
         sims += 1

@@ -136,7 +136,7 @@ def explain(win: PlanOption, runner: PlanOption | None, cands: dict[str, Candida
     elif req.objective == "energy" and wj and rj:
         lacks.append(f"ties on energy ({rj:.3g} J vs {wj:.3g} J per output token)")
     if req.objective == "latency" and (latency_s(runner, 'e2e') or 0) > (latency_s(win, 'e2e') or 0):
-        lacks.append(f"has a slower p90 E2E ({latency_s(runner, 'e2e'):.3g} s vs {latency_s(win, 'e2e'):.3g} s)")
+        lacks.append(f"has a slower p90 E2E ({latency_s(runner, 'e2e'):.4g} s vs {latency_s(win, 'e2e'):.4g} s)")
     wc, rc = cands.get(cand_key(win)), cands.get(cand_key(runner))
     if wc and rc and win.kind == runner.kind == "colocated":
         if wc.usd_per_hour and rc.usd_per_hour:

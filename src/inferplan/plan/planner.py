@@ -520,6 +520,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     top_keys = {cand_key(o) for o in top}
     final = verified + [o for o in options if cand_key(o) not in top_keys]
     over = [o for o in final if not budget_ok(o)]
+    counts["over_budget"] += len(over)  # whole clusters over it (one replica was within it)
     for o in over:
         rejected.append(Rejection(candidate=o.id, reason=(f"${o.usd_per_hour:.2f}/h > the ${req.budget_usd_per_hour:,.2f}/h budget" if o.usd_per_hour is not None
                                                           else "no catalog price: a budget cannot be checked")))

@@ -43,6 +43,7 @@ from inferplan.perf.memory import (
     kv_bytes_per_sequence_device,
     kv_room_bytes,
 )
+from inferplan.perf.notes import drop_batch_scoped
 from inferplan.perf.offload import host_power_w
 from inferplan.perf.step import Factors, request_overhead_s, step_work
 from inferplan.sim.cost import StepCost
@@ -398,4 +399,4 @@ def build_pool(model: str | ModelSpec, spec: DeploymentSpec, workload: Workload,
                               lambda n, lens: resolve("concurrency", n, lens))
     if not plan.fits:
         raise DoesNotFitError(f"{plan.dep.model.id} on {plan.dep.hw.id}: {plan.reason}")
-    return pool_from_deployment(plan.dep, workload, cfg, eff, plan.notes)
+    return pool_from_deployment(plan.dep, workload, cfg, eff, drop_batch_scoped(plan.notes))
