@@ -268,3 +268,22 @@ def test_cli_report_with_simulation(tmp_path):
     assert r.exit_code == 0, r.output
     md = out.read_text()
     assert "## Simulation" in md and "r_files/section" in md
+
+
+def test_report_simulations_run_the_tables_layouts_at_its_lengths_and_carry_warnings():
+    """The report simulates each best-ranked row on the layout the table ranked it at, at the
+    report's prompt and output lengths, and says when a run is overloaded (its figures moot)."""
+    from inferplan.report.make import make_report
+
+    data = make_report("llama-3.1-70b", simulate="chat", rate=20, sim_requests=300,
+                       hardware=["h100-sxm", "mi300x"], mode="concurrency", batch=64,
+                       input_len=2000, output_len=500)
+    row = next(r for r in data.compare.rows if r.hardware == "h100-sxm")
+    sec = next(s for s in data.sections if s.title == "Simulation")
+    assert any("overloaded" in t for t in sec.text)
+    from inferplan.report.make import simulations
+
+    runs = simulations("llama-3.1-70b", data, "chat", 20, 200, None, None, None, (), 2000, 500)
+    h100 = next(r for r in runs if r.pools[0].hardware == "h100-sxm")
+    assert h100.pools[0].tp == row.estimate.tp and h100.pools[0].devices_per_replica == row.estimate.devices // row.estimate.dp
+    assert h100.metrics.completed > 0

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         validation: Annotated[Path | None, typer.Option("--validation", help="Measure the error on this CSV instead of the bundled accuracy table", exists=True, dir_okay=False)] = None,
         calibration: CalibOpt = None,
         hardware_file: HwFileOpt = None,
-        simulate: Annotated[str | None, typer.Option("--simulate", help="Also simulate this workload preset (chat, rag, ...) on the 3 best-ranked hardware")] = None,
+        simulate: Annotated[str | None, typer.Option("--simulate", help="Also simulate this workload preset's arrivals (chat, rag, ...) at the report's lengths on the 3 best-ranked rows, each on its ranked layout")] = None,
         rate: RateOpt = None,
         sim_requests: Annotated[int, typer.Option("--sim-requests", min=1, max=10**6, help="Requests per simulation")] = 1000,
         audit: Annotated[bool, typer.Option("--audit", help="Add the audit of the bundled claims")] = False,

@@ -87,6 +87,9 @@ def sim_sections(results: Any) -> list[ReportSection]:
     text = [f"Discrete-event simulation of {first.requests} requests of the '{first.workload}' workload "
             f"(seed {first.seed}, router {first.router}): requests arrive, queue, are batched by the "
             "engine's scheduler and run on step times from the same cost model as the table above."]
+    for r in runs:  # overload, rejected requests, short runs: what makes a row's figures moot
+        if getattr(r, "warnings", None):
+            text.append(f"{_label(r)}: " + "; ".join(r.warnings))
     if getattr(first, "slo", None) is not None:
         for r in runs:
             if r.slo_met is not None:

@@ -21,17 +21,24 @@ SIMULATED_HARDWARE = 3  # best-ranked hardware simulated when a workload preset 
 
 def simulations(model, data: ReportData, preset: str, rate: float | None, requests: int,
                 precision: str | None, kv_precision: str | None, calibration: Path | None,
-                files: tuple[Path, ...]) -> list:
-    """Simulate the workload preset on the best-ranked hardware that fit (same model/precision)."""
+                files: tuple[Path, ...], input_len: int | None = None,
+                output_len: int | None = None) -> list:
+    """Simulate the workload preset's arrivals on the best-ranked rows that fit, each on the
+    layout the table ranked it at (same model/precision), at the report's prompt and output
+    lengths (the table's workload; None: the preset's)."""
     from inferplan.sim import DeploymentSpec, get_workload, simulate
     from inferplan.sim.workload import with_overrides
 
-    w = get_workload(preset)
-    if rate is not None:
-        w = with_overrides(w, rate=rate)
-    hws = [r.hardware for r in data.compare.rows if r.fits][:SIMULATED_HARDWARE]
-    return [simulate(model, DeploymentSpec(hardware=h, precision=precision, kv_precision=kv_precision),
-                     w, requests=requests, calibration=calibration, hardware_files=files) for h in hws]
+    w = with_overrides(get_workload(preset), rate=rate, input_len=input_len, output_len=output_len)
+    runs = []
+    ests = [(r.hardware, r.estimate) for r in data.compare.rows if r.fits and r.estimate is not None]
+    for hw, e in ests[:SIMULATED_HARDWARE]:
+        replica = e.devices // max(e.dp, 1)
+        spec = DeploymentSpec(hardware=hw, precision=precision, kv_precision=kv_precision,
+                              engine=e.engine, devices=replica, tp=e.tp, pp=e.pp, ep=e.ep)
+        runs.append(simulate(model, spec, w, requests=requests, replicas=max(e.dp, 1),
+                             calibration=calibration, hardware_files=files))
+    return runs
 
 
 def make_report(model: str, *, simulate: str | None = None, rate: float | None = None,
@@ -43,7 +50,8 @@ def make_report(model: str, *, simulate: str | None = None, rate: float | None =
     if simulate:
         extra.append(simulations(model, data, simulate, rate, sim_requests,
                                  build_kw.get("precision"), build_kw.get("kv_precision"),
-                                 build_kw.get("calibration"), tuple(build_kw.get("hardware_files", ()))))
+                                 build_kw.get("calibration"), tuple(build_kw.get("hardware_files", ())),
+                                 build_kw.get("input_len"), build_kw.get("output_len")))
     if audit:
         from inferplan.audit.run import run_audit
 
