@@ -56,3 +56,17 @@ def test_a_kv_cache_only_in_types_the_engine_has():
                          output_len=16).dep.kv_precision.id == "q8_0"
     assert plan_estimate("llama-3.1-8b", "h100-sxm", kv_precision="fp8", input_len=128,
                          output_len=16).dep.kv_precision.id == "fp8"
+
+
+def test_engines_with_narrower_or_wider_kv_types_than_their_family():
+    """vLLM's cache is 16-bit or FP8 (no int8, which TensorRT-LLM has); ik_llama.cpp adds Q6_0."""
+    import pytest
+
+    from inferplan.errors import UnsupportedFormatError
+
+    with pytest.raises(UnsupportedFormatError, match="no int8 KV cache"):
+        plan_estimate("llama-3.1-8b", "h100-sxm", kv_precision="int8", input_len=128, output_len=16)
+    assert plan_estimate("llama-3.1-8b", "h100-sxm", engine="tensorrt-llm", kv_precision="int8",
+                         input_len=128, output_len=16).dep.kv_precision.id == "int8"
+    assert plan_estimate("llama-3.1-8b", "epyc-9755", engine="ik_llama.cpp", kv_precision="q6_0",
+                         input_len=128, output_len=16).dep.kv_precision.id == "q6_0"

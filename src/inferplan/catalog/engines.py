@@ -382,8 +382,22 @@ def is_ggml(engine: EngineSpec) -> bool:
     return engine.base_id in GGML_ENGINES or release_line(engine) in GGML_ENGINES
 
 
+FLOAT_KV = frozenset({"bf16", "fp16", "f16", "fp32"})
+# engines whose cache types are documented narrower or wider than the tensor engines' union:
+# vLLM --kv-cache-dtype auto/fp8/fp8_e4m3/fp8_e5m2 and SGLang fp8_e4m3/fp8_e5m2 (no int8 cache);
+# ik_llama.cpp adds its Q6_0 cache type to llama.cpp's
+ENGINE_KV_FORMATS = {
+    "vllm": FLOAT_KV | {"fp8"},
+    "sglang": FLOAT_KV | {"fp8"},
+    "ik_llama.cpp": GGML_KV_FORMATS | {"q6_0"},
+}
+
+
 def kv_formats(engine: EngineSpec) -> frozenset[str]:
     """The precision ids an engine's KV cache can be stored in (module constants above)."""
+    own = ENGINE_KV_FORMATS.get(release_line(engine))
+    if own is not None:
+        return frozenset(own)
     return GGML_KV_FORMATS if is_ggml(engine) else TENSOR_KV_FORMATS
 
 

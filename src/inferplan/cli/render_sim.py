@@ -102,7 +102,8 @@ def print_plan(res, show: int = 10) -> None:
         out.print(t)
         out.print("[dim]P = on the Pareto frontier ($/h, p90 E2E, J/token); ~ = not verified as a whole "
                   "cluster (listed after the verified ones); max req/s: simulated (≥: held at every rate tried, or at the target where the "
-                  "analytic bound reads lower), ~ analytic[/]")
+                  "analytic bound reads lower), ~ analytic; $/1M out: all of $/h over the output tokens "
+                  "at the planned rate (estimate and compare split it between input and output)[/]")
         if res.confidence is not None:
             out.print(f"[yellow]Planned at the pessimistic end at {res.confidence:.0%} confidence:[/] "
                       f"latencies and J/token are the high end of their {res.confidence:.0%} "
