@@ -243,7 +243,7 @@ def test_simulation_and_audit_results_become_sections():
         pass
     d = build_report("llama-3.1-8b", hardware=["h100-sxm", "l40s"], detail=1, extra=extra)
     s = next(x for x in d.sections if x.title == "Simulation")
-    assert [r[0] for r in s.tables[0].rows] == ["1x h100-sxm", "1x l40s"]
+    assert [r[0] for r in s.tables[0].rows] == ["1x1 h100-sxm", "1x1 l40s"]  # replicas x devices
     titles = [c.title for c in s.charts]
     assert any(t.startswith("Time to first token") for t in titles)
     assert "Requests waiting over time" in titles and "Batch size over time" in titles

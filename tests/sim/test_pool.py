@@ -128,3 +128,20 @@ def test_the_analytic_step_mixes_steps_with_and_without_prompt_chunks():
     assert float(steps[b - 1]) == pytest.approx(res.metrics.tpot_s.mean, rel=0.1)
     _, plain = pool.batch_step_times(2000, 500, prompts=False)
     assert float(plain[b - 1]) < float(steps[b - 1])
+
+
+def test_prompts_longer_than_a_step_take_one_step_per_chunk():
+    """A 30,000-token prompt fills ~4 steps of an 8,192-token budget by itself: the share of
+    steps with prompt work is min(1, chunks per step), and the mean step stays between the
+    decode-only step and a full prompt step."""
+    from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload
+    from inferplan.sim.entities import SchedulerConfig
+    from inferplan.sim.pool import build_pool
+
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=0.5), input=LengthDist(value=30000),
+                 output=LengthDist(value=200))
+    pool = build_pool("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm"), w, SchedulerConfig())
+    _, mixed = pool.batch_step_times(30000, 200)
+    _, plain = pool.batch_step_times(30000, 200, prompts=False)
+    assert all(p <= m for p, m in zip(plain[:8], mixed[:8], strict=True))
+    assert pool.capacity_rps(30000, 200) > 0.3

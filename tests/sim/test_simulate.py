@@ -263,3 +263,16 @@ def test_the_pools_setup_batch_leaves_no_warning_about_its_own_batch():
     res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", devices=4, tp=2), w, requests=200)
     assert not any("idle" in x for x in res.warnings)
     assert "replicas idle" in " ".join(estimate("llama-3.1-8b", "h100-sxm", devices=4, tp=2).warnings)
+
+
+def test_a_runs_own_batch_warnings_are_read_from_the_run():
+    """One client on two replicas leaves one idle; a lone long prompt on attention-DP ranks is
+    slower than the shared-attention step cost: both said from the run itself."""
+    w = Workload(arrivals=Arrivals(kind="closed", users=1), input=LengthDist(value=256),
+                 output=LengthDist(value=16))
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", devices=4, tp=2), w, requests=20)
+    assert any("1 of 2 replicas idle" in x for x in res.warnings)
+    busy = Workload(arrivals=Arrivals(kind="closed", users=4), input=LengthDist(value=256),
+                    output=LengthDist(value=16))
+    res = simulate("llama-3.1-8b", DeploymentSpec(hardware="h100-sxm", devices=4, tp=2), busy, requests=40)
+    assert not any("idle" in x for x in res.warnings)

@@ -39,7 +39,8 @@ from inferplan.units import fmt_num
 # TPOT, must grow past the bound: no steady state meets a TPOT SLO there. A slack above 1 let
 # short simulations, still filling up, pass a cluster that a long run shows overloaded.
 CAPACITY_SLACK = 1.0
-UNSAMPLED_SCALE = 4.0  # Settings.n_sampled: a cluster that cannot be sampled runs up to 4x longer
+UNSAMPLED_SCALE = 8.0  # Settings.n_sampled: a cluster that cannot be sampled runs up to 8x longer
+MAX_WARMUP = 0.5  # Settings.warmup_for: at most half a run is left out
 
 
 @dataclass
@@ -50,7 +51,8 @@ class Settings:
     requests: int = 400  # fewest requests per simulation
     max_requests: int = 3000
     window_s: float = 60.0  # arrivals simulated, seconds
-    warmup: float = 0.2  # share of the window left out of latency percentiles
+    warmup: float = 0.2  # share of the window left out of latency percentiles (at least...)
+    lifetime_s: float = 0.0  # ...one request's lifetime at the SLO (planner: O x the TPOT bound)
     seed: int = 0
     router: str = "least_outstanding_tokens"
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -67,6 +69,13 @@ class Settings:
 
     def n(self, rate: float, scale: float = 1.0) -> int:
         return int(min(self.max_requests * scale, max(self.requests, rate * self.window_s)))
+
+    def warmup_for(self, requests: int, rate: float) -> float:
+        """The share of a run of ``requests`` at ``rate`` left out of its percentiles: at least
+        one request lifetime (a cluster fills for that long: a 60-s run of 25-s requests read
+        from its 12th second measured a filling system), at most ``MAX_WARMUP``."""
+        run_s = requests / max(rate, 1e-12)
+        return max(self.warmup, min(MAX_WARMUP, self.lifetime_s / max(run_s, 1e-12)))
 
     def n_sampled(self, rate: float) -> int:
         """Requests of a cluster (or pair) simulation at ``rate``, after :meth:`sample`: a
@@ -173,9 +182,10 @@ def _one(t: Task, replicas: int, rate: float | None = None, role: str = "both",
     """One replica at (rate or t.rate) / replicas."""
     pool = _pool(t.cand, t.workload, t.settings)
     per = (rate or t.rate) / replicas
-    return simulate_pools(pool, at_rate(t.workload, per), requests=t.settings.n(per),
+    n = t.settings.n(per)
+    return simulate_pools(pool, at_rate(t.workload, per), requests=n,
                           seed=t.settings.seed, slo=slo or t.slo, role=role,
-                          warmup=t.settings.warmup)
+                          warmup=t.settings.warmup_for(n, per))
 
 
 def _problems(res: SimResult, offered_rps: float) -> list[str]:
@@ -283,9 +293,10 @@ def _cluster(t: Task, replicas: int, rate: float) -> tuple[SimResult, float]:
     their share of the rate: Settings.sample); (result, the rate the simulation offered)."""
     k = t.settings.sample(replicas, rate)
     offered = rate * k / replicas
+    n = t.settings.n_sampled(offered)
     res = simulate_pools(_pool(t.cand, t.workload, t.settings), at_rate(t.workload, offered),
-                         requests=t.settings.n_sampled(offered), seed=t.settings.seed, replicas=k,
-                         router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
+                         requests=n, seed=t.settings.seed, replicas=k,
+                         router=t.settings.router, slo=t.slo, warmup=t.settings.warmup_for(n, offered))
     return res, offered
 
 
@@ -301,9 +312,10 @@ def pair(t: Task) -> Outcome:
     while True:
         sp, sd, share = t.settings.sample_pair(rp, rd, t.rate)  # a busy pair: a sample of it
         offered = t.rate * share
-        res = simulate_pools(pre, at_rate(t.workload, offered), requests=t.settings.n_sampled(offered),
+        n = t.settings.n_sampled(offered)
+        res = simulate_pools(pre, at_rate(t.workload, offered), requests=n,
                              seed=t.settings.seed, replicas=sp, decode=dec, decode_replicas=sd,
-                             router=t.settings.router, slo=t.slo, warmup=t.settings.warmup)
+                             router=t.settings.router, slo=t.slo, warmup=t.settings.warmup_for(n, offered))
         sims += 1
         if _holds(res, offered) or sims >= 3:
             break

@@ -397,6 +397,7 @@ def plan(req: PlanRequest, *, executor: str = "process", workers: int | None = N
     window = max(60.0, 10 * mean_out * tpot_bound)
     settings = Settings(requests=req.requests, max_requests=max(Settings.max_requests, req.requests),
                         seed=req.seed, router=req.router, window_s=window,
+                        lifetime_s=mean_out * tpot_bound,
                         scheduler=req.scheduler, calibration=req.calibration, hardware_files=files,
                         capacity_slack=Settings.capacity_slack if level is None else 1.0)
 

@@ -47,7 +47,8 @@ def _cdf(d: Any) -> tuple[list[float], list[float]]:
 
 def _label(r: Any) -> str:
     pools = getattr(r, "pools", []) or []
-    return " + ".join(f"{p.replicas}x {p.hardware}" + (f" ({p.role})" if p.role in ("prefill", "decode") else "")
+    return " + ".join(f"{p.replicas}x{getattr(p, 'devices_per_replica', 1)} {p.hardware}"
+                      + (f" ({p.role})" if p.role in ("prefill", "decode") else "")
                       for p in pools) or getattr(r, "model", "run")
 
 

@@ -22,10 +22,14 @@ SIMULATED_HARDWARE = 3  # best-ranked hardware simulated when a workload preset 
 def simulations(model, data: ReportData, preset: str, rate: float | None, requests: int,
                 precision: str | None, kv_precision: str | None, calibration: Path | None,
                 files: tuple[Path, ...], input_len: int | None = None,
-                output_len: int | None = None) -> list:
+                output_len: int | None = None, offload: bool | str | None = None, host: str | None = None,
+                slots: int | None = None) -> list:
     """Simulate the workload preset's arrivals on the best-ranked rows that fit, each on the
     layout the table ranked it at (same model/precision), at the report's prompt and output
     lengths (the table's workload; None: the preset's)."""
+    from inferplan.catalog.hardware import get_hardware
+    from inferplan.errors import InferplanError
+    from inferplan.perf.offload import offload_on
     from inferplan.sim import DeploymentSpec, get_workload, simulate
     from inferplan.sim.workload import with_overrides
 
@@ -33,11 +37,17 @@ def simulations(model, data: ReportData, preset: str, rate: float | None, reques
     runs = []
     ests = [(r.hardware, r.estimate) for r in data.compare.rows if r.fits and r.estimate is not None]
     for hw, e in ests[:SIMULATED_HARDWARE]:
+        base = dict(hardware=hw, precision=precision, kv_precision=kv_precision, engine=e.engine,
+                    offload=offload_on(get_hardware(hw, files), offload), host=host, slots=slots)
         replica = e.devices // max(e.dp, 1)
-        spec = DeploymentSpec(hardware=hw, precision=precision, kv_precision=kv_precision,
-                              engine=e.engine, devices=replica, tp=e.tp, pp=e.pp, ep=e.ep)
-        runs.append(simulate(model, spec, w, requests=requests, replicas=max(e.dp, 1),
-                             calibration=calibration, hardware_files=files))
+        ranked = DeploymentSpec(**base, devices=replica, tp=e.tp, pp=e.pp, ep=e.ep)
+        for spec, k in ((ranked, max(e.dp, 1)), (DeploymentSpec(**base), 1)):  # else the auto layout
+            try:
+                runs.append(simulate(model, spec, w, requests=requests, replicas=k,
+                                     calibration=calibration, hardware_files=files))
+                break
+            except InferplanError:
+                continue  # a row the simulator cannot place (the table's figures stand alone)
     return runs
 
 
@@ -51,7 +61,8 @@ def make_report(model: str, *, simulate: str | None = None, rate: float | None =
         extra.append(simulations(model, data, simulate, rate, sim_requests,
                                  build_kw.get("precision"), build_kw.get("kv_precision"),
                                  build_kw.get("calibration"), tuple(build_kw.get("hardware_files", ())),
-                                 build_kw.get("input_len"), build_kw.get("output_len")))
+                                 build_kw.get("input_len"), build_kw.get("output_len"),
+                                 build_kw.get("offload"), build_kw.get("host"), build_kw.get("slots")))
     if audit:
         from inferplan.audit.run import run_audit
 

@@ -278,8 +278,12 @@ class Pool:
         if not prompts:
             return bs, plain
         arriving = bs / mb / mean_output  # prompts per step
-        chunks = max(1.0, math.ceil(mean_input / max(self.dep.step_token_budget, 1)))
-        p = 1.0 - np.exp(-arriving * chunks)  # share of steps with a prompt chunk
+        room = np.maximum(self.max_batched_tokens - seqs, 1.0)  # a step's tokens left for prompts
+        chunks = np.maximum(1.0, np.ceil(mean_input / room))
+        # a chunk as long as the step's room fills it alone: those steps come one per chunk
+        # (min(1, lam)); shorter ones share steps as Poisson arrivals (1 - exp(-lam))
+        lam = arriving * chunks
+        p = np.where(chunks > 1, np.minimum(1.0, lam), 1.0 - np.exp(-lam))  # share of steps with prompt work
         mixed = step_work(self.dep, decode_seqs=seqs, decode_ctx=ctx,
                           prefill_tokens=arriving * mean_input / p,
                           prefill_seqs=arriving / p).time_s(self.factors)

@@ -183,6 +183,7 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
     note = short_run_note(m, offered) if not any(w.startswith("overloaded") for w in res.warnings) else None
     if note:
         res.warnings.append(note)
+    res.warnings += run_scoped_warnings(pre, m, replicas, workload.arrivals.users if closed else None)
     if lockstep_clients(workload) and replay is None:
         res.warnings.append(
             f"{workload.arrivals.users} clients with fixed lengths and no think time run in lockstep "
@@ -191,6 +192,23 @@ def simulate_pools(pool: Pool, workload: Workload, *, replicas: int = 1, decode:
             "--think-time, or the workload's length distribution, desynchronizes them")
     res.wall_s = time.perf_counter() - wall
     return res
+
+
+def run_scoped_warnings(pool: Pool, m: Any, replicas: int, users: int | None) -> list[str]:
+    """The estimate's batch-scoped warnings (perf/notes.py), read from the run: fewer sequences
+    in a step than attention-DP ranks (the step cost shares their attention over the ranks),
+    fewer closed-loop clients than replicas."""
+    out = []
+    attn = pool.dep.layout.attn_dp
+    if attn > 1 and 0 < m.mean_batch_size < attn:
+        out.append(f"mean batch {m.mean_batch_size:.1f} on {attn} attention-DP ranks: the step cost "
+                   f"shares its attention over the ranks; an engine runs each sequence on one rank, "
+                   f"so TTFT and TPOT can be up to {attn}x longer where attention dominates (long "
+                   "prompts): prefer tp for few users")
+    if users is not None and users < replicas:
+        out.append(f"{replicas - users} of {replicas} replicas idle ({users} clients): $ and J "
+                   "count every device")
+    return out
 
 
 def lockstep_clients(w: Workload) -> bool:
