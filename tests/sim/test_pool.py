@@ -145,3 +145,22 @@ def test_prompts_longer_than_a_step_take_one_step_per_chunk():
     _, plain = pool.batch_step_times(30000, 200, prompts=False)
     assert all(p <= m for p, m in zip(plain[:8], mixed[:8], strict=True))
     assert pool.capacity_rps(30000, 200) > 0.3
+
+
+def test_a_prefill_first_engines_prompt_steps_pause_its_decodes_in_the_analytic_step():
+    """SGLang (prefill-first) runs prompts in steps of their own: the mean step at b sequences
+    is the decode step plus, for the share of steps with prompts, a prompt-only step; it
+    tracks the simulator's mean TPOT at its mean batch."""
+    from inferplan.sim import Arrivals, DeploymentSpec, LengthDist, Workload, simulate
+    from inferplan.sim.entities import SchedulerConfig
+    from inferplan.sim.pool import build_pool
+
+    spec = DeploymentSpec(hardware="h100-sxm", engine="sglang")
+    w = Workload(arrivals=Arrivals(kind="poisson", rate=2.0), input=LengthDist(value=2000),
+                 output=LengthDist(value=500))
+    pool = build_pool("llama-3.1-8b", spec, w, SchedulerConfig())
+    assert pool.prefill_first
+    res = simulate("llama-3.1-8b", spec, w, requests=1000, warmup=0.3)
+    _, steps = pool.batch_step_times(2000, 500)
+    b = int(round(res.metrics.mean_batch_size))
+    assert float(steps[b - 1]) == pytest.approx(res.metrics.tpot_s.mean, rel=0.2)

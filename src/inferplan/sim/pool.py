@@ -284,9 +284,14 @@ class Pool:
         # (min(1, lam)); shorter ones share steps as Poisson arrivals (1 - exp(-lam))
         lam = arriving * chunks
         p = np.where(chunks > 1, np.minimum(1.0, lam), 1.0 - np.exp(-lam))  # share of steps with prompt work
-        mixed = step_work(self.dep, decode_seqs=seqs, decode_ctx=ctx,
-                          prefill_tokens=arriving * mean_input / p,
-                          prefill_seqs=arriving / p).time_s(self.factors)
+        if self.prefill_first:  # prompts run in steps of their own while the decodes wait
+            mixed = plain + step_work(self.dep, decode_seqs=np.zeros_like(seqs), decode_ctx=ctx,
+                                      prefill_tokens=arriving * mean_input / p,
+                                      prefill_seqs=arriving / p).time_s(self.factors)
+        else:
+            mixed = step_work(self.dep, decode_seqs=seqs, decode_ctx=ctx,
+                              prefill_tokens=arriving * mean_input / p,
+                              prefill_seqs=arriving / p).time_s(self.factors)
         return bs, p * mixed + (1.0 - p) * plain
 
     def capacity_rps(self, mean_input: float, mean_output: float) -> float:
