@@ -411,3 +411,13 @@ def test_a_user_override_of_a_catalog_device_is_named_where_the_corpus_is_cited(
     mine = estimate("llama-3.1-8b", "h100-sxm", hardware_files=(f,))
     assert "mine.yaml overrides this entry" in mine.assumptions["corpus_support"]
     assert "overrides" not in estimate("llama-3.1-8b", "h100-sxm").assumptions["corpus_support"]
+
+
+def test_prefill_throughput_under_load_takes_a_throughputs_interval():
+    """Under concurrency (and offline) prefill_tok_s is requests/s x prompt tokens, a system
+    throughput: its interval is the throughput family's (as output_tok_s), not the TTFT's."""
+    from inferplan.perf.estimate import estimate
+
+    e = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=32, input_len=1000, output_len=1000)
+    pf, out = e.intervals["prefill_tok_s"], e.intervals["output_tok_s"]
+    assert pf[1] / pf[0] == pytest.approx(out[1] / out[0], rel=1e-6)

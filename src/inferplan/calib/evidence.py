@@ -23,7 +23,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
@@ -54,7 +54,6 @@ PENALTY = {
     "unknown": 0.5,  # a length or count the row does not state
 }
 MODEL_CAP = 3.0
-PER_SOURCE = 0.5  # share of the shown rows one source may fill while other sources have rows
 # classes whose vendors build unrelated machines (Gaudi, Trainium and SN40L are all "asic"; a
 # Qualcomm NPU says nothing of an Apple one): rows of another vendor there are not shown
 OWN_DESIGN_CLASSES = frozenset({"asic", "npu", "lpu", "wafer"})
@@ -275,8 +274,7 @@ def nearest(q: Query, k: int = 5) -> Evidence:
         date = note_value(raw["notes"], "date") or ""
         scored.append((d, raw.get("reliability") or "C", _neg_date(date), raw["id"], origin, raw))
     scored.sort(key=lambda t: t[:4])
-    picked = _spread_over_sources([(t[5]["source"], t) for t in scored], max(k, 0))
-    rows = [_measurement(origin, raw, d, pred) for d, _, _, _, origin, raw in picked]
+    rows = [_measurement(origin, raw, d, pred) for d, _, _, _, origin, raw in scored[:max(k, 0)]]
     ratios = [m.ratio for m in rows if m.ratio is not None]
     speed = [1 / m.ratio if m.metric in TIME_METRICS else m.ratio for m in rows if m.ratio]
     vendor = sum(1 for m in rows if (_hardware(m.hardware) or ("", "", None))[1] == q.vendor
@@ -284,26 +282,6 @@ def nearest(q: Query, k: int = 5) -> Evidence:
     return Evidence(rows=rows, method=method, median_ape=_median([abs(r - 1) for r in ratios]),
                     speed_bias=_median(speed), hardware=q.hardware_id,
                     on_hardware=sum(m.hardware == q.hardware_id for m in rows), on_vendor=vendor)
-
-
-def _spread_over_sources(ranked: list[tuple[str, Any]], k: int) -> list[Any]:
-    """The first ``k`` of ``ranked`` (nearest first), at most :data:`PER_SOURCE` share of them
-    from one source while others remain: a sweep of one benchmark would fill the list with
-    one harness's bias; nearer rows keep their order."""
-    cap = max(1, math.floor(k * PER_SOURCE))
-    taken: list[Any] = []
-    skipped: list[Any] = []
-    count: dict[str, int] = {}
-    for source, item in ranked:
-        if len(taken) == k:
-            break
-        if count.get(source, 0) < cap:
-            taken.append(item)
-            count[source] = count.get(source, 0) + 1
-        else:
-            skipped.append(item)
-    taken += skipped[:k - len(taken)]
-    return sorted(taken, key=lambda t: t[:4])
 
 
 def _neg_date(date: str) -> str:

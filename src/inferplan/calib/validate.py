@@ -30,13 +30,13 @@ from inferplan.calib.corpus import (
     row_tags,
 )
 from inferplan.calib.dataset import METRICS, Row, load_dataset
+from inferplan.errors import InferplanError
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
 from inferplan.perf.intervals import (
     INTERVAL_LEVEL,
     IntervalTable,
     build_table,
-    deployment_support,
     interval,
     load_intervals,
     roof_clip,
@@ -125,8 +125,19 @@ def row_interval(r: Row, pred: float, table: IntervalTable | None) -> tuple[floa
 
 
 def row_support(r: Row) -> str:
-    """The row's corpus-support key (its engine on its hardware; perf/intervals.py)."""
-    return deployment_support(r.plan.dep)  # type: ignore[union-attr]
+    """The row's corpus-support key (perf/intervals.py): the engine the row measured on its
+    hardware, not the one that stands in for it where the catalog does not know it (ATOM rows,
+    predicted with vLLM, are no measurement of vLLM on that hardware)."""
+    from inferplan.catalog.engines import get_engine, release_line
+    from inferplan.perf.intervals import support_key
+
+    dep = r.plan.dep  # type: ignore[union-attr]
+    stated = (r.raw.get("engine") or "").strip()
+    try:
+        line = release_line(get_engine(stated))
+    except InferplanError:
+        return support_key(stated or "unknown", dep.hw.id)
+    return support_key(line, dep.hw.id)
 
 
 def scored_row(r: Row, pred: float | None, low: float | None = None,

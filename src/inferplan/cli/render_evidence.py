@@ -48,6 +48,8 @@ def print_evidence(ev: Evidence) -> None:
     if ev.speed_bias is not None and abs(ev.speed_bias - 1) >= 0.005:
         way = "too fast" if ev.speed_bias > 1 else "too slow"
         summary.append(f"speeds {abs(ev.speed_bias - 1) * 100:.0f}% {way} (median)")
-    out.print("[dim]held-out: what the tool predicted for the row with its whole source left out of "
+    out.print("[dim]error: held-out / measured - 1 (a time: + is predicted slower; a rate: + is "
+              "predicted faster). "
+              "held-out: what the tool predicted for the row with its whole source left out of "
               "the fit (" + escape(ev.method) + ")" + ("; " + ", ".join(summary) if summary else "")
               + "[/]")

@@ -398,6 +398,8 @@ def metric_interval(value: float, fld: str, hw_class: str, mode: str, batch: int
     if table is None or fld not in FIELD_FAMILY or not math.isfinite(value):
         return None
     fam, is_time = FIELD_FAMILY[fld]
+    if fld == "prefill_tok_s" and mode in ("concurrency", "offline"):
+        fam = "throughput"  # requests/s x prompt tokens there: a system throughput, not a TTFT
     q_lo, q_hi, key = table.lookup(hw_class, fam, regime(mode, batch, fam, input_len, output_len), support)
     lvl = table.level if level is None else check_level(level)
     q_lo, q_hi = quantiles_at_level(q_lo, q_hi, table.level, lvl, table.levels.get(key))
