@@ -354,7 +354,7 @@ def test_roof_bounds_count_only_the_replicas_a_static_batch_keeps_busy():
     """Batch 1 on 8 data-parallel H100s: one replica works, so the throughput roof is one
     sequence's, not eight (EstimatePlan.replicas_busy)."""
     from inferplan.perf.estimate import plan_estimate
-    from inferplan.perf.intervals import roof_bounds
+    from inferplan.perf.roofline import roof_bounds
 
     kw = dict(devices=8, tp=1, input_len=512, output_len=128)
     one = plan_estimate("llama-3.1-8b", "h100-sxm", batch=1, **kw)
@@ -421,3 +421,24 @@ def test_prefill_throughput_under_load_takes_a_throughputs_interval():
     e = estimate("llama-3.1-8b", "h100-sxm", mode="concurrency", batch=32, input_len=1000, output_len=1000)
     pf, out = e.intervals["prefill_tok_s"], e.intervals["output_tok_s"]
     assert pf[1] / pf[0] == pytest.approx(out[1] / out[0], rel=1e-6)
+
+
+def test_the_support_note_says_how_far_the_tool_was_on_those_rows_held_out():
+    """An engine measured on a device: the note carries the median held-out miss on its corpus
+    rows (Groq's one row: 2.5x too fast), kept through the table's YAML form."""
+    from inferplan.perf.estimate import estimate
+    from inferplan.perf.intervals import (
+        held_out_note,
+        load_intervals,
+        table_from_dict,
+        table_to_dict,
+    )
+
+    assert held_out_note(math.log(2.49)) == "; held out, those rows were predicted 2.5x too fast (median)"
+    assert held_out_note(math.log(0.9)) == "; held out, those rows were predicted 11% too slow (median)"
+    assert held_out_note(None) == ""
+    t = load_intervals()
+    assert t is not None and table_from_dict(table_to_dict(t)).support_bias == pytest.approx(
+        {k: round(v, 4) for k, v in t.support_bias.items()})
+    groq = estimate("llama-2-70b", "groq-lpu-v1")
+    assert "2.5x too fast" in groq.assumptions["corpus_support"]

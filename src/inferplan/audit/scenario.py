@@ -36,10 +36,9 @@ from inferplan.perf.intervals import (
     MetricInterval,
     deployment_support,
     metric_interval,
-    roof_bounds,
-    roof_clip,
     with_ends,
 )
+from inferplan.perf.roofline import roof_bounds, roof_clip
 from inferplan.perf.step import Factors
 from inferplan.units import fmt_bytes, fmt_layout, fmt_num, fmt_time_s
 
@@ -116,7 +115,7 @@ class Outcome:
 
     @cached_property
     def _roof(self) -> dict[str, tuple[float, bool]]:
-        """The plan's roofline bounds (perf.intervals.roof_bounds), once per outcome."""
+        """The plan's roofline bounds (perf.roofline.roof_bounds), once per outcome."""
         return roof_bounds(self.plan)
 
     @property
@@ -157,7 +156,7 @@ class Outcome:
     def interval(self, name: str) -> MetricInterval | None:
         """The tool's 80% prediction interval of metric `name` for this computation (its
         hardware class, metric family, regime and corpus support), kept on the possible side of
-        the roofline as `estimate`'s are (perf.intervals.roof_clip); None without a value or an
+        the roofline as `estimate`'s are (perf.roofline.roof_clip); None without a value or an
         interval table."""
         v, p = self.metric(name), self.plan
         if v is None:

@@ -39,9 +39,9 @@ from inferplan.perf.intervals import (
     build_table,
     interval,
     load_intervals,
-    roof_clip,
     speed_residual,
 )
+from inferplan.perf.roofline import roof_clip
 
 
 class ValidationRow(BaseModel):

@@ -47,6 +47,7 @@ import numpy as np
 
 from inferplan.errors import InputError
 from inferplan.perf.regimes import regime
+from inferplan.perf.roofline import roof_bounds, roof_clip
 
 if TYPE_CHECKING:
     from inferplan.catalog.schema import EngineSpec
@@ -94,6 +95,8 @@ class IntervalTable:
     supported: dict[str, tuple[int, int]] = field(default_factory=dict)
     # key -> {central level: (q_lo, q_hi)} at EXTRA_LEVELS (tables without them: {})
     levels: dict[str, dict[float, tuple[float, float]]] = field(default_factory=dict)
+    # support_key() -> median held-out log(predicted speed / measured speed) of its rows
+    support_bias: dict[str, float] = field(default_factory=dict)
 
     def support_tag(self, support: str | None) -> str | None:
         """``measured`` if the corpus behind the table has rows of ``support`` (a
@@ -187,9 +190,23 @@ def support_note(dep: Deployment, table: IntervalTable | None = None) -> str | N
         mine = (f" (the catalog's {hw}, measured with the catalog's figures; your "
                 f"{dep.hw.overridden_by} overrides this entry)" if dep.hw.overridden_by else "")
         return (f"{MEASURED}: {rows} rows of {engine} on {hw} from {srcs} source(s) in the bundled "
-                f"corpus; the fitted factors have seen this engine on this hardware{mine}")
+                f"corpus; the fitted factors have seen this engine on this hardware{mine}"
+                + held_out_note(table.support_bias.get(key)))
     return (f"{UNMEASURED}: no rows of {engine} on {hw} in the bundled corpus; its factors come from "
             f"other engines and hardware, and its 80% intervals from configurations like that (wider)")
+
+
+def held_out_note(log_bias: float | None) -> str:
+    """'; held out, ...': how far the tool was on an engine@hardware's corpus rows with their
+    source left out (median, speed-oriented: a time too short reads 'too fast')."""
+    if log_bias is None or not math.isfinite(log_bias):
+        return ""
+    ratio = math.exp(log_bias)
+    way = "too fast" if ratio > 1 else "too slow"
+    far = max(ratio, 1 / ratio)
+    size = f"{far:.2g}x" if far >= 1.5 else f"{(far - 1) * 100:.0f}%"
+    return ("; held out, those rows were predicted within 1% (median)" if far < 1.01
+            else f"; held out, those rows were predicted {size} {way} (median)")
 
 
 def calibrated_support(dep: Deployment, scopes: dict[str, str], profile: str) -> tuple[str, str] | None:
@@ -317,7 +334,12 @@ def build_table(classes: list[str], families: list[str], regimes: list[str], r_s
         if q:
             levels[key] = q
     counts = support_counts(support, src) if support else {}
-    return IntervalTable(level, min_rows, groups, provenance or {}, counts, levels)
+    by_key: dict[str, list[float]] = {}
+    for k, r, good in zip(support or [], r_speed, ok, strict=False):
+        if good:
+            by_key.setdefault(k, []).append(float(r))
+    bias = {k: float(np.median(v)) for k, v in by_key.items()}
+    return IntervalTable(level, min_rows, groups, provenance or {}, counts, levels, bias)
 
 
 def interval(value: float, is_time: bool, q_lo: float, q_hi: float) -> tuple[float, float]:
@@ -459,51 +481,6 @@ def estimate_intervals(values: dict[str, float | None], hw_class: str, mode: str
     return out
 
 
-def roof_floor_s(work: Any) -> float:
-    """Seconds a step's work cannot beat: its bytes at 100% of the peak bandwidth or its FLOPs at
-    100% of the peak, whichever takes longer (perfect overlap, no overheads; the work's
-    ``t_memory`` / ``t_compute`` are seconds at peak, summed over ops and chunks)."""
-    return max(float(np.sum(work.t_memory)), float(np.sum(work.t_compute)))
-
-
-def roof_bounds(plan: EstimatePlan) -> dict[str, tuple[float, bool]]:
-    """``{field: (bound, is_time)}``: the shortest time / highest rate the plan's step works
-    allow at the roofline (:func:`roof_floor_s`). TTFT >= the prompt step's floor, TPOT >= the
-    decode step's (1 / it bounds the per-user speed); a static batch's end-to-end >= TTFT + (O - 1)
-    TPOT floors and its throughputs <= B x tokens / that (docs/metrics.md's batch formulas)."""
-    floors = {k: roof_floor_s(plan.works[k]) for k in ("prefill", "decode") if k in plan.works}
-    out: dict[str, tuple[float, bool]] = {}
-    if floors.get("prefill", 0) > 0:
-        out["ttft_s"] = (floors["prefill"], True)
-    if floors.get("decode", 0) > 0:
-        out["tpot_s"] = (floors["decode"], True)
-        out["decode_tok_s_per_user"] = (1 / floors["decode"], False)
-    if plan.mode == "batch" and "ttft_s" in out:
-        b, i, o = plan.seqs_per_replica * plan.replicas_busy, plan.input_len, plan.output_len
-        e2e = floors["prefill"] + max(o - 1, 0) * floors.get("decode", 0.0)
-        out["e2e_latency_s"] = (e2e, True)
-        out.update(output_tok_s=(b * o / e2e, False), total_tok_s=(b * (i + o) / e2e, False),
-                   requests_per_s=(b / e2e, False), prefill_tok_s=(b * i / floors["prefill"], False))
-    return out
-
-
-def roof_clip(plan: EstimatePlan, fld: str, low: float, high: float,
-              bounds: dict[str, tuple[float, bool]] | None = None) -> tuple[float, float]:
-    """An interval kept on the possible side of the roofline (:func:`roof_bounds`, or `bounds`
-    already computed for the plan). A statistical interval's tail can reach past it (a group's
-    cross-validated residuals scatter wider than one device's headroom); measured, 7 of the
-    corpus's 492 decode rows land at most 15% past their decode roof (catalog peaks a little
-    conservative), the rest below it."""
-    bound = (roof_bounds(plan) if bounds is None else bounds).get(fld)
-    if bound is None or not (bound[0] > 0 and math.isfinite(bound[0])):
-        return low, high
-    if bound[1]:
-        low = max(low, bound[0])
-        return low, max(high, low)
-    high = min(high, bound[0])
-    return min(low, high), high
-
-
 def plan_intervals(plan: EstimatePlan, met: dict[str, float | None], usd_in: float | None, usd_out: float | None,
                    jpt: float | None) -> dict[str, list[float]]:
     """Intervals of an estimate's metrics ``met`` and cost/energy figures for its plan, each
@@ -540,8 +517,10 @@ def table_from_dict(raw: dict[str, Any]) -> IntervalTable:
     sup = raw.get("supported") or {}
     supported = ({str(k): (int(v["rows"]), int(v["sources"])) for k, v in sup.items()}
                  if isinstance(sup, dict) else {str(k): (0, 0) for k in sup})
+    bias = ({str(k): float(v["held_out_log_speed_bias"]) for k, v in sup.items()
+             if "held_out_log_speed_bias" in v} if isinstance(sup, dict) else {})
     return IntervalTable(float(raw.get("level", INTERVAL_LEVEL)), int(raw.get("min_rows", MIN_ROWS)),
-                         groups, raw.get("provenance") or {}, supported, levels)
+                         groups, raw.get("provenance") or {}, supported, levels, bias)
 
 
 def _group_dict(t: IntervalTable, key: str) -> dict[str, Any]:
@@ -557,7 +536,9 @@ def table_to_dict(t: IntervalTable) -> dict[str, Any]:
     return {"level": t.level, "min_rows": t.min_rows,
             "orientation": "quantiles of log(predicted speed / measured speed), cross-validated",
             "provenance": t.provenance,
-            "supported": {k: {"rows": r, "sources": n} for k, (r, n) in sorted(t.supported.items())},
+            "supported": {k: {"rows": r, "sources": n, **({"held_out_log_speed_bias": round(t.support_bias[k], 4)}
+                                                         if k in t.support_bias else {})}
+                          for k, (r, n) in sorted(t.supported.items())},
             "groups": {k: _group_dict(t, k) for k in sorted(t.groups)}}
 
 
