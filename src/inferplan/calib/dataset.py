@@ -12,6 +12,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inferplan.calib.spread import (
     DATASETS,
@@ -25,6 +26,9 @@ from inferplan.inputs import check_float, check_int
 from inferplan.perf.efficiency import prior_efficiency
 from inferplan.perf.estimate import EstimatePlan, evaluate_plan, plan_estimate
 from inferplan.perf.step import Factors, request_overhead_s
+
+if TYPE_CHECKING:
+    from inferplan.catalog.schema import EngineSpec
 
 COLUMNS = ("id", "source", "model_id", "hardware_id", "num_devices", "tp", "pp", "ep",
            "weight_precision", "kv_precision", "engine", "mode", "batch", "input_len",
@@ -332,6 +336,16 @@ def _spread_row(row: Row, dataset: str, notes: str) -> None:
                      f"{row.spread:.2f}x the throughput of the mean request (a tail of long ones)")
 
 
+def stated_engine(raw: dict[str, str]) -> EngineSpec | None:
+    """The catalog engine a row names (an alias resolved), None where the catalog lacks it."""
+    from inferplan.catalog.engines import get_engine
+
+    try:
+        return get_engine((raw.get("engine") or "").strip())
+    except InferplanError:
+        return None
+
+
 def _kv_for(raw: dict[str, str], engine: str | None, row: Row, hardware_files: tuple[Path, ...]) -> str | None:
     """The row's KV precision; where its engine was replaced (unknown to the catalog, or not
     running on the row's hardware: ``engine`` None) by one without that cache type, the
@@ -343,12 +357,8 @@ def _kv_for(raw: dict[str, str], engine: str | None, row: Row, hardware_files: t
     kv = (raw.get("kv_precision") or "").strip() or None
     if kv in (None, "unknown"):
         return kv
-    if engine is not None:
-        try:
-            get_engine((raw.get("engine") or "").strip())
-            return kv  # the row's own engine (a release of it): estimate's check applies
-        except InferplanError:
-            pass
+    if engine is not None and stated_engine(raw) is not None:
+        return kv  # the row's own engine (a release of it): estimate's check applies
     try:
         eng = get_engine(engine) if engine else default_engine(get_hardware(raw["hardware_id"].strip(), hardware_files))
         asked = get_precision(kv)
@@ -379,7 +389,7 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
     if not name or name == "unknown":
         return None
     notes = raw.get("notes") or ""
-    date = _note_value(notes, "date")
+    date = note_value(notes, "date")
     try:
         eng = get_engine(name)
     except UnknownIdError:
@@ -400,7 +410,7 @@ def _engine_or_fallback(raw: dict[str, str], row: Row, hardware_files: tuple[Pat
     except InputError as e:
         row.notes.append(f"{e}: predicted with the default engine")
         return None
-    version = version_in(_note_value(notes, "engine_version") or "")
+    version = version_in(note_value(notes, "engine_version") or "")
     then = engine_as_of(eng, date or "", hw, version)
     if then.id != eng.id:
         when = ".".join(map(str, version)) if version and then.until_version else date
@@ -412,20 +422,20 @@ def _engine_options(notes: str) -> dict[str, str]:
     """The launch options a row's notes record as ``engine_options=key:value,key:value``, and a
     ``max_num_seqs=N`` note of its own (shared/calibration's AMD rows state the launch's
     ``--max-num-seqs`` that way)."""
-    raw = _note_value(notes, "engine_options")
+    raw = note_value(notes, "engine_options")
     out: dict[str, str] = {}
     for item in raw.split(",") if raw else ():
         key, sep, value = item.partition(":")
         if not sep:
             raise InputError(f"notes engine_options: '{item}' is not key:value")
         out[key.strip()] = value.strip()
-    seqs = _note_value(notes, "max_num_seqs")
+    seqs = note_value(notes, "max_num_seqs")
     if seqs and "max_num_seqs" not in out:
         out["max_num_seqs"] = seqs
     return out
 
 
-def _note_value(notes: str, key: str) -> str | None:
+def note_value(notes: str, key: str) -> str | None:
     """The value of ``key=value`` in a row's notes (``;``-separated), or None."""
     for part in notes.split(";"):
         k, sep, v = part.strip().partition("=")

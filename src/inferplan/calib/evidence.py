@@ -23,6 +23,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, computed_field
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from inferplan.perf.estimate import Estimate
 
 from inferplan.calib.corpus import bundled_csvs
+from inferplan.calib.dataset import note_value
 from inferplan.errors import InferplanError
 from inferplan.perf.regimes import METRIC_FAMILY, TIME_METRICS, regime
 
@@ -132,15 +134,6 @@ def heldout_predictions() -> tuple[str, dict[str, float | None]]:
     except (OSError, ValueError) as e:
         raise InferplanError(f"cannot read the saved held-out predictions {HELDOUT_PATH}: {e}") from None
     return str(saved["method"]), dict(saved["pred"])
-
-
-def note_value(notes: str, key: str) -> str | None:
-    """The value of ``key=value`` in a corpus row's ``;``-separated notes, or None."""
-    for part in notes.split(";"):
-        k, sep, v = part.strip().partition("=")
-        if sep and k.strip() == key:
-            return v.strip() or None
-    return None
 
 
 def _int(text: str | None) -> int | None:
@@ -253,13 +246,14 @@ def row_distance(q: Query, raw: dict[str, str]) -> float | None:
     return d
 
 
-def _corpus() -> list[tuple[str, dict[str, str]]]:
-    """(file name, CSV fields) of every bundled corpus row."""
+@functools.lru_cache(maxsize=1)
+def _corpus() -> tuple[tuple[str, dict[str, str]], ...]:
+    """(file name, CSV fields) of every bundled corpus row (read once per process)."""
     out = []
     for p in bundled_csvs():
         with p.open(newline="", encoding="utf-8") as f:
             out += [(p.name, r) for r in csv.DictReader(f)]
-    return out
+    return tuple(out)
 
 
 def nearest(q: Query, k: int = 5) -> Evidence:
@@ -279,8 +273,9 @@ def nearest(q: Query, k: int = 5) -> Evidence:
     speed = [1 / m.ratio if m.metric in TIME_METRICS else m.ratio for m in rows if m.ratio]
     vendor = sum(1 for m in rows if (_hardware(m.hardware) or ("", "", None))[1] == q.vendor
                  or m.hardware == q.hardware_id)
-    return Evidence(rows=rows, method=method, median_ape=_median([abs(r - 1) for r in ratios]),
-                    speed_bias=_median(speed), hardware=q.hardware_id,
+    return Evidence(rows=rows, method=method,
+                    median_ape=median([abs(r - 1) for r in ratios]) if ratios else None,
+                    speed_bias=median(speed) if speed else None, hardware=q.hardware_id,
                     on_hardware=sum(m.hardware == q.hardware_id for m in rows), on_vendor=vendor)
 
 
@@ -289,22 +284,14 @@ def _neg_date(date: str) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in date) if date else "\U0010ffff"
 
 
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
 def _measurement(origin: str, raw: dict[str, str], distance: float,
                  pred: dict[str, float | None]) -> Measurement:
     measured = float(raw["value"])
     p = pred.get(f"{origin}|{raw['source']}|{raw['id']}")
     notes = raw.get("notes") or ""
     return Measurement(
-        source=raw["source"], id=raw["id"], date=note_value(notes, "date"),
-        where=note_value(notes, "url") or note_value(notes, "src"),
+        source=raw["source"], id=raw["id"], date=note_value(notes, "date") or None,
+        where=note_value(notes, "url") or note_value(notes, "src") or None,
         reliability=raw.get("reliability") or "", model=raw["model_id"],
         hardware=raw["hardware_id"], devices=_int(raw["num_devices"]), engine=raw["engine"],
         weight_precision=raw["weight_precision"], mode=raw["mode"], batch=_int(raw["batch"]),

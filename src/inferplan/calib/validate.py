@@ -29,7 +29,7 @@ from inferplan.calib.corpus import (
     row_regime,
     row_tags,
 )
-from inferplan.calib.dataset import METRICS, Row, load_dataset
+from inferplan.calib.dataset import METRICS, Row, load_dataset, stated_engine
 from inferplan.errors import InferplanError
 from inferplan.perf.efficiency import Efficiency, load_efficiency
 from inferplan.perf.factors import resolve_factors
@@ -128,16 +128,14 @@ def row_support(r: Row) -> str:
     """The row's corpus-support key (perf/intervals.py): the engine the row measured on its
     hardware, not the one that stands in for it where the catalog does not know it (ATOM rows,
     predicted with vLLM, are no measurement of vLLM on that hardware)."""
-    from inferplan.catalog.engines import get_engine, release_line
+    from inferplan.catalog.engines import release_line
     from inferplan.perf.intervals import support_key
 
-    dep = r.plan.dep  # type: ignore[union-attr]
-    stated = (r.raw.get("engine") or "").strip()
-    try:
-        line = release_line(get_engine(stated))
-    except InferplanError:
-        return support_key(stated or "unknown", dep.hw.id)
-    return support_key(line, dep.hw.id)
+    hw_id = r.plan.dep.hw.id  # type: ignore[union-attr]
+    eng = stated_engine(r.raw)
+    if eng is None:
+        return support_key((r.raw.get("engine") or "").strip() or "unknown", hw_id)
+    return support_key(release_line(eng), hw_id)
 
 
 def scored_row(r: Row, pred: float | None, low: float | None = None,
@@ -329,7 +327,6 @@ def validate_csv(path: Path, calibration: Path | None = None,
                  progress: Callable[[str], None] | None = None) -> ValidationReport:
     """Predict every row of ``path``. With ``record_history`` (the CLI sets it) the run is
     recorded in the history (``inferplan.store``); a history that cannot be written only warns."""
-    from inferplan.errors import InferplanError
     from inferplan.store import now, try_record_run
 
     started = now()

@@ -284,14 +284,12 @@ class Pool:
         # (min(1, lam)); shorter ones share steps as Poisson arrivals (1 - exp(-lam))
         lam = arriving * chunks
         p = np.where(chunks > 1, np.minimum(1.0, lam), 1.0 - np.exp(-lam))  # share of steps with prompt work
-        if self.prefill_first:  # prompts run in steps of their own while the decodes wait
-            mixed = plain + step_work(self.dep, decode_seqs=np.zeros_like(seqs), decode_ctx=ctx,
-                                      prefill_tokens=arriving * mean_input / p,
-                                      prefill_seqs=arriving / p).time_s(self.factors)
-        else:
-            mixed = step_work(self.dep, decode_seqs=seqs, decode_ctx=ctx,
-                              prefill_tokens=arriving * mean_input / p,
-                              prefill_seqs=arriving / p).time_s(self.factors)
+        # a prefill-first engine runs the prompts in steps of their own while the decodes wait
+        alone = self.prefill_first
+        chunk_s = step_work(self.dep, decode_seqs=np.zeros_like(seqs) if alone else seqs,
+                            decode_ctx=ctx, prefill_tokens=arriving * mean_input / p,
+                            prefill_seqs=arriving / p).time_s(self.factors)
+        mixed = plain + chunk_s if alone else chunk_s
         return bs, p * mixed + (1.0 - p) * plain
 
     def capacity_rps(self, mean_input: float, mean_output: float) -> float:
